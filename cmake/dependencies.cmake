@@ -1,0 +1,36 @@
+# Third-party parts, all from Debian. zstd is compiled from Debian's source package
+# (fetched by sdk/scripts/setup.sh) because Debian's libzstd.a is not built as PIC
+# and libmoemamba.so must carry zstd inside it, hidden. xxhash is header-only
+# (XXH_INLINE_ALL); utf8proc's static archive is PIC.
+
+find_program(FLATC flatc REQUIRED)
+find_path(FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h REQUIRED)
+find_path(XXHASH_INCLUDE xxhash.h REQUIRED)
+find_path(UTF8PROC_INCLUDE utf8proc.h REQUIRED)
+find_library(UTF8PROC_STATIC NAMES libutf8proc.a REQUIRED)
+
+set(MMB_ZSTD_DIR "${MMB_DEPS_DIR}/zstd/lib")
+if(NOT EXISTS "${MMB_ZSTD_DIR}/zstd.h")
+  message(FATAL_ERROR "zstd sources not found at ${MMB_ZSTD_DIR}: run sdk/scripts/setup.sh")
+endif()
+file(GLOB MMB_ZSTD_SOURCES
+  "${MMB_ZSTD_DIR}/common/*.c" "${MMB_ZSTD_DIR}/compress/*.c" "${MMB_ZSTD_DIR}/decompress/*.c")
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  list(APPEND MMB_ZSTD_SOURCES "${MMB_ZSTD_DIR}/decompress/huf_decompress_amd64.S")
+endif()
+add_library(mmb_zstd OBJECT ${MMB_ZSTD_SOURCES})
+target_include_directories(mmb_zstd PUBLIC "${MMB_ZSTD_DIR}")
+target_compile_definitions(mmb_zstd PRIVATE ZSTD_LEGACY_SUPPORT=0 ZSTD_MULTITHREAD=0 XXH_NAMESPACE=ZSTD_)
+target_compile_options(mmb_zstd PRIVATE -O3 -w)
+# zstd's own speed matters for load times even in debug builds.
+set_target_properties(mmb_zstd PROPERTIES C_VISIBILITY_PRESET hidden)
+
+# Generated FlatBuffers code for the bundle manifest.
+set(MMB_SCHEMA "${PROJECT_SOURCE_DIR}/sdk/schema/bundle.fbs")
+set(MMB_GENERATED_DIR "${PROJECT_BINARY_DIR}/generated")
+add_custom_command(
+  OUTPUT "${MMB_GENERATED_DIR}/bundle_generated.h"
+  COMMAND ${FLATC} --cpp --scoped-enums -o "${MMB_GENERATED_DIR}" "${MMB_SCHEMA}"
+  DEPENDS "${MMB_SCHEMA}"
+  COMMENT "flatc: generating the bundle manifest code")
+add_custom_target(mmb_schema DEPENDS "${MMB_GENERATED_DIR}/bundle_generated.h")

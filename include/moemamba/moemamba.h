@@ -1,0 +1,584 @@
+/*
+ * moemamba.h: the C interface of libmoemamba.
+ *
+ * moemamba runs MoE-Mamba language models token by token inside a host program.
+ * A model ships as one bundle file (.mmb); a host loads it once, opens as many
+ * streaming sessions on it as it likes, and steps each session one token at a time.
+ * A Mamba session's state has a fixed size, whatever the length of the text so far.
+ *
+ * This header is the manual. Read it top to bottom:
+ *   1. Conventions: status codes, errors, ownership, threads, versions.
+ *   2. Runtime: the host's policy (allocator, log, threads, backend).
+ *   3. Model: loading a bundle, asking what is inside.
+ *   4. Session: stepping, prefill, batches, save/load/fork of state.
+ *   5. Text: tokenizer and streaming detokenizer.
+ *   6. Sampler and generation.
+ *   7. The function table for hosts that dlopen the library.
+ *
+ * Conventions that hold for every function below:
+ *   - Every fallible function returns an mmb_status. MMB_OK (0) is success; any other
+ *     value is an error, and mmb_last_error() then describes it on the calling thread.
+ *   - Outputs (pointers passed to receive a result) are written only on success.
+ *   - No exception, abort, exit or signal leaves the library. Out of memory is
+ *     MMB_ERR_OUT_OF_MEMORY, not a crash.
+ *   - Extensible structs begin with `uint32_t struct_size`. Fill them with the matching
+ *     mmb_*_init() function (which sets struct_size = sizeof the struct in this header),
+ *     then change the fields you need. A NULL options pointer means "all defaults".
+ *     A struct_size smaller than the first version of that struct, or larger than the
+ *     library knows, is MMB_ERR_INVALID_ARGUMENT; hosts compiled against an older
+ *     header pass smaller structs and keep working.
+ *   - *_destroy(NULL) does nothing.
+ *   - Strings are UTF-8 with explicit lengths unless noted. Buffers follow
+ *     size-then-copy: `cap` is the capacity given, `*len` receives the size needed;
+ *     when cap is too small the call returns MMB_ERR_BUFFER_TOO_SMALL, writes nothing
+ *     but `*len`, and may be repeated with a larger buffer.
+ *   - Objects: mmb_runtime -> mmb_model -> mmb_session. A model is immutable once
+ *     loaded and may be used from any number of threads at once. A session is one
+ *     stream of state: one call at a time per session; different sessions may be
+ *     stepped concurrently from different threads. A parent may be destroyed before
+ *     its children: each child keeps what it needs alive until it is destroyed.
+ *   - The library holds no global mutable state besides the thread-local last error:
+ *     two runtimes in one process do not interfere.
+ */
+#ifndef MOEMAMBA_H
+#define MOEMAMBA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup conventions 1. Conventions, status codes and versions
+ *  @{ */
+
+#if defined(_WIN32) && defined(MMB_BUILDING_LIBRARY)
+#define MMB_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define MMB_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define MMB_API __attribute__((visibility("default")))
+#else
+#define MMB_API
+#endif
+
+#define MMB_VERSION_MAJOR 0
+#define MMB_VERSION_MINOR 1
+#define MMB_VERSION_PATCH 0
+/** The version as one number: major * 10000 + minor * 100 + patch. */
+#define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
+/** The version of the function table returned by mmb_get_api(). */
+#define MMB_ABI_VERSION 1
+
+/** Result of every fallible call. Values are append-only and never reused. */
+typedef int32_t mmb_status;
+enum {
+  MMB_OK = 0,                    /**< Success. */
+  MMB_ERR_INVALID_ARGUMENT = 1,  /**< A NULL pointer, a value out of range, a bad struct_size. */
+  MMB_ERR_IO = 2,                /**< The file or host I/O failed (open, read, seek, map). */
+  MMB_ERR_FORMAT = 3,            /**< A bundle or a state blob is malformed or corrupt. */
+  MMB_ERR_UNSUPPORTED = 4,       /**< Well formed, but uses a feature this build lacks (e.g. a newer format). */
+  MMB_ERR_OUT_OF_MEMORY = 5,     /**< An allocation failed; nothing was changed. */
+  MMB_ERR_BACKEND = 6,           /**< The compute backend failed or is not available. */
+  MMB_ERR_CANCELLED = 7,         /**< A callback asked to stop; the call ended cleanly. */
+  MMB_ERR_BUFFER_TOO_SMALL = 8,  /**< The output buffer is too small; the size needed was written. */
+  MMB_ERR_STATE_MISMATCH = 9,    /**< Objects that must belong together do not (another model's state, sessions of two models). */
+  MMB_ERR_INTERNAL = 10          /**< A bug in the library; the message says where. */
+};
+
+/** A short constant name for a status ("MMB_ERR_FORMAT"), or "MMB_ERR_UNKNOWN" for a
+ *  value this version does not know. Never NULL; the string is static. */
+MMB_API const char* mmb_status_string(mmb_status status);
+
+/** The detail of the last error on the calling thread, as UTF-8: which argument, which
+ *  tensor, which byte offset, expected versus found. Empty ("") when the last call on
+ *  this thread succeeded or no call failed yet. Never NULL. The string stays valid
+ *  until the next call into the library on the same thread. */
+MMB_API const char* mmb_last_error(void);
+
+/** The library's version as MMB_VERSION_NUMBER. Compare it with the macro to check that
+ *  the header a host compiled against matches the library it loaded. */
+MMB_API uint32_t mmb_version(void);
+
+/** The library's version as "major.minor.patch". Static string, never NULL. */
+MMB_API const char* mmb_version_string(void);
+
+/** @} */
+
+/** @defgroup runtime 2. Runtime: the host's policy
+ *  @{ */
+
+/** Opaque: configuration, backend and worker threads. */
+typedef struct mmb_runtime mmb_runtime;
+
+enum {
+  MMB_LOG_ERROR = 0,
+  MMB_LOG_WARN = 1,
+  MMB_LOG_INFO = 2,
+  MMB_LOG_DEBUG = 3
+};
+
+enum {
+  MMB_BACKEND_AUTO = 0, /**< The best available: CUDA when a device and the plugin exist, else CPU. */
+  MMB_BACKEND_CPU = 1,
+  MMB_BACKEND_CUDA = 2
+};
+
+/** Host allocation hook. Returns memory of at least `size` bytes aligned to `alignment`
+ *  (a power of two, at most 4096), or NULL on failure. May be called from any thread
+ *  that is inside a library call, including the runtime's worker threads. */
+typedef void* (*mmb_alloc_fn)(void* user_data, size_t size, size_t alignment);
+/** Host free hook. `ptr` came from the matching alloc hook with this `size`. */
+typedef void (*mmb_free_fn)(void* user_data, void* ptr, size_t size);
+/** Host log sink. `message` is UTF-8, without a trailing newline, valid only during the
+ *  call. Called from the thread that made the library call being logged. */
+typedef void (*mmb_log_fn)(void* user_data, int32_t level, const char* message);
+
+typedef struct mmb_runtime_options {
+  uint32_t struct_size;  /**< sizeof(mmb_runtime_options). */
+  int32_t backend;       /**< MMB_BACKEND_*; default MMB_BACKEND_AUTO. */
+  int32_t n_threads;     /**< Threads used for compute, the caller's included; 0 = one per core (default). */
+  int32_t device_index;  /**< GPU index for the CUDA backend; default 0. */
+  int32_t log_level;     /**< Most verbose level passed to log_fn; default MMB_LOG_WARN. */
+  mmb_log_fn log_fn;     /**< NULL: no logging (default). */
+  void* log_user_data;
+  mmb_alloc_fn alloc_fn; /**< Both hooks or neither; NULL: the C library's allocator. */
+  mmb_free_fn free_fn;
+  void* alloc_user_data;
+} mmb_runtime_options;
+
+/** Fills `options` with the defaults and sets struct_size. Does nothing if NULL. */
+MMB_API void mmb_runtime_options_init(mmb_runtime_options* options);
+
+/** Creates a runtime.
+ *  @param options NULL for defaults.
+ *  @param out receives the runtime; the caller owns it and frees it with mmb_runtime_destroy().
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (out NULL, bad struct_size, negative
+ *  n_threads, unknown backend, only one allocator hook); MMB_ERR_BACKEND (backend CUDA
+ *  requested and unavailable); MMB_ERR_OUT_OF_MEMORY.
+ *  Thread rules: a runtime may be used by any number of threads at once. */
+MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_runtime** out);
+
+/** Releases the caller's reference. Models and sessions made from it keep it alive
+ *  until they are destroyed; its threads stop when the last of them goes. NULL: no-op. */
+MMB_API void mmb_runtime_destroy(mmb_runtime* runtime);
+
+/** The backend the runtime chose (MMB_BACKEND_CPU or MMB_BACKEND_CUDA) and its thread
+ *  count.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT when runtime is NULL or both outputs are NULL. */
+MMB_API mmb_status mmb_runtime_get_backend(const mmb_runtime* runtime, int32_t* backend, int32_t* n_threads);
+
+/** @} */
+
+/** @defgroup model 3. Model: loading a bundle
+ *  @{ */
+
+/** Opaque: an immutable loaded model. Safe to share across threads. */
+typedef struct mmb_model mmb_model;
+
+/** Progress of a long call. `done` of `total` units (bytes for loading, tokens for
+ *  prefill and generation). Return 1 to go on, 0 to cancel: the call then returns
+ *  MMB_ERR_CANCELLED. Called on the thread that made the call. */
+typedef int32_t (*mmb_progress_fn)(void* user_data, uint64_t done, uint64_t total);
+
+enum {
+  /** Skip the xxh64 checksum of each tensor (structure is still fully verified). */
+  MMB_LOAD_SKIP_CHECKSUMS = 1u << 0,
+  /** mmb_model_load_memory: copy the bytes instead of borrowing them. */
+  MMB_LOAD_COPY_MEMORY = 1u << 1
+};
+
+typedef struct mmb_load_options {
+  uint32_t struct_size;      /**< sizeof(mmb_load_options). */
+  uint32_t flags;            /**< MMB_LOAD_* bits; default 0 (verify checksums, borrow memory). */
+  mmb_progress_fn progress;  /**< NULL: no progress reports. */
+  void* progress_user_data;
+} mmb_load_options;
+
+/** Fills `options` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_load_options_init(mmb_load_options* options);
+
+/** Loads a bundle from a file. Uncompressed tensors are used in place from a read-only
+ *  memory map (zero copy, shared between processes); compressed tensors are decoded
+ *  once, in parallel on the runtime's threads. Everything is verified before use.
+ *  @param path UTF-8 file path.
+ *  @param options NULL for defaults.
+ *  @param out receives the model; the caller owns it (mmb_model_destroy()).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL runtime/path/out, bad struct_size);
+ *  MMB_ERR_IO (cannot open or map); MMB_ERR_FORMAT (malformed, corrupt, checksum
+ *  mismatch: the message names the field, tensor and offsets); MMB_ERR_UNSUPPORTED
+ *  (newer format version, unknown feature); MMB_ERR_OUT_OF_MEMORY; MMB_ERR_CANCELLED. */
+MMB_API mmb_status mmb_model_load_file(mmb_runtime* runtime, const char* path,
+                                       const mmb_load_options* options, mmb_model** out);
+
+/** Loads a bundle from memory. By default the bytes are borrowed: they must stay valid
+ *  and unchanged until the model and all its sessions are destroyed, and must be
+ *  aligned to 64 bytes for zero-copy use (otherwise tensors are copied). With
+ *  MMB_LOAD_COPY_MEMORY the library copies what it needs and the buffer may be freed
+ *  when the call returns. Statuses as mmb_model_load_file(), without MMB_ERR_IO. */
+MMB_API mmb_status mmb_model_load_memory(mmb_runtime* runtime, const void* data, size_t size,
+                                         const mmb_load_options* options, mmb_model** out);
+
+/** Host I/O: lets a host load a bundle from its own storage (an asset pack, an archive).
+ *  The loader calls these serially, on the thread that called mmb_model_load_io(), and
+ *  never after that call returns: everything needed is read into memory. */
+typedef struct mmb_io {
+  uint32_t struct_size;  /**< sizeof(mmb_io). */
+  void* user_data;
+  /** Total size of the bundle in bytes into *size. Return 0 on success. */
+  int32_t (*size)(void* user_data, uint64_t* size);
+  /** Move the read position to `offset` from the start. Return 0 on success. */
+  int32_t (*seek)(void* user_data, uint64_t offset);
+  /** Read up to `n` bytes at the read position into `dst` and advance it. Return the
+   *  number of bytes read (0 only at the end), or -1 on error. */
+  int64_t (*read)(void* user_data, void* dst, size_t n);
+} mmb_io;
+
+/** Loads a bundle through host I/O callbacks. Statuses as mmb_model_load_file();
+ *  MMB_ERR_IO when a callback reports an error or a short read. */
+MMB_API mmb_status mmb_model_load_io(mmb_runtime* runtime, const mmb_io* io,
+                                     const mmb_load_options* options, mmb_model** out);
+
+/** What a model is. Fill struct_size (sizeof(mmb_model_info)) before the call; the
+ *  library writes the fields that fit in it. */
+typedef struct mmb_model_info {
+  uint32_t struct_size;
+  int32_t vocab_size;        /**< Real vocabulary: logits have this many entries. */
+  int32_t d_model;
+  int32_t n_layers;
+  int32_t n_mamba_layers;
+  int32_t n_moe_layers;
+  int32_t n_mlp_layers;
+  int32_t n_experts;         /**< Most routed experts in any MoE layer (0 without MoE). */
+  int32_t top_k;             /**< Most experts selected per token in any MoE layer. */
+  int32_t bos_id;            /**< -1 when the tokenizer has none. */
+  int32_t eos_id;
+  int32_t pad_id;
+  int32_t unk_id;
+  int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16. */
+  uint64_t params_total;     /**< Every parameter. */
+  uint64_t params_active;    /**< Parameters a token uses: only top_k of each MoE layer's experts. */
+  uint64_t weight_bytes;     /**< Bytes of all weights as used in memory. */
+  uint64_t active_weight_bytes; /**< Bytes of weights read per token at batch 1. */
+  uint64_t state_bytes;      /**< Bytes of one session's recurrent state (fixed). */
+  uint64_t fingerprint;      /**< Identity of the weights and config; saved states carry it. */
+  const char* name;          /**< Metadata "name", or "" ; owned by the model. */
+} mmb_model_info;
+
+/** Describes the model.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, struct_size smaller than the
+ *  first version of the struct). */
+MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* out);
+
+/** Copies the metadata value for `key` (e.g. "name", "license") into `buf`, NUL
+ *  terminated. `*len` receives the value's length without the NUL; cap must be at least
+ *  len + 1.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model/key/len, or key absent: the
+ *  message says so); MMB_ERR_BUFFER_TOO_SMALL (buf NULL or cap <= length). */
+MMB_API mmb_status mmb_model_get_meta(const mmb_model* model, const char* key, char* buf,
+                                      size_t cap, size_t* len);
+
+/** Releases the caller's reference to the model. Sessions, detokenizers and other
+ *  objects made from it keep it alive until they are destroyed, so destroying a model
+ *  with live sessions is safe. NULL: no-op. */
+MMB_API void mmb_model_destroy(mmb_model* model);
+
+/** @} */
+
+/** @defgroup session 4. Session: one stream of state
+ *  @{ */
+
+/** Opaque: the mutable recurrent state of one stream of text. One call at a time per
+ *  session; different sessions may run concurrently. */
+typedef struct mmb_session mmb_session;
+
+typedef struct mmb_session_options {
+  uint32_t struct_size; /**< sizeof(mmb_session_options). */
+  uint32_t flags;       /**< Reserved, 0. */
+} mmb_session_options;
+
+/** Fills `options` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_session_options_init(mmb_session_options* options);
+
+/** Creates a session at position 0 (empty state). All memory a session needs for
+ *  stepping is allocated here: step, prefill and batch calls do not allocate.
+ *  @param out receives the session; the caller owns it (mmb_session_destroy()).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY; MMB_ERR_BACKEND. */
+MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_options* options,
+                                      mmb_session** out);
+
+/** Destroys a session. NULL: no-op. */
+MMB_API void mmb_session_destroy(mmb_session* session);
+
+/** Returns the session to position 0 (empty state).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL). */
+MMB_API mmb_status mmb_session_reset(mmb_session* session);
+
+/** Tokens consumed since creation or the last reset (or as carried by a loaded state).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL). */
+MMB_API mmb_status mmb_session_get_position(const mmb_session* session, uint64_t* position);
+
+/** The model a session runs (borrowed; valid while the session lives), or NULL for NULL. */
+MMB_API mmb_model* mmb_session_get_model(const mmb_session* session);
+
+/** Feeds one token and advances the state.
+ *  @param token in [0, vocab_size).
+ *  @param logits NULL to skip the output head (faster when the logits are not needed),
+ *  else receives vocab_size floats.
+ *  @param logits_cap capacity of `logits` in floats.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL session, token out of range: the state
+ *  is unchanged); MMB_ERR_BUFFER_TOO_SMALL (logits_cap < vocab_size: checked before the
+ *  state changes); MMB_ERR_BACKEND. */
+MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* logits,
+                                    size_t logits_cap);
+
+typedef struct mmb_prefill_options {
+  uint32_t struct_size;     /**< sizeof(mmb_prefill_options). */
+  mmb_progress_fn progress; /**< Called between chunks with tokens done; NULL: none. */
+  void* progress_user_data;
+} mmb_prefill_options;
+
+/** Fills `options` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_prefill_options_init(mmb_prefill_options* options);
+
+/** Feeds `n` tokens at once: the same state and last logits as n calls of
+ *  mmb_session_step(), computed in chunks with matrix-matrix work.
+ *  @param logits NULL, or receives the logits after the last token.
+ *  @return as mmb_session_step(); every token is checked before any is consumed. */
+MMB_API mmb_status mmb_session_prefill(mmb_session* session, const int32_t* tokens, size_t n,
+                                       float* logits, size_t logits_cap);
+
+/** mmb_session_prefill() with a progress/abort callback. On MMB_ERR_CANCELLED the
+ *  session has consumed a whole number of chunks (see mmb_session_get_position()) and
+ *  may be continued or reset. */
+MMB_API mmb_status mmb_session_prefill_ex(mmb_session* session, const int32_t* tokens, size_t n,
+                                          float* logits, size_t logits_cap,
+                                          const mmb_prefill_options* options);
+
+/** Steps `n` sessions of one model by one token each, reading the weights once for the
+ *  whole batch (matrix-matrix work). Equivalent to stepping each in turn.
+ *  @param sessions n distinct sessions of the same model.
+ *  @param tokens n token ids.
+ *  @param logits NULL, or row i (at logits + i * logits_stride) receives session i's logits.
+ *  @param logits_stride floats between rows, >= vocab_size when logits is not NULL.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULLs, n == 0, a token out of range, a
+ *  session listed twice); MMB_ERR_STATE_MISMATCH (sessions of different models);
+ *  MMB_ERR_BUFFER_TOO_SMALL (stride < vocab_size); all checked before any state changes.
+ *  Thread rules: no other call may use any of these sessions meanwhile. */
+MMB_API mmb_status mmb_step_batch(mmb_session* const* sessions, const int32_t* tokens, size_t n,
+                                  float* logits, size_t logits_stride);
+
+/** Size in bytes of a saved state of this session (constant for a model).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_session_state_size(const mmb_session* session, size_t* bytes);
+
+/** Saves the state as a versioned, checksummed blob bound to the model's fingerprint.
+ *  States saved by version 1.x of the state format load in every later 1.y.
+ *  @param buf receives the blob; @param cap its capacity; @param written the size.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BUFFER_TOO_SMALL (*written gets the
+ *  size needed). */
+MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf, size_t cap,
+                                          size_t* written);
+
+/** Replaces the session's state with a saved one. On any error the session is unchanged.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL); MMB_ERR_FORMAT (not a state blob,
+ *  truncated, checksum mismatch); MMB_ERR_STATE_MISMATCH (saved from another model);
+ *  MMB_ERR_UNSUPPORTED (a newer major state version). */
+MMB_API mmb_status mmb_session_state_load(mmb_session* session, const void* buf, size_t size);
+
+/** Makes an independent copy of a session (same model, same state and position).
+ *  @param out receives the copy; the caller owns it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** out);
+
+/** @} */
+
+/** @defgroup text 5. Text: tokenizer and streaming detokenizer
+ *  @{ */
+
+enum {
+  MMB_TOKENIZE_ADD_BOS = 1u << 0,      /**< Prepend the BOS token (if the model has one). */
+  MMB_TOKENIZE_PARSE_SPECIAL = 1u << 1 /**< Turn special-token text (e.g. "<|endoftext|>") into its id. */
+};
+
+/** Splits text into token ids. Any bytes are accepted: invalid UTF-8 is encoded
+ *  losslessly as byte tokens (byte-level tokenizers cover all 256 bytes).
+ *  @param text UTF-8, `len` bytes (may be NULL when len is 0).
+ *  @param tokens receives up to `cap` ids; @param n receives the count needed.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model/n, text NULL with len > 0);
+ *  MMB_ERR_BUFFER_TOO_SMALL (cap < count; *n holds the count). */
+MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len,
+                                int32_t* tokens, size_t cap, size_t* n, uint32_t flags);
+
+/** The raw bytes of one token (may be part of a UTF-8 character; special tokens give
+ *  their text). Size-then-copy; no NUL is added.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token out of range, NULL); MMB_ERR_BUFFER_TOO_SMALL. */
+MMB_API mmb_status mmb_token_to_bytes(const mmb_model* model, int32_t token, char* buf, size_t cap,
+                                      size_t* len);
+
+/** Opaque: turns a stream of token ids into whole UTF-8 characters. */
+typedef struct mmb_detokenizer mmb_detokenizer;
+
+/** Creates a detokenizer for a model's vocabulary. The caller owns it. One thread at a time.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_detokenizer_create(const mmb_model* model, mmb_detokenizer** out);
+
+/** Destroys a detokenizer. NULL: no-op. */
+MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok);
+
+/** Adds one token and writes the text that is now complete: only whole UTF-8
+ *  characters; bytes of an unfinished character wait for the next token. Bytes that
+ *  can never form a valid character come out as U+FFFD. At most 4 bytes wait, so
+ *  `cap` >= token bytes + 4 always suffices (mmb_token_to_bytes() gives the former).
+ *  @param len receives the bytes written (0 is common). No NUL is added.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token out of range: nothing changes);
+ *  MMB_ERR_BUFFER_TOO_SMALL (*len gets the size needed; nothing is consumed). */
+MMB_API mmb_status mmb_detokenizer_push(mmb_detokenizer* detok, int32_t token, char* buf,
+                                        size_t cap, size_t* len);
+
+/** Ends the stream: writes any waiting bytes (an unfinished character becomes U+FFFD)
+ *  and empties the detokenizer for reuse. Size-then-copy as mmb_detokenizer_push(). */
+MMB_API mmb_status mmb_detokenizer_flush(mmb_detokenizer* detok, char* buf, size_t cap, size_t* len);
+
+/** @} */
+
+/** @defgroup sampling 6. Sampler and generation
+ *  @{ */
+
+/** Opaque: chooses the next token from logits; holds its RNG and penalty window. */
+typedef struct mmb_sampler mmb_sampler;
+
+/** Sampling parameters. Filters apply in this order: penalties, top-k, temperature,
+ *  top-p, min-p. temperature <= 0 means greedy (argmax after penalties). */
+typedef struct mmb_sampler_params {
+  uint32_t struct_size;       /**< sizeof(mmb_sampler_params). */
+  float temperature;          /**< Default 0.8. */
+  int32_t top_k;              /**< Keep the k most likely; 0 = off (default 40). */
+  float top_p;                /**< Keep the smallest set with mass >= p; 1 = off (default 0.95). */
+  float min_p;                /**< Drop tokens below min_p * p(max); 0 = off (default 0.05). */
+  float repetition_penalty;   /**< Divide positive (multiply negative) logits of recent tokens; 1 = off (default). */
+  float presence_penalty;     /**< Subtract once per recent token; 0 = off (default). */
+  float frequency_penalty;    /**< Subtract per occurrence in the window; 0 = off (default). */
+  int32_t penalty_window;     /**< How many recent tokens the penalties see; default 64. */
+  uint64_t seed;              /**< RNG seed; the same seed gives the same tokens. Default 0. */
+} mmb_sampler_params;
+
+/** Fills `params` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_sampler_params_init(mmb_sampler_params* params);
+
+/** Creates a sampler. NULL params: defaults. The caller owns it. One thread at a time.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NaN or negative values, top_p outside
+ *  (0, 1], penalty_window < 0 or > 65536); MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_sampler_create(const mmb_sampler_params* params, mmb_sampler** out);
+
+/** Destroys a sampler. NULL: no-op. */
+MMB_API void mmb_sampler_destroy(mmb_sampler* sampler);
+
+/** Clears the penalty window and reseeds the RNG with the original seed.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_sampler_reset(mmb_sampler* sampler);
+
+/** Records a token in the penalty window without sampling (e.g. the prompt's tokens).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, negative token). */
+MMB_API mmb_status mmb_sampler_accept(mmb_sampler* sampler, int32_t token);
+
+/** Chooses a token from `n` logits (not modified) and records it in the window.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, n == 0, n > INT32_MAX, no finite logit). */
+MMB_API mmb_status mmb_sampler_sample(mmb_sampler* sampler, const float* logits, size_t n,
+                                      int32_t* token);
+
+/** Receives each generated token and its text (whole UTF-8 characters, may be empty).
+ *  `text` is valid only during the call. Return 1 to go on, 0 to stop. */
+typedef int32_t (*mmb_token_callback)(void* user_data, int32_t token, const char* text, size_t len);
+
+typedef struct mmb_generate_options {
+  uint32_t struct_size;      /**< sizeof(mmb_generate_options). */
+  int32_t max_tokens;        /**< Most tokens to generate; default 256. */
+  int32_t stop_at_eos;       /**< 1: stop after the EOS token without emitting it (default). */
+  uint32_t tokenize_flags;   /**< MMB_TOKENIZE_* for the prompt; default MMB_TOKENIZE_ADD_BOS. */
+  mmb_progress_fn progress;  /**< Prompt progress (tokens) and abort; NULL: none. */
+  void* progress_user_data;
+} mmb_generate_options;
+
+/** Fills `options` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_generate_options_init(mmb_generate_options* options);
+
+/** Tokenizes `prompt`, prefills it into the session (continuing from its current
+ *  state), then samples up to max_tokens tokens, calling `cb` with each token's text as
+ *  soon as it is known. Text is streamed through a detokenizer, so callbacks see only
+ *  whole characters; the final flush goes to a last callback with token -1.
+ *  @param cb NULL to generate without a callback.
+ *  @return MMB_OK (max_tokens reached, EOS, or cb returned 0); MMB_ERR_CANCELLED (the
+ *  progress callback returned 0); MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BACKEND. */
+MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, const char* prompt,
+                                size_t len, const mmb_generate_options* options,
+                                mmb_token_callback cb, void* user_data);
+
+/** @} */
+
+/** @defgroup api_table 7. Function table
+ *  For hosts that dlopen the library and look up one symbol. Members are only ever
+ *  appended; check struct_size before using a member added after version 1.
+ *  @{ */
+
+typedef struct mmb_api {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* (*status_string)(mmb_status);
+  const char* (*last_error)(void);
+  uint32_t (*version)(void);
+  const char* (*version_string)(void);
+  void (*runtime_options_init)(mmb_runtime_options*);
+  mmb_status (*runtime_create)(const mmb_runtime_options*, mmb_runtime**);
+  void (*runtime_destroy)(mmb_runtime*);
+  mmb_status (*runtime_get_backend)(const mmb_runtime*, int32_t*, int32_t*);
+  void (*load_options_init)(mmb_load_options*);
+  mmb_status (*model_load_file)(mmb_runtime*, const char*, const mmb_load_options*, mmb_model**);
+  mmb_status (*model_load_memory)(mmb_runtime*, const void*, size_t, const mmb_load_options*, mmb_model**);
+  mmb_status (*model_load_io)(mmb_runtime*, const mmb_io*, const mmb_load_options*, mmb_model**);
+  mmb_status (*model_get_info)(const mmb_model*, mmb_model_info*);
+  mmb_status (*model_get_meta)(const mmb_model*, const char*, char*, size_t, size_t*);
+  void (*model_destroy)(mmb_model*);
+  void (*session_options_init)(mmb_session_options*);
+  mmb_status (*session_create)(mmb_model*, const mmb_session_options*, mmb_session**);
+  void (*session_destroy)(mmb_session*);
+  mmb_status (*session_reset)(mmb_session*);
+  mmb_status (*session_get_position)(const mmb_session*, uint64_t*);
+  mmb_model* (*session_get_model)(const mmb_session*);
+  mmb_status (*session_step)(mmb_session*, int32_t, float*, size_t);
+  void (*prefill_options_init)(mmb_prefill_options*);
+  mmb_status (*session_prefill)(mmb_session*, const int32_t*, size_t, float*, size_t);
+  mmb_status (*session_prefill_ex)(mmb_session*, const int32_t*, size_t, float*, size_t, const mmb_prefill_options*);
+  mmb_status (*step_batch)(mmb_session* const*, const int32_t*, size_t, float*, size_t);
+  mmb_status (*session_state_size)(const mmb_session*, size_t*);
+  mmb_status (*session_state_save)(const mmb_session*, void*, size_t, size_t*);
+  mmb_status (*session_state_load)(mmb_session*, const void*, size_t);
+  mmb_status (*session_fork)(const mmb_session*, mmb_session**);
+  mmb_status (*tokenize)(const mmb_model*, const char*, size_t, int32_t*, size_t, size_t*, uint32_t);
+  mmb_status (*token_to_bytes)(const mmb_model*, int32_t, char*, size_t, size_t*);
+  mmb_status (*detokenizer_create)(const mmb_model*, mmb_detokenizer**);
+  void (*detokenizer_destroy)(mmb_detokenizer*);
+  mmb_status (*detokenizer_push)(mmb_detokenizer*, int32_t, char*, size_t, size_t*);
+  mmb_status (*detokenizer_flush)(mmb_detokenizer*, char*, size_t, size_t*);
+  void (*sampler_params_init)(mmb_sampler_params*);
+  mmb_status (*sampler_create)(const mmb_sampler_params*, mmb_sampler**);
+  void (*sampler_destroy)(mmb_sampler*);
+  mmb_status (*sampler_reset)(mmb_sampler*);
+  mmb_status (*sampler_accept)(mmb_sampler*, int32_t);
+  mmb_status (*sampler_sample)(mmb_sampler*, const float*, size_t, int32_t*);
+  void (*generate_options_init)(mmb_generate_options*);
+  mmb_status (*generate)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_generate_options*, mmb_token_callback, void*);
+} mmb_api;
+
+/** The function table for ABI version `abi_version`, or NULL if this library cannot
+ *  serve it. The table is static: never free it. */
+MMB_API const mmb_api* mmb_get_api(uint32_t abi_version);
+
+/** @} */
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MOEMAMBA_H */

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds one CMake preset (default: release). Usage: build.sh [preset]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+preset=${1:-release}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/moemamba-ccache}
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"

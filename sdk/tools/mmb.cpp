@@ -1,0 +1,57 @@
+// mmb: pack, inspect, verify and run moemamba bundles. `mmb help` lists the commands.
+#include "command.hpp"
+
+#include "base/error.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+
+namespace mmb::cli {
+
+static std::vector<Command>& registry() {
+  static std::vector<Command> all;
+  return all;
+}
+
+RegisterCommand::RegisterCommand(const char* name, const char* summary, CommandFn run) {
+  registry().push_back({name, summary, run});
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+int report_error(const char* command, const std::string& message, int code) {
+  std::fprintf(stderr, "mmb %s: %s\n", command, message.c_str());
+  return code;
+}
+
+}  // namespace mmb::cli
+
+static void print_help() {
+  std::printf("usage: mmb <command> [arguments]\n\ncommands:\n");
+  for (const auto& c : mmb::cli::commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf("\n`mmb <command> --help` describes a command.\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : mmb::cli::commands()) {
+    if (std::strcmp(c.name, argv[1]) != 0) continue;
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const mmb::Error& e) {
+      return mmb::cli::report_error(c.name, mmb::cat(mmb_status_string(e.status()), ": ", e.what()));
+    } catch (const std::bad_alloc&) {
+      return mmb::cli::report_error(c.name, "out of memory");
+    } catch (const std::exception& e) {
+      return mmb::cli::report_error(c.name, e.what());
+    }
+  }
+  std::fprintf(stderr, "mmb: unknown command '%s' (try `mmb help`)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,26 @@
+#include "base/host_allocator.hpp"
+
+#include <cstdlib>
+
+namespace mmb {
+
+void* HostAllocator::allocate(size_t size, size_t alignment) const {
+  if (size == 0) size = 1;
+  void* p;
+  if (alloc_) {
+    p = alloc_(user_, size, alignment);
+  } else {
+    size_t rounded = (size + alignment - 1) / alignment * alignment;
+    p = rounded < size ? nullptr : std::aligned_alloc(alignment, rounded);
+  }
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void HostAllocator::deallocate(void* ptr, size_t size) const noexcept {
+  if (!ptr) return;
+  if (free_) free_(user_, ptr, size == 0 ? 1 : size);
+  else std::free(ptr);
+}
+
+}  // namespace mmb
