@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <thread>
 
 namespace {
@@ -51,56 +53,74 @@ mmb::Codec parse_codec(const std::string& text) {
   mmb::fail(MMB_ERR_INVALID_ARGUMENT, "--codec expects none, zstd or shuffle-zstd, got '", text, "'");
 }
 
+// "512 B", "41.3 KB", "516.6 MB", "2.1 GB".
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double x = double(n);
+  int u = 0;
+  while (x >= 1000.0 && u < 4) {
+    x /= 1000.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
+  return buf;
+}
+
 int run_pack(const std::vector<std::string>& args) {
   std::string input, output;
   mmb::PackOptions options;
   options.writer.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  using Handler = std::function<void(const std::string& option, const std::string& value)>;
+  const Handler set_output = [&](const std::string&, const std::string& v) { output = v; };
+  const std::map<std::string, Handler> handlers = {
+      {"-o", set_output},
+      {"--output", set_output},
+      {"--dtype", [&](const std::string&, const std::string& v) { options.dtype = parse_dtype(v); }},
+      {"--codec", [&](const std::string&, const std::string& v) { options.writer.codec = parse_codec(v); }},
+      {"--level", [&](const std::string& o, const std::string& v) { options.writer.level = parse_int(o, v, 1, 22); }},
+      {"--threads", [&](const std::string& o, const std::string& v) { options.writer.threads = parse_int(o, v, 1, 1024); }},
+      {"--tokenizer", [&](const std::string&, const std::string& v) { options.tokenizer_path = v; }},
+      {"--meta",
+       [&](const std::string&, const std::string& v) {
+         const size_t eq = v.find('=');
+         if (eq == std::string::npos || eq == 0) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "--meta expects key=value, got '", v, "'");
+         options.metadata.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+       }},
+  };
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i], value;
-    const bool is_option = arg.size() > 1 && arg[0] == '-';
-    if (is_option && (arg == "-h" || arg == "--help")) {
+    std::string arg = args[i];
+    if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (!is_option) {
+    if (arg.size() < 2 || arg[0] != '-') {
       if (!input.empty()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "more than one INPUT: '", input, "' and '", arg, "'");
       input = arg;
       continue;
     }
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+    std::string value;
+    const size_t eq = arg.find('=');
+    const bool inline_value = arg.rfind("--", 0) == 0 && eq != std::string::npos;  // --option=value
+    if (inline_value) {
       value = arg.substr(eq + 1);
       arg.resize(eq);
-    } else {
+    }
+    auto handler = handlers.find(arg);
+    if (handler == handlers.end()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "unknown option '", arg, "' (see `mmb pack --help`)");
+    if (!inline_value) {
       if (i + 1 >= args.size()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, arg, " needs a value (see `mmb pack --help`)");
       value = args[++i];
     }
-    if (arg == "-o" || arg == "--output") {
-      output = value;
-    } else if (arg == "--dtype") {
-      options.dtype = parse_dtype(value);
-    } else if (arg == "--codec") {
-      options.writer.codec = parse_codec(value);
-    } else if (arg == "--level") {
-      options.writer.level = parse_int(arg, value, 1, 22);
-    } else if (arg == "--threads") {
-      options.writer.threads = parse_int(arg, value, 1, 1024);
-    } else if (arg == "--tokenizer") {
-      options.tokenizer_path = value;
-    } else if (arg == "--meta") {
-      const size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "--meta expects key=value, got '", value, "'");
-      options.metadata.emplace_back(value.substr(0, eq), value.substr(eq + 1));
-    } else {
-      mmb::fail(MMB_ERR_INVALID_ARGUMENT, "unknown option '", arg, "' (see `mmb pack --help`)");
-    }
+    handler->second(arg, value);
   }
   if (input.empty()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "no INPUT given (see `mmb pack --help`)");
   if (output.empty()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "no output given: -o OUT.mmb");
 
   const mmb::PackSummary s = mmb::pack_checkpoint(input, output, options);
-  std::printf("packed %s (%s, %s, tokenizer %s): %zu tensors, %.2fM params, %.1f MB -> %.1f MB (%.1f%%) in %.2f s\n",
+  std::printf("packed %s (%s, %s, tokenizer %s): %zu tensors, %.3fM params, %s -> %s (%.1f%%) in %.2f s\n",
               output.c_str(), s.dialect.c_str(), s.dtypes.c_str(), s.tokenizer.c_str(), s.tensors, double(s.params) / 1e6,
-              double(s.bytes_in) / 1e6, double(s.bytes_out) / 1e6,
+              human_bytes(s.bytes_in).c_str(), human_bytes(s.bytes_out).c_str(),
               s.bytes_in ? 100.0 * double(s.bytes_out) / double(s.bytes_in) : 0.0, s.seconds);
   return 0;
 }

@@ -3,32 +3,17 @@
 #include "base/dtype.hpp"
 #include "base/error.hpp"
 
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
 
 namespace mmb::test {
 
-namespace fs = std::filesystem;
-
-ScratchDir::ScratchDir() {
-  std::string pattern = (fs::temp_directory_path() / "mmb-test-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-void ScratchDir::write(const std::string& name, const std::string& bytes) const {
-  std::ofstream out(file(name), std::ios::binary | std::ios::trunc);
+void write_text(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), std::streamsize(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + file(name));
+  if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// Small safetensors checkpoints made inside the tests: a scratch directory, tensors
+// Small safetensors checkpoints made inside the tests (in a test::TempDir): tensors
 // with chosen values for every tensor a config implies (under native or Hugging Face
 // names), and raw safetensors images for malformed-input tests.
 #pragma once
@@ -16,22 +16,8 @@
 
 namespace mmb::test {
 
-// A fresh directory under the system's temporary directory, removed with everything
-// in it when the object goes.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  void write(const std::string& name, const std::string& bytes) const;
-
- private:
-  std::string path_;
-};
+// Writes `bytes` (text or binary) to `path`, replacing the file.
+void write_text(const std::string& path, const std::string& bytes);
 
 // One tensor with its values kept as f32 (exactly what the encoded bytes hold).
 struct FixtureTensor {

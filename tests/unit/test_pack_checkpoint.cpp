@@ -5,6 +5,7 @@
 #include "base/error.hpp"
 #include "checkpoint.hpp"
 #include "native_config.hpp"
+#include "support/bundle_fixtures.hpp"
 #include "support/checkpoint_fixture.hpp"
 #include "synthetic_model.hpp"
 
@@ -13,7 +14,7 @@
 using namespace mmb;
 using test::FixtureOptions;
 using test::FixtureTensor;
-using test::ScratchDir;
+using test::TempDir;
 
 namespace {
 
@@ -80,40 +81,40 @@ bool scan_parameter(const std::string& name) {
 }  // namespace
 
 TEST_CASE("native checkpoint of every layer kind loads with its tensors unchanged", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const ModelConfig config = named_shape("tiny");
   const auto fixture = test::fixture_tensors(config);
-  test::write_fixture(dir.file("model.safetensors"), fixture);
-  dir.write("config.json", native_config_json(config));
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  test::write_text(dir.path("config.json"), native_config_json(config));
 
-  const Checkpoint ck = load_checkpoint(dir.path());
+  const Checkpoint ck = load_checkpoint(dir.dir());
   CHECK(ck.dialect == "moemamba");
   CHECK(ck.tokenizer_path.empty());
-  CHECK(ck.input_bytes == std::filesystem::file_size(dir.file("model.safetensors")));
+  CHECK(ck.input_bytes == std::filesystem::file_size(dir.path("model.safetensors")));
   CHECK(ck.converted.empty());  // all f32: every tensor points into the mapped file
   for (const auto& t : ck.tensors) CHECK(t.dtype == DType::F32);
   check_values(ck, fixture, [](const std::string& n) { return n; });
 
   // The same, naming the .safetensors file itself.
-  check_values(load_checkpoint(dir.file("model.safetensors")), fixture, [](const std::string& n) { return n; });
+  check_values(load_checkpoint(dir.path("model.safetensors")), fixture, [](const std::string& n) { return n; });
 }
 
 TEST_CASE("dtype policy: --dtype for weights, f32 for the scan's parameters, else the checkpoint's own", "[pack]") {
   const ModelConfig config = named_shape("tiny");
   for (SafetensorsDType source : {SafetensorsDType::F32, SafetensorsDType::F16, SafetensorsDType::BF16, SafetensorsDType::F64}) {
     for (bool rough : {false, true}) {
-      ScratchDir dir;
+      TempDir dir;
       FixtureOptions o;
       o.dtype = source;
       o.rough = rough;
       const auto fixture = test::fixture_tensors(config, o);
-      test::write_fixture(dir.file("model.safetensors"), fixture);
-      dir.write("config.json", native_config_json(config));
+      test::write_fixture(dir.path("model.safetensors"), fixture);
+      test::write_text(dir.path("config.json"), native_config_json(config));
       for (std::optional<DType> wanted : {std::optional<DType>(), std::optional(DType::F32), std::optional(DType::F16),
                                           std::optional(DType::BF16)}) {
         INFO("source " << safetensors_dtype_name(source) << ", rough " << rough << ", --dtype "
                        << (wanted ? dtype_name(*wanted) : "none"));
-        const Checkpoint ck = load_checkpoint(dir.path(), {wanted});
+        const Checkpoint ck = load_checkpoint(dir.dir(), {wanted});
         const DType own = source == SafetensorsDType::F16    ? DType::F16
                           : source == SafetensorsDType::BF16 ? DType::BF16
                                                              : DType::F32;
@@ -129,7 +130,7 @@ TEST_CASE("dtype policy: --dtype for weights, f32 for the scan's parameters, els
 
 TEST_CASE("a checkpoint mixing dtypes packs as f32 by default, ignoring the scan's parameters", "[pack]") {
   const ModelConfig config = named_shape("tiny");
-  ScratchDir dir;
+  TempDir dir;
   FixtureOptions bf16;
   bf16.dtype = SafetensorsDType::BF16;
   auto fixture = test::fixture_tensors(config, bf16);
@@ -137,14 +138,14 @@ TEST_CASE("a checkpoint mixing dtypes packs as f32 by default, ignoring the scan
   auto f32 = test::fixture_tensors(config);
   for (size_t i = 0; i < fixture.size(); ++i)
     if (scan_parameter(fixture[i].name)) fixture[i] = f32[i];
-  test::write_fixture(dir.file("model.safetensors"), fixture);
-  dir.write("config.json", native_config_json(config));
-  for (const auto& t : load_checkpoint(dir.path()).tensors) CHECK(t.dtype == (scan_parameter(t.name) ? DType::F32 : DType::BF16));
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  test::write_text(dir.path("config.json"), native_config_json(config));
+  for (const auto& t : load_checkpoint(dir.dir()).tensors) CHECK(t.dtype == (scan_parameter(t.name) ? DType::F32 : DType::BF16));
 
   // One f16 weight among the bf16 ones: no common dtype, so f32.
   fixture[0] = test::fixture_tensors(config, [] { FixtureOptions o; o.dtype = SafetensorsDType::F16; return o; }())[0];
-  test::write_fixture(dir.file("model.safetensors"), fixture);
-  const Checkpoint ck = load_checkpoint(dir.path());
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  const Checkpoint ck = load_checkpoint(dir.dir());
   for (const auto& t : ck.tensors) CHECK(t.dtype == DType::F32);
   check_values(ck, fixture, [](const std::string& n) { return n; });
 }
@@ -164,7 +165,7 @@ TEST_CASE("Hugging Face Mamba checkpoints: names, padded vocab, tied heads, bias
   };
   for (const Variant& v : variants) {
     INFO(v.label);
-    ScratchDir dir;
+    TempDir dir;
     const ModelConfig expected = plain_mamba(2, v.bias, true, v.tie);
     FixtureOptions o = hf_names(v.padded_rows);
     if (v.mamba_ssm_embedding)
@@ -175,10 +176,10 @@ TEST_CASE("Hugging Face Mamba checkpoints: names, padded vocab, tied heads, bias
       head.name = "lm_head.weight";
       fixture.push_back(head);
     }
-    test::write_fixture(dir.file("model.safetensors"), fixture);
-    dir.write("config.json", hf_config(v.bias, v.tie, v.extra));
+    test::write_fixture(dir.path("model.safetensors"), fixture);
+    test::write_text(dir.path("config.json"), hf_config(v.bias, v.tie, v.extra));
 
-    const Checkpoint ck = load_checkpoint(dir.path());
+    const Checkpoint ck = load_checkpoint(dir.dir());
     CHECK(ck.dialect == "hf-mamba");
     CHECK(ck.config.vocab_size == 300);
     CHECK(ck.config.tie_embeddings == v.tie);
@@ -189,7 +190,7 @@ TEST_CASE("Hugging Face Mamba checkpoints: names, padded vocab, tied heads, bias
 }
 
 TEST_CASE("mamba_ssm checkpoints with LayerNorm blocks and a saved tied head", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const ModelConfig expected = plain_mamba(3, false, true, true, NormKind::Layer);
   FixtureOptions o = hf_names(4);
   o.rename = [](const std::string& n) { return n == "embed.weight" ? std::string("backbone.embedding.weight") : test::hf_name(n); };
@@ -199,10 +200,10 @@ TEST_CASE("mamba_ssm checkpoints with LayerNorm blocks and a saved tied head", "
   head.dtype = SafetensorsDType::F64;  // the same values in another dtype still count as the same
   head.bytes = test::encode(head.values, SafetensorsDType::F64);
   fixture.push_back(head);
-  test::write_fixture(dir.file("model.safetensors"), fixture);
-  dir.write("config.json", R"({"d_model": 16, "n_layer": 3, "vocab_size": 300, "rms_norm": false,
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  test::write_text(dir.path("config.json"), R"({"d_model": 16, "n_layer": 3, "vocab_size": 300, "rms_norm": false,
                                "ssm_cfg": {"d_state": 4}, "pad_vocab_size_multiple": 8})");
-  const Checkpoint ck = load_checkpoint(dir.path());
+  const Checkpoint ck = load_checkpoint(dir.dir());
   CHECK(ck.dialect == "mamba_ssm");
   CHECK(ck.config.norm == NormKind::Layer);
   check_values(ck, fixture, o.rename);
@@ -210,27 +211,27 @@ TEST_CASE("mamba_ssm checkpoints with LayerNorm blocks and a saved tied head", "
 }
 
 TEST_CASE("sharded checkpoints load through their index", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const ModelConfig expected = plain_mamba(2, true, true, false);
   const auto fixture = test::fixture_tensors(expected, hf_names());
   std::vector<FixtureTensor> first(fixture.begin(), fixture.begin() + 7), second(fixture.begin() + 7, fixture.end());
-  test::write_fixture(dir.file("model-00001-of-00002.safetensors"), first);
-  test::write_fixture(dir.file("model-00002-of-00002.safetensors"), second);
+  test::write_fixture(dir.path("model-00001-of-00002.safetensors"), first);
+  test::write_fixture(dir.path("model-00002-of-00002.safetensors"), second);
   std::string map;
   for (const auto& t : first) map += (map.empty() ? "\"" : ", \"") + t.name + "\": \"model-00001-of-00002.safetensors\"";
   for (const auto& t : second) map += ", \"" + t.name + "\": \"model-00002-of-00002.safetensors\"";
-  dir.write("model.safetensors.index.json", "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {" + map + "}}");
-  dir.write("config.json", hf_config(true, false));
+  test::write_text(dir.path("model.safetensors.index.json"), "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {" + map + "}}");
+  test::write_text(dir.path("config.json"), hf_config(true, false));
 
-  const Checkpoint ck = load_checkpoint(dir.path());
+  const Checkpoint ck = load_checkpoint(dir.dir());
   check_values(ck, fixture, test::hf_name);
-  CHECK(ck.input_bytes == std::filesystem::file_size(dir.file("model-00001-of-00002.safetensors")) +
-                              std::filesystem::file_size(dir.file("model-00002-of-00002.safetensors")));
-  check_values(load_checkpoint(dir.file("model.safetensors.index.json")), fixture, test::hf_name);
+  CHECK(ck.input_bytes == std::filesystem::file_size(dir.path("model-00001-of-00002.safetensors")) +
+                              std::filesystem::file_size(dir.path("model-00002-of-00002.safetensors")));
+  check_values(load_checkpoint(dir.path("model.safetensors.index.json")), fixture, test::hf_name);
 
   auto index_failure = [&](const std::string& weight_map) {
-    dir.write("model.safetensors.index.json", "{\"weight_map\": " + weight_map + "}");
-    return load_failure(dir.path());
+    test::write_text(dir.path("model.safetensors.index.json"), "{\"weight_map\": " + weight_map + "}");
+    return load_failure(dir.dir());
   };
   const std::string rest = map.substr(map.find(',') + 1);  // all but the first entry
   const std::string first_name = first.front().name;
@@ -291,12 +292,12 @@ TEST_CASE("tensors that disagree with config.json are format errors naming them"
   };
   for (const Case& c : cases) {
     INFO(c.label);
-    ScratchDir dir;
+    TempDir dir;
     auto tensors = fixture;
     c.change(tensors);
-    test::write_fixture(dir.file("model.safetensors"), tensors);
-    dir.write("config.json", c.config);
-    auto [status, message] = load_failure(dir.path());
+    test::write_fixture(dir.path("model.safetensors"), tensors);
+    test::write_text(dir.path("config.json"), c.config);
+    auto [status, message] = load_failure(dir.dir());
     CHECK(status == MMB_ERR_FORMAT);
     CHECK_THAT(message, Catch::Contains(c.message));
     CHECK_THAT(message, Catch::Contains("model.safetensors"));
@@ -304,43 +305,43 @@ TEST_CASE("tensors that disagree with config.json are format errors naming them"
 }
 
 TEST_CASE("checkpoint inputs: paths, dialect detection and tokenizer files", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const ModelConfig config = named_shape("tiny");
-  test::write_fixture(dir.file("model.safetensors"), test::fixture_tensors(config));
+  test::write_fixture(dir.path("model.safetensors"), test::fixture_tensors(config));
   auto expect = [&](const std::string& input, mmb_status status, const char* message) {
     INFO(input);
     auto [s, m] = load_failure(input);
     CHECK(s == status);
     CHECK_THAT(m, Catch::Contains(message));
   };
-  expect(dir.path(), MMB_ERR_IO, "config.json: cannot open");
-  dir.write("config.json", "{\"n_layer\": 2}");
-  expect(dir.path(), MMB_ERR_FORMAT, "cannot tell the checkpoint's dialect");
-  dir.write("config.json", "{\"model_type\": \"mamba2\", \"hidden_size\": 16}");
-  expect(dir.path(), MMB_ERR_UNSUPPORTED, "model_type \"mamba2\" is not supported");
-  dir.write("config.json", "{\"model_type\": 3}");
-  expect(dir.path(), MMB_ERR_FORMAT, "model_type: expected a string");
-  dir.write("config.json", "{\"format\": \"moemamba\",}");
-  expect(dir.path(), MMB_ERR_FORMAT, "config.json: invalid JSON");
-  expect(dir.file("absent"), MMB_ERR_IO, "no such file or directory");
-  expect(dir.file("config.json"), MMB_ERR_INVALID_ARGUMENT, "expected a checkpoint directory");
-  dir.write("model.safetensors.index.json", "{}");
-  expect(dir.path(), MMB_ERR_INVALID_ARGUMENT, "holds both model.safetensors and model.safetensors.index.json");
-  ScratchDir empty;
-  expect(empty.path(), MMB_ERR_IO, "holds neither model.safetensors nor model.safetensors.index.json");
-  std::filesystem::remove(dir.file("model.safetensors.index.json"));
+  expect(dir.dir(), MMB_ERR_IO, "config.json: cannot open");
+  test::write_text(dir.path("config.json"), "{\"n_layer\": 2}");
+  expect(dir.dir(), MMB_ERR_FORMAT, "cannot tell the checkpoint's dialect");
+  test::write_text(dir.path("config.json"), "{\"model_type\": \"mamba2\", \"hidden_size\": 16}");
+  expect(dir.dir(), MMB_ERR_UNSUPPORTED, "model_type \"mamba2\" is not supported");
+  test::write_text(dir.path("config.json"), "{\"model_type\": 3}");
+  expect(dir.dir(), MMB_ERR_FORMAT, "model_type: expected a string");
+  test::write_text(dir.path("config.json"), "{\"format\": \"moemamba\",}");
+  expect(dir.dir(), MMB_ERR_FORMAT, "config.json: invalid JSON");
+  expect(dir.path("absent"), MMB_ERR_IO, "no such file or directory");
+  expect(dir.path("config.json"), MMB_ERR_INVALID_ARGUMENT, "expected a checkpoint directory");
+  test::write_text(dir.path("model.safetensors.index.json"), "{}");
+  expect(dir.dir(), MMB_ERR_INVALID_ARGUMENT, "holds both model.safetensors and model.safetensors.index.json");
+  TempDir empty;
+  expect(empty.dir(), MMB_ERR_IO, "holds neither model.safetensors nor model.safetensors.index.json");
+  std::filesystem::remove(dir.path("model.safetensors.index.json"));
 
   // Tokenizer: beside config.json, or what the native config names.
   const std::string text = native_config_json(config);
-  dir.write("config.json", text);
-  CHECK(load_checkpoint(dir.path()).tokenizer_path.empty());
-  dir.write("tokenizer.json", "{}");
-  CHECK(load_checkpoint(dir.path()).tokenizer_path == dir.file("tokenizer.json"));
+  test::write_text(dir.path("config.json"), text);
+  CHECK(load_checkpoint(dir.dir()).tokenizer_path.empty());
+  test::write_text(dir.path("tokenizer.json"), "{}");
+  CHECK(load_checkpoint(dir.dir()).tokenizer_path == dir.path("tokenizer.json"));
   const std::string with_tokenizer = text.substr(0, text.rfind('}')) + ", \"tokenizer\": \"bytes\"}";
-  dir.write("config.json", with_tokenizer);
-  CHECK(load_checkpoint(dir.path()).tokenizer_path.empty());
-  dir.write("config.json", text.substr(0, text.rfind('}')) + ", \"tokenizer\": \"other.json\"}");
-  expect(dir.path(), MMB_ERR_IO, "other.json does not exist");
-  dir.write("other.json", "{}");
-  CHECK(load_checkpoint(dir.path()).tokenizer_path == dir.file("other.json"));
+  test::write_text(dir.path("config.json"), with_tokenizer);
+  CHECK(load_checkpoint(dir.dir()).tokenizer_path.empty());
+  test::write_text(dir.path("config.json"), text.substr(0, text.rfind('}')) + ", \"tokenizer\": \"other.json\"}");
+  expect(dir.dir(), MMB_ERR_IO, "other.json does not exist");
+  test::write_text(dir.path("other.json"), "{}");
+  CHECK(load_checkpoint(dir.dir()).tokenizer_path == dir.path("other.json"));
 }

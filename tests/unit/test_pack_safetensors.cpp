@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "safetensors.hpp"
+#include "support/bundle_fixtures.hpp"
 #include "support/checkpoint_fixture.hpp"
 
 #include <cstring>
@@ -12,17 +13,17 @@
 #include <random>
 
 using namespace mmb;
-using mmb::test::ScratchDir;
+using mmb::test::TempDir;
 using mmb::test::raw_safetensors;
 
 namespace {
 
 // Opens `bytes` written to a file; returns the status and message it fails with.
 std::pair<mmb_status, std::string> open_failure(const std::string& bytes) {
-  ScratchDir dir;
-  dir.write("model.safetensors", bytes);
+  TempDir dir;
+  test::write_text(dir.path("model.safetensors"), bytes);
   try {
-    SafetensorsFile::open(dir.file("model.safetensors"));
+    SafetensorsFile::open(dir.path("model.safetensors"));
   } catch (const Error& e) {
     return {e.status(), e.what()};
   }
@@ -37,7 +38,7 @@ std::string entry(const std::string& name, const std::string& dtype, const std::
 }  // namespace
 
 TEST_CASE("safetensors written and read back keep names, dtypes, shapes, bytes and metadata", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const auto a = test::encode(test::exact_values(6, 1), SafetensorsDType::F32);
   const auto b = test::encode(test::exact_values(5, 2), SafetensorsDType::F16);
   const auto c = test::encode(test::exact_values(4, 3), SafetensorsDType::BF16);
@@ -48,11 +49,11 @@ TEST_CASE("safetensors written and read back keep names, dtypes, shapes, bytes a
                                        {"m.scalar_like", SafetensorsDType::BF16, {1, 4, 1}, c},
                                        {"a64", SafetensorsDType::F64, {3}, d},
                                        {"empty", SafetensorsDType::F32, {0, 7}, {}}};
-  write_safetensors(dir.file("x.safetensors"), in, {{"format", "pt"}, {"note", "hello"}});
+  write_safetensors(dir.path("x.safetensors"), in, {{"format", "pt"}, {"note", "hello"}});
 
-  const SafetensorsFile f = SafetensorsFile::open(dir.file("x.safetensors"));
+  const SafetensorsFile f = SafetensorsFile::open(dir.path("x.safetensors"));
   REQUIRE(f.tensors().size() == in.size());
-  CHECK(f.size() == std::filesystem::file_size(dir.file("x.safetensors")));
+  CHECK(f.size() == std::filesystem::file_size(dir.path("x.safetensors")));
   for (const auto& t : in) {
     const SafetensorsTensor* r = f.find(t.name);
     REQUIRE(r);
@@ -65,7 +66,7 @@ TEST_CASE("safetensors written and read back keep names, dtypes, shapes, bytes a
   CHECK(f.metadata() == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}, {"note", "hello"}});
 
   // The header is space-padded to 8 bytes, so the data section starts aligned.
-  std::ifstream raw(dir.file("x.safetensors"), std::ios::binary);
+  std::ifstream raw(dir.path("x.safetensors"), std::ios::binary);
   unsigned char len[8];
   raw.read(reinterpret_cast<char*>(len), 8);
   uint64_t n = 0;
@@ -74,11 +75,11 @@ TEST_CASE("safetensors written and read back keep names, dtypes, shapes, bytes a
 }
 
 TEST_CASE("write_safetensors rejects bad tensors", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const auto four = test::encode({1, 2, 3, 4}, SafetensorsDType::F32);
   auto code = [&](std::vector<SafetensorsTensor> t) -> mmb_status {
     try {
-      write_safetensors(dir.file("x.safetensors"), t);
+      write_safetensors(dir.path("x.safetensors"), t);
     } catch (const Error& e) {
       return e.status();
     }
@@ -90,7 +91,7 @@ TEST_CASE("write_safetensors rejects bad tensors", "[pack]") {
   CHECK(code({{"__metadata__", SafetensorsDType::F32, {4}, four}}) == MMB_ERR_INVALID_ARGUMENT);
   CHECK(code({{"a", SafetensorsDType::F16, {2, 4}, four}}) == MMB_OK);
   try {
-    write_safetensors(dir.file("no/such/dir/x.safetensors"), {});
+    write_safetensors(dir.path("no/such/dir/x.safetensors"), {});
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(e.status() == MMB_ERR_IO);
@@ -167,10 +168,10 @@ TEST_CASE("malformed safetensors headers are format errors naming the problem", 
 }
 
 TEST_CASE("a safetensors header over 100 MB is refused before it is read", "[pack]") {
-  ScratchDir dir;
-  const std::string path = dir.file("big.safetensors");
+  TempDir dir;
+  const std::string path = dir.path("big.safetensors");
   // A sparse file: the size is there, the disk blocks are not.
-  dir.write("big.safetensors", raw_safetensors("", "", kSafetensorsMaxHeader + 1));
+  test::write_text(dir.path("big.safetensors"), raw_safetensors("", "", kSafetensorsMaxHeader + 1));
   std::filesystem::resize_file(path, kSafetensorsMaxHeader + 64);
   try {
     SafetensorsFile::open(path);
@@ -182,9 +183,9 @@ TEST_CASE("a safetensors header over 100 MB is refused before it is read", "[pac
 }
 
 TEST_CASE("a missing safetensors file is an I/O error", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   try {
-    SafetensorsFile::open(dir.file("absent.safetensors"));
+    SafetensorsFile::open(dir.path("absent.safetensors"));
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(e.status() == MMB_ERR_IO);
@@ -193,12 +194,12 @@ TEST_CASE("a missing safetensors file is an I/O error", "[pack]") {
 }
 
 TEST_CASE("safetensors truncated at every byte, or with bits flipped, fail cleanly", "[pack]") {
-  ScratchDir dir;
+  TempDir dir;
   const auto a = test::encode(test::exact_values(6, 1), SafetensorsDType::F32);
   const auto b = test::encode(test::exact_values(3, 2), SafetensorsDType::BF16);
-  write_safetensors(dir.file("ok.safetensors"), {{"a", SafetensorsDType::F32, {2, 3}, a}, {"b", SafetensorsDType::BF16, {3}, b}},
+  write_safetensors(dir.path("ok.safetensors"), {{"a", SafetensorsDType::F32, {2, 3}, a}, {"b", SafetensorsDType::BF16, {3}, b}},
                     {{"k", "v"}});
-  std::ifstream in(dir.file("ok.safetensors"), std::ios::binary);
+  std::ifstream in(dir.path("ok.safetensors"), std::ios::binary);
   const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   REQUIRE(open_failure(whole).first == MMB_OK);
 

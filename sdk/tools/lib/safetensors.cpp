@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <set>
 
 namespace mmb {
@@ -118,12 +117,6 @@ std::string format_shape(const std::vector<uint64_t>& shape) {
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  // Checked before mapping, which an empty file would fail with a less useful message.
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(path, ec)) {
-    uintmax_t size = std::filesystem::file_size(path, ec);
-    if (!ec && size < 8) fail(MMB_ERR_FORMAT, path, ": file is ", size, " bytes, too short for the 8-byte header length");
-  }
   std::unique_ptr<ByteSource> source = open_file_source(path);
   SafetensorsFile file = parse({source->data(), size_t(source->size())}, path);
   file.source_ = std::move(source);
