@@ -1,6 +1,7 @@
 #include "checkpoint.hpp"
 
 #include "base/error.hpp"
+#include "bundle/tensor_table.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
 #include "native_config.hpp"
@@ -136,7 +137,7 @@ bool shape_fits(const TensorSpec& spec, const std::vector<uint64_t>& shape) {
 }
 
 std::string spec_shape(const TensorSpec& spec) {
-  std::string s = format_shape(spec.shape);
+  std::string s = shape_string(spec.shape);
   return spec.min_rows ? cat("[at least ", s.substr(1)) : s;
 }
 
@@ -169,7 +170,7 @@ std::vector<Match> match_tensors(const Plan& plan, const std::vector<TensorSpec>
     }
     const SafetensorsTensor& t = *found->tensor;
     if (!shape_fits(spec, t.shape))
-      fail(MMB_ERR_FORMAT, found->file->path(), ": tensor '", t.name, "' has shape ", format_shape(t.shape), " but ",
+      fail(MMB_ERR_FORMAT, found->file->path(), ": tensor '", t.name, "' has shape ", shape_string(t.shape), " but ",
            config_what, " implies ", spec_shape(spec), t.name == spec.name ? "" : cat(" (", spec.name, ")"));
     used.insert(t.name);
     matches.push_back({&spec, found});

@@ -1,6 +1,7 @@
 #include "safetensors.hpp"
 
 #include "base/error.hpp"
+#include "bundle/tensor_table.hpp"
 #include "json_fields.hpp"
 
 #include <algorithm>
@@ -67,11 +68,11 @@ SafetensorsTensor parse_entry(const std::string& name, const json& entry, uint64
     uint64_t d = unsigned_element(dim, where + ": shape");
     t.shape.push_back(d);
     if (__builtin_mul_overflow(elements, d, &elements))
-      fail(MMB_ERR_FORMAT, where, ": shape ", format_shape(t.shape), "... has more elements than 64 bits can count");
+      fail(MMB_ERR_FORMAT, where, ": shape ", shape_string(t.shape), "... has more elements than 64 bits can count");
   }
   uint64_t bytes = 0;
   if (__builtin_mul_overflow(elements, uint64_t(safetensors_dtype_size(t.dtype)), &bytes))
-    fail(MMB_ERR_FORMAT, where, ": shape ", format_shape(t.shape), " needs more bytes than 64 bits can count");
+    fail(MMB_ERR_FORMAT, where, ": shape ", shape_string(t.shape), " needs more bytes than 64 bits can count");
 
   const json& offsets = fields.value("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2)
@@ -84,7 +85,7 @@ SafetensorsTensor parse_entry(const std::string& name, const json& entry, uint64
     fail(MMB_ERR_FORMAT, where, ": data_offsets [", range.begin, ", ", range.end, ") exceed the data section of ", data_size, " bytes");
   if (range.end - range.begin != bytes)
     fail(MMB_ERR_FORMAT, where, ": data_offsets [", range.begin, ", ", range.end, ") hold ", range.end - range.begin,
-         " bytes but ", safetensors_dtype_name(t.dtype), " ", format_shape(t.shape), " needs ", bytes);
+         " bytes but ", safetensors_dtype_name(t.dtype), " ", shape_string(t.shape), " needs ", bytes);
   return t;
 }
 
@@ -108,12 +109,6 @@ uint64_t SafetensorsTensor::elements() const {
   uint64_t n = 1;
   for (uint64_t d : shape) n *= d;
   return n;
-}
-
-std::string format_shape(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += cat(i ? ", " : "", shape[i]);
-  return s + "]";
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
@@ -202,7 +197,7 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
     const uint64_t bytes = t.elements() * safetensors_dtype_size(t.dtype);
     if (bytes != t.data.size())
       fail(MMB_ERR_INVALID_ARGUMENT, "write_safetensors: tensor '", t.name, "' has ", t.data.size(), " bytes, ",
-           safetensors_dtype_name(t.dtype), " ", format_shape(t.shape), " needs ", bytes);
+           safetensors_dtype_name(t.dtype), " ", shape_string(t.shape), " needs ", bytes);
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }

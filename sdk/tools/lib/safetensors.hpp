@@ -37,9 +37,6 @@ struct SafetensorsTensor {
   uint64_t elements() const;
 };
 
-// "[768, 1, 4]", for messages.
-std::string format_shape(const std::vector<uint64_t>& shape);
-
 // The largest header accepted; real headers are a few hundred KB at most.
 constexpr uint64_t kSafetensorsMaxHeader = 100u << 20;
 
