@@ -60,7 +60,7 @@ TEST_CASE("safetensors written and read back keep names, dtypes, shapes, bytes a
     CHECK(r->dtype == t.dtype);
     CHECK(r->shape == t.shape);
     REQUIRE(r->data.size() == t.data.size());
-    CHECK(std::memcmp(r->data.data(), t.data.data(), t.data.size()) == 0);
+    CHECK((t.data.empty() || std::memcmp(r->data.data(), t.data.data(), t.data.size()) == 0));
   }
   CHECK(f.find("nope") == nullptr);
   CHECK(f.metadata() == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}, {"note", "hello"}});

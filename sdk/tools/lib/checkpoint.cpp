@@ -118,7 +118,7 @@ std::optional<DType> same_dtype(SafetensorsDType t) {
 // Equal values, whatever the two dtypes (NaNs compare equal to NaNs).
 bool same_values(const SafetensorsTensor& a, const SafetensorsTensor& b) {
   if (a.shape != b.shape) return false;
-  if (a.dtype == b.dtype) return std::memcmp(a.data.data(), b.data.data(), a.data.size()) == 0;
+  if (a.dtype == b.dtype) return a.data.empty() || std::memcmp(a.data.data(), b.data.data(), a.data.size()) == 0;
   const size_t sa = safetensors_dtype_size(a.dtype), sb = safetensors_dtype_size(b.dtype);
   for (uint64_t i = 0, n = a.elements(); i < n; ++i) {
     const float x = read_element(a.data.data() + i * sa, a.dtype), y = read_element(b.data.data() + i * sb, b.dtype);
