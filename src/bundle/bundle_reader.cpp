@@ -72,20 +72,10 @@ HostBuffer<std::byte> read_manifest(ByteSource& src, const BundleHeader& h, cons
   return raw;
 }
 
-// Sizes agree with shapes and codecs, every tensor lies inside the file on a 64-byte
-// boundary, and no two of tensors, header and manifest share a byte.
-void check_tensor_layout(const std::vector<TensorView>& tensors, const BundleHeader& h, uint64_t file_size) {
-  struct Range {
-    uint64_t begin, end;
-    size_t owner;  // tensor index, or kHeader / kManifest
-  };
-  constexpr size_t kHeader = std::numeric_limits<size_t>::max(), kManifest = kHeader - 1;
-  std::vector<Range> ranges;
-  ranges.reserve(tensors.size() + 2);
-  ranges.push_back({0, kBundleHeaderSize, kHeader});
-  ranges.push_back({h.manifest_offset, h.manifest_offset + h.manifest_stored_size, kManifest});
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorView& t = tensors[i];
+// Sizes agree with shapes and codecs, and every tensor lies inside the file on a
+// 64-byte boundary.
+void check_tensor_records(const std::vector<TensorView>& tensors, uint64_t file_size) {
+  for (const TensorView& t : tensors) {
     const uint64_t expected = tensor_raw_size(t.name, t.dtype, t.shape, MMB_ERR_FORMAT);
     if (t.raw_size != expected)
       fail(MMB_ERR_FORMAT, "tensor '", t.name, "': raw_size ", t.raw_size, " disagrees with shape ",
@@ -98,8 +88,22 @@ void check_tensor_layout(const std::vector<TensorView>& tensors, const BundleHea
            " exceeds file size ", file_size);
     if (t.offset % kTensorAlignment)
       fail(MMB_ERR_FORMAT, "tensor '", t.name, "': offset ", t.offset, " is not a multiple of ", kTensorAlignment);
-    if (t.stored_size) ranges.push_back({t.offset, t.offset + t.stored_size, i});
   }
+}
+
+// No two of tensors, header and manifest share a byte (ranges are known to be in the file).
+void check_no_overlaps(const std::vector<TensorView>& tensors, const BundleHeader& h) {
+  struct Range {
+    uint64_t begin, end;
+    size_t owner;  // tensor index, or kHeader / kManifest
+  };
+  constexpr size_t kHeader = std::numeric_limits<size_t>::max(), kManifest = kHeader - 1;
+  std::vector<Range> ranges;
+  ranges.reserve(tensors.size() + 2);
+  ranges.push_back({0, kBundleHeaderSize, kHeader});
+  ranges.push_back({h.manifest_offset, h.manifest_offset + h.manifest_stored_size, kManifest});
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].stored_size) ranges.push_back({tensors[i].offset, tensors[i].offset + tensors[i].stored_size, i});
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -288,8 +292,9 @@ std::unique_ptr<LoadedBundle> LoadedBundle::load(std::unique_ptr<ByteSource> sou
     validate_config(m.config);
     check_tokenizer(m.tokenizer, m.config.vocab_size, MMB_ERR_FORMAT);
     check_metadata(m.metadata, MMB_ERR_FORMAT);
-    check_tensor_layout(m.tensors, h, file_size);
+    check_tensor_records(m.tensors, file_size);
     check_tensor_set(m.config, m.tensors, MMB_ERR_FORMAT);
+    check_no_overlaps(m.tensors, h);
     check_frame_headers(src, m.tensors);
     if (options.load_tensor_data) load_tensor_data(src, m.tensors, b->impl_->owned, options, allocator);
 

@@ -68,12 +68,13 @@ mmb_io MemoryIo::io() {
   io.struct_size = sizeof io;
   io.user_data = this;
   io.size = [](void* u, uint64_t* size) -> int32_t {
-    *size = static_cast<MemoryIo*>(u)->bytes.size();
-    return 0;
+    auto* m = static_cast<MemoryIo*>(u);
+    *size = m->claimed_size ? m->claimed_size : m->bytes.size();
+    return m->fail_size ? -1 : 0;
   };
   io.seek = [](void* u, uint64_t offset) -> int32_t {
     auto* m = static_cast<MemoryIo*>(u);
-    if (offset > m->bytes.size()) return -1;
+    if (m->seeks++ == m->fail_at_seek || offset > m->bytes.size()) return -1;
     m->position = offset;
     return 0;
   };
@@ -322,17 +323,17 @@ std::vector<std::byte> make_header(uint64_t manifest_offset, uint64_t stored_siz
   return h;
 }
 
-std::vector<std::byte> CraftedBundle::build() const {
-  const std::vector<std::byte> raw = manifest();
-  const std::vector<std::byte> stored = compress_manifest ? zstd_frame(raw) : raw;
-  std::vector<std::byte> out = data;
-  out.resize((out.size() + 63) / 64 * 64, std::byte{0});
+std::vector<std::byte> assemble_bundle(std::vector<std::byte> out, std::span<const std::byte> manifest, bool compress) {
+  const std::vector<std::byte> stored = compress ? zstd_frame(manifest) : std::vector<std::byte>(manifest.begin(), manifest.end());
+  out.resize((std::max<size_t>(out.size(), 64) + 63) / 64 * 64, std::byte{0});
   const uint64_t at = out.size();
   out.insert(out.end(), stored.begin(), stored.end());
-  const auto header = make_header(at, stored.size(), raw.size(), compress_manifest ? 1 : 0, xxh64_of(raw));
+  const auto header = make_header(at, stored.size(), manifest.size(), compress ? 1 : 0, xxh64_of(manifest));
   std::copy(header.begin(), header.end(), out.begin());
   return out;
 }
+
+std::vector<std::byte> CraftedBundle::build() const { return assemble_bundle(data, manifest(), compress_manifest); }
 
 uint64_t xxh64_of(std::span<const std::byte> bytes) { return XXH64(bytes.data(), bytes.size(), 0); }
 

@@ -55,14 +55,18 @@ class ShiftedBuffer {
   size_t start_ = 0, size_ = 0;
 };
 
-// Host I/O over bytes in memory; reads deliver at most max_chunk bytes (short reads),
-// and the read with index fail_at_read (counting from 0) returns -1.
+// Host I/O over bytes in memory; reads deliver at most max_chunk bytes (short reads).
+// Failures on demand: the read or seek with index fail_at_read / fail_at_seek (counting
+// from 0) returns an error, and claimed_size (when set) is what the size callback says.
 struct MemoryIo {
   std::span<const std::byte> bytes;
   size_t max_chunk = SIZE_MAX;
   uint64_t fail_at_read = UINT64_MAX;
+  uint64_t fail_at_seek = UINT64_MAX;
+  bool fail_size = false;
+  uint64_t claimed_size = 0;
   uint64_t position = 0;
-  uint64_t reads = 0;
+  uint64_t reads = 0, seeks = 0;
   mmb_io io();
 };
 
@@ -122,6 +126,10 @@ struct CraftedBundle {
   std::vector<std::byte> manifest() const;  // FlatBuffers bytes
   std::vector<std::byte> build() const;     // data + manifest at a 64-byte boundary, fresh header
 };
+
+// `data` (header space and tensors) + a manifest at the next 64-byte boundary, stored
+// raw or as one zstd frame, with a fresh header pointing at it.
+std::vector<std::byte> assemble_bundle(std::vector<std::byte> data, std::span<const std::byte> manifest, bool compress);
 
 // A version-1 header pointing at a manifest, written byte by byte from the layout.
 std::vector<std::byte> make_header(uint64_t manifest_offset, uint64_t stored_size, uint64_t raw_size,
