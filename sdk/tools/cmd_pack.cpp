@@ -3,10 +3,11 @@
 #include "command.hpp"
 
 #include "base/error.hpp"
+#include "bundle_args.hpp"
+#include "human_units.hpp"
 #include "pack.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -31,42 +32,6 @@ constexpr const char* kUsage =
     "  --tokenizer PATH    tokenizer.json; default: one beside config.json, else bytes\n"
     "  --meta key=value    metadata stored in the bundle (repeatable)\n";
 
-int parse_int(const std::string& option, const std::string& text, int lo, int hi) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi)
-    mmb::fail(MMB_ERR_INVALID_ARGUMENT, option, " expects an integer in [", lo, ", ", hi, "], got '", text, "'");
-  return value;
-}
-
-mmb::DType parse_dtype(const std::string& text) {
-  if (text == "f32") return mmb::DType::F32;
-  if (text == "f16") return mmb::DType::F16;
-  if (text == "bf16") return mmb::DType::BF16;
-  mmb::fail(MMB_ERR_INVALID_ARGUMENT, "--dtype expects f32, f16 or bf16, got '", text, "'");
-}
-
-mmb::Codec parse_codec(const std::string& text) {
-  if (text == "none") return mmb::Codec::None;
-  if (text == "zstd") return mmb::Codec::Zstd;
-  if (text == "shuffle-zstd") return mmb::Codec::ShuffleZstd;
-  mmb::fail(MMB_ERR_INVALID_ARGUMENT, "--codec expects none, zstd or shuffle-zstd, got '", text, "'");
-}
-
-// "512 B", "41.3 KB", "516.6 MB", "2.1 GB".
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double x = double(n);
-  int u = 0;
-  while (x >= 1000.0 && u < 4) {
-    x /= 1000.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
-  return buf;
-}
-
 int run_pack(const std::vector<std::string>& args) {
   std::string input, output;
   mmb::PackOptions options;
@@ -76,10 +41,10 @@ int run_pack(const std::vector<std::string>& args) {
   const std::map<std::string, Handler> handlers = {
       {"-o", set_output},
       {"--output", set_output},
-      {"--dtype", [&](const std::string&, const std::string& v) { options.dtype = parse_dtype(v); }},
-      {"--codec", [&](const std::string&, const std::string& v) { options.writer.codec = parse_codec(v); }},
-      {"--level", [&](const std::string& o, const std::string& v) { options.writer.level = parse_int(o, v, 1, 22); }},
-      {"--threads", [&](const std::string& o, const std::string& v) { options.writer.threads = parse_int(o, v, 1, 1024); }},
+      {"--dtype", [&](const std::string&, const std::string& v) { options.dtype = mmb::cli::parse_dtype(v); }},
+      {"--codec", [&](const std::string&, const std::string& v) { options.writer.codec = mmb::cli::parse_codec(v); }},
+      {"--level", [&](const std::string& o, const std::string& v) { options.writer.level = int(mmb::cli::parse_integer(o, v, 1, 22)); }},
+      {"--threads", [&](const std::string& o, const std::string& v) { options.writer.threads = int(mmb::cli::parse_integer(o, v, 1, 1024)); }},
       {"--tokenizer", [&](const std::string&, const std::string& v) { options.tokenizer_path = v; }},
       {"--meta",
        [&](const std::string&, const std::string& v) {
@@ -118,9 +83,9 @@ int run_pack(const std::vector<std::string>& args) {
   if (output.empty()) mmb::fail(MMB_ERR_INVALID_ARGUMENT, "no output given: -o OUT.mmb");
 
   const mmb::PackSummary s = mmb::pack_checkpoint(input, output, options);
-  std::printf("packed %s (%s, %s, tokenizer %s): %zu tensors, %.3fM params, %s -> %s (%.1f%%) in %.2f s\n",
-              output.c_str(), s.dialect.c_str(), s.dtypes.c_str(), s.tokenizer.c_str(), s.tensors, double(s.params) / 1e6,
-              human_bytes(s.bytes_in).c_str(), human_bytes(s.bytes_out).c_str(),
+  std::printf("packed %s (%s, %s, tokenizer %s): %zu tensors, %s params, %s -> %s (%.1f%%) in %.2f s\n",
+              output.c_str(), s.dialect.c_str(), s.dtypes.c_str(), s.tokenizer.c_str(), s.tensors,
+              mmb::human_count(s.params).c_str(), mmb::human_bytes(s.bytes_in).c_str(), mmb::human_bytes(s.bytes_out).c_str(),
               s.bytes_in ? 100.0 * double(s.bytes_out) / double(s.bytes_in) : 0.0, s.seconds);
   return 0;
 }

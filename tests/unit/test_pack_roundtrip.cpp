@@ -9,6 +9,7 @@
 #include "support/bundle_fixtures.hpp"
 #include "support/checkpoint_fixture.hpp"
 
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -102,6 +103,39 @@ std::string metadata_value(const LoadedBundle& b, const std::string& key) {
   for (const auto& [k, v] : b.metadata())
     if (k == key) return v;
   return "<absent>";
+}
+
+// GPT-2's printable form of a byte (its tokenizer.json spells pieces this way):
+// printable bytes stand for themselves, the others map to U+0100 onwards in order.
+std::string byte_level_piece(int byte) {
+  int next = 256, code = 0;
+  for (int b = 0; b <= byte; ++b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    code = printable ? b : next++;
+  }
+  std::string utf8;
+  if (code < 0x80) {
+    utf8 += char(code);
+  } else {
+    utf8 += char(0xc0 | (code >> 6));
+    utf8 += char(0x80 | (code & 0x3f));
+  }
+  return utf8;
+}
+
+// A byte-level BPE tokenizer.json: the 256 bytes, " t" merged as id 256, and
+// <|endoftext|> as special id 257.
+std::string small_tokenizer_json() {
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_level_piece(b)] = b;
+  vocab[byte_level_piece(' ') + "t"] = 256;
+  nlohmann::json tokenizer = {
+      {"version", "1.0"},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"added_tokens", {{{"id", 257}, {"content", "<|endoftext|>"}, {"special", true}}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {byte_level_piece(' ') + " t"}}}}};
+  return tokenizer.dump();
 }
 
 struct CliResult {
@@ -209,6 +243,65 @@ TEST_CASE("pack: a vocabulary smaller than the byte tokenizer needs a tokenizer.
   CHECK_FALSE(std::ifstream(dir.path("out.mmb")).good());
 }
 
+TEST_CASE("pack: tokenizer.json beside config.json, or given, with its tokenizer_config.json", "[pack]") {
+  TempDir dir;
+  hf_checkpoint(dir.dir(), SafetensorsDType::F32);
+  test::write_text(dir.path("tokenizer.json"), small_tokenizer_json());
+  const PackSummary s = pack_checkpoint(dir.dir(), dir.path("out.mmb"), {});
+  CHECK(s.tokenizer == dir.path("tokenizer.json"));
+  {
+    const auto b = load(dir.path("out.mmb"));
+    const TokenizerData& t = b->tokenizer();
+    CHECK(t.kind == TokenizerKind::ByteBPE);
+    REQUIRE(t.pieces.size() == 258);
+    CHECK(t.pieces[' '] == " ");
+    CHECK(t.pieces[256] == " t");
+    CHECK(t.merges == std::vector<std::pair<int32_t, int32_t>>{{' ', 't'}});
+    CHECK(t.eos_id == 257);
+    CHECK(t.pad_id == -1);
+  }
+
+  // Given explicitly, from elsewhere, with a tokenizer_config.json beside it.
+  TempDir other;
+  test::write_text(other.path("tok.json"), small_tokenizer_json());
+  test::write_text(other.path("tokenizer_config.json"), R"({"pad_token": "<|endoftext|>", "add_bos_token": false})");
+  PackOptions o;
+  o.tokenizer_path = other.path("tok.json");
+  CHECK(pack_checkpoint(dir.dir(), dir.path("out.mmb"), o).tokenizer == other.path("tok.json"));
+  CHECK(load(dir.path("out.mmb"))->tokenizer().pad_id == 257);
+
+  auto failure = [&](const PackOptions& options) -> std::pair<mmb_status, std::string> {
+    try {
+      pack_checkpoint(dir.dir(), dir.path("bad.mmb"), options);
+    } catch (const Error& e) {
+      return {e.status(), e.what()};
+    }
+    return {MMB_OK, ""};
+  };
+  test::write_text(other.path("tokenizer_config.json"), R"({"pad_token": "<none>"})");
+  auto bad_config = failure(o);
+  CHECK(bad_config.first == MMB_ERR_FORMAT);
+  CHECK_THAT(bad_config.second, Catch::StartsWith(other.path("tokenizer_config.json") + ": "));
+  test::write_text(other.path("tok.json"), R"({"model": {"type": "Unigram", "vocab": []}})");
+  auto bad_json = failure(o);
+  CHECK(bad_json.first == MMB_ERR_FORMAT);
+  CHECK_THAT(bad_json.second, Catch::StartsWith(other.path("tok.json") + ": "));
+  o.tokenizer_path = other.path("absent.json");
+  CHECK(failure(o).first == MMB_ERR_IO);
+
+  // More tokens than the model has rows for.
+  TempDir native;
+  native_checkpoint(native.dir(), SafetensorsDType::F32);
+  test::write_text(native.path("tokenizer.json"), small_tokenizer_json());
+  try {
+    pack_checkpoint(native.dir(), native.path("out.mmb"), {});
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.status() == MMB_ERR_FORMAT);
+    CHECK_THAT(e.what(), Catch::Contains("has 258 tokens, more than the model's vocab_size of 256"));
+  }
+}
+
 TEST_CASE("mmb pack CLI: one summary line, or one error line and a non-zero exit", "[pack]") {
   TempDir dir;
   hf_checkpoint(dir.dir(), SafetensorsDType::F32);
@@ -234,8 +327,8 @@ TEST_CASE("mmb pack CLI: one summary line, or one error line and a non-zero exit
       {dir.dir() + " -o " + dir.path("bad.mmb"), "mmb pack: MMB_ERR_FORMAT: " },
       {dir.dir(), "mmb pack: MMB_ERR_INVALID_ARGUMENT: no output given"},
       {"-o " + dir.path("bad.mmb"), "mmb pack: MMB_ERR_INVALID_ARGUMENT: no INPUT given"},
-      {dir.dir() + " -o " + dir.path("bad.mmb") + " --codec lz4", "--codec expects none, zstd or shuffle-zstd, got 'lz4'"},
-      {dir.dir() + " -o " + dir.path("bad.mmb") + " --threads 0", "--threads expects an integer in [1, 1024], got '0'"},
+      {dir.dir() + " -o " + dir.path("bad.mmb") + " --codec lz4", "--codec takes none, zstd or shuffle-zstd, not 'lz4'"},
+      {dir.dir() + " -o " + dir.path("bad.mmb") + " --threads 0", "--threads takes an integer in [1, 1024], not '0'"},
       {dir.dir() + " -o " + dir.path("bad.mmb") + " --frobnicate", "unknown option '--frobnicate'"},
       {dir.path("nothing-here") + " -o " + dir.path("bad.mmb"), "mmb pack: MMB_ERR_IO: "},
   };

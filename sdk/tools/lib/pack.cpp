@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 #include "checkpoint.hpp"
 #include "json_fields.hpp"
+#include "tokenizer_json.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -12,10 +13,28 @@ namespace mmb {
 
 namespace {
 
-// The one place a tokenizer.json becomes TokenizerData; tokenizer_from_hf_json
-// (tokenizer_json.hpp) takes over here once it is merged.
+// The converters name their input generically ("tokenizer.json: ..."); messages
+// should name the real file.
+template <typename Convert>
+auto naming_file(const std::string& path, std::string_view generic, Convert convert) {
+  try {
+    return convert(read_text_file(path));
+  } catch (const Error& e) {
+    std::string message = e.what();
+    if (message.rfind(generic, 0) == 0) message.erase(0, generic.size());
+    fail(e.status(), path, message.rfind(": ", 0) == 0 ? "" : ": ", message);
+  }
+}
+
+// A tokenizer.json, and the tokenizer_config.json beside it when there is one (it
+// names BOS, EOS and PAD, which tokenizer.json alone leaves to convention).
 TokenizerData read_tokenizer(const std::string& path) {
-  fail(MMB_ERR_UNSUPPORTED, path, ": tokenizer.json conversion is not available in this build");
+  TokenizerData data = naming_file(path, "tokenizer.json", [](const std::string& text) { return tokenizer_from_hf_json(text); });
+  const std::string config = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(config, ec))
+    naming_file(config, "tokenizer_config.json", [&](const std::string& text) { apply_hf_tokenizer_config(data, text); return 0; });
+  return data;
 }
 
 void set_metadata(std::vector<std::pair<std::string, std::string>>& pairs, const std::string& key, const std::string& value) {

@@ -17,8 +17,9 @@ namespace mmb {
 struct PackOptions {
   std::optional<DType> dtype;  // the weights' dtype (checkpoint.hpp); none: keep the checkpoint's
   WriterOptions writer;
-  // tokenizer.json to convert; empty: the checkpoint's (its config's "tokenizer" or a
-  // tokenizer.json beside config.json), else the 256-entry byte tokenizer.
+  // tokenizer.json to convert (with the tokenizer_config.json beside it, if any);
+  // empty: the checkpoint's (its config's "tokenizer" or a tokenizer.json beside
+  // config.json), else the 256-entry byte tokenizer.
   std::string tokenizer_path;
   // Stored after "source_format" (the dialect) and the native config's "metadata";
   // a key given again replaces the earlier value.
