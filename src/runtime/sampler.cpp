@@ -21,9 +21,6 @@ uint64_t splitmix64(uint64_t& x) {
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 constexpr int32_t kMaxPenaltyWindow = 65536;
-// The sorted prefix grows by at least this many candidates at a time when top-p or
-// min-p need more of the order than top-k gave (doubling after that).
-constexpr size_t kFirstSortChunk = 64;
 
 void require_finite(float v, const char* field) {
   if (!std::isfinite(v)) fail(MMB_ERR_INVALID_ARGUMENT, "sampler params: ", field, " is ", v, "; expected a finite value");
@@ -85,8 +82,10 @@ void Sampler::validate(const mmb_sampler_params& p) {
 
 Sampler::Sampler(const mmb_sampler_params& params) : params_(params), rng_(params.seed) {
   validate(params_);
-  window_ = HostBuffer<int32_t>(allocator_, size_t(params_.penalty_window), false);
-  window_sorted_ = HostBuffer<int32_t>(allocator_, size_t(params_.penalty_window), false);
+  const size_t window = size_t(params_.penalty_window);
+  window_ = HostBuffer<int32_t>(allocator_, window, false);
+  window_sorted_ = HostBuffer<int32_t>(allocator_, window, false);
+  penalized_ = HostBuffer<Candidate>(allocator_, window, false);
 }
 
 void Sampler::reset() {
@@ -114,135 +113,223 @@ void Sampler::reserve(size_t n) {
   if (n > candidates_.size()) candidates_ = HostBuffer<Candidate>(allocator_, n, false);
 }
 
+namespace {
+
+using Candidate = Sampler::Candidate;
+
+// The one order every filter uses: larger value first, lower id on ties. A strict total
+// order, so a sort by it has one possible result on every standard library.
+bool before(const Candidate& a, const Candidate& b) {
+  return a.value > b.value || (a.value == b.value && a.id < b.id);
+}
+
+// Calls fn(value, id) for every finite logit in id order, the penalized value replacing
+// the logit of each recent token (`penalized`: finite values, ascending ids). The inner
+// loop runs over the stretches between penalized ids, so it tests nothing else.
+template <typename Fn>
+void for_each_finite(const float* logits, size_t n, const Candidate* penalized, size_t n_penalized, Fn&& fn) {
+  size_t i = 0;
+  for (size_t p = 0; p <= n_penalized; ++p) {
+    const size_t end = p < n_penalized ? size_t(penalized[p].id) : n;
+    for (; i < end; ++i)
+      if (std::isfinite(logits[i])) fn(logits[i], int32_t(i));
+    if (p == n_penalized) break;
+    fn(penalized[p].value, penalized[p].id);
+    i = end + 1;
+  }
+}
+
+// Reorders c[0, m) so that a prefix of it is the smallest set, in the total order,
+// whose mass reaches `target`; returns that prefix's length and writes its mass. A
+// quickselect on mass with our own partition, so the resulting order is ours, not the
+// standard library's; after too many rounds (a hostile order) it sorts the rest.
+size_t smallest_prefix_reaching(Candidate* c, size_t m, double target, double* mass) {
+  size_t lo = 0, hi = m;  // c[0, lo) is kept, c[hi, m) dropped, [lo, hi) undecided
+  double kept = 0.0;      // mass of c[0, lo), below target
+  for (int rounds = 0; hi - lo > 32 && rounds < 64; ++rounds) {
+    const size_t mid = lo + (hi - lo) / 2;
+    Candidate a = c[lo], b = c[mid], d = c[hi - 1];
+    if (before(b, a)) std::swap(a, b);
+    if (before(d, b)) b = before(d, a) ? a : d;
+    const Candidate pivot = b;  // the median of three
+    size_t j = lo;
+    double left = 0.0;
+    for (size_t i = lo; i < hi; ++i) {
+      if (!before(c[i], pivot)) continue;
+      std::swap(c[i], c[j]);
+      left += c[j].value;
+      ++j;
+    }
+    for (size_t i = j; i < hi; ++i) {
+      if (c[i].id == pivot.id) {
+        std::swap(c[i], c[j]);
+        break;
+      }
+    }
+    if (kept + left >= target) {
+      hi = j;
+    } else {
+      kept += left + pivot.value;
+      lo = j + 1;
+      if (kept >= target) {
+        *mass = kept;
+        return lo;
+      }
+    }
+  }
+  std::sort(c + lo, c + hi, before);
+  for (size_t i = lo; i < hi; ++i) {
+    kept += c[i].value;
+    if (kept >= target) {
+      *mass = kept;
+      return i + 1;
+    }
+  }
+  *mass = kept;
+  return hi;  // rounding kept the sum just short: keep everything undecided too
+}
+
+}  // namespace
+
 int32_t Sampler::sample(const float* logits, size_t n) {
   if (n == 0) fail(MMB_ERR_INVALID_ARGUMENT, "no logits (n is 0)");
   if (n > size_t(std::numeric_limits<int32_t>::max()))
     fail(MMB_ERR_INVALID_ARGUMENT, "n is ", n, "; token ids are int32, so at most ", std::numeric_limits<int32_t>::max());
   reserve(n);
+  const size_t n_penalized = penalize(logits, n);
+  const Candidate* penalized = penalized_.data();
   Candidate* c = candidates_.data();
-  for (size_t i = 0; i < n; ++i) c[i] = {logits[i], int32_t(i)};
-  apply_penalties(c, n);
-  float max_logit = 0.0f;
-  const size_t m = keep_finite(c, n, &max_logit);
+  size_t m = 0;
+  float max_logit = -FLT_MAX;
+  bool sorted = false;
+
+  if (params_.temperature <= 0.0f) {
+    // Greedy: a running argmax (in locals: a store to c could alias the logits); the
+    // first maximum is the lowest id among ties.
+    float best = -INFINITY;
+    int32_t best_id = -1;
+    for_each_finite(logits, n, penalized, n_penalized, [&](float v, int32_t id) {
+      if (v > best) {
+        best = v;
+        best_id = id;
+      }
+    });
+    if (best_id < 0) fail(MMB_ERR_INVALID_ARGUMENT, "none of the ", n, " logits is finite");
+    accept(best_id);
+    return best_id;
+  } else if (params_.top_k > 0 && size_t(params_.top_k) < n) {
+    // Top-k: a heap whose front is the worst of the best k seen so far; most logits
+    // only meet one comparison with it.
+    const size_t k = size_t(params_.top_k);
+    for_each_finite(logits, n, penalized, n_penalized, [&](float v, int32_t id) {
+      const Candidate x{v, id};
+      if (m < k) {
+        c[m++] = x;
+        std::push_heap(c, c + m, before);
+      } else if (before(x, c[0])) {
+        std::pop_heap(c, c + m, before);
+        c[m - 1] = x;
+        std::push_heap(c, c + m, before);
+      }
+    });
+    std::sort(c, c + m, before);
+    sorted = true;
+    if (m > 0) max_logit = c[0].value;
+  } else {
+    for_each_finite(logits, n, penalized, n_penalized, [&](float v, int32_t id) {
+      c[m++] = {v, id};
+      max_logit = std::max(max_logit, v);
+    });
+  }
   if (m == 0) fail(MMB_ERR_INVALID_ARGUMENT, "none of the ", n, " logits is finite");
 
-  const int32_t token = params_.temperature <= 0.0f ? c[argmax(c, m)].id : draw(c, m, max_logit);
+  const int32_t token = draw(c, m, max_logit, sorted);
   accept(token);
   return token;
 }
 
-// Repetition first (divide a positive logit, multiply a negative one), then presence
-// (once per distinct recent token) and frequency (once per occurrence). Candidates are
-// still indexed by token id here. Counting sorts a copy of the window instead of
-// keeping a vocabulary-sized table, so the window never depends on the vocabulary.
-void Sampler::apply_penalties(Candidate* all, size_t n) {
+// Fills penalized_ with the penalized logit of each distinct recent token below n, by
+// ascending id, and returns how many. Repetition first (divide a positive logit,
+// multiply a negative one), then presence (once per distinct token) and frequency (once
+// per occurrence). Counting sorts a copy of the window instead of keeping a
+// vocabulary-sized table, so nothing here depends on the vocabulary.
+size_t Sampler::penalize(const float* logits, size_t n) {
   const float repetition = params_.repetition_penalty;
   const float presence = params_.presence_penalty;
   const float frequency = params_.frequency_penalty;
-  if (window_count_ == 0 || (repetition == 1.0f && presence == 0.0f && frequency == 0.0f)) return;
+  if (window_count_ == 0 || (repetition == 1.0f && presence == 0.0f && frequency == 0.0f)) return 0;
 
   int32_t* recent = window_sorted_.data();
   for (size_t i = 0; i < window_count_; ++i) recent[i] = window_token(i);
   std::sort(recent, recent + window_count_);
+  size_t count = 0;
   for (size_t i = 0; i < window_count_;) {
     size_t j = i;
     while (j < window_count_ && recent[j] == recent[i]) ++j;
     const size_t token = size_t(recent[i]);
     const size_t occurrences = j - i;
     i = j;
-    if (token >= n) continue;
-    float v = all[token].value;
+    if (token >= n) break;  // sorted: the rest are beyond the logits too
+    float v = logits[token];
     if (!std::isfinite(v)) continue;  // stays excluded
     if (repetition != 1.0f) v = v > 0.0f ? v / repetition : v * repetition;
     v -= presence + float(occurrences) * frequency;
     // A penalty must not turn a finite logit into an excluded one.
-    all[token].value = std::clamp(v, -FLT_MAX, FLT_MAX);
+    penalized_[count++] = {std::clamp(v, -FLT_MAX, FLT_MAX), int32_t(token)};
   }
+  return count;
 }
 
-// Drops NaN and +-inf in place, keeping id order; returns how many remain.
-size_t Sampler::keep_finite(Candidate* all, size_t n, float* max_logit) const {
-  size_t m = 0;
-  float best = -FLT_MAX;
-  for (size_t i = 0; i < n; ++i) {
-    const float v = all[i].value;
-    if (!std::isfinite(v)) continue;
-    all[m++] = all[i];
-    best = std::max(best, v);
-  }
-  *max_logit = best;
-  return m;
-}
-
-// Candidates are in id order: the first maximum is the lowest id among ties.
-size_t Sampler::argmax(const Candidate* c, size_t m) {
-  size_t best = 0;
-  for (size_t i = 1; i < m; ++i)
-    if (c[i].value > c[best].value) best = i;
-  return best;
-}
-
-namespace {
-// The one order every filter uses: larger value first, lower id on ties. Being a
-// strict total order, it makes nth_element and sort give the same result everywhere.
-struct Before {
-  template <typename C>
-  bool operator()(const C& a, const C& b) const {
-    return a.value > b.value || (a.value == b.value && a.id < b.id);
-  }
-};
-}  // namespace
-
-// Makes c[0, end) the best `end` candidates of c[0, m) in order, end = min(m, sorted +
-// want), given that c[0, sorted) already is. Partial selection, never a full sort
-// unless the filters really need the whole order.
-size_t Sampler::sorted_prefix(Candidate* c, size_t m, size_t sorted, size_t want) const {
-  const size_t end = std::min(m, sorted + want);
-  if (end < m) std::nth_element(c + sorted, c + end, c + m, Before{});
-  std::sort(c + sorted, c + end, Before{});
-  return end;
-}
-
-// Top-k, temperature, top-p, min-p, then one draw by inverse CDF. The walk goes over
-// the candidates in id order when no filter needs an order, else in sorted order.
-int32_t Sampler::draw(Candidate* c, size_t m, float max_logit) {
-  size_t sorted = 0;
-  if (params_.top_k > 0 && size_t(params_.top_k) < m) {
-    m = sorted = sorted_prefix(c, m, 0, size_t(params_.top_k));
-    max_logit = c[0].value;
-  }
-
-  // Temperature: the unnormalized probability exp((l - max) / T), 1 for the best.
-  // d < 0 is tested so that a tiny T (1/T = inf) gives 0 and never inf * 0.
+// Temperature, top-p, min-p, then one draw by inverse CDF over the kept candidates in
+// their current order: id order when no filter reordered them, else the order that top-k
+// sorted or that smallest_prefix_reaching() left.
+int32_t Sampler::draw(Candidate* c, size_t m, float max_logit, bool sorted) {
+  // Temperature: the unnormalized probability w = exp((l - max) / T), 1 for the best.
+  // A tiny T (1/T = inf) gives -inf for the others, never inf * 0, as l - max < 0.
   const float inv_temperature = 1.0f / params_.temperature;
-  double total = 0.0;
-  for (size_t i = 0; i < m; ++i) {
-    const float d = c[i].value - max_logit;
-    const float w = d < 0.0f ? std::exp(d * inv_temperature) : 1.0f;
-    c[i].value = w;
-    total += w;
-  }
-
-  // Top-p keeps the smallest prefix of the order whose mass reaches top_p of the total;
-  // min-p then drops what is below min_p times the best probability (w < min_p, as the
-  // best has w = 1). Both cut the same order, so one walk applies them in turn.
-  size_t kept = m;
-  double kept_mass = total;
   const bool top_p_on = params_.top_p < 1.0f;
   const bool min_p_on = params_.min_p > 0.0f;
-  if (top_p_on || min_p_on) {
-    const double target = double(params_.top_p) * total;
-    double mass = 0.0;
-    size_t i = 0;
-    while (i < m) {
-      if (i == sorted) sorted = sorted_prefix(c, m, sorted, std::max(kFirstSortChunk, sorted));
-      if (min_p_on && c[i].value < params_.min_p) break;
-      mass += c[i].value;
-      ++i;
-      if (top_p_on && mass >= target) break;
+  // Min-p keeps w >= min_p (the best has w = 1); the same pass moves what it keeps to
+  // the front, in order. Without top-p the mass of what min-p drops is never needed, so
+  // a first pass, without branches, drops the logits clearly below the cut before any exp
+  // (one nat of margin keeps rounding from deciding).
+  if (min_p_on && !top_p_on) {
+    const float cut = std::log(params_.min_p) - 1.0f;
+    size_t left = 0;
+    for (size_t i = 0; i < m; ++i) {
+      const Candidate x = c[i];
+      c[left] = x;
+      left += (x.value - max_logit) * inv_temperature >= cut;
     }
-    kept = i;
-    kept_mass = mass;
+    m = left;
+  }
+  const float min_w = min_p_on ? params_.min_p : 0.0f;
+  double total = 0.0, kept_mass = 0.0;
+  size_t kept = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const float x = (c[i].value - max_logit) * inv_temperature;
+    const float w = x < 0.0f ? std::exp(x) : 1.0f;
+    const bool keep = w >= min_w;
+    total += w;
+    kept_mass += keep ? w : 0.0f;
+    c[kept] = {w, c[i].id};
+    kept += keep;
+  }
+
+  // Top-p and min-p both keep a prefix of the total order, so applying top-p (its mass
+  // measured against the whole total) to what min-p kept gives the same set as top-p
+  // first, min-p second.
+  const double target = double(params_.top_p) * total;
+  if (top_p_on && kept_mass >= target) {
+    if (sorted) {
+      double mass = 0.0;
+      size_t i = 0;
+      while (i < kept && mass < target) mass += c[i++].value;
+      kept = i;
+      kept_mass = mass;
+    } else {
+      kept = smallest_prefix_reaching(c, kept, target, &kept_mass);
+    }
   }
 
   const double u = rng_.uniform() * kept_mass;

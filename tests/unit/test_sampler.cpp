@@ -601,7 +601,7 @@ TEST_CASE("sampler C API: defaults, sampling and every documented error", "[samp
   mmb_sampler_destroy(s);
 }
 
-TEST_CASE("sampler speed at a 50k vocabulary", "[.][benchmark][sampler]") {
+TEST_CASE("sampler speed at a 50k vocabulary", "[.][sampler-benchmark]") {
   const auto logits = random_logits(50280, 2, 6.0f);
   struct Setting {
     const char* name;
