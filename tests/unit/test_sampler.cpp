@@ -295,6 +295,37 @@ TEST_CASE("top-p keeps exactly the smallest set whose mass reaches p", "[sampler
   }
 }
 
+TEST_CASE("top-p over a large vocabulary: selection, ties and ordered logits", "[sampler]") {
+  // Beyond 32 candidates top-p is found by selection rather than by a sort. Check it on
+  // random logits, on logits with many ties (the boundary falls inside a tie: lower ids
+  // first), and on logits already in ascending or descending order.
+  auto random = random_logits(1000, 31, 4.0f);
+  std::vector<float> tied(1000), ascending(1000), descending(1000);
+  for (size_t i = 0; i < 1000; ++i) {
+    tied[i] = std::round(random[i]);  // 9 distinct values
+    ascending[i] = float(i) * 0.004f;
+    descending[i] = float(999 - i) * 0.004f;
+  }
+  struct Case {
+    const char* name;
+    const std::vector<float>* logits;
+    float top_p, min_p;
+  };
+  for (const Case& c : {Case{"random", &random, 0.9f, 0.0f}, Case{"random with min-p", &random, 0.6f, 0.02f},
+                        Case{"tied", &tied, 0.55f, 0.0f}, Case{"ascending", &ascending, 0.7f, 0.0f},
+                        Case{"descending", &descending, 0.3f, 0.0f}}) {
+    INFO(c.name);
+    auto p = plain_params(1.0f, 41);
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    const auto expected = naive_distribution(*c.logits, p);
+    const auto kept = std::count_if(expected.begin(), expected.end(), [](double q) { return q > 0.0; });
+    CHECK(kept > 32);
+    mmb::Sampler s(p);
+    check_draws(s, *c.logits, expected, 100000);
+  }
+}
+
 TEST_CASE("min-p drops tokens below min_p times the best probability", "[sampler]") {
   // Probabilities 0.4 (id 2), 0.3 (id 0), 0.15 (id 4), 0.1 (id 1), 0.05 (id 3).
   const auto logits = logits_of({0.3, 0.1, 0.4, 0.05, 0.15});
