@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace mmb::cli {
 
@@ -11,6 +12,13 @@ namespace {
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 std::string dashed(std::string_view name) { return "--" + std::string(name); }
+
+// Shortest readable form: 1, 0.5, 1e+06.
+std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
 
 }  // namespace
 
@@ -122,8 +130,8 @@ double Args::get_double(std::string_view name, double fallback, double min, doub
   if (!v) return fallback;
   const double x = parse_double(*v, dashed(name));
   if (!(x >= min && x <= max))
-    throw UsageError(dashed(name) + " is " + *v + "; expected a value in [" + std::to_string(min) + ", " +
-                     std::to_string(max) + "]");
+    throw UsageError(dashed(name) + " is " + *v + "; expected a value in [" + number_text(min) + ", " +
+                     number_text(max) + "]");
   return x;
 }
 
