@@ -1,4 +1,5 @@
 # libmoemamba.so ships as one file: it may need only the C/C++ runtime, and it may
+cmake_policy(SET CMP0057 NEW)
 # export only mmb_* symbols (zstd, xxhash, utf8proc and C++ internals stay hidden).
 execute_process(COMMAND readelf -d --wide "${LIB}" OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
