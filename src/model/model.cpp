@@ -1,13 +1,11 @@
 #include "model/model.hpp"
 
+#include "base/checksum.hpp"
 #include "base/error.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 namespace mmb {
 
@@ -139,18 +137,16 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle) : bundle_(std::move(bundle)) 
 
   // The fingerprint binds saved states to exactly this config and these weights:
   // the tensors' names, shapes, dtypes and checksums, and the config's scalars.
-  XXH64_state_t* h = XXH64_createState();
-  XXH64_reset(h, 0x6d6d62);
-  auto add = [&](const void* p, size_t n) { XXH64_update(h, p, n); };
+  Xxh64Stream h(0x6d6d62);
+  auto add = [&](const void* p, size_t n) { h.update(p, n); };
   add(&c.d_model, 4); add(&c.vocab_size, 4); add(&c.norm, 1); add(&c.final_norm, 1); add(&c.norm_eps, 4);
   for (const TensorView& t : bundle_->tensors()) {
     add(t.name.data(), t.name.size());
     add(&t.dtype, 1);
-    for (uint64_t d : t.shape) add(&d, 8);
+    add(t.shape.data(), t.shape.size() * sizeof(uint64_t));
     add(&t.xxh64, 8);
   }
-  fingerprint_ = XXH64_digest(h);
-  XXH64_freeState(h);
+  fingerprint_ = h.digest();
 
   if (const std::string* n = meta("name")) name_ = *n;
 }

@@ -1,11 +1,9 @@
 #include "runtime/state_blob.hpp"
 
+#include "base/checksum.hpp"
 #include "base/error.hpp"
 
 #include <cstring>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 namespace mmb {
 
@@ -21,11 +19,10 @@ T read_le(const std::byte* p) {
 }
 
 uint64_t checksum(const std::byte* head, const std::byte* payload, uint64_t payload_bytes) {
-  XXH64_state_t state;
-  XXH64_reset(&state, 0);
-  XXH64_update(&state, head, 40);
-  XXH64_update(&state, payload, payload_bytes);
-  return XXH64_digest(&state);
+  Xxh64Stream hash;
+  hash.update(head, 40);
+  hash.update(payload, payload_bytes);
+  return hash.digest();
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ float activate(ExpertAct act, float x) {
 // ff_out = w2 act(w1 h + b1) [* (w3 h + b3)] + b2 for the listed rows.
 void feed_forward(const FeedForwardConfig& fc, const FeedForwardWeights& w, ThreadPool& pool, Row* const* rows,
                   size_t n) {
-  MutablePointers in, hidden, gate_in, out;
+  MutablePointers in = {}, hidden = {}, gate_in = {}, out = {};
   for (size_t b = 0; b < n; ++b) {
     in[b] = rows[b]->scratch->normed;
     hidden[b] = rows[b]->scratch->ff1;
