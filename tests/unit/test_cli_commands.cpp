@@ -149,7 +149,7 @@ TEST_CASE("mmb generate prints what mmb_generate produces, the same for the same
   CHECK(first.out == text);
 }
 
-TEST_CASE("mmb logits writes each step's logits as a float32 [n, vocab] .npy", "[cli]") {
+TEST_CASE("mmb logits writes each step's logits as a float32 (n, vocab) .npy", "[cli]") {
   const std::string out = std::string(MMB_BINARY_DIR) + "/test_cli_commands_logits.npy";
   const std::vector<int32_t> tokens = {72, 105, 33, 0, 255};
   const Run r = run_mmb("logits '" + tiny_bundle() + "' --tokens 72,105,33,0,255 --threads 1 --out '" + out + "'");
