@@ -169,6 +169,7 @@ std::vector<ModelCase> parity_cases() {
     ModelCase c = named("moe-mamba llm-random", model(24, 272, N::Layer, N::None, false,
                                               {mamba(48, 8, 4, 2), moe(6, 1, ff(48, E::ReLU), R::Softmax),
                                                mamba(48, 8, 4, 2), moe(6, 1, ff(48, E::ReLU), R::Softmax)}), 2);
+    c.config.norm_eps = 1e-2f;
     cases.push_back(c);
   }
   {  // BlackMamba: RMSNorm blocks, LayerNorm final, sigmoid router with bias, GeGLU experts.
@@ -202,6 +203,7 @@ std::vector<ModelCase> parity_cases() {
     m.moe.router_bias = true;
     ModelCase c = named("geometric relu router", model(16, 256, N::Layer, N::Layer, true,
                                                {mamba(32, 4, 4, 1), m, mamba(32, 4, 4, 1), m}), 6);
+    c.config.norm_eps = 0.25f;  // large enough that an eps used wrongly anywhere shows
     cases.push_back(c);
   }
   {  // A ReLU router whose bias silences every expert: renormalizing a zero sum leaves
@@ -242,6 +244,7 @@ std::vector<ModelCase> parity_cases() {
     ModelCase c = named("mixed plan", model(48, 290, N::Layer, N::RMS, false,
                                     {mamba(96, 16, 4, 3, true, true, true), m1, mlp(ff(64, E::SwiGLU, true)), m2,
                                      mamba(48, 8, 2, 2), mlp(ff(32, E::GELUTanh))}), 10);
+    c.config.norm_eps = 1e-3f;
     cases.push_back(c);
   }
   {  // Blocks without a norm, starting with feed-forward layers.
@@ -262,6 +265,7 @@ std::vector<ModelCase> parity_cases() {
     const uint32_t d_model = rng.pick({16u, 24u, 32u, 40u, 48u});
     ModelConfig config = model(d_model, 256 + rng.below(45), rng.pick({N::RMS, N::Layer}),
                                rng.pick({N::RMS, N::Layer, N::None}), rng.coin(), {});
+    config.norm_eps = rng.pick({1e-5f, 1e-6f, 1e-3f});
     const uint32_t n_layers = 2 + rng.below(3);
     for (uint32_t l = 0; l < n_layers; ++l) config.layers.push_back(random_layer(rng, d_model));
     ModelCase c = named("random " + std::to_string(i), config, 100 + i);
