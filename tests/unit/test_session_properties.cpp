@@ -485,53 +485,55 @@ TEST_CASE("NULL pointers are rejected without writing outputs", "[session]") {
   size_t size = 77;
   uint64_t pos = 77;
 
-  auto invalid = [](mmb_status st) {
-    INFO(mmb_status_string(st));
-    CHECK(st == MMB_ERR_INVALID_ARGUMENT);
-    CHECK(std::strlen(mmb_last_error()) > 0);
-  };
-  invalid(mmb_runtime_create(nullptr, nullptr));
-  invalid(mmb_model_load_memory(f.rt.get(), nullptr, 100, nullptr, nullptr));
+#define EXPECT_INVALID(call)                                                  \
+  do {                                                                  \
+    const mmb_status st = (call);                                       \
+    INFO(#call << " -> " << mmb_status_string(st));                     \
+    CHECK(st == MMB_ERR_INVALID_ARGUMENT);                              \
+    CHECK(std::strlen(mmb_last_error()) > 0);                           \
+  } while (0)
+  EXPECT_INVALID(mmb_runtime_create(nullptr, nullptr));
+  EXPECT_INVALID(mmb_model_load_memory(f.rt.get(), nullptr, 100, nullptr, nullptr));
   mmb_model* no_model = nullptr;
-  invalid(mmb_model_load_memory(nullptr, "x", 1, nullptr, &no_model));
-  invalid(mmb_model_load_file(f.rt.get(), nullptr, nullptr, &no_model));
+  EXPECT_INVALID(mmb_model_load_memory(nullptr, "x", 1, nullptr, &no_model));
+  EXPECT_INVALID(mmb_model_load_file(f.rt.get(), nullptr, nullptr, &no_model));
   CHECK(no_model == nullptr);
-  invalid(mmb_model_get_info(nullptr, nullptr));
-  invalid(mmb_model_get_info(f.model.get(), nullptr));
+  EXPECT_INVALID(mmb_model_get_info(nullptr, nullptr));
+  EXPECT_INVALID(mmb_model_get_info(f.model.get(), nullptr));
 
   mmb_session* out = sentinel;
-  invalid(mmb_session_create(nullptr, nullptr, &out));
-  invalid(mmb_session_create(f.model.get(), nullptr, nullptr));
-  invalid(mmb_session_fork(nullptr, &out));
-  invalid(mmb_session_fork(s.get(), nullptr));
+  EXPECT_INVALID(mmb_session_create(nullptr, nullptr, &out));
+  EXPECT_INVALID(mmb_session_create(f.model.get(), nullptr, nullptr));
+  EXPECT_INVALID(mmb_session_fork(nullptr, &out));
+  EXPECT_INVALID(mmb_session_fork(s.get(), nullptr));
   CHECK(out == sentinel);
-  invalid(mmb_session_reset(nullptr));
-  invalid(mmb_session_get_position(nullptr, &pos));
-  invalid(mmb_session_get_position(s.get(), nullptr));
+  EXPECT_INVALID(mmb_session_reset(nullptr));
+  EXPECT_INVALID(mmb_session_get_position(nullptr, &pos));
+  EXPECT_INVALID(mmb_session_get_position(s.get(), nullptr));
   CHECK(pos == 77);
   CHECK(mmb_session_get_model(nullptr) == nullptr);
 
-  invalid(mmb_session_step(nullptr, token, logits.data(), logits.size()));
-  invalid(mmb_session_prefill(nullptr, &token, 1, logits.data(), logits.size()));
-  invalid(mmb_session_prefill(s.get(), nullptr, 3, logits.data(), logits.size()));
-  invalid(mmb_session_prefill_ex(s.get(), nullptr, 3, nullptr, 0, nullptr));
+  EXPECT_INVALID(mmb_session_step(nullptr, token, logits.data(), logits.size()));
+  EXPECT_INVALID(mmb_session_prefill(nullptr, &token, 1, logits.data(), logits.size()));
+  EXPECT_INVALID(mmb_session_prefill(s.get(), nullptr, 3, logits.data(), logits.size()));
+  EXPECT_INVALID(mmb_session_prefill_ex(s.get(), nullptr, 3, nullptr, 0, nullptr));
   mmb_session* handles[2] = {s.get(), nullptr};
   const int32_t tokens[2] = {1, 2};
-  invalid(mmb_step_batch(nullptr, tokens, 1, nullptr, 0));
-  invalid(mmb_step_batch(handles, nullptr, 1, nullptr, 0));
-  invalid(mmb_step_batch(handles, tokens, 2, nullptr, 0));  // a NULL entry
-  invalid(mmb_step_batch(handles, tokens, 0, nullptr, 0));  // n == 0
+  EXPECT_INVALID(mmb_step_batch(nullptr, tokens, 1, nullptr, 0));
+  EXPECT_INVALID(mmb_step_batch(handles, nullptr, 1, nullptr, 0));
+  EXPECT_INVALID(mmb_step_batch(handles, tokens, 2, nullptr, 0));  // a NULL entry
+  EXPECT_INVALID(mmb_step_batch(handles, tokens, 0, nullptr, 0));  // n == 0
 
-  invalid(mmb_session_state_size(nullptr, &size));
-  invalid(mmb_session_state_size(s.get(), nullptr));
+  EXPECT_INVALID(mmb_session_state_size(nullptr, &size));
+  EXPECT_INVALID(mmb_session_state_size(s.get(), nullptr));
   CHECK(size == 77);
   std::vector<uint8_t> blob = save_state(s.get());
   size_t written = 0;
-  invalid(mmb_session_state_save(nullptr, blob.data(), blob.size(), &written));
-  invalid(mmb_session_state_save(s.get(), nullptr, blob.size(), &written));
-  invalid(mmb_session_state_save(s.get(), blob.data(), blob.size(), nullptr));
-  invalid(mmb_session_state_load(nullptr, blob.data(), blob.size()));
-  invalid(mmb_session_state_load(s.get(), nullptr, blob.size()));
+  EXPECT_INVALID(mmb_session_state_save(nullptr, blob.data(), blob.size(), &written));
+  EXPECT_INVALID(mmb_session_state_save(s.get(), nullptr, blob.size(), &written));
+  EXPECT_INVALID(mmb_session_state_save(s.get(), blob.data(), blob.size(), nullptr));
+  EXPECT_INVALID(mmb_session_state_load(nullptr, blob.data(), blob.size()));
+  EXPECT_INVALID(mmb_session_state_load(s.get(), nullptr, blob.size()));
 
   // None of that touched the session.
   CHECK(position(s.get()) == 0);
@@ -543,6 +545,7 @@ TEST_CASE("NULL pointers are rejected without writing outputs", "[session]") {
   mmb_model_destroy(nullptr);
   mmb_runtime_destroy(nullptr);
   mmb_sampler_destroy(nullptr);
+#undef EXPECT_INVALID
 }
 
 TEST_CASE("wrong struct_size is rejected", "[session]") {
