@@ -225,8 +225,9 @@ std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<dou
   // How close the last choice was to the best expert left out (see the header).
   const size_t last = chosen.back();
   for (size_t e = 0; e < n_experts; ++e) {
-    if (taken[e] || (p[e] == 0.0 && p[last] == 0.0)) continue;
-    min_selection_margin_ = std::min(min_selection_margin_, score[last] - score[e]);
+    const double gap = score[last] - score[e];
+    if (taken[e] || gap == 0.0 || (p[e] == 0.0 && p[last] == 0.0)) continue;
+    min_selection_margin_ = std::min(min_selection_margin_, gap);
   }
 
   // gates = p of the selected, optionally renormalized to sum 1, times routed_scale.

@@ -35,9 +35,11 @@ class ReferenceModel {
   void reset();
 
   // The smallest gap seen so far, over every MoE selection, between the score of the
-  // last expert chosen and the best expert left out, counting only gaps where either
+  // last expert chosen and the experts left out, counting only gaps where either
   // expert's p is non-zero (otherwise the choice cannot change the output). A tiny gap
   // means a float32 implementation may rightly choose differently; tests check it.
+  // Exact ties are not counted: the tie rule settles them, and the tests build them
+  // only from router rows of zeros, which tie exactly in float32 as well.
   double min_selection_margin() const { return min_selection_margin_; }
 
  private:

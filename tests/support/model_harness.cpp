@@ -253,6 +253,21 @@ std::vector<ModelCase> parity_cases() {
                                                   {mlp(ff(32, E::ReLU)), m, mamba(32, 16, 4, 1)}), 11);
     cases.push_back(c);
   }
+  {  // Exact ties in expert selection: router rows of zeros give equal logits in any
+     // arithmetic, so the rule (lower index first) alone decides, and must agree.
+    LayerConfig m1 = moe(4, 2, ff(24, E::SwiGLU), R::Softmax);
+    m1.moe.router_bias = true;
+    LayerConfig m2 = moe(3, 1, ff(24, E::ReLU), R::ReLU);
+    m2.moe.router_bias = true;
+    m2.moe.renorm = true;
+    ModelCase c = named("exact router ties", model(16, 256, N::RMS, N::RMS, true,
+                                                  {mamba(32, 8, 4, 1), m1, mamba(32, 8, 4, 1), m2}), 13);
+    c.overrides.push_back({"layers.1.moe.router.weight", std::vector<float>(4 * 16, 0.0f)});
+    c.overrides.push_back({"layers.1.moe.router.bias", {0.25f, 0.125f, 0.25f, 0.25f}});  // picks 0 and 2
+    c.overrides.push_back({"layers.3.moe.router.weight", std::vector<float>(3 * 16, 0.0f)});
+    c.overrides.push_back({"layers.3.moe.router.bias", {0.0f, 0.5f, 0.5f}});  // picks 1
+    cases.push_back(c);
+  }
   {  // No Mamba layer at all: a stateless model (zero state floats).
     ModelCase c = named("feed-forward only", model(16, 256, N::RMS, N::RMS, true,
                                            {moe(4, 2, ff(32, E::SiLU), R::Softmax), mlp(ff(32, E::ReLU))}), 12);

@@ -231,7 +231,7 @@ TEST_CASE("reference: MoE selection, ties, renorm, scale and normalized outputs 
   std::vector<double> logits = ref.step(0);
   CHECK(logits[0] == Approx(1 + g0 * e0).epsilon(1e-12));
   CHECK(logits[1] == Approx(g1 * e1).epsilon(1e-12));
-  CHECK(ref.min_selection_margin() == 0.0);  // the tie is reported
+  CHECK(std::isinf(ref.min_selection_margin()));  // an exact tie is settled by the rule, not a near-tie
 }
 
 TEST_CASE("reference: a ReLU router with every score zero leaves the gates zero", "[parity][reference]") {
@@ -287,6 +287,8 @@ TEST_CASE("reference: sigmoid router gates are the selected score times routed_s
   const double gate = 3 / (1 + std::exp(-1.5));
   CHECK(logits[0] == Approx(1).epsilon(1e-12));
   CHECK(logits[1] == Approx(gate).epsilon(1e-12));
+  // The chosen expert's score beat the other's by sigmoid(1.5) - sigmoid(0).
+  CHECK(ref.min_selection_margin() == Approx(1 / (1 + std::exp(-1.5)) - 0.5).epsilon(1e-12));
 }
 
 // ---------------------------------------------------------------------------------
