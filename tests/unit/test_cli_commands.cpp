@@ -17,6 +17,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -33,7 +35,7 @@ std::string read_file(const std::string& path) {
 
 // Runs `mmb <arguments>` (shell syntax) with stdin from /dev/null.
 Run run_mmb(const std::string& arguments) {
-  const std::string base = std::string(MMB_BINARY_DIR) + "/test_cli_commands";
+  const std::string base = std::string(MMB_BINARY_DIR) + "/test_cli_commands." + std::to_string(::getpid());
   const std::string command = std::string("'") + MMB_CLI_PATH + "' " + arguments + " < /dev/null > '" + base +
                               ".out' 2> '" + base + ".err'";
   const int status = std::system(command.c_str());
@@ -43,7 +45,8 @@ Run run_mmb(const std::string& arguments) {
 
 const std::string& tiny_bundle() {
   static const std::string path = [] {
-    const std::string p = std::string(MMB_BINARY_DIR) + "/test_cli_commands_tiny.mmb";
+    // One file per process: ctest runs test cases as parallel processes.
+    const std::string p = std::string(MMB_BINARY_DIR) + "/test_cli_commands_tiny." + std::to_string(::getpid()) + ".mmb";
     const mmb::SyntheticModel model = mmb::make_synthetic_model(mmb::named_shape("tiny"), {});
     mmb::write_bundle_to_file(model.contents, {}, p);
     return p;
