@@ -20,32 +20,24 @@ using test::LoadResult;
 
 namespace {
 
-const HostAllocator kAllocator;
+std::vector<std::byte> tiny_bundle(DType dtype, Codec codec, bool compress_manifest) {
+  WriterOptions wo;
+  wo.codec = codec;
+  wo.compress_manifest = compress_manifest;
+  return write_bundle_to_memory(test::tiny_model(dtype).contents, wo);
+}
 
+// Three bundles that between them use every codec and both manifest encodings.
 const std::vector<std::byte>& raw_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::F32);
-  static const std::vector<std::byte> bytes = write_bundle_to_memory(model.contents, {});
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::F32, Codec::None, true);
   return bytes;
 }
-
 const std::vector<std::byte>& zstd_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::F16);
-  static const std::vector<std::byte> bytes = [] {
-    WriterOptions wo;
-    wo.codec = Codec::ShuffleZstd;
-    return write_bundle_to_memory(model.contents, wo);
-  }();
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::F16, Codec::ShuffleZstd, true);
   return bytes;
 }
-
 const std::vector<std::byte>& uncompressed_manifest_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::BF16);
-  static const std::vector<std::byte> bytes = [] {
-    WriterOptions wo;
-    wo.codec = Codec::Zstd;
-    wo.compress_manifest = false;
-    return write_bundle_to_memory(model.contents, wo);
-  }();
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::BF16, Codec::Zstd, false);
   return bytes;
 }
 
