@@ -391,6 +391,12 @@ TEST_CASE("crafted manifests: tables, tokenizer and metadata that break the rule
       {"unknown layer kind", [](CraftedBundle& c) { c.config.layers[2].kind = LayerKind(7); }, MMB_ERR_FORMAT,
        "layers[2].kind"},
       {"no layers", [](CraftedBundle& c) { c.config.layers.clear(); }, MMB_ERR_FORMAT, "layers (count)"},
+      {"a config that asks for millions of tensors",
+       [](CraftedBundle& c) {
+         c.config.layers.resize(4000, c.config.layers[1]);  // 3996 MoE layers of 4000 experts: 1 + 3 * 8 + 2 + 3996 * 8001
+         for (auto& l : c.config.layers) l.moe.n_experts = 4000;
+       },
+       MMB_ERR_FORMAT, "requires at least 31972023 tensors, but there are 59"},
       {"vocab below the pieces", [](CraftedBundle& c) { c.config.vocab_size = 100; }, MMB_ERR_FORMAT,
        "256 pieces exceed the config's vocab_size 100"},
       {"duplicate metadata", [](CraftedBundle& c) { c.metadata.push_back(c.metadata[0]); }, MMB_ERR_FORMAT,
