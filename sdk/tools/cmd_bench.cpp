@@ -1,4 +1,5 @@
 // `mmb bench WHAT`: the benchmark programs, one per subcommand.
+#include "bench_decode.hpp"
 #include "bench_load.hpp"
 #include "command.hpp"
 
@@ -20,6 +21,7 @@ struct Bench {
 
 const Bench kBenches[] = {
     {"load", "bundle open, verify and decode speed; compression ratios", run_bench_load},
+    {"decode", "decode (batch 1 and batched) and prefill speed, % of the bandwidth floor", run_bench_decode},
 };
 
 int run(const std::vector<std::string>& args) {
@@ -33,7 +35,7 @@ int run(const std::vector<std::string>& args) {
   fail(MMB_ERR_INVALID_ARGUMENT, "unknown benchmark '", args[0], "' (see mmb bench --help)");
 }
 
-const RegisterCommand reg("bench", "benchmarks: mmb bench load", run);
+const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode", run);
 
 }  // namespace
 

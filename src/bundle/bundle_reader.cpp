@@ -2,7 +2,7 @@
 
 #include "base/error.hpp"
 #include "base/first_error.hpp"
-#include "bundle/checksum.hpp"
+#include "base/checksum.hpp"
 #include "bundle/manifest.hpp"
 #include "bundle/tensor_table.hpp"
 

@@ -4,7 +4,7 @@
 #include "base/first_error.hpp"
 #include "base/thread_pool.hpp"
 #include "bundle/bundle_format.hpp"
-#include "bundle/checksum.hpp"
+#include "base/checksum.hpp"
 #include "bundle/manifest.hpp"
 #include "bundle/tensor_table.hpp"
 

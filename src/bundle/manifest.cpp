@@ -76,7 +76,7 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
   auto specials_vector = b.CreateVector(specials);
   return fb::CreateTokenizer(b, fb::TokenizerKind(uint8_t(t.kind)), fb::PreTokenizer(uint8_t(t.pre_tokenizer)),
                              bytes_vector, offsets_vector, merges_vector, specials_vector, t.bos_id, t.eos_id, t.pad_id,
-                             t.unk_id, t.add_bos);
+                             t.unk_id, t.add_bos, fb::Normalizer(uint8_t(t.normalizer)));
 }
 
 // ---- decoding ----
@@ -192,6 +192,7 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
   out.pad_id = t->pad_id();
   out.unk_id = t->unk_id();
   out.add_bos = t->add_bos();
+  out.normalizer = Normalizer(uint8_t(t->normalizer()));
   return out;
 }
 
@@ -276,6 +277,8 @@ void check_tokenizer(const TokenizerData& t, uint32_t vocab_size, mmb_status sta
     fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown kind ", int(t.kind));
   if (uint8_t(t.pre_tokenizer) > uint8_t(PreTokenizer::None))
     fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown pre_tokenizer ", int(t.pre_tokenizer));
+  if (uint8_t(t.normalizer) > uint8_t(Normalizer::NFC))
+    fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown normalizer ", int(t.normalizer));
   if (t.pieces.empty()) fail(status, "tokenizer: no pieces");
   if (t.pieces.size() > vocab_size)
     fail(status, "tokenizer: ", t.pieces.size(), " pieces exceed the config's vocab_size ", vocab_size);

@@ -208,6 +208,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
   t.pad_id = 299;
   t.unk_id = -1;
   t.add_bos = true;
+  t.normalizer = Normalizer::NFC;
   model.contents.metadata = {{"name", "every field"}, {"license", "MIT"}, {"empty", ""}, {"utf8", "caf\xc3\xa9"}};
 
   for (bool compress_manifest : {true, false}) {
@@ -234,6 +235,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
     CHECK(u.pad_id == 299);
     CHECK(u.unk_id == -1);
     CHECK(u.add_bos);
+    CHECK(u.normalizer == Normalizer::NFC);
     CHECK(r.bundle->metadata() == model.contents.metadata);
     check_same(model.contents, *r.bundle);
   }
