@@ -4,8 +4,9 @@
 // boundary; raw tensors of at least 4096 bytes on a 4096-byte page boundary; zero bytes
 // between), then the manifest (on a 64-byte boundary, zstd-compressed unless disabled
 // or not smaller), and finally the header is filled in. The manifest comes last so that
-// tensors can be written as they are encoded: memory use beyond the inputs stays at
-// about one window of encoded tensors, whatever the model's size.
+// tensors can be written as they are encoded: memory use beyond the inputs is one
+// window of encoded tensors (64 MiB of input per thread, or the largest tensor), not
+// the model's size.
 //
 // Deterministic: the same contents and options give the same bytes, on every run and
 // for any thread count (with the same zstd version). Offsets are u64, so bundles over

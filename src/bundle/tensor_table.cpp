@@ -35,7 +35,27 @@ uint64_t tensor_raw_size(const std::string& name, DType dtype, const std::vector
   return bytes;
 }
 
+namespace {
+
+// At least this many tensors for `config`, counted without naming them: a small
+// manifest whose config asks for millions of experts is refused before tensor_specs
+// builds millions of names.
+uint64_t min_tensor_count(const ModelConfig& config) {
+  uint64_t n = 1;  // embed.weight
+  for (const LayerConfig& l : config.layers) {
+    if (l.kind == LayerKind::Mamba) n += 8;  // in_proj, conv1d, x_proj, dt_proj (+bias), A_log, D, out_proj
+    else if (l.kind == LayerKind::MoE) n += 1 + 2ull * (uint64_t(l.moe.n_experts) + l.moe.n_shared);  // router, w1, w2
+    else n += 2;                             // w1, w2
+  }
+  return n;
+}
+
+}  // namespace
+
 void check_tensor_set(const ModelConfig& config, const std::vector<TensorView>& tensors, mmb_status status) {
+  const uint64_t at_least = min_tensor_count(config);
+  if (tensors.size() < at_least)
+    fail(status, "the config requires at least ", at_least, " tensors, but there are ", tensors.size());
   std::unordered_map<std::string_view, size_t> by_name;
   by_name.reserve(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {

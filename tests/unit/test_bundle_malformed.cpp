@@ -20,32 +20,24 @@ using test::LoadResult;
 
 namespace {
 
-const HostAllocator kAllocator;
+std::vector<std::byte> tiny_bundle(DType dtype, Codec codec, bool compress_manifest) {
+  WriterOptions wo;
+  wo.codec = codec;
+  wo.compress_manifest = compress_manifest;
+  return write_bundle_to_memory(test::tiny_model(dtype).contents, wo);
+}
 
+// Three bundles that between them use every codec and both manifest encodings.
 const std::vector<std::byte>& raw_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::F32);
-  static const std::vector<std::byte> bytes = write_bundle_to_memory(model.contents, {});
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::F32, Codec::None, true);
   return bytes;
 }
-
 const std::vector<std::byte>& zstd_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::F16);
-  static const std::vector<std::byte> bytes = [] {
-    WriterOptions wo;
-    wo.codec = Codec::ShuffleZstd;
-    return write_bundle_to_memory(model.contents, wo);
-  }();
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::F16, Codec::ShuffleZstd, true);
   return bytes;
 }
-
 const std::vector<std::byte>& uncompressed_manifest_bundle() {
-  static const SyntheticModel model = test::tiny_model(DType::BF16);
-  static const std::vector<std::byte> bytes = [] {
-    WriterOptions wo;
-    wo.codec = Codec::Zstd;
-    wo.compress_manifest = false;
-    return write_bundle_to_memory(model.contents, wo);
-  }();
+  static const std::vector<std::byte> bytes = tiny_bundle(DType::BF16, Codec::Zstd, false);
   return bytes;
 }
 
@@ -399,6 +391,12 @@ TEST_CASE("crafted manifests: tables, tokenizer and metadata that break the rule
       {"unknown layer kind", [](CraftedBundle& c) { c.config.layers[2].kind = LayerKind(7); }, MMB_ERR_FORMAT,
        "layers[2].kind"},
       {"no layers", [](CraftedBundle& c) { c.config.layers.clear(); }, MMB_ERR_FORMAT, "layers (count)"},
+      {"a config that asks for millions of tensors",
+       [](CraftedBundle& c) {
+         c.config.layers.resize(4000, c.config.layers[1]);  // 3996 MoE layers of 4000 experts: 1 + 3 * 8 + 2 + 3996 * 8001
+         for (auto& l : c.config.layers) l.moe.n_experts = 4000;
+       },
+       MMB_ERR_FORMAT, "requires at least 31972023 tensors, but there are 59"},
       {"vocab below the pieces", [](CraftedBundle& c) { c.config.vocab_size = 100; }, MMB_ERR_FORMAT,
        "256 pieces exceed the config's vocab_size 100"},
       {"duplicate metadata", [](CraftedBundle& c) { c.metadata.push_back(c.metadata[0]); }, MMB_ERR_FORMAT,
