@@ -166,6 +166,7 @@ TEST_CASE("NFC normalization composes characters outside special tokens", "[toke
   CHECK(encode(t, "\u212b") == bytes_of("\u00c5"));                 // Angstrom sign -> Å
   CHECK(encode(t, "plain ascii") == bytes_of("plain ascii"));
   CHECK(encode(t, "e\xff\u0301") == bytes_of("e\xff\u0301"));      // invalid byte between: nothing to compose
+  CHECK(encode(t, std::string_view("a\0e\u0301", 5)) == bytes_of(std::string_view("a\0\u00e9", 4)));  // NUL is text
   CHECK(encode(t, "e\u0301", true) == Ids{256});
 }
 
