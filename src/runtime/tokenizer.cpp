@@ -132,17 +132,11 @@ void Tokenizer::check_id(int32_t id) const {
 
 void Tokenizer::encode(std::string_view text, bool parse_special, std::vector<int32_t>& out) const {
   Scratch scratch;
-  if (!parse_special || specials_.empty()) {
+  if (!parse_special) {
     encode_ordinary(text, scratch, out);
     return;
   }
-  for (size_t at = 0; at < text.size();) {
-    LiteralMatcher::Match m = specials_.find(text, at);
-    encode_ordinary(text.substr(at, m.begin - at), scratch, out);
-    if (m.id < 0) break;
-    out.push_back(m.id);
-    at = m.begin + m.length;
-  }
+  specials_.split(text, out, [&](std::string_view between) { encode_ordinary(between, scratch, out); });
 }
 
 void Tokenizer::encode_ordinary(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {
@@ -151,17 +145,7 @@ void Tokenizer::encode_ordinary(std::string_view text, Scratch& scratch, std::ve
     nfc_normalize(text, scratch.normalized);
     text = scratch.normalized;
   }
-  if (added_.empty()) {
-    encode_words(text, scratch, out);
-    return;
-  }
-  for (size_t at = 0; at < text.size();) {
-    LiteralMatcher::Match m = added_.find(text, at);
-    encode_words(text.substr(at, m.begin - at), scratch, out);
-    if (m.id < 0) break;
-    out.push_back(m.id);
-    at = m.begin + m.length;
-  }
+  added_.split(text, out, [&](std::string_view between) { encode_words(between, scratch, out); });
 }
 
 void Tokenizer::encode_words(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {

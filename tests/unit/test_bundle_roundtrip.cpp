@@ -209,6 +209,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
   t.unk_id = -1;
   t.add_bos = true;
   t.normalizer = Normalizer::NFC;
+  t.added = {{297, "  "}};
   model.contents.metadata = {{"name", "every field"}, {"license", "MIT"}, {"empty", ""}, {"utf8", "caf\xc3\xa9"}};
 
   for (bool compress_manifest : {true, false}) {
@@ -236,6 +237,9 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
     CHECK(u.unk_id == -1);
     CHECK(u.add_bos);
     CHECK(u.normalizer == Normalizer::NFC);
+    REQUIRE(u.added.size() == 1);
+    CHECK(u.added[0].id == 297);
+    CHECK(u.added[0].text == "  ");
     CHECK(r.bundle->metadata() == model.contents.metadata);
     check_same(model.contents, *r.bundle);
   }
