@@ -1,0 +1,46 @@
+// Random models with sane statistics, for tests, benchmarks and the demo bundle:
+// every tensor the config implies, filled from a seeded generator so the same seed
+// gives the same bytes everywhere. Values follow the usual initializations (linear
+// weights ~ N(0, 1/fan_in), A_log = log(1..d_state), dt in [1e-3, 1e-1], norms ~ 1),
+// so activations stay in a realistic range through many layers.
+#pragma once
+
+#include "bundle/bundle_writer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmb {
+
+struct SyntheticOptions {
+  uint64_t seed = 1;
+  DType dtype = DType::F32;  // dtype of every tensor
+};
+
+// Owns the tensor bytes that contents.tensors point into. Movable, not copyable.
+struct SyntheticModel {
+  BundleContents contents;
+  std::vector<std::vector<std::byte>> storage;
+
+  SyntheticModel() = default;
+  SyntheticModel(SyntheticModel&&) = default;
+  SyntheticModel& operator=(SyntheticModel&&) = default;
+  SyntheticModel(const SyntheticModel&) = delete;
+  SyntheticModel& operator=(const SyntheticModel&) = delete;
+
+  // Values of a tensor as f32 (after dtype rounding), for references and checks.
+  std::vector<float> values(const std::string& name) const;
+};
+
+SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOptions& options);
+
+// Named shapes: "tiny" (every layer kind, byte vocab), "mamba-130m" (Hugging Face
+// state-spaces/mamba-130m: d_model 768, 24 layers, vocab 50280), "moe-mamba-130m"
+// (alternating Mamba / 8-expert top-1 MoE, similar active size). Throws
+// MMB_ERR_INVALID_ARGUMENT listing the names for an unknown one.
+ModelConfig named_shape(const std::string& name);
+std::vector<std::string> named_shapes();
+
+}  // namespace mmb

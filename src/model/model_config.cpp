@@ -1,0 +1,163 @@
+#include "model/model_config.hpp"
+
+#include "base/error.hpp"
+
+#include <cmath>
+
+namespace mmb {
+
+namespace {
+
+// Bounds that keep every size product far from overflow and reject absurd shapes
+// before any allocation is attempted.
+constexpr uint32_t kMaxDModel = 1u << 16;
+constexpr uint32_t kMaxVocab = 1u << 24;
+constexpr uint32_t kMaxLayers = 4096;
+constexpr uint32_t kMaxInner = 1u << 20;
+constexpr uint32_t kMaxState = 1024;
+constexpr uint32_t kMaxConv = 64;
+constexpr uint32_t kMaxExperts = 4096;
+constexpr uint32_t kMaxShared = 64;
+
+void check_range(uint64_t value, uint64_t lo, uint64_t hi, const std::string& field) {
+  if (value < lo || value > hi) fail(MMB_ERR_FORMAT, "config ", field, " = ", value, " is outside [", lo, ", ", hi, "]");
+}
+
+void check_ff(const FeedForwardConfig& ff, const std::string& where) {
+  check_range(ff.d_ff, 1, kMaxInner * 4, where + ".d_ff");
+  if (uint8_t(ff.act) > uint8_t(ExpertAct::GeGLU)) fail(MMB_ERR_FORMAT, "config ", where, ".act has unknown value ", int(ff.act));
+}
+
+void add_norm(std::vector<TensorSpec>& out, NormKind kind, const std::string& prefix, uint64_t d) {
+  if (kind == NormKind::None) return;
+  out.push_back({prefix + ".weight", {d}});
+  if (kind == NormKind::Layer) out.push_back({prefix + ".bias", {d}});
+}
+
+void add_linear(std::vector<TensorSpec>& out, const std::string& prefix, uint64_t rows, uint64_t cols, bool bias) {
+  out.push_back({prefix + ".weight", {rows, cols}});
+  if (bias) out.push_back({prefix + ".bias", {rows}});
+}
+
+void add_feed_forward(std::vector<TensorSpec>& out, const std::string& prefix, const FeedForwardConfig& ff, uint64_t d_model) {
+  add_linear(out, prefix + ".w1", ff.d_ff, d_model, ff.bias);
+  add_linear(out, prefix + ".w2", d_model, ff.d_ff, ff.bias);
+  if (ff.gated()) add_linear(out, prefix + ".w3", ff.d_ff, d_model, ff.bias);
+}
+
+uint64_t elements(const TensorSpec& t) {
+  uint64_t n = 1;
+  for (uint64_t d : t.shape) n *= d;
+  return n;
+}
+
+uint64_t feed_forward_params(const FeedForwardConfig& ff, uint64_t d_model) {
+  std::vector<TensorSpec> specs;
+  add_feed_forward(specs, "", ff, d_model);
+  uint64_t n = 0;
+  for (const auto& s : specs) n += elements(s);
+  return n;
+}
+
+}  // namespace
+
+void validate_config(const ModelConfig& c) {
+  check_range(c.d_model, 1, kMaxDModel, "d_model");
+  check_range(c.vocab_size, 1, kMaxVocab, "vocab_size");
+  check_range(c.layers.size(), 1, kMaxLayers, "layers (count)");
+  if (uint8_t(c.norm) > uint8_t(NormKind::Layer)) fail(MMB_ERR_FORMAT, "config norm has unknown value ", int(c.norm));
+  if (uint8_t(c.final_norm) > uint8_t(NormKind::Layer)) fail(MMB_ERR_FORMAT, "config final_norm has unknown value ", int(c.final_norm));
+  if (!(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f && c.norm_eps < 1.0f))
+    fail(MMB_ERR_FORMAT, "config norm_eps = ", c.norm_eps, " must be in (0, 1)");
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const LayerConfig& l = c.layers[i];
+    std::string where = cat("layers[", i, "]");
+    switch (l.kind) {
+      case LayerKind::Mamba:
+        check_range(l.mamba.d_inner, 1, kMaxInner, where + ".d_inner");
+        check_range(l.mamba.d_state, 1, kMaxState, where + ".d_state");
+        check_range(l.mamba.d_conv, 1, kMaxConv, where + ".d_conv");
+        check_range(l.mamba.dt_rank, 1, kMaxDModel, where + ".dt_rank");
+        break;
+      case LayerKind::MoE: {
+        const MoEConfig& m = l.moe;
+        check_range(m.n_experts, 1, kMaxExperts, where + ".n_experts");
+        check_range(m.top_k, 1, m.n_experts, where + ".top_k");
+        check_ff(m.expert, where + ".expert");
+        if (uint8_t(m.router) > uint8_t(RouterAct::ReLU)) fail(MMB_ERR_FORMAT, "config ", where, ".router has unknown value ", int(m.router));
+        if (!std::isfinite(m.routed_scale)) fail(MMB_ERR_FORMAT, "config ", where, ".routed_scale is not finite");
+        check_range(m.n_shared, 0, kMaxShared, where + ".n_shared");
+        if (m.n_shared > 0) check_ff(m.shared, where + ".shared");
+        break;
+      }
+      case LayerKind::MLP:
+        check_ff(l.mlp, where + ".mlp");
+        break;
+      default:
+        fail(MMB_ERR_FORMAT, "config ", where, ".kind has unknown value ", int(l.kind));
+    }
+  }
+}
+
+std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
+  std::vector<TensorSpec> out;
+  const uint64_t d = c.d_model;
+  out.push_back({"embed.weight", {c.vocab_size, d}, true});
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const LayerConfig& l = c.layers[i];
+    const std::string p = cat("layers.", i);
+    add_norm(out, c.norm, p + ".norm", d);
+    switch (l.kind) {
+      case LayerKind::Mamba: {
+        const MambaConfig& m = l.mamba;
+        const std::string q = p + ".mamba";
+        add_linear(out, q + ".in_proj", 2ull * m.d_inner, d, m.in_proj_bias);
+        out.push_back({q + ".conv1d.weight", {m.d_inner, 1, m.d_conv}});
+        if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.d_inner}});
+        out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}});
+        add_linear(out, q + ".dt_proj", m.d_inner, m.dt_rank, true);
+        out.push_back({q + ".A_log", {m.d_inner, m.d_state}});
+        out.push_back({q + ".D", {m.d_inner}});
+        add_linear(out, q + ".out_proj", d, m.d_inner, m.out_proj_bias);
+        break;
+      }
+      case LayerKind::MoE: {
+        const MoEConfig& m = l.moe;
+        const std::string q = p + ".moe";
+        add_linear(out, q + ".router", m.n_experts, d, m.router_bias);
+        if (m.sel_bias) out.push_back({q + ".router.sel_bias", {m.n_experts}});
+        for (uint32_t j = 0; j < m.n_experts; ++j) add_feed_forward(out, cat(q, ".experts.", j), m.expert, d);
+        for (uint32_t j = 0; j < m.n_shared; ++j) add_feed_forward(out, cat(q, ".shared.", j), m.shared, d);
+        break;
+      }
+      case LayerKind::MLP:
+        add_feed_forward(out, p + ".mlp", l.mlp, d);
+        break;
+    }
+  }
+  add_norm(out, c.final_norm, "norm_f", d);
+  if (!c.tie_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, d}, true});
+  return out;
+}
+
+uint64_t params_total(const ModelConfig& c) {
+  uint64_t n = 0;
+  for (const auto& s : tensor_specs(c)) n += elements(s);
+  return n;
+}
+
+uint64_t params_active(const ModelConfig& c) {
+  uint64_t n = params_total(c);
+  for (const auto& l : c.layers)
+    if (l.kind == LayerKind::MoE) n -= uint64_t(l.moe.n_experts - l.moe.top_k) * feed_forward_params(l.moe.expert, c.d_model);
+  return n;
+}
+
+uint64_t state_floats(const ModelConfig& c) {
+  uint64_t n = 0;
+  for (const auto& l : c.layers)
+    if (l.kind == LayerKind::Mamba) n += uint64_t(l.mamba.d_inner) * (l.mamba.d_state + l.mamba.d_conv - 1);
+  return n;
+}
+
+}  // namespace mmb

@@ -1,0 +1,348 @@
+#include "reference/reference_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace mmb::reference {
+
+namespace {
+
+double silu(double x) { return x / (1.0 + std::exp(-x)); }
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double gelu_tanh(double x) {
+  const double pi = 3.14159265358979323846;
+  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (x + 0.044715 * x * x * x)));
+}
+// log(1 + e^x), written so that neither branch overflows.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double relu(double x) { return x > 0 ? x : 0.0; }
+
+double expert_act(ExpertAct act, double x) {
+  switch (act) {
+    case ExpertAct::ReLU: return relu(x);
+    case ExpertAct::GELU: return gelu(x);
+    case ExpertAct::GELUTanh: return gelu_tanh(x);
+    case ExpertAct::SiLU: return silu(x);
+    case ExpertAct::SwiGLU: return silu(x);
+    case ExpertAct::GeGLU: return gelu(x);
+  }
+  throw std::logic_error("unknown expert activation");
+}
+
+std::string layer_prefix(size_t i) { return "layers." + std::to_string(i); }
+
+void expect_size(const std::vector<double>& v, size_t n, const std::string& name) {
+  if (v.size() != n)
+    throw std::runtime_error("reference: tensor " + name + " has " + std::to_string(v.size()) + " values, expected " +
+                             std::to_string(n));
+}
+
+}  // namespace
+
+ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values)
+    : config_(config) {
+  const size_t d = config.d_model;
+  const size_t vocab = config.vocab_size;
+
+  embed_ = values("embed.weight");
+  if (embed_.size() % d != 0 || embed_.size() / d < vocab) throw std::runtime_error("reference: bad embed.weight size");
+  std::vector<double> head = config.tie_embeddings ? embed_ : values("lm_head.weight");
+  if (head.size() % d != 0 || head.size() / d < vocab) throw std::runtime_error("reference: bad head size");
+  head_.assign(head.begin(), head.begin() + vocab * d);  // padded rows never produce logits
+
+  final_norm_ = load_norm(values, config.final_norm, "norm_f");
+
+  for (size_t i = 0; i < config.layers.size(); ++i) {
+    const LayerConfig& lc = config.layers[i];
+    const std::string p = layer_prefix(i);
+    Layer layer;
+    layer.kind = lc.kind;
+    layer.norm = load_norm(values, config.norm, p + ".norm");
+    if (lc.kind == LayerKind::Mamba) {
+      MambaLayer& m = layer.mamba;
+      const MambaConfig& c = lc.mamba;
+      const std::string q = p + ".mamba";
+      m.cfg = c;
+      m.in_proj = load_linear(values, q + ".in_proj", c.in_proj_bias, 2 * c.d_inner, d);
+      m.conv_w = values(q + ".conv1d.weight");
+      expect_size(m.conv_w, size_t(c.d_inner) * c.d_conv, q + ".conv1d.weight");
+      if (c.conv_bias) {
+        m.conv_b = values(q + ".conv1d.bias");
+        expect_size(m.conv_b, c.d_inner, q + ".conv1d.bias");
+      }
+      m.x_proj = load_linear(values, q + ".x_proj", false, c.dt_rank + 2 * c.d_state, c.d_inner);
+      m.dt_proj = load_linear(values, q + ".dt_proj", true, c.d_inner, c.dt_rank);
+      m.A_log = values(q + ".A_log");
+      expect_size(m.A_log, size_t(c.d_inner) * c.d_state, q + ".A_log");
+      m.D = values(q + ".D");
+      expect_size(m.D, c.d_inner, q + ".D");
+      m.out_proj = load_linear(values, q + ".out_proj", c.out_proj_bias, d, c.d_inner);
+    } else if (lc.kind == LayerKind::MoE) {
+      MoELayer& m = layer.moe;
+      const MoEConfig& c = lc.moe;
+      const std::string q = p + ".moe";
+      m.cfg = c;
+      m.router = load_linear(values, q + ".router", c.router_bias, c.n_experts, d);
+      if (c.sel_bias) {
+        m.sel_bias = values(q + ".router.sel_bias");
+        expect_size(m.sel_bias, c.n_experts, q + ".router.sel_bias");
+      }
+      for (uint32_t j = 0; j < c.n_experts; ++j)
+        m.experts.push_back(load_feed_forward(values, q + ".experts." + std::to_string(j), c.expert));
+      for (uint32_t j = 0; j < c.n_shared; ++j)
+        m.shared.push_back(load_feed_forward(values, q + ".shared." + std::to_string(j), c.shared));
+    } else {
+      layer.mlp = load_feed_forward(values, p + ".mlp", lc.mlp);
+    }
+    layers_.push_back(std::move(layer));
+  }
+  reset();
+}
+
+void ReferenceModel::reset() {
+  for (Layer& layer : layers_) {
+    if (layer.kind != LayerKind::Mamba) continue;
+    MambaLayer& m = layer.mamba;
+    m.conv_window.assign(size_t(m.cfg.d_inner) * m.cfg.d_conv, 0.0);
+    m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
+  }
+  min_selection_margin_ = std::numeric_limits<double>::infinity();
+}
+
+std::vector<double> ReferenceModel::step(int token) {
+  const size_t d = config_.d_model;
+  if (token < 0 || size_t(token) >= config_.vocab_size) throw std::out_of_range("reference: token out of range");
+
+  // Residual stream starts as the token's embedding row.
+  std::vector<double> r(embed_.begin() + size_t(token) * d, embed_.begin() + size_t(token + 1) * d);
+
+  // Each block: r = r + mixer(norm(r)).
+  for (Layer& layer : layers_) {
+    std::vector<double> h = apply(layer.norm, r);
+    std::vector<double> out;
+    if (layer.kind == LayerKind::Mamba) out = mamba(layer.mamba, h);
+    else if (layer.kind == LayerKind::MoE) out = moe(layer.moe, h);
+    else out = feed_forward(layer.mlp, h);
+    for (size_t i = 0; i < d; ++i) r[i] += out[i];
+  }
+
+  // logits = head(norm_f(r)), for the real vocabulary only.
+  std::vector<double> h = apply(final_norm_, r);
+  std::vector<double> logits(config_.vocab_size, 0.0);
+  for (size_t v = 0; v < config_.vocab_size; ++v)
+    for (size_t i = 0; i < d; ++i) logits[v] += head_[v * d + i] * h[i];
+  return logits;
+}
+
+// Mamba-1, one token: DESIGN.md section 5 line by line.
+std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<double>& h) {
+  const size_t d_inner = m.cfg.d_inner, d_state = m.cfg.d_state, d_conv = m.cfg.d_conv, dt_rank = m.cfg.dt_rank;
+
+  // xz = in_proj(h) [+ bias]; x, z = split(xz)
+  std::vector<double> xz = apply(m.in_proj, h);
+  std::vector<double> x(xz.begin(), xz.begin() + d_inner);
+  std::vector<double> z(xz.begin() + d_inner, xz.end());
+
+  // The conv window keeps the last d_conv values of x per channel, oldest first:
+  // drop the oldest, append the newest.
+  for (size_t c = 0; c < d_inner; ++c) {
+    double* window = &m.conv_window[c * d_conv];
+    for (size_t k = 0; k + 1 < d_conv; ++k) window[k] = window[k + 1];
+    window[d_conv - 1] = x[c];
+  }
+
+  // x = silu(sum_k conv_w[c,k] * window[c,k] + conv_b[c])
+  for (size_t c = 0; c < d_inner; ++c) {
+    double sum = m.conv_b.empty() ? 0.0 : m.conv_b[c];
+    for (size_t k = 0; k < d_conv; ++k) sum += m.conv_w[c * d_conv + k] * m.conv_window[c * d_conv + k];
+    x[c] = silu(sum);
+  }
+
+  // dt, B, C = split(x_proj(x), [dt_rank, d_state, d_state])
+  std::vector<double> dbc = apply(m.x_proj, x);
+  std::vector<double> dt_low(dbc.begin(), dbc.begin() + dt_rank);
+  std::vector<double> B(dbc.begin() + dt_rank, dbc.begin() + dt_rank + d_state);
+  std::vector<double> C(dbc.begin() + dt_rank + d_state, dbc.end());
+
+  // dt = softplus(dt_proj(dt) + dt_bias)   (dt_proj carries dt_bias as its bias)
+  std::vector<double> dt = apply(m.dt_proj, dt_low);
+  for (double& v : dt) v = softplus(v);
+
+  // s = s * exp(dt * A) + (dt * x) * B, with A = -exp(A_log)
+  // y = (s @ C + D * x) * silu(z)
+  std::vector<double> y(d_inner);
+  for (size_t c = 0; c < d_inner; ++c) {
+    double sc = 0.0;
+    for (size_t n = 0; n < d_state; ++n) {
+      const double A = -std::exp(m.A_log[c * d_state + n]);
+      double& s = m.s[c * d_state + n];
+      s = s * std::exp(dt[c] * A) + (dt[c] * x[c]) * B[n];
+      sc += s * C[n];
+    }
+    y[c] = (sc + m.D[c] * x[c]) * silu(z[c]);
+  }
+
+  // out = out_proj(y) [+ bias]
+  return apply(m.out_proj, y);
+}
+
+// Mixture of experts, one token: DESIGN.md section 5.
+std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<double>& h) {
+  const MoEConfig& c = m.cfg;
+  const size_t n_experts = c.n_experts;
+
+  // p = act(W_r h [+ b_r])
+  std::vector<double> p = apply(m.router, h);
+  if (c.router == RouterAct::Softmax) {
+    double max = p[0];
+    for (double v : p) max = std::max(max, v);
+    double sum = 0.0;
+    for (double& v : p) { v = std::exp(v - max); sum += v; }
+    for (double& v : p) v /= sum;
+  } else if (c.router == RouterAct::Sigmoid) {
+    for (double& v : p) v = sigmoid(v);
+  } else {
+    for (double& v : p) v = relu(v);
+  }
+
+  // Select top_k by p + sel_bias: repeatedly the best remaining expert; a strict '>'
+  // while scanning upward gives ties to the lower index.
+  std::vector<double> score = p;
+  if (!m.sel_bias.empty())
+    for (size_t e = 0; e < n_experts; ++e) score[e] += m.sel_bias[e];
+  std::vector<bool> taken(n_experts, false);
+  std::vector<size_t> chosen;
+  for (uint32_t k = 0; k < c.top_k; ++k) {
+    size_t best = n_experts;
+    for (size_t e = 0; e < n_experts; ++e)
+      if (!taken[e] && (best == n_experts || score[e] > score[best])) best = e;
+    taken[best] = true;
+    chosen.push_back(best);
+  }
+  // How close the last choice was to the best expert left out (see the header).
+  const size_t last = chosen.back();
+  for (size_t e = 0; e < n_experts; ++e) {
+    const double gap = score[last] - score[e];
+    if (taken[e] || gap == 0.0 || (p[e] == 0.0 && p[last] == 0.0)) continue;
+    min_selection_margin_ = std::min(min_selection_margin_, gap);
+  }
+
+  // gates = p of the selected, optionally renormalized to sum 1, times routed_scale.
+  std::vector<double> gates;
+  for (size_t e : chosen) gates.push_back(p[e]);
+  if (c.renorm) {
+    double sum = 0.0;
+    for (double g : gates) sum += g;
+    if (sum > 0.0)
+      for (double& g : gates) g /= sum;
+  }
+  for (double& g : gates) g *= c.routed_scale;
+
+  // out = sum gates_i * expert_i(h) + sum shared_j(h)
+  std::vector<double> out(config_.d_model, 0.0);
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    std::vector<double> e = feed_forward(m.experts[chosen[i]], h);
+    if (c.normalize_expert_output) {  // RMSNorm without a gain
+      double mean_sq = 0.0;
+      for (double v : e) mean_sq += v * v;
+      mean_sq /= double(e.size());
+      const double inv = 1.0 / std::sqrt(mean_sq + double(config_.norm_eps));
+      for (double& v : e) v *= inv;
+    }
+    for (size_t j = 0; j < out.size(); ++j) out[j] += gates[i] * e[j];
+  }
+  for (const FeedForward& f : m.shared) {
+    std::vector<double> e = feed_forward(f, h);
+    for (size_t j = 0; j < out.size(); ++j) out[j] += e[j];
+  }
+  return out;
+}
+
+// FFN: w2 act(w1 h + b1) + b2; gated: w2 (act(w1 h + b1) * (w3 h + b3)) + b2.
+std::vector<double> ReferenceModel::feed_forward(const FeedForward& f, const std::vector<double>& h) const {
+  std::vector<double> a = apply(f.w1, h);
+  for (double& v : a) v = expert_act(f.act, v);
+  if (f.act == ExpertAct::SwiGLU || f.act == ExpertAct::GeGLU) {
+    std::vector<double> up = apply(f.w3, h);
+    for (size_t i = 0; i < a.size(); ++i) a[i] *= up[i];
+  }
+  return apply(f.w2, a);
+}
+
+std::vector<double> ReferenceModel::apply(const Linear& l, const std::vector<double>& x) const {
+  if (x.size() != l.cols) throw std::logic_error("reference: linear input size");
+  std::vector<double> y(l.rows, 0.0);
+  for (size_t r = 0; r < l.rows; ++r) {
+    double sum = l.b.empty() ? 0.0 : l.b[r];
+    for (size_t c = 0; c < l.cols; ++c) sum += l.w[r * l.cols + c] * x[c];
+    y[r] = sum;
+  }
+  return y;
+}
+
+// RMSNorm: x / sqrt(mean(x^2) + eps) * w.  LayerNorm: (x - mean) / sqrt(var + eps) * w + b.
+std::vector<double> ReferenceModel::apply(const Norm& n, const std::vector<double>& x) const {
+  if (n.kind == NormKind::None) return x;
+  const double eps = config_.norm_eps;
+  const double size = double(x.size());
+  std::vector<double> y(x.size());
+  if (n.kind == NormKind::RMS) {
+    double mean_sq = 0.0;
+    for (double v : x) mean_sq += v * v;
+    mean_sq /= size;
+    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] / std::sqrt(mean_sq + eps) * n.weight[i];
+  } else {
+    double mean = 0.0;
+    for (double v : x) mean += v;
+    mean /= size;
+    double var = 0.0;
+    for (double v : x) var += (v - mean) * (v - mean);
+    var /= size;
+    for (size_t i = 0; i < x.size(); ++i) y[i] = (x[i] - mean) / std::sqrt(var + eps) * n.weight[i] + n.bias[i];
+  }
+  return y;
+}
+
+ReferenceModel::Linear ReferenceModel::load_linear(const TensorValues& values, const std::string& prefix, bool bias,
+                                                   size_t rows, size_t cols) {
+  Linear l;
+  l.rows = rows;
+  l.cols = cols;
+  l.w = values(prefix + ".weight");
+  expect_size(l.w, rows * cols, prefix + ".weight");
+  if (bias) {
+    l.b = values(prefix + ".bias");
+    expect_size(l.b, rows, prefix + ".bias");
+  }
+  return l;
+}
+
+ReferenceModel::Norm ReferenceModel::load_norm(const TensorValues& values, NormKind kind,
+                                               const std::string& prefix) const {
+  Norm n;
+  n.kind = kind;
+  if (kind == NormKind::None) return n;
+  n.weight = values(prefix + ".weight");
+  expect_size(n.weight, config_.d_model, prefix + ".weight");
+  if (kind == NormKind::Layer) {
+    n.bias = values(prefix + ".bias");
+    expect_size(n.bias, config_.d_model, prefix + ".bias");
+  }
+  return n;
+}
+
+ReferenceModel::FeedForward ReferenceModel::load_feed_forward(const TensorValues& values, const std::string& prefix,
+                                                             const FeedForwardConfig& ff) const {
+  FeedForward f;
+  f.act = ff.act;
+  const size_t d = config_.d_model;
+  f.w1 = load_linear(values, prefix + ".w1", ff.bias, ff.d_ff, d);
+  f.w2 = load_linear(values, prefix + ".w2", ff.bias, d, ff.d_ff);
+  if (ff.gated()) f.w3 = load_linear(values, prefix + ".w3", ff.bias, ff.d_ff, d);
+  return f;
+}
+
+}  // namespace mmb::reference

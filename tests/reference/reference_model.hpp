@@ -1,0 +1,100 @@
+// The test oracle: DESIGN.md section 5 written out naively in float64, one token at a
+// time, straight from the text. It shares nothing with src/ except the plain config
+// structs, so a mistake in the library's kernels cannot hide in here too.
+//
+// Choices the design text leaves open, made here and checked by the tests:
+//   - Top-k selection orders experts by p + sel_bias, highest first; equal scores go
+//     to the lower expert index.
+//   - Renormalized gates: divided by their sum when that sum is positive; when every
+//     selected p is zero (possible with a ReLU router) the gates stay zero.
+//   - normalize_expert_output applies to routed experts only (it is defined as a step
+//     "before gating", and shared experts are not gated); its eps is the model's norm_eps.
+//   - A block norm of kind None is the identity.
+#pragma once
+
+#include "model/model_config.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mmb::reference {
+
+// Values of one tensor by its native name (DESIGN.md section 5), row-major. Must throw
+// for a name it does not have: the reference asks only for what the config implies.
+// Called only while the ReferenceModel is being constructed.
+using TensorValues = std::function<std::vector<double>(const std::string& name)>;
+
+class ReferenceModel {
+ public:
+  ReferenceModel(const ModelConfig& config, const TensorValues& values);
+
+  // Feeds one token; returns the vocab_size logits after it.
+  std::vector<double> step(int token);
+  // Back to the empty state (position 0).
+  void reset();
+
+  // The smallest gap seen so far, over every MoE selection, between the score of the
+  // last expert chosen and the experts left out, counting only gaps where either
+  // expert's p is non-zero (otherwise the choice cannot change the output). A tiny gap
+  // means a float32 implementation may rightly choose differently; tests check it.
+  // Exact ties are not counted: the tie rule settles them, and the tests build them
+  // only from router rows of zeros, which tie exactly in float32 as well.
+  double min_selection_margin() const { return min_selection_margin_; }
+
+ private:
+  struct Linear {
+    std::vector<double> w;  // rows x cols
+    std::vector<double> b;  // rows, or empty
+    size_t rows = 0, cols = 0;
+  };
+  struct Norm {
+    NormKind kind = NormKind::None;
+    std::vector<double> weight, bias;
+  };
+  struct FeedForward {
+    ExpertAct act = ExpertAct::ReLU;
+    Linear w1, w2, w3;  // w3 only for SwiGLU / GeGLU
+  };
+  struct MambaLayer {
+    MambaConfig cfg;
+    Linear in_proj, x_proj, dt_proj, out_proj;
+    std::vector<double> conv_w, conv_b;  // [d_inner][d_conv]; conv_b may be empty
+    std::vector<double> A_log, D;
+    // State: the last d_conv inputs of the conv per channel, oldest first, and s.
+    std::vector<double> conv_window;  // [d_inner][d_conv]
+    std::vector<double> s;            // [d_inner][d_state]
+  };
+  struct MoELayer {
+    MoEConfig cfg;
+    Linear router;
+    std::vector<double> sel_bias;  // empty when absent
+    std::vector<FeedForward> experts, shared;
+  };
+  struct Layer {
+    LayerKind kind = LayerKind::Mamba;
+    Norm norm;
+    MambaLayer mamba;
+    MoELayer moe;
+    FeedForward mlp;
+  };
+
+  static Linear load_linear(const TensorValues& values, const std::string& prefix, bool bias, size_t rows, size_t cols);
+  Norm load_norm(const TensorValues& values, NormKind kind, const std::string& prefix) const;
+  FeedForward load_feed_forward(const TensorValues& values, const std::string& prefix, const FeedForwardConfig& ff) const;
+
+  std::vector<double> apply(const Linear& l, const std::vector<double>& x) const;
+  std::vector<double> apply(const Norm& n, const std::vector<double>& x) const;
+  std::vector<double> feed_forward(const FeedForward& f, const std::vector<double>& h) const;
+  std::vector<double> mamba(MambaLayer& m, const std::vector<double>& h);
+  std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
+
+  ModelConfig config_;
+  std::vector<double> embed_;  // rows >= vocab_size, d_model columns
+  std::vector<double> head_;   // first vocab_size rows of lm_head or embed
+  Norm final_norm_;
+  std::vector<Layer> layers_;
+  double min_selection_margin_;
+};
+
+}  // namespace mmb::reference

@@ -1,0 +1,418 @@
+#include "support/model_harness.hpp"
+
+#include "base/dtype.hpp"
+#include "bundle/bundle_writer.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace mmb::testing {
+
+namespace {
+
+// splitmix64: the same numbers on every platform, unlike std distributions.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  uint32_t below(uint32_t n) { return uint32_t(next() % n); }
+  bool coin() { return next() & 1; }
+  template <typename T>
+  T pick(std::initializer_list<T> options) { return *(options.begin() + below(uint32_t(options.size()))); }
+
+ private:
+  uint64_t state_;
+};
+
+LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank, bool in_bias = false,
+                  bool conv_bias = true, bool out_bias = false) {
+  LayerConfig l;
+  l.kind = LayerKind::Mamba;
+  l.mamba = {d_inner, d_state, d_conv, dt_rank, in_bias, conv_bias, out_bias};
+  return l;
+}
+
+FeedForwardConfig ff(uint32_t d_ff, ExpertAct act, bool bias = false) {
+  FeedForwardConfig f;
+  f.d_ff = d_ff;
+  f.act = act;
+  f.bias = bias;
+  return f;
+}
+
+LayerConfig mlp(FeedForwardConfig f) {
+  LayerConfig l;
+  l.kind = LayerKind::MLP;
+  l.mlp = f;
+  return l;
+}
+
+LayerConfig moe(uint32_t n_experts, uint32_t top_k, FeedForwardConfig expert, RouterAct router) {
+  LayerConfig l;
+  l.kind = LayerKind::MoE;
+  l.moe.n_experts = n_experts;
+  l.moe.top_k = top_k;
+  l.moe.expert = expert;
+  l.moe.router = router;
+  return l;
+}
+
+ModelConfig model(uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
+                  std::vector<LayerConfig> layers) {
+  ModelConfig c;
+  c.d_model = d_model;
+  c.vocab_size = vocab;
+  c.norm = norm;
+  c.final_norm = final_norm;
+  c.tie_embeddings = tied;
+  c.layers = std::move(layers);
+  return c;
+}
+
+ModelCase named(std::string name, ModelConfig config, uint64_t seed) {
+  ModelCase c;
+  c.name = std::move(name);
+  c.config = std::move(config);
+  c.seed = seed;
+  return c;
+}
+
+LayerConfig random_layer(Rng& rng, uint32_t d_model) {
+  const ExpertAct acts[] = {ExpertAct::ReLU, ExpertAct::GELU, ExpertAct::GELUTanh,
+                            ExpertAct::SiLU, ExpertAct::SwiGLU, ExpertAct::GeGLU};
+  auto random_ff = [&] { return ff(8 * (2 + rng.below(8)), acts[rng.below(6)], rng.coin()); };
+  switch (rng.below(3)) {
+    case 0:
+      return mamba(d_model * rng.pick({1u, 2u}), rng.pick({1u, 4u, 8u, 16u}), rng.pick({1u, 2u, 3u, 4u}),
+                   1 + rng.below(4), rng.coin(), rng.coin(), rng.coin());
+    case 1: {
+      const uint32_t n = 2 + rng.below(7);
+      LayerConfig l = moe(n, 1 + rng.below(std::min(n, 3u)), random_ff(),
+                          rng.pick({RouterAct::Softmax, RouterAct::Sigmoid, RouterAct::ReLU}));
+      l.moe.router_bias = rng.coin();
+      l.moe.sel_bias = rng.coin();
+      l.moe.renorm = rng.coin();
+      l.moe.routed_scale = rng.pick({1.0f, 0.5f, 2.5f});
+      l.moe.n_shared = rng.pick({0u, 0u, 1u, 2u});
+      if (l.moe.n_shared) l.moe.shared = random_ff();
+      l.moe.normalize_expert_output = rng.coin();
+      return l;
+    }
+    default:
+      return mlp(random_ff());
+  }
+}
+
+// Values of one tensor encoded as it is stored.
+void encode(const std::vector<float>& v, DType dtype, std::vector<std::byte>& out) {
+  out.resize(v.size() * dtype_size(dtype));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dtype == DType::F32) {
+      std::memcpy(&out[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h = dtype == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    }
+  }
+}
+
+size_t tensor_index(const SyntheticModel& m, const std::string& name) {
+  for (size_t i = 0; i < m.contents.tensors.size(); ++i)
+    if (m.contents.tensors[i].name == name) return i;
+  throw std::runtime_error("no tensor " + name);
+}
+
+void replace_tensor(SyntheticModel& m, const std::string& name, const std::vector<float>& values,
+                    std::vector<uint64_t> shape) {
+  // make_synthetic_model keeps tensor i's bytes in storage[i].
+  const size_t i = tensor_index(m, name);
+  WriterTensor& t = m.contents.tensors[i];
+  encode(values, t.dtype, m.storage[i]);
+  t.shape = std::move(shape);
+  t.data = std::span<const std::byte>(m.storage[i]);
+}
+
+// Padding rows hold large values: a library that read them would be far off.
+void pad_rows(SyntheticModel& m, const std::string& name, uint32_t extra) {
+  std::vector<float> v = m.values(name);
+  std::vector<uint64_t> shape = m.contents.tensors[tensor_index(m, name)].shape;
+  shape[0] += extra;
+  v.resize(shape[0] * shape[1], 100.0f);
+  replace_tensor(m, name, v, shape);
+}
+
+}  // namespace
+
+std::vector<ModelCase> parity_cases() {
+  using E = ExpertAct;
+  using R = RouterAct;
+  using N = NormKind;
+  std::vector<ModelCase> cases;
+
+  {  // Switch-style MoE-Mamba: alternating Mamba and top-1 softmax MoE with ReLU experts.
+    ModelCase c = named("moe-mamba switch", model(32, 256, N::RMS, N::RMS, true,
+                                          {mamba(64, 16, 4, 2), moe(4, 1, ff(64, E::ReLU), R::Softmax),
+                                           mamba(64, 16, 4, 2), moe(4, 1, ff(64, E::ReLU), R::Softmax)}), 1);
+    cases.push_back(c);
+  }
+  {  // llm-random MoE-Mamba: LayerNorm pre-norm, no final norm, untied head.
+    ModelCase c = named("moe-mamba llm-random", model(24, 272, N::Layer, N::None, false,
+                                              {mamba(48, 8, 4, 2), moe(6, 1, ff(48, E::ReLU), R::Softmax),
+                                               mamba(48, 8, 4, 2), moe(6, 1, ff(48, E::ReLU), R::Softmax)}), 2);
+    c.config.norm_eps = 1e-2f;
+    cases.push_back(c);
+  }
+  {  // BlackMamba: RMSNorm blocks, LayerNorm final, sigmoid router with bias, GeGLU experts.
+    LayerConfig m = moe(8, 1, ff(32, E::GeGLU), R::Sigmoid);
+    m.moe.router_bias = true;
+    ModelCase c = named("blackmamba", model(32, 264, N::RMS, N::Layer, false,
+                                    {mamba(64, 16, 4, 2, false, true, false), m, mamba(64, 16, 4, 2), m}), 3);
+    cases.push_back(c);
+  }
+  {  // Mixtral-style: softmax top-2, renormalized, SwiGLU experts.
+    LayerConfig m = moe(8, 2, ff(40, E::SwiGLU), R::Softmax);
+    m.moe.renorm = true;
+    ModelCase c = named("mixtral-like top-2 swiglu", model(40, 256, N::RMS, N::RMS, true, {mamba(80, 16, 4, 3), m}), 4);
+    cases.push_back(c);
+  }
+  {  // DeepSeek-V3-style: sigmoid router, selection bias, top-3 renormalized, scaled, shared experts.
+    LayerConfig m = moe(8, 3, ff(24, E::SwiGLU), R::Sigmoid);
+    m.moe.sel_bias = true;
+    m.moe.renorm = true;
+    m.moe.routed_scale = 2.5f;
+    m.moe.n_shared = 2;
+    m.moe.shared = ff(32, E::SiLU);
+    ModelCase c = named("deepseek-like shared + sel_bias", model(32, 300, N::RMS, N::RMS, true, {mamba(64, 16, 4, 2), m}), 5);
+    c.pad_rows = 4;  // 300 -> 304, a multiple of 8 as mamba_ssm pads
+    cases.push_back(c);
+  }
+  {  // Geometric MoE: ReLU router, normalized expert outputs, gelu_tanh experts with biases.
+    LayerConfig m = moe(6, 2, ff(32, E::GELUTanh, true), R::ReLU);
+    m.moe.renorm = true;
+    m.moe.normalize_expert_output = true;
+    m.moe.router_bias = true;
+    ModelCase c = named("geometric relu router", model(16, 256, N::Layer, N::Layer, true,
+                                               {mamba(32, 4, 4, 1), m, mamba(32, 4, 4, 1), m}), 6);
+    c.config.norm_eps = 0.25f;  // large enough that an eps used wrongly anywhere shows
+    cases.push_back(c);
+  }
+  {  // A ReLU router whose bias silences every expert: renormalizing a zero sum leaves
+     // the gates at zero, so only the shared expert contributes.
+    LayerConfig m = moe(4, 2, ff(32, E::ReLU), R::ReLU);
+    m.moe.router_bias = true;
+    m.moe.renorm = true;
+    m.moe.n_shared = 1;
+    m.moe.shared = ff(32, E::GELU);
+    ModelCase c = named("dead relu router", model(16, 256, N::RMS, N::RMS, true, {mamba(32, 8, 4, 1), m}), 7);
+    c.overrides.push_back({"layers.1.moe.router.bias", std::vector<float>(4, -1000.0f)});
+    cases.push_back(c);
+  }
+  {  // Pure Mamba with every bias, unusual conv/state sizes, untied padded head.
+    ModelCase c = named("pure mamba with biases", model(24, 260, N::RMS, N::Layer, false,
+                                                {mamba(48, 8, 3, 3, true, false, true), mamba(24, 1, 1, 1, true, true, false),
+                                                 mamba(48, 16, 4, 2, false, true, true)}), 8);
+    c.pad_rows = 4;
+    cases.push_back(c);
+  }
+  {  // Mamba-MLP baseline with padded tied embedding.
+    ModelCase c = named("mamba-mlp", model(32, 256, N::RMS, N::RMS, true,
+                                   {mamba(64, 16, 4, 2), mlp(ff(64, E::GELU, true)), mamba(64, 16, 4, 2),
+                                    mlp(ff(48, E::SiLU))}), 9);
+    c.pad_rows = 8;
+    cases.push_back(c);
+  }
+  {  // Mixed plan, every MoE option at once.
+    LayerConfig m1 = moe(5, 2, ff(24, E::SiLU, true), R::Softmax);
+    m1.moe.router_bias = true;
+    m1.moe.sel_bias = true;
+    m1.moe.routed_scale = 0.5f;
+    m1.moe.normalize_expert_output = true;
+    m1.moe.n_shared = 1;
+    m1.moe.shared = ff(16, E::GeGLU, true);
+    LayerConfig m2 = moe(3, 3, ff(16, E::GeGLU, true), R::ReLU);
+    m2.moe.sel_bias = true;
+    ModelCase c = named("mixed plan", model(48, 290, N::Layer, N::RMS, false,
+                                    {mamba(96, 16, 4, 3, true, true, true), m1, mlp(ff(64, E::SwiGLU, true)), m2,
+                                     mamba(48, 8, 2, 2), mlp(ff(32, E::GELUTanh))}), 10);
+    c.config.norm_eps = 1e-3f;
+    cases.push_back(c);
+  }
+  {  // Blocks without a norm, starting with feed-forward layers.
+    LayerConfig m = moe(4, 2, ff(32, E::ReLU), R::Sigmoid);
+    ModelCase c = named("no block norm, mlp first", model(16, 256, N::None, N::RMS, true,
+                                                  {mlp(ff(32, E::ReLU)), m, mamba(32, 16, 4, 1)}), 11);
+    cases.push_back(c);
+  }
+  {  // Exact ties in expert selection: router rows of zeros give equal logits in any
+     // arithmetic, so the rule (lower index first) alone decides, and must agree.
+    LayerConfig m1 = moe(4, 2, ff(24, E::SwiGLU), R::Softmax);
+    m1.moe.router_bias = true;
+    LayerConfig m2 = moe(3, 1, ff(24, E::ReLU), R::ReLU);
+    m2.moe.router_bias = true;
+    m2.moe.renorm = true;
+    ModelCase c = named("exact router ties", model(16, 256, N::RMS, N::RMS, true,
+                                                  {mamba(32, 8, 4, 1), m1, mamba(32, 8, 4, 1), m2}), 13);
+    c.overrides.push_back({"layers.1.moe.router.weight", std::vector<float>(4 * 16, 0.0f)});
+    c.overrides.push_back({"layers.1.moe.router.bias", {0.25f, 0.125f, 0.25f, 0.25f}});  // picks 0 and 2
+    c.overrides.push_back({"layers.3.moe.router.weight", std::vector<float>(3 * 16, 0.0f)});
+    c.overrides.push_back({"layers.3.moe.router.bias", {0.0f, 0.5f, 0.5f}});  // picks 1
+    cases.push_back(c);
+  }
+  {  // No Mamba layer at all: a stateless model (zero state floats).
+    ModelCase c = named("feed-forward only", model(16, 256, N::RMS, N::RMS, true,
+                                           {moe(4, 2, ff(32, E::SiLU), R::Softmax), mlp(ff(32, E::ReLU))}), 12);
+    cases.push_back(c);
+  }
+
+  // Seeded random combinations of everything above.
+  Rng rng(20240601);
+  for (int i = 0; i < 10; ++i) {
+    const uint32_t d_model = rng.pick({16u, 24u, 32u, 40u, 48u});
+    ModelConfig config = model(d_model, 256 + rng.below(45), rng.pick({N::RMS, N::Layer}),
+                               rng.pick({N::RMS, N::Layer, N::None}), rng.coin(), {});
+    config.norm_eps = rng.pick({1e-5f, 1e-6f, 1e-3f});
+    const uint32_t n_layers = 2 + rng.below(3);
+    for (uint32_t l = 0; l < n_layers; ++l) config.layers.push_back(random_layer(rng, d_model));
+    ModelCase c = named("random " + std::to_string(i), config, 100 + i);
+    c.pad_rows = rng.pick({0u, 0u, 5u});
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+SyntheticModel build_weights(const ModelCase& c) {
+  SyntheticModel m = make_synthetic_model(c.config, {c.seed, c.dtype});
+  if (c.pad_rows) {
+    pad_rows(m, "embed.weight", c.pad_rows);
+    if (!c.config.tie_embeddings) pad_rows(m, "lm_head.weight", c.pad_rows);
+  }
+  for (const auto& [name, values] : c.overrides)
+    replace_tensor(m, name, values, m.contents.tensors[tensor_index(m, name)].shape);
+  return m;
+}
+
+reference::ReferenceModel build_reference(const SyntheticModel& weights) {
+  return reference::ReferenceModel(weights.contents.config, [&weights](const std::string& name) {
+    std::vector<float> f = weights.values(name);
+    return std::vector<double>(f.begin(), f.end());
+  });
+}
+
+std::vector<std::byte> bundle_bytes(const SyntheticModel& weights) {
+  return write_bundle_to_memory(weights.contents, WriterOptions{});
+}
+
+RuntimePtr make_runtime(int32_t n_threads) {
+  mmb_runtime_options o;
+  mmb_runtime_options_init(&o);
+  o.backend = MMB_BACKEND_CPU;
+  o.n_threads = n_threads;
+  mmb_runtime* rt = nullptr;
+  const mmb_status s = mmb_runtime_create(&o, &rt);
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  return RuntimePtr(rt);
+}
+
+ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights) {
+  const std::vector<std::byte> bytes = bundle_bytes(weights);
+  mmb_load_options o;
+  mmb_load_options_init(&o);
+  o.flags = MMB_LOAD_COPY_MEMORY;
+  mmb_model* model = nullptr;
+  const mmb_status s = mmb_model_load_memory(runtime, bytes.data(), bytes.size(), &o, &model);
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  return ModelPtr(model);
+}
+
+SessionPtr make_session(mmb_model* model) {
+  mmb_session* session = nullptr;
+  const mmb_status s = mmb_session_create(model, nullptr, &session);
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  return SessionPtr(session);
+}
+
+int32_t vocab_size(const mmb_model* model) {
+  mmb_model_info info{};
+  info.struct_size = sizeof info;
+  REQUIRE(mmb_model_get_info(model, &info) == MMB_OK);
+  return info.vocab_size;
+}
+
+std::vector<float> step(mmb_session* session, int32_t token) {
+  std::vector<float> logits(size_t(vocab_size(mmb_session_get_model(session))));
+  const mmb_status s = mmb_session_step(session, token, logits.data(), logits.size());
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  return logits;
+}
+
+std::vector<uint8_t> save_state(const mmb_session* session) {
+  size_t size = 0;
+  REQUIRE(mmb_session_state_size(session, &size) == MMB_OK);
+  std::vector<uint8_t> blob(size);
+  size_t written = 0;
+  const mmb_status s = mmb_session_state_save(session, blob.data(), blob.size(), &written);
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  REQUIRE(written == size);
+  return blob;
+}
+
+uint64_t position(const mmb_session* session) {
+  uint64_t p = 0;
+  REQUIRE(mmb_session_get_position(session, &p) == MMB_OK);
+  return p;
+}
+
+std::vector<int32_t> random_tokens(uint64_t seed, size_t n, uint32_t vocab) {
+  Rng rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = int32_t(rng.below(vocab));
+  return t;
+}
+
+// The library computes in float32 (weights of any dtype widened exactly to f32) while
+// the reference computes in float64 on the very same weight values, so the only gap is
+// float32 rounding of activations and accumulations. A dot product of length n (here
+// at most a few hundred) carries a relative error around sqrt(n) * 6e-8, i.e. ~1e-6;
+// it compounds through a handful of layers and through the recurrent state over a few
+// dozen steps (the state decays, so errors do not grow without bound), and the final
+// head sums d_model products. That leaves the logits within ~1e-5 of their scale; 1e-4
+// of the largest logit (plus 1, for logits near zero) keeps a tenfold margin, while a
+// wrong formula (a missing bias, a swapped split, a wrong activation) is off by 1e-2
+// or more.
+double logit_tolerance(const std::vector<double>& reference_logits) {
+  double m = 0.0;
+  for (double v : reference_logits) m = std::max(m, std::abs(v));
+  return 1e-4 * (m + 1.0);
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::abs(double(a[i]) - b[i]);
+    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) { return max_abs_diff(a, widen(b)); }
+
+std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+}  // namespace mmb::testing
