@@ -12,7 +12,8 @@
 namespace mmb {
 namespace {
 
-// Token bytes for messages: "\"ab\\x0a\"", cut after 40 bytes.
+// Token bytes for messages: in double quotes, other than printable ASCII as \xNN,
+// cut after 40 bytes.
 std::string quoted(std::string_view bytes) {
   std::string s = "\"";
   for (size_t i = 0; i < bytes.size() && i < 40; ++i) {
