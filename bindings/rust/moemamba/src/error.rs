@@ -1,0 +1,97 @@
+// Status codes become an Error carrying the status and mmb_last_error()'s detail.
+use moemamba_sys as sys;
+use std::ffi::CStr;
+use std::fmt;
+
+/// What kind of failure a call met (the header's MMB_ERR_* values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    InvalidArgument,
+    Io,
+    Format,
+    Unsupported,
+    OutOfMemory,
+    Backend,
+    Cancelled,
+    BufferTooSmall,
+    StateMismatch,
+    Internal,
+    /// A status this binding does not know (from a newer library).
+    Other(i32),
+}
+
+impl Status {
+    fn from_raw(status: sys::mmb_status) -> Status {
+        match status {
+            sys::MMB_ERR_INVALID_ARGUMENT => Status::InvalidArgument,
+            sys::MMB_ERR_IO => Status::Io,
+            sys::MMB_ERR_FORMAT => Status::Format,
+            sys::MMB_ERR_UNSUPPORTED => Status::Unsupported,
+            sys::MMB_ERR_OUT_OF_MEMORY => Status::OutOfMemory,
+            sys::MMB_ERR_BACKEND => Status::Backend,
+            sys::MMB_ERR_CANCELLED => Status::Cancelled,
+            sys::MMB_ERR_BUFFER_TOO_SMALL => Status::BufferTooSmall,
+            sys::MMB_ERR_STATE_MISMATCH => Status::StateMismatch,
+            sys::MMB_ERR_INTERNAL => Status::Internal,
+            other => Status::Other(other),
+        }
+    }
+}
+
+/// A failed call: its status, the status's name ("MMB_ERR_FORMAT") and the library's
+/// message (which argument, which tensor, which offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    raw: sys::mmb_status,
+    message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Reads mmb_last_error(): call right after the failed call, on the same thread.
+    pub(crate) fn last(raw: sys::mmb_status) -> Error {
+        let message = unsafe { CStr::from_ptr(sys::mmb_last_error()) }.to_string_lossy().into_owned();
+        Error { raw, message }
+    }
+
+    /// An error raised by the binding itself, before reaching the library.
+    pub(crate) fn new(raw: sys::mmb_status, message: impl Into<String>) -> Error {
+        Error { raw, message: message.into() }
+    }
+
+    pub fn status(&self) -> Status {
+        Status::from_raw(self.raw)
+    }
+
+    /// The raw MMB_ERR_* value.
+    pub fn raw_status(&self) -> i32 {
+        self.raw
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn status_name(&self) -> &'static str {
+        let name = unsafe { CStr::from_ptr(sys::mmb_status_string(self.raw)) };
+        name.to_str().unwrap_or("MMB_ERR_UNKNOWN")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status_name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Turns a status into a Result, reading the message on failure.
+pub(crate) fn check(status: sys::mmb_status) -> Result<()> {
+    if status == sys::MMB_OK {
+        Ok(())
+    } else {
+        Err(Error::last(status))
+    }
+}

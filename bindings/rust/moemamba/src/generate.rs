@@ -1,0 +1,181 @@
+// Generation two ways: an iterator that steps the session in Rust (pull one piece at a
+// time), and a callback form over mmb_generate(). Both follow mmb_generate()'s rules:
+// the sampler sees the prompt, every emitted token enters the state, the final flush
+// comes last.
+use crate::error::{check, Result};
+use crate::sampler::Sampler;
+use crate::session::Session;
+use crate::text::Detokenizer;
+use moemamba_sys as sys;
+use std::ffi::{c_char, c_void};
+use std::panic::{self, AssertUnwindSafe};
+
+/// Options of a generation (mmb_generate_options without the callbacks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenerateOptions {
+    pub max_tokens: i32,
+    /// Stop after the EOS token without emitting it.
+    pub stop_at_eos: bool,
+    /// Prepend BOS to the prompt (if the model has one).
+    pub add_bos: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { max_tokens: 256, stop_at_eos: true, add_bos: true }
+    }
+}
+
+impl GenerateOptions {
+    fn tokenize_flags(&self) -> u32 {
+        if self.add_bos {
+            sys::MMB_TOKENIZE_ADD_BOS
+        } else {
+            0
+        }
+    }
+}
+
+/// One step of a stream: the token chosen (None for the final flush) and the text it
+/// completed (whole characters, often empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub token: Option<i32>,
+    pub text: String,
+}
+
+/// The iterator returned by [`Session::generate`]. Each `next()` samples one token and
+/// steps the session; the session and sampler stay borrowed until it is dropped.
+pub struct Generation<'s, 'm> {
+    session: &'s mut Session<'m>,
+    sampler: &'s mut Sampler,
+    detok: Detokenizer<'m>,
+    logits: Vec<f32>,
+    eos: Option<i32>,
+    options: GenerateOptions,
+    emitted: i32,
+    finished: bool,
+}
+
+impl<'m> Session<'m> {
+    /// Reads `prompt` into the session and returns an iterator over the generated text.
+    pub fn generate<'s>(
+        &'s mut self,
+        sampler: &'s mut Sampler,
+        prompt: &str,
+        options: &GenerateOptions,
+    ) -> Result<Generation<'s, 'm>> {
+        let model = self.model();
+        let mut tokens = model.tokenize_with(prompt.as_bytes(), options.tokenize_flags())?;
+        if tokens.is_empty() {
+            tokens.push(model.info().bos_id.unwrap_or(0));
+        }
+        for &t in &tokens {
+            sampler.accept(t)?;
+        }
+        let mut logits = vec![0f32; model.vocab_size()];
+        self.prefill_logits(&tokens, &mut logits)?;
+        Ok(Generation {
+            detok: model.detokenizer()?,
+            eos: model.info().eos_id,
+            session: self,
+            sampler,
+            logits,
+            options: *options,
+            emitted: 0,
+            finished: false,
+        })
+    }
+
+    /// Generates with mmb_generate(), calling `on_piece(token, text)` as each token is
+    /// chosen (token None for the final flush). Return false from it to stop.
+    pub fn generate_with(
+        &mut self,
+        sampler: &mut Sampler,
+        prompt: &str,
+        options: &GenerateOptions,
+        mut on_piece: impl FnMut(Option<i32>, &str) -> bool,
+    ) -> Result<()> {
+        struct Context<'f> {
+            on_piece: &'f mut dyn FnMut(Option<i32>, &str) -> bool,
+            panic: Option<Box<dyn std::any::Any + Send>>,
+        }
+        unsafe extern "C" fn trampoline(user: *mut c_void, token: i32, text: *const c_char, len: usize) -> i32 {
+            let context = &mut *(user as *mut Context);
+            let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(text as *const u8, len) };
+            let text = String::from_utf8_lossy(bytes);
+            let token = (token >= 0).then_some(token);
+            // A panic must not unwind through C: stop the generation and rethrow after.
+            match panic::catch_unwind(AssertUnwindSafe(|| (context.on_piece)(token, &text))) {
+                Ok(go_on) => go_on as i32,
+                Err(payload) => {
+                    context.panic = Some(payload);
+                    0
+                }
+            }
+        }
+        let mut raw_options = unsafe {
+            let mut o = std::mem::MaybeUninit::<sys::mmb_generate_options>::uninit();
+            sys::mmb_generate_options_init(o.as_mut_ptr());
+            o.assume_init()
+        };
+        raw_options.max_tokens = options.max_tokens;
+        raw_options.stop_at_eos = options.stop_at_eos as i32;
+        raw_options.tokenize_flags = options.tokenize_flags();
+        let mut context = Context { on_piece: &mut on_piece, panic: None };
+        let status = unsafe {
+            sys::mmb_generate(
+                self.as_raw(),
+                sampler.as_raw(),
+                prompt.as_ptr().cast(),
+                prompt.len(),
+                &raw_options,
+                Some(trampoline),
+                (&mut context as *mut Context).cast(),
+            )
+        };
+        if let Some(payload) = context.panic.take() {
+            panic::resume_unwind(payload);
+        }
+        check(status)
+    }
+}
+
+impl Generation<'_, '_> {
+    fn next_piece(&mut self) -> Result<Option<Piece>> {
+        if self.finished {
+            return Ok(None);
+        }
+        if self.emitted < self.options.max_tokens {
+            let token = self.sampler.sample(&self.logits)?;
+            if !(self.options.stop_at_eos && Some(token) == self.eos) {
+                let text = self.detok.push(token)?;
+                self.emitted += 1;
+                if self.emitted < self.options.max_tokens {
+                    self.session.step_logits(token, &mut self.logits)?;
+                } else {
+                    self.session.step(token)?;
+                }
+                return Ok(Some(Piece { token: Some(token), text }));
+            }
+        }
+        self.finished = true;
+        let text = self.detok.flush()?;
+        Ok((!text.is_empty()).then_some(Piece { token: None, text }))
+    }
+}
+
+impl Iterator for Generation<'_, '_> {
+    type Item = Result<Piece>;
+
+    /// The next piece; after an error the stream ends.
+    fn next(&mut self) -> Option<Result<Piece>> {
+        match self.next_piece() {
+            Ok(piece) => piece.map(Ok),
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

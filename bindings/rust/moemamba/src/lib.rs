@@ -1,0 +1,42 @@
+//! Safe Rust binding of libmoemamba (see include/moemamba/moemamba.h for the contract).
+//!
+//! ```no_run
+//! use moemamba::{Model, Runtime, SamplerParams, Sampler, GenerateOptions};
+//! let runtime = Runtime::new()?;
+//! let model = Model::load_file(&runtime, "model.mmb")?;
+//! let mut session = model.session()?;
+//! let mut sampler = Sampler::new(&SamplerParams::default())?;
+//! for piece in session.generate(&mut sampler, "Once upon a time", &GenerateOptions::default())? {
+//!     print!("{}", piece?.text);
+//! }
+//! # Ok::<(), moemamba::Error>(())
+//! ```
+//!
+//! Thread rules follow the header: a [`Runtime`] and a [`Model`] are `Send + Sync` (share
+//! a model between threads by reference); a [`Session`], [`Sampler`] and [`Detokenizer`]
+//! are `Send` but not `Sync` (one call at a time each; move them to another thread freely).
+//! A session borrows its model, so the model outlives every session made from it.
+
+mod error;
+mod generate;
+mod model;
+mod runtime;
+mod sampler;
+mod session;
+mod text;
+
+pub use error::{Error, Result, Status};
+pub use generate::{GenerateOptions, Generation, Piece};
+pub use model::{Model, ModelInfo};
+pub use runtime::{Backend, Runtime, RuntimeOptions};
+pub use sampler::{Sampler, SamplerParams};
+pub use session::{step_batch, Session};
+pub use text::Detokenizer;
+
+/// The raw C declarations, for what the safe layer does not cover.
+pub use moemamba_sys as sys;
+
+/// The loaded library's version as "major.minor.patch".
+pub fn version() -> String {
+    unsafe { std::ffi::CStr::from_ptr(sys::mmb_version_string()) }.to_string_lossy().into_owned()
+}

@@ -1,0 +1,129 @@
+// A session: one stream of recurrent state over a borrowed model.
+use crate::error::{check, Error, Result};
+use crate::model::Model;
+use moemamba_sys as sys;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+/// One stream of state. `Send` (move it to another thread) but not `Sync`: the header
+/// allows one call at a time per session, which `&mut self` on every stepping call
+/// enforces. The lifetime ties it to its model.
+#[derive(Debug)]
+pub struct Session<'m> {
+    raw: NonNull<sys::mmb_session>,
+    model: &'m Model,
+    // *const () would also remove Send; Cell removes only Sync.
+    _not_sync: PhantomData<std::cell::Cell<()>>,
+}
+
+// Different sessions may run on different threads; a session itself holds no
+// thread-affine state.
+unsafe impl Send for Session<'_> {}
+
+impl<'m> Session<'m> {
+    pub(crate) fn new(model: &'m Model) -> Result<Session<'m>> {
+        let mut raw = ptr::null_mut();
+        check(unsafe { sys::mmb_session_create(model.as_raw(), ptr::null(), &mut raw) })?;
+        Ok(Session::adopt(raw, model))
+    }
+
+    fn adopt(raw: *mut sys::mmb_session, model: &'m Model) -> Session<'m> {
+        Session { raw: NonNull::new(raw).expect("MMB_OK with a NULL session"), model, _not_sync: PhantomData }
+    }
+
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
+    /// Feeds one token without computing logits (the fast path while reading a prompt).
+    pub fn step(&mut self, token: i32) -> Result<()> {
+        check(unsafe { sys::mmb_session_step(self.raw.as_ptr(), token, ptr::null_mut(), 0) })
+    }
+
+    /// Feeds one token and writes the next-token logits (vocab_size floats) into `logits`.
+    pub fn step_logits(&mut self, token: i32, logits: &mut [f32]) -> Result<()> {
+        check(unsafe { sys::mmb_session_step(self.raw.as_ptr(), token, logits.as_mut_ptr(), logits.len()) })
+    }
+
+    /// Feeds many tokens at once (same state as stepping each), without logits.
+    pub fn prefill(&mut self, tokens: &[i32]) -> Result<()> {
+        check(unsafe { sys::mmb_session_prefill(self.raw.as_ptr(), tokens.as_ptr(), tokens.len(), ptr::null_mut(), 0) })
+    }
+
+    /// Feeds many tokens at once and writes the logits after the last one.
+    pub fn prefill_logits(&mut self, tokens: &[i32], logits: &mut [f32]) -> Result<()> {
+        check(unsafe {
+            sys::mmb_session_prefill(self.raw.as_ptr(), tokens.as_ptr(), tokens.len(), logits.as_mut_ptr(), logits.len())
+        })
+    }
+
+    /// Back to position 0.
+    pub fn reset(&mut self) -> Result<()> {
+        check(unsafe { sys::mmb_session_reset(self.raw.as_ptr()) })
+    }
+
+    /// Tokens consumed so far.
+    pub fn position(&self) -> Result<u64> {
+        let mut position = 0u64;
+        check(unsafe { sys::mmb_session_get_position(self.raw.as_ptr(), &mut position) })?;
+        Ok(position)
+    }
+
+    /// The state as a versioned, checksummed blob bound to the model.
+    pub fn save_state(&self) -> Result<Vec<u8>> {
+        let mut size = 0usize;
+        check(unsafe { sys::mmb_session_state_size(self.raw.as_ptr(), &mut size) })?;
+        let mut blob = vec![0u8; size];
+        let mut written = 0usize;
+        check(unsafe { sys::mmb_session_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written) })?;
+        blob.truncate(written);
+        Ok(blob)
+    }
+
+    /// Replaces the state with a saved one; on error the session is unchanged.
+    pub fn load_state(&mut self, blob: &[u8]) -> Result<()> {
+        check(unsafe { sys::mmb_session_state_load(self.raw.as_ptr(), blob.as_ptr().cast(), blob.len()) })
+    }
+
+    /// An independent copy at the same state and position.
+    pub fn fork(&self) -> Result<Session<'m>> {
+        let mut raw = ptr::null_mut();
+        check(unsafe { sys::mmb_session_fork(self.raw.as_ptr(), &mut raw) })?;
+        Ok(Session::adopt(raw, self.model))
+    }
+
+    pub fn as_raw(&self) -> *mut sys::mmb_session {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        unsafe { sys::mmb_session_destroy(self.raw.as_ptr()) }
+    }
+}
+
+/// Steps each session by its token in one batched call. `logits`: None, or
+/// `sessions.len()` rows of `stride` floats (stride >= vocab_size).
+pub fn step_batch(sessions: &mut [&mut Session<'_>], tokens: &[i32], logits: Option<(&mut [f32], usize)>) -> Result<()> {
+    if sessions.len() != tokens.len() {
+        return Err(Error::new(
+            sys::MMB_ERR_INVALID_ARGUMENT,
+            format!("{} sessions but {} tokens", sessions.len(), tokens.len()),
+        ));
+    }
+    let raws: Vec<*mut sys::mmb_session> = sessions.iter().map(|s| s.as_raw()).collect();
+    let (ptr, stride) = match logits {
+        None => (ptr::null_mut(), 0),
+        Some((rows, stride)) => {
+            if rows.len() < stride * sessions.len() {
+                return Err(Error::new(
+                    sys::MMB_ERR_BUFFER_TOO_SMALL,
+                    format!("logits hold {} floats, {} rows of {} need {}", rows.len(), sessions.len(), stride, stride * sessions.len()),
+                ));
+            }
+            (rows.as_mut_ptr(), stride)
+        }
+    };
+    check(unsafe { sys::mmb_step_batch(raws.as_ptr(), tokens.as_ptr(), raws.len(), ptr, stride) })
+}

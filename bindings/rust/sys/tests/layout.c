@@ -1,0 +1,155 @@
+/* Prints the size and field offsets of every struct in moemamba.h and the value of
+ * every constant, one per line, for tests/layout.rs to compare with the Rust
+ * declarations. Compiled and run by that test with the system C compiler. */
+#include <moemamba/moemamba.h>
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define SIZE(T) printf("size %s %zu\n", #T, sizeof(T))
+#define FIELD(T, f) printf("offset %s.%s %zu\n", #T, #f, offsetof(T, f))
+#define CONSTANT(c) printf("const %s %lld\n", #c, (long long)(c))
+
+int main(void) {
+  SIZE(mmb_runtime_options);
+  FIELD(mmb_runtime_options, struct_size);
+  FIELD(mmb_runtime_options, backend);
+  FIELD(mmb_runtime_options, n_threads);
+  FIELD(mmb_runtime_options, device_index);
+  FIELD(mmb_runtime_options, log_level);
+  FIELD(mmb_runtime_options, log_fn);
+  FIELD(mmb_runtime_options, log_user_data);
+  FIELD(mmb_runtime_options, alloc_fn);
+  FIELD(mmb_runtime_options, free_fn);
+  FIELD(mmb_runtime_options, alloc_user_data);
+  SIZE(mmb_load_options);
+  FIELD(mmb_load_options, struct_size);
+  FIELD(mmb_load_options, flags);
+  FIELD(mmb_load_options, progress);
+  FIELD(mmb_load_options, progress_user_data);
+  SIZE(mmb_io);
+  FIELD(mmb_io, struct_size);
+  FIELD(mmb_io, user_data);
+  FIELD(mmb_io, size);
+  FIELD(mmb_io, seek);
+  FIELD(mmb_io, read);
+  SIZE(mmb_model_info);
+  FIELD(mmb_model_info, struct_size);
+  FIELD(mmb_model_info, vocab_size);
+  FIELD(mmb_model_info, d_model);
+  FIELD(mmb_model_info, n_layers);
+  FIELD(mmb_model_info, n_mamba_layers);
+  FIELD(mmb_model_info, n_moe_layers);
+  FIELD(mmb_model_info, n_mlp_layers);
+  FIELD(mmb_model_info, n_experts);
+  FIELD(mmb_model_info, top_k);
+  FIELD(mmb_model_info, bos_id);
+  FIELD(mmb_model_info, eos_id);
+  FIELD(mmb_model_info, pad_id);
+  FIELD(mmb_model_info, unk_id);
+  FIELD(mmb_model_info, weight_dtype);
+  FIELD(mmb_model_info, params_total);
+  FIELD(mmb_model_info, params_active);
+  FIELD(mmb_model_info, weight_bytes);
+  FIELD(mmb_model_info, active_weight_bytes);
+  FIELD(mmb_model_info, state_bytes);
+  FIELD(mmb_model_info, fingerprint);
+  FIELD(mmb_model_info, name);
+  SIZE(mmb_session_options);
+  FIELD(mmb_session_options, struct_size);
+  FIELD(mmb_session_options, flags);
+  SIZE(mmb_prefill_options);
+  FIELD(mmb_prefill_options, struct_size);
+  FIELD(mmb_prefill_options, progress);
+  FIELD(mmb_prefill_options, progress_user_data);
+  SIZE(mmb_sampler_params);
+  FIELD(mmb_sampler_params, struct_size);
+  FIELD(mmb_sampler_params, temperature);
+  FIELD(mmb_sampler_params, top_k);
+  FIELD(mmb_sampler_params, top_p);
+  FIELD(mmb_sampler_params, min_p);
+  FIELD(mmb_sampler_params, repetition_penalty);
+  FIELD(mmb_sampler_params, presence_penalty);
+  FIELD(mmb_sampler_params, frequency_penalty);
+  FIELD(mmb_sampler_params, penalty_window);
+  FIELD(mmb_sampler_params, seed);
+  SIZE(mmb_generate_options);
+  FIELD(mmb_generate_options, struct_size);
+  FIELD(mmb_generate_options, max_tokens);
+  FIELD(mmb_generate_options, stop_at_eos);
+  FIELD(mmb_generate_options, tokenize_flags);
+  FIELD(mmb_generate_options, progress);
+  FIELD(mmb_generate_options, progress_user_data);
+  SIZE(mmb_api);
+  FIELD(mmb_api, struct_size);
+  FIELD(mmb_api, abi_version);
+  FIELD(mmb_api, status_string);
+  FIELD(mmb_api, last_error);
+  FIELD(mmb_api, version);
+  FIELD(mmb_api, version_string);
+  FIELD(mmb_api, runtime_options_init);
+  FIELD(mmb_api, runtime_create);
+  FIELD(mmb_api, runtime_destroy);
+  FIELD(mmb_api, runtime_get_backend);
+  FIELD(mmb_api, load_options_init);
+  FIELD(mmb_api, model_load_file);
+  FIELD(mmb_api, model_load_memory);
+  FIELD(mmb_api, model_load_io);
+  FIELD(mmb_api, model_get_info);
+  FIELD(mmb_api, model_get_meta);
+  FIELD(mmb_api, model_destroy);
+  FIELD(mmb_api, session_options_init);
+  FIELD(mmb_api, session_create);
+  FIELD(mmb_api, session_destroy);
+  FIELD(mmb_api, session_reset);
+  FIELD(mmb_api, session_get_position);
+  FIELD(mmb_api, session_get_model);
+  FIELD(mmb_api, session_step);
+  FIELD(mmb_api, prefill_options_init);
+  FIELD(mmb_api, session_prefill);
+  FIELD(mmb_api, session_prefill_ex);
+  FIELD(mmb_api, step_batch);
+  FIELD(mmb_api, session_state_size);
+  FIELD(mmb_api, session_state_save);
+  FIELD(mmb_api, session_state_load);
+  FIELD(mmb_api, session_fork);
+  FIELD(mmb_api, tokenize);
+  FIELD(mmb_api, token_to_bytes);
+  FIELD(mmb_api, detokenizer_create);
+  FIELD(mmb_api, detokenizer_destroy);
+  FIELD(mmb_api, detokenizer_push);
+  FIELD(mmb_api, detokenizer_flush);
+  FIELD(mmb_api, sampler_params_init);
+  FIELD(mmb_api, sampler_create);
+  FIELD(mmb_api, sampler_destroy);
+  FIELD(mmb_api, sampler_reset);
+  FIELD(mmb_api, sampler_accept);
+  FIELD(mmb_api, sampler_sample);
+  FIELD(mmb_api, generate_options_init);
+  FIELD(mmb_api, generate);
+  CONSTANT(MMB_VERSION_NUMBER);
+  CONSTANT(MMB_ABI_VERSION);
+  CONSTANT(MMB_OK);
+  CONSTANT(MMB_ERR_INVALID_ARGUMENT);
+  CONSTANT(MMB_ERR_IO);
+  CONSTANT(MMB_ERR_FORMAT);
+  CONSTANT(MMB_ERR_UNSUPPORTED);
+  CONSTANT(MMB_ERR_OUT_OF_MEMORY);
+  CONSTANT(MMB_ERR_BACKEND);
+  CONSTANT(MMB_ERR_CANCELLED);
+  CONSTANT(MMB_ERR_BUFFER_TOO_SMALL);
+  CONSTANT(MMB_ERR_STATE_MISMATCH);
+  CONSTANT(MMB_ERR_INTERNAL);
+  CONSTANT(MMB_LOG_ERROR);
+  CONSTANT(MMB_LOG_WARN);
+  CONSTANT(MMB_LOG_INFO);
+  CONSTANT(MMB_LOG_DEBUG);
+  CONSTANT(MMB_BACKEND_AUTO);
+  CONSTANT(MMB_BACKEND_CPU);
+  CONSTANT(MMB_BACKEND_CUDA);
+  CONSTANT(MMB_LOAD_SKIP_CHECKSUMS);
+  CONSTANT(MMB_LOAD_COPY_MEMORY);
+  CONSTANT(MMB_TOKENIZE_ADD_BOS);
+  CONSTANT(MMB_TOKENIZE_PARSE_SPECIAL);
+  return 0;
+}
