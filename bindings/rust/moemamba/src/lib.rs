@@ -16,6 +16,36 @@
 //! a model between threads by reference); a [`Session`], [`Sampler`] and [`Detokenizer`]
 //! are `Send` but not `Sync` (one call at a time each; move them to another thread freely).
 //! A session borrows its model, so the model outlives every session made from it.
+//!
+//! The compiler holds these rules. A session cannot outlive its model:
+//!
+//! ```compile_fail
+//! let runtime = moemamba::Runtime::new().unwrap();
+//! let session = {
+//!     let model = moemamba::Model::load_file(&runtime, "model.mmb").unwrap();
+//!     model.session().unwrap()
+//! };
+//! ```
+//!
+//! A model may be shared between threads; sessions, samplers and detokenizers may not:
+//!
+//! ```
+//! fn shareable<T: Sync>() {}
+//! shareable::<moemamba::Model>();
+//! shareable::<moemamba::Runtime>();
+//! ```
+//! ```compile_fail
+//! fn shareable<T: Sync>() {}
+//! shareable::<moemamba::Session<'static>>();
+//! ```
+//! ```compile_fail
+//! fn shareable<T: Sync>() {}
+//! shareable::<moemamba::Sampler>();
+//! ```
+//! ```compile_fail
+//! fn shareable<T: Sync>() {}
+//! shareable::<moemamba::Detokenizer<'static>>();
+//! ```
 
 mod error;
 mod generate;

@@ -1,0 +1,55 @@
+// Shared by the integration tests: the real CLI and a real bundle made with it.
+#![allow(dead_code)]
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The `mmb` CLI: MOEMAMBA_MMB, else this repository's release build.
+pub fn mmb() -> PathBuf {
+    std::env::var_os("MOEMAMBA_MMB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../build/release/sdk/tools/mmb"))
+}
+
+/// A tiny bundle (byte vocabulary of 256, every layer kind): MOEMAMBA_TEST_BUNDLE
+/// (ctest makes it), else written once per test binary with
+/// `mmb synth --shape tiny --seed 3`.
+pub fn bundle() -> &'static PathBuf {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        if let Some(path) = std::env::var_os("MOEMAMBA_TEST_BUNDLE") {
+            return PathBuf::from(path);
+        }
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tiny-seed3.mmb");
+        let out = Command::new(mmb())
+            .args(["synth", "--shape", "tiny", "--seed", "3", "-o"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} (set MOEMAMBA_MMB): {e}", mmb().display()));
+        assert!(out.status.success(), "mmb synth failed: {}", String::from_utf8_lossy(&out.stderr));
+        path
+    })
+}
+
+/// A file in the test scratch folder.
+pub fn scratch(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
+}
+
+pub fn argmax(logits: &[f32]) -> i32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as i32
+}
+
+pub fn assert_close(a: &[f32], b: &[f32], rel: f32) {
+    assert_eq!(a.len(), b.len());
+    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-30);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= rel * scale, "logit {i}: {x} vs {y} (tolerance {rel} of {scale})");
+    }
+}
