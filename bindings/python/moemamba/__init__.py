@@ -1,0 +1,29 @@
+"""moemamba: a ctypes binding of libmoemamba (no compiled extension; numpy optional).
+
+    import moemamba
+    with moemamba.Runtime() as rt, moemamba.Model.load_file(rt, "model.mmb") as model:
+        with model.session() as session, moemamba.Sampler(temperature=0.8) as sampler:
+            for piece in session.generate(sampler, "Once upon a time", max_tokens=64):
+                print(piece.text, end="", flush=True)
+
+Thread rules follow the header: share a Runtime or Model between threads freely; give
+each thread its own Session, Sampler and Detokenizer (each also locks itself, so misuse
+waits instead of crashing). Failures raise MoemambaError(status, message); using an
+object after close() raises it too.
+"""
+from . import _native
+from .errors import MoemambaError, Status
+from .model import Model, ModelInfo
+from .runtime import BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, Runtime
+from .sampler import Sampler, default_params
+from .session import Piece, Session, step_batch
+from .text import Detokenizer
+
+__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Detokenizer", "Model", "ModelInfo",
+           "MoemambaError", "Piece", "Runtime", "Sampler", "Session", "Status", "default_params",
+           "step_batch", "version"]
+
+
+def version():
+    """The loaded library's version, "major.minor.patch"."""
+    return _native.lib.mmb_version_string().decode()

@@ -1,0 +1,159 @@
+"""ctypes declarations of libmoemamba (include/moemamba/moemamba.h is the contract).
+
+The library is MOEMAMBA_LIB when set (a path to libmoemamba.so), else this
+repository's release build, else whatever the system loader finds as "moemamba".
+"""
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_float, c_int32, c_int64,
+                    c_size_t, c_uint32, c_uint64, c_void_p)
+
+MMB_OK = 0
+MMB_ERR_INVALID_ARGUMENT = 1
+MMB_ERR_BUFFER_TOO_SMALL = 8
+MMB_ERR_INTERNAL = 10
+MMB_LOAD_COPY_MEMORY = 1 << 1
+MMB_TOKENIZE_ADD_BOS = 1 << 0
+MMB_TOKENIZE_PARSE_SPECIAL = 1 << 1
+
+status_t = c_int32
+
+
+class mmb_runtime(Structure):
+    pass
+
+
+class mmb_model(Structure):
+    pass
+
+
+class mmb_session(Structure):
+    pass
+
+
+class mmb_detokenizer(Structure):
+    pass
+
+
+class mmb_sampler(Structure):
+    pass
+
+
+runtime_p = POINTER(mmb_runtime)
+model_p = POINTER(mmb_model)
+session_p = POINTER(mmb_session)
+detok_p = POINTER(mmb_detokenizer)
+sampler_p = POINTER(mmb_sampler)
+
+log_fn = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
+alloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
+free_fn = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t)
+progress_fn = CFUNCTYPE(c_int32, c_void_p, c_uint64, c_uint64)
+token_callback = CFUNCTYPE(c_int32, c_void_p, c_int32, POINTER(c_char), c_size_t)
+
+
+class mmb_runtime_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("backend", c_int32), ("n_threads", c_int32),
+                ("device_index", c_int32), ("log_level", c_int32), ("log_fn", log_fn),
+                ("log_user_data", c_void_p), ("alloc_fn", alloc_fn), ("free_fn", free_fn),
+                ("alloc_user_data", c_void_p)]
+
+
+class mmb_load_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("flags", c_uint32), ("progress", progress_fn),
+                ("progress_user_data", c_void_p)]
+
+
+class mmb_model_info(Structure):
+    _fields_ = [("struct_size", c_uint32), ("vocab_size", c_int32), ("d_model", c_int32),
+                ("n_layers", c_int32), ("n_mamba_layers", c_int32), ("n_moe_layers", c_int32),
+                ("n_mlp_layers", c_int32), ("n_experts", c_int32), ("top_k", c_int32),
+                ("bos_id", c_int32), ("eos_id", c_int32), ("pad_id", c_int32), ("unk_id", c_int32),
+                ("weight_dtype", c_int32), ("params_total", c_uint64), ("params_active", c_uint64),
+                ("weight_bytes", c_uint64), ("active_weight_bytes", c_uint64),
+                ("state_bytes", c_uint64), ("fingerprint", c_uint64), ("name", c_char_p)]
+
+
+class mmb_sampler_params(Structure):
+    _fields_ = [("struct_size", c_uint32), ("temperature", c_float), ("top_k", c_int32),
+                ("top_p", c_float), ("min_p", c_float), ("repetition_penalty", c_float),
+                ("presence_penalty", c_float), ("frequency_penalty", c_float),
+                ("penalty_window", c_int32), ("seed", c_uint64)]
+
+
+class mmb_generate_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("stop_at_eos", c_int32),
+                ("tokenize_flags", c_uint32), ("progress", progress_fn),
+                ("progress_user_data", c_void_p)]
+
+
+def _find_library():
+    explicit = os.environ.get("MOEMAMBA_LIB")
+    if explicit:
+        return explicit
+    here = os.path.dirname(os.path.abspath(__file__))
+    built = os.path.join(here, "..", "..", "..", "build", "release", "src", "libmoemamba.so")
+    if os.path.exists(built):
+        return os.path.normpath(built)
+    found = ctypes.util.find_library("moemamba")
+    if found:
+        return found
+    raise OSError("libmoemamba not found: set MOEMAMBA_LIB to the path of libmoemamba.so "
+                  "or build it (cmake --build --preset release --target moemamba)")
+
+
+lib = ctypes.CDLL(_find_library())
+
+# name: (result, argument types) of each function this package calls.
+_SIGNATURES = {
+    "mmb_status_string": (c_char_p, [status_t]),
+    "mmb_last_error": (c_char_p, []),
+    "mmb_version": (c_uint32, []),
+    "mmb_version_string": (c_char_p, []),
+    "mmb_runtime_options_init": (None, [POINTER(mmb_runtime_options)]),
+    "mmb_runtime_create": (status_t, [POINTER(mmb_runtime_options), POINTER(runtime_p)]),
+    "mmb_runtime_destroy": (None, [runtime_p]),
+    "mmb_runtime_get_backend": (status_t, [runtime_p, POINTER(c_int32), POINTER(c_int32)]),
+    "mmb_load_options_init": (None, [POINTER(mmb_load_options)]),
+    "mmb_model_load_file": (status_t, [runtime_p, c_char_p, POINTER(mmb_load_options), POINTER(model_p)]),
+    "mmb_model_load_memory": (status_t, [runtime_p, c_void_p, c_size_t, POINTER(mmb_load_options),
+                                         POINTER(model_p)]),
+    "mmb_model_get_info": (status_t, [model_p, POINTER(mmb_model_info)]),
+    "mmb_model_get_meta": (status_t, [model_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_model_destroy": (None, [model_p]),
+    "mmb_session_create": (status_t, [model_p, c_void_p, POINTER(session_p)]),
+    "mmb_session_destroy": (None, [session_p]),
+    "mmb_session_reset": (status_t, [session_p]),
+    "mmb_session_get_position": (status_t, [session_p, POINTER(c_uint64)]),
+    "mmb_session_step": (status_t, [session_p, c_int32, c_void_p, c_size_t]),
+    "mmb_session_prefill": (status_t, [session_p, POINTER(c_int32), c_size_t, c_void_p, c_size_t]),
+    "mmb_step_batch": (status_t, [POINTER(session_p), POINTER(c_int32), c_size_t, c_void_p, c_size_t]),
+    "mmb_session_state_size": (status_t, [session_p, POINTER(c_size_t)]),
+    "mmb_session_state_save": (status_t, [session_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_session_state_load": (status_t, [session_p, c_void_p, c_size_t]),
+    "mmb_session_fork": (status_t, [session_p, POINTER(session_p)]),
+    "mmb_tokenize": (status_t, [model_p, c_char_p, c_size_t, POINTER(c_int32), c_size_t,
+                                POINTER(c_size_t), c_uint32]),
+    "mmb_token_to_bytes": (status_t, [model_p, c_int32, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_detokenizer_create": (status_t, [model_p, POINTER(detok_p)]),
+    "mmb_detokenizer_destroy": (None, [detok_p]),
+    "mmb_detokenizer_push": (status_t, [detok_p, c_int32, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_detokenizer_flush": (status_t, [detok_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_sampler_params_init": (None, [POINTER(mmb_sampler_params)]),
+    "mmb_sampler_create": (status_t, [POINTER(mmb_sampler_params), POINTER(sampler_p)]),
+    "mmb_sampler_destroy": (None, [sampler_p]),
+    "mmb_sampler_reset": (status_t, [sampler_p]),
+    "mmb_sampler_accept": (status_t, [sampler_p, c_int32]),
+    "mmb_sampler_sample": (status_t, [sampler_p, c_void_p, c_size_t, POINTER(c_int32)]),
+    "mmb_generate_options_init": (None, [POINTER(mmb_generate_options)]),
+    "mmb_generate": (status_t, [session_p, sampler_p, c_char_p, c_size_t, POINTER(mmb_generate_options),
+                                token_callback, c_void_p]),
+}
+
+for _name, (_result, _args) in _SIGNATURES.items():
+    _function = getattr(lib, _name)
+    _function.restype = _result
+    _function.argtypes = _args
+
+del _name, _result, _args, _function

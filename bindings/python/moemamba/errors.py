@@ -1,0 +1,45 @@
+"""Status codes become MoemambaError carrying the status and the library's message."""
+import enum
+
+from . import _native
+
+
+class Status(enum.IntEnum):
+    """The header's MMB_ERR_* values."""
+    OK = 0
+    INVALID_ARGUMENT = 1
+    IO = 2
+    FORMAT = 3
+    UNSUPPORTED = 4
+    OUT_OF_MEMORY = 5
+    BACKEND = 6
+    CANCELLED = 7
+    BUFFER_TOO_SMALL = 8
+    STATE_MISMATCH = 9
+    INTERNAL = 10
+
+
+class MoemambaError(Exception):
+    """A failed call: `status` (a Status, or the raw int for one this package does not
+    know), `status_name` ("MMB_ERR_FORMAT") and `message` (the library's detail)."""
+
+    def __init__(self, status, message):
+        try:
+            self.status = Status(status)
+        except ValueError:
+            self.status = status
+        self.status_name = _native.lib.mmb_status_string(int(status)).decode()
+        self.message = message
+        super().__init__(f"{self.status_name}: {message}")
+
+
+def check(status):
+    """Raises MoemambaError for a failed status, with mmb_last_error() of this thread
+    (ctypes makes the call and this read on the same thread)."""
+    if status != _native.MMB_OK:
+        raise MoemambaError(status, _native.lib.mmb_last_error().decode("utf-8", "replace"))
+
+
+def closed(what):
+    """The error for use of an object after close()."""
+    return MoemambaError(Status.INVALID_ARGUMENT, f"the {what} is closed")

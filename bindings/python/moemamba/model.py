@@ -1,0 +1,124 @@
+"""A loaded model: immutable and shared between threads; makes sessions and
+detokenizers, and tokenizes."""
+import ctypes
+import os
+from collections import namedtuple
+
+from . import _native
+from .errors import MoemambaError, check, closed
+
+ModelInfo = namedtuple("ModelInfo", [
+    "vocab_size", "d_model", "n_layers", "n_mamba_layers", "n_moe_layers", "n_mlp_layers",
+    "n_experts", "top_k", "bos_id", "eos_id", "pad_id", "unk_id", "weight_dtype",
+    "params_total", "params_active", "weight_bytes", "active_weight_bytes", "state_bytes",
+    "fingerprint", "name"])
+ModelInfo.__doc__ = "What a model is (mmb_model_info); token ids are -1 when absent."
+
+
+class Model:
+    """Load with Model.load_file() or Model.load_memory(); use as a context manager or
+    call close(). Safe to use from many threads at once."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        raw = _native.mmb_model_info()
+        raw.struct_size = ctypes.sizeof(raw)
+        try:
+            check(_native.lib.mmb_model_get_info(handle, ctypes.byref(raw)))
+        except MoemambaError:
+            self.close()
+            raise
+        values = {name: getattr(raw, name) for name in ModelInfo._fields}
+        values["name"] = (raw.name or b"").decode("utf-8", "replace")
+        self.info = ModelInfo(**values)
+
+    @classmethod
+    def load_file(cls, runtime, path):
+        """Loads a bundle file, verifying everything."""
+        handle = _native.model_p()
+        check(_native.lib.mmb_model_load_file(runtime.handle, os.fsencode(path), None, ctypes.byref(handle)))
+        return cls(handle)
+
+    @classmethod
+    def load_memory(cls, runtime, data):
+        """Loads a bundle from bytes (any buffer); the library copies what it needs."""
+        options = _native.mmb_load_options()
+        _native.lib.mmb_load_options_init(ctypes.byref(options))
+        options.flags |= _native.MMB_LOAD_COPY_MEMORY
+        data = bytes(data)
+        handle = _native.model_p()
+        check(_native.lib.mmb_model_load_memory(runtime.handle, data, len(data), ctypes.byref(options),
+                                                ctypes.byref(handle)))
+        return cls(handle)
+
+    @property
+    def handle(self):
+        """The raw mmb_model pointer; MoemambaError once closed."""
+        if self._handle is None:
+            raise closed("model")
+        return self._handle
+
+    @property
+    def vocab_size(self):
+        return self.info.vocab_size
+
+    def meta(self, key):
+        """A metadata value ("name", "license", ...) as str."""
+        key = key.encode()
+        length = ctypes.c_size_t()
+        status = _native.lib.mmb_model_get_meta(self.handle, key, None, 0, ctypes.byref(length))
+        if status != _native.MMB_ERR_BUFFER_TOO_SMALL:
+            check(status)
+        buf = ctypes.create_string_buffer(length.value + 1)
+        check(_native.lib.mmb_model_get_meta(self.handle, key, buf, len(buf), ctypes.byref(length)))
+        return buf.raw[:length.value].decode("utf-8", "replace")
+
+    def tokenize(self, text, add_bos=False, parse_special=False):
+        """Token ids (a list of int) of text (str or bytes)."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        flags = (_native.MMB_TOKENIZE_ADD_BOS if add_bos else 0) | \
+                (_native.MMB_TOKENIZE_PARSE_SPECIAL if parse_special else 0)
+        n = ctypes.c_size_t()
+        status = _native.lib.mmb_tokenize(self.handle, data, len(data), None, 0, ctypes.byref(n), flags)
+        if status != _native.MMB_ERR_BUFFER_TOO_SMALL:
+            check(status)
+        if n.value == 0:
+            return []
+        tokens = (ctypes.c_int32 * n.value)()
+        check(_native.lib.mmb_tokenize(self.handle, data, len(data), tokens, n.value, ctypes.byref(n), flags))
+        return list(tokens[:n.value])
+
+    def token_bytes(self, token):
+        """The raw bytes of one token (possibly part of a UTF-8 character)."""
+        length = ctypes.c_size_t()
+        status = _native.lib.mmb_token_to_bytes(self.handle, token, None, 0, ctypes.byref(length))
+        if status != _native.MMB_ERR_BUFFER_TOO_SMALL:
+            check(status)
+        buf = ctypes.create_string_buffer(max(length.value, 1))
+        check(_native.lib.mmb_token_to_bytes(self.handle, token, buf, len(buf), ctypes.byref(length)))
+        return buf.raw[:length.value]
+
+    def session(self):
+        """A new session at position 0."""
+        from .session import Session
+        return Session(self)
+
+    def detokenizer(self):
+        from .text import Detokenizer
+        return Detokenizer(self)
+
+    def close(self):
+        """Releases the model; sessions made from it keep working. Again: nothing."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _native.lib.mmb_model_destroy(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()

@@ -1,0 +1,78 @@
+"""The sampler: chooses the next token from logits; holds its RNG and penalty window."""
+import ctypes
+import threading
+
+from . import _buffers, _native
+from .errors import check, closed
+
+_PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
+           "frequency_penalty", "penalty_window", "seed")
+
+
+def default_params():
+    """The library's default sampling parameters as a dict."""
+    raw = _native.mmb_sampler_params()
+    _native.lib.mmb_sampler_params_init(ctypes.byref(raw))
+    return {name: getattr(raw, name) for name in _PARAMS}
+
+
+class Sampler:
+    """Sampler(temperature=0) is greedy; other keywords as mmb_sampler_params
+    (top_k, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty,
+    penalty_window, seed). One thread at a time (a lock makes sure)."""
+
+    def __init__(self, **params):
+        raw = _native.mmb_sampler_params()
+        _native.lib.mmb_sampler_params_init(ctypes.byref(raw))
+        for name, value in params.items():
+            if name not in _PARAMS:
+                raise TypeError(f"unknown sampler parameter {name!r}")
+            setattr(raw, name, value)
+        handle = _native.sampler_p()
+        check(_native.lib.mmb_sampler_create(ctypes.byref(raw), ctypes.byref(handle)))
+        self._handle = handle
+        self._lock = threading.Lock()
+
+    def _live(self):
+        if self._handle is None:
+            raise closed("sampler")
+        return self._handle
+
+    def sample(self, logits):
+        """Chooses a token from logits (a float32 buffer, or any sequence of numbers) and
+        records it."""
+        try:
+            address, n = _buffers.float_pointer(logits)
+        except TypeError:  # a list, a float64 array, a read-only buffer: copy to float32
+            logits = (ctypes.c_float * len(logits))(*logits)
+            address, n = _buffers.float_pointer(logits)
+        token = ctypes.c_int32()
+        with self._lock:
+            check(_native.lib.mmb_sampler_sample(self._live(), address, n, ctypes.byref(token)))
+        return token.value
+
+    def accept(self, token):
+        """Records a token in the penalty window without sampling."""
+        with self._lock:
+            check(_native.lib.mmb_sampler_accept(self._live(), token))
+
+    def reset(self):
+        """Clears the window and reseeds with the original seed."""
+        with self._lock:
+            check(_native.lib.mmb_sampler_reset(self._live()))
+
+    def close(self):
+        with self._lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                _native.lib.mmb_sampler_destroy(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()

@@ -1,0 +1,195 @@
+"""A session: one stream of recurrent state over a model; stepping, prefill, batches,
+state save/load/fork and generation."""
+import ctypes
+import threading
+from collections import namedtuple
+from contextlib import ExitStack
+
+from . import _buffers, _native
+from .errors import MoemambaError, Status, check, closed
+
+Piece = namedtuple("Piece", ["token", "text"])
+Piece.__doc__ = "One step of a stream: the token chosen (None for the final flush) and the text it completed."
+
+
+class Session:
+    """One stream of state. A lock serializes calls on one session (the library allows
+    one at a time); different sessions run in parallel on different threads, since
+    ctypes releases the GIL during each call."""
+
+    def __init__(self, model, handle=None):
+        if handle is None:
+            handle = _native.session_p()
+            check(_native.lib.mmb_session_create(model.handle, None, ctypes.byref(handle)))
+        self._handle = handle
+        self._lock = threading.Lock()
+        self.model = model
+
+    def _live(self):
+        if self._handle is None:
+            raise closed("session")
+        return self._handle
+
+    @property
+    def handle(self):
+        """The raw mmb_session pointer; MoemambaError once closed."""
+        return self._live()
+
+    def step(self, token):
+        """Feeds one token without computing logits."""
+        with self._lock:
+            check(_native.lib.mmb_session_step(self._live(), token, None, 0))
+
+    def step_logits(self, token, out=None):
+        """Feeds one token; returns the next-token logits (written into `out` when given:
+        any writable float32 buffer; else a new numpy array, or array('f') without numpy)."""
+        if out is None:
+            out = _buffers.new_floats(self.model.vocab_size)
+        address, n = _buffers.float_pointer(out)
+        with self._lock:
+            check(_native.lib.mmb_session_step(self._live(), token, address, n))
+        return out
+
+    def prefill(self, tokens, logits=False, out=None):
+        """Feeds many tokens at once (the same state as stepping each). With logits=True
+        (or `out`), returns the logits after the last token."""
+        ids = (ctypes.c_int32 * len(tokens))(*tokens)
+        address, n = None, 0
+        if logits or out is not None:
+            if out is None:
+                out = _buffers.new_floats(self.model.vocab_size)
+            address, n = _buffers.float_pointer(out)
+        with self._lock:
+            check(_native.lib.mmb_session_prefill(self._live(), ids, len(tokens), address, n))
+        return out if address is not None else None
+
+    def reset(self):
+        with self._lock:
+            check(_native.lib.mmb_session_reset(self._live()))
+
+    @property
+    def position(self):
+        """Tokens consumed so far."""
+        value = ctypes.c_uint64()
+        with self._lock:
+            check(_native.lib.mmb_session_get_position(self._live(), ctypes.byref(value)))
+        return value.value
+
+    def save_state(self):
+        """The state as bytes: a versioned, checksummed blob bound to the model."""
+        size, written = ctypes.c_size_t(), ctypes.c_size_t()
+        with self._lock:
+            check(_native.lib.mmb_session_state_size(self._live(), ctypes.byref(size)))
+            buf = ctypes.create_string_buffer(size.value)
+            check(_native.lib.mmb_session_state_save(self._live(), buf, size.value, ctypes.byref(written)))
+        return buf.raw[:written.value]
+
+    def load_state(self, blob):
+        """Replaces the state with a saved one; on error the session is unchanged."""
+        blob = bytes(blob)
+        with self._lock:
+            check(_native.lib.mmb_session_state_load(self._live(), blob, len(blob)))
+
+    def fork(self):
+        """An independent copy at the same state and position."""
+        handle = _native.session_p()
+        with self._lock:
+            check(_native.lib.mmb_session_fork(self._live(), ctypes.byref(handle)))
+        return Session(self.model, handle)
+
+    def generate(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True):
+        """Reads `prompt` into the session, then yields a Piece per generated token as it
+        is chosen (and a last Piece with token None for any flushed text). Follows
+        mmb_generate(): the sampler sees the prompt, every emitted token enters the state."""
+        model = self.model
+        tokens = model.tokenize(prompt, add_bos=add_bos)
+        if not tokens:
+            tokens = [model.info.bos_id if model.info.bos_id >= 0 else 0]
+        for t in tokens:
+            sampler.accept(t)
+        logits = self.prefill(tokens, logits=True)
+        eos = model.info.eos_id
+        with model.detokenizer() as detok:
+            for i in range(max_tokens):
+                token = sampler.sample(logits)
+                if stop_at_eos and token == eos:
+                    break
+                text = detok.push(token)
+                if i + 1 < max_tokens:
+                    self.step_logits(token, out=logits)
+                else:
+                    self.step(token)
+                yield Piece(token, text)
+            rest = detok.flush()
+        if rest:
+            yield Piece(None, rest)
+
+    def generate_with(self, sampler, prompt, callback, max_tokens=256, stop_at_eos=True, add_bos=True):
+        """mmb_generate(): calls callback(token, text) as each token is chosen (token None
+        for the final flush); a false return stops. An exception in the callback stops
+        the generation and is raised here."""
+        options = _native.mmb_generate_options()
+        _native.lib.mmb_generate_options_init(ctypes.byref(options))
+        options.max_tokens = max_tokens
+        options.stop_at_eos = 1 if stop_at_eos else 0
+        options.tokenize_flags = _native.MMB_TOKENIZE_ADD_BOS if add_bos else 0
+        raised = []
+
+        def on_token(_user, token, text, length):
+            try:
+                piece = ctypes.string_at(text, length).decode("utf-8", "replace") if length else ""
+                return 0 if callback(None if token < 0 else token, piece) is False else 1
+            except BaseException as e:  # must not cross the C frames
+                raised.append(e)
+                return 0
+
+        trampoline = _native.token_callback(on_token)
+        data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
+        with self._lock, sampler._lock:
+            status = _native.lib.mmb_generate(self._live(), sampler._live(), data, len(data),
+                                              ctypes.byref(options), trampoline, None)
+        if raised:
+            raise raised[0]
+        check(status)
+
+    def close(self):
+        """Destroys the session; calling it again does nothing."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                _native.lib.mmb_session_destroy(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+
+def step_batch(sessions, tokens, logits=False, out=None):
+    """Steps each session by its token in one batched call (the weights are read once).
+    With logits=True (or `out` of len(sessions) * vocab floats) returns the rows,
+    flattened: row i is out[i * vocab:(i + 1) * vocab]."""
+    if len(sessions) != len(tokens):
+        raise MoemambaError(Status.INVALID_ARGUMENT, f"{len(sessions)} sessions but {len(tokens)} tokens")
+    if not sessions:
+        raise MoemambaError(Status.INVALID_ARGUMENT, "no sessions")
+    vocab = sessions[0].model.vocab_size
+    address, stride = None, 0
+    if logits or out is not None:
+        if out is None:
+            out = _buffers.new_floats(vocab * len(sessions))
+        address, n = _buffers.float_pointer(out)
+        stride = n // len(sessions)
+    ids = (ctypes.c_int32 * len(tokens))(*tokens)
+    with ExitStack() as stack:
+        # One lock order for every caller, so two batches cannot deadlock.
+        for s in sorted(set(sessions), key=id):
+            stack.enter_context(s._lock)
+        handles = (_native.session_p * len(sessions))(*[s._live() for s in sessions])
+        check(_native.lib.mmb_step_batch(handles, ids, len(sessions), address, stride))
+    return out if address is not None else None
