@@ -56,9 +56,9 @@ impl Model {
     /// Loads a bundle file, verifying everything (checksums included).
     pub fn load_file(runtime: &Runtime, path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let text = path
-            .to_str()
-            .ok_or_else(|| Error::new(sys::MMB_ERR_INVALID_ARGUMENT, format!("path {} is not UTF-8", path.display())))?;
+        let text = path.to_str().ok_or_else(|| {
+            Error::new(sys::MMB_ERR_INVALID_ARGUMENT, format!("path {} is not UTF-8", path.display()))
+        })?;
         let c_path = CString::new(text)
             .map_err(|_| Error::new(sys::MMB_ERR_INVALID_ARGUMENT, format!("path {text:?} holds a NUL byte")))?;
         let mut raw = ptr::null_mut();
@@ -137,7 +137,8 @@ impl Model {
         let c_key = CString::new(key)
             .map_err(|_| Error::new(sys::MMB_ERR_INVALID_ARGUMENT, format!("key {key:?} holds a NUL byte")))?;
         let mut len = 0usize;
-        let status = unsafe { sys::mmb_model_get_meta(self.raw.as_ptr(), c_key.as_ptr(), ptr::null_mut(), 0, &mut len) };
+        let status =
+            unsafe { sys::mmb_model_get_meta(self.raw.as_ptr(), c_key.as_ptr(), ptr::null_mut(), 0, &mut len) };
         if status != sys::MMB_ERR_BUFFER_TOO_SMALL {
             check(status)?;
         }
@@ -153,15 +154,24 @@ impl Model {
     /// `flags`: sys::MMB_TOKENIZE_* bits.
     pub fn tokenize_with(&self, text: &[u8], flags: u32) -> Result<Vec<i32>> {
         let mut n = 0usize;
-        let status =
-            unsafe { sys::mmb_tokenize(self.raw.as_ptr(), text.as_ptr().cast(), text.len(), ptr::null_mut(), 0, &mut n, flags) };
+        let status = unsafe {
+            sys::mmb_tokenize(self.raw.as_ptr(), text.as_ptr().cast(), text.len(), ptr::null_mut(), 0, &mut n, flags)
+        };
         if status != sys::MMB_ERR_BUFFER_TOO_SMALL {
             check(status)?;
         }
         let mut tokens = vec![0i32; n];
         if n > 0 {
             check(unsafe {
-                sys::mmb_tokenize(self.raw.as_ptr(), text.as_ptr().cast(), text.len(), tokens.as_mut_ptr(), n, &mut n, flags)
+                sys::mmb_tokenize(
+                    self.raw.as_ptr(),
+                    text.as_ptr().cast(),
+                    text.len(),
+                    tokens.as_mut_ptr(),
+                    n,
+                    &mut n,
+                    flags,
+                )
             })?;
             tokens.truncate(n);
         }
@@ -181,7 +191,9 @@ impl Model {
             check(status)?;
         }
         let mut buf = vec![0u8; len];
-        check(unsafe { sys::mmb_token_to_bytes(self.raw.as_ptr(), token, buf.as_mut_ptr().cast(), buf.len(), &mut len) })?;
+        check(unsafe {
+            sys::mmb_token_to_bytes(self.raw.as_ptr(), token, buf.as_mut_ptr().cast(), buf.len(), &mut len)
+        })?;
         buf.truncate(len);
         Ok(buf)
     }

@@ -53,7 +53,13 @@ impl<'m> Session<'m> {
     /// Feeds many tokens at once and writes the logits after the last one.
     pub fn prefill_logits(&mut self, tokens: &[i32], logits: &mut [f32]) -> Result<()> {
         check(unsafe {
-            sys::mmb_session_prefill(self.raw.as_ptr(), tokens.as_ptr(), tokens.len(), logits.as_mut_ptr(), logits.len())
+            sys::mmb_session_prefill(
+                self.raw.as_ptr(),
+                tokens.as_ptr(),
+                tokens.len(),
+                logits.as_mut_ptr(),
+                logits.len(),
+            )
         })
     }
 
@@ -75,7 +81,9 @@ impl<'m> Session<'m> {
         check(unsafe { sys::mmb_session_state_size(self.raw.as_ptr(), &mut size) })?;
         let mut blob = vec![0u8; size];
         let mut written = 0usize;
-        check(unsafe { sys::mmb_session_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written) })?;
+        check(unsafe {
+            sys::mmb_session_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written)
+        })?;
         blob.truncate(written);
         Ok(blob)
     }
@@ -105,7 +113,11 @@ impl Drop for Session<'_> {
 
 /// Steps each session by its token in one batched call. `logits`: None, or
 /// `sessions.len()` rows of `stride` floats (stride >= vocab_size).
-pub fn step_batch(sessions: &mut [&mut Session<'_>], tokens: &[i32], logits: Option<(&mut [f32], usize)>) -> Result<()> {
+pub fn step_batch(
+    sessions: &mut [&mut Session<'_>],
+    tokens: &[i32],
+    logits: Option<(&mut [f32], usize)>,
+) -> Result<()> {
     if sessions.len() != tokens.len() {
         return Err(Error::new(
             sys::MMB_ERR_INVALID_ARGUMENT,
@@ -119,7 +131,13 @@ pub fn step_batch(sessions: &mut [&mut Session<'_>], tokens: &[i32], logits: Opt
             if rows.len() < stride * sessions.len() {
                 return Err(Error::new(
                     sys::MMB_ERR_BUFFER_TOO_SMALL,
-                    format!("logits hold {} floats, {} rows of {} need {}", rows.len(), sessions.len(), stride, stride * sessions.len()),
+                    format!(
+                        "logits hold {} floats, {} rows of {} need {}",
+                        rows.len(),
+                        sessions.len(),
+                        stride,
+                        stride * sessions.len()
+                    ),
                 ));
             }
             (rows.as_mut_ptr(), stride)

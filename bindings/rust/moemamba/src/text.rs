@@ -42,7 +42,10 @@ impl<'m> Detokenizer<'m> {
     }
 
     // Size-then-copy: a too-small buffer consumes nothing, so grow and call again.
-    fn fill(&mut self, mut call: impl FnMut(*mut std::ffi::c_char, usize, *mut usize) -> sys::mmb_status) -> Result<String> {
+    fn fill(
+        &mut self,
+        mut call: impl FnMut(*mut std::ffi::c_char, usize, *mut usize) -> sys::mmb_status,
+    ) -> Result<String> {
         let mut len = 0usize;
         let mut status = call(self.buf.as_mut_ptr().cast(), self.buf.len(), &mut len);
         if status == sys::MMB_ERR_BUFFER_TOO_SMALL {

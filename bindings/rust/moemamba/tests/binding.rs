@@ -268,7 +268,7 @@ fn many_sessions_on_threads_share_one_model() {
         let mut session = model.session().unwrap();
         let mut sampler = Sampler::new(&SamplerParams::greedy()).unwrap();
         let pieces = session.generate(&mut sampler, prompt, &options).unwrap();
-        pieces.map(|p| p.unwrap().token).flatten().collect()
+        pieces.filter_map(|p| p.unwrap().token).collect()
     };
     let prompts: Vec<String> = (0..8).map(|i| format!("thread {i} says")).collect();
     let expected: Vec<Vec<i32>> = prompts.iter().map(|p| generate(&model, p)).collect();

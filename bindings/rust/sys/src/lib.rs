@@ -63,7 +63,8 @@ pub struct mmb_sampler {
     _opaque: [u8; 0],
 }
 
-pub type mmb_alloc_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize, alignment: usize) -> *mut c_void>;
+pub type mmb_alloc_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize, alignment: usize) -> *mut c_void>;
 pub type mmb_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: *mut c_void, size: usize)>;
 pub type mmb_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 pub type mmb_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> i32>;
@@ -186,13 +187,31 @@ pub struct mmb_api {
     pub runtime_destroy: Option<unsafe extern "C" fn(*mut mmb_runtime)>,
     pub runtime_get_backend: Option<unsafe extern "C" fn(*const mmb_runtime, *mut i32, *mut i32) -> mmb_status>,
     pub load_options_init: Option<unsafe extern "C" fn(*mut mmb_load_options)>,
-    pub model_load_file:
-        Option<unsafe extern "C" fn(*mut mmb_runtime, *const c_char, *const mmb_load_options, *mut *mut mmb_model) -> mmb_status>,
-    pub model_load_memory: Option<
-        unsafe extern "C" fn(*mut mmb_runtime, *const c_void, usize, *const mmb_load_options, *mut *mut mmb_model) -> mmb_status,
+    pub model_load_file: Option<
+        unsafe extern "C" fn(
+            *mut mmb_runtime,
+            *const c_char,
+            *const mmb_load_options,
+            *mut *mut mmb_model,
+        ) -> mmb_status,
     >,
-    pub model_load_io:
-        Option<unsafe extern "C" fn(*mut mmb_runtime, *const mmb_io, *const mmb_load_options, *mut *mut mmb_model) -> mmb_status>,
+    pub model_load_memory: Option<
+        unsafe extern "C" fn(
+            *mut mmb_runtime,
+            *const c_void,
+            usize,
+            *const mmb_load_options,
+            *mut *mut mmb_model,
+        ) -> mmb_status,
+    >,
+    pub model_load_io: Option<
+        unsafe extern "C" fn(
+            *mut mmb_runtime,
+            *const mmb_io,
+            *const mmb_load_options,
+            *mut *mut mmb_model,
+        ) -> mmb_status,
+    >,
     pub model_get_info: Option<unsafe extern "C" fn(*const mmb_model, *mut mmb_model_info) -> mmb_status>,
     pub model_get_meta:
         Option<unsafe extern "C" fn(*const mmb_model, *const c_char, *mut c_char, usize, *mut usize) -> mmb_status>,
@@ -206,22 +225,36 @@ pub struct mmb_api {
     pub session_get_model: Option<unsafe extern "C" fn(*const mmb_session) -> *mut mmb_model>,
     pub session_step: Option<unsafe extern "C" fn(*mut mmb_session, i32, *mut f32, usize) -> mmb_status>,
     pub prefill_options_init: Option<unsafe extern "C" fn(*mut mmb_prefill_options)>,
-    pub session_prefill: Option<unsafe extern "C" fn(*mut mmb_session, *const i32, usize, *mut f32, usize) -> mmb_status>,
+    pub session_prefill:
+        Option<unsafe extern "C" fn(*mut mmb_session, *const i32, usize, *mut f32, usize) -> mmb_status>,
     pub session_prefill_ex: Option<
-        unsafe extern "C" fn(*mut mmb_session, *const i32, usize, *mut f32, usize, *const mmb_prefill_options) -> mmb_status,
+        unsafe extern "C" fn(
+            *mut mmb_session,
+            *const i32,
+            usize,
+            *mut f32,
+            usize,
+            *const mmb_prefill_options,
+        ) -> mmb_status,
     >,
-    pub step_batch: Option<unsafe extern "C" fn(*const *mut mmb_session, *const i32, usize, *mut f32, usize) -> mmb_status>,
+    pub step_batch:
+        Option<unsafe extern "C" fn(*const *mut mmb_session, *const i32, usize, *mut f32, usize) -> mmb_status>,
     pub session_state_size: Option<unsafe extern "C" fn(*const mmb_session, *mut usize) -> mmb_status>,
-    pub session_state_save: Option<unsafe extern "C" fn(*const mmb_session, *mut c_void, usize, *mut usize) -> mmb_status>,
+    pub session_state_save:
+        Option<unsafe extern "C" fn(*const mmb_session, *mut c_void, usize, *mut usize) -> mmb_status>,
     pub session_state_load: Option<unsafe extern "C" fn(*mut mmb_session, *const c_void, usize) -> mmb_status>,
     pub session_fork: Option<unsafe extern "C" fn(*const mmb_session, *mut *mut mmb_session) -> mmb_status>,
-    pub tokenize:
-        Option<unsafe extern "C" fn(*const mmb_model, *const c_char, usize, *mut i32, usize, *mut usize, u32) -> mmb_status>,
-    pub token_to_bytes: Option<unsafe extern "C" fn(*const mmb_model, i32, *mut c_char, usize, *mut usize) -> mmb_status>,
+    pub tokenize: Option<
+        unsafe extern "C" fn(*const mmb_model, *const c_char, usize, *mut i32, usize, *mut usize, u32) -> mmb_status,
+    >,
+    pub token_to_bytes:
+        Option<unsafe extern "C" fn(*const mmb_model, i32, *mut c_char, usize, *mut usize) -> mmb_status>,
     pub detokenizer_create: Option<unsafe extern "C" fn(*const mmb_model, *mut *mut mmb_detokenizer) -> mmb_status>,
     pub detokenizer_destroy: Option<unsafe extern "C" fn(*mut mmb_detokenizer)>,
-    pub detokenizer_push: Option<unsafe extern "C" fn(*mut mmb_detokenizer, i32, *mut c_char, usize, *mut usize) -> mmb_status>,
-    pub detokenizer_flush: Option<unsafe extern "C" fn(*mut mmb_detokenizer, *mut c_char, usize, *mut usize) -> mmb_status>,
+    pub detokenizer_push:
+        Option<unsafe extern "C" fn(*mut mmb_detokenizer, i32, *mut c_char, usize, *mut usize) -> mmb_status>,
+    pub detokenizer_flush:
+        Option<unsafe extern "C" fn(*mut mmb_detokenizer, *mut c_char, usize, *mut usize) -> mmb_status>,
     pub sampler_params_init: Option<unsafe extern "C" fn(*mut mmb_sampler_params)>,
     pub sampler_create: Option<unsafe extern "C" fn(*const mmb_sampler_params, *mut *mut mmb_sampler) -> mmb_status>,
     pub sampler_destroy: Option<unsafe extern "C" fn(*mut mmb_sampler)>,
@@ -318,8 +351,12 @@ extern "C" {
         logits_stride: usize,
     ) -> mmb_status;
     pub fn mmb_session_state_size(session: *const mmb_session, bytes: *mut usize) -> mmb_status;
-    pub fn mmb_session_state_save(session: *const mmb_session, buf: *mut c_void, cap: usize, written: *mut usize)
-        -> mmb_status;
+    pub fn mmb_session_state_save(
+        session: *const mmb_session,
+        buf: *mut c_void,
+        cap: usize,
+        written: *mut usize,
+    ) -> mmb_status;
     pub fn mmb_session_state_load(session: *mut mmb_session, buf: *const c_void, size: usize) -> mmb_status;
     pub fn mmb_session_fork(session: *const mmb_session, out: *mut *mut mmb_session) -> mmb_status;
 
@@ -332,13 +369,28 @@ extern "C" {
         n: *mut usize,
         flags: u32,
     ) -> mmb_status;
-    pub fn mmb_token_to_bytes(model: *const mmb_model, token: i32, buf: *mut c_char, cap: usize, len: *mut usize)
-        -> mmb_status;
+    pub fn mmb_token_to_bytes(
+        model: *const mmb_model,
+        token: i32,
+        buf: *mut c_char,
+        cap: usize,
+        len: *mut usize,
+    ) -> mmb_status;
     pub fn mmb_detokenizer_create(model: *const mmb_model, out: *mut *mut mmb_detokenizer) -> mmb_status;
     pub fn mmb_detokenizer_destroy(detok: *mut mmb_detokenizer);
-    pub fn mmb_detokenizer_push(detok: *mut mmb_detokenizer, token: i32, buf: *mut c_char, cap: usize, len: *mut usize)
-        -> mmb_status;
-    pub fn mmb_detokenizer_flush(detok: *mut mmb_detokenizer, buf: *mut c_char, cap: usize, len: *mut usize) -> mmb_status;
+    pub fn mmb_detokenizer_push(
+        detok: *mut mmb_detokenizer,
+        token: i32,
+        buf: *mut c_char,
+        cap: usize,
+        len: *mut usize,
+    ) -> mmb_status;
+    pub fn mmb_detokenizer_flush(
+        detok: *mut mmb_detokenizer,
+        buf: *mut c_char,
+        cap: usize,
+        len: *mut usize,
+    ) -> mmb_status;
 
     pub fn mmb_sampler_params_init(params: *mut mmb_sampler_params);
     pub fn mmb_sampler_create(params: *const mmb_sampler_params, out: *mut *mut mmb_sampler) -> mmb_status;

@@ -95,7 +95,7 @@ fn every_exported_function_is_declared() {
     let mut missing = Vec::new();
     let mut count = 0;
     for line in header.lines().filter(|l| l.starts_with("MMB_API ")) {
-        let name = line.split('(').next().unwrap().rsplit(|c: char| c == ' ' || c == '*').next().unwrap();
+        let name = line.split('(').next().unwrap().rsplit([' ', '*']).next().unwrap();
         count += 1;
         if !declared.contains(&format!("pub fn {name}(")) {
             missing.push(name.to_string());
