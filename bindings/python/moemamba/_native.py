@@ -6,7 +6,7 @@ repository's release build, else whatever the system loader finds as "moemamba".
 import ctypes
 import ctypes.util
 import os
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_float, c_int32, c_int64,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_float, c_int32,
                     c_size_t, c_uint32, c_uint64, c_void_p)
 
 MMB_OK = 0
