@@ -48,6 +48,18 @@ ModelConfig two_by_two(std::vector<LayerConfig> layers) {
   return c;
 }
 
+// A MoE layer of d_ff 1 ReLU experts, the rest of its options at their defaults.
+LayerConfig hand_moe(uint32_t n_experts, uint32_t top_k, RouterAct router) {
+  LayerConfig l;
+  l.kind = LayerKind::MoE;
+  l.moe.n_experts = n_experts;
+  l.moe.top_k = top_k;
+  l.moe.expert.d_ff = 1;
+  l.moe.expert.act = ExpertAct::ReLU;
+  l.moe.router = router;
+  return l;
+}
+
 double silu(double x) { return x / (1.0 + std::exp(-x)); }
 double softplus(double x) { return std::log(1.0 + std::exp(x)); }
 
@@ -236,13 +248,7 @@ TEST_CASE("reference: expert activations match tabulated values", "[parity][refe
 }
 
 TEST_CASE("reference: MoE selection, ties, renorm, scale and normalized outputs by hand", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 3;
-  l.moe.top_k = 2;
-  l.moe.expert.d_ff = 1;
-  l.moe.expert.act = ExpertAct::ReLU;
-  l.moe.router = RouterAct::Softmax;
+  LayerConfig l = hand_moe(3, 2, RouterAct::Softmax);
   l.moe.sel_bias = true;
   l.moe.renorm = true;
   l.moe.routed_scale = 2.0f;
@@ -274,12 +280,7 @@ TEST_CASE("reference: MoE selection, ties, renorm, scale and normalized outputs 
 }
 
 TEST_CASE("reference: a ReLU router with every score zero leaves the gates zero", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 2;
-  l.moe.top_k = 1;
-  l.moe.expert.d_ff = 1;
-  l.moe.router = RouterAct::ReLU;
+  LayerConfig l = hand_moe(2, 1, RouterAct::ReLU);
   l.moe.renorm = true;
   l.moe.n_shared = 1;
   l.moe.shared.d_ff = 1;
@@ -304,12 +305,7 @@ TEST_CASE("reference: a ReLU router with every score zero leaves the gates zero"
 }
 
 TEST_CASE("reference: sigmoid router gates are the selected score times routed_scale", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 2;
-  l.moe.top_k = 1;
-  l.moe.expert.d_ff = 1;
-  l.moe.router = RouterAct::Sigmoid;
+  LayerConfig l = hand_moe(2, 1, RouterAct::Sigmoid);
   l.moe.router_bias = true;
   l.moe.routed_scale = 3.0f;
   const Tensors t = {
@@ -429,9 +425,7 @@ TEST_CASE("model info describes the config", "[parity]") {
     INFO(c.name);
     const SyntheticModel weights = build_weights(c);
     ModelPtr model = load_model(rt.get(), weights);
-    mmb_model_info info{};
-    info.struct_size = sizeof info;
-    REQUIRE(mmb_model_get_info(model.get(), &info) == MMB_OK);
+    const mmb_model_info info = model_info(model.get());
     const ModelConfig& cfg = c.config;
     int mamba = 0, moe = 0, mlp = 0, experts = 0, top_k = 0;
     for (const LayerConfig& l : cfg.layers) {
