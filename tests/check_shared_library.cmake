@@ -1,5 +1,7 @@
 # libmoemamba.so ships as one file: it may need only the C/C++ runtime, and it may
 # export only mmb_* symbols (zstd, xxhash, utf8proc and C++ internals stay hidden).
+cmake_policy(SET CMP0057 NEW)  # IN_LIST in script mode
+
 execute_process(COMMAND readelf -d --wide "${LIB}" OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readelf -d failed on ${LIB}")

@@ -53,6 +53,7 @@ extern "C" {
 /** @defgroup conventions 1. Conventions, status codes and versions
  *  @{ */
 
+/** Marks the exported functions (the only symbols the library exports). */
 #if defined(_WIN32) && defined(MMB_BUILDING_LIBRARY)
 #define MMB_API __declspec(dllexport)
 #elif defined(_WIN32)
@@ -63,9 +64,9 @@ extern "C" {
 #define MMB_API
 #endif
 
-#define MMB_VERSION_MAJOR 0
-#define MMB_VERSION_MINOR 1
-#define MMB_VERSION_PATCH 0
+#define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
+#define MMB_VERSION_MINOR 1 /**< Additions. */
+#define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
 /** The version of the function table returned by mmb_get_api(). */
@@ -135,6 +136,7 @@ typedef void (*mmb_free_fn)(void* user_data, void* ptr, size_t size);
  *  call. Called from the thread that made the library call being logged. */
 typedef void (*mmb_log_fn)(void* user_data, int32_t level, const char* message);
 
+/** Options of mmb_runtime_create(). */
 typedef struct mmb_runtime_options {
   uint32_t struct_size;  /**< sizeof(mmb_runtime_options). */
   int32_t backend;       /**< MMB_BACKEND_*; default MMB_BACKEND_AUTO. */
@@ -142,10 +144,10 @@ typedef struct mmb_runtime_options {
   int32_t device_index;  /**< GPU index for the CUDA backend; default 0. */
   int32_t log_level;     /**< Most verbose level passed to log_fn; default MMB_LOG_WARN. */
   mmb_log_fn log_fn;     /**< NULL: no logging (default). */
-  void* log_user_data;
+  void* log_user_data;   /**< Passed to log_fn. */
   mmb_alloc_fn alloc_fn; /**< Both hooks or neither; NULL: the C library's allocator. */
-  mmb_free_fn free_fn;
-  void* alloc_user_data;
+  mmb_free_fn free_fn;   /**< Frees what alloc_fn returned. */
+  void* alloc_user_data; /**< Passed to alloc_fn and free_fn. */
 } mmb_runtime_options;
 
 /** Fills `options` with the defaults and sets struct_size. Does nothing if NULL. */
@@ -189,11 +191,12 @@ enum {
   MMB_LOAD_COPY_MEMORY = 1u << 1
 };
 
+/** Options of the mmb_model_load_*() functions. */
 typedef struct mmb_load_options {
   uint32_t struct_size;      /**< sizeof(mmb_load_options). */
   uint32_t flags;            /**< MMB_LOAD_* bits; default 0 (verify checksums, borrow memory). */
   mmb_progress_fn progress;  /**< NULL: no progress reports. */
-  void* progress_user_data;
+  void* progress_user_data; /**< Passed to progress. */
 } mmb_load_options;
 
 /** Fills `options` with the defaults. Does nothing if NULL. */
@@ -202,6 +205,7 @@ MMB_API void mmb_load_options_init(mmb_load_options* options);
 /** Loads a bundle from a file. Uncompressed tensors are used in place from a read-only
  *  memory map (zero copy, shared between processes); compressed tensors are decoded
  *  once, in parallel on the runtime's threads. Everything is verified before use.
+ *  @param runtime the runtime whose allocator and threads the model uses.
  *  @param path UTF-8 file path.
  *  @param options NULL for defaults.
  *  @param out receives the model; the caller owns it (mmb_model_destroy()).
@@ -225,7 +229,7 @@ MMB_API mmb_status mmb_model_load_memory(mmb_runtime* runtime, const void* data,
  *  never after that call returns: everything needed is read into memory. */
 typedef struct mmb_io {
   uint32_t struct_size;  /**< sizeof(mmb_io). */
-  void* user_data;
+  void* user_data; /**< Passed to every callback. */
   /** Total size of the bundle in bytes into *size. Return 0 on success. */
   int32_t (*size)(void* user_data, uint64_t* size);
   /** Move the read position to `offset` from the start. Return 0 on success. */
@@ -243,19 +247,19 @@ MMB_API mmb_status mmb_model_load_io(mmb_runtime* runtime, const mmb_io* io,
 /** What a model is. Fill struct_size (sizeof(mmb_model_info)) before the call; the
  *  library writes the fields that fit in it. */
 typedef struct mmb_model_info {
-  uint32_t struct_size;
+  uint32_t struct_size;      /**< sizeof(mmb_model_info), set by the caller. */
   int32_t vocab_size;        /**< Real vocabulary: logits have this many entries. */
-  int32_t d_model;
-  int32_t n_layers;
-  int32_t n_mamba_layers;
-  int32_t n_moe_layers;
-  int32_t n_mlp_layers;
+  int32_t d_model;          /**< Width of the residual stream. */
+  int32_t n_layers;         /**< Blocks of every kind. */
+  int32_t n_mamba_layers;   /**< Mamba blocks. */
+  int32_t n_moe_layers;     /**< Mixture-of-experts blocks. */
+  int32_t n_mlp_layers;     /**< Dense feed-forward blocks. */
   int32_t n_experts;         /**< Most routed experts in any MoE layer (0 without MoE). */
   int32_t top_k;             /**< Most experts selected per token in any MoE layer. */
   int32_t bos_id;            /**< -1 when the tokenizer has none. */
-  int32_t eos_id;
-  int32_t pad_id;
-  int32_t unk_id;
+  int32_t eos_id;            /**< End of text, or -1. */
+  int32_t pad_id;            /**< Padding, or -1. */
+  int32_t unk_id;            /**< Unknown, or -1. */
   int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16. */
   uint64_t params_total;     /**< Every parameter. */
   uint64_t params_active;    /**< Parameters a token uses: only top_k of each MoE layer's experts. */
@@ -293,6 +297,7 @@ MMB_API void mmb_model_destroy(mmb_model* model);
  *  session; different sessions may run concurrently. */
 typedef struct mmb_session mmb_session;
 
+/** Options of mmb_session_create(). */
 typedef struct mmb_session_options {
   uint32_t struct_size; /**< sizeof(mmb_session_options). */
   uint32_t flags;       /**< Reserved, 0. */
@@ -303,6 +308,8 @@ MMB_API void mmb_session_options_init(mmb_session_options* options);
 
 /** Creates a session at position 0 (empty state). All memory a session needs for
  *  stepping is allocated here: step, prefill and batch calls do not allocate.
+ *  @param model the model to run; the session keeps it alive.
+ *  @param options NULL for defaults.
  *  @param out receives the session; the caller owns it (mmb_session_destroy()).
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY; MMB_ERR_BACKEND. */
 MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_options* options,
@@ -323,6 +330,7 @@ MMB_API mmb_status mmb_session_get_position(const mmb_session* session, uint64_t
 MMB_API mmb_model* mmb_session_get_model(const mmb_session* session);
 
 /** Feeds one token and advances the state.
+ *  @param session the session.
  *  @param token in [0, vocab_size).
  *  @param logits NULL to skip the output head (faster when the logits are not needed),
  *  else receives vocab_size floats.
@@ -333,10 +341,11 @@ MMB_API mmb_model* mmb_session_get_model(const mmb_session* session);
 MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* logits,
                                     size_t logits_cap);
 
+/** Options of mmb_session_prefill_ex(). */
 typedef struct mmb_prefill_options {
   uint32_t struct_size;     /**< sizeof(mmb_prefill_options). */
   mmb_progress_fn progress; /**< Called between chunks with tokens done; NULL: none. */
-  void* progress_user_data;
+  void* progress_user_data; /**< Passed to progress. */
 } mmb_prefill_options;
 
 /** Fills `options` with the defaults. Does nothing if NULL. */
@@ -344,7 +353,11 @@ MMB_API void mmb_prefill_options_init(mmb_prefill_options* options);
 
 /** Feeds `n` tokens at once: the same state and last logits as n calls of
  *  mmb_session_step(), computed in chunks with matrix-matrix work.
+ *  @param session the session.
+ *  @param tokens n token ids, each in [0, vocab_size).
+ *  @param n number of tokens (0 is allowed when logits is NULL).
  *  @param logits NULL, or receives the logits after the last token.
+ *  @param logits_cap capacity of logits in floats.
  *  @return as mmb_session_step(); every token is checked before any is consumed. */
 MMB_API mmb_status mmb_session_prefill(mmb_session* session, const int32_t* tokens, size_t n,
                                        float* logits, size_t logits_cap);
@@ -360,6 +373,7 @@ MMB_API mmb_status mmb_session_prefill_ex(mmb_session* session, const int32_t* t
  *  whole batch (matrix-matrix work). Equivalent to stepping each in turn.
  *  @param sessions n distinct sessions of the same model.
  *  @param tokens n token ids.
+ *  @param n number of sessions (at least 1).
  *  @param logits NULL, or row i (at logits + i * logits_stride) receives session i's logits.
  *  @param logits_stride floats between rows, >= vocab_size when logits is not NULL.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULLs, n == 0, a token out of range, a
@@ -375,7 +389,10 @@ MMB_API mmb_status mmb_session_state_size(const mmb_session* session, size_t* by
 
 /** Saves the state as a versioned, checksummed blob bound to the model's fingerprint.
  *  States saved by version 1.x of the state format load in every later 1.y.
- *  @param buf receives the blob; @param cap its capacity; @param written the size.
+ *  @param session the session to save.
+ *  @param buf receives the blob.
+ *  @param cap capacity of buf in bytes.
+ *  @param written receives the blob's size (also when the buffer is too small).
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BUFFER_TOO_SMALL (*written gets the
  *  size needed). */
 MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf, size_t cap,
@@ -388,6 +405,7 @@ MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf,
 MMB_API mmb_status mmb_session_state_load(mmb_session* session, const void* buf, size_t size);
 
 /** Makes an independent copy of a session (same model, same state and position).
+ *  @param session the session to copy.
  *  @param out receives the copy; the caller owns it.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY. */
 MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** out);
@@ -404,8 +422,13 @@ enum {
 
 /** Splits text into token ids. Any bytes are accepted: invalid UTF-8 is encoded
  *  losslessly as byte tokens (byte-level tokenizers cover all 256 bytes).
+ *  @param model whose tokenizer to use.
  *  @param text UTF-8, `len` bytes (may be NULL when len is 0).
- *  @param tokens receives up to `cap` ids; @param n receives the count needed.
+ *  @param len length of text in bytes.
+ *  @param tokens receives up to `cap` ids (may be NULL to ask for the count).
+ *  @param cap capacity of tokens.
+ *  @param n receives the count needed.
+ *  @param flags MMB_TOKENIZE_* bits.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model/n, text NULL with len > 0);
  *  MMB_ERR_BUFFER_TOO_SMALL (cap < count; *n holds the count). */
 MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len,
@@ -431,6 +454,10 @@ MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok);
  *  characters; bytes of an unfinished character wait for the next token. Bytes that
  *  can never form a valid character come out as U+FFFD. At most 4 bytes wait, so
  *  `cap` >= token bytes + 4 always suffices (mmb_token_to_bytes() gives the former).
+ *  @param detok the detokenizer.
+ *  @param token the next token id.
+ *  @param buf receives the text.
+ *  @param cap capacity of buf in bytes.
  *  @param len receives the bytes written (0 is common). No NUL is added.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token out of range: nothing changes);
  *  MMB_ERR_BUFFER_TOO_SMALL (*len gets the size needed; nothing is consumed). */
@@ -492,13 +519,14 @@ MMB_API mmb_status mmb_sampler_sample(mmb_sampler* sampler, const float* logits,
  *  `text` is valid only during the call. Return 1 to go on, 0 to stop. */
 typedef int32_t (*mmb_token_callback)(void* user_data, int32_t token, const char* text, size_t len);
 
+/** Options of mmb_generate(). */
 typedef struct mmb_generate_options {
   uint32_t struct_size;      /**< sizeof(mmb_generate_options). */
   int32_t max_tokens;        /**< Most tokens to generate; default 256. */
   int32_t stop_at_eos;       /**< 1: stop after the EOS token without emitting it (default). */
   uint32_t tokenize_flags;   /**< MMB_TOKENIZE_* for the prompt; default MMB_TOKENIZE_ADD_BOS. */
   mmb_progress_fn progress;  /**< Prompt progress (tokens) and abort; NULL: none. */
-  void* progress_user_data;
+  void* progress_user_data; /**< Passed to progress. */
 } mmb_generate_options;
 
 /** Fills `options` with the defaults. Does nothing if NULL. */
@@ -508,7 +536,13 @@ MMB_API void mmb_generate_options_init(mmb_generate_options* options);
  *  state), then samples up to max_tokens tokens, calling `cb` with each token's text as
  *  soon as it is known. Text is streamed through a detokenizer, so callbacks see only
  *  whole characters; the final flush goes to a last callback with token -1.
+ *  @param session continues from its current state.
+ *  @param sampler chooses each token (its penalty window sees the prompt too).
+ *  @param prompt UTF-8 text, `len` bytes.
+ *  @param len length of prompt in bytes.
+ *  @param options NULL for defaults.
  *  @param cb NULL to generate without a callback.
+ *  @param user_data passed to cb.
  *  @return MMB_OK (max_tokens reached, EOS, or cb returned 0); MMB_ERR_CANCELLED (the
  *  progress callback returned 0); MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BACKEND. */
 MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, const char* prompt,
@@ -522,53 +556,54 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
  *  appended; check struct_size before using a member added after version 1.
  *  @{ */
 
+/** Every function of the API, in append-only order. */
 typedef struct mmb_api {
-  uint32_t struct_size;
-  uint32_t abi_version;
-  const char* (*status_string)(mmb_status);
-  const char* (*last_error)(void);
-  uint32_t (*version)(void);
-  const char* (*version_string)(void);
-  void (*runtime_options_init)(mmb_runtime_options*);
-  mmb_status (*runtime_create)(const mmb_runtime_options*, mmb_runtime**);
-  void (*runtime_destroy)(mmb_runtime*);
-  mmb_status (*runtime_get_backend)(const mmb_runtime*, int32_t*, int32_t*);
-  void (*load_options_init)(mmb_load_options*);
-  mmb_status (*model_load_file)(mmb_runtime*, const char*, const mmb_load_options*, mmb_model**);
-  mmb_status (*model_load_memory)(mmb_runtime*, const void*, size_t, const mmb_load_options*, mmb_model**);
-  mmb_status (*model_load_io)(mmb_runtime*, const mmb_io*, const mmb_load_options*, mmb_model**);
-  mmb_status (*model_get_info)(const mmb_model*, mmb_model_info*);
-  mmb_status (*model_get_meta)(const mmb_model*, const char*, char*, size_t, size_t*);
-  void (*model_destroy)(mmb_model*);
-  void (*session_options_init)(mmb_session_options*);
-  mmb_status (*session_create)(mmb_model*, const mmb_session_options*, mmb_session**);
-  void (*session_destroy)(mmb_session*);
-  mmb_status (*session_reset)(mmb_session*);
-  mmb_status (*session_get_position)(const mmb_session*, uint64_t*);
-  mmb_model* (*session_get_model)(const mmb_session*);
-  mmb_status (*session_step)(mmb_session*, int32_t, float*, size_t);
-  void (*prefill_options_init)(mmb_prefill_options*);
-  mmb_status (*session_prefill)(mmb_session*, const int32_t*, size_t, float*, size_t);
-  mmb_status (*session_prefill_ex)(mmb_session*, const int32_t*, size_t, float*, size_t, const mmb_prefill_options*);
-  mmb_status (*step_batch)(mmb_session* const*, const int32_t*, size_t, float*, size_t);
-  mmb_status (*session_state_size)(const mmb_session*, size_t*);
-  mmb_status (*session_state_save)(const mmb_session*, void*, size_t, size_t*);
-  mmb_status (*session_state_load)(mmb_session*, const void*, size_t);
-  mmb_status (*session_fork)(const mmb_session*, mmb_session**);
-  mmb_status (*tokenize)(const mmb_model*, const char*, size_t, int32_t*, size_t, size_t*, uint32_t);
-  mmb_status (*token_to_bytes)(const mmb_model*, int32_t, char*, size_t, size_t*);
-  mmb_status (*detokenizer_create)(const mmb_model*, mmb_detokenizer**);
-  void (*detokenizer_destroy)(mmb_detokenizer*);
-  mmb_status (*detokenizer_push)(mmb_detokenizer*, int32_t, char*, size_t, size_t*);
-  mmb_status (*detokenizer_flush)(mmb_detokenizer*, char*, size_t, size_t*);
-  void (*sampler_params_init)(mmb_sampler_params*);
-  mmb_status (*sampler_create)(const mmb_sampler_params*, mmb_sampler**);
-  void (*sampler_destroy)(mmb_sampler*);
-  mmb_status (*sampler_reset)(mmb_sampler*);
-  mmb_status (*sampler_accept)(mmb_sampler*, int32_t);
-  mmb_status (*sampler_sample)(mmb_sampler*, const float*, size_t, int32_t*);
-  void (*generate_options_init)(mmb_generate_options*);
-  mmb_status (*generate)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_generate_options*, mmb_token_callback, void*);
+  uint32_t struct_size;   /**< sizeof(mmb_api) of the library: members past it are absent. */
+  uint32_t abi_version;   /**< The ABI version this table serves. */
+  const char* (*status_string)(mmb_status); /**< mmb_status_string() */
+  const char* (*last_error)(void); /**< mmb_last_error() */
+  uint32_t (*version)(void); /**< mmb_version() */
+  const char* (*version_string)(void); /**< mmb_version_string() */
+  void (*runtime_options_init)(mmb_runtime_options*); /**< mmb_runtime_options_init() */
+  mmb_status (*runtime_create)(const mmb_runtime_options*, mmb_runtime**); /**< mmb_runtime_create() */
+  void (*runtime_destroy)(mmb_runtime*); /**< mmb_runtime_destroy() */
+  mmb_status (*runtime_get_backend)(const mmb_runtime*, int32_t*, int32_t*); /**< mmb_runtime_get_backend() */
+  void (*load_options_init)(mmb_load_options*); /**< mmb_load_options_init() */
+  mmb_status (*model_load_file)(mmb_runtime*, const char*, const mmb_load_options*, mmb_model**); /**< mmb_model_load_file() */
+  mmb_status (*model_load_memory)(mmb_runtime*, const void*, size_t, const mmb_load_options*, mmb_model**); /**< mmb_model_load_memory() */
+  mmb_status (*model_load_io)(mmb_runtime*, const mmb_io*, const mmb_load_options*, mmb_model**); /**< mmb_model_load_io() */
+  mmb_status (*model_get_info)(const mmb_model*, mmb_model_info*); /**< mmb_model_get_info() */
+  mmb_status (*model_get_meta)(const mmb_model*, const char*, char*, size_t, size_t*); /**< mmb_model_get_meta() */
+  void (*model_destroy)(mmb_model*); /**< mmb_model_destroy() */
+  void (*session_options_init)(mmb_session_options*); /**< mmb_session_options_init() */
+  mmb_status (*session_create)(mmb_model*, const mmb_session_options*, mmb_session**); /**< mmb_session_create() */
+  void (*session_destroy)(mmb_session*); /**< mmb_session_destroy() */
+  mmb_status (*session_reset)(mmb_session*); /**< mmb_session_reset() */
+  mmb_status (*session_get_position)(const mmb_session*, uint64_t*); /**< mmb_session_get_position() */
+  mmb_model* (*session_get_model)(const mmb_session*); /**< mmb_session_get_model() */
+  mmb_status (*session_step)(mmb_session*, int32_t, float*, size_t); /**< mmb_session_step() */
+  void (*prefill_options_init)(mmb_prefill_options*); /**< mmb_prefill_options_init() */
+  mmb_status (*session_prefill)(mmb_session*, const int32_t*, size_t, float*, size_t); /**< mmb_session_prefill() */
+  mmb_status (*session_prefill_ex)(mmb_session*, const int32_t*, size_t, float*, size_t, const mmb_prefill_options*); /**< mmb_session_prefill_ex() */
+  mmb_status (*step_batch)(mmb_session* const*, const int32_t*, size_t, float*, size_t); /**< mmb_step_batch() */
+  mmb_status (*session_state_size)(const mmb_session*, size_t*); /**< mmb_session_state_size() */
+  mmb_status (*session_state_save)(const mmb_session*, void*, size_t, size_t*); /**< mmb_session_state_save() */
+  mmb_status (*session_state_load)(mmb_session*, const void*, size_t); /**< mmb_session_state_load() */
+  mmb_status (*session_fork)(const mmb_session*, mmb_session**); /**< mmb_session_fork() */
+  mmb_status (*tokenize)(const mmb_model*, const char*, size_t, int32_t*, size_t, size_t*, uint32_t); /**< mmb_tokenize() */
+  mmb_status (*token_to_bytes)(const mmb_model*, int32_t, char*, size_t, size_t*); /**< mmb_token_to_bytes() */
+  mmb_status (*detokenizer_create)(const mmb_model*, mmb_detokenizer**); /**< mmb_detokenizer_create() */
+  void (*detokenizer_destroy)(mmb_detokenizer*); /**< mmb_detokenizer_destroy() */
+  mmb_status (*detokenizer_push)(mmb_detokenizer*, int32_t, char*, size_t, size_t*); /**< mmb_detokenizer_push() */
+  mmb_status (*detokenizer_flush)(mmb_detokenizer*, char*, size_t, size_t*); /**< mmb_detokenizer_flush() */
+  void (*sampler_params_init)(mmb_sampler_params*); /**< mmb_sampler_params_init() */
+  mmb_status (*sampler_create)(const mmb_sampler_params*, mmb_sampler**); /**< mmb_sampler_create() */
+  void (*sampler_destroy)(mmb_sampler*); /**< mmb_sampler_destroy() */
+  mmb_status (*sampler_reset)(mmb_sampler*); /**< mmb_sampler_reset() */
+  mmb_status (*sampler_accept)(mmb_sampler*, int32_t); /**< mmb_sampler_accept() */
+  mmb_status (*sampler_sample)(mmb_sampler*, const float*, size_t, int32_t*); /**< mmb_sampler_sample() */
+  void (*generate_options_init)(mmb_generate_options*); /**< mmb_generate_options_init() */
+  mmb_status (*generate)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_generate_options*, mmb_token_callback, void*); /**< mmb_generate() */
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot

@@ -1,18 +1,23 @@
 // Opens a .mmb bundle, verifies all of it, and gives named tensor views.
 //
-// Verification happens before anything is returned: magic, version, header fields,
-// manifest checksum and FlatBuffers verification, config ranges, every tensor's
-// dtype, codec, shape, offset and size within the file, alignment, no overlaps,
-// unique names, exactly the tensors the config implies with their shapes, zstd
-// frames that decode to exactly raw_size, and (unless skipped) each xxh64.
-// A failure throws mmb::Error with a distinct status and a message naming the
-// field, the tensor and the offsets.
+// Verification happens before anything is returned (docs/bundle-format.md lists it):
+// magic, version, header fields, manifest range and xxh64, FlatBuffers verification,
+// config ranges, tokenizer and metadata sanity, every tensor's dtype, codec, rank,
+// shape (no 64-bit overflow), sizes, offset and size within the file, alignment, no
+// overlaps with each other or with the header or manifest, unique names, exactly the
+// tensors the config implies with their shapes, zstd frames that declare and decode to
+// exactly raw_size, and (unless skipped) each tensor's xxh64. A failure throws
+// mmb::Error with a distinct status (MMB_ERR_FORMAT for malformed or corrupt bytes,
+// MMB_ERR_UNSUPPORTED for a newer version or an unknown flag, codec or dtype,
+// MMB_ERR_IO from the source, MMB_ERR_CANCELLED from the progress callback) and a
+// message naming the field, the tensor and the offsets. std::bad_alloc escapes.
 #pragma once
 
-#include "base/dtype.hpp"
 #include "base/function_ref.hpp"
 #include "base/host_allocator.hpp"
+#include "bundle/bundle_format.hpp"
 #include "bundle/byte_source.hpp"
+#include "bundle/tensor_view.hpp"
 #include "model/model_config.hpp"
 #include "model/tokenizer_data.hpp"
 
@@ -25,36 +30,27 @@
 
 namespace mmb {
 
-enum class Codec : uint8_t { None = 0, Zstd = 1, ShuffleZstd = 2 };
-
-// A decoded tensor, ready to use: data points into the mapped file (raw tensors)
-// or into memory owned by the LoadedBundle (decoded or read through host I/O).
-struct TensorView {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<uint64_t> shape;
-  const std::byte* data = nullptr;  // 64-byte aligned
-  uint64_t raw_size = 0;
-  // As stored in the file, for inspect/verify/bench.
-  Codec codec = Codec::None;
-  uint64_t offset = 0;
-  uint64_t stored_size = 0;
-  uint64_t xxh64 = 0;
-
-  uint64_t elements() const;
-};
-
 struct ReadOptions {
+  // Verify each tensor's xxh64. The manifest's checksum is always verified.
   bool verify_checksums = true;
-  // Spreads independent work (tensor decoding, checksums) over threads. May be null: serial.
+  // false: verify the structure only and leave every TensorView::data null; no tensor
+  // byte is read, decoded or allocated (for inspecting a bundle).
+  bool load_tensor_data = true;
+  // Spreads independent work (tensor decoding, copies, checksums) over threads: calls
+  // task(i) once for every i in [0, n_tasks) and returns when all are done. The tasks
+  // never throw. May be null: serial.
   FunctionRef<void(size_t n_tasks, FunctionRef<void(size_t task)> task)>* parallel = nullptr;
-  // Progress in bytes; return false to cancel (MMB_ERR_CANCELLED).
+  // Progress in bytes of work (bytes read through host I/O, then the raw bytes of each
+  // tensor once it is decoded, copied or checked), always called on the thread that
+  // called load(): first with done = 0, last with done = total. Return false to
+  // cancel: load() then throws MMB_ERR_CANCELLED.
   FunctionRef<bool(uint64_t done, uint64_t total)>* progress = nullptr;
 };
 
 class LoadedBundle {
  public:
-  // Reads and verifies everything. Keeps the source alive while tensors point into it.
+  // Reads and verifies everything. Keeps the source alive while tensors point into it;
+  // memory for decoded tensors comes from `allocator`, which must outlive the bundle.
   static std::unique_ptr<LoadedBundle> load(std::unique_ptr<ByteSource> source,
                                             const ReadOptions& options,
                                             const HostAllocator& allocator);
@@ -64,14 +60,16 @@ class LoadedBundle {
   const ModelConfig& config() const { return config_; }
   const TokenizerData& tokenizer() const { return tokenizer_; }
   const std::vector<std::pair<std::string, std::string>>& metadata() const { return metadata_; }
-  const std::vector<TensorView>& tensors() const { return tensors_; }
+  const std::vector<TensorView>& tensors() const { return tensors_; }  // in manifest order
   const TensorView* find(const std::string& name) const;  // nullptr if absent
+  ManifestCodec manifest_codec() const { return manifest_codec_; }
   uint64_t manifest_stored_size() const { return manifest_stored_size_; }
   uint64_t manifest_raw_size() const { return manifest_raw_size_; }
   uint64_t file_size() const;
+  const ByteSource& source() const;
 
  private:
-  LoadedBundle() = default;
+  LoadedBundle();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint32_t format_version_ = 0;
@@ -79,6 +77,7 @@ class LoadedBundle {
   TokenizerData tokenizer_;
   std::vector<std::pair<std::string, std::string>> metadata_;
   std::vector<TensorView> tensors_;
+  ManifestCodec manifest_codec_ = ManifestCodec::None;
   uint64_t manifest_stored_size_ = 0;
   uint64_t manifest_raw_size_ = 0;
 };

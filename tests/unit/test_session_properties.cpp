@@ -288,7 +288,8 @@ TEST_CASE("greedy generation is reproducible and follows the reference's argmax"
   CHECK(first.size() == 24);
   CHECK(generate() == first);
 
-  // The reference's greedy choices, compared while the best logit leads clearly.
+  // The reference follows the library's tokens; wherever its best logit leads
+  // clearly (a near-tie may go either way within tolerance), the choices agree.
   ReferenceModel ref = build_reference(weights);
   std::vector<double> logits;
   for (unsigned char ch : prompt) logits = ref.step(ch);
@@ -300,12 +301,13 @@ TEST_CASE("greedy generation is reproducible and follows the reference's argmax"
     double second = -INFINITY;
     for (size_t v = 0; v < logits.size(); ++v)
       if (v != best) second = std::max(second, logits[v]);
-    if (logits[best] - second < 10 * logit_tolerance(logits)) break;
-    CHECK(token == int32_t(best));
-    ++compared;
+    if (logits[best] - second >= 10 * logit_tolerance(logits)) {
+      CHECK(token == int32_t(best));
+      ++compared;
+    }
     logits = ref.step(token);
   }
-  CHECK(compared >= 4);
+  CHECK(compared >= 12);
 }
 
 TEST_CASE("8 threads x 4 sessions on one model match single-threaded results", "[session]") {

@@ -47,7 +47,7 @@ void fill(const TensorSpec& spec, const ModelConfig& config, Gaussian& g, std::v
   const uint64_t cols = spec.shape.size() >= 2 ? spec.shape.back() : 1;
   const double residual_scale = 1.0 / std::sqrt(2.0 * double(config.layers.size()));
   auto normal = [&](double stddev, double mean = 0.0) { for (auto& x : v) x = float(mean + stddev * g.normal()); };
-  if (n == "embed.weight") return normal(1.0);
+  if (n == "embed.weight") return normal(0.02);  // the usual init; larger values make a tied head echo its input
   if (n == "lm_head.weight") return normal(1.0 / std::sqrt(double(config.d_model)));
   if (ends_with(n, "norm.weight") || ends_with(n, "norm_f.weight")) return normal(0.1, 1.0);
   if (ends_with(n, ".A_log")) {

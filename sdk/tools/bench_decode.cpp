@@ -1,0 +1,226 @@
+#include "bench_decode.hpp"
+
+#include "command.hpp"
+#include "memory_bandwidth.hpp"
+#include "synthetic_model.hpp"
+
+#include "base/error.hpp"
+
+#include <moemamba/moemamba.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mmb::cli {
+
+namespace {
+
+struct Options {
+  std::string bundle;          // or a shape
+  std::string shape;
+  DType dtype = DType::F32;
+  std::vector<int> threads;
+  int tokens = 32;             // timed decode steps per repetition
+  int repetitions = 5;
+  int prefill = 256;
+  int batch = 4;
+  bool json = false;
+};
+
+void check(mmb_status s, const char* what) {
+  if (s != MMB_OK) fail(s, what, ": ", mmb_last_error());
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Stats {
+  double median, min, max;
+};
+
+Stats summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+Options parse(const std::vector<std::string>& args) {
+  Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) fail(MMB_ERR_INVALID_ARGUMENT, a, " needs a value");
+      return args[++i];
+    };
+    auto number = [&](int lo, int hi) {
+      const std::string& v = value();
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < lo || n > hi) fail(MMB_ERR_INVALID_ARGUMENT, a, " ", v, " is not a number in [", lo, ", ", hi, "]");
+      return int(n);
+    };
+    if (a == "--shape") o.shape = value();
+    else if (a == "--dtype") {
+      const std::string& v = value();
+      if (v == "f32") o.dtype = DType::F32;
+      else if (v == "f16") o.dtype = DType::F16;
+      else if (v == "bf16") o.dtype = DType::BF16;
+      else fail(MMB_ERR_INVALID_ARGUMENT, "--dtype ", v, " is not f32, f16 or bf16");
+    } else if (a == "--threads") o.threads.push_back(number(1, 1024));
+    else if (a == "--tokens") o.tokens = number(1, 1 << 20);
+    else if (a == "--repetitions") o.repetitions = number(1, 1000);
+    else if (a == "--prefill") o.prefill = number(0, 1 << 20);
+    else if (a == "--batch") o.batch = number(0, 1024);
+    else if (a == "--json") o.json = true;
+    else if (!a.empty() && a[0] == '-') fail(MMB_ERR_INVALID_ARGUMENT, "unknown option ", a);
+    else if (o.bundle.empty()) o.bundle = a;
+    else fail(MMB_ERR_INVALID_ARGUMENT, "more than one bundle given");
+  }
+  if (o.bundle.empty() == o.shape.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "give a BUNDLE or --shape NAME (not both)");
+  if (o.threads.empty())
+    for (int t = 1; t <= int(std::max(1u, std::thread::hardware_concurrency())); ++t) o.threads.push_back(t);
+  return o;
+}
+
+struct Row {
+  std::string what;
+  int threads;
+  double tokens_per_s, spread_lo, spread_hi, ms_per_token, floor_pct;
+};
+
+}  // namespace
+
+int run_bench_decode(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16]) [--threads N]...\n"
+                "         [--tokens N] [--repetitions N] [--prefill N] [--batch N] [--json]\n");
+    return 0;
+  }
+  Options o = parse(args);
+
+  std::vector<std::byte> memory;
+  if (!o.shape.empty()) {
+    SyntheticModel m = make_synthetic_model(named_shape(o.shape), {1, o.dtype});
+    memory = write_bundle_to_memory(m.contents, WriterOptions{});
+  }
+
+  std::vector<Row> rows;
+  for (int threads : o.threads) {
+    Bandwidth bw = measure_bandwidth(threads);
+    mmb_runtime_options ro;
+    mmb_runtime_options_init(&ro);
+    ro.n_threads = threads;
+    mmb_runtime* rt = nullptr;
+    check(mmb_runtime_create(&ro, &rt), "runtime");
+    std::unique_ptr<mmb_runtime, void (*)(mmb_runtime*)> rt_guard(rt, mmb_runtime_destroy);
+    mmb_model* model = nullptr;
+    mmb_load_options lo;
+    mmb_load_options_init(&lo);
+    lo.flags = MMB_LOAD_SKIP_CHECKSUMS;
+    if (memory.empty()) check(mmb_model_load_file(rt, o.bundle.c_str(), &lo, &model), "load");
+    else check(mmb_model_load_memory(rt, memory.data(), memory.size(), &lo, &model), "load");
+    std::unique_ptr<mmb_model, void (*)(mmb_model*)> model_guard(model, mmb_model_destroy);
+    mmb_model_info info;
+    info.struct_size = sizeof info;
+    check(mmb_model_get_info(model, &info), "info");
+    std::vector<float> logits(size_t(info.vocab_size) * size_t(std::max(1, o.batch)));
+    // Bytes a token must read at batch 1: active weights plus the state, read and written.
+    const double floor_bytes = double(info.active_weight_bytes) + 2.0 * double(info.state_bytes);
+    const double floor_s = floor_bytes / (bw.read_gbps * 1e9);
+
+    auto token_at = [&](int i) { return int32_t((i * 7919 + 13) % info.vocab_size); };
+
+    // Decode at batch 1.
+    {
+      mmb_session* s = nullptr;
+      check(mmb_session_create(model, nullptr, &s), "session");
+      for (int i = 0; i < 8; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "warm-up");
+      std::vector<double> per_token;
+      for (int r = 0; r < o.repetitions; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < o.tokens; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "step");
+        per_token.push_back(seconds_since(t0) / o.tokens);
+      }
+      mmb_session_destroy(s);
+      Stats st = summarize(per_token);
+      rows.push_back({"decode b=1", threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min, st.median * 1e3,
+                      100.0 * floor_s / st.median});
+    }
+    // Batched decode: weights read once per step of the whole batch.
+    if (o.batch > 1) {
+      std::vector<mmb_session*> sessions(size_t(o.batch));
+      for (auto& s : sessions) check(mmb_session_create(model, nullptr, &s), "session");
+      std::vector<int32_t> tokens(size_t(o.batch));
+      std::vector<double> per_step;
+      for (int r = 0; r < o.repetitions + 1; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < o.tokens; ++i) {
+          for (int b = 0; b < o.batch; ++b) tokens[size_t(b)] = token_at(i + b);
+          check(mmb_step_batch(sessions.data(), tokens.data(), sessions.size(), logits.data(), size_t(info.vocab_size)), "batch");
+        }
+        if (r > 0) per_step.push_back(seconds_since(t0) / o.tokens);  // first repetition warms up
+      }
+      for (auto* s : sessions) mmb_session_destroy(s);
+      Stats st = summarize(per_step);
+      const double floor_batch = (double(info.active_weight_bytes) + 2.0 * o.batch * double(info.state_bytes)) /
+                                 (bw.read_gbps * 1e9);
+      rows.push_back({"decode b=" + std::to_string(o.batch), threads, o.batch / st.median, o.batch / st.max,
+                      o.batch / st.min, st.median * 1e3 / o.batch, 100.0 * floor_batch / st.median});
+    }
+    // Prefill of a prompt.
+    if (o.prefill > 0) {
+      std::vector<int32_t> prompt(size_t(o.prefill));
+      for (int i = 0; i < o.prefill; ++i) prompt[size_t(i)] = token_at(i);
+      mmb_session* s = nullptr;
+      check(mmb_session_create(model, nullptr, &s), "session");
+      std::vector<double> per_token;
+      for (int r = 0; r < std::max(1, o.repetitions / 2) + 1; ++r) {
+        check(mmb_session_reset(s), "reset");
+        auto t0 = std::chrono::steady_clock::now();
+        check(mmb_session_prefill(s, prompt.data(), prompt.size(), logits.data(), logits.size()), "prefill");
+        if (r > 0) per_token.push_back(seconds_since(t0) / o.prefill);
+      }
+      mmb_session_destroy(s);
+      Stats st = summarize(per_token);
+      rows.push_back({"prefill " + std::to_string(o.prefill), threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min,
+                      st.median * 1e3, 0.0});
+    }
+    if (!o.json && threads == o.threads.front()) {
+      std::printf("model: %s  params %.1fM total, %.1fM active  active weights %.1f MB  state %.2f MB\n",
+                  o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(), info.params_total / 1e6,
+                  info.params_active / 1e6, info.active_weight_bytes / 1e6, info.state_bytes / 1e6);
+    }
+    if (!o.json)
+      std::printf("threads %d: read bandwidth %.1f GB/s, copy %.1f GB/s -> floor %.2f ms/token at batch 1\n", threads,
+                  bw.read_gbps, bw.copy_gbps, floor_s * 1e3);
+  }
+  if (o.json) {
+    std::printf("[\n");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::printf("  {\"what\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.3f, \"min\": %.3f, \"max\": %.3f, "
+                  "\"ms_per_token\": %.4f, \"floor_pct\": %.2f}%s\n",
+                  r.what.c_str(), r.threads, r.tokens_per_s, r.spread_lo, r.spread_hi, r.ms_per_token, r.floor_pct,
+                  i + 1 < rows.size() ? "," : "");
+    }
+    std::printf("]\n");
+    return 0;
+  }
+  std::printf("\n%-14s %7s %12s %21s %12s %10s\n", "benchmark", "threads", "tokens/s", "spread (min..max)", "ms/token",
+              "% floor");
+  for (const Row& r : rows) {
+    char floor[32] = "-";
+    if (r.floor_pct > 0) std::snprintf(floor, sizeof floor, "%.1f%%", r.floor_pct);
+    std::printf("%-14s %7d %12.1f %10.1f..%-10.1f %12.3f %10s\n", r.what.c_str(), r.threads, r.tokens_per_s,
+                r.spread_lo, r.spread_hi, r.ms_per_token, floor);
+  }
+  return 0;
+}
+
+}  // namespace mmb::cli

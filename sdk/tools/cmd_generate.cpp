@@ -1,0 +1,186 @@
+// mmb generate: continue a prompt, streaming the text to stdout as each token is
+// chosen, then report the speed on stderr. --chat keeps the session going over lines
+// read from stdin.
+#include "api_handles.hpp"
+#include "cli_args.hpp"
+#include "command.hpp"
+
+#include <moemamba/moemamba.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <string>
+
+namespace mmb::cli {
+namespace {
+
+const char* const kName = "generate";
+const char* const kUsage = "mmb generate BUNDLE --prompt TEXT [options]";
+const char* const kDescription =
+    "Continues TEXT with the model in BUNDLE. The text goes to stdout as each token is chosen;\n"
+    "the speed goes to stderr. Ctrl-C stops the generation cleanly. With --chat, lines read\n"
+    "from stdin continue the same session until an empty line or the end of input.";
+
+const std::vector<Option> kOptions = {
+    {"prompt", "TEXT", "the text to continue (required unless --chat)"},
+    {"max-tokens", "N", "most tokens to generate per prompt (default 128)"},
+    {"temp", "T", "temperature; 0 = greedy (default 0.8)"},
+    {"top-k", "K", "keep the K most likely tokens; 0 = off (default 40)"},
+    {"top-p", "P", "keep the smallest set of tokens with mass >= P; 1 = off (default 0.95)"},
+    {"min-p", "M", "drop tokens below M times the best probability; 0 = off (default 0.05)"},
+    {"repeat-penalty", "R", "divide positive, multiply negative logits of recent tokens; 1 = off (default)"},
+    {"presence-penalty", "A", "subtract A from the logit of each recent token; 0 = off (default)"},
+    {"frequency-penalty", "F", "subtract F per occurrence among recent tokens; 0 = off (default)"},
+    {"penalty-window", "N", "how many recent tokens the penalties see (default 64)"},
+    {"seed", "S", "random seed: the same seed gives the same text (default 0)"},
+    {"threads", "N", "compute threads; 0 = one per core (default)"},
+    {"no-bos", nullptr, "do not prepend the BOS token"},
+    {"chat", nullptr, "after the prompt, read lines from stdin and continue the session"},
+};
+
+struct Settings {
+  std::string bundle;
+  std::string prompt;
+  bool chat = false;
+  bool bos = true;
+  int32_t max_tokens = 128;
+  int32_t threads = 0;
+  mmb_sampler_params sampler;
+};
+
+Settings read_settings(const Args& args) {
+  args.expect_positionals(1, 1, "BUNDLE");
+  Settings s;
+  s.bundle = args.positionals()[0];
+  s.chat = args.has("chat");
+  s.prompt = s.chat ? args.get_string("prompt", "") : args.require("prompt");
+  s.bos = !args.has("no-bos");
+  constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+  constexpr double kAny = std::numeric_limits<double>::max();
+  s.max_tokens = int32_t(args.get_int("max-tokens", 128, 0, kInt32Max));
+  s.threads = int32_t(args.get_int("threads", 0, 0, 4096));
+  mmb_sampler_params& p = s.sampler;
+  mmb_sampler_params_init(&p);
+  p.temperature = float(args.get_double("temp", p.temperature, 0.0, kAny));
+  p.top_k = int32_t(args.get_int("top-k", p.top_k, 0, kInt32Max));
+  p.top_p = float(args.get_double("top-p", p.top_p, 0.0, 1.0));
+  p.min_p = float(args.get_double("min-p", p.min_p, 0.0, 1.0));
+  p.repetition_penalty = float(args.get_double("repeat-penalty", p.repetition_penalty, 0.0, kAny));
+  p.presence_penalty = float(args.get_double("presence-penalty", p.presence_penalty, 0.0, kAny));
+  p.frequency_penalty = float(args.get_double("frequency-penalty", p.frequency_penalty, 0.0, kAny));
+  p.penalty_window = int32_t(args.get_int("penalty-window", p.penalty_window, 0, 65536));
+  p.seed = args.get_uint64("seed", p.seed);
+  return s;
+}
+
+// Ctrl-C during a generation asks the callbacks to stop; elsewhere it ends the program.
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_interrupt(int) { interrupted = 1; }
+
+using Clock = std::chrono::steady_clock;
+
+// What the callbacks of one mmb_generate() call see and record.
+struct Turn {
+  Clock::time_point start;
+  Clock::time_point prompt_done;  // the prompt's prefill finished (or the first token came)
+  bool prompt_seen = false;
+  int64_t generated = 0;
+
+  void mark_prompt_done() {
+    if (prompt_seen) return;
+    prompt_done = Clock::now();
+    prompt_seen = true;
+  }
+};
+
+int32_t on_progress(void* user, uint64_t done, uint64_t total) {
+  if (done >= total) static_cast<Turn*>(user)->mark_prompt_done();
+  return interrupted ? 0 : 1;
+}
+
+int32_t on_token(void* user, int32_t token, const char* text, size_t len) {
+  auto* turn = static_cast<Turn*>(user);
+  if (token >= 0) {
+    turn->mark_prompt_done();
+    ++turn->generated;
+  }
+  if (len > 0) std::fwrite(text, 1, len, stdout);
+  std::fflush(stdout);
+  return interrupted ? 0 : 1;
+}
+
+double per_second(double count, double seconds) { return seconds > 0.0 ? count / seconds : 0.0; }
+
+// Continues the session with `text` and prints the speed line on stderr.
+void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* session, mmb_sampler* sampler,
+              const std::string& text) {
+  uint64_t position = 0;
+  check(mmb_session_get_position(session, &position), "reading the session position");
+  const uint32_t flags = settings.bos && position == 0 ? uint32_t(MMB_TOKENIZE_ADD_BOS) : 0u;
+  const size_t prompt_tokens = tokenize(loaded.model.get(), text, flags).size();
+
+  mmb_generate_options options;
+  mmb_generate_options_init(&options);
+  options.max_tokens = settings.max_tokens;
+  options.tokenize_flags = flags;
+  Turn turn;
+  options.progress = on_progress;
+  options.progress_user_data = &turn;
+
+  interrupted = 0;
+  const auto previous = std::signal(SIGINT, on_interrupt);
+  turn.start = Clock::now();
+  const mmb_status status = mmb_generate(session, sampler, text.data(), text.size(), &options, on_token, &turn);
+  const Clock::time_point end = Clock::now();
+  std::signal(SIGINT, previous);
+  if (status != MMB_ERR_CANCELLED) check(status, "generating");
+  if (!turn.prompt_seen) turn.prompt_done = end;
+
+  const double prompt_s = std::chrono::duration<double>(turn.prompt_done - turn.start).count();
+  const double generate_s = std::chrono::duration<double>(end - turn.prompt_done).count();
+  std::fprintf(stderr, "\n[generated %lld tokens in %.2f s: %.1f tok/s; prompt %zu tokens in %.2f s: %.1f tok/s%s]\n",
+               static_cast<long long>(turn.generated), generate_s, per_second(double(turn.generated), generate_s),
+               prompt_tokens, prompt_s, per_second(double(prompt_tokens), prompt_s),
+               interrupted ? "; interrupted" : "");
+}
+
+int generate(const Settings& settings) {
+  const LoadedModel loaded = load_model(settings.bundle, settings.threads);
+  const SessionPtr session = create_session(loaded.model.get());
+  mmb_sampler* raw_sampler = nullptr;
+  check(mmb_sampler_create(&settings.sampler, &raw_sampler), "creating the sampler");
+  const SamplerPtr sampler(raw_sampler);
+
+  if (!settings.prompt.empty()) run_turn(settings, loaded, session.get(), sampler.get(), settings.prompt);
+  if (!settings.chat) return 0;
+
+  std::fprintf(stderr, "[chat: type a line and press Enter; an empty line or end of input ends the chat]\n");
+  std::string line;
+  while (true) {
+    std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line) || line.empty()) break;
+    run_turn(settings, loaded, session.get(), sampler.get(), line + "\n");
+  }
+  return 0;
+}
+
+int run(const std::vector<std::string>& argv) {
+  try {
+    const Args args(argv, kOptions);
+    if (args.help()) {
+      std::fputs(help_text(kUsage, kDescription, kOptions).c_str(), stdout);
+      return 0;
+    }
+    return generate(read_settings(args));
+  } catch (const UsageError& e) {
+    return report_error(kName, std::string(e.what()) + " (see `mmb generate --help`)", 2);
+  }
+}
+
+const RegisterCommand registration(kName, "continue a prompt, streaming text to stdout (--chat: interactive)", run);
+
+}  // namespace
+}  // namespace mmb::cli

@@ -1,0 +1,131 @@
+// `mmb inspect BUNDLE`: what a bundle holds, read without touching its tensor data.
+#include "command.hpp"
+#include "human_units.hpp"
+
+#include "base/error.hpp"
+#include "bundle/bundle_reader.hpp"
+#include "bundle/tensor_table.hpp"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace mmb::cli {
+
+namespace {
+
+const char* norm_name(NormKind k) {
+  switch (k) {
+    case NormKind::None: return "none";
+    case NormKind::RMS: return "rms";
+    case NormKind::Layer: return "layer";
+  }
+  return "?";
+}
+
+const char* act_name(ExpertAct a) {
+  static const char* const names[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
+  return uint8_t(a) < 6 ? names[uint8_t(a)] : "?";
+}
+
+const char* router_name(RouterAct r) {
+  static const char* const names[] = {"softmax", "sigmoid", "relu"};
+  return uint8_t(r) < 3 ? names[uint8_t(r)] : "?";
+}
+
+std::string feed_forward(const FeedForwardConfig& f) {
+  return cat(act_name(f.act), " d_ff ", f.d_ff, f.bias ? " +bias" : "");
+}
+
+std::string describe(const LayerConfig& l) {
+  switch (l.kind) {
+    case LayerKind::Mamba: {
+      const MambaConfig& m = l.mamba;
+      return cat("mamba  d_inner ", m.d_inner, ", d_state ", m.d_state, ", d_conv ", m.d_conv, ", dt_rank ", m.dt_rank,
+                 m.in_proj_bias ? ", in_proj bias" : "", m.conv_bias ? ", conv bias" : "",
+                 m.out_proj_bias ? ", out_proj bias" : "");
+    }
+    case LayerKind::MoE: {
+      const MoEConfig& m = l.moe;
+      std::string s = cat("moe    ", m.n_experts, " experts (", feed_forward(m.expert), "), top ", m.top_k, ", router ",
+                          router_name(m.router), m.router_bias ? " +bias" : "", m.sel_bias ? " +sel_bias" : "",
+                          m.renorm ? ", renorm" : "");
+      if (m.routed_scale != 1.0f) s += cat(", scale ", m.routed_scale);
+      if (m.n_shared) s += cat(", ", m.n_shared, " shared (", feed_forward(m.shared), ")");
+      if (m.normalize_expert_output) s += ", normalized outputs";
+      return s;
+    }
+    case LayerKind::MLP:
+      return cat("mlp    ", feed_forward(l.mlp));
+  }
+  return "?";
+}
+
+std::string ratio(uint64_t raw, uint64_t stored) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fx", stored ? double(raw) / double(stored) : 0.0);
+  return buf;
+}
+
+int run(const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
+    std::printf("usage: mmb inspect BUNDLE\n\nPrints the config and layer plan, tokenizer, metadata, parameter counts and\n"
+                "tensor table of a bundle. The structure is fully verified; tensor data is not read.\n");
+    return args.size() == 1 ? 0 : 2;
+  }
+  const std::string& path = args[0];
+  static const HostAllocator allocator;
+  ReadOptions options;
+  options.load_tensor_data = false;
+  auto b = LoadedBundle::load(open_file_source(path), options, allocator);
+  const ModelConfig& c = b->config();
+
+  std::printf("bundle     %s\n", path.c_str());
+  std::printf("           %s, format %u, manifest %s (%s, %s raw)\n", human_bytes(b->file_size()).c_str(),
+              b->format_version(), human_bytes(b->manifest_stored_size()).c_str(),
+              b->manifest_codec() == ManifestCodec::Zstd ? "zstd" : "uncompressed",
+              human_bytes(b->manifest_raw_size()).c_str());
+  std::printf("config     d_model %u, vocab %u, norm %s, final norm %s, eps %g, embeddings %s\n", c.d_model,
+              c.vocab_size, norm_name(c.norm), norm_name(c.final_norm), double(c.norm_eps),
+              c.tie_embeddings ? "tied" : "untied (lm_head)");
+  std::printf("layers     %zu\n", c.layers.size());
+  for (size_t i = 0; i < c.layers.size(); ++i) std::printf("  %4zu  %s\n", i, describe(c.layers[i]).c_str());
+
+  const TokenizerData& t = b->tokenizer();
+  std::printf("tokenizer  %s, pre-tokenizer %s, %zu pieces, %zu merges, %zu special tokens; bos %d, eos %d, pad %d, "
+              "unk %d%s\n",
+              t.kind == TokenizerKind::Bytes ? "bytes" : "byte-level BPE",
+              t.pre_tokenizer == PreTokenizer::GPT2 ? "gpt2" : "none", t.pieces.size(), t.merges.size(),
+              t.specials.size(), t.bos_id, t.eos_id, t.pad_id, t.unk_id, t.add_bos ? ", adds bos" : "");
+  for (const SpecialToken& s : t.specials) std::printf("             special %d = %s\n", s.id, s.text.c_str());
+  if (b->metadata().empty()) std::printf("metadata   (none)\n");
+  for (size_t i = 0; i < b->metadata().size(); ++i)
+    std::printf("%s%s = %s\n", i ? "           " : "metadata   ", b->metadata()[i].first.c_str(),
+                b->metadata()[i].second.c_str());
+  std::printf("params     %s total, %s active per token\n", human_count(params_total(c)).c_str(),
+              human_count(params_active(c)).c_str());
+
+  size_t name_width = 4;
+  for (const TensorView& v : b->tensors()) name_width = std::max(name_width, v.name.size());
+  std::printf("\ntensors    %zu\n", b->tensors().size());
+  std::printf("  %-*s  %-5s  %-16s  %-12s  %10s  %10s  %6s\n", int(name_width), "name", "dtype", "shape", "codec",
+              "stored", "raw", "ratio");
+  uint64_t stored = 0, raw = 0;
+  for (const TensorView& v : b->tensors()) {
+    std::printf("  %-*s  %-5s  %-16s  %-12s  %10s  %10s  %6s\n", int(name_width), v.name.c_str(),
+                std::string(dtype_name(v.dtype)).c_str(), shape_string(v.shape).c_str(),
+                std::string(codec_name(v.codec)).c_str(), human_bytes(v.stored_size).c_str(),
+                human_bytes(v.raw_size).c_str(), ratio(v.raw_size, v.stored_size).c_str());
+    stored += v.stored_size;
+    raw += v.raw_size;
+  }
+  std::printf("  %-*s  %-5s  %-16s  %-12s  %10s  %10s  %6s\n", int(name_width), "total", "", "", "",
+              human_bytes(stored).c_str(), human_bytes(raw).c_str(), ratio(raw, stored).c_str());
+  return 0;
+}
+
+const RegisterCommand reg("inspect", "print a bundle's config, tokenizer, metadata and tensor table", run);
+
+}  // namespace
+
+}  // namespace mmb::cli

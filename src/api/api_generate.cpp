@@ -1,0 +1,88 @@
+// mmb_generate: prompt in, streamed text out, built from the public pieces
+// (tokenize, prefill, step, sampler, detokenizer).
+#include "api/api_guard.hpp"
+#include "api/api_objects.hpp"
+
+#include "runtime/detokenizer.hpp"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace mmb;
+
+extern "C" {
+
+MMB_API void mmb_generate_options_init(mmb_generate_options* o) {
+  if (!o) return;
+  *o = mmb_generate_options{};
+  o->struct_size = sizeof *o;
+  o->max_tokens = 256;
+  o->stop_at_eos = 1;
+  o->tokenize_flags = MMB_TOKENIZE_ADD_BOS;
+}
+
+MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, const char* prompt, size_t len,
+                                const mmb_generate_options* options, mmb_token_callback cb, void* user_data) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(sampler, "sampler");
+    if (!prompt && len) fail(MMB_ERR_INVALID_ARGUMENT, "prompt is NULL with len = ", len);
+    mmb_generate_options o;
+    mmb_generate_options_init(&o);
+    if (options) {
+      api::check_struct_size(options->struct_size, sizeof o, sizeof o, "mmb_generate_options");
+      std::memcpy(&o, options, sizeof o);
+    }
+    if (o.max_tokens < 0) fail(MMB_ERR_INVALID_ARGUMENT, "max_tokens ", o.max_tokens, " is negative");
+    const Model& model = session->impl->model();
+    const Tokenizer& tokenizer = model.tokenizer();
+    const uint32_t vocab = model.config().vocab_size;
+
+    size_t n = 0;
+    mmb_status s = mmb_tokenize(session->model, prompt, len, nullptr, 0, &n, o.tokenize_flags);
+    if (s != MMB_OK && s != MMB_ERR_BUFFER_TOO_SMALL) fail(s, mmb_last_error());
+    std::vector<int32_t> prompt_tokens(n);
+    if (n) {
+      s = mmb_tokenize(session->model, prompt, len, prompt_tokens.data(), n, &n, o.tokenize_flags);
+      if (s != MMB_OK) fail(s, mmb_last_error());
+    }
+    std::vector<float> logits(vocab);
+    if (n == 0) {
+      // Nothing to condition on: continue from the session's state with BOS, or token 0.
+      prompt_tokens.push_back(tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : 0);
+      n = 1;
+    }
+    for (int32_t t : prompt_tokens) {
+      if (t < 0 || uint32_t(t) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "prompt token ", t, " is outside the model's vocabulary ", vocab);
+      mmb_sampler_accept(sampler, t);
+    }
+    mmb_prefill_options po;
+    mmb_prefill_options_init(&po);
+    po.progress = o.progress;
+    po.progress_user_data = o.progress_user_data;
+    s = mmb_session_prefill_ex(session, prompt_tokens.data(), n, logits.data(), logits.size(), &po);
+    if (s != MMB_OK) fail(s, mmb_last_error());
+
+    Detokenizer detok(tokenizer);
+    std::string text;
+    for (int32_t i = 0; i < o.max_tokens; ++i) {
+      int32_t token = 0;
+      s = mmb_sampler_sample(sampler, logits.data(), logits.size(), &token);
+      if (s != MMB_OK) fail(s, mmb_last_error());
+      if (o.stop_at_eos && token == tokenizer.eos_id()) break;
+      text.clear();
+      if (token < tokenizer.n_pieces()) detok.push(token, text);
+      // Every emitted token enters the state, so a later call continues the text;
+      // the last one needs no logits.
+      const bool more = i + 1 < o.max_tokens;
+      session->impl->step(token, more ? logits.data() : nullptr);
+      if (cb && !cb(user_data, token, text.data(), text.size())) return;
+    }
+    text.clear();
+    detok.flush(text);
+    if (cb && !text.empty()) cb(user_data, -1, text.data(), text.size());
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,57 @@
+// mmb_runtime_*: creation with the host's policy, reference counting.
+#include "api/api_guard.hpp"
+#include "api/api_objects.hpp"
+
+#include <cmath>
+
+namespace mmb::api {
+
+void retain(mmb_runtime* r) { r->refs.fetch_add(1, std::memory_order_relaxed); }
+void release(mmb_runtime* r) {
+  if (r && r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete r;
+}
+
+}  // namespace mmb::api
+
+using namespace mmb;
+
+extern "C" {
+
+MMB_API void mmb_runtime_options_init(mmb_runtime_options* o) {
+  if (!o) return;
+  *o = mmb_runtime_options{};
+  o->struct_size = sizeof *o;
+  o->backend = MMB_BACKEND_AUTO;
+  o->log_level = MMB_LOG_WARN;
+}
+
+MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_runtime** out) {
+  return api::guard([&] {
+    api::require(out, "out");
+    mmb_runtime_options o;
+    mmb_runtime_options_init(&o);
+    if (options) {
+      api::check_struct_size(options->struct_size, sizeof(mmb_runtime_options), sizeof(mmb_runtime_options), "mmb_runtime_options");
+      o = *options;
+    }
+    if (o.backend < MMB_BACKEND_AUTO || o.backend > MMB_BACKEND_CUDA) fail(MMB_ERR_INVALID_ARGUMENT, "backend ", o.backend, " is unknown");
+    if (o.n_threads < 0 || o.n_threads > 1024) fail(MMB_ERR_INVALID_ARGUMENT, "n_threads ", o.n_threads, " is outside [0, 1024]");
+    if (!o.alloc_fn != !o.free_fn) fail(MMB_ERR_INVALID_ARGUMENT, "alloc_fn and free_fn must be given together");
+    if (o.backend == MMB_BACKEND_CUDA)
+      fail(MMB_ERR_BACKEND, "the CUDA backend is not available in this build (no plugin libmoemamba_cuda.so)");
+    *out = new mmb_runtime(o);
+  });
+}
+
+MMB_API void mmb_runtime_destroy(mmb_runtime* runtime) { api::release(runtime); }
+
+MMB_API mmb_status mmb_runtime_get_backend(const mmb_runtime* runtime, int32_t* backend, int32_t* n_threads) {
+  return api::guard([&] {
+    api::require(runtime, "runtime");
+    if (!backend && !n_threads) fail(MMB_ERR_INVALID_ARGUMENT, "backend and n_threads are both NULL");
+    if (backend) *backend = runtime->impl.backend();
+    if (n_threads) *n_threads = runtime->impl.pool().size();
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,186 @@
+// mmb_session_*, mmb_step_batch: stepping, prefill, saved state and forks.
+// Every argument is checked before any state changes.
+#include "api/api_guard.hpp"
+#include "api/api_objects.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace mmb;
+
+namespace {
+
+void check_token(const mmb_session* s, int32_t token) {
+  const uint32_t vocab = s->impl->model().config().vocab_size;
+  if (token < 0 || uint32_t(token) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", vocab, ")");
+}
+
+void check_logits(const mmb_session* s, const float* logits, size_t cap) {
+  const uint32_t vocab = s->impl->model().config().vocab_size;
+  if (logits && cap < vocab) fail(MMB_ERR_BUFFER_TOO_SMALL, "logits capacity ", cap, " is below the vocabulary size ", vocab);
+}
+
+mmb_session* make_session(mmb_model* model, std::unique_ptr<Session> impl) {
+  auto* handle = new mmb_session(model, std::move(impl));
+  api::retain(model);
+  return handle;
+}
+
+mmb_status prefill(mmb_session* session, const int32_t* tokens, size_t n, float* logits, size_t cap,
+                   const mmb_prefill_options* options) {
+  return api::guard([&] {
+    api::require(session, "session");
+    if (n && !tokens) fail(MMB_ERR_INVALID_ARGUMENT, "tokens is NULL with n = ", n);
+    check_logits(session, logits, cap);
+    mmb_prefill_options o;
+    mmb_prefill_options_init(&o);
+    if (options) {
+      api::check_struct_size(options->struct_size, sizeof o, sizeof o, "mmb_prefill_options");
+      std::memcpy(&o, options, sizeof o);
+    }
+    for (size_t i = 0; i < n; ++i) check_token(session, tokens[i]);
+    if (n == 0) {
+      if (logits) fail(MMB_ERR_INVALID_ARGUMENT, "no tokens to produce logits for (n = 0)");
+      return;
+    }
+    auto body = [&o](uint64_t done, uint64_t total) { return o.progress(o.progress_user_data, done, total) != 0; };
+    FunctionRef<bool(uint64_t, uint64_t)> progress(body);
+    if (!session->impl->prefill(tokens, n, logits, o.progress ? &progress : nullptr))
+      fail(MMB_ERR_CANCELLED, "prefill cancelled by the progress callback at position ", session->impl->position());
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+MMB_API void mmb_session_options_init(mmb_session_options* o) {
+  if (!o) return;
+  *o = mmb_session_options{};
+  o->struct_size = sizeof *o;
+}
+
+MMB_API void mmb_prefill_options_init(mmb_prefill_options* o) {
+  if (!o) return;
+  *o = mmb_prefill_options{};
+  o->struct_size = sizeof *o;
+}
+
+MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_options* options, mmb_session** out) {
+  return api::guard([&] {
+    api::require(model, "model");
+    api::require(out, "out");
+    if (options) {
+      api::check_struct_size(options->struct_size, sizeof(mmb_session_options), sizeof(mmb_session_options), "mmb_session_options");
+      if (options->flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
+    }
+    *out = make_session(model, std::make_unique<Session>(*model->impl, model->runtime->impl));
+  });
+}
+
+MMB_API void mmb_session_destroy(mmb_session* session) {
+  if (!session) return;
+  mmb_model* model = session->model;
+  delete session;
+  api::release(model);
+}
+
+MMB_API mmb_status mmb_session_reset(mmb_session* session) {
+  return api::guard([&] {
+    api::require(session, "session");
+    session->impl->reset();
+  });
+}
+
+MMB_API mmb_status mmb_session_get_position(const mmb_session* session, uint64_t* position) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(position, "position");
+    *position = session->impl->position();
+  });
+}
+
+MMB_API mmb_model* mmb_session_get_model(const mmb_session* session) { return session ? session->model : nullptr; }
+
+MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* logits, size_t logits_cap) {
+  return api::guard([&] {
+    api::require(session, "session");
+    check_token(session, token);
+    check_logits(session, logits, logits_cap);
+    session->impl->step(token, logits);
+  });
+}
+
+MMB_API mmb_status mmb_session_prefill(mmb_session* session, const int32_t* tokens, size_t n, float* logits,
+                                       size_t logits_cap) {
+  return prefill(session, tokens, n, logits, logits_cap, nullptr);
+}
+
+MMB_API mmb_status mmb_session_prefill_ex(mmb_session* session, const int32_t* tokens, size_t n, float* logits,
+                                          size_t logits_cap, const mmb_prefill_options* options) {
+  return prefill(session, tokens, n, logits, logits_cap, options);
+}
+
+MMB_API mmb_status mmb_step_batch(mmb_session* const* sessions, const int32_t* tokens, size_t n, float* logits,
+                                  size_t logits_stride) {
+  return api::guard([&] {
+    api::require(sessions, "sessions");
+    api::require(tokens, "tokens");
+    if (n == 0) fail(MMB_ERR_INVALID_ARGUMENT, "n is 0");
+    for (size_t i = 0; i < n; ++i) {
+      if (!sessions[i]) fail(MMB_ERR_INVALID_ARGUMENT, "sessions[", i, "] is NULL");
+      if (sessions[i]->model->impl.get() != sessions[0]->model->impl.get())
+        fail(MMB_ERR_STATE_MISMATCH, "sessions[", i, "] runs another model than sessions[0]");
+      check_token(sessions[i], tokens[i]);
+      for (size_t j = 0; j < i; ++j)
+        if (sessions[j] == sessions[i]) fail(MMB_ERR_INVALID_ARGUMENT, "sessions[", j, "] and sessions[", i, "] are the same session");
+    }
+    check_logits(sessions[0], logits, logits_stride);
+    Session* impls[256];
+    for (size_t start = 0; start < n; start += 256) {
+      size_t m = std::min<size_t>(256, n - start);
+      for (size_t i = 0; i < m; ++i) impls[i] = sessions[start + i]->impl.get();
+      Session::step_batch(impls, tokens + start, m, logits ? logits + start * logits_stride : nullptr, logits_stride);
+    }
+  });
+}
+
+MMB_API mmb_status mmb_session_state_size(const mmb_session* session, size_t* bytes) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(bytes, "bytes");
+    *bytes = session->impl->state_blob_size();
+  });
+}
+
+MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf, size_t cap, size_t* written) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(written, "written");
+    const size_t need = session->impl->state_blob_size();
+    if (!buf || cap < need) {
+      *written = need;
+      fail(MMB_ERR_BUFFER_TOO_SMALL, "state needs ", need, " bytes, buffer has ", buf ? cap : 0);
+    }
+    session->impl->save_state(buf);
+    *written = need;
+  });
+}
+
+MMB_API mmb_status mmb_session_state_load(mmb_session* session, const void* buf, size_t size) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(buf, "buf");
+    session->impl->load_state(buf, size);
+  });
+}
+
+MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** out) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::require(out, "out");
+    *out = make_session(session->model, std::make_unique<Session>(*session->impl));
+  });
+}
+
+}  // extern "C"

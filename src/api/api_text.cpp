@@ -1,0 +1,110 @@
+// mmb_tokenize, mmb_token_to_bytes, mmb_detokenizer_*: text in and out.
+#include "api/api_guard.hpp"
+#include "api/api_objects.hpp"
+
+#include "runtime/detokenizer.hpp"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace mmb;
+
+struct mmb_detokenizer {
+  mmb_detokenizer(mmb_model* m) : model(m), impl(m->impl->tokenizer()) {}
+  mmb_model* model;  // one reference held: the detokenizer reads its vocabulary
+  Detokenizer impl;
+  std::string pending;  // output not yet handed out; keeps its capacity between calls
+};
+
+namespace {
+
+// Size-then-copy of `text` into buf; on a short buffer nothing is consumed.
+void hand_out(const std::string& text, char* buf, size_t cap, size_t* len) {
+  *len = text.size();
+  if (text.size() > cap || (!buf && !text.empty()))
+    fail(MMB_ERR_BUFFER_TOO_SMALL, "output needs ", text.size(), " bytes, buffer has ", buf ? cap : 0);
+  if (!text.empty()) std::memcpy(buf, text.data(), text.size());
+}
+
+}  // namespace
+
+extern "C" {
+
+MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len, int32_t* tokens, size_t cap,
+                                size_t* n, uint32_t flags) {
+  return api::guard([&] {
+    api::require(model, "model");
+    api::require(n, "n");
+    if (!text && len) fail(MMB_ERR_INVALID_ARGUMENT, "text is NULL with len = ", len);
+    if (flags & ~uint32_t(MMB_TOKENIZE_ADD_BOS | MMB_TOKENIZE_PARSE_SPECIAL))
+      fail(MMB_ERR_INVALID_ARGUMENT, "unknown tokenize flags 0x", std::hex, flags);
+    const Tokenizer& t = model->impl->tokenizer();
+    std::vector<int32_t> ids;
+    if ((flags & MMB_TOKENIZE_ADD_BOS) && t.bos_id() >= 0) ids.push_back(t.bos_id());
+    t.encode(std::string_view(text ? text : "", len), (flags & MMB_TOKENIZE_PARSE_SPECIAL) != 0, ids);
+    *n = ids.size();
+    if (ids.size() > cap || (!tokens && !ids.empty()))
+      fail(MMB_ERR_BUFFER_TOO_SMALL, "text needs ", ids.size(), " tokens, buffer has ", tokens ? cap : 0);
+    if (!ids.empty()) std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
+  });
+}
+
+MMB_API mmb_status mmb_token_to_bytes(const mmb_model* model, int32_t token, char* buf, size_t cap, size_t* len) {
+  return api::guard([&] {
+    api::require(model, "model");
+    api::require(len, "len");
+    const Tokenizer& t = model->impl->tokenizer();
+    if (token < 0 || token >= t.n_pieces()) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", t.n_pieces(), ")");
+    std::string_view piece = t.piece(token);
+    *len = piece.size();
+    if (piece.size() > cap || (!buf && !piece.empty()))
+      fail(MMB_ERR_BUFFER_TOO_SMALL, "token ", token, " needs ", piece.size(), " bytes, buffer has ", buf ? cap : 0);
+    if (!piece.empty()) std::memcpy(buf, piece.data(), piece.size());
+  });
+}
+
+MMB_API mmb_status mmb_detokenizer_create(const mmb_model* model, mmb_detokenizer** out) {
+  return api::guard([&] {
+    api::require(model, "model");
+    api::require(out, "out");
+    auto* m = const_cast<mmb_model*>(model);
+    *out = new mmb_detokenizer(m);
+    api::retain(m);
+  });
+}
+
+MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok) {
+  if (!detok) return;
+  mmb_model* model = detok->model;
+  delete detok;
+  api::release(model);
+}
+
+MMB_API mmb_status mmb_detokenizer_push(mmb_detokenizer* detok, int32_t token, char* buf, size_t cap, size_t* len) {
+  return api::guard([&] {
+    api::require(detok, "detok");
+    api::require(len, "len");
+    const Tokenizer& t = detok->model->impl->tokenizer();
+    if (token < 0 || token >= t.n_pieces()) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", t.n_pieces(), ")");
+    Detokenizer trial = detok->impl;  // pushed on a copy: nothing is consumed if the buffer is short
+    detok->pending.clear();
+    trial.push(token, detok->pending);
+    hand_out(detok->pending, buf, cap, len);
+    detok->impl = trial;
+  });
+}
+
+MMB_API mmb_status mmb_detokenizer_flush(mmb_detokenizer* detok, char* buf, size_t cap, size_t* len) {
+  return api::guard([&] {
+    api::require(detok, "detok");
+    api::require(len, "len");
+    Detokenizer trial = detok->impl;
+    detok->pending.clear();
+    trial.flush(detok->pending);
+    hand_out(detok->pending, buf, cap, len);
+    detok->impl = trial;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,305 @@
+#include "backend/cpu/forward.hpp"
+
+#include "backend/cpu/activations.hpp"
+#include "backend/cpu/linear.hpp"
+#include "backend/cpu/weight_load.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace mmb::cpu {
+
+namespace {
+
+using MutablePointers = float* [kMaxLinearBatch];
+
+// Gathers one scratch field of every row into a pointer array for linear().
+template <typename Field>
+void gather(Row* rows, size_t n, Field field, float** out) {
+  for (size_t b = 0; b < n; ++b) out[b] = field(*rows[b].scratch);
+}
+
+void normalize(const NormWeights& w, float eps, const float* x, float* y, size_t d) {
+  if (w.kind == NormKind::None) {
+    std::memcpy(y, x, d * sizeof(float));
+    return;
+  }
+  if (w.kind == NormKind::RMS) {
+    double ss = 0.0;
+    for (size_t i = 0; i < d; ++i) ss += double(x[i]) * x[i];
+    float inv = float(1.0 / std::sqrt(ss / double(d) + eps));
+    for (size_t i = 0; i < d; ++i) y[i] = x[i] * inv * load(w.weight, i);
+    return;
+  }
+  double mean = 0.0;
+  for (size_t i = 0; i < d; ++i) mean += x[i];
+  mean /= double(d);
+  double var = 0.0;
+  for (size_t i = 0; i < d; ++i) var += (x[i] - mean) * (x[i] - mean);
+  float inv = float(1.0 / std::sqrt(var / double(d) + eps));
+  for (size_t i = 0; i < d; ++i) y[i] = float(x[i] - mean) * inv * load(w.weight, i) + load(w.bias, i);
+}
+
+// Splits [0, count) channels into blocks for the pool.
+template <typename Body>
+void for_channels(ThreadPool& pool, size_t count, size_t work_per_channel, Body body) {
+  size_t n_tasks = std::min<size_t>(size_t(pool.size()) * 2, count);
+  if (count * work_per_channel < 16384) n_tasks = 1;
+  const size_t block = (count + n_tasks - 1) / n_tasks;
+  pool.run(n_tasks, [&](size_t task, int) {
+    size_t c0 = task * block, c1 = std::min(count, c0 + block);
+    for (size_t c = c0; c < c1; ++c) body(c);
+  });
+}
+
+void mamba_layer(const LayerConfig& lc, const LayerWeights& lw, const std::vector<float>& A,
+                 ThreadPool& pool, Row* rows, size_t n) {
+  const MambaConfig& mc = lc.mamba;
+  const MambaWeights& w = lw.mamba;
+  const size_t di = mc.d_inner, ds = mc.d_state, dc = mc.d_conv, r = mc.dt_rank;
+  const size_t conv_len = dc - 1;
+  MutablePointers in, out;
+
+  gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.xz; }, out);
+  linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
+
+  // Conv window per channel: state holds the last d_conv - 1 inputs, oldest first.
+  for_channels(pool, di, n * dc, [&](size_t c) {
+    float wk[64];
+    for (size_t k = 0; k < dc; ++k) wk[k] = load(w.conv_weight, c * dc + k);
+    const float bias = w.conv_bias ? load(w.conv_bias, c) : 0.0f;
+    for (size_t b = 0; b < n; ++b) {
+      float* window = rows[b].state + lw.state_offset + c * conv_len;
+      const float x = rows[b].scratch->xz[c];
+      float acc = bias;
+      for (size_t k = 0; k < conv_len; ++k) acc += wk[k] * window[k];
+      acc += wk[conv_len] * x;
+      for (size_t k = 0; k + 1 < conv_len; ++k) window[k] = window[k + 1];
+      if (conv_len) window[conv_len - 1] = x;
+      rows[b].scratch->xc[c] = silu(acc);
+    }
+  });
+
+  gather(rows, n, [](RowScratch& s) { return s.xc; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.dbc; }, out);
+  linear(pool, w.x_proj, Matrix{}, in, out, n);
+  gather(rows, n, [](RowScratch& s) { return s.dbc; }, in);  // dt_proj reads dbc[0, dt_rank)
+  gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
+  linear(pool, w.dt_proj.weight, w.dt_proj.bias, in, out, n);
+
+  // Selective scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
+  const float* A_all = A.data();
+  for_channels(pool, di, n * ds * 4, [&](size_t c) {
+    const float* Ac = A_all + c * ds;
+    const float Dc = load(w.D, c);
+    for (size_t b = 0; b < n; ++b) {
+      RowScratch& s = *rows[b].scratch;
+      float* state = rows[b].state + lw.state_offset + di * conv_len + c * ds;
+      const float dt = softplus(s.dt[c]);
+      const float x = s.xc[c];
+      const float* B = s.dbc + r;
+      const float* C = s.dbc + r + ds;
+      float y = 0.0f;
+      for (size_t k = 0; k < ds; ++k) {
+        state[k] = state[k] * std::exp(dt * Ac[k]) + dt * x * B[k];
+        y += state[k] * C[k];
+      }
+      s.y[c] = (y + Dc * x) * silu(s.xz[di + c]);
+    }
+  });
+
+  gather(rows, n, [](RowScratch& s) { return s.y; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.out; }, out);
+  linear(pool, w.out_proj.weight, w.out_proj.bias, in, out, n);
+}
+
+float activate(ExpertAct act, float x) {
+  switch (act) {
+    case ExpertAct::ReLU: return x > 0.0f ? x : 0.0f;
+    case ExpertAct::GELU: case ExpertAct::GeGLU: return gelu(x);
+    case ExpertAct::GELUTanh: return gelu_tanh(x);
+    case ExpertAct::SiLU: case ExpertAct::SwiGLU: return silu(x);
+  }
+  return x;
+}
+
+// ff_out = w2 act(w1 h + b1) [* (w3 h + b3)] + b2 for the listed rows.
+void feed_forward(const FeedForwardConfig& fc, const FeedForwardWeights& w, ThreadPool& pool, Row* const* rows,
+                  size_t n) {
+  MutablePointers in = {}, hidden = {}, gate_in = {}, out = {};
+  for (size_t b = 0; b < n; ++b) {
+    in[b] = rows[b]->scratch->normed;
+    hidden[b] = rows[b]->scratch->ff1;
+    gate_in[b] = rows[b]->scratch->ff3;
+    out[b] = rows[b]->scratch->ff_out;
+  }
+  linear(pool, w.w1.weight, w.w1.bias, in, hidden, n);
+  if (fc.gated()) linear(pool, w.w3.weight, w.w3.bias, in, gate_in, n);
+  for (size_t b = 0; b < n; ++b) {
+    float* h = hidden[b];
+    if (fc.gated())
+      for (size_t i = 0; i < fc.d_ff; ++i) h[i] = activate(fc.act, h[i]) * gate_in[b][i];
+    else
+      for (size_t i = 0; i < fc.d_ff; ++i) h[i] = activate(fc.act, h[i]);
+  }
+  linear(pool, w.w2.weight, w.w2.bias, hidden, out, n);
+}
+
+// Router probabilities, top-k selection and gates for one row (DESIGN.md section 5).
+void route(const MoEConfig& mc, const MoEWeights& w, RowScratch& s) {
+  const size_t E = mc.n_experts;
+  float* p = s.scores;
+  switch (mc.router) {
+    case RouterAct::Softmax: {
+      float mx = *std::max_element(p, p + E);
+      float sum = 0.0f;
+      for (size_t e = 0; e < E; ++e) sum += (p[e] = std::exp(p[e] - mx));
+      for (size_t e = 0; e < E; ++e) p[e] /= sum;
+      break;
+    }
+    case RouterAct::Sigmoid:
+      for (size_t e = 0; e < E; ++e) p[e] = sigmoid(p[e]);
+      break;
+    case RouterAct::ReLU:
+      for (size_t e = 0; e < E; ++e) p[e] = p[e] > 0.0f ? p[e] : 0.0f;
+      break;
+  }
+  // Top-k by p + sel_bias; ties go to the lower index. gates[e] < 0 marks "not selected".
+  for (size_t e = 0; e < E; ++e) s.gates[e] = -1.0f;
+  float selected_sum = 0.0f;
+  for (size_t k = 0; k < mc.top_k; ++k) {
+    size_t best = E;
+    float best_key = 0.0f;
+    for (size_t e = 0; e < E; ++e) {
+      if (s.gates[e] >= 0.0f) continue;
+      float key = p[e] + (w.sel_bias ? load(w.sel_bias, e) : 0.0f);
+      if (best == E || key > best_key) { best = e; best_key = key; }
+    }
+    s.gates[best] = p[best];
+    selected_sum += p[best];
+  }
+  for (size_t e = 0; e < E; ++e) {
+    if (s.gates[e] < 0.0f) continue;
+    float g = s.gates[e];
+    if (mc.renorm && selected_sum > 0.0f) g /= selected_sum;
+    s.gates[e] = g * mc.routed_scale;
+  }
+}
+
+void moe_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeights& lw, ThreadPool& pool,
+               Row* rows, size_t n) {
+  const MoEConfig& mc = lc.moe;
+  const size_t d = config.d_model;
+  MutablePointers in, out;
+  gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.scores; }, out);
+  linear(pool, lw.moe.router.weight, lw.moe.router.bias, in, out, n);
+  for (size_t b = 0; b < n; ++b) {
+    route(mc, lw.moe, *rows[b].scratch);
+    std::fill(rows[b].scratch->moe_acc, rows[b].scratch->moe_acc + d, 0.0f);
+  }
+  // Each selected expert runs once over the rows that chose it: only selected
+  // experts' weights are read.
+  Row* members[kMaxLinearBatch];
+  for (size_t e = 0; e < mc.n_experts; ++e) {
+    size_t m = 0;
+    for (size_t b = 0; b < n; ++b)
+      if (rows[b].scratch->gates[e] >= 0.0f) members[m++] = &rows[b];
+    if (m == 0) continue;
+    feed_forward(mc.expert, lw.moe.experts[e], pool, members, m);
+    for (size_t i = 0; i < m; ++i) {
+      RowScratch& s = *members[i]->scratch;
+      float g = s.gates[e];
+      if (mc.normalize_expert_output) {
+        double ss = 0.0;
+        for (size_t j = 0; j < d; ++j) ss += double(s.ff_out[j]) * s.ff_out[j];
+        g *= float(1.0 / std::sqrt(ss / double(d) + config.norm_eps));
+      }
+      for (size_t j = 0; j < d; ++j) s.moe_acc[j] += g * s.ff_out[j];
+    }
+  }
+  for (size_t b = 0; b < n; ++b) members[b] = &rows[b];
+  for (const auto& shared : lw.moe.shared) {
+    feed_forward(mc.shared, shared, pool, members, n);
+    for (size_t b = 0; b < n; ++b)
+      for (size_t j = 0; j < d; ++j) rows[b].scratch->moe_acc[j] += rows[b].scratch->ff_out[j];
+  }
+  for (size_t b = 0; b < n; ++b) std::memcpy(rows[b].scratch->out, rows[b].scratch->moe_acc, d * sizeof(float));
+}
+
+}  // namespace
+
+size_t row_scratch_floats(const Model& model) {
+  const ModelConfig& c = model.config();
+  const ModelSizes& z = model.sizes();
+  auto round = [](uint64_t v) { return size_t((v + 15) / 16 * 16); };  // keep each field 64-byte aligned
+  return 5 * round(c.d_model) + round(2 * z.max_d_inner) + 3 * round(z.max_d_inner) + round(z.max_dbc) +
+         2 * round(z.max_experts) + 2 * round(z.max_d_ff);
+}
+
+RowScratch carve_row_scratch(const Model& model, float* p) {
+  const ModelConfig& c = model.config();
+  const ModelSizes& z = model.sizes();
+  auto take = [&p](uint64_t count) { float* q = p; p += (count + 15) / 16 * 16; return q; };
+  RowScratch s;
+  s.residual = take(c.d_model);
+  s.normed = take(c.d_model);
+  s.out = take(c.d_model);
+  s.ff_out = take(c.d_model);
+  s.moe_acc = take(c.d_model);
+  s.xz = take(2 * z.max_d_inner);
+  s.xc = take(z.max_d_inner);
+  s.dt = take(z.max_d_inner);
+  s.y = take(z.max_d_inner);
+  s.dbc = take(z.max_dbc);
+  s.scores = take(z.max_experts);
+  s.gates = take(z.max_experts);
+  s.ff1 = take(z.max_d_ff);
+  s.ff3 = take(z.max_d_ff);
+  return s;
+}
+
+void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
+  const ModelConfig& config = model.config();
+  const ModelWeights& w = model.weights();
+  const size_t d = config.d_model;
+
+  for (size_t b = 0; b < n; ++b) load_row(w.embed, uint64_t(rows[b].token), rows[b].scratch->residual);
+
+  for (size_t i = 0; i < config.layers.size(); ++i) {
+    const LayerConfig& lc = config.layers[i];
+    const LayerWeights& lw = w.layers[i];
+    for (size_t b = 0; b < n; ++b)
+      normalize(lw.norm, config.norm_eps, rows[b].scratch->residual, rows[b].scratch->normed, d);
+    switch (lc.kind) {
+      case LayerKind::Mamba: mamba_layer(lc, lw, w.A[i], pool, rows, n); break;
+      case LayerKind::MoE: moe_layer(config, lc, lw, pool, rows, n); break;
+      case LayerKind::MLP: {
+        Row* members[kMaxLinearBatch];
+        for (size_t b = 0; b < n; ++b) members[b] = &rows[b];
+        feed_forward(lc.mlp, lw.mlp, pool, members, n);
+        for (size_t b = 0; b < n; ++b) std::memcpy(rows[b].scratch->out, rows[b].scratch->ff_out, d * sizeof(float));
+        break;
+      }
+    }
+    for (size_t b = 0; b < n; ++b) {
+      float* r = rows[b].scratch->residual;
+      const float* o = rows[b].scratch->out;
+      for (size_t j = 0; j < d; ++j) r[j] += o[j];
+    }
+  }
+
+  MutablePointers in, out;
+  size_t m = 0;
+  for (size_t b = 0; b < n; ++b) {
+    if (!rows[b].logits) continue;
+    normalize(w.norm_f, config.norm_eps, rows[b].scratch->residual, rows[b].scratch->normed, d);
+    in[m] = rows[b].scratch->normed;
+    out[m++] = rows[b].logits;
+  }
+  if (m) linear(pool, w.head, Matrix{}, in, out, m);
+}
+
+}  // namespace mmb::cpu

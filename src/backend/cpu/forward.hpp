@@ -1,0 +1,52 @@
+// The CPU forward pass over a set of rows. A row is one token of one session: a
+// decode batch has one row per session, a prefill chunk one row per token of a
+// single session (in order). Projections run over all rows at once (weights read
+// once); the recurrent parts (conv window, selective scan) run per channel, over
+// the rows in order, so rows sharing a state see each other's updates exactly as
+// successive single steps would.
+#pragma once
+
+#include "base/host_allocator.hpp"
+#include "base/thread_pool.hpp"
+#include "model/model.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mmb::cpu {
+
+// Per-row working memory, carved from one buffer sized by the model at session creation.
+struct RowScratch {
+  float* residual;  // d_model
+  float* normed;    // d_model
+  float* xz;        // 2 d_inner
+  float* xc;        // d_inner: conv output after SiLU
+  float* dbc;       // dt_rank + 2 d_state
+  float* dt;        // d_inner
+  float* y;         // d_inner
+  float* out;       // d_model: a layer's output
+  float* scores;    // n_experts
+  float* gates;     // n_experts: gate of each selected expert, 0 elsewhere
+  float* ff1;       // d_ff
+  float* ff3;       // d_ff
+  float* ff_out;    // d_model
+  float* moe_acc;   // d_model
+};
+
+// Floats of scratch one row needs for this model.
+size_t row_scratch_floats(const Model& model);
+// Lays out a RowScratch over `floats` (row_scratch_floats(model) of them, 64-byte aligned).
+RowScratch carve_row_scratch(const Model& model, float* floats);
+
+struct Row {
+  int32_t token;
+  float* state;         // the session's recurrent state (Model::state_floats() floats)
+  RowScratch* scratch;
+  float* logits;        // vocab_size floats, or nullptr to skip the head
+};
+
+// Runs rows [0, n), n <= kMaxLinearBatch. Rows that share a state must be listed in
+// time order. Never allocates.
+void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n);
+
+}  // namespace mmb::cpu

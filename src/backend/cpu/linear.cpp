@@ -1,0 +1,91 @@
+#include "backend/cpu/linear.hpp"
+
+#include "backend/cpu/weight_load.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+// Run-time dispatch: the library must run on any x86-64, so hot loops are compiled
+// twice (baseline and x86-64-v3: AVX2, FMA, F16C) and the loader picks one.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MMB_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MMB_HOT_CLONES
+#endif
+
+namespace mmb::cpu {
+
+namespace {
+
+// 16 independent partial sums let the compiler keep several vector accumulators
+// in flight; the fixed order keeps results identical for any batch size.
+template <typename T, typename Convert>
+[[gnu::always_inline]] inline float dot(const T* w, const float* x, size_t n, Convert convert) {
+  constexpr size_t L = 16;
+  float acc[L] = {};
+  size_t i = 0;
+  for (; i + L <= n; i += L)
+    for (size_t j = 0; j < L; ++j) acc[j] += convert(w[i + j]) * x[i + j];
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += convert(w[i]) * x[i];
+  for (size_t s = L / 2; s > 0; s /= 2)
+    for (size_t j = 0; j < s; ++j) acc[j] += acc[j + s];
+  return acc[0] + tail;
+}
+
+template <typename T, typename Convert>
+[[gnu::always_inline]] inline void rows_kernel(const T* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+                                               float* const* ys, size_t n, Convert convert) {
+  for (size_t r = r0; r < r1; ++r) {
+    const T* row = w + r * cols;
+    for (size_t b = 0; b < n; ++b) ys[b][r] = dot(row, xs[b], cols, convert);
+  }
+}
+
+MMB_HOT_CLONES void rows_f32(const float* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+                             float* const* ys, size_t n) {
+  rows_kernel(w, cols, r0, r1, xs, ys, n, [](float v) { return v; });
+}
+
+MMB_HOT_CLONES void rows_f16(const uint16_t* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+                             float* const* ys, size_t n) {
+  rows_kernel(w, cols, r0, r1, xs, ys, n, [](uint16_t v) { return half_to_float(v); });
+}
+
+MMB_HOT_CLONES void rows_bf16(const uint16_t* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+                              float* const* ys, size_t n) {
+  rows_kernel(w, cols, r0, r1, xs, ys, n, [](uint16_t v) { return bfloat_to_float(v); });
+}
+
+}  // namespace
+
+void load_row(const Matrix& m, uint64_t r, float* out) {
+  for (uint64_t c = 0; c < m.cols; ++c) out[c] = load(m, r * m.cols + c);
+}
+
+void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* const* xs, float* const* ys,
+            size_t n) {
+  const size_t rows = W.rows, cols = W.cols;
+  // Blocks of at least 16 rows, and enough blocks for the pool to balance.
+  const size_t min_block = 16;
+  size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
+  if (rows * cols * n < 32768) n_tasks = 1;  // too little work to be worth waking threads
+  const size_t block = (rows + n_tasks - 1) / n_tasks;
+  pool.run(n_tasks, [&](size_t task, int) {
+    size_t r0 = task * block, r1 = std::min(rows, r0 + block);
+    if (r0 >= r1) return;
+    switch (W.dtype) {
+      case DType::F32: rows_f32(reinterpret_cast<const float*>(W.data), cols, r0, r1, xs, ys, n); break;
+      case DType::F16: rows_f16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n); break;
+      case DType::BF16: rows_bf16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n); break;
+    }
+    if (bias)
+      for (size_t r = r0; r < r1; ++r) {
+        float bv = load(bias, r);
+        for (size_t b = 0; b < n; ++b) ys[b][r] += bv;
+      }
+  });
+}
+
+}  // namespace mmb::cpu

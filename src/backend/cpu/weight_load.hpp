@@ -1,0 +1,38 @@
+// Reading weight elements of any dtype as f32, scalar and in the inner loops.
+#pragma once
+
+#include "base/dtype.hpp"
+#include "model/model_weights.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+namespace mmb::cpu {
+
+// The f16 type the compiler converts in hardware where it can (F16C, NEON).
+#if defined(__FLT16_MAX__)
+inline float half_to_float(uint16_t h) {
+  _Float16 v;
+  std::memcpy(&v, &h, 2);
+  return float(v);
+}
+#else
+inline float half_to_float(uint16_t h) { return f16_to_f32(h); }
+#endif
+
+inline float bfloat_to_float(uint16_t h) { return bf16_to_f32(h); }
+
+// Element i of a weight (vectors and small tables; the matrix kernels use typed loops).
+inline float load(const Matrix& m, uint64_t i) {
+  switch (m.dtype) {
+    case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
+    case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return half_to_float(h); }
+    case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bfloat_to_float(h); }
+  }
+  return 0.0f;
+}
+
+// Row r of a matrix, converted to f32 into out[0..cols).
+void load_row(const Matrix& m, uint64_t r, float* out);
+
+}  // namespace mmb::cpu

@@ -1,0 +1,318 @@
+#include "bundle/manifest.hpp"
+
+#include "base/error.hpp"
+#include "bundle/bundle_format.hpp"
+
+#include "bundle_generated.h"
+
+#include <unordered_set>
+
+namespace mmb {
+
+namespace {
+
+namespace fbs = flatbuffers;
+
+// ---- encoding ----
+
+fbs::Offset<fb::FeedForward> encode_feed_forward(fbs::FlatBufferBuilder& b, const FeedForwardConfig& ff) {
+  return fb::CreateFeedForward(b, ff.d_ff, fb::ExpertAct(uint8_t(ff.act)), ff.bias);
+}
+
+fbs::Offset<fb::Layer> encode_layer(fbs::FlatBufferBuilder& b, const LayerConfig& l) {
+  switch (l.kind) {
+    case LayerKind::Mamba: {
+      const MambaConfig& m = l.mamba;
+      auto mamba = fb::CreateMambaLayer(b, m.d_inner, m.d_state, m.d_conv, m.dt_rank, m.in_proj_bias, m.conv_bias,
+                                        m.out_proj_bias);
+      return fb::CreateLayer(b, fb::LayerKind::Mamba, mamba);
+    }
+    case LayerKind::MoE: {
+      const MoEConfig& m = l.moe;
+      auto expert = encode_feed_forward(b, m.expert);
+      auto shared = m.n_shared ? encode_feed_forward(b, m.shared) : fbs::Offset<fb::FeedForward>();
+      auto moe = fb::CreateMoELayer(b, m.n_experts, m.top_k, expert, fb::RouterAct(uint8_t(m.router)), m.router_bias,
+                                    m.sel_bias, m.renorm, m.routed_scale, m.n_shared, shared,
+                                    m.normalize_expert_output);
+      return fb::CreateLayer(b, fb::LayerKind::MoE, 0, moe);
+    }
+    case LayerKind::MLP:
+      return fb::CreateLayer(b, fb::LayerKind::MLP, 0, 0, encode_feed_forward(b, l.mlp));
+  }
+  fail(MMB_ERR_INVALID_ARGUMENT, "layer kind ", int(l.kind), " is unknown");
+}
+
+fbs::Offset<fb::Config> encode_config(fbs::FlatBufferBuilder& b, const ModelConfig& c) {
+  std::vector<fbs::Offset<fb::Layer>> layers;
+  layers.reserve(c.layers.size());
+  for (const LayerConfig& l : c.layers) layers.push_back(encode_layer(b, l));
+  auto layer_vector = b.CreateVector(layers);
+  return fb::CreateConfig(b, c.d_model, c.vocab_size, fb::NormKind(uint8_t(c.norm)), fb::NormKind(uint8_t(c.final_norm)),
+                          c.norm_eps, c.tie_embeddings, layer_vector);
+}
+
+fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const TokenizerData& t) {
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> offsets;
+  offsets.reserve(t.pieces.size() + 1);
+  offsets.push_back(0);
+  for (const std::string& p : t.pieces) {
+    if (p.size() > UINT32_MAX - bytes.size())
+      fail(MMB_ERR_INVALID_ARGUMENT, "tokenizer pieces exceed the 4 GiB that u32 piece_offsets address");
+    bytes.insert(bytes.end(), p.begin(), p.end());
+    offsets.push_back(uint32_t(bytes.size()));
+  }
+  std::vector<int32_t> merges;
+  merges.reserve(2 * t.merges.size());
+  for (const auto& [left, right] : t.merges) {
+    merges.push_back(left);
+    merges.push_back(right);
+  }
+  auto encode_tokens = [&b](const std::vector<SpecialToken>& tokens) {
+    std::vector<fbs::Offset<fb::SpecialToken>> out;
+    for (const SpecialToken& s : tokens) out.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text)));
+    return b.CreateVector(out);
+  };
+  auto specials_vector = encode_tokens(t.specials);
+  auto added_vector = encode_tokens(t.added);
+  auto bytes_vector = b.CreateVector(bytes);
+  auto offsets_vector = b.CreateVector(offsets);
+  auto merges_vector = b.CreateVector(merges);
+  return fb::CreateTokenizer(b, fb::TokenizerKind(uint8_t(t.kind)), fb::PreTokenizer(uint8_t(t.pre_tokenizer)),
+                             bytes_vector, offsets_vector, merges_vector, specials_vector, t.bos_id, t.eos_id, t.pad_id,
+                             t.unk_id, t.add_bos, added_vector, fb::Normalizer(uint8_t(t.normalizer)));
+}
+
+// ---- decoding ----
+
+std::string to_string(const fbs::String* s) { return s ? std::string(s->c_str(), s->size()) : std::string(); }
+
+FeedForwardConfig decode_feed_forward(const fb::FeedForward* f) {
+  FeedForwardConfig ff;
+  ff.d_ff = f->d_ff();
+  ff.act = ExpertAct(uint8_t(f->act()));
+  ff.bias = f->bias();
+  return ff;
+}
+
+[[noreturn]] void missing_layer_table(size_t layer, fb::LayerKind kind, const char* what) {
+  fail(MMB_ERR_FORMAT, "manifest: config layers[", layer, "] of kind ", fb::EnumNameLayerKind(kind), " has no ", what,
+       " table");
+}
+
+ModelConfig decode_config(const fb::Config* c) {
+  ModelConfig m;
+  m.d_model = c->d_model();
+  m.vocab_size = c->vocab_size();
+  m.norm = NormKind(uint8_t(c->norm()));
+  m.final_norm = NormKind(uint8_t(c->final_norm()));
+  m.norm_eps = c->norm_eps();
+  m.tie_embeddings = c->tie_embeddings();
+  const auto* layers = c->layers();
+  if (!layers) return m;  // validate_config reports the missing layers
+  m.layers.resize(layers->size());
+  for (fbs::uoffset_t i = 0; i < layers->size(); ++i) {
+    const fb::Layer* l = layers->Get(i);
+    LayerConfig& out = m.layers[i];
+    out.kind = LayerKind(uint8_t(l->kind()));
+    switch (l->kind()) {
+      case fb::LayerKind::Mamba: {
+        const fb::MambaLayer* t = l->mamba();
+        if (!t) missing_layer_table(i, l->kind(), "mamba");
+        out.mamba.d_inner = t->d_inner();
+        out.mamba.d_state = t->d_state();
+        out.mamba.d_conv = t->d_conv();
+        out.mamba.dt_rank = t->dt_rank();
+        out.mamba.in_proj_bias = t->in_proj_bias();
+        out.mamba.conv_bias = t->conv_bias();
+        out.mamba.out_proj_bias = t->out_proj_bias();
+        break;
+      }
+      case fb::LayerKind::MoE: {
+        const fb::MoELayer* t = l->moe();
+        if (!t) missing_layer_table(i, l->kind(), "moe");
+        if (!t->expert()) missing_layer_table(i, l->kind(), "moe.expert");
+        MoEConfig& moe = out.moe;
+        moe.n_experts = t->n_experts();
+        moe.top_k = t->top_k();
+        moe.expert = decode_feed_forward(t->expert());
+        moe.router = RouterAct(uint8_t(t->router()));
+        moe.router_bias = t->router_bias();
+        moe.sel_bias = t->sel_bias();
+        moe.renorm = t->renorm();
+        moe.routed_scale = t->routed_scale();
+        moe.n_shared = t->n_shared();
+        if (moe.n_shared) {
+          if (!t->shared()) missing_layer_table(i, l->kind(), "moe.shared");
+          moe.shared = decode_feed_forward(t->shared());
+        }
+        moe.normalize_expert_output = t->normalize_expert_output();
+        break;
+      }
+      case fb::LayerKind::MLP:
+        if (!l->mlp()) missing_layer_table(i, l->kind(), "mlp");
+        out.mlp = decode_feed_forward(l->mlp());
+        break;
+      default:
+        break;  // validate_config reports the unknown kind
+    }
+  }
+  return m;
+}
+
+TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
+  TokenizerData out;
+  out.kind = TokenizerKind(uint8_t(t->kind()));
+  out.pre_tokenizer = PreTokenizer(uint8_t(t->pre_tokenizer()));
+  const auto* bytes = t->piece_bytes();
+  const auto* offsets = t->piece_offsets();
+  const uint64_t n_bytes = bytes ? bytes->size() : 0;
+  if (offsets && offsets->size() > 0) {
+    if (offsets->Get(0) != 0) fail(MMB_ERR_FORMAT, "manifest: tokenizer piece_offsets[0] = ", offsets->Get(0), ", not 0");
+    const fbs::uoffset_t n = offsets->size() - 1;
+    for (fbs::uoffset_t i = 0; i < n; ++i)
+      if (offsets->Get(i + 1) < offsets->Get(i))
+        fail(MMB_ERR_FORMAT, "manifest: tokenizer piece_offsets[", i + 1, "] = ", offsets->Get(i + 1),
+             " is below piece_offsets[", i, "] = ", offsets->Get(i));
+    if (offsets->Get(n) != n_bytes)
+      fail(MMB_ERR_FORMAT, "manifest: tokenizer piece_offsets end at ", offsets->Get(n), " but piece_bytes holds ",
+           n_bytes, " bytes");
+    out.pieces.resize(n);
+    for (fbs::uoffset_t i = 0; i < n; ++i)
+      out.pieces[i].assign(reinterpret_cast<const char*>(bytes->data()) + offsets->Get(i),
+                           offsets->Get(i + 1) - offsets->Get(i));
+  } else if (n_bytes) {
+    fail(MMB_ERR_FORMAT, "manifest: tokenizer has piece_bytes but no piece_offsets");
+  }
+  if (const auto* merges = t->merges()) {
+    if (merges->size() % 2) fail(MMB_ERR_FORMAT, "manifest: tokenizer merges has an odd count ", merges->size());
+    out.merges.resize(merges->size() / 2);
+    for (fbs::uoffset_t r = 0; r < out.merges.size(); ++r) out.merges[r] = {merges->Get(2 * r), merges->Get(2 * r + 1)};
+  }
+  if (const auto* specials = t->specials())
+    for (const fb::SpecialToken* s : *specials) out.specials.push_back({s->id(), to_string(s->text())});
+  if (const auto* added = t->added())
+    for (const fb::SpecialToken* s : *added) out.added.push_back({s->id(), to_string(s->text())});
+  out.bos_id = t->bos_id();
+  out.eos_id = t->eos_id();
+  out.pad_id = t->pad_id();
+  out.unk_id = t->unk_id();
+  out.add_bos = t->add_bos();
+  out.normalizer = Normalizer(uint8_t(t->normalizer()));
+  return out;
+}
+
+TensorView decode_tensor_record(const fb::Tensor* t) {
+  TensorView v;
+  v.name = to_string(t->name());
+  const uint8_t dtype = uint8_t(t->dtype());
+  if (dtype > uint8_t(DType::BF16)) fail(MMB_ERR_UNSUPPORTED, "tensor '", v.name, "': unknown dtype ", int(dtype));
+  v.dtype = DType(dtype);
+  const uint8_t codec = uint8_t(t->codec());
+  if (codec > uint8_t(Codec::ShuffleZstd)) fail(MMB_ERR_UNSUPPORTED, "tensor '", v.name, "': unknown codec ", int(codec));
+  v.codec = Codec(codec);
+  if (const auto* shape = t->shape()) {
+    if (shape->size() > kMaxTensorRank)
+      fail(MMB_ERR_FORMAT, "tensor '", v.name, "': rank ", shape->size(), " exceeds the maximum ", kMaxTensorRank);
+    v.shape.assign(shape->begin(), shape->end());
+  }
+  v.offset = t->offset();
+  v.stored_size = t->stored_size();
+  v.raw_size = t->raw_size();
+  v.xxh64 = t->xxh64();
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_manifest(const ModelConfig& config, const TokenizerData& tokenizer,
+                                       const Metadata& metadata, const std::vector<TensorView>& tensors) {
+  fbs::FlatBufferBuilder b(4096);
+  auto config_table = encode_config(b, config);
+  auto tokenizer_table = encode_tokenizer(b, tokenizer);
+  std::vector<fbs::Offset<fb::MetaEntry>> entries;
+  entries.reserve(metadata.size());
+  for (const auto& [key, value] : metadata)
+    entries.push_back(fb::CreateMetaEntry(b, b.CreateString(key), b.CreateString(value)));
+  auto metadata_vector = b.CreateVector(entries);
+  std::vector<fbs::Offset<fb::Tensor>> records;
+  records.reserve(tensors.size());
+  for (const TensorView& t : tensors)
+    records.push_back(fb::CreateTensor(b, b.CreateString(t.name), fb::DType(uint8_t(t.dtype)), b.CreateVector(t.shape),
+                                       t.offset, t.stored_size, t.raw_size, fb::Codec(uint8_t(t.codec)), t.xxh64));
+  auto tensor_vector = b.CreateVector(records);
+  fb::FinishBundleBuffer(b, fb::CreateBundle(b, config_table, tokenizer_table, metadata_vector, tensor_vector));
+  const auto* p = reinterpret_cast<const std::byte*>(b.GetBufferPointer());
+  return std::vector<std::byte>(p, p + b.GetSize());
+}
+
+Manifest decode_manifest(std::span<const std::byte> bytes) {
+  if (bytes.size() > kMaxManifestRawSize)
+    fail(MMB_ERR_FORMAT, "manifest: ", bytes.size(), " bytes exceed the limit of ", kMaxManifestRawSize);
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (bytes.size() < 8 || !fb::BundleBufferHasIdentifier(data))
+    fail(MMB_ERR_FORMAT, "manifest: file identifier is not \"", fb::BundleIdentifier(), "\"");
+  fbs::Verifier::Options options;
+  options.max_depth = 64;
+  options.max_tables = 1u << 26;
+  fbs::Verifier verifier(data, bytes.size(), options);
+  if (!fb::VerifyBundleBuffer(verifier))
+    fail(MMB_ERR_FORMAT, "manifest: FlatBuffers verification failed (", bytes.size(), " bytes)");
+  const fb::Bundle* b = fb::GetBundle(data);
+  Manifest m;
+  m.config = decode_config(b->config());
+  if (!b->tokenizer()) fail(MMB_ERR_FORMAT, "manifest: no tokenizer table");
+  m.tokenizer = decode_tokenizer(b->tokenizer());
+  if (const auto* metadata = b->metadata()) {
+    m.metadata.reserve(metadata->size());
+    for (fbs::uoffset_t i = 0; i < metadata->size(); ++i) {
+      const fb::MetaEntry* e = metadata->Get(i);
+      if (!e->key() || !e->value()) fail(MMB_ERR_FORMAT, "manifest: metadata[", i, "] lacks its key or value");
+      m.metadata.emplace_back(to_string(e->key()), to_string(e->value()));
+    }
+  }
+  if (const auto* tensors = b->tensors()) {
+    m.tensors.reserve(tensors->size());
+    for (fbs::uoffset_t i = 0; i < tensors->size(); ++i) m.tensors.push_back(decode_tensor_record(tensors->Get(i)));
+  }
+  return m;
+}
+
+void check_tokenizer(const TokenizerData& t, uint32_t vocab_size, mmb_status status) {
+  if (uint8_t(t.kind) > uint8_t(TokenizerKind::ByteBPE))
+    fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown kind ", int(t.kind));
+  if (uint8_t(t.pre_tokenizer) > uint8_t(PreTokenizer::None))
+    fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown pre_tokenizer ", int(t.pre_tokenizer));
+  if (uint8_t(t.normalizer) > uint8_t(Normalizer::NFC))
+    fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown normalizer ", int(t.normalizer));
+  if (t.pieces.empty()) fail(status, "tokenizer: no pieces");
+  if (t.pieces.size() > vocab_size)
+    fail(status, "tokenizer: ", t.pieces.size(), " pieces exceed the config's vocab_size ", vocab_size);
+  const int64_t n_pieces = int64_t(t.pieces.size());
+  for (size_t r = 0; r < t.merges.size(); ++r) {
+    const auto [left, right] = t.merges[r];
+    if (left < 0 || left >= n_pieces || right < 0 || right >= n_pieces)
+      fail(status, "tokenizer: merge ", r, " joins ids ", left, " and ", right, ", outside [0, ", n_pieces, ")");
+  }
+  for (const auto* list : {&t.specials, &t.added})
+    for (const SpecialToken& s : *list)
+      if (s.id < 0 || uint32_t(s.id) >= vocab_size)
+        fail(status, "tokenizer: ", list == &t.specials ? "special" : "added", " token '", s.text, "' has id ", s.id,
+             ", outside [0, ", vocab_size, ")");
+  const std::pair<const char*, int32_t> ids[] = {{"bos_id", t.bos_id}, {"eos_id", t.eos_id}, {"pad_id", t.pad_id},
+                                                 {"unk_id", t.unk_id}};
+  for (const auto& [field, id] : ids)
+    if (id < -1 || (id >= 0 && uint32_t(id) >= vocab_size))
+      fail(status, "tokenizer: ", field, " = ", id, " is outside [-1, ", vocab_size, ")");
+}
+
+void check_metadata(const Metadata& metadata, mmb_status status) {
+  std::unordered_set<std::string_view> keys;
+  for (size_t i = 0; i < metadata.size(); ++i) {
+    const std::string& key = metadata[i].first;
+    if (key.empty()) fail(status, "metadata[", i, "] has an empty key");
+    if (!keys.insert(key).second) fail(status, "metadata key '", key, "' appears twice");
+  }
+}
+
+}  // namespace mmb

@@ -1,0 +1,160 @@
+#include "model/model.hpp"
+
+#include "base/checksum.hpp"
+#include "base/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace mmb {
+
+namespace {
+
+class Binder {
+ public:
+  explicit Binder(const LoadedBundle& b) : bundle_(b) {}
+
+  Matrix matrix(const std::string& name, uint64_t rows = 0) {
+    const TensorView* t = bundle_.find(name);
+    if (!t) fail(MMB_ERR_FORMAT, "bundle lacks tensor '", name, "'");
+    Matrix m;
+    m.data = t->data;
+    m.dtype = t->dtype;
+    m.rows = t->shape.empty() ? 1 : t->shape[0];
+    m.cols = 1;
+    for (size_t i = 1; i < t->shape.size(); ++i) m.cols *= t->shape[i];
+    if (rows) m.rows = rows;  // use only the first rows (padded vocabularies)
+    return m;
+  }
+  Matrix optional(const std::string& name) { return bundle_.find(name) ? matrix(name) : Matrix{}; }
+  LinearWeights linear(const std::string& prefix) { return {matrix(prefix + ".weight"), optional(prefix + ".bias")}; }
+  NormWeights norm(NormKind kind, const std::string& prefix) {
+    NormWeights n;
+    n.kind = kind;
+    if (kind == NormKind::None) return n;
+    n.weight = matrix(prefix + ".weight");
+    if (kind == NormKind::Layer) n.bias = matrix(prefix + ".bias");
+    return n;
+  }
+  FeedForwardWeights feed_forward(const std::string& prefix, const FeedForwardConfig& ff) {
+    FeedForwardWeights w;
+    w.w1 = linear(prefix + ".w1");
+    w.w2 = linear(prefix + ".w2");
+    if (ff.gated()) w.w3 = linear(prefix + ".w3");
+    return w;
+  }
+
+ private:
+  const LoadedBundle& bundle_;
+};
+
+uint64_t linear_bytes(const LinearWeights& l) { return l.weight.bytes() + l.bias.bytes(); }
+uint64_t feed_forward_bytes(const FeedForwardWeights& f) {
+  return linear_bytes(f.w1) + linear_bytes(f.w2) + linear_bytes(f.w3);
+}
+
+float element(const Matrix& m, uint64_t i) {
+  switch (m.dtype) {
+    case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
+    case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return f16_to_f32(h); }
+    case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bf16_to_f32(h); }
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<LoadedBundle> bundle) : bundle_(std::move(bundle)) {
+  const ModelConfig& c = bundle_->config();
+  Binder bind(*bundle_);
+  uint64_t inactive = 0;  // bytes of the experts a token does not use
+
+  weights_.embed = bind.matrix("embed.weight");
+  weights_.layers.resize(c.layers.size());
+  weights_.A.resize(c.layers.size());
+  uint64_t state = 0;
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const LayerConfig& lc = c.layers[i];
+    LayerWeights& lw = weights_.layers[i];
+    const std::string p = cat("layers.", i);
+    lw.norm = bind.norm(c.norm, p + ".norm");
+    switch (lc.kind) {
+      case LayerKind::Mamba: {
+        const std::string q = p + ".mamba";
+        MambaWeights& m = lw.mamba;
+        m.in_proj = bind.linear(q + ".in_proj");
+        m.conv_weight = bind.matrix(q + ".conv1d.weight");
+        m.conv_bias = bind.optional(q + ".conv1d.bias");
+        m.x_proj = bind.matrix(q + ".x_proj.weight");
+        m.dt_proj = bind.linear(q + ".dt_proj");
+        m.A_log = bind.matrix(q + ".A_log");
+        m.D = bind.matrix(q + ".D");
+        m.out_proj = bind.linear(q + ".out_proj");
+        auto& A = weights_.A[i];
+        A.resize(m.A_log.rows * m.A_log.cols);
+        for (uint64_t k = 0; k < A.size(); ++k) A[k] = -std::exp(element(m.A_log, k));
+        lw.state_offset = state;
+        state += uint64_t(lc.mamba.d_inner) * (lc.mamba.d_state + lc.mamba.d_conv - 1);
+        sizes_.max_d_inner = std::max<uint64_t>(sizes_.max_d_inner, lc.mamba.d_inner);
+        sizes_.max_d_state = std::max<uint64_t>(sizes_.max_d_state, lc.mamba.d_state);
+        sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, lc.mamba.d_conv);
+        sizes_.max_dbc = std::max<uint64_t>(sizes_.max_dbc, lc.mamba.dt_rank + 2ull * lc.mamba.d_state);
+        break;
+      }
+      case LayerKind::MoE: {
+        const std::string q = p + ".moe";
+        const MoEConfig& mc = lc.moe;
+        MoEWeights& m = lw.moe;
+        m.router = bind.linear(q + ".router");
+        m.sel_bias = bind.optional(q + ".router.sel_bias");
+        for (uint32_t j = 0; j < mc.n_experts; ++j) m.experts.push_back(bind.feed_forward(cat(q, ".experts.", j), mc.expert));
+        inactive += feed_forward_bytes(m.experts[0]) * (mc.n_experts - mc.top_k);
+        for (uint32_t j = 0; j < mc.n_shared; ++j) m.shared.push_back(bind.feed_forward(cat(q, ".shared.", j), mc.shared));
+        sizes_.max_experts = std::max<uint64_t>(sizes_.max_experts, mc.n_experts);
+        sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.expert.d_ff);
+        if (mc.n_shared) sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.shared.d_ff);
+        break;
+      }
+      case LayerKind::MLP:
+        lw.mlp = bind.feed_forward(p + ".mlp", lc.mlp);
+        sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, lc.mlp.d_ff);
+        break;
+    }
+  }
+  weights_.norm_f = bind.norm(c.final_norm, "norm_f");
+  weights_.head = c.tie_embeddings ? weights_.embed : bind.matrix("lm_head.weight");
+  weights_.head.rows = c.vocab_size;  // padded rows are never computed
+
+  for (const TensorView& t : bundle_->tensors()) sizes_.weight_bytes += t.raw_size;
+  // Per token: every weight but the unused experts and the embedding (one row of it),
+  // plus the head (for a tied model that is the embedding's first vocab rows).
+  sizes_.active_weight_bytes = sizes_.weight_bytes - inactive - weights_.embed.bytes() +
+                               weights_.embed.cols * dtype_size(weights_.embed.dtype) +
+                               (c.tie_embeddings ? weights_.head.bytes() : 0);
+  state_floats_ = state;
+  tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer());
+
+  // The fingerprint binds saved states to exactly this config and these weights:
+  // the tensors' names, shapes, dtypes and checksums, and the config's scalars.
+  Xxh64Stream h(0x6d6d62);
+  auto add = [&](const void* p, size_t n) { h.update(p, n); };
+  add(&c.d_model, 4); add(&c.vocab_size, 4); add(&c.norm, 1); add(&c.final_norm, 1); add(&c.norm_eps, 4);
+  for (const TensorView& t : bundle_->tensors()) {
+    add(t.name.data(), t.name.size());
+    add(&t.dtype, 1);
+    add(t.shape.data(), t.shape.size() * sizeof(uint64_t));
+    add(&t.xxh64, 8);
+  }
+  fingerprint_ = h.digest();
+
+  if (const std::string* n = meta("name")) name_ = *n;
+}
+
+const std::string* Model::meta(const std::string& key) const {
+  for (const auto& [k, v] : bundle_->metadata())
+    if (k == key) return &v;
+  return nullptr;
+}
+
+}  // namespace mmb

@@ -1,0 +1,47 @@
+// The immutable model: a verified bundle, its config, its bound weights and its
+// tokenizer. Loaded once, shared by every session and thread.
+#pragma once
+
+#include "bundle/bundle_reader.hpp"
+#include "model/model_config.hpp"
+#include "model/model_weights.hpp"
+#include "runtime/tokenizer.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mmb {
+
+struct ModelSizes {
+  uint64_t weight_bytes = 0;         // every weight as held in memory
+  uint64_t active_weight_bytes = 0;  // read per token at batch 1 (top_k experts per MoE layer)
+  uint64_t max_d_inner = 0, max_d_state = 0, max_d_conv = 0, max_dbc = 0, max_d_ff = 0, max_experts = 0;
+};
+
+class Model {
+ public:
+  explicit Model(std::unique_ptr<LoadedBundle> bundle);
+
+  const ModelConfig& config() const { return bundle_->config(); }
+  const ModelWeights& weights() const { return weights_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const LoadedBundle& bundle() const { return *bundle_; }
+  const ModelSizes& sizes() const { return sizes_; }
+  uint64_t state_floats() const { return state_floats_; }
+  uint64_t fingerprint() const { return fingerprint_; }
+  const std::string& name() const { return name_; }
+  // The metadata value for key, or nullptr.
+  const std::string* meta(const std::string& key) const;
+
+ private:
+  std::unique_ptr<LoadedBundle> bundle_;
+  ModelWeights weights_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  ModelSizes sizes_;
+  uint64_t state_floats_ = 0;
+  uint64_t fingerprint_ = 0;
+  std::string name_;
+};
+
+}  // namespace mmb

@@ -1,0 +1,75 @@
+// Typed views of a model's tensors, bound once at load: what the compute kernels
+// read. Views point into the loaded bundle (mapped file or decoded buffers).
+#pragma once
+
+#include "base/dtype.hpp"
+#include "model/model_config.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace mmb {
+
+// A row-major matrix [rows, cols] (or a vector when cols == 1) of any weight dtype.
+struct Matrix {
+  const std::byte* data = nullptr;
+  DType dtype = DType::F32;
+  uint64_t rows = 0;
+  uint64_t cols = 0;
+  explicit operator bool() const { return data != nullptr; }
+  uint64_t bytes() const { return rows * cols * dtype_size(dtype); }
+};
+
+struct NormWeights {
+  NormKind kind = NormKind::None;
+  Matrix weight;  // [d]
+  Matrix bias;    // [d], LayerNorm only
+};
+
+struct LinearWeights {
+  Matrix weight;  // [out, in]
+  Matrix bias;    // [out] or empty
+};
+
+struct FeedForwardWeights {
+  LinearWeights w1, w2, w3;  // w3 only for gated kinds
+};
+
+struct MambaWeights {
+  LinearWeights in_proj;   // [2 d_inner, d_model]
+  Matrix conv_weight;      // [d_inner, d_conv] (the [d_inner, 1, d_conv] tensor)
+  Matrix conv_bias;        // [d_inner] or empty
+  Matrix x_proj;           // [dt_rank + 2 d_state, d_inner]
+  LinearWeights dt_proj;   // [d_inner, dt_rank] + bias
+  Matrix A_log;            // [d_inner, d_state]
+  Matrix D;                // [d_inner]
+  LinearWeights out_proj;  // [d_model, d_inner]
+};
+
+struct MoEWeights {
+  LinearWeights router;    // [n_experts, d_model]
+  Matrix sel_bias;         // [n_experts] or empty
+  std::vector<FeedForwardWeights> experts;
+  std::vector<FeedForwardWeights> shared;
+};
+
+struct LayerWeights {
+  NormWeights norm;
+  MambaWeights mamba;
+  MoEWeights moe;
+  FeedForwardWeights mlp;
+  // Offset of this layer's recurrent state in a session's state (floats); Mamba only.
+  uint64_t state_offset = 0;
+};
+
+struct ModelWeights {
+  Matrix embed;            // [rows >= vocab, d_model]
+  std::vector<LayerWeights> layers;
+  NormWeights norm_f;
+  Matrix head;             // [vocab, d_model]: lm_head or the embedding (first vocab rows)
+  // A_log turned into A = -exp(A_log) once at load, f32, per Mamba layer (else empty).
+  std::vector<std::vector<float>> A;
+};
+
+}  // namespace mmb

@@ -1,0 +1,135 @@
+// The bundle commands of the mmb CLI, run as a user runs them: exit codes, output,
+// and one-line errors.
+#include <catch2/catch.hpp>
+
+#include "support/bundle_fixtures.hpp"
+
+#include "base/error.hpp"
+#include "bundle/bundle_format.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+using namespace mmb;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Run mmb_cli(const test::TempDir& dir, const std::string& args) {
+  const std::string out = dir.path("stdout.txt"), err = dir.path("stderr.txt");
+  const std::string command = cat("cd '", dir.dir(), "' && '", MMB_CLI_PATH, "' ", args, " >'", out, "' 2>'", err, "'");
+  const int status = std::system(command.c_str());
+  Run r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("mmb synth, inspect and verify on a good bundle", "[bundle][cli]") {
+  test::TempDir dir;
+  Run synth = mmb_cli(dir, "synth --shape tiny --dtype f16 --codec shuffle-zstd --seed 5 -o tiny.mmb");
+  REQUIRE(synth.exit_code == 0);
+  CHECK(synth.err.empty());
+
+  auto loaded = test::try_load(open_file_source(dir.path("tiny.mmb")));
+  REQUIRE(loaded.status == MMB_OK);
+  const size_t n_tensors = tensor_specs(named_shape("tiny")).size();
+  CHECK(loaded.bundle->tensors().size() == n_tensors);
+  CHECK(loaded.bundle->find("embed.weight")->dtype == DType::F16);
+  CHECK(loaded.bundle->find("embed.weight")->codec == Codec::ShuffleZstd);
+  // The same seed writes the same file.
+  REQUIRE(mmb_cli(dir, "synth --shape tiny --dtype f16 --codec shuffle-zstd --seed 5 -o again.mmb").exit_code == 0);
+  CHECK(test::read_file(dir.path("again.mmb")) == test::read_file(dir.path("tiny.mmb")));
+
+  Run inspect = mmb_cli(dir, "inspect tiny.mmb");
+  REQUIRE(inspect.exit_code == 0);
+  CHECK_THAT(inspect.out, Catch::Contains("d_model 64, vocab 256"));
+  CHECK_THAT(inspect.out, Catch::Contains("moe    4 experts (swiglu d_ff 96), top 2"));
+  CHECK_THAT(inspect.out, Catch::Contains("256 pieces"));
+  CHECK_THAT(inspect.out, Catch::Contains("source = make_synthetic_model seed 5"));
+  CHECK_THAT(inspect.out, Catch::Contains(cat("tensors    ", n_tensors)));
+  CHECK_THAT(inspect.out, Catch::Contains("layers.3.moe.experts.2.w3.weight"));
+  CHECK_THAT(inspect.out, Catch::Contains("[96, 64]"));
+  CHECK_THAT(inspect.out, Catch::Contains("shuffle-zstd"));
+  CHECK_THAT(inspect.out, Catch::Contains("active per token"));
+
+  Run verify = mmb_cli(dir, "verify tiny.mmb");
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.rfind("ok: tiny.mmb: ", 0) == 0);
+}
+
+TEST_CASE("mmb verify and inspect report a bad bundle in one line and exit 1", "[bundle][cli]") {
+  test::TempDir dir;
+  REQUIRE(mmb_cli(dir, "synth --shape tiny --codec none -o good.mmb").exit_code == 0);
+  std::vector<std::byte> bytes = test::read_file(dir.path("good.mmb"));
+  auto good = test::try_load_memory(bytes);
+  REQUIRE(good.status == MMB_OK);
+  const TensorView& victim = *good.bundle->find("layers.4.mamba.x_proj.weight");
+  bytes[victim.offset + victim.raw_size / 2] ^= std::byte{0x10};
+  test::write_file(dir.path("flipped.mmb"), bytes);
+  test::write_file(dir.path("cut.mmb"), std::span(bytes).first(bytes.size() - 10));
+
+  Run flipped = mmb_cli(dir, "verify flipped.mmb");
+  CHECK(flipped.exit_code == 1);
+  CHECK(flipped.out.empty());
+  CHECK(lines(flipped.err) == 1);
+  CHECK_THAT(flipped.err, Catch::Contains("mmb verify: MMB_ERR_FORMAT") &&
+                              Catch::Contains("tensor 'layers.4.mamba.x_proj.weight'") && Catch::Contains("xxh64"));
+  // inspect reads no tensor data, so the flip does not stop it; the truncation does.
+  CHECK(mmb_cli(dir, "inspect flipped.mmb").exit_code == 0);
+  Run cut = mmb_cli(dir, "inspect cut.mmb");
+  CHECK(cut.exit_code == 1);
+  CHECK(lines(cut.err) == 1);
+  CHECK_THAT(cut.err, Catch::Contains("MMB_ERR_FORMAT") && Catch::Contains("manifest"));
+
+  Run missing = mmb_cli(dir, "verify absent.mmb");
+  CHECK(missing.exit_code == 1);
+  CHECK(lines(missing.err) == 1);
+  CHECK_THAT(missing.err, Catch::Contains("MMB_ERR_IO") && Catch::Contains("absent.mmb"));
+
+  for (const char* bad : {"synth --shape tiny --dtype f8 -o x.mmb", "synth --shape nope -o x.mmb", "synth --shape tiny",
+                          "verify", "verify a.mmb b.mmb", "bench load --threads 0", "bench nothing"}) {
+    INFO(bad);
+    Run r = mmb_cli(dir, bad);
+    CHECK(r.exit_code != 0);
+    CHECK(lines(r.err) == 1);
+  }
+}
+
+TEST_CASE("mmb bench load prints its table", "[bundle][cli]") {
+  test::TempDir dir;
+  Run bench = mmb_cli(dir, cat("bench load --shape tiny --repeat 1 --dir '", dir.dir(), "'"));
+  REQUIRE(bench.exit_code == 0);
+  CHECK_THAT(bench.out, Catch::Contains("synthetic weights"));
+  CHECK_THAT(bench.out, Catch::Contains("raw, no checksums (mmap, zero copy)"));
+  CHECK_THAT(bench.out, Catch::Contains("shuffle-zstd, decode"));
+  CHECK_THAT(bench.out, Catch::Contains("GB/s"));
+  CHECK_THAT(bench.out, Catch::Contains("bf16"));
+  // Its temporary bundles are gone.
+  size_t left = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.dir())) left += e.path().extension() != ".txt";
+  CHECK(left == 0);
+}
