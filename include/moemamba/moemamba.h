@@ -452,8 +452,9 @@ MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok);
 
 /** Adds one token and writes the text that is now complete: only whole UTF-8
  *  characters; bytes of an unfinished character wait for the next token. Bytes that
- *  can never form a valid character come out as U+FFFD. At most 4 bytes wait, so
- *  `cap` >= token bytes + 4 always suffices (mmb_token_to_bytes() gives the former).
+ *  can never form a valid character come out as U+FFFD (3 bytes each). At most 3
+ *  bytes wait, so `cap` >= 3 * token bytes + 3 always suffices (mmb_token_to_bytes()
+ *  gives the token's bytes).
  *  @param detok the detokenizer.
  *  @param token the next token id.
  *  @param buf receives the text.
@@ -495,8 +496,10 @@ typedef struct mmb_sampler_params {
 MMB_API void mmb_sampler_params_init(mmb_sampler_params* params);
 
 /** Creates a sampler. NULL params: defaults. The caller owns it. One thread at a time.
- *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NaN or negative values, top_p outside
- *  (0, 1], penalty_window < 0 or > 65536); MMB_ERR_OUT_OF_MEMORY. */
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (a NaN or infinite value, top_k < 0,
+ *  top_p outside (0, 1], min_p outside [0, 1], repetition_penalty <= 0, a negative
+ *  presence or frequency penalty, penalty_window < 0 or > 65536; a negative
+ *  temperature is valid and means greedy); MMB_ERR_OUT_OF_MEMORY. */
 MMB_API mmb_status mmb_sampler_create(const mmb_sampler_params* params, mmb_sampler** out);
 
 /** Destroys a sampler. NULL: no-op. */

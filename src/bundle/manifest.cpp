@@ -68,15 +68,19 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
     merges.push_back(left);
     merges.push_back(right);
   }
-  std::vector<fbs::Offset<fb::SpecialToken>> specials;
-  for (const SpecialToken& s : t.specials) specials.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text)));
+  auto literal_vector = [&](const std::vector<SpecialToken>& tokens) {
+    std::vector<fbs::Offset<fb::SpecialToken>> offsets;
+    for (const SpecialToken& s : tokens) offsets.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text)));
+    return b.CreateVector(offsets);
+  };
+  auto specials_vector = literal_vector(t.specials);
+  auto added_vector = literal_vector(t.added);
   auto bytes_vector = b.CreateVector(bytes);
   auto offsets_vector = b.CreateVector(offsets);
   auto merges_vector = b.CreateVector(merges);
-  auto specials_vector = b.CreateVector(specials);
   return fb::CreateTokenizer(b, fb::TokenizerKind(uint8_t(t.kind)), fb::PreTokenizer(uint8_t(t.pre_tokenizer)),
                              bytes_vector, offsets_vector, merges_vector, specials_vector, t.bos_id, t.eos_id, t.pad_id,
-                             t.unk_id, t.add_bos, fb::Normalizer(uint8_t(t.normalizer)));
+                             t.unk_id, t.add_bos, fb::Normalizer(uint8_t(t.normalizer)), added_vector);
 }
 
 // ---- decoding ----
@@ -187,6 +191,8 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
   }
   if (const auto* specials = t->specials())
     for (const fb::SpecialToken* s : *specials) out.specials.push_back({s->id(), to_string(s->text())});
+  if (const auto* added = t->added())
+    for (const fb::SpecialToken* s : *added) out.added.push_back({s->id(), to_string(s->text())});
   out.bos_id = t->bos_id();
   out.eos_id = t->eos_id();
   out.pad_id = t->pad_id();
@@ -288,9 +294,10 @@ void check_tokenizer(const TokenizerData& t, uint32_t vocab_size, mmb_status sta
     if (left < 0 || left >= n_pieces || right < 0 || right >= n_pieces)
       fail(status, "tokenizer: merge ", r, " joins ids ", left, " and ", right, ", outside [0, ", n_pieces, ")");
   }
-  for (const SpecialToken& s : t.specials)
-    if (s.id < 0 || uint32_t(s.id) >= vocab_size)
-      fail(status, "tokenizer: special token '", s.text, "' has id ", s.id, ", outside [0, ", vocab_size, ")");
+  for (const auto& [what, tokens] : {std::pair{"special", &t.specials}, std::pair{"added", &t.added}})
+    for (const SpecialToken& s : *tokens)
+      if (s.id < 0 || uint32_t(s.id) >= vocab_size)
+        fail(status, "tokenizer: ", what, " token '", s.text, "' has id ", s.id, ", outside [0, ", vocab_size, ")");
   const std::pair<const char*, int32_t> ids[] = {{"bos_id", t.bos_id}, {"eos_id", t.eos_id}, {"pad_id", t.pad_id},
                                                  {"unk_id", t.unk_id}};
   for (const auto& [field, id] : ids)

@@ -1,7 +1,10 @@
 #include "runtime/bpe_merges.hpp"
 
+#include "base/error.hpp"
+
 #include <algorithm>
 #include <bit>
+#include <limits>
 
 namespace mmb {
 
@@ -35,6 +38,10 @@ bool later(const BpeScratch::Candidate& a, const BpeScratch::Candidate& b) {
 
 void bpe_encode(std::string_view word, const BpeMerges& merges, const int32_t (&byte_tokens)[256],
                 BpeScratch& scratch, std::vector<int32_t>& out) {
+  // Symbols are indexed with int32_t; only a multi-gigabyte run of one character
+  // class (or text without a pre-tokenizer) comes near the limit.
+  if (word.size() > size_t(std::numeric_limits<int32_t>::max()))
+    fail(MMB_ERR_INVALID_ARGUMENT, "a word of ", word.size(), " bytes is too long to merge");
   const int32_t n = int32_t(word.size());
   if (n == 1) {
     out.push_back(byte_tokens[uint8_t(word[0])]);

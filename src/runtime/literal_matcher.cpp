@@ -41,4 +41,19 @@ LiteralMatcher::Match LiteralMatcher::find(std::string_view text, size_t from) c
   return {text.size(), 0, -1};
 }
 
+void LiteralMatcher::split(std::string_view text, std::vector<int32_t>& ids,
+                           FunctionRef<void(std::string_view)> between) const {
+  if (empty()) {
+    between(text);
+    return;
+  }
+  for (size_t at = 0; at < text.size();) {
+    const Match m = find(text, at);
+    between(text.substr(at, m.begin - at));
+    if (m.id < 0) break;
+    ids.push_back(m.id);
+    at = m.begin + m.length;
+  }
+}
+
 }  // namespace mmb

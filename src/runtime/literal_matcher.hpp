@@ -3,6 +3,8 @@
 // which is how Hugging Face tokenizers extracts added tokens.
 #pragma once
 
+#include "base/function_ref.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -27,6 +29,9 @@ class LiteralMatcher {
 
   // The leftmost-longest match that begins at or after `from`; id -1 when none.
   Match find(std::string_view text, size_t from) const;
+  // Walks `text` in order: `between` gets each stretch before, between and after the
+  // matches (possibly empty), and each match's id is appended to `ids`.
+  void split(std::string_view text, std::vector<int32_t>& ids, FunctionRef<void(std::string_view)> between) const;
 
  private:
   struct Node {

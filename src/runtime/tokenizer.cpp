@@ -12,7 +12,8 @@
 namespace mmb {
 namespace {
 
-// Token bytes for messages: "\"ab\\x0a\"", cut after 40 bytes.
+// Token bytes for messages: in double quotes, other than printable ASCII as \xNN,
+// cut after 40 bytes.
 std::string quoted(std::string_view bytes) {
   std::string s = "\"";
   for (size_t i = 0; i < bytes.size() && i < 40; ++i) {
@@ -132,17 +133,11 @@ void Tokenizer::check_id(int32_t id) const {
 
 void Tokenizer::encode(std::string_view text, bool parse_special, std::vector<int32_t>& out) const {
   Scratch scratch;
-  if (!parse_special || specials_.empty()) {
+  if (!parse_special) {
     encode_ordinary(text, scratch, out);
     return;
   }
-  for (size_t at = 0; at < text.size();) {
-    LiteralMatcher::Match m = specials_.find(text, at);
-    encode_ordinary(text.substr(at, m.begin - at), scratch, out);
-    if (m.id < 0) break;
-    out.push_back(m.id);
-    at = m.begin + m.length;
-  }
+  specials_.split(text, out, [&](std::string_view between) { encode_ordinary(between, scratch, out); });
 }
 
 void Tokenizer::encode_ordinary(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {
@@ -151,17 +146,7 @@ void Tokenizer::encode_ordinary(std::string_view text, Scratch& scratch, std::ve
     nfc_normalize(text, scratch.normalized);
     text = scratch.normalized;
   }
-  if (added_.empty()) {
-    encode_words(text, scratch, out);
-    return;
-  }
-  for (size_t at = 0; at < text.size();) {
-    LiteralMatcher::Match m = added_.find(text, at);
-    encode_words(text.substr(at, m.begin - at), scratch, out);
-    if (m.id < 0) break;
-    out.push_back(m.id);
-    at = m.begin + m.length;
-  }
+  added_.split(text, out, [&](std::string_view between) { encode_words(between, scratch, out); });
 }
 
 void Tokenizer::encode_words(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {

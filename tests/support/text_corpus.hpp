@@ -16,7 +16,7 @@ namespace mmb::test {
 // assigned characters (no NUL, no invalid UTF-8).
 std::vector<std::string> varied_corpus(size_t min_bytes, uint64_t seed);
 
-// Plain English prose with code-free punctuation, for speed figures.
+// English prose only (the sentences of the varied corpus), for speed figures.
 std::string english_corpus(size_t min_bytes, uint64_t seed);
 
 // `n` uniformly random bytes (mostly invalid UTF-8).

@@ -203,6 +203,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
   t.pieces.push_back("");
   t.merges = {{'h', 'e'}, {256, 'l'}};
   t.specials = {{298, "<|endoftext|>"}, {299, "<pad>"}};
+  t.added = {{257, std::string("\0\xff", 2)}};
   t.bos_id = 298;
   t.eos_id = 298;
   t.pad_id = 299;
@@ -236,6 +237,9 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
     CHECK(u.unk_id == -1);
     CHECK(u.add_bos);
     CHECK(u.normalizer == Normalizer::NFC);
+    REQUIRE(u.added.size() == 1);
+    CHECK(u.added[0].id == 257);
+    CHECK(u.added[0].text == std::string("\0\xff", 2));
     CHECK(r.bundle->metadata() == model.contents.metadata);
     check_same(model.contents, *r.bundle);
   }

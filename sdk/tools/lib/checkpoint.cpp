@@ -1,0 +1,271 @@
+#include "checkpoint.hpp"
+
+#include "base/error.hpp"
+#include "bundle/tensor_table.hpp"
+#include "hf_mamba_config.hpp"
+#include "json_fields.hpp"
+#include "native_config.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+namespace mmb {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "a, b, c and 5 more", for messages about many tensors.
+std::string name_list(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 6;
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) s += cat(i ? ", " : "", names[i]);
+  if (names.size() > kShown) s += cat(" and ", names.size() - kShown, " more");
+  return s;
+}
+
+struct Inputs {
+  std::string config_path;
+  std::string weights_path;
+  bool sharded = false;
+};
+
+Inputs locate(const std::string& input) {
+  std::error_code ec;
+  const fs::path path(input);
+  if (fs::is_directory(path, ec)) {
+    const fs::path single = path / "model.safetensors", index = path / "model.safetensors.index.json";
+    const bool has_single = fs::exists(single, ec), has_index = fs::exists(index, ec);
+    if (has_single && has_index)
+      fail(MMB_ERR_INVALID_ARGUMENT, input, ": holds both model.safetensors and model.safetensors.index.json; name the one to pack");
+    if (!has_single && !has_index) fail(MMB_ERR_IO, input, ": holds neither model.safetensors nor model.safetensors.index.json");
+    return {(path / "config.json").string(), (has_single ? single : index).string(), has_index};
+  }
+  if (!fs::exists(path, ec)) fail(MMB_ERR_IO, input, ": no such file or directory");
+  const std::string config = (path.parent_path() / "config.json").string();
+  if (ends_with(input, ".safetensors.index.json")) return {config, input, true};
+  if (ends_with(input, ".safetensors")) return {config, input, false};
+  fail(MMB_ERR_INVALID_ARGUMENT, input, ": expected a checkpoint directory, a .safetensors file or a .safetensors.index.json file");
+}
+
+using TensorNames = std::vector<std::string> (*)(const std::string& native);
+
+std::vector<std::string> native_tensor_names(const std::string& native) { return {native}; }
+
+// What config.json says: the model, and how its tensors are named in this dialect.
+struct Plan {
+  std::string dialect;
+  ModelConfig config;
+  TensorNames names = native_tensor_names;
+  std::string tokenizer;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+Plan plan_for(const json& config, const std::string& what) {
+  if (!config.is_object()) fail(MMB_ERR_FORMAT, what, ": expected an object, got ", json_type_name(config));
+  if (config.contains("format")) {
+    NativeConfig native = parse_native_config(config, what);
+    return {"moemamba", std::move(native.model), native_tensor_names, std::move(native.tokenizer), std::move(native.metadata)};
+  }
+  if (config.contains("model_type")) {
+    const json& type = config.at("model_type");
+    if (!type.is_string()) fail(MMB_ERR_FORMAT, what, ".model_type: expected a string, got ", json_type_name(type));
+    if (type.get<std::string>() != "mamba")
+      fail(MMB_ERR_UNSUPPORTED, what, ": model_type \"", type.get<std::string>(),
+           "\" is not supported (pack reads \"mamba\", mamba_ssm's config and the native \"format\": \"moemamba\")");
+    return {"hf-mamba", parse_hf_mamba_config(config, what), hf_mamba_tensor_names, "", {}};
+  }
+  if (config.contains("d_model") && config.contains("n_layer"))
+    return {"mamba_ssm", parse_mamba_ssm_config(config, what), hf_mamba_tensor_names, "", {}};
+  fail(MMB_ERR_FORMAT, what, ": cannot tell the checkpoint's dialect: expected \"format\": \"moemamba\", "
+       "\"model_type\": \"mamba\", or mamba_ssm's \"d_model\" and \"n_layer\"");
+}
+
+float read_element(const std::byte* p, SafetensorsDType t) {
+  switch (t) {
+    case SafetensorsDType::F32: { float f; std::memcpy(&f, p, 4); return f; }
+    case SafetensorsDType::F64: { double d; std::memcpy(&d, p, 8); return float(d); }
+    case SafetensorsDType::F16: { uint16_t h; std::memcpy(&h, p, 2); return f16_to_f32(h); }
+    case SafetensorsDType::BF16: { uint16_t h; std::memcpy(&h, p, 2); return bf16_to_f32(h); }
+  }
+  return 0.0f;
+}
+
+void write_element(float f, DType t, std::byte* p) {
+  if (t == DType::F32) {
+    std::memcpy(p, &f, 4);
+    return;
+  }
+  const uint16_t h = t == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f);
+  std::memcpy(p, &h, 2);
+}
+
+std::optional<DType> same_dtype(SafetensorsDType t) {
+  switch (t) {
+    case SafetensorsDType::F32: return DType::F32;
+    case SafetensorsDType::F16: return DType::F16;
+    case SafetensorsDType::BF16: return DType::BF16;
+    default: return std::nullopt;
+  }
+}
+
+// Equal values, whatever the two dtypes (NaNs compare equal to NaNs).
+bool same_values(const SafetensorsTensor& a, const SafetensorsTensor& b) {
+  if (a.shape != b.shape) return false;
+  if (a.dtype == b.dtype) return a.data.empty() || std::memcmp(a.data.data(), b.data.data(), a.data.size()) == 0;
+  const size_t sa = safetensors_dtype_size(a.dtype), sb = safetensors_dtype_size(b.dtype);
+  for (uint64_t i = 0, n = a.elements(); i < n; ++i) {
+    const float x = read_element(a.data.data() + i * sa, a.dtype), y = read_element(b.data.data() + i * sb, b.dtype);
+    if (x != y && !(x != x && y != y)) return false;
+  }
+  return true;
+}
+
+bool shape_fits(const TensorSpec& spec, const std::vector<uint64_t>& shape) {
+  if (shape.size() != spec.shape.size()) return false;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const bool padded_rows = i == 0 && spec.min_rows;
+    if (padded_rows ? shape[i] < spec.shape[i] : shape[i] != spec.shape[i]) return false;
+  }
+  return true;
+}
+
+std::string spec_shape(const TensorSpec& spec) {
+  std::string s = shape_string(spec.shape);
+  return spec.min_rows ? cat("[at least ", s.substr(1)) : s;
+}
+
+struct Match {
+  const TensorSpec* spec;
+  const SafetensorsSet::Entry* entry;
+};
+
+// Pairs every tensor the config implies with one in the files; anything missing,
+// misshapen or left over is an error.
+std::vector<Match> match_tensors(const Plan& plan, const std::vector<TensorSpec>& specs, const SafetensorsSet& files,
+                                 const std::string& config_what) {
+  std::vector<Match> matches;
+  std::vector<std::string> missing;
+  std::set<std::string> used;
+  for (const TensorSpec& spec : specs) {
+    const std::vector<std::string> names = plan.names(spec.name);
+    const SafetensorsSet::Entry* found = nullptr;
+    for (const std::string& name : names) {
+      const SafetensorsSet::Entry* e = files.find(name);
+      if (!e) continue;
+      if (found) fail(MMB_ERR_FORMAT, files.what(), ": holds both '", found->tensor->name, "' and '", name, "' for ", spec.name);
+      found = e;
+    }
+    if (!found) {
+      std::string alternatives;
+      for (const std::string& name : names) alternatives += cat(alternatives.empty() ? "" : " or ", name);
+      missing.push_back(alternatives);
+      continue;
+    }
+    const SafetensorsTensor& t = *found->tensor;
+    if (!shape_fits(spec, t.shape))
+      fail(MMB_ERR_FORMAT, found->file->path(), ": tensor '", t.name, "' has shape ", shape_string(t.shape), " but ",
+           config_what, " implies ", spec_shape(spec), t.name == spec.name ? "" : cat(" (", spec.name, ")"));
+    used.insert(t.name);
+    matches.push_back({&spec, found});
+  }
+  if (!missing.empty())
+    fail(MMB_ERR_FORMAT, files.what(), ": missing ", missing.size(), " tensor(s) that ", config_what, " implies: ", name_list(missing));
+
+  // A tied model saved with its head: harmless when the head is the embedding.
+  if (plan.config.tie_embeddings) {
+    const SafetensorsTensor& embed = *matches.front().entry->tensor;  // tensor_specs starts with embed.weight
+    for (const std::string& name : plan.names("lm_head.weight")) {
+      const SafetensorsSet::Entry* head = files.find(name);
+      if (!head) continue;
+      if (!same_values(*head->tensor, embed))
+        fail(MMB_ERR_FORMAT, head->file->path(), ": tensor '", name, "' differs from the embedding '", embed.name, "' but ",
+             config_what, " ties them (untie them there to keep both)");
+      used.insert(name);
+    }
+  }
+
+  std::vector<std::string> extra;
+  for (const auto& [name, entry] : files.entries())
+    if (!used.count(name)) extra.push_back(name);
+  if (!extra.empty())
+    fail(MMB_ERR_FORMAT, files.what(), ": ", extra.size(), " tensor(s) that ", config_what, " does not imply: ", name_list(extra));
+  return matches;
+}
+
+std::string tokenizer_for(const Plan& plan, const fs::path& dir, const std::string& config_what) {
+  if (plan.tokenizer == "bytes") return "";
+  std::error_code ec;
+  if (!plan.tokenizer.empty()) {
+    const fs::path path = dir / plan.tokenizer;
+    if (!fs::is_regular_file(path, ec)) fail(MMB_ERR_IO, config_what, ": tokenizer file ", path.string(), " does not exist");
+    return path.string();
+  }
+  const fs::path beside = dir / "tokenizer.json";
+  return fs::is_regular_file(beside, ec) ? beside.string() : "";
+}
+
+// The scan's parameters, always f32 (see checkpoint.hpp).
+bool keeps_f32(const std::string& native_name) {
+  return ends_with(native_name, ".A_log") || ends_with(native_name, ".D") || ends_with(native_name, ".dt_proj.bias");
+}
+
+}  // namespace
+
+DType packed_dtype(const std::string& native_name, DType weights) { return keeps_f32(native_name) ? DType::F32 : weights; }
+
+Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& options) {
+  const Inputs inputs = locate(input);
+  const json config_json = parse_json_strict(read_text_file(inputs.config_path), inputs.config_path);
+  Plan plan = plan_for(config_json, inputs.config_path);
+
+  Checkpoint ck;
+  ck.dialect = plan.dialect;
+  ck.config = plan.config;
+  ck.metadata = plan.metadata;
+  ck.tokenizer_path = tokenizer_for(plan, fs::path(inputs.config_path).parent_path(), inputs.config_path);
+  ck.files.emplace(inputs.sharded ? SafetensorsSet::open_index(inputs.weights_path) : SafetensorsSet::open_file(inputs.weights_path));
+  ck.input_bytes = ck.files->total_bytes();
+
+  const std::vector<TensorSpec> specs = tensor_specs(ck.config);
+  const std::vector<Match> matches = match_tensors(plan, specs, *ck.files, inputs.config_path);
+
+  DType weights = DType::F32;
+  if (options.dtype) {
+    weights = *options.dtype;
+  } else {
+    // The checkpoint's own dtype, judged on the tensors that follow it.
+    std::set<SafetensorsDType> seen;
+    for (const Match& m : matches)
+      if (!keeps_f32(m.spec->name)) seen.insert(m.entry->tensor->dtype);
+    if (seen.size() == 1 && same_dtype(*seen.begin())) weights = *same_dtype(*seen.begin());
+  }
+
+  for (const Match& m : matches) {
+    const SafetensorsTensor& t = *m.entry->tensor;
+    CheckpointTensor out;
+    out.name = m.spec->name;
+    out.source = cat(m.entry->file->path(), ": ", t.name);
+    out.dtype = packed_dtype(out.name, weights);
+    out.shape = t.shape;
+    if (same_dtype(t.dtype) == out.dtype) {
+      out.data = t.data;
+    } else {
+      const uint64_t n = t.elements();
+      const size_t from = safetensors_dtype_size(t.dtype), to = dtype_size(out.dtype);
+      std::vector<std::byte>& buffer = ck.converted.emplace_back(n * to);
+      for (uint64_t i = 0; i < n; ++i) write_element(read_element(t.data.data() + i * from, t.dtype), out.dtype, buffer.data() + i * to);
+      out.data = buffer;
+    }
+    ck.tensors.push_back(std::move(out));
+  }
+  return ck;
+}
+
+}  // namespace mmb

@@ -1,0 +1,185 @@
+#include "native_config.hpp"
+
+#include "base/error.hpp"
+#include "json_fields.hpp"
+
+#include <cfloat>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+
+namespace mmb {
+
+using nlohmann::json;
+
+namespace {
+
+// Names in enum order, so a choice() index converts straight to the enum.
+constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp"};
+constexpr std::string_view kExpertNames[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
+constexpr std::string_view kRouterNames[] = {"softmax", "sigmoid", "relu"};
+constexpr std::string_view kNormNames[] = {"none", "rms", "layer"};
+constexpr std::string_view kBlockNormNames[] = {"rms", "layer"};  // NormKind - 1: blocks always have a norm
+
+constexpr uint64_t kU32 = UINT32_MAX;
+
+uint32_t auto_dt_rank(uint32_t d_model) { return (d_model + 15) / 16; }
+
+uint32_t u32(JsonFields& f, const char* key) { return uint32_t(f.integer(key, 0, kU32)); }
+uint32_t u32(JsonFields& f, const char* key, uint32_t fallback) { return uint32_t(f.integer(key, 0, kU32, fallback)); }
+
+ExpertAct expert_act(JsonFields& f, const char* key) { return ExpertAct(f.choice(key, kExpertNames)); }
+
+MambaConfig parse_mamba(JsonFields& f, uint32_t d_model) {
+  MambaConfig m;
+  m.d_inner = u32(f, "d_inner", 2 * d_model);
+  m.d_state = u32(f, "d_state", m.d_state);
+  m.d_conv = u32(f, "d_conv", m.d_conv);
+  m.dt_rank = auto_dt_rank(d_model);
+  if (f.has("dt_rank") && !(f.value("dt_rank").is_string() && f.string("dt_rank") == "auto")) m.dt_rank = u32(f, "dt_rank");
+  m.in_proj_bias = f.boolean("in_proj_bias", m.in_proj_bias);
+  m.conv_bias = f.boolean("conv_bias", m.conv_bias);
+  m.out_proj_bias = f.boolean("out_proj_bias", m.out_proj_bias);
+  return m;
+}
+
+MoEConfig parse_moe(JsonFields& f) {
+  MoEConfig m;
+  m.n_experts = u32(f, "n_experts");
+  m.top_k = u32(f, "top_k", m.top_k);
+  m.expert.d_ff = u32(f, "d_ff");
+  m.expert.act = expert_act(f, "expert");
+  m.expert.bias = f.boolean("expert_bias", false);
+  m.router = RouterAct(f.choice("router", kRouterNames, size_t(m.router)));
+  m.router_bias = f.boolean("router_bias", m.router_bias);
+  m.sel_bias = f.boolean("sel_bias", m.sel_bias);
+  m.renorm = f.boolean("renorm", m.renorm);
+  m.routed_scale = float(f.number("routed_scale", -FLT_MAX, FLT_MAX, m.routed_scale));
+  m.n_shared = u32(f, "n_shared", 0);
+  m.shared.d_ff = u32(f, "shared_d_ff", m.expert.d_ff);
+  m.shared.act = f.has("shared_expert") ? expert_act(f, "shared_expert") : m.expert.act;
+  m.shared.bias = f.boolean("shared_bias", m.expert.bias);
+  m.normalize_expert_output = f.boolean("normalize_expert_output", m.normalize_expert_output);
+  return m;
+}
+
+LayerConfig parse_layer(const json& value, const std::string& where, uint32_t d_model) {
+  JsonFields f(value, where);
+  LayerConfig layer;
+  layer.kind = LayerKind(f.choice("kind", kLayerNames));
+  switch (layer.kind) {
+    case LayerKind::Mamba: layer.mamba = parse_mamba(f, d_model); break;
+    case LayerKind::MoE: layer.moe = parse_moe(f); break;
+    case LayerKind::MLP:
+      layer.mlp.d_ff = u32(f, "d_ff");
+      layer.mlp.act = expert_act(f, "expert");
+      layer.mlp.bias = f.boolean("bias", false);
+      break;
+  }
+  f.reject_unknown();
+  return layer;
+}
+
+std::vector<LayerConfig> parse_layers(JsonFields& top, uint32_t d_model) {
+  std::vector<LayerConfig> layers;
+  if (top.has("layers") == top.has("layer_pattern"))
+    fail(MMB_ERR_FORMAT, top.where(), ": give exactly one of \"layers\" and \"layer_pattern\"");
+  const bool pattern = top.has("layer_pattern");
+  const json* list = nullptr;
+  uint64_t repeat = 1;
+  std::string where = top.field("layers");
+  std::optional<JsonFields> pattern_fields;
+  if (pattern) {
+    pattern_fields.emplace(top.value("layer_pattern"), top.field("layer_pattern"));
+    repeat = pattern_fields->integer("repeat", 1, 4096);
+    list = &pattern_fields->value("pattern");
+    where = pattern_fields->field("pattern");
+    pattern_fields->reject_unknown();
+  } else {
+    list = &top.value("layers");
+  }
+  if (!list->is_array() || list->empty())
+    fail(MMB_ERR_FORMAT, where, ": expected a non-empty array of layers, got ", list->is_array() ? "an empty array" : json_type_name(*list));
+  if (repeat * list->size() > 4096) fail(MMB_ERR_FORMAT, where, ": ", repeat * list->size(), " layers exceed the limit of 4096");
+  std::vector<LayerConfig> one_pass;
+  for (size_t i = 0; i < list->size(); ++i) one_pass.push_back(parse_layer((*list)[i], cat(where, "[", i, "]"), d_model));
+  for (uint64_t r = 0; r < repeat; ++r) layers.insert(layers.end(), one_pass.begin(), one_pass.end());
+  return layers;
+}
+
+// The shortest decimal that reads back as the same float ("1e-05", not 9.99999974737875e-06).
+json float_json(float x) {
+  char buf[32];
+  auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
+  return std::stod(std::string(buf, end));
+}
+
+json feed_forward_json(const FeedForwardConfig& ff, const char* d_ff, const char* act, const char* bias) {
+  return {{d_ff, ff.d_ff}, {act, kExpertNames[size_t(ff.act)]}, {bias, ff.bias}};
+}
+
+}  // namespace
+
+NativeConfig parse_native_config(const json& config, const std::string& what) {
+  JsonFields top(config, what);
+  const std::string format = top.string("format");
+  if (format != "moemamba") fail(MMB_ERR_FORMAT, top.field("format"), ": expected \"moemamba\", got \"", format, "\"");
+  NativeConfig out;
+  ModelConfig& c = out.model;
+  c.d_model = uint32_t(top.integer("d_model", 1, kU32));
+  c.vocab_size = uint32_t(top.integer("vocab_size", 1, kU32));
+  c.norm = NormKind(top.choice("norm", kBlockNormNames, 0) + 1);
+  c.final_norm = NormKind(top.choice("final_norm", kNormNames, size_t(c.norm)));
+  c.norm_eps = float(top.number("norm_eps", 0.0, 1.0, c.norm_eps));
+  c.tie_embeddings = top.boolean("tie_embeddings", c.tie_embeddings);
+  c.layers = parse_layers(top, c.d_model);
+  out.tokenizer = top.string("tokenizer", "");
+  if (top.has("metadata")) {
+    const json& pairs = top.value("metadata");
+    JsonFields meta(pairs, top.field("metadata"));
+    for (auto it = pairs.begin(); it != pairs.end(); ++it) out.metadata.emplace_back(it.key(), meta.string(it.key()));
+  }
+  top.reject_unknown();
+  try {
+    validate_config(c);
+  } catch (const Error& e) {
+    fail(e.status(), what, ": ", e.what());
+  }
+  return out;
+}
+
+std::string native_config_json(const ModelConfig& c) {
+  validate_config(c);  // so every enum below indexes its name table
+  json layers = json::array();
+  for (const LayerConfig& l : c.layers) {
+    json j;
+    switch (l.kind) {
+      case LayerKind::Mamba:
+        j = {{"kind", "mamba"}, {"d_inner", l.mamba.d_inner}, {"d_state", l.mamba.d_state}, {"d_conv", l.mamba.d_conv},
+             {"dt_rank", l.mamba.dt_rank}, {"in_proj_bias", l.mamba.in_proj_bias}, {"conv_bias", l.mamba.conv_bias},
+             {"out_proj_bias", l.mamba.out_proj_bias}};
+        break;
+      case LayerKind::MoE: {
+        const MoEConfig& m = l.moe;
+        j = feed_forward_json(m.expert, "d_ff", "expert", "expert_bias");
+        j.update({{"kind", "moe"}, {"n_experts", m.n_experts}, {"top_k", m.top_k}, {"router", kRouterNames[size_t(m.router)]},
+                  {"router_bias", m.router_bias}, {"sel_bias", m.sel_bias}, {"renorm", m.renorm},
+                  {"routed_scale", float_json(m.routed_scale)}, {"n_shared", m.n_shared},
+                  {"normalize_expert_output", m.normalize_expert_output}});
+        if (m.n_shared > 0) j.update(feed_forward_json(m.shared, "shared_d_ff", "shared_expert", "shared_bias"));
+        break;
+      }
+      case LayerKind::MLP:
+        j = feed_forward_json(l.mlp, "d_ff", "expert", "bias");
+        j["kind"] = "mlp";
+        break;
+    }
+    layers.push_back(std::move(j));
+  }
+  json config = {{"format", "moemamba"}, {"d_model", c.d_model}, {"vocab_size", c.vocab_size},
+                 {"norm", kNormNames[size_t(c.norm)]}, {"final_norm", kNormNames[size_t(c.final_norm)]},
+                 {"norm_eps", float_json(c.norm_eps)}, {"tie_embeddings", c.tie_embeddings}, {"layers", std::move(layers)}};
+  return config.dump(2) + "\n";
+}
+
+}  // namespace mmb

@@ -1,0 +1,47 @@
+// config.json of the native dialect (DESIGN.md section 5), read and written.
+//
+// {"format": "moemamba", "d_model": 64, "vocab_size": 256,
+//  "norm": "rms" | "layer",                      default "rms"
+//  "final_norm": "rms" | "layer" | "none",       default: same as norm
+//  "norm_eps": 1e-5, "tie_embeddings": true,     defaults
+//  "layers": [ layer, ... ]   or   "layer_pattern": {"repeat": 12, "pattern": [layer, ...]},
+//  "tokenizer": "bytes" | "<file beside config.json>",   optional
+//  "metadata": {"name": "...", "license": "..."}}        optional, copied into the bundle
+// layer (defaults after '='):
+//  {"kind": "mamba", "d_inner" = 2*d_model, "d_state" = 16, "d_conv" = 4,
+//   "dt_rank" = "auto" (ceil(d_model/16)) or an integer,
+//   "in_proj_bias" = false, "conv_bias" = true, "out_proj_bias" = false}
+//  {"kind": "moe", "n_experts", "d_ff", "expert", "top_k" = 1, "expert_bias" = false,
+//   "router" = "softmax" | "sigmoid" | "relu", "router_bias" = false, "sel_bias" = false,
+//   "renorm" = false, "routed_scale" = 1.0, "n_shared" = 0, "shared_d_ff" = d_ff,
+//   "shared_expert" = expert, "shared_bias" = expert_bias, "normalize_expert_output" = false}
+//  {"kind": "mlp", "d_ff", "expert", "bias" = false}
+// expert: "relu" | "gelu" | "gelu_tanh" | "silu" | "swiglu" | "geglu".
+// Unknown keys are errors: a misspelt key must not silently become a default.
+#pragma once
+
+#include "model/model_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mmb {
+
+struct NativeConfig {
+  ModelConfig model;
+  std::string tokenizer;  // as given: "" when absent, "bytes", or a file name
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+// Parses and validates (validate_config included). Throws mmb::Error(MMB_ERR_FORMAT)
+// with a message starting with `what` and naming the field.
+NativeConfig parse_native_config(const nlohmann::json& config, const std::string& what);
+
+// The config.json text for `config`, every field written out; parse_native_config
+// reads it back to the same ModelConfig.
+std::string native_config_json(const ModelConfig& config);
+
+}  // namespace mmb

@@ -1,0 +1,44 @@
+// `mmb pack` as a library call: a safetensors checkpoint (checkpoint.hpp) in, a .mmb
+// bundle out. The CLI and the tests share it.
+#pragma once
+
+#include "base/dtype.hpp"
+#include "bundle/bundle_writer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mmb {
+
+struct PackOptions {
+  std::optional<DType> dtype;  // the weights' dtype (checkpoint.hpp); none: keep the checkpoint's
+  WriterOptions writer;
+  // tokenizer.json to convert (with the tokenizer_config.json beside it, if any);
+  // empty: the checkpoint's (its config's "tokenizer" or a tokenizer.json beside
+  // config.json), else the 256-entry byte tokenizer.
+  std::string tokenizer_path;
+  // Stored after "source_format" (the dialect) and the native config's "metadata";
+  // a key given again replaces the earlier value.
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+struct PackSummary {
+  std::string dialect;    // "moemamba", "hf-mamba" or "mamba_ssm"
+  std::string tokenizer;  // the tokenizer.json used, or "bytes"
+  std::string dtypes;     // of the stored tensors: "bf16+f32"
+  size_t tensors = 0;
+  uint64_t params = 0;     // elements of all tensors, padded embedding rows included
+  uint64_t bytes_in = 0;   // the safetensors files
+  uint64_t bytes_out = 0;  // the bundle
+  double seconds = 0;
+};
+
+// Throws mmb::Error: what load_checkpoint throws, MMB_ERR_FORMAT for a tokenizer that
+// does not fit the vocabulary, MMB_ERR_IO when the bundle cannot be written.
+PackSummary pack_checkpoint(const std::string& input, const std::string& output, const PackOptions& options);
+
+}  // namespace mmb

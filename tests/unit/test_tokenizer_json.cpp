@@ -1,0 +1,264 @@
+// Conversion of Hugging Face tokenizer.json (and GPT-2's encoder.json + vocab.bpe)
+// into TokenizerData: a small hand-written file converts and encodes as worked out
+// by hand; malformed files give MMB_ERR_FORMAT with a message naming the problem.
+#include <catch2/catch.hpp>
+
+#include "base/error.hpp"
+#include "runtime/tokenizer.hpp"
+#include "tokenizer_json.hpp"
+
+#include <nlohmann/json.hpp>
+#include <utf8proc.h>
+
+#include <functional>
+
+using namespace mmb;
+using nlohmann::json;
+using Ids = std::vector<int32_t>;
+
+namespace {
+
+// GPT-2's published byte-to-character table: the printable bytes ! to ~, ¡ to ¬
+// and ® to ÿ stand for themselves; the other 68 bytes, in order, for U+0100 onwards.
+std::string byte_char(int b) {
+  int cp = b;
+  if (!((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) {
+    cp = 0x100;
+    for (int o = 0; o < b; ++o)
+      if (!((o >= 0x21 && o <= 0x7E) || (o >= 0xA1 && o <= 0xAC) || (o >= 0xAE && o <= 0xFF))) ++cp;
+  }
+  utf8proc_uint8_t buf[4];
+  return std::string(reinterpret_cast<const char*>(buf), size_t(utf8proc_encode_char(cp, buf)));
+}
+
+// The 256 byte pieces with id = byte value (GPT-2 orders them otherwise: the
+// conversion must go by character, not by position).
+json byte_vocab() {
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b;
+  return vocab;
+}
+
+const char* const kTokenizerJson = R"({
+  "version": "1.0",
+  "truncation": null,
+  "padding": null,
+  "added_tokens": [
+    {"id": 262, "content": "<|endoftext|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+    {"id": 263, "content": "  ", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false}
+  ],
+  "normalizer": {"type": "NFC"},
+  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+  "post_processor": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+  "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+  "model": {
+    "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+    "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+    "vocab": {"Ġh": 256, "ll": 257, "Ġhe": 258, "llo": 259, "Ġhello": 260, "Ã©": 261, "<|endoftext|>": 262},
+    "merges": ["Ġ h", "l l", "Ġh e", "ll o", "Ġhe llo", "Ã ©"]
+  }
+})";
+
+json base_document() {
+  json doc = json::parse(kTokenizerJson);
+  doc["model"]["vocab"].update(byte_vocab());
+  return doc;
+}
+
+TokenizerData convert(const json& doc) { return tokenizer_from_hf_json(doc.dump()); }
+
+Ids encode(const Tokenizer& t, std::string_view text, bool parse_special = false) {
+  Ids ids;
+  t.encode(text, parse_special, ids);
+  return ids;
+}
+
+Ids bytes_of(std::string_view s) {
+  Ids ids;
+  for (char c : s) ids.push_back(uint8_t(c));
+  return ids;
+}
+
+void require_format_error(const std::function<void()>& convert_it, const std::string& prefix, const std::string& phrase) {
+  try {
+    convert_it();
+  } catch (const Error& e) {
+    CHECK(e.status() == MMB_ERR_FORMAT);
+    CHECK_THAT(e.what(), Catch::StartsWith(prefix));
+    CHECK_THAT(e.what(), Catch::Contains(phrase));
+    return;
+  }
+  FAIL("accepted; expected an error containing \"" << phrase << "\"");
+}
+
+void require_json_error(const std::string& text, const std::string& phrase) {
+  require_format_error([&] { tokenizer_from_hf_json(text); }, "tokenizer.json: ", phrase);
+}
+
+void require_json_error(const std::function<void(json&)>& edit, const std::string& phrase) {
+  json doc = base_document();
+  edit(doc);
+  require_json_error(doc.dump(), phrase);
+}
+
+}  // namespace
+
+TEST_CASE("the byte table used by these tests is GPT-2's", "[tokenizer]") {
+  CHECK(byte_char(' ') == "\u0120");   // Ġ
+  CHECK(byte_char('\n') == "\u010a");  // Ċ
+  CHECK(byte_char(0) == "\u0100");
+  CHECK(byte_char(0x7F) == "\u0121");
+  CHECK(byte_char(0xAD) == "\u0143");
+  CHECK(byte_char('A') == "A");
+  CHECK(byte_char(0xE9) == "\u00e9");
+}
+
+TEST_CASE("a hand-written tokenizer.json converts and encodes as worked out by hand", "[tokenizer]") {
+  const TokenizerData d = convert(base_document());
+  CHECK(d.kind == TokenizerKind::ByteBPE);
+  CHECK(d.pre_tokenizer == PreTokenizer::GPT2);
+  CHECK(d.normalizer == Normalizer::NFC);
+  REQUIRE(d.pieces.size() == 264);
+  CHECK(d.pieces[' '] == " ");
+  CHECK(d.pieces[0] == std::string(1, '\0'));
+  CHECK(d.pieces[256] == " h");
+  CHECK(d.pieces[260] == " hello");
+  CHECK(d.pieces[261] == "\u00e9");
+  CHECK(d.pieces[262] == "<|endoftext|>");
+  CHECK(d.pieces[263] == "  ");
+  CHECK(d.merges == std::vector<std::pair<int32_t, int32_t>>{{' ', 'h'}, {'l', 'l'}, {256, 'e'}, {257, 'o'}, {258, 259}, {0xC3, 0xA9}});
+  REQUIRE(d.specials.size() == 1);
+  CHECK(d.specials[0].id == 262);
+  REQUIRE(d.added.size() == 1);
+  CHECK(d.added[0].id == 263);
+  CHECK(d.eos_id == 262);
+  CHECK(d.bos_id == 262);  // <|endoftext|> is both, as in GPT-2 and GPT-NeoX
+  CHECK(d.pad_id == -1);
+  CHECK_FALSE(d.add_bos);
+
+  const Tokenizer t(d);
+  CHECK(encode(t, " hello") == Ids{260});
+  CHECK(encode(t, "hello") == Ids{'h', 'e', 259});
+  CHECK(encode(t, "Say hello  world") == Ids{'S', 'a', 'y', 260, 263, 'w', 'o', 'r', 'l', 'd'});
+  CHECK(encode(t, "caf\u00e9") == Ids{'c', 'a', 'f', 261});
+  CHECK(encode(t, "cafe\u0301") == Ids{'c', 'a', 'f', 261});  // NFC first
+  CHECK(encode(t, "<|endoftext|>", true) == Ids{262});
+  CHECK(encode(t, "<|endoftext|>", false) == bytes_of("<|endoftext|>"));
+  CHECK(t.is_special(262));
+  CHECK_FALSE(t.is_special(263));
+}
+
+TEST_CASE("tokenizer.json variants: merge pairs, Sequence, no regex, BOS template", "[tokenizer]") {
+  const TokenizerData plain = convert(base_document());
+  {
+    json doc = base_document();
+    json pairs = json::array();
+    for (const json& m : doc["model"]["merges"]) {
+      const std::string s = m.get<std::string>();
+      pairs.push_back({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
+    }
+    doc["model"]["merges"] = pairs;
+    doc["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({doc["pre_tokenizer"]})}};
+    const TokenizerData d = convert(doc);
+    CHECK(d.merges == plain.merges);
+    CHECK(d.pieces == plain.pieces);
+    CHECK(d.pre_tokenizer == PreTokenizer::GPT2);
+  }
+  {
+    json doc = base_document();
+    doc["pre_tokenizer"]["use_regex"] = false;
+    doc["normalizer"] = nullptr;
+    const TokenizerData d = convert(doc);
+    CHECK(d.pre_tokenizer == PreTokenizer::None);
+    CHECK(d.normalizer == Normalizer::None);
+    const Tokenizer t(d);
+    CHECK(encode(t, "o hello") == Ids{'o', 260});  // one word: " hello" merges without a split
+    CHECK(encode(t, "e\u0301") == bytes_of("e\u0301"));
+  }
+  {
+    json doc = base_document();
+    doc["post_processor"] = json::parse(R"({"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+      "pair": [], "special_tokens": {}})");
+    const TokenizerData d = convert(doc);
+    CHECK(d.bos_id == 262);
+    CHECK(d.add_bos);
+  }
+}
+
+TEST_CASE("tokenizer_config.json names BOS, EOS, PAD and asks for BOS", "[tokenizer]") {
+  TokenizerData d = convert(base_document());
+  apply_hf_tokenizer_config(d, R"({"bos_token": {"content": "<|endoftext|>", "lstrip": false},
+    "eos_token": "<|endoftext|>", "pad_token": " hello", "unk_token": null, "add_bos_token": true})");
+  CHECK(d.bos_id == 262);
+  CHECK(d.eos_id == 262);
+  CHECK(d.pad_id == 260);
+  CHECK(d.unk_id == -1);
+  CHECK(d.add_bos);
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"bos_token": "<nope>"})"); }, "tokenizer_config.json: ",
+                       "bos_token \"<nope>\" is no token");
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"add_bos_token": "yes"})"); }, "tokenizer_config.json: ",
+                       "add_bos_token: expected true or false");
+  require_format_error([&] { apply_hf_tokenizer_config(d, "{\"bos_token\": "); }, "tokenizer_config.json: ", "not valid JSON");
+}
+
+TEST_CASE("malformed tokenizer.json gives MMB_ERR_FORMAT naming the problem", "[tokenizer]") {
+  require_json_error("{", "not valid JSON");
+  require_json_error("", "not valid JSON");
+  require_json_error("{\"model\": \"\xff\"}", "not valid JSON");
+  require_json_error("[]", "expected an object at the top, got array");
+  require_json_error("{}", "model is missing");
+  require_json_error([](json& d) { d["model"] = 3; }, "model: expected an object, got number");
+  require_json_error([](json& d) { d["model"]["type"] = "WordPiece"; }, "model.type \"WordPiece\" is not supported");
+  require_json_error([](json& d) { d["model"]["type"] = 1; }, "model.type: expected a string, got number");
+  require_json_error([](json& d) { d["model"]["vocab"] = json::array(); }, "model.vocab: expected an object, got array");
+  require_json_error([](json& d) { d["model"].erase("vocab"); }, "model.vocab is missing");
+  require_json_error([](json& d) { d["model"]["vocab"]["ll"] = "7"; }, "model.vocab[\"ll\"]: expected a token id, got string");
+  require_json_error([](json& d) { d["model"]["vocab"]["ll"] = -5; }, "token id -5 is out of range");
+  require_json_error([](json& d) { d["model"]["vocab"]["ll"] = 1.5; }, "expected a token id, got number");
+  require_json_error([](json& d) { d["model"]["vocab"]["xyz"] = 257; }, "two pieces have the id 257");
+  require_json_error([](json& d) { d["model"]["vocab"]["\u4e2d"] = 300; }, "piece \"\u4e2d\" (id 300) is not in GPT-2's byte-level form");
+  require_json_error([](json& d) { d["model"]["vocab"].erase("Z"); }, "no token for the byte \"Z\"");
+  require_json_error([](json& d) { d["model"]["merges"] = 5; }, "model.merges: expected an array, got number");
+  require_json_error([](json& d) { d["model"].erase("merges"); }, "model.merges is missing");
+  require_json_error([](json& d) { d["model"]["merges"][1] = "ll"; }, "model.merges[1]: \"ll\" is not two pieces separated by one space");
+  require_json_error([](json& d) { d["model"]["merges"][1] = "l  l"; }, "is not two pieces");
+  require_json_error([](json& d) { d["model"]["merges"][2] = "Ġ zz"; }, "model.merges[2]: \"zz\" is not in the vocabulary");
+  require_json_error([](json& d) { d["model"]["merges"][2] = json::array({"Ġ"}); }, "model.merges[2]: expected \"a b\" or");
+  require_json_error([](json& d) { d["model"]["merges"][2] = json::array({"Ġ", 4}); }, "model.merges[2][1]: expected a string, got number");
+  require_json_error([](json& d) { d["model"]["merges"].push_back("h e"); }, "makes \"he\", which is no token");
+  require_json_error([](json& d) { d["model"]["byte_fallback"] = true; }, "model.byte_fallback = true is not supported");
+  require_json_error([](json& d) { d["model"]["continuing_subword_prefix"] = "##"; }, "model.continuing_subword_prefix = \"##\" is not supported");
+  require_json_error([](json& d) { d["added_tokens"] = json::object(); }, "added_tokens: expected an array, got object");
+  require_json_error([](json& d) { d["added_tokens"][0].erase("content"); }, "added_tokens[0]: needs \"id\" and \"content\"");
+  require_json_error([](json& d) { d["added_tokens"][1]["content"] = 5; }, "added_tokens[1].content: expected a string, got number");
+  require_json_error([](json& d) { d["added_tokens"][1]["special"] = "no"; }, "added_tokens[1].special: expected true or false");
+  require_json_error([](json& d) { d["added_tokens"][1]["id"] = 262; }, "added_tokens: id 262 appears twice");
+  require_json_error([](json& d) { d["pre_tokenizer"] = nullptr; }, "only byte-level BPE");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Whitespace"}}; }, "pre_tokenizer.type \"Whitespace\" is not supported");
+  require_json_error([](json& d) { d["pre_tokenizer"]["add_prefix_space"] = true; }, "pre_tokenizer.add_prefix_space = true is not supported");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({{{"type", "Digits"}}})}}; },
+                     "pre_tokenizer.pretokenizers[0]: type \"Digits\" is not supported");
+  require_json_error([](json& d) { d["normalizer"] = {{"type", "Lowercase"}}; }, "is not supported (only NFC)");
+}
+
+TEST_CASE("GPT-2's encoder.json and vocab.bpe convert and malformed ones are refused", "[tokenizer]") {
+  json encoder = byte_vocab();
+  encoder["Ġh"] = 256;
+  encoder["ll"] = 257;
+  encoder["<|endoftext|>"] = 258;
+  const std::string merges = "#version: 0.2\nĠ h\nl l\n";
+  const TokenizerData d = tokenizer_from_gpt2_files(encoder.dump(), merges);
+  CHECK(d.merges == std::vector<std::pair<int32_t, int32_t>>{{' ', 'h'}, {'l', 'l'}});
+  CHECK(d.eos_id == 258);
+  CHECK(d.bos_id == 258);
+  const Tokenizer t(d);
+  CHECK(encode(t, "hall hill") == Ids{'h', 'a', 257, 256, 'i', 257});
+
+  require_format_error([&] { tokenizer_from_gpt2_files("[1, 2]", merges); }, "encoder.json: ", "expected an object");
+  require_format_error([&] { tokenizer_from_gpt2_files("{", merges); }, "encoder.json: ", "not valid JSON");
+  require_format_error([&] { tokenizer_from_gpt2_files(encoder.dump(), "#version: 0.2\nĠ h\nl l x\n"); }, "vocab.bpe: ",
+                       "line 3: \"l l x\" is not two pieces separated by one space");
+  require_format_error([&] { tokenizer_from_gpt2_files(encoder.dump(), "#version: 0.2\nĠ zz\n"); }, "vocab.bpe: ",
+                       "line 2: \"zz\" is not in the vocabulary");
+}
