@@ -164,13 +164,14 @@ Timing time_read(const std::string& path, ThreadPool& pool, int repeat) {
   for (int r = 0; r < repeat; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     auto file = open_file_source(path);
+    const std::byte* base = file->data();
     const size_t words = size_t(file->size() / 8), chunks = size_t(pool.size()) * 16;
     std::vector<uint64_t> sums(chunks, 0);
     pool.run(chunks, [&](size_t c, int) {
       uint64_t sum = 0;
       for (size_t w = words * c / chunks; w < words * (c + 1) / chunks; ++w) {
         uint64_t v;
-        std::memcpy(&v, file->data() + 8 * w, 8);
+        std::memcpy(&v, base + 8 * w, 8);
         sum += v;
       }
       sums[c] = sum;

@@ -2,6 +2,11 @@
 // works too, so a pool of n threads starts n - 1 workers. Workers spin briefly for
 // new work before sleeping, which keeps per-token wake-up latency low.
 //
+// Tasks are claimed one at a time from a single atomic word holding the loop's
+// generation and the next task index, so a worker that wakes late (descheduled on a
+// busy machine) can never claim a task of a loop that has moved on, and the caller
+// never waits for workers that took no task: it waits only for claimed tasks to end.
+//
 // One loop runs at a time. A second thread calling run() while a loop is in flight
 // (two sessions stepped concurrently on one runtime) runs its loop alone on its own
 // thread instead of waiting: correct, and never a deadlock.
@@ -28,24 +33,24 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls task(i, worker) for every i in [0, n_tasks), spread over the threads;
-  // worker is in [0, size()) and unique among concurrently running tasks, so it can
-  // index per-thread scratch. Returns when all are done. Never allocates.
-  // Tasks must not throw.
+  // worker is in [0, size()) and unique among concurrently running tasks of this
+  // loop. Returns when all are done. Never allocates. Tasks must not throw.
+  // At most 2^32 - 1 tasks per loop.
   void run(size_t n_tasks, FunctionRef<void(size_t task, int worker)> task);
 
  private:
   void worker_main(int worker);
-  void work_on_current(int worker);
+  // Claims and runs tasks of loop `generation` until none are left.
+  void work_on(uint32_t generation, int worker);
 
   int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex submit_;
-  // The current loop; generation_ changes when a new one is published.
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<size_t> next_task_{0};
-  std::atomic<int> busy_workers_{0};
-  size_t n_tasks_ = 0;
-  FunctionRef<void(size_t, int)>* task_ = nullptr;
+  // High 32 bits: generation of the current loop; low 32 bits: next task index.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> n_tasks_{0};
+  std::atomic<FunctionRef<void(size_t, int)>*> task_{nullptr};
+  std::atomic<size_t> done_{0};
   std::atomic<bool> stop_{false};
 };
 

@@ -32,6 +32,7 @@ class ByteSource {
 
 // Maps a whole regular file read-only (MAP_PRIVATE). Throws MMB_ERR_IO naming the path
 // and the errno text when it cannot be opened, is not a regular file, or cannot be mapped.
+// As with any mapping, the file must not be truncated while mapped (reads would fault).
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 // Borrows [data, data + size) (the caller keeps it alive and unchanged), or copies it into
 // memory from `allocator` when copy is set; the allocator must outlive the source.

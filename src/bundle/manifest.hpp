@@ -38,9 +38,9 @@ std::vector<std::byte> encode_manifest(const ModelConfig& config, const Tokenize
 // are not range-checked here: see validate_config, check_tokenizer, check_metadata.
 Manifest decode_manifest(std::span<const std::byte> bytes);
 
-// Tokenizer rules: a known kind and pre-tokenizer (else MMB_ERR_UNSUPPORTED), 1 to
-// vocab_size pieces, merges between existing pieces, special and bos/eos/pad/unk ids
-// below vocab_size (-1 allowed for the latter). Throws `status` otherwise.
+// Tokenizer rules: a known kind, normalizer and pre-tokenizer (else MMB_ERR_UNSUPPORTED),
+// 1 to vocab_size pieces, merges between existing pieces, special and bos/eos/pad/unk
+// ids below vocab_size (-1 allowed for the latter). Throws `status` otherwise.
 void check_tokenizer(const TokenizerData& tokenizer, uint32_t vocab_size, mmb_status status);
 
 // Metadata keys are non-empty and unique. Throws `status` otherwise.

@@ -153,6 +153,7 @@ CraftedBundle CraftedBundle::from(const std::vector<std::byte>& file) {
   const TokenizerData& t = b->tokenizer();
   c.tokenizer.kind = uint8_t(t.kind);
   c.tokenizer.pre_tokenizer = uint8_t(t.pre_tokenizer);
+  c.tokenizer.normalizer = uint8_t(t.normalizer);
   c.tokenizer.piece_offsets.push_back(0);
   for (const std::string& p : t.pieces) {
     c.tokenizer.piece_bytes.insert(c.tokenizer.piece_bytes.end(), p.begin(), p.end());
@@ -276,6 +277,7 @@ std::vector<std::byte> CraftedBundle::manifest() const {
     tb.add_eos_id(tokenizer.eos_id);
     tb.add_pad_id(tokenizer.pad_id);
     tb.add_unk_id(tokenizer.unk_id);
+    tb.add_normalizer(fb::Normalizer(tokenizer.normalizer));
     tokenizer_table = tb.Finish();
   }
 

@@ -102,7 +102,7 @@ struct CraftedTensor {
 
 struct CraftedTokenizer {
   bool present = true;
-  uint8_t kind = 0, pre_tokenizer = 0;
+  uint8_t kind = 0, pre_tokenizer = 0, normalizer = 0;
   std::vector<uint8_t> piece_bytes;
   std::vector<uint32_t> piece_offsets;
   std::vector<int32_t> merges;

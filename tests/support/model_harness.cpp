@@ -344,12 +344,14 @@ SessionPtr make_session(mmb_model* model) {
   return SessionPtr(session);
 }
 
-int32_t vocab_size(const mmb_model* model) {
+mmb_model_info model_info(const mmb_model* model) {
   mmb_model_info info{};
   info.struct_size = sizeof info;
   REQUIRE(mmb_model_get_info(model, &info) == MMB_OK);
-  return info.vocab_size;
+  return info;
 }
+
+int32_t vocab_size(const mmb_model* model) { return model_info(model).vocab_size; }
 
 std::vector<float> step(mmb_session* session, int32_t token) {
   std::vector<float> logits(size_t(vocab_size(mmb_session_get_model(session))));

@@ -57,6 +57,7 @@ SessionPtr make_session(mmb_model* model);
 std::vector<float> step(mmb_session* session, int32_t token);
 std::vector<uint8_t> save_state(const mmb_session* session);
 uint64_t position(const mmb_session* session);
+mmb_model_info model_info(const mmb_model* model);
 int32_t vocab_size(const mmb_model* model);
 
 // Seeded, portable token ids in [0, vocab).

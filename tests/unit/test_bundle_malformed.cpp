@@ -381,6 +381,7 @@ TEST_CASE("crafted manifests: tables, tokenizer and metadata that break the rule
        "special token '<s>' has id 256"},
       {"eos id", [](CraftedBundle& c) { c.tokenizer.eos_id = 300; }, MMB_ERR_FORMAT, "eos_id = 300"},
       {"tokenizer kind", [](CraftedBundle& c) { c.tokenizer.kind = 9; }, MMB_ERR_UNSUPPORTED, "unknown kind 9"},
+      {"normalizer", [](CraftedBundle& c) { c.tokenizer.normalizer = 5; }, MMB_ERR_UNSUPPORTED, "unknown normalizer 5"},
       {"mamba layer without its table", [](CraftedBundle& c) { c.layers_without_table = {0}; }, MMB_ERR_FORMAT,
        "layers[0] of kind Mamba has no mamba table"},
       {"moe layer without its table", [](CraftedBundle& c) { c.layers_without_table = {1}; }, MMB_ERR_FORMAT,

@@ -2,6 +2,8 @@
 // the writer is deterministic and refuses bad contents; progress and cancel.
 #include <catch2/catch.hpp>
 
+#include "support/config_checks.hpp"
+
 #include "support/bundle_fixtures.hpp"
 
 #include "base/error.hpp"
@@ -52,46 +54,6 @@ bool points_into(const TensorView& t, const std::byte* base, uint64_t size) {
   return t.data >= base && t.data + t.raw_size <= base + size;
 }
 
-void check_config_equal(const ModelConfig& a, const ModelConfig& b) {
-  CHECK(a.d_model == b.d_model);
-  CHECK(a.vocab_size == b.vocab_size);
-  CHECK(a.norm == b.norm);
-  CHECK(a.final_norm == b.final_norm);
-  CHECK(a.norm_eps == b.norm_eps);
-  CHECK(a.tie_embeddings == b.tie_embeddings);
-  REQUIRE(a.layers.size() == b.layers.size());
-  auto ff_equal = [](const FeedForwardConfig& x, const FeedForwardConfig& y) {
-    return x.d_ff == y.d_ff && x.act == y.act && x.bias == y.bias;
-  };
-  for (size_t i = 0; i < a.layers.size(); ++i) {
-    INFO("layer " << i);
-    const LayerConfig &x = a.layers[i], &y = b.layers[i];
-    CHECK(x.kind == y.kind);
-    if (x.kind == LayerKind::Mamba) {
-      CHECK(x.mamba.d_inner == y.mamba.d_inner);
-      CHECK(x.mamba.d_state == y.mamba.d_state);
-      CHECK(x.mamba.d_conv == y.mamba.d_conv);
-      CHECK(x.mamba.dt_rank == y.mamba.dt_rank);
-      CHECK(x.mamba.in_proj_bias == y.mamba.in_proj_bias);
-      CHECK(x.mamba.conv_bias == y.mamba.conv_bias);
-      CHECK(x.mamba.out_proj_bias == y.mamba.out_proj_bias);
-    } else if (x.kind == LayerKind::MoE) {
-      CHECK(x.moe.n_experts == y.moe.n_experts);
-      CHECK(x.moe.top_k == y.moe.top_k);
-      CHECK(ff_equal(x.moe.expert, y.moe.expert));
-      CHECK(x.moe.router == y.moe.router);
-      CHECK(x.moe.router_bias == y.moe.router_bias);
-      CHECK(x.moe.sel_bias == y.moe.sel_bias);
-      CHECK(x.moe.renorm == y.moe.renorm);
-      CHECK(x.moe.routed_scale == y.moe.routed_scale);
-      CHECK(x.moe.n_shared == y.moe.n_shared);
-      if (x.moe.n_shared) CHECK(ff_equal(x.moe.shared, y.moe.shared));
-      CHECK(x.moe.normalize_expert_output == y.moe.normalize_expert_output);
-    } else {
-      CHECK(ff_equal(x.mlp, y.mlp));
-    }
-  }
-}
 
 }  // namespace
 
@@ -221,7 +183,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
     REQUIRE(r.message == "");
     CHECK(r.bundle->manifest_codec() == (compress_manifest ? ManifestCodec::Zstd : ManifestCodec::None));
     CHECK((r.bundle->manifest_stored_size() < r.bundle->manifest_raw_size()) == compress_manifest);
-    check_config_equal(r.bundle->config(), c);
+    test::check_same_config(r.bundle->config(), c);
     const TokenizerData& u = r.bundle->tokenizer();
     CHECK(u.kind == t.kind);
     CHECK(u.pre_tokenizer == t.pre_tokenizer);

@@ -8,10 +8,16 @@
 
 #include <moemamba/moemamba.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 using namespace mmb;
@@ -40,6 +46,18 @@ ModelConfig two_by_two(std::vector<LayerConfig> layers) {
   c.tie_embeddings = true;
   c.layers = std::move(layers);
   return c;
+}
+
+// A MoE layer of d_ff 1 ReLU experts, the rest of its options at their defaults.
+LayerConfig hand_moe(uint32_t n_experts, uint32_t top_k, RouterAct router) {
+  LayerConfig l;
+  l.kind = LayerKind::MoE;
+  l.moe.n_experts = n_experts;
+  l.moe.top_k = top_k;
+  l.moe.expert.d_ff = 1;
+  l.moe.expert.act = ExpertAct::ReLU;
+  l.moe.router = router;
+  return l;
 }
 
 double silu(double x) { return x / (1.0 + std::exp(-x)); }
@@ -76,6 +94,39 @@ void check_parity(const ModelCase& c, size_t n_steps) {
   CHECK(ref.min_selection_margin() > kMinSelectionMargin);
   CHECK(position(session.get()) == tokens.size());
   UNSCOPED_INFO(c.name << ": worst error " << worst_ratio << " of the tolerance");
+}
+
+// Hugging Face MambaForCausalLM's name for a native tensor name.
+std::string hf_name(const std::string& native) {
+  if (native == "embed.weight") return "backbone.embeddings.weight";
+  if (native == "norm_f.weight") return "backbone.norm_f.weight";
+  if (native == "lm_head.weight") return native;
+  std::string name = "backbone." + native;
+  const size_t mixer = name.find(".mamba.");
+  if (mixer != std::string::npos) name.replace(mixer, 7, ".mixer.");
+  return name;
+}
+
+// A safetensors file: 8-byte little-endian header length, the JSON header, the data.
+void write_safetensors(const std::string& path, const SyntheticModel& weights) {
+  std::ostringstream header;
+  std::string data;
+  header << "{";
+  for (const WriterTensor& t : weights.contents.tensors) {
+    header << (data.empty() ? "" : ",") << "\"" << hf_name(t.name) << "\":{\"dtype\":\""
+           << (t.dtype == DType::F32 ? "F32" : t.dtype == DType::F16 ? "F16" : "BF16") << "\",\"shape\":[";
+    for (size_t i = 0; i < t.shape.size(); ++i) header << (i ? "," : "") << t.shape[i];
+    header << "],\"data_offsets\":[" << data.size() << "," << data.size() + t.data.size() << "]}";
+    data.append(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+  }
+  header << "}";
+  std::string h = header.str();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t len = h.size();
+  for (int i = 0; i < 8; ++i) out.put(char((len >> (8 * i)) & 0xff));
+  out << h << data;
+  REQUIRE(out.good());
 }
 
 }  // namespace
@@ -197,13 +248,7 @@ TEST_CASE("reference: expert activations match tabulated values", "[parity][refe
 }
 
 TEST_CASE("reference: MoE selection, ties, renorm, scale and normalized outputs by hand", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 3;
-  l.moe.top_k = 2;
-  l.moe.expert.d_ff = 1;
-  l.moe.expert.act = ExpertAct::ReLU;
-  l.moe.router = RouterAct::Softmax;
+  LayerConfig l = hand_moe(3, 2, RouterAct::Softmax);
   l.moe.sel_bias = true;
   l.moe.renorm = true;
   l.moe.routed_scale = 2.0f;
@@ -235,12 +280,7 @@ TEST_CASE("reference: MoE selection, ties, renorm, scale and normalized outputs 
 }
 
 TEST_CASE("reference: a ReLU router with every score zero leaves the gates zero", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 2;
-  l.moe.top_k = 1;
-  l.moe.expert.d_ff = 1;
-  l.moe.router = RouterAct::ReLU;
+  LayerConfig l = hand_moe(2, 1, RouterAct::ReLU);
   l.moe.renorm = true;
   l.moe.n_shared = 1;
   l.moe.shared.d_ff = 1;
@@ -265,12 +305,7 @@ TEST_CASE("reference: a ReLU router with every score zero leaves the gates zero"
 }
 
 TEST_CASE("reference: sigmoid router gates are the selected score times routed_scale", "[parity][reference]") {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = 2;
-  l.moe.top_k = 1;
-  l.moe.expert.d_ff = 1;
-  l.moe.router = RouterAct::Sigmoid;
+  LayerConfig l = hand_moe(2, 1, RouterAct::Sigmoid);
   l.moe.router_bias = true;
   l.moe.routed_scale = 3.0f;
   const Tensors t = {
@@ -390,9 +425,7 @@ TEST_CASE("model info describes the config", "[parity]") {
     INFO(c.name);
     const SyntheticModel weights = build_weights(c);
     ModelPtr model = load_model(rt.get(), weights);
-    mmb_model_info info{};
-    info.struct_size = sizeof info;
-    REQUIRE(mmb_model_get_info(model.get(), &info) == MMB_OK);
+    const mmb_model_info info = model_info(model.get());
     const ModelConfig& cfg = c.config;
     int mamba = 0, moe = 0, mlp = 0, experts = 0, top_k = 0;
     for (const LayerConfig& l : cfg.layers) {
@@ -429,4 +462,69 @@ TEST_CASE("model info describes the config", "[parity]") {
     CHECK(info.active_weight_bytes <= info.weight_bytes + 4ull * cfg.d_model);
     CHECK(info.name != nullptr);
   }
+}
+
+TEST_CASE("a Hugging Face Mamba checkpoint packed by mmb pack matches the reference", "[parity]") {
+  struct Variant {
+    const char* name;
+    bool tied, bias, conv_bias;
+    float eps;
+    DType dtype;
+    uint32_t vocab;
+  };
+  const Variant variants[] = {
+      {"tied, f32", true, false, true, 1e-5f, DType::F32, 264},
+      {"untied, biases, no conv bias, bf16, eps 1e-3", false, true, false, 1e-3f, DType::BF16, 280},
+  };
+  const auto dir = std::filesystem::temp_directory_path() / ("mmb_hf_parity_" + std::to_string(getpid()));
+  for (const Variant& v : variants) {
+    INFO(v.name);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    // The same model in native terms, whose synthetic weights go into the checkpoint
+    // under Hugging Face names.
+    ModelConfig config;
+    config.d_model = 32;
+    config.vocab_size = v.vocab;
+    config.norm_eps = v.eps;
+    config.tie_embeddings = v.tied;
+    for (int i = 0; i < 2; ++i) {
+      LayerConfig l;
+      l.mamba = {64, 8, 4, 2, v.bias, v.conv_bias, v.bias};
+      config.layers.push_back(l);
+    }
+    const SyntheticModel weights = make_synthetic_model(config, {77, v.dtype});
+    write_safetensors((dir / "model.safetensors").string(), weights);
+    std::ofstream((dir / "config.json").string())
+        << "{\"model_type\": \"mamba\", \"architectures\": [\"MambaForCausalLM\"], \"hidden_size\": 32, "
+        << "\"num_hidden_layers\": 2, \"vocab_size\": " << v.vocab << ", \"state_size\": 8, \"conv_kernel\": 4, "
+        << "\"intermediate_size\": 64, \"time_step_rank\": 2, \"use_bias\": " << (v.bias ? "true" : "false")
+        << ", \"use_conv_bias\": " << (v.conv_bias ? "true" : "false") << ", \"layer_norm_epsilon\": " << v.eps
+        << ", \"tie_word_embeddings\": " << (v.tied ? "true" : "false") << ", \"hidden_act\": \"silu\"}";
+
+    const std::string bundle = (dir / "model.mmb").string(), log = (dir / "pack.log").string();
+    const std::string command = std::string("\"") + MMB_CLI_PATH + "\" pack \"" + dir.string() + "\" -o \"" + bundle +
+                                "\" > \"" + log + "\" 2>&1";
+    const int rc = std::system(command.c_str());
+    std::ifstream log_file(log);
+    const std::string output((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+    INFO(command << "\n" << output);
+    REQUIRE(rc == 0);
+
+    RuntimePtr rt = make_runtime();
+    mmb_model* raw = nullptr;
+    const mmb_status s = mmb_model_load_file(rt.get(), bundle.c_str(), nullptr, &raw);
+    INFO(mmb_last_error());
+    REQUIRE(s == MMB_OK);
+    ModelPtr model(raw);
+    SessionPtr session = make_session(model.get());
+    ReferenceModel ref = build_reference(weights);
+    for (int32_t token : random_tokens(5, 16, v.vocab)) {
+      const std::vector<double> expected = ref.step(token);
+      const double diff = max_abs_diff(step(session.get(), token), expected);
+      INFO("token " << token << ": max |lib - ref| = " << diff);
+      CHECK(diff <= logit_tolerance(expected));
+    }
+  }
+  std::filesystem::remove_all(dir);
 }

@@ -3,6 +3,8 @@
 // with the field it concerns.
 #include <catch2/catch.hpp>
 
+#include "support/config_checks.hpp"
+
 #include "base/error.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
@@ -26,49 +28,6 @@ std::pair<mmb_status, std::string> failure(Parse parse, const std::string& text)
   return {MMB_OK, ""};
 }
 
-void check_same(const FeedForwardConfig& a, const FeedForwardConfig& b) {
-  CHECK(a.d_ff == b.d_ff);
-  CHECK(a.act == b.act);
-  CHECK(a.bias == b.bias);
-}
-
-void check_same(const ModelConfig& a, const ModelConfig& b) {
-  CHECK(a.d_model == b.d_model);
-  CHECK(a.vocab_size == b.vocab_size);
-  CHECK(a.norm == b.norm);
-  CHECK(a.final_norm == b.final_norm);
-  CHECK(a.norm_eps == b.norm_eps);
-  CHECK(a.tie_embeddings == b.tie_embeddings);
-  REQUIRE(a.layers.size() == b.layers.size());
-  for (size_t i = 0; i < a.layers.size(); ++i) {
-    INFO("layer " << i);
-    const LayerConfig &x = a.layers[i], &y = b.layers[i];
-    REQUIRE(x.kind == y.kind);
-    if (x.kind == LayerKind::Mamba) {
-      CHECK(x.mamba.d_inner == y.mamba.d_inner);
-      CHECK(x.mamba.d_state == y.mamba.d_state);
-      CHECK(x.mamba.d_conv == y.mamba.d_conv);
-      CHECK(x.mamba.dt_rank == y.mamba.dt_rank);
-      CHECK(x.mamba.in_proj_bias == y.mamba.in_proj_bias);
-      CHECK(x.mamba.conv_bias == y.mamba.conv_bias);
-      CHECK(x.mamba.out_proj_bias == y.mamba.out_proj_bias);
-    } else if (x.kind == LayerKind::MoE) {
-      CHECK(x.moe.n_experts == y.moe.n_experts);
-      CHECK(x.moe.top_k == y.moe.top_k);
-      check_same(x.moe.expert, y.moe.expert);
-      CHECK(x.moe.router == y.moe.router);
-      CHECK(x.moe.router_bias == y.moe.router_bias);
-      CHECK(x.moe.sel_bias == y.moe.sel_bias);
-      CHECK(x.moe.renorm == y.moe.renorm);
-      CHECK(x.moe.routed_scale == y.moe.routed_scale);
-      CHECK(x.moe.n_shared == y.moe.n_shared);
-      if (x.moe.n_shared) check_same(x.moe.shared, y.moe.shared);
-      CHECK(x.moe.normalize_expert_output == y.moe.normalize_expert_output);
-    } else {
-      check_same(x.mlp, y.mlp);
-    }
-  }
-}
 
 const char* kFullNative = R"({
   "format": "moemamba", "d_model": 48, "vocab_size": 300, "norm": "layer", "final_norm": "none",
@@ -144,10 +103,10 @@ TEST_CASE("native config.json written by native_config_json reads back the same"
   for (const std::string& name : named_shapes()) {
     INFO(name);
     const ModelConfig c = named_shape(name);
-    check_same(native(native_config_json(c)).model, c);
+    test::check_same_config(native(native_config_json(c)).model, c);
   }
   const ModelConfig full = native(kFullNative).model;
-  check_same(native(native_config_json(full)).model, full);
+  test::check_same_config(native(native_config_json(full)).model, full);
 }
 
 TEST_CASE("native config.json mistakes are format errors naming the field", "[pack]") {

@@ -362,9 +362,7 @@ TEST_CASE("state size follows the formula and does not grow with the sequence", 
     INFO(c.name);
     const SyntheticModel weights = build_weights(c);
     ModelPtr model = load_model(rt.get(), weights);
-    mmb_model_info info{};
-    info.struct_size = sizeof info;
-    REQUIRE(mmb_model_get_info(model.get(), &info) == MMB_OK);
+    const mmb_model_info info = model_info(model.get());
     CHECK(info.state_bytes == 4 * state_floats(c.config));
 
     SessionPtr session = make_session(model.get());

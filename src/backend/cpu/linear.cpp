@@ -70,7 +70,7 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
   // Blocks of at least 16 rows, and enough blocks for the pool to balance.
   const size_t min_block = 16;
   size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
-  if (rows * cols * n < 32768) n_tasks = 1;  // too little work to be worth waking threads
+  if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
   const size_t block = (rows + n_tasks - 1) / n_tasks;
   pool.run(n_tasks, [&](size_t task, int) {
     size_t r0 = task * block, r1 = std::min(rows, r0 + block);
