@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
 
 #include <cmath>
@@ -100,4 +101,18 @@ TEST_CASE("linear gives identical bits for any batch size and thread count", "[c
   CHECK(run(1, n) == reference);
   CHECK(run(3, 4) == reference);
   CHECK(run(2, n) == reference);
+}
+
+TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu]") {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float want = mmb::f16_to_f32(uint16_t(h)), got = mmb::cpu::half_bits_to_float(uint16_t(h));
+    if (std::isnan(want)) {
+      CHECK(std::isnan(got));
+    } else {
+      uint32_t a, b;
+      std::memcpy(&a, &want, 4);
+      std::memcpy(&b, &got, 4);
+      if (a != b) FAIL_CHECK("f16 0x" << std::hex << h << ": want " << want << ", got " << got);
+    }
+  }
 }

@@ -22,6 +22,26 @@ inline float half_to_float(uint16_t h) { return f16_to_f32(h); }
 
 inline float bfloat_to_float(uint16_t h) { return bf16_to_f32(h); }
 
+// f16 to f32 with integer and float operations only, no branches or table, so the
+// compiler vectorizes it in the hot loops on any target (a scalar _Float16 cast is a
+// library call without F16C). Exact for every value: placing the 15 low bits at the
+// top of a float and scaling by 2^112 rebias normals and subnormals alike; the
+// all-ones exponent (Inf, NaN) is restored separately.
+inline float half_bits_to_float(uint16_t h) {
+  const uint32_t magnitude = uint32_t(h & 0x7fffu) << 13;
+  float scaled;
+  std::memcpy(&scaled, &magnitude, 4);
+  scaled *= 0x1p112f;
+  uint32_t bits;
+  std::memcpy(&bits, &scaled, 4);
+  const uint32_t special = (h & 0x7c00u) == 0x7c00u ? 0xffffffffu : 0u;
+  bits = (bits & ~special) | ((magnitude | 0x7f800000u) & special);
+  bits |= uint32_t(h & 0x8000u) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 // Element i of a weight (vectors and small tables; the matrix kernels use typed loops).
 inline float load(const Matrix& m, uint64_t i) {
   switch (m.dtype) {
