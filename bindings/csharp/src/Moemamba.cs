@@ -1,0 +1,308 @@
+// Managed wrappers: SafeHandles that free their C object once, and exceptions that
+// carry the status and the library's message.
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Moemamba
+{
+    /// <summary>A failed library call: its status code, its name and mmb_last_error().</summary>
+    public sealed class MoemambaException : Exception
+    {
+        public MoemambaException(int status, string name, string detail)
+            : base(name + ": " + detail) { Status = status; StatusName = name; Detail = detail; }
+        public int Status { get; private set; }
+        public string StatusName { get; private set; }
+        public string Detail { get; private set; }
+
+        // The message is thread-local: read it right after the failing call.
+        internal static void Check(int status)
+        {
+            if (status == Native.Ok) return;
+            throw new MoemambaException(status, Marshal.PtrToStringAnsi(Native.mmb_status_string(status)),
+                                        Utf8(Native.mmb_last_error()));
+        }
+
+        internal static string Utf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return "";
+            int n = 0;
+            while (Marshal.ReadByte(p, n) != 0) n++;
+            var bytes = new byte[n];
+            Marshal.Copy(p, bytes, 0, n);
+            return Encoding.UTF8.GetString(bytes);
+        }
+    }
+
+    /// <summary>Base of every owned C object: released once, errors after Dispose.</summary>
+    public abstract class MoemambaHandle : SafeHandle
+    {
+        protected MoemambaHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        internal void Set(IntPtr p) { SetHandle(p); }
+        internal IntPtr Ptr
+        {
+            get
+            {
+                if (IsClosed || IsInvalid) throw new ObjectDisposedException(GetType().Name);
+                return handle;
+            }
+        }
+    }
+
+    public sealed class Runtime : MoemambaHandle
+    {
+        public Runtime(int nThreads = 0)
+        {
+            var o = new RuntimeOptions();
+            Native.mmb_runtime_options_init(ref o);
+            o.NThreads = nThreads;
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_runtime_create(ref o, out p));
+            Set(p);
+        }
+        protected override bool ReleaseHandle() { Native.mmb_runtime_destroy(handle); return true; }
+
+        public static string Version { get { return Marshal.PtrToStringAnsi(Native.mmb_version_string()); } }
+
+        public Model LoadFile(string path)
+        {
+            var o = new LoadOptions();
+            Native.mmb_load_options_init(ref o);
+            var bytes = Encoding.UTF8.GetBytes(path + "\0");
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_model_load_file(Ptr, bytes, ref o, out p));
+            return new Model(p);
+        }
+
+        /// <summary>Loads from bytes; the library copies them, so the array may be reused.</summary>
+        public Model LoadMemory(byte[] data)
+        {
+            var o = new LoadOptions();
+            Native.mmb_load_options_init(ref o);
+            o.Flags = Native.LoadCopyMemory;
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_model_load_memory(Ptr, data, (UIntPtr)data.Length, ref o, out p));
+            return new Model(p);
+        }
+    }
+
+    /// <summary>An immutable loaded model; safe to share across threads.</summary>
+    public sealed class Model : MoemambaHandle
+    {
+        internal Model(IntPtr p) { Set(p); }
+        protected override bool ReleaseHandle() { Native.mmb_model_destroy(handle); return true; }
+
+        public ModelInfo Info
+        {
+            get
+            {
+                var i = new ModelInfo();
+                i.StructSize = (uint)Marshal.SizeOf(typeof(ModelInfo));
+                MoemambaException.Check(Native.mmb_model_get_info(Ptr, ref i));
+                return i;
+            }
+        }
+
+        public int[] Tokenize(string text, uint flags = 0)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            UIntPtr n;
+            int st = Native.mmb_tokenize(Ptr, bytes, (UIntPtr)bytes.Length, null, UIntPtr.Zero, out n, flags);
+            if (st != Native.ErrBufferTooSmall) MoemambaException.Check(st);
+            var tokens = new int[(int)n];
+            if (tokens.Length == 0) return tokens;
+            MoemambaException.Check(Native.mmb_tokenize(Ptr, bytes, (UIntPtr)bytes.Length, tokens, n, out n, flags));
+            return tokens;
+        }
+
+        public Session CreateSession()
+        {
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_session_create(Ptr, IntPtr.Zero, out p));
+            return new Session(p, Info.VocabSize);
+        }
+
+        public Detokenizer CreateDetokenizer()
+        {
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_detokenizer_create(Ptr, out p));
+            return new Detokenizer(p);
+        }
+    }
+
+    /// <summary>One stream of state. One call at a time per session.</summary>
+    public sealed class Session : MoemambaHandle
+    {
+        internal Session(IntPtr p, int vocab) { Set(p); VocabSize = vocab; }
+        protected override bool ReleaseHandle() { Native.mmb_session_destroy(handle); return true; }
+        public int VocabSize { get; private set; }
+
+        public void Step(int token, float[] logits = null)
+        {
+            MoemambaException.Check(Native.mmb_session_step(Ptr, token, logits,
+                (UIntPtr)(logits == null ? 0 : logits.Length)));
+        }
+
+        public void Prefill(int[] tokens, float[] logits = null)
+        {
+            MoemambaException.Check(Native.mmb_session_prefill(Ptr, tokens, (UIntPtr)tokens.Length, logits,
+                (UIntPtr)(logits == null ? 0 : logits.Length)));
+        }
+
+        /// <summary>Steps sessions[i] with tokens[i]; logits rows are VocabSize apart.</summary>
+        public static void StepBatch(Session[] sessions, int[] tokens, float[] logits)
+        {
+            var ptrs = new IntPtr[sessions.Length];
+            for (int i = 0; i < ptrs.Length; i++) ptrs[i] = sessions[i].Ptr;
+            int stride = sessions.Length == 0 ? 0 : sessions[0].VocabSize;
+            MoemambaException.Check(Native.mmb_step_batch(ptrs, tokens, (UIntPtr)sessions.Length, logits,
+                (UIntPtr)(logits == null ? 0 : stride)));
+        }
+
+        public ulong Position
+        {
+            get { ulong p; MoemambaException.Check(Native.mmb_session_get_position(Ptr, out p)); return p; }
+        }
+
+        public byte[] SaveState()
+        {
+            UIntPtr size, written;
+            MoemambaException.Check(Native.mmb_session_state_size(Ptr, out size));
+            var buf = new byte[(int)size];
+            MoemambaException.Check(Native.mmb_session_state_save(Ptr, buf, size, out written));
+            if ((int)written != buf.Length) Array.Resize(ref buf, (int)written);
+            return buf;
+        }
+
+        public void LoadState(byte[] state)
+        {
+            MoemambaException.Check(Native.mmb_session_state_load(Ptr, state, (UIntPtr)state.Length));
+        }
+
+        public Session Fork()
+        {
+            IntPtr p;
+            MoemambaException.Check(Native.mmb_session_fork(Ptr, out p));
+            return new Session(p, VocabSize);
+        }
+
+        /// <summary>Streams text: step, sample and detokenize on the managed side. Stops at
+        /// maxTokens or at EOS (not emitted).</summary>
+        public IEnumerable<string> Stream(Model model, Sampler sampler, string prompt, int maxTokens)
+        {
+            var logits = new float[VocabSize];
+            int eos = model.Info.EosId;
+            Prefill(model.Tokenize(prompt, Native.TokenizeAddBos), logits);
+            using (var detok = model.CreateDetokenizer())
+            {
+                for (int i = 0; i < maxTokens; i++)
+                {
+                    int token = sampler.Sample(logits);
+                    if (token == eos) break;
+                    string piece = detok.Push(token);
+                    if (piece.Length > 0) yield return piece;
+                    Step(token, logits);
+                }
+                string rest = detok.Flush();
+                if (rest.Length > 0) yield return rest;
+            }
+        }
+
+        /// <summary>Receives each generated token and its text; return false to stop.</summary>
+        public delegate bool TokenHandler(int token, string text);
+
+        // One static delegate for every call (IL2CPP cannot marshal instance delegates);
+        // the handler travels through a GCHandle in user_data.
+        private static readonly TokenCallbackNative s_onToken = OnToken;
+
+        [MonoPInvokeCallback(typeof(TokenCallbackNative))]
+        private static int OnToken(IntPtr userData, int token, IntPtr text, UIntPtr len)
+        {
+            var handler = (TokenHandler)GCHandle.FromIntPtr(userData).Target;
+            var bytes = new byte[(int)len];
+            if (bytes.Length > 0) Marshal.Copy(text, bytes, 0, bytes.Length);
+            try { return handler(token, Encoding.UTF8.GetString(bytes)) ? 1 : 0; }
+            catch (Exception) { return 0; } // an exception must not cross into native code
+        }
+
+        /// <summary>mmb_generate with a callback. Returns false when the handler stopped it.</summary>
+        public bool Generate(Sampler sampler, string prompt, int maxTokens, TokenHandler handler)
+        {
+            var o = new GenerateOptions();
+            Native.mmb_generate_options_init(ref o);
+            o.MaxTokens = maxTokens;
+            var bytes = Encoding.UTF8.GetBytes(prompt);
+            var gch = GCHandle.Alloc(handler);
+            try
+            {
+                int st = Native.mmb_generate(Ptr, sampler.Ptr, bytes, (UIntPtr)bytes.Length, ref o, s_onToken,
+                                             GCHandle.ToIntPtr(gch));
+                if (st == Native.ErrCancelled) return false;
+                MoemambaException.Check(st);
+                return true;
+            }
+            finally { gch.Free(); }
+        }
+    }
+
+    public sealed class Sampler : MoemambaHandle
+    {
+        public static SamplerParams Defaults()
+        {
+            var p = new SamplerParams();
+            Native.mmb_sampler_params_init(ref p);
+            return p;
+        }
+
+        public Sampler(SamplerParams p)
+        {
+            IntPtr s;
+            MoemambaException.Check(Native.mmb_sampler_create(ref p, out s));
+            Set(s);
+        }
+        protected override bool ReleaseHandle() { Native.mmb_sampler_destroy(handle); return true; }
+
+        public int Sample(float[] logits)
+        {
+            int token;
+            MoemambaException.Check(Native.mmb_sampler_sample(Ptr, logits, (UIntPtr)logits.Length, out token));
+            return token;
+        }
+    }
+
+    /// <summary>Turns tokens into whole UTF-8 characters, holding back partial ones.</summary>
+    public sealed class Detokenizer : MoemambaHandle
+    {
+        private byte[] _buf = new byte[256];
+        internal Detokenizer(IntPtr p) { Set(p); }
+        protected override bool ReleaseHandle() { Native.mmb_detokenizer_destroy(handle); return true; }
+
+        public string Push(int token)
+        {
+            UIntPtr n;
+            int st = Native.mmb_detokenizer_push(Ptr, token, _buf, (UIntPtr)_buf.Length, out n);
+            if (st == Native.ErrBufferTooSmall)
+            {
+                _buf = new byte[(int)n];
+                st = Native.mmb_detokenizer_push(Ptr, token, _buf, n, out n);
+            }
+            MoemambaException.Check(st);
+            return Encoding.UTF8.GetString(_buf, 0, (int)n);
+        }
+
+        public string Flush()
+        {
+            UIntPtr n;
+            int st = Native.mmb_detokenizer_flush(Ptr, _buf, (UIntPtr)_buf.Length, out n);
+            if (st == Native.ErrBufferTooSmall)
+            {
+                _buf = new byte[(int)n];
+                st = Native.mmb_detokenizer_flush(Ptr, _buf, n, out n);
+            }
+            MoemambaException.Check(st);
+            return Encoding.UTF8.GetString(_buf, 0, (int)n);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+// P/Invoke declarations and blittable mirrors of the header's structs.
+using System;
+using System.Runtime.InteropServices;
+
+namespace Moemamba
+{
+    /// <summary>Marks a static method called back from native code (IL2CPP looks for this name).</summary>
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class MonoPInvokeCallbackAttribute : Attribute
+    {
+        public MonoPInvokeCallbackAttribute(Type delegateType) { DelegateType = delegateType; }
+        public Type DelegateType { get; private set; }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RuntimeOptions
+    {
+        public uint StructSize; public int Backend; public int NThreads; public int DeviceIndex; public int LogLevel;
+        public IntPtr LogFn; public IntPtr LogUserData; public IntPtr AllocFn; public IntPtr FreeFn; public IntPtr AllocUserData;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LoadOptions
+    {
+        public uint StructSize; public uint Flags; public IntPtr Progress; public IntPtr ProgressUserData;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ModelInfo
+    {
+        public uint StructSize; public int VocabSize; public int DModel; public int NLayers; public int NMambaLayers;
+        public int NMoeLayers; public int NMlpLayers; public int NExperts; public int TopK; public int BosId; public int EosId;
+        public int PadId; public int UnkId; public int WeightDtype; public ulong ParamsTotal; public ulong ParamsActive;
+        public ulong WeightBytes; public ulong ActiveWeightBytes; public ulong StateBytes; public ulong Fingerprint;
+        public IntPtr NamePtr;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SamplerParams
+    {
+        public uint StructSize; public float Temperature; public int TopK; public float TopP; public float MinP;
+        public float RepetitionPenalty; public float PresencePenalty; public float FrequencyPenalty; public int PenaltyWindow;
+        public ulong Seed;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct GenerateOptions
+    {
+        public uint StructSize; public int MaxTokens; public int StopAtEos; public uint TokenizeFlags;
+        public IntPtr Progress; public IntPtr ProgressUserData;
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate int TokenCallbackNative(IntPtr userData, int token, IntPtr text, UIntPtr len);
+
+    public static class Native
+    {
+#if UNITY_IOS && !UNITY_EDITOR
+        public const string Library = "__Internal";
+#else
+        public const string Library = "moemamba";
+#endif
+        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrCancelled = 7, ErrBufferTooSmall = 8;
+        public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
+
+        [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
+        [DllImport(Library)] public static extern IntPtr mmb_last_error();
+        [DllImport(Library)] public static extern IntPtr mmb_version_string();
+        [DllImport(Library)] public static extern void mmb_runtime_options_init(ref RuntimeOptions o);
+        [DllImport(Library)] public static extern int mmb_runtime_create(ref RuntimeOptions o, out IntPtr rt);
+        [DllImport(Library)] public static extern void mmb_runtime_destroy(IntPtr rt);
+        [DllImport(Library)] public static extern void mmb_load_options_init(ref LoadOptions o);
+        [DllImport(Library)] public static extern int mmb_model_load_file(IntPtr rt, byte[] utf8Path, ref LoadOptions o, out IntPtr model);
+        [DllImport(Library)] public static extern int mmb_model_load_memory(IntPtr rt, byte[] data, UIntPtr size, ref LoadOptions o, out IntPtr model);
+        [DllImport(Library)] public static extern int mmb_model_get_info(IntPtr model, ref ModelInfo info);
+        [DllImport(Library)] public static extern void mmb_model_destroy(IntPtr model);
+        [DllImport(Library)] public static extern int mmb_session_create(IntPtr model, IntPtr options, out IntPtr session);
+        [DllImport(Library)] public static extern void mmb_session_destroy(IntPtr session);
+        [DllImport(Library)] public static extern int mmb_session_get_position(IntPtr session, out ulong position);
+        [DllImport(Library)] public static extern int mmb_session_step(IntPtr session, int token, float[] logits, UIntPtr cap);
+        [DllImport(Library)] public static extern int mmb_session_prefill(IntPtr session, int[] tokens, UIntPtr n, float[] logits, UIntPtr cap);
+        [DllImport(Library)] public static extern int mmb_step_batch(IntPtr[] sessions, int[] tokens, UIntPtr n, float[] logits, UIntPtr stride);
+        [DllImport(Library)] public static extern int mmb_session_state_size(IntPtr session, out UIntPtr bytes);
+        [DllImport(Library)] public static extern int mmb_session_state_save(IntPtr session, byte[] buf, UIntPtr cap, out UIntPtr written);
+        [DllImport(Library)] public static extern int mmb_session_state_load(IntPtr session, byte[] buf, UIntPtr size);
+        [DllImport(Library)] public static extern int mmb_session_fork(IntPtr session, out IntPtr fork);
+        [DllImport(Library)] public static extern int mmb_tokenize(IntPtr model, byte[] text, UIntPtr len, int[] tokens, UIntPtr cap, out UIntPtr n, uint flags);
+        [DllImport(Library)] public static extern int mmb_detokenizer_create(IntPtr model, out IntPtr detok);
+        [DllImport(Library)] public static extern void mmb_detokenizer_destroy(IntPtr detok);
+        [DllImport(Library)] public static extern int mmb_detokenizer_push(IntPtr detok, int token, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Library)] public static extern int mmb_detokenizer_flush(IntPtr detok, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Library)] public static extern void mmb_sampler_params_init(ref SamplerParams p);
+        [DllImport(Library)] public static extern int mmb_sampler_create(ref SamplerParams p, out IntPtr sampler);
+        [DllImport(Library)] public static extern void mmb_sampler_destroy(IntPtr sampler);
+        [DllImport(Library)] public static extern int mmb_sampler_sample(IntPtr sampler, float[] logits, UIntPtr n, out int token);
+        [DllImport(Library)] public static extern void mmb_generate_options_init(ref GenerateOptions o);
+        [DllImport(Library)] public static extern int mmb_generate(IntPtr session, IntPtr sampler, byte[] prompt, UIntPtr len, ref GenerateOptions o, TokenCallbackNative cb, IntPtr userData);
+    }
+}

@@ -1,0 +1,3 @@
+module moemamba.dev/moemamba
+
+go 1.19

@@ -1,0 +1,552 @@
+// Package moemamba runs MoE-Mamba language models through libmoemamba's C API.
+//
+// Every type owns one C object and frees it in Close (idempotent); a finalizer frees
+// it too if the host forgets. Calls on a closed object return an error.
+package moemamba
+
+/*
+#cgo LDFLAGS: -lmoemamba
+#include <stdlib.h>
+#include <moemamba/moemamba.h>
+
+extern int32_t mmbGoToken(void* user_data, int32_t token, char* text, size_t len);
+static int32_t mmb_go_token_trampoline(void* user_data, int32_t token, const char* text, size_t len) {
+  return mmbGoToken(user_data, token, (char*)text, len);
+}
+static mmb_status mmb_go_generate(mmb_session* s, mmb_sampler* sp, const char* prompt, size_t len,
+                                  const mmb_generate_options* o, uintptr_t handle) {
+  return mmb_generate(s, sp, prompt, len, o, mmb_go_token_trampoline, (void*)handle);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"unsafe"
+)
+
+// Status codes of the C API.
+const (
+	OK                = 0
+	ErrInvalidArg     = 1
+	ErrIO             = 2
+	ErrFormat         = 3
+	ErrCancelled      = 7
+	ErrBufferTooSmall = 8
+)
+
+// Error is a failed library call: its status and the library's message.
+type Error struct {
+	Status  int
+	Name    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Name, e.Message) }
+
+// ErrClosed is returned when an object is used after Close.
+var ErrClosed = &Error{Status: ErrInvalidArg, Name: "MMB_ERR_INVALID_ARGUMENT", Message: "object is closed"}
+
+// check turns a status into an error. The caller must still be on the OS thread that
+// made the call, since the message is thread-local: callers lock the thread.
+func check(st C.mmb_status) error {
+	if st == 0 {
+		return nil
+	}
+	return &Error{Status: int(st), Name: C.GoString(C.mmb_status_string(st)), Message: C.GoString(C.mmb_last_error())}
+}
+
+// call runs f on a locked OS thread so the thread-local message belongs to it.
+func call(f func() C.mmb_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return check(f())
+}
+
+// Version is the library's version string.
+func Version() string { return C.GoString(C.mmb_version_string()) }
+
+// Runtime holds the backend and worker threads.
+type Runtime struct {
+	mu sync.Mutex
+	p  *C.mmb_runtime
+}
+
+// NewRuntime creates a runtime with nThreads compute threads (0: one per core).
+func NewRuntime(nThreads int) (*Runtime, error) {
+	var o C.mmb_runtime_options
+	C.mmb_runtime_options_init(&o)
+	o.n_threads = C.int32_t(nThreads)
+	var p *C.mmb_runtime
+	if err := call(func() C.mmb_status { return C.mmb_runtime_create(&o, &p) }); err != nil {
+		return nil, err
+	}
+	r := &Runtime{p: p}
+	runtime.SetFinalizer(r, (*Runtime).Close)
+	return r, nil
+}
+
+// Close frees the runtime; harmless when repeated.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p != nil {
+		C.mmb_runtime_destroy(r.p)
+		r.p = nil
+	}
+	return nil
+}
+
+// ModelInfo describes a loaded model.
+type ModelInfo struct {
+	VocabSize, DModel, NLayers, NMambaLayers, NMoeLayers, NMlpLayers int
+	NExperts, TopK, BosID, EosID, PadID, UnkID                       int
+	ParamsTotal, ParamsActive, StateBytes, Fingerprint               uint64
+	Name                                                             string
+}
+
+// Model is an immutable loaded bundle, safe to share across goroutines.
+type Model struct {
+	mu   sync.RWMutex
+	p    *C.mmb_model
+	keep unsafe.Pointer // C copy of in-memory bundle bytes, freed with the model
+}
+
+func newModel(p *C.mmb_model, keep unsafe.Pointer) *Model {
+	m := &Model{p: p, keep: keep}
+	runtime.SetFinalizer(m, (*Model).Close)
+	return m
+}
+
+// LoadFile loads a bundle from a file.
+func (r *Runtime) LoadFile(path string) (*Model, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p == nil {
+		return nil, ErrClosed
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var p *C.mmb_model
+	if err := call(func() C.mmb_status { return C.mmb_model_load_file(r.p, cpath, nil, &p) }); err != nil {
+		return nil, err
+	}
+	return newModel(p, nil), nil
+}
+
+// LoadMemory loads a bundle from bytes (copied by the library).
+func (r *Runtime) LoadMemory(data []byte) (*Model, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p == nil {
+		return nil, ErrClosed
+	}
+	var o C.mmb_load_options
+	C.mmb_load_options_init(&o)
+	o.flags = C.MMB_LOAD_COPY_MEMORY
+	buf := C.CBytes(data)
+	defer C.free(buf)
+	var p *C.mmb_model
+	if err := call(func() C.mmb_status {
+		return C.mmb_model_load_memory(r.p, buf, C.size_t(len(data)), &o, &p)
+	}); err != nil {
+		return nil, err
+	}
+	return newModel(p, nil), nil
+}
+
+// Close frees the model; sessions made from it keep what they need alive.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.p != nil {
+		C.mmb_model_destroy(m.p)
+		m.p = nil
+	}
+	return nil
+}
+
+// Info describes the model.
+func (m *Model) Info() (ModelInfo, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.p == nil {
+		return ModelInfo{}, ErrClosed
+	}
+	var i C.mmb_model_info
+	i.struct_size = C.uint32_t(unsafe.Sizeof(i))
+	if err := call(func() C.mmb_status { return C.mmb_model_get_info(m.p, &i) }); err != nil {
+		return ModelInfo{}, err
+	}
+	return ModelInfo{
+		VocabSize: int(i.vocab_size), DModel: int(i.d_model), NLayers: int(i.n_layers),
+		NMambaLayers: int(i.n_mamba_layers), NMoeLayers: int(i.n_moe_layers), NMlpLayers: int(i.n_mlp_layers),
+		NExperts: int(i.n_experts), TopK: int(i.top_k), BosID: int(i.bos_id), EosID: int(i.eos_id),
+		PadID: int(i.pad_id), UnkID: int(i.unk_id), ParamsTotal: uint64(i.params_total),
+		ParamsActive: uint64(i.params_active), StateBytes: uint64(i.state_bytes),
+		Fingerprint: uint64(i.fingerprint), Name: C.GoString(i.name),
+	}, nil
+}
+
+// Tokenize turns text into token ids (flags: MMB_TOKENIZE_* bits).
+func (m *Model) Tokenize(text string, flags uint32) ([]int32, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.p == nil {
+		return nil, ErrClosed
+	}
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	var n C.size_t
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	st := C.mmb_tokenize(m.p, ctext, C.size_t(len(text)), nil, 0, &n, C.uint32_t(flags))
+	if st != 0 && st != ErrBufferTooSmall {
+		return nil, check(st)
+	}
+	if n == 0 {
+		return []int32{}, nil
+	}
+	out := make([]int32, int(n))
+	st = C.mmb_tokenize(m.p, ctext, C.size_t(len(text)), (*C.int32_t)(unsafe.Pointer(&out[0])), n, &n, C.uint32_t(flags))
+	if err := check(st); err != nil {
+		return nil, err
+	}
+	return out[:int(n)], nil
+}
+
+// Session is one stream of recurrent state. One call at a time per session.
+type Session struct {
+	mu    sync.Mutex
+	p     *C.mmb_session
+	vocab int
+}
+
+// NewSession opens a session on the model.
+func (m *Model) NewSession() (*Session, error) {
+	info, err := m.Info()
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.p == nil {
+		return nil, ErrClosed
+	}
+	var p *C.mmb_session
+	if err := call(func() C.mmb_status { return C.mmb_session_create(m.p, nil, &p) }); err != nil {
+		return nil, err
+	}
+	return newSession(p, info.VocabSize), nil
+}
+
+func newSession(p *C.mmb_session, vocab int) *Session {
+	s := &Session{p: p, vocab: vocab}
+	runtime.SetFinalizer(s, (*Session).Close)
+	return s
+}
+
+// Close frees the session; harmless when repeated.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil {
+		C.mmb_session_destroy(s.p)
+		s.p = nil
+	}
+	return nil
+}
+
+// VocabSize is the length of the logits this session produces.
+func (s *Session) VocabSize() int { return s.vocab }
+
+func floatPtr(f []float32) *C.float {
+	if len(f) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&f[0]))
+}
+
+// Step feeds one token; logits (len >= VocabSize, or nil) receives the next-token logits.
+func (s *Session) Step(token int32, logits []float32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return ErrClosed
+	}
+	return call(func() C.mmb_status {
+		return C.mmb_session_step(s.p, C.int32_t(token), floatPtr(logits), C.size_t(len(logits)))
+	})
+}
+
+// Prefill feeds many tokens; logits receives the logits after the last one.
+func (s *Session) Prefill(tokens []int32, logits []float32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return ErrClosed
+	}
+	if len(tokens) == 0 {
+		return &Error{Status: ErrInvalidArg, Name: "MMB_ERR_INVALID_ARGUMENT", Message: "no tokens"}
+	}
+	return call(func() C.mmb_status {
+		return C.mmb_session_prefill(s.p, (*C.int32_t)(unsafe.Pointer(&tokens[0])), C.size_t(len(tokens)),
+			floatPtr(logits), C.size_t(len(logits)))
+	})
+}
+
+// Position is the number of tokens fed so far.
+func (s *Session) Position() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return 0, ErrClosed
+	}
+	var pos C.uint64_t
+	err := call(func() C.mmb_status { return C.mmb_session_get_position(s.p, &pos) })
+	return uint64(pos), err
+}
+
+// SaveState returns the session's state as bytes.
+func (s *Session) SaveState() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return nil, ErrClosed
+	}
+	var size C.size_t
+	if err := call(func() C.mmb_status { return C.mmb_session_state_size(s.p, &size) }); err != nil {
+		return nil, err
+	}
+	buf := C.malloc(size)
+	defer C.free(buf)
+	var written C.size_t
+	if err := call(func() C.mmb_status { return C.mmb_session_state_save(s.p, buf, size, &written) }); err != nil {
+		return nil, err
+	}
+	return C.GoBytes(buf, C.int(written)), nil
+}
+
+// LoadState replaces the session's state with one saved before.
+func (s *Session) LoadState(state []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return ErrClosed
+	}
+	buf := C.CBytes(state)
+	defer C.free(buf)
+	return call(func() C.mmb_status { return C.mmb_session_state_load(s.p, buf, C.size_t(len(state))) })
+}
+
+// Fork returns a new session with a copy of this one's state.
+func (s *Session) Fork() (*Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return nil, ErrClosed
+	}
+	var p *C.mmb_session
+	if err := call(func() C.mmb_status { return C.mmb_session_fork(s.p, &p) }); err != nil {
+		return nil, err
+	}
+	return newSession(p, s.vocab), nil
+}
+
+// SamplerParams mirrors mmb_sampler_params.
+type SamplerParams struct {
+	Temperature, TopP, MinP, RepetitionPenalty float32
+	TopK                                       int
+	Seed                                       uint64
+}
+
+// DefaultSamplerParams returns the library's defaults.
+func DefaultSamplerParams() SamplerParams {
+	var p C.mmb_sampler_params
+	C.mmb_sampler_params_init(&p)
+	return SamplerParams{Temperature: float32(p.temperature), TopP: float32(p.top_p), MinP: float32(p.min_p),
+		RepetitionPenalty: float32(p.repetition_penalty), TopK: int(p.top_k), Seed: uint64(p.seed)}
+}
+
+// Sampler picks tokens from logits.
+type Sampler struct {
+	mu sync.Mutex
+	p  *C.mmb_sampler
+}
+
+// NewSampler creates a sampler.
+func NewSampler(sp SamplerParams) (*Sampler, error) {
+	var p C.mmb_sampler_params
+	C.mmb_sampler_params_init(&p)
+	p.temperature = C.float(sp.Temperature)
+	p.top_p = C.float(sp.TopP)
+	p.min_p = C.float(sp.MinP)
+	p.repetition_penalty = C.float(sp.RepetitionPenalty)
+	p.top_k = C.int32_t(sp.TopK)
+	p.seed = C.uint64_t(sp.Seed)
+	var out *C.mmb_sampler
+	if err := call(func() C.mmb_status { return C.mmb_sampler_create(&p, &out) }); err != nil {
+		return nil, err
+	}
+	s := &Sampler{p: out}
+	runtime.SetFinalizer(s, (*Sampler).Close)
+	return s, nil
+}
+
+// Close frees the sampler; harmless when repeated.
+func (s *Sampler) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil {
+		C.mmb_sampler_destroy(s.p)
+		s.p = nil
+	}
+	return nil
+}
+
+// Sample picks a token from logits and records it for the penalties.
+func (s *Sampler) Sample(logits []float32) (int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return 0, ErrClosed
+	}
+	var tok C.int32_t
+	err := call(func() C.mmb_status {
+		return C.mmb_sampler_sample(s.p, floatPtr(logits), C.size_t(len(logits)), &tok)
+	})
+	return int32(tok), err
+}
+
+// Detokenizer turns a stream of token ids into whole UTF-8 characters.
+type Detokenizer struct {
+	mu sync.Mutex
+	p  *C.mmb_detokenizer
+}
+
+// NewDetokenizer creates a detokenizer for the model's vocabulary.
+func (m *Model) NewDetokenizer() (*Detokenizer, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.p == nil {
+		return nil, ErrClosed
+	}
+	var p *C.mmb_detokenizer
+	if err := call(func() C.mmb_status { return C.mmb_detokenizer_create(m.p, &p) }); err != nil {
+		return nil, err
+	}
+	d := &Detokenizer{p: p}
+	runtime.SetFinalizer(d, (*Detokenizer).Close)
+	return d, nil
+}
+
+// Close frees the detokenizer; harmless when repeated.
+func (d *Detokenizer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p != nil {
+		C.mmb_detokenizer_destroy(d.p)
+		d.p = nil
+	}
+	return nil
+}
+
+// sized calls f with a buffer, growing it once when the library asks for more.
+func sized(f func(buf *C.char, cap C.size_t, n *C.size_t) C.mmb_status) (string, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var small [256]C.char
+	var n C.size_t
+	st := f(&small[0], C.size_t(len(small)), &n)
+	if st == 0 {
+		return C.GoStringN(&small[0], C.int(n)), nil
+	}
+	if st != ErrBufferTooSmall {
+		return "", check(st)
+	}
+	big := (*C.char)(C.malloc(n))
+	defer C.free(unsafe.Pointer(big))
+	if err := check(f(big, n, &n)); err != nil {
+		return "", err
+	}
+	return C.GoStringN(big, C.int(n)), nil
+}
+
+// Push adds a token and returns the complete characters it finished (maybe "").
+func (d *Detokenizer) Push(token int32) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p == nil {
+		return "", ErrClosed
+	}
+	return sized(func(b *C.char, c C.size_t, n *C.size_t) C.mmb_status {
+		return C.mmb_detokenizer_push(d.p, C.int32_t(token), b, c, n)
+	})
+}
+
+// Flush returns whatever bytes are still held (an incomplete character, replaced).
+func (d *Detokenizer) Flush() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p == nil {
+		return "", ErrClosed
+	}
+	return sized(func(b *C.char, c C.size_t, n *C.size_t) C.mmb_status {
+		return C.mmb_detokenizer_flush(d.p, b, c, n)
+	})
+}
+
+// TokenFunc receives each generated token and its text; return false to stop.
+type TokenFunc func(token int32, text string) bool
+
+//export mmbGoToken
+func mmbGoToken(userData unsafe.Pointer, token C.int32_t, text *C.char, n C.size_t) C.int32_t {
+	f := cgo.Handle(uintptr(userData)).Value().(TokenFunc)
+	if f(int32(token), C.GoStringN(text, C.int(n))) {
+		return 1
+	}
+	return 0
+}
+
+// Generate runs mmb_generate: prompt in, up to maxTokens out, each passed to f.
+// A false from f ends generation with an error of status ErrCancelled.
+func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f TokenFunc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	if s.p == nil || sampler.p == nil {
+		return ErrClosed
+	}
+	var o C.mmb_generate_options
+	C.mmb_generate_options_init(&o)
+	o.max_tokens = C.int32_t(maxTokens)
+	h := cgo.NewHandle(f)
+	defer h.Delete()
+	cprompt := C.CString(prompt)
+	defer C.free(unsafe.Pointer(cprompt))
+	return call(func() C.mmb_status {
+		return C.mmb_go_generate(s.p, sampler.p, cprompt, C.size_t(len(prompt)), &o, C.uintptr_t(h))
+	})
+}
+
+// Stream runs Generate on a goroutine and sends each piece of text on the channel,
+// which is closed at the end; the error channel then receives the outcome.
+func (s *Session) Stream(sampler *Sampler, prompt string, maxTokens int) (<-chan string, <-chan error) {
+	texts := make(chan string, 16)
+	errs := make(chan error, 1)
+	go func() {
+		err := s.Generate(sampler, prompt, maxTokens, func(_ int32, text string) bool {
+			if text != "" {
+				texts <- text
+			}
+			return true
+		})
+		close(texts)
+		errs <- err
+	}()
+	return texts, errs
+}
