@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   const std::vector<std::byte> raw = tiny_bundle(false), zstd = tiny_bundle(true), bpe = bpe_bundle();
 
-  write_seed(root / "fuzz_bundle_memory", "tiny_raw.mmb", raw);
-  write_seed(root / "fuzz_bundle_memory", "tiny_zstd.mmb", zstd);
-  write_seed(root / "fuzz_bundle_memory", "bpe.mmb", bpe);
+  write_seed(root / "fuzz_bundle_memory", "tiny_raw.bin", raw);
+  write_seed(root / "fuzz_bundle_memory", "tiny_zstd.bin", zstd);
+  write_seed(root / "fuzz_bundle_memory", "bpe.bin", bpe);
 
   // First byte: 0 = whole reads, >= 128 = reads capped at (byte - 127) * 64 bytes.
   write_seed(root / "fuzz_bundle_io", "tiny_zstd_whole.bin", with_prefix(0, zstd));
