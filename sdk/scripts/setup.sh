@@ -15,6 +15,8 @@ PACKAGES=(
   mono-mcs mono-runtime
   # Go binding
   golang-go
+  # fuzzing
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

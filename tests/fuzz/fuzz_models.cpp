@@ -1,0 +1,91 @@
+#include "fuzz_models.hpp"
+
+#include "bundle/bundle_writer.hpp"
+#include "synthetic_model.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace mmb::fuzz {
+namespace {
+
+ModelConfig narrow_config(uint32_t vocab_size) {
+  ModelConfig c;
+  c.d_model = 8;
+  c.vocab_size = vocab_size;
+  LayerConfig mamba;
+  mamba.kind = LayerKind::Mamba;
+  mamba.mamba.d_inner = 16;
+  mamba.mamba.d_state = 4;
+  mamba.mamba.d_conv = 4;
+  mamba.mamba.dt_rank = 2;
+  LayerConfig moe;
+  moe.kind = LayerKind::MoE;
+  moe.moe.n_experts = 3;
+  moe.moe.top_k = 2;
+  moe.moe.expert.d_ff = 8;
+  moe.moe.expert.act = ExpertAct::SwiGLU;
+  LayerConfig mlp;
+  mlp.kind = LayerKind::MLP;
+  mlp.mlp.d_ff = 8;
+  mlp.mlp.act = ExpertAct::GELU;
+  c.layers = {mamba, moe, mlp};
+  return c;
+}
+
+std::vector<std::byte> write(SyntheticModel& m, bool compressed) {
+  WriterOptions options;
+  options.codec = compressed ? Codec::Zstd : Codec::None;
+  return write_bundle_to_memory(m.contents, options);
+}
+
+}  // namespace
+
+std::vector<std::byte> tiny_bundle(bool compressed) {
+  SyntheticModel m = make_synthetic_model(narrow_config(256), {7, DType::F16});
+  return write(m, compressed);
+}
+
+std::vector<std::byte> bpe_bundle() {
+  TokenizerData t = TokenizerData::bytes();
+  t.kind = TokenizerKind::ByteBPE;
+  for (const char* p : {"ab", "abc", "bc", "aa", " t", " th"}) t.pieces.emplace_back(p);
+  t.merges = {{'a', 'b'}, {256, 'c'}, {'b', 'c'}, {'a', 'a'}, {' ', 't'}, {260, 'h'}};
+  const int32_t eot = int32_t(t.pieces.size());
+  t.pieces.emplace_back("<|endoftext|>");
+  t.specials.push_back({eot, "<|endoftext|>"});
+  t.eos_id = eot;
+  const int32_t spaces = int32_t(t.pieces.size());
+  t.pieces.emplace_back("  ");
+  t.added.push_back({spaces, "  "});
+  SyntheticModel m = make_synthetic_model(narrow_config(uint32_t(t.pieces.size())), {11, DType::F16});
+  m.contents.tokenizer = t;
+  return write(m, false);
+}
+
+RuntimePtr single_thread_runtime() {
+  mmb_runtime_options options;
+  mmb_runtime_options_init(&options);
+  options.n_threads = 1;
+  options.backend = MMB_BACKEND_CPU;
+  mmb_runtime* runtime = nullptr;
+  if (mmb_runtime_create(&options, &runtime) != MMB_OK) {
+    std::fprintf(stderr, "runtime: %s\n", mmb_last_error());
+    std::abort();
+  }
+  return RuntimePtr(runtime);
+}
+
+ModelPtr load_valid(mmb_runtime* runtime, const std::vector<std::byte>& bundle) {
+  mmb_load_options options;
+  mmb_load_options_init(&options);
+  options.flags = MMB_LOAD_COPY_MEMORY;
+  mmb_model* model = nullptr;
+  if (mmb_model_load_memory(runtime, bundle.data(), bundle.size(), &options, &model) != MMB_OK) {
+    std::fprintf(stderr, "fixture bundle: %s\n", mmb_last_error());
+    std::abort();
+  }
+  return ModelPtr(model);
+}
+
+}  // namespace mmb::fuzz
