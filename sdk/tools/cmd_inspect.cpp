@@ -92,12 +92,12 @@ int run(const std::vector<std::string>& args) {
   for (size_t i = 0; i < c.layers.size(); ++i) std::printf("  %4zu  %s\n", i, describe(c.layers[i]).c_str());
 
   const TokenizerData& t = b->tokenizer();
-  std::printf("tokenizer  %s, normalizer %s, pre-tokenizer %s, %zu pieces, %zu merges, %zu special tokens; bos %d, "
-              "eos %d, pad %d, unk %d%s\n",
+  std::printf("tokenizer  %s, normalizer %s, pre-tokenizer %s, %zu pieces, %zu merges, %zu special and %zu added "
+              "tokens; bos %d, eos %d, pad %d, unk %d%s\n",
               t.kind == TokenizerKind::Bytes ? "bytes" : "byte-level BPE",
               t.normalizer == Normalizer::NFC ? "nfc" : "none", t.pre_tokenizer == PreTokenizer::GPT2 ? "gpt2" : "none",
               t.pieces.size(), t.merges.size(),
-              t.specials.size(), t.bos_id, t.eos_id, t.pad_id, t.unk_id, t.add_bos ? ", adds bos" : "");
+              t.specials.size(), t.added.size(), t.bos_id, t.eos_id, t.pad_id, t.unk_id, t.add_bos ? ", adds bos" : "");
   for (const SpecialToken& s : t.specials) std::printf("             special %d = %s\n", s.id, s.text.c_str());
   if (b->metadata().empty()) std::printf("metadata   (none)\n");
   for (size_t i = 0; i < b->metadata().size(); ++i)

@@ -164,6 +164,7 @@ CraftedBundle CraftedBundle::from(const std::vector<std::byte>& file) {
     c.tokenizer.merges.push_back(r);
   }
   for (const SpecialToken& s : t.specials) c.tokenizer.specials.emplace_back(s.id, s.text);
+  for (const SpecialToken& s : t.added) c.tokenizer.added.emplace_back(s.id, s.text);
   c.tokenizer.bos_id = t.bos_id;
   c.tokenizer.eos_id = t.eos_id;
   c.tokenizer.pad_id = t.pad_id;
@@ -260,12 +261,16 @@ std::vector<std::byte> CraftedBundle::manifest() const {
 
   Offset<fb::Tokenizer> tokenizer_table;
   if (tokenizer.present) {
-    std::vector<Offset<fb::SpecialToken>> specials;
-    for (const auto& [id, text] : tokenizer.specials) specials.push_back(fb::CreateSpecialToken(b, id, b.CreateString(text)));
+    auto literals = [&](const std::vector<std::pair<int32_t, std::string>>& tokens) {
+      std::vector<Offset<fb::SpecialToken>> out;
+      for (const auto& [id, text] : tokens) out.push_back(fb::CreateSpecialToken(b, id, b.CreateString(text)));
+      return b.CreateVector(out);
+    };
+    auto specials_vector = literals(tokenizer.specials);
+    auto added_vector = literals(tokenizer.added);
     auto bytes = b.CreateVector(tokenizer.piece_bytes);
     auto offsets = b.CreateVector(tokenizer.piece_offsets);
     auto merges = b.CreateVector(tokenizer.merges);
-    auto specials_vector = b.CreateVector(specials);
     fb::TokenizerBuilder tb(b);
     tb.add_kind(fb::TokenizerKind(tokenizer.kind));
     tb.add_pre_tokenizer(fb::PreTokenizer(tokenizer.pre_tokenizer));
@@ -273,6 +278,7 @@ std::vector<std::byte> CraftedBundle::manifest() const {
     tb.add_piece_offsets(offsets);
     tb.add_merges(merges);
     tb.add_specials(specials_vector);
+    tb.add_added(added_vector);
     tb.add_bos_id(tokenizer.bos_id);
     tb.add_eos_id(tokenizer.eos_id);
     tb.add_pad_id(tokenizer.pad_id);

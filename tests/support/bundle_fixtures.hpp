@@ -106,7 +106,7 @@ struct CraftedTokenizer {
   std::vector<uint8_t> piece_bytes;
   std::vector<uint32_t> piece_offsets;
   std::vector<int32_t> merges;
-  std::vector<std::pair<int32_t, std::string>> specials;
+  std::vector<std::pair<int32_t, std::string>> specials, added;
   int32_t bos_id = -1, eos_id = -1, pad_id = -1, unk_id = -1;
 };
 

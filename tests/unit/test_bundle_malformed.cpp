@@ -379,6 +379,8 @@ TEST_CASE("crafted manifests: tables, tokenizer and metadata that break the rule
        "merge 0 joins ids 1 and 256"},
       {"special token id", [](CraftedBundle& c) { c.tokenizer.specials = {{256, "<s>"}}; }, MMB_ERR_FORMAT,
        "special token '<s>' has id 256"},
+      {"added token id", [](CraftedBundle& c) { c.tokenizer.added = {{-2, "  "}}; }, MMB_ERR_FORMAT,
+       "added token '  ' has id -2"},
       {"eos id", [](CraftedBundle& c) { c.tokenizer.eos_id = 300; }, MMB_ERR_FORMAT, "eos_id = 300"},
       {"tokenizer kind", [](CraftedBundle& c) { c.tokenizer.kind = 9; }, MMB_ERR_UNSUPPORTED, "unknown kind 9"},
       {"normalizer", [](CraftedBundle& c) { c.tokenizer.normalizer = 5; }, MMB_ERR_UNSUPPORTED, "unknown normalizer 5"},
