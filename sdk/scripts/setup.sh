@@ -11,6 +11,8 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler libzstd-dev libxxhash-dev libutf8proc-dev
   catch2 nlohmann-json3-dev doxygen graphviz binutils
   python3-numpy python3-flatbuffers python3-zstandard
+  # authoring kit
+  python3-torch python3-numpy
 )
 
 missing=()
