@@ -65,7 +65,10 @@ def export(model, out_dir, metadata=None, tokenizer_json=None):
 
 def pack(mmb, in_dir, out_path, dtype="f32", codec="none", extra=()):
     cmd = [mmb, "pack", in_dir, "-o", out_path, "--dtype", dtype, "--codec", codec, *extra]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
+    return r.stdout
 
 
 def load_checkpoint_model(path):

@@ -1,8 +1,8 @@
 """Exported models give the same logits in PyTorch and in the C library (`mmb logits`).
 
 Usage: test_export_parity.py PATH_TO_MMB
-Tolerance: |torch_f64 - c_f32| <= 2e-4 * max(1, max|logit|) per logit, the f32
-rounding of a few dozen layers' accumulations (observed errors are ~1e-6).
+Tolerance: |torch_f64 - c_f32| <= 5e-5 * max(1, max|logit|) per logit, the f32
+rounding of a few dozen layers' accumulations (observed: 1e-6 to 6e-6).
 """
 import os
 import subprocess
@@ -18,7 +18,7 @@ from moemamba_kit.export import export, pack  # noqa: E402
 from moemamba_kit.model import MoEMamba  # noqa: E402
 
 MMB = os.environ.get("MMB_CLI", "")
-TOLERANCE = 2e-4
+TOLERANCE = 5e-5
 
 CONFIGS = {
     "moe_mamba_top1_rms_tied": {
@@ -26,7 +26,7 @@ CONFIGS = {
             {"kind": "mamba", "d_state": 8, "d_conv": 4},
             {"kind": "moe", "n_experts": 4, "d_ff": 48, "expert": "relu"}]}},
     "top2_layer_norm_untied_no_final": {
-        "d_model": 24, "vocab_size": 97, "norm": "layer", "final_norm": "none", "tie_embeddings": False,
+        "d_model": 24, "vocab_size": 257, "norm": "layer", "final_norm": "none", "tie_embeddings": False,
         "layers": [
             {"kind": "mamba", "d_inner": 40, "d_state": 6, "d_conv": 3, "dt_rank": 5, "in_proj_bias": True,
              "out_proj_bias": True},
@@ -35,7 +35,7 @@ CONFIGS = {
             {"kind": "mlp", "d_ff": 40, "expert": "gelu", "bias": True},
             {"kind": "mamba", "d_state": 4, "conv_bias": False}]},
     "sigmoid_sel_bias_shared_rms_final_layer": {
-        "d_model": 16, "vocab_size": 64, "norm": "rms", "final_norm": "layer",
+        "d_model": 16, "vocab_size": 256, "norm": "rms", "final_norm": "layer",
         "layers": [
             {"kind": "moe", "n_experts": 6, "top_k": 2, "d_ff": 20, "expert": "geglu", "router": "sigmoid",
              "sel_bias": True, "routed_scale": 2.5, "n_shared": 1, "shared_d_ff": 12, "shared_expert": "silu",
