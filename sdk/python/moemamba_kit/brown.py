@@ -55,7 +55,7 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     for name, texts in (("train.txt", train), ("valid.txt", valid)):
         with open(os.path.join(a.out_dir, name), "w", encoding="utf-8") as f:
-            f.write("\n\n".join(texts) + "\n")
+            f.write("\n\n\n".join(texts) + "\n")  # the trainer puts end-of-text between files
     print(f"{len(train)} train files, {len(valid)} validation files")
 
 
