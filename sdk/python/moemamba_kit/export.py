@@ -1,0 +1,100 @@
+"""Model -> native model.safetensors + config.json (docs/packing.md), then `mmb pack`."""
+import json
+import os
+import struct
+import subprocess
+
+import numpy as np
+import torch
+
+from .model import MoEMamba
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """safetensors: u64 little-endian header length, JSON header, raw little-endian data."""
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().cpu().to(torch.float32).numpy(), dtype="<f4")
+        blob = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the data 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+# Layer keys the native dialect reads (sdk/tools/lib/native_config.hpp).
+_LAYER_KEYS = {
+    "mamba": ("d_inner", "d_state", "d_conv", "dt_rank", "in_proj_bias", "conv_bias", "out_proj_bias"),
+    "moe": ("n_experts", "top_k", "d_ff", "expert", "expert_bias", "router", "router_bias", "sel_bias", "renorm",
+            "routed_scale", "n_shared", "shared_d_ff", "shared_expert", "shared_bias", "normalize_expert_output"),
+    "mlp": ("d_ff", "expert", "bias"),
+}
+
+
+def native_config(model, metadata=None, tokenizer=None):
+    c = model.config
+    out = {k: c[k] for k in ("format", "d_model", "vocab_size", "norm", "final_norm", "norm_eps", "tie_embeddings")}
+    out["layers"] = [dict({"kind": l["kind"]}, **{k: l[k] for k in _LAYER_KEYS[l["kind"]]}) for l in c["layers"]]
+    if tokenizer:
+        out["tokenizer"] = tokenizer
+    if metadata:
+        out["metadata"] = {str(k): str(v) for k, v in metadata.items()}
+    return out
+
+
+def export(model, out_dir, metadata=None, tokenizer_json=None):
+    """Writes out_dir/model.safetensors and config.json (and tokenizer.json if given)."""
+    os.makedirs(out_dir, exist_ok=True)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), model.state_dict())
+    tok = None
+    if tokenizer_json:
+        tok = "tokenizer.json"
+        with open(tokenizer_json, "rb") as src, open(os.path.join(out_dir, tok), "wb") as dst:
+            dst.write(src.read())
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(native_config(model, metadata, tok), f, indent=1)
+
+
+def pack(mmb, in_dir, out_path, dtype="f32", codec="none", extra=()):
+    cmd = [mmb, "pack", in_dir, "-o", out_path, "--dtype", dtype, "--codec", codec, *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+def load_checkpoint_model(path):
+    ck = torch.load(path, map_location="cpu")
+    model = MoEMamba(ck["config"])
+    model.load_state_dict(ck["model"])
+    return model, ck
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser(description="Export a training checkpoint and pack it")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--mmb", required=True)
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--dtype", default="bf16")
+    ap.add_argument("--codec", default="shuffle-zstd")
+    ap.add_argument("--meta", action="append", default=[])
+    a = ap.parse_args()
+    model, _ = load_checkpoint_model(a.checkpoint)
+    meta = dict(m.split("=", 1) for m in a.meta)
+    export(model, a.out_dir, meta, a.tokenizer)
+    print(pack(a.mmb, a.out_dir, a.output, a.dtype, a.codec), end="")
+
+
+if __name__ == "__main__":
+    main()

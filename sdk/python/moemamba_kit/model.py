@@ -1,0 +1,291 @@
+"""The MoE-Mamba model of DESIGN.md section 5 in PyTorch.
+
+The model is built from a native-dialect config dict (docs/packing.md), and its
+state_dict names are the native tensor names, so export is a straight copy.
+Training-only routing options (capacity factor, noise, auxiliary losses) live in
+RoutingOptions; with the defaults the forward pass is the inference math.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .scan import selective_scan_chunked
+
+EXPERT_ACTS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu")
+
+
+def full_config(config):
+    """The config with every default filled in (the native dialect's defaults)."""
+    c = dict(config)
+    c.setdefault("format", "moemamba")
+    c.setdefault("norm", "rms")
+    c.setdefault("final_norm", c["norm"])
+    c.setdefault("norm_eps", 1e-5)
+    c.setdefault("tie_embeddings", True)
+    if "layer_pattern" in c:
+        lp = c.pop("layer_pattern")
+        c["layers"] = [dict(l) for _ in range(lp["repeat"]) for l in lp["pattern"]]
+    d = c["d_model"]
+    layers = []
+    for layer in c["layers"]:
+        l = dict(layer)
+        if l["kind"] == "mamba":
+            l.setdefault("d_inner", 2 * d)
+            l.setdefault("d_state", 16)
+            l.setdefault("d_conv", 4)
+            if l.get("dt_rank", "auto") == "auto":
+                l["dt_rank"] = math.ceil(d / 16)
+            l.setdefault("in_proj_bias", False)
+            l.setdefault("conv_bias", True)
+            l.setdefault("out_proj_bias", False)
+        elif l["kind"] == "moe":
+            l.setdefault("top_k", 1)
+            l.setdefault("expert_bias", False)
+            l.setdefault("router", "softmax")
+            l.setdefault("router_bias", False)
+            l.setdefault("sel_bias", False)
+            l.setdefault("renorm", False)
+            l.setdefault("routed_scale", 1.0)
+            l.setdefault("n_shared", 0)
+            l.setdefault("shared_d_ff", l["d_ff"])
+            l.setdefault("shared_expert", l["expert"])
+            l.setdefault("shared_bias", l["expert_bias"])
+            l.setdefault("normalize_expert_output", False)
+        elif l["kind"] == "mlp":
+            l.setdefault("bias", False)
+        else:
+            raise ValueError(f"unknown layer kind {l['kind']!r}")
+        layers.append(l)
+    c["layers"] = layers
+    return c
+
+
+@dataclass
+class RoutingOptions:
+    """Training-time routing; the defaults are inference (every token to its top-k)."""
+    capacity_factor: float = 0.0  # 0: no capacity limit
+    noise_std: float = 0.0  # std of Gaussian noise added to router logits
+    z_loss: float = 0.0  # weight of the router z-loss
+
+
+class Norm(nn.Module):
+    def __init__(self, kind, d, eps):
+        super().__init__()
+        self.kind, self.eps = kind, eps
+        self.weight = nn.Parameter(torch.ones(d))
+        if kind == "layer":
+            self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        if self.kind == "rms":
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+
+
+class Mamba(nn.Module):
+    def __init__(self, d_model, l):
+        super().__init__()
+        di, ds, r = l["d_inner"], l["d_state"], l["dt_rank"]
+        self.d_inner, self.d_state, self.dt_rank, self.d_conv = di, ds, r, l["d_conv"]
+        self.in_proj = nn.Linear(d_model, 2 * di, bias=l["in_proj_bias"])
+        self.conv1d = nn.Conv1d(di, di, l["d_conv"], groups=di, padding=l["d_conv"] - 1, bias=l["conv_bias"])
+        self.x_proj = nn.Linear(di, r + 2 * ds, bias=False)
+        self.dt_proj = nn.Linear(r, di, bias=True)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, ds + 1, dtype=torch.float32)).repeat(di, 1))
+        self.D = nn.Parameter(torch.ones(di))
+        self.out_proj = nn.Linear(di, d_model, bias=l["out_proj_bias"])
+        # Mamba's dt initialisation: softplus(bias) log-uniform in [1e-3, 1e-1].
+        dt = torch.exp(torch.rand(di) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+            nn.init.uniform_(self.dt_proj.weight, -r ** -0.5, r ** -0.5)
+
+    def forward(self, h, scan=selective_scan_chunked):
+        L = h.shape[1]
+        x, z = self.in_proj(h).chunk(2, dim=-1)
+        x = F.silu(self.conv1d(x.transpose(1, 2))[..., :L].transpose(1, 2))
+        dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = F.softplus(self.dt_proj(dt))
+        A = -torch.exp(self.A_log)
+        y = scan(x, dt, A, B, C)
+        y = (y + self.D * x) * F.silu(z)
+        return self.out_proj(y)
+
+
+def expert_act(name, x):
+    if name == "relu":
+        return F.relu(x)
+    if name in ("gelu", "geglu"):
+        return F.gelu(x)
+    if name == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
+    return F.silu(x)
+
+
+class FeedForward(nn.Module):
+    """w2 act(w1 h + b1) [* (w3 h + b3)] + b2."""
+
+    def __init__(self, d_model, d_ff, act, bias, init_scale=1.0):
+        super().__init__()
+        self.act = act
+        self.w1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.w2 = nn.Linear(d_ff, d_model, bias=bias)
+        if act in ("swiglu", "geglu"):
+            self.w3 = nn.Linear(d_model, d_ff, bias=bias)
+        if init_scale != 1.0:  # Switch: experts start small
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.mul_(init_scale)
+
+    def forward(self, h):
+        a = expert_act(self.act, self.w1(h))
+        if hasattr(self, "w3"):
+            a = a * self.w3(h)
+        return self.w2(a)
+
+
+class Router(nn.Module):
+    def __init__(self, d_model, n_experts, bias, sel_bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_experts, d_model) * d_model ** -0.5 * 0.1)
+        self.bias = nn.Parameter(torch.zeros(n_experts)) if bias else None
+        # Selection-only bias: not trained by gradient (DeepSeek-V3 adjusts it by load).
+        self.sel_bias = nn.Parameter(torch.zeros(n_experts), requires_grad=False) if sel_bias else None
+
+    def forward(self, h):
+        return F.linear(h, self.weight, self.bias)
+
+
+class MoE(nn.Module):
+    def __init__(self, d_model, l, eps, expert_init_scale=1.0):
+        super().__init__()
+        self.l, self.eps = l, eps
+        self.router = Router(d_model, l["n_experts"], l["router_bias"], l["sel_bias"])
+        self.experts = nn.ModuleList(
+            FeedForward(d_model, l["d_ff"], l["expert"], l["expert_bias"], expert_init_scale)
+            for _ in range(l["n_experts"]))
+        self.shared = nn.ModuleList(
+            FeedForward(d_model, l["shared_d_ff"], l["shared_expert"], l["shared_bias"])
+            for _ in range(l["n_shared"]))
+        self.routing = RoutingOptions()
+        self.aux_loss = None  # set by forward: load-balancing loss
+        self.z_loss = None
+        self.load = None  # per-expert fraction of routed assignments
+
+    def forward(self, h):
+        l, E, k = self.l, self.l["n_experts"], self.l["top_k"]
+        shape = h.shape
+        x = h.reshape(-1, shape[-1])
+        n = x.shape[0]
+        logits = self.router(x)
+        if self.training and self.routing.noise_std > 0:
+            logits = logits + torch.randn_like(logits) * self.routing.noise_std
+        if l["router"] == "softmax":
+            p = torch.softmax(logits, dim=-1)
+        elif l["router"] == "sigmoid":
+            p = torch.sigmoid(logits)
+        else:
+            p = F.relu(logits)
+        key = p if self.router.sel_bias is None else p + self.router.sel_bias
+        # torch.topk has no tie rule; ties go to the lower index in the C library, so
+        # sort stably by descending key.
+        sel = torch.sort(key.detach(), dim=-1, descending=True, stable=True).indices[:, :k]
+        gates = p.gather(1, sel)
+        if l["renorm"]:
+            s = gates.sum(-1, keepdim=True)
+            gates = torch.where(s > 0, gates / torch.where(s > 0, s, torch.ones_like(s)), gates)
+        gates = gates * l["routed_scale"]
+
+        counts = torch.zeros(E, dtype=x.dtype, device=x.device).index_add_(
+            0, sel.reshape(-1), torch.ones(n * k, dtype=x.dtype, device=x.device))
+        self.load = (counts / (n * k)).detach()
+        if self.training:
+            probs = torch.softmax(logits, dim=-1)
+            self.aux_loss = E * (self.load * probs.mean(0)).sum()
+            self.z_loss = torch.logsumexp(logits, dim=-1).pow(2).mean() * self.routing.z_loss
+        capacity = None
+        if self.training and self.routing.capacity_factor > 0:
+            capacity = max(1, math.ceil(self.routing.capacity_factor * n * k / E))
+
+        out = torch.zeros_like(x)
+        flat_sel = sel.reshape(-1)
+        flat_gate = gates.reshape(-1)
+        token = torch.arange(n, device=x.device).repeat_interleave(k)
+        for e in range(E):
+            idx = (flat_sel == e).nonzero(as_tuple=True)[0]
+            if capacity is not None:
+                idx = idx[:capacity]  # overflowing tokens skip the layer (residual only)
+            if idx.numel() == 0:
+                continue
+            rows = token[idx]
+            y = self.experts[e](x[rows])
+            if l["normalize_expert_output"]:
+                y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+            out = out.index_add(0, rows, y * flat_gate[idx, None])
+        for s in self.shared:
+            out = out + s(x)
+        return out.reshape(shape)
+
+
+class Block(nn.Module):
+    def __init__(self, c, l, expert_init_scale):
+        super().__init__()
+        d = c["d_model"]
+        self.kind = l["kind"]
+        self.norm = Norm(c["norm"], d, c["norm_eps"])
+        if self.kind == "mamba":
+            self.mamba = Mamba(d, l)
+        elif self.kind == "moe":
+            self.moe = MoE(d, l, c["norm_eps"], expert_init_scale)
+        else:
+            self.mlp = FeedForward(d, l["d_ff"], l["expert"], l["bias"])
+
+    def forward(self, r, scan):
+        h = self.norm(r)
+        if self.kind == "mamba":
+            return r + self.mamba(h, scan)
+        return r + getattr(self, self.kind)(h)
+
+
+class MoEMamba(nn.Module):
+    def __init__(self, config, expert_init_scale=1.0):
+        super().__init__()
+        c = full_config(config)
+        self.config = c
+        d, V = c["d_model"], c["vocab_size"]
+        self.embed = nn.Embedding(V, d)
+        nn.init.normal_(self.embed.weight, std=0.02)
+        self.layers = nn.ModuleList(Block(c, l, expert_init_scale) for l in c["layers"])
+        if c["final_norm"] != "none":
+            self.norm_f = Norm(c["final_norm"], d, c["norm_eps"])
+        if not c["tie_embeddings"]:
+            self.lm_head = nn.Linear(d, V, bias=False)
+            nn.init.normal_(self.lm_head.weight, std=0.02)
+
+    def moe_layers(self):
+        return [b.moe for b in self.layers if b.kind == "moe"]
+
+    def set_routing(self, options):
+        for m in self.moe_layers():
+            m.routing = options
+
+    def forward(self, tokens, scan=selective_scan_chunked):
+        r = self.embed(tokens)
+        for b in self.layers:
+            r = b(r, scan)
+        if hasattr(self, "norm_f"):
+            r = self.norm_f(r)
+        head = self.embed.weight if self.config["tie_embeddings"] else self.lm_head.weight
+        return F.linear(r, head)
+
+    def param_counts(self):
+        """(total, active per token): active counts top_k of each MoE layer's experts."""
+        total = sum(p.numel() for p in self.parameters())
+        inactive = 0
+        for m in self.moe_layers():
+            per_expert = sum(p.numel() for p in m.experts[0].parameters())
+            inactive += per_expert * (m.l["n_experts"] - m.l["top_k"])
+        return total, total - inactive
