@@ -67,7 +67,8 @@ void fill(const TensorSpec& spec, const ModelConfig& config, Gaussian& g, std::v
   if (ends_with(n, "conv1d.weight")) return normal(1.0 / std::sqrt(double(spec.shape[2])));
   if (ends_with(n, ".bias") || ends_with(n, ".sel_bias")) return normal(0.1);
   double stddev = 1.0 / std::sqrt(double(cols));
-  if (ends_with(n, "out_proj.weight") || ends_with(n, "w2.weight")) stddev *= residual_scale;
+  const bool out_proj_expert = n.find(".out_proj.experts.") != std::string::npos;
+  if (ends_with(n, "out_proj.weight") || out_proj_expert || ends_with(n, "w2.weight")) stddev *= residual_scale;
   normal(stddev);
 }
 
