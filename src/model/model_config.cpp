@@ -79,6 +79,12 @@ void check_mamba(const MambaConfig& m, const std::string& where) {
   check_projection(m.x_proj_experts, where + ".x_proj_experts");
   check_projection(m.z_proj_experts, where + ".z_proj_experts");
   check_projection(m.out_proj_experts, where + ".out_proj_experts");
+  // A routed projection's biases are its experts' (ProjectionExperts::bias): a plain
+  // bias flag it would silently ignore is refused instead.
+  if (m.out_proj_experts && m.out_proj_bias)
+    fail(MMB_ERR_FORMAT, "config ", where, ".out_proj_bias is set but out_proj is routed (use out_proj_experts.bias)");
+  if (m.x_proj_experts && m.z_proj_experts && m.in_proj_bias)
+    fail(MMB_ERR_FORMAT, "config ", where, ".in_proj_bias is set but both halves of in_proj are routed (use their experts' bias)");
 }
 
 void check_moe(const MoEConfig& m, const std::string& where) {

@@ -151,6 +151,8 @@ LayerConfig random_routed_layer(Rng& rng, uint32_t d_model) {
   } while (m.kind != LayerKind::Mamba);
   for (auto* e : {&m.mamba.x_proj_experts, &m.mamba.z_proj_experts, &m.mamba.out_proj_experts})
     if (rng.coin()) *e = random_experts(rng);
+  if (m.mamba.out_proj_experts) m.mamba.out_proj_bias = false;  // a routed projection's biases are its experts'
+  if (m.mamba.x_proj_experts && m.mamba.z_proj_experts) m.mamba.in_proj_bias = false;
   if (rng.coin()) return m;
   LayerConfig f;
   do {
@@ -348,7 +350,7 @@ std::vector<ModelCase> parity_cases() {
   }
   {  // Both input halves and out_proj as experts (the paper's conv projection too):
      // sigmoid x with selection bias, ReLU z with router bias, scaled out_proj.
-    LayerConfig m = mamba(48, 8, 4, 2, true, true, true);
+    LayerConfig m = mamba(48, 8, 4, 2, false, false, false);
     m.mamba.x_proj_experts = experts(4, 1, R::Sigmoid);
     m.mamba.x_proj_experts->sel_bias = true;
     m.mamba.z_proj_experts = experts(3, 2, R::ReLU);

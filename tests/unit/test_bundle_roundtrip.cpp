@@ -160,6 +160,7 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
   parallel.mamba.x_proj_experts = ProjectionExperts{4, 2, RouterAct::ReLU, true, true, true, 0.75f, true};
   parallel.moe = moe.moe;
   LayerConfig routed = mamba;
+  routed.mamba.out_proj_bias = false;  // a routed out_proj's biases are its experts'
   routed.mamba.z_proj_experts = ProjectionExperts{3, 1, RouterAct::Sigmoid, false, true, false, 1.5f, false};
   routed.mamba.out_proj_experts = ProjectionExperts{2, 2, RouterAct::Softmax, true, false, true, 1.0f, true};
   c.layers = {mamba, moe, mlp, parallel, routed};

@@ -131,7 +131,17 @@ TEST_CASE("malformed parallel layers and projection experts are format errors na
   nan_scale.moe = small_moe().moe;
   nan_scale.mamba.out_proj_experts = ProjectionExperts{2, 1};
   nan_scale.mamba.out_proj_experts->routed_scale = std::numeric_limits<float>::quiet_NaN();
+  LayerConfig out_bias = plain_mamba();
+  out_bias.mamba.out_proj_bias = true;
+  out_bias.mamba.out_proj_experts = ProjectionExperts{2, 1};
+  LayerConfig in_bias = plain_mamba();
+  in_bias.mamba.in_proj_bias = true;
+  in_bias.mamba.x_proj_experts = in_bias.mamba.z_proj_experts = ProjectionExperts{2, 1};
   const Case cases[] = {
+      {"plain bias on a routed out_proj", one_layer(out_bias),
+       "config layers[0].out_proj_bias is set but out_proj is routed (use out_proj_experts.bias)"},
+      {"in_proj bias with both halves routed", one_layer(in_bias),
+       "config layers[0].in_proj_bias is set but both halves of in_proj are routed"},
       {"parallel without its moe part", one_layer(no_moe), "config layers[0].moe.n_experts = 0 is outside [1, 4096]"},
       {"parallel without its mamba part", one_layer(no_mamba), "config layers[0].mamba.d_inner = 0 is outside"},
       {"top_k above n_experts", one_layer(too_many), "config layers[0].out_proj_experts.top_k = 3 is outside [1, 2]"},
