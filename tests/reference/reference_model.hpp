@@ -10,6 +10,8 @@
 //   - normalize_expert_output applies to routed experts only (it is defined as a step
 //     "before gating", and shared experts are not gated); its eps is the model's norm_eps.
 //   - A block norm of kind None is the identity.
+//   - Routed projections (projections as experts) route exactly as MoE layers do, over
+//     the projection's own input; both parts of a parallel layer read the block input.
 #pragma once
 
 #include "model/model_config.hpp"

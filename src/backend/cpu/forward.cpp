@@ -64,7 +64,8 @@ struct Routing {
 };
 
 // Router probabilities, top-k selection and gates for one row (DESIGN.md section 5):
-// `scores` holds the router's logits on entry; gates[e] < 0 marks "not selected".
+// p holds the router's logits on entry and their probabilities on return;
+// gates[e] < 0 marks "not selected".
 void route(const Routing& r, float* p, float* gates) {
   const size_t E = r.n_experts;
   switch (r.act) {
@@ -290,8 +291,8 @@ size_t row_scratch_floats(const Model& model) {
   const ModelConfig& c = model.config();
   const ModelSizes& z = model.sizes();
   auto round = [](uint64_t v) { return size_t((v + 15) / 16 * 16); };  // keep each field 64-byte aligned
-  return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) + round(2 * z.max_d_inner) + 3 * round(z.max_d_inner) + round(z.max_dbc) +
-         2 * round(z.max_experts) + 2 * round(z.max_d_ff);
+  return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) + round(2 * z.max_d_inner) +
+         3 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
