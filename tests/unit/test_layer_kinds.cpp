@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -190,4 +191,41 @@ TEST_CASE("active weight bytes leave out unselected projection and parallel MoE 
   CHECK(ia.params_active - ib.params_active == unused / f32);
   CHECK(ia.n_mamba_layers == 1);
   CHECK(ia.n_moe_layers == 1);
+}
+
+TEST_CASE("experts a router never selects are never read: NaN weights there change nothing", "[layers]") {
+  // Router biases of -1000 rule out experts 2 and 3 of a routed out_proj (softmax top-2)
+  // and of a parallel layer's MoE part; their weights are NaN, so reading them at all
+  // would make every logit NaN.
+  LayerConfig p;
+  p.kind = LayerKind::Parallel;
+  p.mamba = plain_mamba().mamba;
+  p.mamba.out_proj_experts = ProjectionExperts{4, 2, RouterAct::Softmax, true};
+  p.moe = small_moe().moe;
+  p.moe.top_k = 2;
+  p.moe.router_bias = true;
+  ModelCase c;
+  c.name = "NaN in unselected experts";
+  c.config = one_layer(p);
+  c.config.layers.push_back(plain_mamba());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> biases = {0.0f, 0.0f, -1000.0f, -1000.0f};
+  c.overrides.push_back({"layers.0.mamba.out_proj.router.bias", biases});
+  c.overrides.push_back({"layers.0.moe.router.bias", biases});
+  for (int j : {2, 3}) {
+    const std::string e = "layers.0.mamba.out_proj.experts." + std::to_string(j) + ".weight";
+    c.overrides.push_back({e, std::vector<float>(kD * kInner, nan)});
+    c.overrides.push_back({"layers.0.moe.experts." + std::to_string(j) + ".w1.weight", std::vector<float>(24 * kD, nan)});
+  }
+  const SyntheticModel weights = build_weights(c);
+  reference::ReferenceModel ref = build_reference(weights);
+  RuntimePtr rt = make_runtime();
+  ModelPtr model = load_model(rt.get(), weights);
+  SessionPtr session = make_session(model.get());
+  for (int32_t token : random_tokens(11, 12, c.config.vocab_size)) {
+    const std::vector<double> expected = ref.step(token);
+    const std::vector<float> got = step(session.get(), token);
+    for (float v : got) REQUIRE(std::isfinite(v));
+    CHECK(max_abs_diff(got, expected) <= logit_tolerance(expected));
+  }
 }
