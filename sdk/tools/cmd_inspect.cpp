@@ -37,26 +37,39 @@ std::string feed_forward(const FeedForwardConfig& f) {
   return cat(act_name(f.act), " d_ff ", f.d_ff, f.bias ? " +bias" : "");
 }
 
+std::string projection(const char* name, const std::optional<ProjectionExperts>& e) {
+  if (!e) return "";
+  std::string s = cat(", ", name, " ", e->n_experts, " experts top ", e->top_k, " (router ", router_name(e->router),
+                      e->router_bias ? " +bias" : "", e->sel_bias ? " +sel_bias" : "", e->renorm ? ", renorm" : "");
+  if (e->routed_scale != 1.0f) s += cat(", scale ", e->routed_scale);
+  return s + (e->bias ? ", expert bias)" : ")");
+}
+
+std::string describe_mamba(const MambaConfig& m) {
+  return cat("d_inner ", m.d_inner, ", d_state ", m.d_state, ", d_conv ", m.d_conv, ", dt_rank ", m.dt_rank,
+             m.in_proj_bias ? ", in_proj bias" : "", m.conv_bias ? ", conv bias" : "",
+             m.out_proj_bias ? ", out_proj bias" : "", projection("x_proj_in", m.x_proj_experts),
+             projection("z_proj_in", m.z_proj_experts), projection("out_proj", m.out_proj_experts));
+}
+
+std::string describe_moe(const MoEConfig& m) {
+  std::string s = cat(m.n_experts, " experts (", feed_forward(m.expert), "), top ", m.top_k, ", router ",
+                      router_name(m.router), m.router_bias ? " +bias" : "", m.sel_bias ? " +sel_bias" : "",
+                      m.renorm ? ", renorm" : "");
+  if (m.routed_scale != 1.0f) s += cat(", scale ", m.routed_scale);
+  if (m.n_shared) s += cat(", ", m.n_shared, " shared (", feed_forward(m.shared), ")");
+  if (m.normalize_expert_output) s += ", normalized outputs";
+  return s;
+}
+
 std::string describe(const LayerConfig& l) {
   switch (l.kind) {
-    case LayerKind::Mamba: {
-      const MambaConfig& m = l.mamba;
-      return cat("mamba  d_inner ", m.d_inner, ", d_state ", m.d_state, ", d_conv ", m.d_conv, ", dt_rank ", m.dt_rank,
-                 m.in_proj_bias ? ", in_proj bias" : "", m.conv_bias ? ", conv bias" : "",
-                 m.out_proj_bias ? ", out_proj bias" : "");
-    }
-    case LayerKind::MoE: {
-      const MoEConfig& m = l.moe;
-      std::string s = cat("moe    ", m.n_experts, " experts (", feed_forward(m.expert), "), top ", m.top_k, ", router ",
-                          router_name(m.router), m.router_bias ? " +bias" : "", m.sel_bias ? " +sel_bias" : "",
-                          m.renorm ? ", renorm" : "");
-      if (m.routed_scale != 1.0f) s += cat(", scale ", m.routed_scale);
-      if (m.n_shared) s += cat(", ", m.n_shared, " shared (", feed_forward(m.shared), ")");
-      if (m.normalize_expert_output) s += ", normalized outputs";
-      return s;
-    }
-    case LayerKind::MLP:
-      return cat("mlp    ", feed_forward(l.mlp));
+    case LayerKind::Mamba: return "mamba  " + describe_mamba(l.mamba);
+    case LayerKind::MoE: return "moe    " + describe_moe(l.moe);
+    case LayerKind::MLP: return cat("mlp    ", feed_forward(l.mlp));
+    case LayerKind::Parallel:
+      return cat("parallel (", l.shared_norm ? "shared norm" : "own norms", ") mamba ", describe_mamba(l.mamba), "; moe ",
+                 describe_moe(l.moe));
   }
   return "?";
 }

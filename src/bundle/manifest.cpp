@@ -19,25 +19,37 @@ fbs::Offset<fb::FeedForward> encode_feed_forward(fbs::FlatBufferBuilder& b, cons
   return fb::CreateFeedForward(b, ff.d_ff, fb::ExpertAct(uint8_t(ff.act)), ff.bias);
 }
 
+fbs::Offset<fb::ProjectionExperts> encode_projection(fbs::FlatBufferBuilder& b, const std::optional<ProjectionExperts>& e) {
+  if (!e) return {};
+  return fb::CreateProjectionExperts(b, e->n_experts, e->top_k, fb::RouterAct(uint8_t(e->router)), e->router_bias,
+                                     e->sel_bias, e->renorm, e->routed_scale, e->bias);
+}
+
+fbs::Offset<fb::MambaLayer> encode_mamba(fbs::FlatBufferBuilder& b, const MambaConfig& m) {
+  auto x = encode_projection(b, m.x_proj_experts);
+  auto z = encode_projection(b, m.z_proj_experts);
+  auto out = encode_projection(b, m.out_proj_experts);
+  return fb::CreateMambaLayer(b, m.d_inner, m.d_state, m.d_conv, m.dt_rank, m.in_proj_bias, m.conv_bias,
+                              m.out_proj_bias, x, z, out);
+}
+
+fbs::Offset<fb::MoELayer> encode_moe(fbs::FlatBufferBuilder& b, const MoEConfig& m) {
+  auto expert = encode_feed_forward(b, m.expert);
+  auto shared = m.n_shared ? encode_feed_forward(b, m.shared) : fbs::Offset<fb::FeedForward>();
+  return fb::CreateMoELayer(b, m.n_experts, m.top_k, expert, fb::RouterAct(uint8_t(m.router)), m.router_bias,
+                            m.sel_bias, m.renorm, m.routed_scale, m.n_shared, shared, m.normalize_expert_output);
+}
+
 fbs::Offset<fb::Layer> encode_layer(fbs::FlatBufferBuilder& b, const LayerConfig& l) {
   switch (l.kind) {
-    case LayerKind::Mamba: {
-      const MambaConfig& m = l.mamba;
-      auto mamba = fb::CreateMambaLayer(b, m.d_inner, m.d_state, m.d_conv, m.dt_rank, m.in_proj_bias, m.conv_bias,
-                                        m.out_proj_bias);
-      return fb::CreateLayer(b, fb::LayerKind::Mamba, mamba);
+    case LayerKind::Mamba: return fb::CreateLayer(b, fb::LayerKind::Mamba, encode_mamba(b, l.mamba));
+    case LayerKind::MoE: return fb::CreateLayer(b, fb::LayerKind::MoE, 0, encode_moe(b, l.moe));
+    case LayerKind::MLP: return fb::CreateLayer(b, fb::LayerKind::MLP, 0, 0, encode_feed_forward(b, l.mlp));
+    case LayerKind::Parallel: {
+      auto mamba = encode_mamba(b, l.mamba);
+      auto moe = encode_moe(b, l.moe);
+      return fb::CreateLayer(b, fb::LayerKind::Parallel, mamba, moe, 0, l.shared_norm);
     }
-    case LayerKind::MoE: {
-      const MoEConfig& m = l.moe;
-      auto expert = encode_feed_forward(b, m.expert);
-      auto shared = m.n_shared ? encode_feed_forward(b, m.shared) : fbs::Offset<fb::FeedForward>();
-      auto moe = fb::CreateMoELayer(b, m.n_experts, m.top_k, expert, fb::RouterAct(uint8_t(m.router)), m.router_bias,
-                                    m.sel_bias, m.renorm, m.routed_scale, m.n_shared, shared,
-                                    m.normalize_expert_output);
-      return fb::CreateLayer(b, fb::LayerKind::MoE, 0, moe);
-    }
-    case LayerKind::MLP:
-      return fb::CreateLayer(b, fb::LayerKind::MLP, 0, 0, encode_feed_forward(b, l.mlp));
   }
   fail(MMB_ERR_INVALID_ARGUMENT, "layer kind ", int(l.kind), " is unknown");
 }
@@ -100,6 +112,55 @@ FeedForwardConfig decode_feed_forward(const fb::FeedForward* f) {
        " table");
 }
 
+std::optional<ProjectionExperts> decode_projection(const fb::ProjectionExperts* t) {
+  if (!t) return std::nullopt;
+  ProjectionExperts e;
+  e.n_experts = t->n_experts();
+  e.top_k = t->top_k();
+  e.router = RouterAct(uint8_t(t->router()));
+  e.router_bias = t->router_bias();
+  e.sel_bias = t->sel_bias();
+  e.renorm = t->renorm();
+  e.routed_scale = t->routed_scale();
+  e.bias = t->bias();
+  return e;
+}
+
+MambaConfig decode_mamba(const fb::MambaLayer* t) {
+  MambaConfig m;
+  m.d_inner = t->d_inner();
+  m.d_state = t->d_state();
+  m.d_conv = t->d_conv();
+  m.dt_rank = t->dt_rank();
+  m.in_proj_bias = t->in_proj_bias();
+  m.conv_bias = t->conv_bias();
+  m.out_proj_bias = t->out_proj_bias();
+  m.x_proj_experts = decode_projection(t->x_proj_experts());
+  m.z_proj_experts = decode_projection(t->z_proj_experts());
+  m.out_proj_experts = decode_projection(t->out_proj_experts());
+  return m;
+}
+
+MoEConfig decode_moe(const fb::MoELayer* t, size_t layer, fb::LayerKind kind) {
+  if (!t->expert()) missing_layer_table(layer, kind, "moe.expert");
+  MoEConfig moe;
+  moe.n_experts = t->n_experts();
+  moe.top_k = t->top_k();
+  moe.expert = decode_feed_forward(t->expert());
+  moe.router = RouterAct(uint8_t(t->router()));
+  moe.router_bias = t->router_bias();
+  moe.sel_bias = t->sel_bias();
+  moe.renorm = t->renorm();
+  moe.routed_scale = t->routed_scale();
+  moe.n_shared = t->n_shared();
+  if (moe.n_shared) {
+    if (!t->shared()) missing_layer_table(layer, kind, "moe.shared");
+    moe.shared = decode_feed_forward(t->shared());
+  }
+  moe.normalize_expert_output = t->normalize_expert_output();
+  return moe;
+}
+
 ModelConfig decode_config(const fb::Config* c) {
   ModelConfig m;
   m.d_model = c->d_model();
@@ -115,47 +176,22 @@ ModelConfig decode_config(const fb::Config* c) {
     const fb::Layer* l = layers->Get(i);
     LayerConfig& out = m.layers[i];
     out.kind = LayerKind(uint8_t(l->kind()));
-    switch (l->kind()) {
-      case fb::LayerKind::Mamba: {
-        const fb::MambaLayer* t = l->mamba();
-        if (!t) missing_layer_table(i, l->kind(), "mamba");
-        out.mamba.d_inner = t->d_inner();
-        out.mamba.d_state = t->d_state();
-        out.mamba.d_conv = t->d_conv();
-        out.mamba.dt_rank = t->dt_rank();
-        out.mamba.in_proj_bias = t->in_proj_bias();
-        out.mamba.conv_bias = t->conv_bias();
-        out.mamba.out_proj_bias = t->out_proj_bias();
-        break;
-      }
-      case fb::LayerKind::MoE: {
-        const fb::MoELayer* t = l->moe();
-        if (!t) missing_layer_table(i, l->kind(), "moe");
-        if (!t->expert()) missing_layer_table(i, l->kind(), "moe.expert");
-        MoEConfig& moe = out.moe;
-        moe.n_experts = t->n_experts();
-        moe.top_k = t->top_k();
-        moe.expert = decode_feed_forward(t->expert());
-        moe.router = RouterAct(uint8_t(t->router()));
-        moe.router_bias = t->router_bias();
-        moe.sel_bias = t->sel_bias();
-        moe.renorm = t->renorm();
-        moe.routed_scale = t->routed_scale();
-        moe.n_shared = t->n_shared();
-        if (moe.n_shared) {
-          if (!t->shared()) missing_layer_table(i, l->kind(), "moe.shared");
-          moe.shared = decode_feed_forward(t->shared());
-        }
-        moe.normalize_expert_output = t->normalize_expert_output();
-        break;
-      }
-      case fb::LayerKind::MLP:
-        if (!l->mlp()) missing_layer_table(i, l->kind(), "mlp");
-        out.mlp = decode_feed_forward(l->mlp());
-        break;
-      default:
-        break;  // validate_config reports the unknown kind
+    const bool mamba = l->kind() == fb::LayerKind::Mamba || l->kind() == fb::LayerKind::Parallel;
+    const bool moe = l->kind() == fb::LayerKind::MoE || l->kind() == fb::LayerKind::Parallel;
+    if (mamba) {
+      if (!l->mamba()) missing_layer_table(i, l->kind(), "mamba");
+      out.mamba = decode_mamba(l->mamba());
     }
+    if (moe) {
+      if (!l->moe()) missing_layer_table(i, l->kind(), "moe");
+      out.moe = decode_moe(l->moe(), i, l->kind());
+    }
+    if (l->kind() == fb::LayerKind::MLP) {
+      if (!l->mlp()) missing_layer_table(i, l->kind(), "mlp");
+      out.mlp = decode_feed_forward(l->mlp());
+    }
+    out.shared_norm = l->shared_norm();
+    // validate_config reports an unknown kind
   }
   return m;
 }

@@ -43,9 +43,13 @@ namespace {
 uint64_t min_tensor_count(const ModelConfig& config) {
   uint64_t n = 1;  // embed.weight
   for (const LayerConfig& l : config.layers) {
-    if (l.kind == LayerKind::Mamba) n += 8;  // in_proj, conv1d, x_proj, dt_proj (+bias), A_log, D, out_proj
-    else if (l.kind == LayerKind::MoE) n += 1 + 2ull * (uint64_t(l.moe.n_experts) + l.moe.n_shared);  // router, w1, w2
-    else n += 2;                             // w1, w2
+    if (l.has_mamba()) {
+      n += 8;  // in_proj, conv1d, x_proj, dt_proj (+bias), A_log, D, out_proj
+      for (const auto* e : {&l.mamba.x_proj_experts, &l.mamba.z_proj_experts, &l.mamba.out_proj_experts})
+        if (*e) n += (*e)->n_experts;  // one weight per expert
+    }
+    if (l.has_moe()) n += 1 + 2ull * (uint64_t(l.moe.n_experts) + l.moe.n_shared);  // router, w1, w2
+    if (l.kind == LayerKind::MLP) n += 2;                                           // w1, w2
   }
   return n;
 }

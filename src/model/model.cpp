@@ -37,6 +37,17 @@ class Binder {
     if (kind == NormKind::Layer) n.bias = matrix(prefix + ".bias");
     return n;
   }
+  ProjectionWeights projection(const std::string& prefix, const std::optional<ProjectionExperts>& e) {
+    ProjectionWeights w;
+    if (!e) {
+      w.plain = linear(prefix);
+      return w;
+    }
+    w.router = linear(prefix + ".router");
+    w.sel_bias = optional(prefix + ".router.sel_bias");
+    for (uint32_t j = 0; j < e->n_experts; ++j) w.experts.push_back(linear(cat(prefix, ".experts.", j)));
+    return w;
+  }
   FeedForwardWeights feed_forward(const std::string& prefix, const FeedForwardConfig& ff) {
     FeedForwardWeights w;
     w.w1 = linear(prefix + ".w1");
@@ -50,6 +61,10 @@ class Binder {
 };
 
 uint64_t linear_bytes(const LinearWeights& l) { return l.weight.bytes() + l.bias.bytes(); }
+// Bytes of the experts a token leaves unused in one projection (0 when plain).
+uint64_t unused_projection_bytes(const ProjectionWeights& w, const std::optional<ProjectionExperts>& e) {
+  return e ? linear_bytes(w.experts[0]) * (e->n_experts - e->top_k) : 0;
+}
 uint64_t feed_forward_bytes(const FeedForwardWeights& f) {
   return linear_bytes(f.w1) + linear_bytes(f.w2) + linear_bytes(f.w3);
 }
@@ -79,47 +94,54 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle) : bundle_(std::move(bundle)) 
     LayerWeights& lw = weights_.layers[i];
     const std::string p = cat("layers.", i);
     lw.norm = bind.norm(c.norm, p + ".norm");
-    switch (lc.kind) {
-      case LayerKind::Mamba: {
-        const std::string q = p + ".mamba";
-        MambaWeights& m = lw.mamba;
+    if (lc.kind == LayerKind::Parallel && !lc.shared_norm) lw.norm_moe = bind.norm(c.norm, p + ".norm_moe");
+    if (lc.has_mamba()) {
+      const std::string q = p + ".mamba";
+      const MambaConfig& mc = lc.mamba;
+      MambaWeights& m = lw.mamba;
+      if (mc.split_in_proj()) {
+        m.x_in = bind.projection(q + ".x_proj_in", mc.x_proj_experts);
+        m.z_in = bind.projection(q + ".z_proj_in", mc.z_proj_experts);
+      } else {
         m.in_proj = bind.linear(q + ".in_proj");
-        m.conv_weight = bind.matrix(q + ".conv1d.weight");
-        m.conv_bias = bind.optional(q + ".conv1d.bias");
-        m.x_proj = bind.matrix(q + ".x_proj.weight");
-        m.dt_proj = bind.linear(q + ".dt_proj");
-        m.A_log = bind.matrix(q + ".A_log");
-        m.D = bind.matrix(q + ".D");
-        m.out_proj = bind.linear(q + ".out_proj");
-        auto& A = weights_.A[i];
-        A.resize(m.A_log.rows * m.A_log.cols);
-        for (uint64_t k = 0; k < A.size(); ++k) A[k] = -std::exp(element(m.A_log, k));
-        lw.state_offset = state;
-        state += uint64_t(lc.mamba.d_inner) * (lc.mamba.d_state + lc.mamba.d_conv - 1);
-        sizes_.max_d_inner = std::max<uint64_t>(sizes_.max_d_inner, lc.mamba.d_inner);
-        sizes_.max_d_state = std::max<uint64_t>(sizes_.max_d_state, lc.mamba.d_state);
-        sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, lc.mamba.d_conv);
-        sizes_.max_dbc = std::max<uint64_t>(sizes_.max_dbc, lc.mamba.dt_rank + 2ull * lc.mamba.d_state);
-        break;
       }
-      case LayerKind::MoE: {
-        const std::string q = p + ".moe";
-        const MoEConfig& mc = lc.moe;
-        MoEWeights& m = lw.moe;
-        m.router = bind.linear(q + ".router");
-        m.sel_bias = bind.optional(q + ".router.sel_bias");
-        for (uint32_t j = 0; j < mc.n_experts; ++j) m.experts.push_back(bind.feed_forward(cat(q, ".experts.", j), mc.expert));
-        inactive += feed_forward_bytes(m.experts[0]) * (mc.n_experts - mc.top_k);
-        for (uint32_t j = 0; j < mc.n_shared; ++j) m.shared.push_back(bind.feed_forward(cat(q, ".shared.", j), mc.shared));
-        sizes_.max_experts = std::max<uint64_t>(sizes_.max_experts, mc.n_experts);
-        sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.expert.d_ff);
-        if (mc.n_shared) sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.shared.d_ff);
-        break;
-      }
-      case LayerKind::MLP:
-        lw.mlp = bind.feed_forward(p + ".mlp", lc.mlp);
-        sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, lc.mlp.d_ff);
-        break;
+      m.conv_weight = bind.matrix(q + ".conv1d.weight");
+      m.conv_bias = bind.optional(q + ".conv1d.bias");
+      m.x_proj = bind.matrix(q + ".x_proj.weight");
+      m.dt_proj = bind.linear(q + ".dt_proj");
+      m.A_log = bind.matrix(q + ".A_log");
+      m.D = bind.matrix(q + ".D");
+      m.out_proj = bind.projection(q + ".out_proj", mc.out_proj_experts);
+      inactive += unused_projection_bytes(m.x_in, mc.x_proj_experts) + unused_projection_bytes(m.z_in, mc.z_proj_experts) +
+                  unused_projection_bytes(m.out_proj, mc.out_proj_experts);
+      for (const auto* e : {&mc.x_proj_experts, &mc.z_proj_experts, &mc.out_proj_experts})
+        if (*e) sizes_.max_experts = std::max<uint64_t>(sizes_.max_experts, (*e)->n_experts);
+      auto& A = weights_.A[i];
+      A.resize(m.A_log.rows * m.A_log.cols);
+      for (uint64_t k = 0; k < A.size(); ++k) A[k] = -std::exp(element(m.A_log, k));
+      lw.state_offset = state;
+      state += uint64_t(mc.d_inner) * (mc.d_state + mc.d_conv - 1);
+      sizes_.max_d_inner = std::max<uint64_t>(sizes_.max_d_inner, mc.d_inner);
+      sizes_.max_d_state = std::max<uint64_t>(sizes_.max_d_state, mc.d_state);
+      sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, mc.d_conv);
+      sizes_.max_dbc = std::max<uint64_t>(sizes_.max_dbc, mc.dt_rank + 2ull * mc.d_state);
+    }
+    if (lc.has_moe()) {
+      const std::string q = p + ".moe";
+      const MoEConfig& mc = lc.moe;
+      MoEWeights& m = lw.moe;
+      m.router = bind.linear(q + ".router");
+      m.sel_bias = bind.optional(q + ".router.sel_bias");
+      for (uint32_t j = 0; j < mc.n_experts; ++j) m.experts.push_back(bind.feed_forward(cat(q, ".experts.", j), mc.expert));
+      inactive += feed_forward_bytes(m.experts[0]) * (mc.n_experts - mc.top_k);
+      for (uint32_t j = 0; j < mc.n_shared; ++j) m.shared.push_back(bind.feed_forward(cat(q, ".shared.", j), mc.shared));
+      sizes_.max_experts = std::max<uint64_t>(sizes_.max_experts, mc.n_experts);
+      sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.expert.d_ff);
+      if (mc.n_shared) sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, mc.shared.d_ff);
+    }
+    if (lc.kind == LayerKind::MLP) {
+      lw.mlp = bind.feed_forward(p + ".mlp", lc.mlp);
+      sizes_.max_d_ff = std::max<uint64_t>(sizes_.max_d_ff, lc.mlp.d_ff);
     }
   }
   weights_.norm_f = bind.norm(c.final_norm, "norm_f");

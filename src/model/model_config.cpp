@@ -59,6 +59,82 @@ uint64_t feed_forward_params(const FeedForwardConfig& ff, uint64_t d_model) {
   return n;
 }
 
+void check_router(RouterAct router, float routed_scale, const std::string& where) {
+  if (uint8_t(router) > uint8_t(RouterAct::ReLU)) fail(MMB_ERR_FORMAT, "config ", where, ".router has unknown value ", int(router));
+  if (!std::isfinite(routed_scale)) fail(MMB_ERR_FORMAT, "config ", where, ".routed_scale is not finite");
+}
+
+void check_projection(const std::optional<ProjectionExperts>& e, const std::string& where) {
+  if (!e) return;
+  check_range(e->n_experts, 1, kMaxExperts, where + ".n_experts");
+  check_range(e->top_k, 1, e->n_experts, where + ".top_k");
+  check_router(e->router, e->routed_scale, where);
+}
+
+void check_mamba(const MambaConfig& m, const std::string& where) {
+  check_range(m.d_inner, 1, kMaxInner, where + ".d_inner");
+  check_range(m.d_state, 1, kMaxState, where + ".d_state");
+  check_range(m.d_conv, 1, kMaxConv, where + ".d_conv");
+  check_range(m.dt_rank, 1, kMaxDModel, where + ".dt_rank");
+  check_projection(m.x_proj_experts, where + ".x_proj_experts");
+  check_projection(m.z_proj_experts, where + ".z_proj_experts");
+  check_projection(m.out_proj_experts, where + ".out_proj_experts");
+  // A routed projection's biases are its experts' (ProjectionExperts::bias): a plain
+  // bias flag it would silently ignore is refused instead.
+  if (m.out_proj_experts && m.out_proj_bias)
+    fail(MMB_ERR_FORMAT, "config ", where, ".out_proj_bias is set but out_proj is routed (use out_proj_experts.bias)");
+  if (m.x_proj_experts && m.z_proj_experts && m.in_proj_bias)
+    fail(MMB_ERR_FORMAT, "config ", where, ".in_proj_bias is set but both halves of in_proj are routed (use their experts' bias)");
+}
+
+void check_moe(const MoEConfig& m, const std::string& where) {
+  check_range(m.n_experts, 1, kMaxExperts, where + ".n_experts");
+  check_range(m.top_k, 1, m.n_experts, where + ".top_k");
+  check_ff(m.expert, where + ".expert");
+  check_router(m.router, m.routed_scale, where);
+  check_range(m.n_shared, 0, kMaxShared, where + ".n_shared");
+  if (m.n_shared > 0) check_ff(m.shared, where + ".shared");
+}
+
+// A projection [rows, cols]: plain (`prefix.weight`, `.bias` when plain_bias) or, when
+// routed, `prefix.router.*` and `prefix.experts.J.*`.
+void add_projection(std::vector<TensorSpec>& out, const std::string& prefix, const std::optional<ProjectionExperts>& e,
+                    uint64_t rows, uint64_t cols, bool plain_bias) {
+  if (!e) return add_linear(out, prefix, rows, cols, plain_bias);
+  add_linear(out, prefix + ".router", e->n_experts, cols, e->router_bias);
+  if (e->sel_bias) out.push_back({prefix + ".router.sel_bias", {e->n_experts}});
+  for (uint32_t j = 0; j < e->n_experts; ++j) add_linear(out, cat(prefix, ".experts.", j), rows, cols, e->bias);
+}
+
+void add_mamba(std::vector<TensorSpec>& out, const std::string& q, const MambaConfig& m, uint64_t d) {
+  if (m.split_in_proj()) {
+    add_projection(out, q + ".x_proj_in", m.x_proj_experts, m.d_inner, d, m.in_proj_bias);
+    add_projection(out, q + ".z_proj_in", m.z_proj_experts, m.d_inner, d, m.in_proj_bias);
+  } else {
+    add_linear(out, q + ".in_proj", 2ull * m.d_inner, d, m.in_proj_bias);
+  }
+  out.push_back({q + ".conv1d.weight", {m.d_inner, 1, m.d_conv}});
+  if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.d_inner}});
+  out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}});
+  add_linear(out, q + ".dt_proj", m.d_inner, m.dt_rank, true);
+  out.push_back({q + ".A_log", {m.d_inner, m.d_state}});
+  out.push_back({q + ".D", {m.d_inner}});
+  add_projection(out, q + ".out_proj", m.out_proj_experts, d, m.d_inner, m.out_proj_bias);
+}
+
+void add_moe(std::vector<TensorSpec>& out, const std::string& q, const MoEConfig& m, uint64_t d) {
+  add_linear(out, q + ".router", m.n_experts, d, m.router_bias);
+  if (m.sel_bias) out.push_back({q + ".router.sel_bias", {m.n_experts}});
+  for (uint32_t j = 0; j < m.n_experts; ++j) add_feed_forward(out, cat(q, ".experts.", j), m.expert, d);
+  for (uint32_t j = 0; j < m.n_shared; ++j) add_feed_forward(out, cat(q, ".shared.", j), m.shared, d);
+}
+
+// Parameters of the experts a token leaves unused in one routed projection.
+uint64_t unused_projection_params(const std::optional<ProjectionExperts>& e, uint64_t rows, uint64_t cols) {
+  if (!e) return 0;
+  return uint64_t(e->n_experts - e->top_k) * (rows * cols + (e->bias ? rows : 0));
+}
+
 }  // namespace
 
 void validate_config(const ModelConfig& c) {
@@ -73,25 +149,12 @@ void validate_config(const ModelConfig& c) {
     const LayerConfig& l = c.layers[i];
     std::string where = cat("layers[", i, "]");
     switch (l.kind) {
-      case LayerKind::Mamba:
-        check_range(l.mamba.d_inner, 1, kMaxInner, where + ".d_inner");
-        check_range(l.mamba.d_state, 1, kMaxState, where + ".d_state");
-        check_range(l.mamba.d_conv, 1, kMaxConv, where + ".d_conv");
-        check_range(l.mamba.dt_rank, 1, kMaxDModel, where + ".dt_rank");
-        break;
-      case LayerKind::MoE: {
-        const MoEConfig& m = l.moe;
-        check_range(m.n_experts, 1, kMaxExperts, where + ".n_experts");
-        check_range(m.top_k, 1, m.n_experts, where + ".top_k");
-        check_ff(m.expert, where + ".expert");
-        if (uint8_t(m.router) > uint8_t(RouterAct::ReLU)) fail(MMB_ERR_FORMAT, "config ", where, ".router has unknown value ", int(m.router));
-        if (!std::isfinite(m.routed_scale)) fail(MMB_ERR_FORMAT, "config ", where, ".routed_scale is not finite");
-        check_range(m.n_shared, 0, kMaxShared, where + ".n_shared");
-        if (m.n_shared > 0) check_ff(m.shared, where + ".shared");
-        break;
-      }
-      case LayerKind::MLP:
-        check_ff(l.mlp, where + ".mlp");
+      case LayerKind::Mamba: check_mamba(l.mamba, where); break;
+      case LayerKind::MoE: check_moe(l.moe, where); break;
+      case LayerKind::MLP: check_ff(l.mlp, where + ".mlp"); break;
+      case LayerKind::Parallel:
+        check_mamba(l.mamba, where + ".mamba");
+        check_moe(l.moe, where + ".moe");
         break;
       default:
         fail(MMB_ERR_FORMAT, "config ", where, ".kind has unknown value ", int(l.kind));
@@ -108,30 +171,13 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
     const std::string p = cat("layers.", i);
     add_norm(out, c.norm, p + ".norm", d);
     switch (l.kind) {
-      case LayerKind::Mamba: {
-        const MambaConfig& m = l.mamba;
-        const std::string q = p + ".mamba";
-        add_linear(out, q + ".in_proj", 2ull * m.d_inner, d, m.in_proj_bias);
-        out.push_back({q + ".conv1d.weight", {m.d_inner, 1, m.d_conv}});
-        if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.d_inner}});
-        out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}});
-        add_linear(out, q + ".dt_proj", m.d_inner, m.dt_rank, true);
-        out.push_back({q + ".A_log", {m.d_inner, m.d_state}});
-        out.push_back({q + ".D", {m.d_inner}});
-        add_linear(out, q + ".out_proj", d, m.d_inner, m.out_proj_bias);
-        break;
-      }
-      case LayerKind::MoE: {
-        const MoEConfig& m = l.moe;
-        const std::string q = p + ".moe";
-        add_linear(out, q + ".router", m.n_experts, d, m.router_bias);
-        if (m.sel_bias) out.push_back({q + ".router.sel_bias", {m.n_experts}});
-        for (uint32_t j = 0; j < m.n_experts; ++j) add_feed_forward(out, cat(q, ".experts.", j), m.expert, d);
-        for (uint32_t j = 0; j < m.n_shared; ++j) add_feed_forward(out, cat(q, ".shared.", j), m.shared, d);
-        break;
-      }
-      case LayerKind::MLP:
-        add_feed_forward(out, p + ".mlp", l.mlp, d);
+      case LayerKind::Mamba: add_mamba(out, p + ".mamba", l.mamba, d); break;
+      case LayerKind::MoE: add_moe(out, p + ".moe", l.moe, d); break;
+      case LayerKind::MLP: add_feed_forward(out, p + ".mlp", l.mlp, d); break;
+      case LayerKind::Parallel:
+        if (!l.shared_norm) add_norm(out, c.norm, p + ".norm_moe", d);
+        add_mamba(out, p + ".mamba", l.mamba, d);
+        add_moe(out, p + ".moe", l.moe, d);
         break;
     }
   }
@@ -148,15 +194,21 @@ uint64_t params_total(const ModelConfig& c) {
 
 uint64_t params_active(const ModelConfig& c) {
   uint64_t n = params_total(c);
-  for (const auto& l : c.layers)
-    if (l.kind == LayerKind::MoE) n -= uint64_t(l.moe.n_experts - l.moe.top_k) * feed_forward_params(l.moe.expert, c.d_model);
+  const uint64_t d = c.d_model;
+  for (const auto& l : c.layers) {
+    if (l.has_moe()) n -= uint64_t(l.moe.n_experts - l.moe.top_k) * feed_forward_params(l.moe.expert, d);
+    if (!l.has_mamba()) continue;
+    const MambaConfig& m = l.mamba;
+    n -= unused_projection_params(m.x_proj_experts, m.d_inner, d) + unused_projection_params(m.z_proj_experts, m.d_inner, d) +
+         unused_projection_params(m.out_proj_experts, d, m.d_inner);
+  }
   return n;
 }
 
 uint64_t state_floats(const ModelConfig& c) {
   uint64_t n = 0;
   for (const auto& l : c.layers)
-    if (l.kind == LayerKind::Mamba) n += uint64_t(l.mamba.d_inner) * (l.mamba.d_state + l.mamba.d_conv - 1);
+    if (l.has_mamba()) n += uint64_t(l.mamba.d_inner) * (l.mamba.d_state + l.mamba.d_conv - 1);
   return n;
 }
 

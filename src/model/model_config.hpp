@@ -3,15 +3,30 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mmb {
 
 enum class NormKind : uint8_t { None = 0, RMS = 1, Layer = 2 };
-enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2 };
+enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2, Parallel = 3 };
 enum class RouterAct : uint8_t { Softmax = 0, Sigmoid = 1, ReLU = 2 };
 enum class ExpertAct : uint8_t { ReLU = 0, GELU = 1, GELUTanh = 2, SiLU = 3, SwiGLU = 4, GeGLU = 5 };
+
+// A projection made a routed mixture of linear experts (MoE-Mamba's projections as
+// experts): out = sum over the top_k selected j of gate_j (W_j x + b_j), each W_j of
+// the plain projection's shape, gates computed as in an MoE layer.
+struct ProjectionExperts {
+  uint32_t n_experts = 0;
+  uint32_t top_k = 1;
+  RouterAct router = RouterAct::Softmax;
+  bool router_bias = false;
+  bool sel_bias = false;
+  bool renorm = false;
+  float routed_scale = 1.0f;
+  bool bias = false;  // each expert has b_j
+};
 
 struct MambaConfig {
   uint32_t d_inner = 0;
@@ -21,6 +36,10 @@ struct MambaConfig {
   bool in_proj_bias = false;
   bool conv_bias = true;
   bool out_proj_bias = false;
+  // Set: that projection is routed. x/z are the halves of in_proj (rows [0, d_inner)
+  // and [d_inner, 2 d_inner)); when either is routed, in_proj is stored split.
+  std::optional<ProjectionExperts> x_proj_experts, z_proj_experts, out_proj_experts;
+  bool split_in_proj() const { return x_proj_experts || z_proj_experts; }
 };
 
 // One feed-forward expert: w2 act(w1 h + b1) + b2, or the gated forms with w3.
@@ -47,9 +66,13 @@ struct MoEConfig {
 
 struct LayerConfig {
   LayerKind kind = LayerKind::Mamba;
-  MambaConfig mamba;       // kind == Mamba
-  MoEConfig moe;           // kind == MoE
+  MambaConfig mamba;       // kind == Mamba or Parallel
+  MoEConfig moe;           // kind == MoE or Parallel
   FeedForwardConfig mlp;   // kind == MLP
+  // Parallel: r = r + mamba(norm(r)) + moe(norm_moe(r)); shared_norm uses norm for both.
+  bool shared_norm = false;
+  bool has_mamba() const { return kind == LayerKind::Mamba || kind == LayerKind::Parallel; }
+  bool has_moe() const { return kind == LayerKind::MoE || kind == LayerKind::Parallel; }
 };
 
 struct ModelConfig {
@@ -79,11 +102,12 @@ void validate_config(const ModelConfig& config);
 // final norm, head). A bundle holds exactly these tensors.
 std::vector<TensorSpec> tensor_specs(const ModelConfig& config);
 
-// Parameters in total, and those one token uses (only top_k routed experts per MoE layer).
+// Parameters in total, and those one token uses (only top_k routed experts per MoE
+// part and per routed projection).
 uint64_t params_total(const ModelConfig& config);
 uint64_t params_active(const ModelConfig& config);
 
-// Floats of recurrent state per session: per Mamba layer d_inner * (d_state + d_conv - 1).
+// Floats of recurrent state per session: per Mamba part (Mamba and Parallel layers) d_inner * (d_state + d_conv - 1).
 uint64_t state_floats(const ModelConfig& config);
 
 }  // namespace mmb

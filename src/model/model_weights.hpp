@@ -36,15 +36,25 @@ struct FeedForwardWeights {
   LinearWeights w1, w2, w3;  // w3 only for gated kinds
 };
 
+// A projection [out, in]: plain, or routed over linear experts (router set).
+struct ProjectionWeights {
+  LinearWeights plain;                // when not routed
+  LinearWeights router;               // [n_experts, in] when routed
+  Matrix sel_bias;                    // [n_experts] or empty
+  std::vector<LinearWeights> experts; // each [out, in]
+};
+
 struct MambaWeights {
-  LinearWeights in_proj;   // [2 d_inner, d_model]
+  LinearWeights in_proj;   // [2 d_inner, d_model], when in_proj is not split
+  ProjectionWeights x_in;  // [d_inner, d_model] each, when split
+  ProjectionWeights z_in;
   Matrix conv_weight;      // [d_inner, d_conv] (the [d_inner, 1, d_conv] tensor)
   Matrix conv_bias;        // [d_inner] or empty
   Matrix x_proj;           // [dt_rank + 2 d_state, d_inner]
   LinearWeights dt_proj;   // [d_inner, dt_rank] + bias
   Matrix A_log;            // [d_inner, d_state]
   Matrix D;                // [d_inner]
-  LinearWeights out_proj;  // [d_model, d_inner]
+  ProjectionWeights out_proj;  // [d_model, d_inner]
 };
 
 struct MoEWeights {
@@ -56,10 +66,11 @@ struct MoEWeights {
 
 struct LayerWeights {
   NormWeights norm;
+  NormWeights norm_moe;  // Parallel without shared_norm
   MambaWeights mamba;
   MoEWeights moe;
   FeedForwardWeights mlp;
-  // Offset of this layer's recurrent state in a session's state (floats); Mamba only.
+  // Offset of this layer's recurrent state in a session's state (floats); Mamba parts only.
   uint64_t state_offset = 0;
 };
 
@@ -68,7 +79,7 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   NormWeights norm_f;
   Matrix head;             // [vocab, d_model]: lm_head or the embedding (first vocab rows)
-  // A_log turned into A = -exp(A_log) once at load, f32, per Mamba layer (else empty).
+  // A_log turned into A = -exp(A_log) once at load, f32, per layer with a Mamba part (else empty).
   std::vector<std::vector<float>> A;
 };
 

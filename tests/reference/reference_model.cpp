@@ -61,12 +61,19 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
     Layer layer;
     layer.kind = lc.kind;
     layer.norm = load_norm(values, config.norm, p + ".norm");
-    if (lc.kind == LayerKind::Mamba) {
+    if (lc.kind == LayerKind::Parallel)
+      layer.norm_moe = lc.shared_norm ? layer.norm : load_norm(values, config.norm, p + ".norm_moe");
+    if (lc.kind == LayerKind::Mamba || lc.kind == LayerKind::Parallel) {
       MambaLayer& m = layer.mamba;
       const MambaConfig& c = lc.mamba;
       const std::string q = p + ".mamba";
       m.cfg = c;
-      m.in_proj = load_linear(values, q + ".in_proj", c.in_proj_bias, 2 * c.d_inner, d);
+      if (c.x_proj_experts || c.z_proj_experts) {
+        m.x_in = load_projection(values, q + ".x_proj_in", c.x_proj_experts, c.in_proj_bias, c.d_inner, d);
+        m.z_in = load_projection(values, q + ".z_proj_in", c.z_proj_experts, c.in_proj_bias, c.d_inner, d);
+      } else {
+        m.in_proj = load_projection(values, q + ".in_proj", std::nullopt, c.in_proj_bias, 2 * c.d_inner, d);
+      }
       m.conv_w = values(q + ".conv1d.weight");
       expect_size(m.conv_w, size_t(c.d_inner) * c.d_conv, q + ".conv1d.weight");
       if (c.conv_bias) {
@@ -79,24 +86,25 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
       expect_size(m.A_log, size_t(c.d_inner) * c.d_state, q + ".A_log");
       m.D = values(q + ".D");
       expect_size(m.D, c.d_inner, q + ".D");
-      m.out_proj = load_linear(values, q + ".out_proj", c.out_proj_bias, d, c.d_inner);
-    } else if (lc.kind == LayerKind::MoE) {
+      m.out_proj = load_projection(values, q + ".out_proj", c.out_proj_experts, c.out_proj_bias, d, c.d_inner);
+    }
+    if (lc.kind == LayerKind::MoE || lc.kind == LayerKind::Parallel) {
       MoELayer& m = layer.moe;
       const MoEConfig& c = lc.moe;
       const std::string q = p + ".moe";
       m.cfg = c;
-      m.router = load_linear(values, q + ".router", c.router_bias, c.n_experts, d);
+      m.router = {c.n_experts, c.top_k, c.router, c.renorm, c.routed_scale,
+                  load_linear(values, q + ".router", c.router_bias, c.n_experts, d), {}};
       if (c.sel_bias) {
-        m.sel_bias = values(q + ".router.sel_bias");
-        expect_size(m.sel_bias, c.n_experts, q + ".router.sel_bias");
+        m.router.sel_bias = values(q + ".router.sel_bias");
+        expect_size(m.router.sel_bias, c.n_experts, q + ".router.sel_bias");
       }
       for (uint32_t j = 0; j < c.n_experts; ++j)
         m.experts.push_back(load_feed_forward(values, q + ".experts." + std::to_string(j), c.expert));
       for (uint32_t j = 0; j < c.n_shared; ++j)
         m.shared.push_back(load_feed_forward(values, q + ".shared." + std::to_string(j), c.shared));
-    } else {
-      layer.mlp = load_feed_forward(values, p + ".mlp", lc.mlp);
     }
+    if (lc.kind == LayerKind::MLP) layer.mlp = load_feed_forward(values, p + ".mlp", lc.mlp);
     layers_.push_back(std::move(layer));
   }
   reset();
@@ -104,7 +112,7 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
 
 void ReferenceModel::reset() {
   for (Layer& layer : layers_) {
-    if (layer.kind != LayerKind::Mamba) continue;
+    if (layer.kind != LayerKind::Mamba && layer.kind != LayerKind::Parallel) continue;
     MambaLayer& m = layer.mamba;
     m.conv_window.assign(size_t(m.cfg.d_inner) * m.cfg.d_conv, 0.0);
     m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
@@ -119,13 +127,18 @@ std::vector<double> ReferenceModel::step(int token) {
   // Residual stream starts as the token's embedding row.
   std::vector<double> r(embed_.begin() + size_t(token) * d, embed_.begin() + size_t(token + 1) * d);
 
-  // Each block: r = r + mixer(norm(r)).
+  // Each block: r = r + mixer(norm(r)); a parallel block: r = r + mamba(norm(r)) + moe(norm_moe(r)).
   for (Layer& layer : layers_) {
     std::vector<double> h = apply(layer.norm, r);
     std::vector<double> out;
     if (layer.kind == LayerKind::Mamba) out = mamba(layer.mamba, h);
     else if (layer.kind == LayerKind::MoE) out = moe(layer.moe, h);
-    else out = feed_forward(layer.mlp, h);
+    else if (layer.kind == LayerKind::MLP) out = feed_forward(layer.mlp, h);
+    else {
+      out = mamba(layer.mamba, h);
+      std::vector<double> moe_out = moe(layer.moe, apply(layer.norm_moe, r));
+      for (size_t i = 0; i < d; ++i) out[i] += moe_out[i];
+    }
     for (size_t i = 0; i < d; ++i) r[i] += out[i];
   }
 
@@ -141,10 +154,16 @@ std::vector<double> ReferenceModel::step(int token) {
 std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<double>& h) {
   const size_t d_inner = m.cfg.d_inner, d_state = m.cfg.d_state, d_conv = m.cfg.d_conv, dt_rank = m.cfg.dt_rank;
 
-  // xz = in_proj(h) [+ bias]; x, z = split(xz)
-  std::vector<double> xz = apply(m.in_proj, h);
-  std::vector<double> x(xz.begin(), xz.begin() + d_inner);
-  std::vector<double> z(xz.begin() + d_inner, xz.end());
+  // xz = in_proj(h) [+ bias]; x, z = split(xz). Split: x = x_proj_in(h), z = z_proj_in(h).
+  std::vector<double> x, z;
+  if (m.cfg.x_proj_experts || m.cfg.z_proj_experts) {
+    x = apply(m.x_in, h);
+    z = apply(m.z_in, h);
+  } else {
+    std::vector<double> xz = apply(m.in_proj, h);
+    x.assign(xz.begin(), xz.begin() + d_inner);
+    z.assign(xz.begin() + d_inner, xz.end());
+  }
 
   // The conv window keeps the last d_conv values of x per channel, oldest first:
   // drop the oldest, append the newest.
@@ -189,20 +208,19 @@ std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<doubl
   return apply(m.out_proj, y);
 }
 
-// Mixture of experts, one token: DESIGN.md section 5.
-std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<double>& h) {
-  const MoEConfig& c = m.cfg;
-  const size_t n_experts = c.n_experts;
+// Routing, one token: DESIGN.md section 5.
+std::vector<std::pair<size_t, double>> ReferenceModel::route(const Router& r, const std::vector<double>& h) {
+  const size_t n_experts = r.n_experts;
 
   // p = act(W_r h [+ b_r])
-  std::vector<double> p = apply(m.router, h);
-  if (c.router == RouterAct::Softmax) {
+  std::vector<double> p = apply(r.linear, h);
+  if (r.act == RouterAct::Softmax) {
     double max = p[0];
     for (double v : p) max = std::max(max, v);
     double sum = 0.0;
     for (double& v : p) { v = std::exp(v - max); sum += v; }
     for (double& v : p) v /= sum;
-  } else if (c.router == RouterAct::Sigmoid) {
+  } else if (r.act == RouterAct::Sigmoid) {
     for (double& v : p) v = sigmoid(v);
   } else {
     for (double& v : p) v = relu(v);
@@ -211,11 +229,11 @@ std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<dou
   // Select top_k by p + sel_bias: repeatedly the best remaining expert; a strict '>'
   // while scanning upward gives ties to the lower index.
   std::vector<double> score = p;
-  if (!m.sel_bias.empty())
-    for (size_t e = 0; e < n_experts; ++e) score[e] += m.sel_bias[e];
+  if (!r.sel_bias.empty())
+    for (size_t e = 0; e < n_experts; ++e) score[e] += r.sel_bias[e];
   std::vector<bool> taken(n_experts, false);
   std::vector<size_t> chosen;
-  for (uint32_t k = 0; k < c.top_k; ++k) {
+  for (uint32_t k = 0; k < r.top_k; ++k) {
     size_t best = n_experts;
     for (size_t e = 0; e < n_experts; ++e)
       if (!taken[e] && (best == n_experts || score[e] > score[best])) best = e;
@@ -231,20 +249,37 @@ std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<dou
   }
 
   // gates = p of the selected, optionally renormalized to sum 1, times routed_scale.
-  std::vector<double> gates;
-  for (size_t e : chosen) gates.push_back(p[e]);
-  if (c.renorm) {
+  std::vector<std::pair<size_t, double>> gates;
+  for (size_t e : chosen) gates.push_back({e, p[e]});
+  if (r.renorm) {
     double sum = 0.0;
-    for (double g : gates) sum += g;
+    for (const auto& g : gates) sum += g.second;
     if (sum > 0.0)
-      for (double& g : gates) g /= sum;
+      for (auto& g : gates) g.second /= sum;
   }
-  for (double& g : gates) g *= c.routed_scale;
+  for (auto& g : gates) g.second *= r.routed_scale;
+  return gates;
+}
+
+// A projection: W x [+ b], or routed: sum over the selected j of gate_j (W_j x [+ b_j]).
+std::vector<double> ReferenceModel::apply(const Projection& p, const std::vector<double>& x) {
+  if (!p.routed) return apply(p.plain, x);
+  std::vector<double> out(p.experts[0].rows, 0.0);
+  for (const auto& [e, gate] : route(p.router, x)) {
+    std::vector<double> y = apply(p.experts[e], x);
+    for (size_t j = 0; j < out.size(); ++j) out[j] += gate * y[j];
+  }
+  return out;
+}
+
+// Mixture of experts, one token: DESIGN.md section 5.
+std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<double>& h) {
+  const MoEConfig& c = m.cfg;
 
   // out = sum gates_i * expert_i(h) + sum shared_j(h)
   std::vector<double> out(config_.d_model, 0.0);
-  for (size_t i = 0; i < chosen.size(); ++i) {
-    std::vector<double> e = feed_forward(m.experts[chosen[i]], h);
+  for (const auto& [expert, gate] : route(m.router, h)) {
+    std::vector<double> e = feed_forward(m.experts[expert], h);
     if (c.normalize_expert_output) {  // RMSNorm without a gain
       double mean_sq = 0.0;
       for (double v : e) mean_sq += v * v;
@@ -252,7 +287,7 @@ std::vector<double> ReferenceModel::moe(const MoELayer& m, const std::vector<dou
       const double inv = 1.0 / std::sqrt(mean_sq + double(config_.norm_eps));
       for (double& v : e) v *= inv;
     }
-    for (size_t j = 0; j < out.size(); ++j) out[j] += gates[i] * e[j];
+    for (size_t j = 0; j < out.size(); ++j) out[j] += gate * e[j];
   }
   for (const FeedForward& f : m.shared) {
     std::vector<double> e = feed_forward(f, h);
@@ -318,6 +353,27 @@ ReferenceModel::Linear ReferenceModel::load_linear(const TensorValues& values, c
     expect_size(l.b, rows, prefix + ".bias");
   }
   return l;
+}
+
+ReferenceModel::Projection ReferenceModel::load_projection(const TensorValues& values, const std::string& prefix,
+                                                           const std::optional<ProjectionExperts>& experts,
+                                                           bool plain_bias, size_t rows, size_t cols) {
+  Projection p;
+  if (!experts) {
+    p.plain = load_linear(values, prefix, plain_bias, rows, cols);
+    return p;
+  }
+  const ProjectionExperts& e = *experts;
+  p.routed = true;
+  p.router = {e.n_experts, e.top_k, e.router, e.renorm, e.routed_scale,
+              load_linear(values, prefix + ".router", e.router_bias, e.n_experts, cols), {}};
+  if (e.sel_bias) {
+    p.router.sel_bias = values(prefix + ".router.sel_bias");
+    expect_size(p.router.sel_bias, e.n_experts, prefix + ".router.sel_bias");
+  }
+  for (uint32_t j = 0; j < e.n_experts; ++j)
+    p.experts.push_back(load_linear(values, prefix + ".experts." + std::to_string(j), e.bias, rows, cols));
+  return p;
 }
 
 ReferenceModel::Norm ReferenceModel::load_norm(const TensorValues& values, NormKind kind,

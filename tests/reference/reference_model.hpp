@@ -10,12 +10,16 @@
 //   - normalize_expert_output applies to routed experts only (it is defined as a step
 //     "before gating", and shared experts are not gated); its eps is the model's norm_eps.
 //   - A block norm of kind None is the identity.
+//   - Routed projections (projections as experts) route exactly as MoE layers do, over
+//     the projection's own input; both parts of a parallel layer read the block input.
 #pragma once
 
 #include "model/model_config.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mmb::reference {
@@ -56,9 +60,27 @@ class ReferenceModel {
     ExpertAct act = ExpertAct::ReLU;
     Linear w1, w2, w3;  // w3 only for SwiGLU / GeGLU
   };
+  // Router options and weights, shared by MoE layers and routed projections.
+  struct Router {
+    uint32_t n_experts = 0, top_k = 1;
+    RouterAct act = RouterAct::Softmax;
+    bool renorm = false;
+    double routed_scale = 1.0;
+    Linear linear;                 // [n_experts, in]
+    std::vector<double> sel_bias;  // empty when absent
+  };
+  // A projection: plain, or a routed mixture of linear experts.
+  struct Projection {
+    bool routed = false;
+    Linear plain;
+    Router router;
+    std::vector<Linear> experts;
+  };
   struct MambaLayer {
     MambaConfig cfg;
-    Linear in_proj, x_proj, dt_proj, out_proj;
+    // in_proj when it is whole; x_in and z_in (its halves) when it is split.
+    Projection in_proj, x_in, z_in, out_proj;
+    Linear x_proj, dt_proj;
     std::vector<double> conv_w, conv_b;  // [d_inner][d_conv]; conv_b may be empty
     std::vector<double> A_log, D;
     // State: the last d_conv inputs of the conv per channel, oldest first, and s.
@@ -67,13 +89,13 @@ class ReferenceModel {
   };
   struct MoELayer {
     MoEConfig cfg;
-    Linear router;
-    std::vector<double> sel_bias;  // empty when absent
+    Router router;
     std::vector<FeedForward> experts, shared;
   };
   struct Layer {
     LayerKind kind = LayerKind::Mamba;
     Norm norm;
+    Norm norm_moe;  // Parallel: the MoE part's norm (a copy of norm when shared)
     MambaLayer mamba;
     MoELayer moe;
     FeedForward mlp;
@@ -81,11 +103,17 @@ class ReferenceModel {
 
   static Linear load_linear(const TensorValues& values, const std::string& prefix, bool bias, size_t rows, size_t cols);
   Norm load_norm(const TensorValues& values, NormKind kind, const std::string& prefix) const;
+  static Projection load_projection(const TensorValues& values, const std::string& prefix,
+                                    const std::optional<ProjectionExperts>& experts, bool plain_bias, size_t rows,
+                                    size_t cols);
   FeedForward load_feed_forward(const TensorValues& values, const std::string& prefix, const FeedForwardConfig& ff) const;
 
   std::vector<double> apply(const Linear& l, const std::vector<double>& x) const;
   std::vector<double> apply(const Norm& n, const std::vector<double>& x) const;
   std::vector<double> feed_forward(const FeedForward& f, const std::vector<double>& h) const;
+  // The selected experts and their gates.
+  std::vector<std::pair<size_t, double>> route(const Router& r, const std::vector<double>& h);
+  std::vector<double> apply(const Projection& p, const std::vector<double>& x);
   std::vector<double> mamba(MambaLayer& m, const std::vector<double>& h);
   std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
 

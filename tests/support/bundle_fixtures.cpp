@@ -194,12 +194,32 @@ Offset<fb::FeedForward> feed_forward(FlatBufferBuilder& b, const FeedForwardConf
   return ff.Finish();
 }
 
-Offset<fb::Layer> layer(FlatBufferBuilder& b, const LayerConfig& l, bool with_table) {
+Offset<fb::ProjectionExperts> projection(FlatBufferBuilder& b, const std::optional<ProjectionExperts>& e) {
+  if (!e) return {};
+  fb::ProjectionExpertsBuilder p(b);
+  p.add_n_experts(e->n_experts);
+  p.add_top_k(e->top_k);
+  p.add_router(fb::RouterAct(e->router));
+  p.add_router_bias(e->router_bias);
+  p.add_sel_bias(e->sel_bias);
+  p.add_renorm(e->renorm);
+  p.add_routed_scale(e->routed_scale);
+  p.add_bias(e->bias);
+  return p.Finish();
+}
+
+Offset<fb::Layer> layer(FlatBufferBuilder& b, const LayerConfig& l, bool with_table, bool with_moe_table) {
   Offset<fb::MambaLayer> mamba;
   Offset<fb::MoELayer> moe;
   Offset<fb::FeedForward> mlp;
-  if (with_table && l.kind == LayerKind::Mamba) {
+  if (with_table && l.has_mamba()) {
+    auto x = projection(b, l.mamba.x_proj_experts);
+    auto z = projection(b, l.mamba.z_proj_experts);
+    auto out = projection(b, l.mamba.out_proj_experts);
     fb::MambaLayerBuilder m(b);
+    m.add_x_proj_experts(x);
+    m.add_z_proj_experts(z);
+    m.add_out_proj_experts(out);
     m.add_d_inner(l.mamba.d_inner);
     m.add_d_state(l.mamba.d_state);
     m.add_d_conv(l.mamba.d_conv);
@@ -209,7 +229,7 @@ Offset<fb::Layer> layer(FlatBufferBuilder& b, const LayerConfig& l, bool with_ta
     m.add_out_proj_bias(l.mamba.out_proj_bias);
     mamba = m.Finish();
   }
-  if (with_table && l.kind == LayerKind::MoE) {
+  if (with_table && with_moe_table && l.has_moe()) {
     auto expert = feed_forward(b, l.moe.expert);
     auto shared = l.moe.n_shared ? feed_forward(b, l.moe.shared) : Offset<fb::FeedForward>();
     fb::MoELayerBuilder m(b);
@@ -232,6 +252,7 @@ Offset<fb::Layer> layer(FlatBufferBuilder& b, const LayerConfig& l, bool with_ta
   lb.add_mamba(mamba);
   lb.add_moe(moe);
   lb.add_mlp(mlp);
+  lb.add_shared_norm(l.shared_norm);
   return lb.Finish();
 }
 
@@ -246,7 +267,9 @@ std::vector<std::byte> CraftedBundle::manifest() const {
   std::vector<Offset<fb::Layer>> layers;
   for (size_t i = 0; i < config.layers.size(); ++i) {
     const bool omit = std::find(layers_without_table.begin(), layers_without_table.end(), i) != layers_without_table.end();
-    layers.push_back(layer(b, config.layers[i], !omit));
+    const bool omit_moe = std::find(layers_without_moe_table.begin(), layers_without_moe_table.end(), i) !=
+                          layers_without_moe_table.end();
+    layers.push_back(layer(b, config.layers[i], !omit, !omit_moe));
   }
   auto layer_vector = b.CreateVector(layers);
   fb::ConfigBuilder cb(b);

@@ -115,6 +115,7 @@ struct CraftedBundle {
   std::vector<std::byte> data;  // header and tensor data; the new manifest is appended
   ModelConfig config;
   std::vector<size_t> layers_without_table;  // layer indices written with no sub-table
+  std::vector<size_t> layers_without_moe_table;  // written without their moe table only
   CraftedTokenizer tokenizer;
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<CraftedTensor> tensors;

@@ -67,6 +67,35 @@ LayerConfig moe(uint32_t n_experts, uint32_t top_k, FeedForwardConfig expert, Ro
   return l;
 }
 
+LayerConfig parallel(const LayerConfig& mamba_part, const LayerConfig& moe_part, bool shared_norm) {
+  LayerConfig l;
+  l.kind = LayerKind::Parallel;
+  l.mamba = mamba_part.mamba;
+  l.moe = moe_part.moe;
+  l.shared_norm = shared_norm;
+  return l;
+}
+
+ProjectionExperts experts(uint32_t n_experts, uint32_t top_k, RouterAct router) {
+  ProjectionExperts e;
+  e.n_experts = n_experts;
+  e.top_k = top_k;
+  e.router = router;
+  return e;
+}
+
+ProjectionExperts random_experts(Rng& rng) {
+  const uint32_t n = 2 + rng.below(5);
+  ProjectionExperts e = experts(n, 1 + rng.below(std::min(n, 3u)),
+                                rng.pick({RouterAct::Softmax, RouterAct::Sigmoid, RouterAct::ReLU}));
+  e.router_bias = rng.coin();
+  e.sel_bias = rng.coin();
+  e.renorm = rng.coin();
+  e.routed_scale = rng.pick({1.0f, 0.5f, 2.0f});
+  e.bias = rng.coin();
+  return e;
+}
+
 ModelConfig model(uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
                   std::vector<LayerConfig> layers) {
   ModelConfig c;
@@ -111,6 +140,25 @@ LayerConfig random_layer(Rng& rng, uint32_t d_model) {
     default:
       return mlp(random_ff());
   }
+}
+
+// A Mamba layer with random routed projections, or a parallel layer (whose Mamba part
+// may have them too).
+LayerConfig random_routed_layer(Rng& rng, uint32_t d_model) {
+  LayerConfig m;
+  do {
+    m = random_layer(rng, d_model);
+  } while (m.kind != LayerKind::Mamba);
+  for (auto* e : {&m.mamba.x_proj_experts, &m.mamba.z_proj_experts, &m.mamba.out_proj_experts})
+    if (rng.coin()) *e = random_experts(rng);
+  if (m.mamba.out_proj_experts) m.mamba.out_proj_bias = false;  // a routed projection's biases are its experts'
+  if (m.mamba.x_proj_experts && m.mamba.z_proj_experts) m.mamba.in_proj_bias = false;
+  if (rng.coin()) return m;
+  LayerConfig f;
+  do {
+    f = random_layer(rng, d_model);
+  } while (f.kind != LayerKind::MoE);
+  return parallel(m, f, rng.coin());
 }
 
 // Values of one tensor encoded as it is stored.
@@ -272,6 +320,66 @@ std::vector<ModelCase> parity_cases() {
     ModelCase c = named("feed-forward only", model(16, 256, N::RMS, N::RMS, true,
                                            {moe(4, 2, ff(32, E::SiLU), R::Softmax), mlp(ff(32, E::ReLU))}), 12);
     cases.push_back(c);
+  }
+
+  {  // Zyphra-style parallel blocks: Mamba and MoE side by side, with their own norms,
+     // then with one shared norm and a sigmoid top-2 MoE.
+    LayerConfig m2 = moe(4, 2, ff(32, E::SwiGLU), R::Sigmoid);
+    m2.moe.renorm = true;
+    ModelCase c = named("parallel mamba + moe", model(32, 256, N::RMS, N::RMS, true,
+                                              {parallel(mamba(64, 16, 4, 2), moe(4, 1, ff(48, E::ReLU), R::Softmax), false),
+                                               parallel(mamba(32, 8, 3, 2, true, true, true), m2, true),
+                                               mamba(64, 8, 4, 2)}), 21);
+    cases.push_back(c);
+  }
+  {  // Parallel blocks under LayerNorm (norm_moe carries a bias), next to an MLP.
+    ModelCase c = named("parallel layernorm", model(24, 260, N::Layer, N::Layer, false,
+                                            {parallel(mamba(48, 4, 4, 2), moe(3, 2, ff(24, E::GELU, true), R::ReLU), false),
+                                             mlp(ff(32, E::SiLU))}), 22);
+    c.pad_rows = 4;
+    cases.push_back(c);
+  }
+  {  // MoE-Mamba with out_proj as experts: top-2 softmax, renormalized, expert biases.
+    LayerConfig m = mamba(64, 16, 4, 2);
+    m.mamba.out_proj_experts = experts(4, 2, R::Softmax);
+    m.mamba.out_proj_experts->renorm = true;
+    m.mamba.out_proj_experts->bias = true;
+    ModelCase c = named("out_proj experts", model(32, 256, N::RMS, N::RMS, true,
+                                          {m, moe(4, 1, ff(64, E::ReLU), R::Softmax), m}), 23);
+    cases.push_back(c);
+  }
+  {  // Both input halves and out_proj as experts (the paper's conv projection too):
+     // sigmoid x with selection bias, ReLU z with router bias, scaled out_proj.
+    LayerConfig m = mamba(48, 8, 4, 2, false, false, false);
+    m.mamba.x_proj_experts = experts(4, 1, R::Sigmoid);
+    m.mamba.x_proj_experts->sel_bias = true;
+    m.mamba.z_proj_experts = experts(3, 2, R::ReLU);
+    m.mamba.z_proj_experts->router_bias = true;
+    m.mamba.out_proj_experts = experts(5, 3, R::Softmax);
+    m.mamba.out_proj_experts->routed_scale = 0.5f;
+    ModelCase c = named("x, z and out_proj experts", model(24, 256, N::RMS, N::RMS, true, {m, mamba(48, 8, 4, 2)}), 24);
+    cases.push_back(c);
+  }
+  {  // Only the z half routed: the x half is a plain x_proj_in (with in_proj's bias),
+     // inside a parallel block.
+    LayerConfig m = mamba(32, 16, 2, 1, true);
+    m.mamba.z_proj_experts = experts(4, 2, R::Softmax);
+    ModelCase c = named("z experts in a parallel block", model(16, 256, N::RMS, N::RMS, true,
+                                                       {parallel(m, moe(4, 2, ff(32, E::SiLU), R::Softmax), true),
+                                                        mamba(32, 8, 4, 1)}), 25);
+    cases.push_back(c);
+  }
+  // Seeded random models of the new kinds beside the others.
+  Rng routed_rng(20261123);
+  for (int i = 0; i < 6; ++i) {
+    const uint32_t d_model = routed_rng.pick({16u, 24u, 32u});
+    ModelConfig config = model(d_model, 256 + routed_rng.below(45), routed_rng.pick({N::RMS, N::Layer}),
+                               routed_rng.pick({N::RMS, N::Layer, N::None}), routed_rng.coin(), {});
+    const uint32_t n_layers = 2 + routed_rng.below(2);
+    for (uint32_t l = 0; l < n_layers; ++l)
+      config.layers.push_back(routed_rng.coin() ? random_routed_layer(routed_rng, d_model)
+                                                : random_layer(routed_rng, d_model));
+    cases.push_back(named("random routed " + std::to_string(i), config, 200 + i));
   }
 
   // Seeded random combinations of everything above.

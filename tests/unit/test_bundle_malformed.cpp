@@ -390,6 +390,25 @@ TEST_CASE("crafted manifests: tables, tokenizer and metadata that break the rule
        "layers[1] of kind MoE has no moe table"},
       {"mlp layer without its table", [](CraftedBundle& c) { c.layers_without_table = {5}; }, MMB_ERR_FORMAT,
        "layers[5] of kind MLP has no mlp table"},
+      {"parallel layer without its moe table",
+       [](CraftedBundle& c) {
+         c.config.layers[0].kind = LayerKind::Parallel;
+         c.config.layers[0].moe = c.config.layers[1].moe;
+         c.layers_without_moe_table = {0};
+       },
+       MMB_ERR_FORMAT, "layers[0] of kind Parallel has no moe table"},
+      {"parallel layer with an empty mamba part",
+       [](CraftedBundle& c) { c.config.layers[1].kind = LayerKind::Parallel; }, MMB_ERR_FORMAT,
+       "config layers[1].mamba.d_inner = 0 is outside"},
+      {"projection experts with top_k above n_experts",
+       [](CraftedBundle& c) { c.config.layers[0].mamba.out_proj_experts = ProjectionExperts{3, 4}; }, MMB_ERR_FORMAT,
+       "config layers[0].out_proj_experts.top_k = 4 is outside [1, 3]"},
+      {"projection experts with no experts",
+       [](CraftedBundle& c) { c.config.layers[0].mamba.x_proj_experts = ProjectionExperts{0, 1}; }, MMB_ERR_FORMAT,
+       "config layers[0].x_proj_experts.n_experts = 0 is outside"},
+      {"a whole in_proj beside a routed z half",
+       [](CraftedBundle& c) { c.config.layers[0].mamba.z_proj_experts = ProjectionExperts{2, 1}; }, MMB_ERR_FORMAT,
+       "tensor 'layers.0.mamba.in_proj.weight' is not part of this model's config"},
       {"config out of range", [](CraftedBundle& c) { c.config.d_model = 0; }, MMB_ERR_FORMAT, "d_model"},
       {"unknown layer kind", [](CraftedBundle& c) { c.config.layers[2].kind = LayerKind(7); }, MMB_ERR_FORMAT,
        "layers[2].kind"},

@@ -153,7 +153,17 @@ TEST_CASE("every config, tokenizer and metadata field survives the round trip", 
   LayerConfig mlp;
   mlp.kind = LayerKind::MLP;
   mlp.mlp = {24, ExpertAct::GELUTanh, true};
-  c.layers = {mamba, moe, mlp};
+  LayerConfig parallel;
+  parallel.kind = LayerKind::Parallel;
+  parallel.shared_norm = true;
+  parallel.mamba = {32, 4, 2, 3, false, true, false};
+  parallel.mamba.x_proj_experts = ProjectionExperts{4, 2, RouterAct::ReLU, true, true, true, 0.75f, true};
+  parallel.moe = moe.moe;
+  LayerConfig routed = mamba;
+  routed.mamba.out_proj_bias = false;  // a routed out_proj's biases are its experts'
+  routed.mamba.z_proj_experts = ProjectionExperts{3, 1, RouterAct::Sigmoid, false, true, false, 1.5f, false};
+  routed.mamba.out_proj_experts = ProjectionExperts{2, 2, RouterAct::Softmax, true, false, true, 1.0f, true};
+  c.layers = {mamba, moe, mlp, parallel, routed};
 
   SyntheticModel model = make_synthetic_model(c, {7, DType::BF16});
   TokenizerData& t = model.contents.tokenizer;

@@ -333,6 +333,8 @@ TEST_CASE("parity cases cover every layer kind and option", "[parity]") {
   std::set<int> kinds, expert_acts, routers, top_ks, final_norms, block_norms;
   std::set<float> eps;
   std::set<bool> router_bias, sel_bias, renorm, shared, normalized, in_bias, conv_bias, out_bias, tied, padded, ff_bias;
+  std::set<bool> parallel_norms, routed_projection[3], projection_options[6];
+  std::set<int> projection_routers;
   bool scaled = false;
   for (const ModelCase& c : parity_cases()) {
     validate_config(c.config);
@@ -344,11 +346,26 @@ TEST_CASE("parity cases cover every layer kind and option", "[parity]") {
     padded.insert(c.pad_rows > 0 && c.config.tie_embeddings);
     for (const LayerConfig& l : c.config.layers) {
       kinds.insert(int(l.kind));
-      if (l.kind == LayerKind::Mamba) {
+      if (l.kind == LayerKind::Parallel) parallel_norms.insert(l.shared_norm);
+      if (l.has_mamba())
+        for (const auto* e : {&l.mamba.x_proj_experts, &l.mamba.z_proj_experts, &l.mamba.out_proj_experts}) {
+          if (!*e) continue;
+          projection_routers.insert(int((*e)->router));
+          for (auto [set, on] : {std::pair{&projection_options[0], (*e)->router_bias}, {&projection_options[1], (*e)->sel_bias},
+                                 {&projection_options[2], (*e)->renorm}, {&projection_options[3], (*e)->bias},
+                                 {&projection_options[4], (*e)->top_k > 1}, {&projection_options[5], (*e)->routed_scale != 1.0f}})
+            set->insert(on);
+        }
+      if (l.has_mamba()) {
+        for (int which = 0; which < 3; ++which)
+          routed_projection[which].insert(bool(which == 0   ? l.mamba.x_proj_experts
+                                               : which == 1 ? l.mamba.z_proj_experts
+                                                            : l.mamba.out_proj_experts));
         in_bias.insert(l.mamba.in_proj_bias);
         conv_bias.insert(l.mamba.conv_bias);
         out_bias.insert(l.mamba.out_proj_bias);
-      } else if (l.kind == LayerKind::MoE) {
+      }
+      if (l.has_moe()) {
         expert_acts.insert(int(l.moe.expert.act));
         ff_bias.insert(l.moe.expert.bias);
         routers.insert(int(l.moe.router));
@@ -359,12 +376,15 @@ TEST_CASE("parity cases cover every layer kind and option", "[parity]") {
         shared.insert(l.moe.n_shared > 0);
         normalized.insert(l.moe.normalize_expert_output);
         scaled |= l.moe.routed_scale != 1.0f;
-      } else {
-        ff_bias.insert(l.mlp.bias);
       }
+      if (l.kind == LayerKind::MLP) ff_bias.insert(l.mlp.bias);
     }
   }
-  CHECK(kinds.size() == 3);
+  CHECK(kinds.size() == 4);
+  CHECK(parallel_norms.size() == 2);
+  CHECK(projection_routers.size() == 3);
+  for (const auto& s : routed_projection) CHECK(s.size() == 2);
+  for (const auto& s : projection_options) CHECK(s.size() == 2);
   CHECK(expert_acts.size() == 6);
   CHECK(routers.size() == 3);
   CHECK(top_ks.count(1) + top_ks.count(2) + top_ks.count(3) == 3);
@@ -372,7 +392,7 @@ TEST_CASE("parity cases cover every layer kind and option", "[parity]") {
   CHECK(block_norms.size() == 3);
   CHECK(eps.size() >= 4);  // a library that ignored the configured eps would fail somewhere
   for (const auto* s : {&router_bias, &sel_bias, &renorm, &shared, &normalized, &in_bias, &conv_bias, &out_bias, &tied,
-                        &padded, &ff_bias})
+                        &padded, &ff_bias, &parallel_norms})
     CHECK(s->size() == 2);
   CHECK(scaled);
 }
@@ -390,7 +410,8 @@ TEST_CASE("f16 and bf16 weights match the reference on the rounded weights", "[p
   // weights contribute no error: the f32 tolerance applies unchanged. Only the
   // activations and accumulations, f32 in the library, differ from the reference.
   const std::set<std::string> chosen = {"blackmamba", "deepseek-like shared + sel_bias", "pure mamba with biases",
-                                        "mixed plan"};
+                                        "mixed plan", "parallel mamba + moe", "x, z and out_proj experts",
+                                        "z experts in a parallel block"};
   size_t run = 0;
   for (ModelCase c : parity_cases()) {
     if (!chosen.count(c.name)) continue;
@@ -429,10 +450,10 @@ TEST_CASE("model info describes the config", "[parity]") {
     const ModelConfig& cfg = c.config;
     int mamba = 0, moe = 0, mlp = 0, experts = 0, top_k = 0;
     for (const LayerConfig& l : cfg.layers) {
-      mamba += l.kind == LayerKind::Mamba;
-      moe += l.kind == LayerKind::MoE;
+      mamba += l.has_mamba();  // a parallel layer counts as both
+      moe += l.has_moe();
       mlp += l.kind == LayerKind::MLP;
-      if (l.kind == LayerKind::MoE) {
+      if (l.has_moe()) {
         experts = std::max(experts, int(l.moe.n_experts));
         top_k = std::max(top_k, int(l.moe.top_k));
       }

@@ -109,6 +109,38 @@ TEST_CASE("native config.json written by native_config_json reads back the same"
   test::check_same_config(native(native_config_json(full)).model, full);
 }
 
+TEST_CASE("native config.json: parallel layers and projection experts", "[pack]") {
+  const std::string text = R"({"format": "moemamba", "d_model": 32, "vocab_size": 256, "layers": [
+    {"kind": "parallel", "shared_norm": true,
+     "mamba": {"d_inner": 48, "d_state": 8, "out_proj_experts": {"n_experts": 4, "top_k": 2, "router": "sigmoid",
+               "router_bias": true, "sel_bias": true, "renorm": true, "routed_scale": 0.5, "bias": true}},
+     "moe": {"n_experts": 4, "top_k": 2, "d_ff": 64, "expert": "swiglu"}},
+    {"kind": "mamba", "x_proj_experts": {"n_experts": 3}, "z_proj_experts": {"n_experts": 5, "top_k": 3, "router": "relu"}},
+    {"kind": "parallel", "mamba": {}, "moe": {"n_experts": 2, "d_ff": 16, "expert": "relu"}}]})";
+  const ModelConfig c = native(text).model;
+  REQUIRE(c.layers.size() == 3);
+  const LayerConfig& p = c.layers[0];
+  CHECK(p.kind == LayerKind::Parallel);
+  CHECK(p.shared_norm);
+  CHECK((p.mamba.d_inner == 48 && p.mamba.d_state == 8 && !p.mamba.x_proj_experts && !p.mamba.z_proj_experts));
+  REQUIRE(p.mamba.out_proj_experts);
+  const ProjectionExperts& o = *p.mamba.out_proj_experts;
+  CHECK((o.n_experts == 4 && o.top_k == 2 && o.router == RouterAct::Sigmoid && o.router_bias && o.sel_bias && o.renorm &&
+         o.routed_scale == 0.5f && o.bias));
+  CHECK((p.moe.n_experts == 4 && p.moe.top_k == 2 && p.moe.expert.act == ExpertAct::SwiGLU));
+  const MambaConfig& m = c.layers[1].mamba;
+  CHECK(c.layers[1].kind == LayerKind::Mamba);
+  REQUIRE((m.x_proj_experts && m.z_proj_experts));
+  CHECK((m.x_proj_experts->n_experts == 3 && m.x_proj_experts->top_k == 1 && m.x_proj_experts->router == RouterAct::Softmax &&
+         !m.x_proj_experts->bias && m.x_proj_experts->routed_scale == 1.0f));
+  CHECK((m.z_proj_experts->n_experts == 5 && m.z_proj_experts->top_k == 3 && m.z_proj_experts->router == RouterAct::ReLU));
+  CHECK(!m.out_proj_experts);
+  CHECK(c.layers[2].kind == LayerKind::Parallel);
+  CHECK(!c.layers[2].shared_norm);
+  CHECK(c.layers[2].mamba.d_inner == 64);  // 2 * d_model by default
+  test::check_same_config(native(native_config_json(c)).model, c);
+}
+
 TEST_CASE("native config.json mistakes are format errors naming the field", "[pack]") {
   const std::string head = R"({"format": "moemamba", "d_model": 32, "vocab_size": 256, )";
   const std::string mamba = R"({"kind": "mamba"})";
@@ -140,6 +172,21 @@ TEST_CASE("native config.json mistakes are format errors naming the field", "[pa
       {head + R"("layers": [{"kind": "mlp", "d_ff": 64, "expert": "relu", "bias": "yes"}]})", "layers[0].bias: expected true or false, got a string"},
       {head + R"("layers": [{"kind": "mamba", "dt_rank": "big"}]})", "layers[0].dt_rank: expected an integer"},
       {head + R"("layers": [{"kind": "mamba", "d_state": 0}]})", "d_state = 0 is outside"},
+      {head + R"("layers": [{"kind": "parallel", "mamba": {}}]})", "config.json.layers[0]: missing required key 'moe'"},
+      {head + R"("layers": [{"kind": "parallel", "mamba": {}, "moe": {"n_experts": 4, "d_ff": 8, "expert": "relu"}, "norm_moe": 1}]})",
+       "config.json.layers[0]: unknown key(s) 'norm_moe'"},
+      {head + R"("layers": [{"kind": "parallel", "mamba": {"d_stat": 4}, "moe": {"n_experts": 4, "d_ff": 8, "expert": "relu"}}]})",
+       "config.json.layers[0].mamba: unknown key(s) 'd_stat'"},
+      {head + R"("layers": [{"kind": "parallel", "mamba": {}, "moe": {"n_experts": 4, "top_k": 5, "d_ff": 8, "expert": "relu"}}]})",
+       "config layers[0].moe.top_k = 5 is outside [1, 4]"},
+      {head + R"("layers": [{"kind": "mamba", "out_proj_experts": {"n_experts": 2, "top_k": 3}}]})",
+       "config layers[0].out_proj_experts.top_k = 3 is outside [1, 2]"},
+      {head + R"("layers": [{"kind": "mamba", "x_proj_experts": {"n_experts": 0}}]})",
+       "config layers[0].x_proj_experts.n_experts = 0 is outside"},
+      {head + R"("layers": [{"kind": "mamba", "z_proj_experts": {"top_k": 1}}]})",
+       "config.json.layers[0].z_proj_experts: missing required key 'n_experts'"},
+      {head + R"("layers": [{"kind": "mamba", "z_proj_experts": {"n_experts": 2, "route": "relu"}}]})",
+       "config.json.layers[0].z_proj_experts: unknown key(s) 'route'"},
       {head + R"("norm": "none", "layers": [{"kind": "mamba"}]})", "config.json.norm: \"none\" is not one of \"rms\", \"layer\""},
       {head + R"("norm_eps": 0, "layers": [{"kind": "mamba"}]})", "norm_eps = 0 must be in (0, 1)"},
       {head + R"("layers": [{"kind": "mamba"}], "layer_pattern": {"repeat": 2, "pattern": [{"kind": "mamba"}]}})",

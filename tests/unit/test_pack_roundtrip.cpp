@@ -8,6 +8,7 @@
 #include "pack.hpp"
 #include "support/bundle_fixtures.hpp"
 #include "support/checkpoint_fixture.hpp"
+#include "support/config_checks.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -30,8 +31,8 @@ struct Written {
   std::function<std::string(const std::string&)> rename;
 };
 
-Written native_checkpoint(const std::string& dir, SafetensorsDType dtype) {
-  Written w{named_shape("tiny"), {}, [](const std::string& n) { return n; }};
+Written native_checkpoint(const std::string& dir, SafetensorsDType dtype, const std::string& shape = "tiny") {
+  Written w{named_shape(shape), {}, [](const std::string& n) { return n; }};
   FixtureOptions o;
   o.dtype = dtype;
   w.tensors = test::fixture_tensors(w.config, o);
@@ -191,6 +192,19 @@ TEST_CASE("pack round trip: every dtype and codec, native and Hugging Face check
       check_bundle(*load(dir.path("own.mmb")), w, source == SafetensorsDType::BF16 ? DType::BF16 : DType::F32, Codec::None);
     }
   }
+}
+
+TEST_CASE("pack round trip: parallel layers and routed projections from a native checkpoint", "[pack]") {
+  TempDir dir;
+  const Written w = native_checkpoint(dir.dir(), SafetensorsDType::F32, "tiny-parallel-routed");
+  PackOptions o;
+  o.writer.codec = Codec::Zstd;
+  const PackSummary s = pack_checkpoint(dir.dir(), dir.path("out.mmb"), o);
+  CHECK(s.dialect == "moemamba");
+  CHECK(s.tensors == tensor_specs(w.config).size());
+  const auto b = load(dir.path("out.mmb"));
+  test::check_same_config(b->config(), w.config);
+  check_bundle(*b, w, DType::F32, Codec::Zstd);
 }
 
 TEST_CASE("pack: the same checkpoint gives the same bundle bytes for any thread count", "[pack]") {

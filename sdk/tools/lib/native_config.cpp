@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 
 // Names in enum order, so a choice() index converts straight to the enum.
-constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp"};
+constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp", "parallel"};
 constexpr std::string_view kExpertNames[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
 constexpr std::string_view kRouterNames[] = {"softmax", "sigmoid", "relu"};
 constexpr std::string_view kNormNames[] = {"none", "rms", "layer"};
@@ -30,6 +30,22 @@ uint32_t u32(JsonFields& f, const char* key, uint32_t fallback) { return uint32_
 
 ExpertAct expert_act(JsonFields& f, const char* key) { return ExpertAct(f.choice(key, kExpertNames)); }
 
+std::optional<ProjectionExperts> parse_projection(JsonFields& parent, const char* key) {
+  if (!parent.has(key)) return std::nullopt;
+  JsonFields f(parent.value(key), parent.field(key));
+  ProjectionExperts e;
+  e.n_experts = u32(f, "n_experts");
+  e.top_k = u32(f, "top_k", e.top_k);
+  e.router = RouterAct(f.choice("router", kRouterNames, size_t(e.router)));
+  e.router_bias = f.boolean("router_bias", e.router_bias);
+  e.sel_bias = f.boolean("sel_bias", e.sel_bias);
+  e.renorm = f.boolean("renorm", e.renorm);
+  e.routed_scale = float(f.number("routed_scale", -FLT_MAX, FLT_MAX, e.routed_scale));
+  e.bias = f.boolean("bias", e.bias);
+  f.reject_unknown();
+  return e;
+}
+
 MambaConfig parse_mamba(JsonFields& f, uint32_t d_model) {
   MambaConfig m;
   m.d_inner = u32(f, "d_inner", 2 * d_model);
@@ -40,6 +56,9 @@ MambaConfig parse_mamba(JsonFields& f, uint32_t d_model) {
   m.in_proj_bias = f.boolean("in_proj_bias", m.in_proj_bias);
   m.conv_bias = f.boolean("conv_bias", m.conv_bias);
   m.out_proj_bias = f.boolean("out_proj_bias", m.out_proj_bias);
+  m.x_proj_experts = parse_projection(f, "x_proj_experts");
+  m.z_proj_experts = parse_projection(f, "z_proj_experts");
+  m.out_proj_experts = parse_projection(f, "out_proj_experts");
   return m;
 }
 
@@ -75,6 +94,16 @@ LayerConfig parse_layer(const json& value, const std::string& where, uint32_t d_
       layer.mlp.act = expert_act(f, "expert");
       layer.mlp.bias = f.boolean("bias", false);
       break;
+    case LayerKind::Parallel: {
+      layer.shared_norm = f.boolean("shared_norm", false);
+      JsonFields mamba(f.value("mamba"), f.field("mamba"));
+      layer.mamba = parse_mamba(mamba, d_model);
+      mamba.reject_unknown();
+      JsonFields moe(f.value("moe"), f.field("moe"));
+      layer.moe = parse_moe(moe);
+      moe.reject_unknown();
+      break;
+    }
   }
   f.reject_unknown();
   return layer;
@@ -118,6 +147,29 @@ json feed_forward_json(const FeedForwardConfig& ff, const char* d_ff, const char
   return {{d_ff, ff.d_ff}, {act, kExpertNames[size_t(ff.act)]}, {bias, ff.bias}};
 }
 
+json mamba_json(const MambaConfig& m) {
+  json j = {{"d_inner", m.d_inner}, {"d_state", m.d_state}, {"d_conv", m.d_conv}, {"dt_rank", m.dt_rank},
+            {"in_proj_bias", m.in_proj_bias}, {"conv_bias", m.conv_bias}, {"out_proj_bias", m.out_proj_bias}};
+  const std::pair<const char*, const std::optional<ProjectionExperts>*> projections[] = {
+      {"x_proj_experts", &m.x_proj_experts}, {"z_proj_experts", &m.z_proj_experts}, {"out_proj_experts", &m.out_proj_experts}};
+  for (const auto& [key, e] : projections)
+    if (*e)
+      j[key] = {{"n_experts", (*e)->n_experts}, {"top_k", (*e)->top_k}, {"router", kRouterNames[size_t((*e)->router)]},
+                {"router_bias", (*e)->router_bias}, {"sel_bias", (*e)->sel_bias}, {"renorm", (*e)->renorm},
+                {"routed_scale", float_json((*e)->routed_scale)}, {"bias", (*e)->bias}};
+  return j;
+}
+
+json moe_json(const MoEConfig& m) {
+  json j = feed_forward_json(m.expert, "d_ff", "expert", "expert_bias");
+  j.update({{"n_experts", m.n_experts}, {"top_k", m.top_k}, {"router", kRouterNames[size_t(m.router)]},
+            {"router_bias", m.router_bias}, {"sel_bias", m.sel_bias}, {"renorm", m.renorm},
+            {"routed_scale", float_json(m.routed_scale)}, {"n_shared", m.n_shared},
+            {"normalize_expert_output", m.normalize_expert_output}});
+  if (m.n_shared > 0) j.update(feed_forward_json(m.shared, "shared_d_ff", "shared_expert", "shared_bias"));
+  return j;
+}
+
 }  // namespace
 
 NativeConfig parse_native_config(const json& config, const std::string& what) {
@@ -155,20 +207,16 @@ std::string native_config_json(const ModelConfig& c) {
     json j;
     switch (l.kind) {
       case LayerKind::Mamba:
-        j = {{"kind", "mamba"}, {"d_inner", l.mamba.d_inner}, {"d_state", l.mamba.d_state}, {"d_conv", l.mamba.d_conv},
-             {"dt_rank", l.mamba.dt_rank}, {"in_proj_bias", l.mamba.in_proj_bias}, {"conv_bias", l.mamba.conv_bias},
-             {"out_proj_bias", l.mamba.out_proj_bias}};
+        j = mamba_json(l.mamba);
+        j["kind"] = "mamba";
         break;
-      case LayerKind::MoE: {
-        const MoEConfig& m = l.moe;
-        j = feed_forward_json(m.expert, "d_ff", "expert", "expert_bias");
-        j.update({{"kind", "moe"}, {"n_experts", m.n_experts}, {"top_k", m.top_k}, {"router", kRouterNames[size_t(m.router)]},
-                  {"router_bias", m.router_bias}, {"sel_bias", m.sel_bias}, {"renorm", m.renorm},
-                  {"routed_scale", float_json(m.routed_scale)}, {"n_shared", m.n_shared},
-                  {"normalize_expert_output", m.normalize_expert_output}});
-        if (m.n_shared > 0) j.update(feed_forward_json(m.shared, "shared_d_ff", "shared_expert", "shared_bias"));
+      case LayerKind::MoE:
+        j = moe_json(l.moe);
+        j["kind"] = "moe";
         break;
-      }
+      case LayerKind::Parallel:
+        j = {{"kind", "parallel"}, {"shared_norm", l.shared_norm}, {"mamba", mamba_json(l.mamba)}, {"moe", moe_json(l.moe)}};
+        break;
       case LayerKind::MLP:
         j = feed_forward_json(l.mlp, "d_ff", "expert", "bias");
         j["kind"] = "mlp";

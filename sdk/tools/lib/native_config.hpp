@@ -10,12 +10,16 @@
 // layer (defaults after '='):
 //  {"kind": "mamba", "d_inner" = 2*d_model, "d_state" = 16, "d_conv" = 4,
 //   "dt_rank" = "auto" (ceil(d_model/16)) or an integer,
-//   "in_proj_bias" = false, "conv_bias" = true, "out_proj_bias" = false}
+//   "in_proj_bias" = false, "conv_bias" = true, "out_proj_bias" = false,
+//   "x_proj_experts" / "z_proj_experts" / "out_proj_experts" = absent (a plain projection)
+//     or {"n_experts", "top_k" = 1, "router" = "softmax", "router_bias" = false,
+//         "sel_bias" = false, "renorm" = false, "routed_scale" = 1.0, "bias" = false}}
 //  {"kind": "moe", "n_experts", "d_ff", "expert", "top_k" = 1, "expert_bias" = false,
 //   "router" = "softmax" | "sigmoid" | "relu", "router_bias" = false, "sel_bias" = false,
 //   "renorm" = false, "routed_scale" = 1.0, "n_shared" = 0, "shared_d_ff" = d_ff,
 //   "shared_expert" = expert, "shared_bias" = expert_bias, "normalize_expert_output" = false}
 //  {"kind": "mlp", "d_ff", "expert", "bias" = false}
+//  {"kind": "parallel", "shared_norm" = false, "mamba": {mamba fields}, "moe": {moe fields}}
 // expert: "relu" | "gelu" | "gelu_tanh" | "silu" | "swiglu" | "geglu".
 // Unknown keys are errors: a misspelt key must not silently become a default.
 #pragma once

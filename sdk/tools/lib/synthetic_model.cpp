@@ -67,7 +67,8 @@ void fill(const TensorSpec& spec, const ModelConfig& config, Gaussian& g, std::v
   if (ends_with(n, "conv1d.weight")) return normal(1.0 / std::sqrt(double(spec.shape[2])));
   if (ends_with(n, ".bias") || ends_with(n, ".sel_bias")) return normal(0.1);
   double stddev = 1.0 / std::sqrt(double(cols));
-  if (ends_with(n, "out_proj.weight") || ends_with(n, "w2.weight")) stddev *= residual_scale;
+  const bool out_proj_expert = n.find(".out_proj.experts.") != std::string::npos;
+  if (ends_with(n, "out_proj.weight") || out_proj_expert || ends_with(n, "w2.weight")) stddev *= residual_scale;
   normal(stddev);
 }
 
@@ -158,6 +159,23 @@ ModelConfig named_shape(const std::string& name) {
     mlp.mlp.act = ExpertAct::GELU;
     c.layers.push_back(mamba_layer(64));
     c.layers.push_back(mlp);
+  } else if (name == "tiny-parallel-routed") {
+    c.d_model = 64;
+    c.vocab_size = 256;
+    LayerConfig parallel;
+    parallel.kind = LayerKind::Parallel;
+    parallel.mamba = mamba_layer(64).mamba;
+    parallel.moe = moe_layer(4, 1, 128, ExpertAct::ReLU).moe;
+    LayerConfig routed = mamba_layer(64);
+    ProjectionExperts experts;
+    experts.n_experts = 4;
+    routed.mamba.x_proj_experts = routed.mamba.out_proj_experts = experts;
+    experts.top_k = 2;
+    routed.mamba.z_proj_experts = experts;
+    LayerConfig shared = parallel;
+    shared.shared_norm = true;
+    shared.mamba.out_proj_experts = routed.mamba.out_proj_experts;
+    c.layers = {parallel, routed, shared};
   } else if (name == "mamba-130m") {
     c.d_model = 768;
     c.vocab_size = 50280;
@@ -177,6 +195,6 @@ ModelConfig named_shape(const std::string& name) {
   return c;
 }
 
-std::vector<std::string> named_shapes() { return {"tiny", "mamba-130m", "moe-mamba-130m"}; }
+std::vector<std::string> named_shapes() { return {"tiny", "tiny-parallel-routed", "mamba-130m", "moe-mamba-130m"}; }
 
 }  // namespace mmb

@@ -36,7 +36,8 @@ struct SyntheticModel {
 
 SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOptions& options);
 
-// Named shapes: "tiny" (every layer kind, byte vocab), "mamba-130m" (Hugging Face
+// Named shapes: "tiny" (every layer kind, byte vocab), "tiny-parallel-routed" (parallel
+// layers and a Mamba layer with routed projections, byte vocab), "mamba-130m" (Hugging Face
 // state-spaces/mamba-130m: d_model 768, 24 layers, vocab 50280), "moe-mamba-130m"
 // (alternating Mamba / 8-expert top-1 MoE, similar active size). Throws
 // MMB_ERR_INVALID_ARGUMENT listing the names for an unknown one.

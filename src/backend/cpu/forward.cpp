@@ -53,8 +53,98 @@ void for_channels(ThreadPool& pool, size_t count, size_t work_per_channel, Body 
   });
 }
 
-void mamba_layer(const LayerConfig& lc, const LayerWeights& lw, const std::vector<float>& A,
+// The router options shared by MoE layers and routed projections.
+struct Routing {
+  size_t n_experts;
+  size_t top_k;
+  RouterAct act;
+  bool renorm;
+  float routed_scale;
+  const Matrix& sel_bias;
+};
+
+// Router probabilities, top-k selection and gates for one row (DESIGN.md section 5):
+// p holds the router's logits on entry and their probabilities on return;
+// gates[e] < 0 marks "not selected".
+void route(const Routing& r, float* p, float* gates) {
+  const size_t E = r.n_experts;
+  switch (r.act) {
+    case RouterAct::Softmax: {
+      float mx = *std::max_element(p, p + E);
+      float sum = 0.0f;
+      for (size_t e = 0; e < E; ++e) sum += (p[e] = std::exp(p[e] - mx));
+      for (size_t e = 0; e < E; ++e) p[e] /= sum;
+      break;
+    }
+    case RouterAct::Sigmoid:
+      for (size_t e = 0; e < E; ++e) p[e] = sigmoid(p[e]);
+      break;
+    case RouterAct::ReLU:
+      for (size_t e = 0; e < E; ++e) p[e] = p[e] > 0.0f ? p[e] : 0.0f;
+      break;
+  }
+  // Top-k by p + sel_bias; ties go to the lower index.
+  for (size_t e = 0; e < E; ++e) gates[e] = -1.0f;
+  float selected_sum = 0.0f;
+  for (size_t k = 0; k < r.top_k; ++k) {
+    size_t best = E;
+    float best_key = 0.0f;
+    for (size_t e = 0; e < E; ++e) {
+      if (gates[e] >= 0.0f) continue;
+      float key = p[e] + (r.sel_bias ? load(r.sel_bias, e) : 0.0f);
+      if (best == E || key > best_key) { best = e; best_key = key; }
+    }
+    gates[best] = p[best];
+    selected_sum += p[best];
+  }
+  for (size_t e = 0; e < E; ++e) {
+    if (gates[e] < 0.0f) continue;
+    float g = gates[e];
+    if (r.renorm && selected_sum > 0.0f) g /= selected_sum;
+    gates[e] = g * r.routed_scale;
+  }
+}
+
+// dst[b] = projection(src[b]) for rows [0, n). A routed projection routes each row,
+// then runs each selected expert once over the rows that chose it (only selected
+// experts' weights are read) and adds gate * (W_j x + b_j) into dst.
+void project(const std::optional<ProjectionExperts>& pc, const ProjectionWeights& w, size_t out_dim, ThreadPool& pool,
+             Row* rows, float* const* src, float* const* dst, size_t n) {
+  if (!pc) {
+    linear(pool, w.plain.weight, w.plain.bias, src, dst, n);
+    return;
+  }
+  MutablePointers scores, tmp;
+  gather(rows, n, [](RowScratch& s) { return s.scores; }, scores);
+  linear(pool, w.router.weight, w.router.bias, src, scores, n);
+  const Routing routing{pc->n_experts, pc->top_k, pc->router, pc->renorm, pc->routed_scale, w.sel_bias};
+  for (size_t b = 0; b < n; ++b) {
+    route(routing, rows[b].scratch->scores, rows[b].scratch->gates);
+    std::fill(dst[b], dst[b] + out_dim, 0.0f);
+  }
+  size_t members[kMaxLinearBatch];
+  const float* member_src[kMaxLinearBatch];
+  for (size_t e = 0; e < pc->n_experts; ++e) {
+    size_t m = 0;
+    for (size_t b = 0; b < n; ++b)
+      if (rows[b].scratch->gates[e] >= 0.0f) {
+        member_src[m] = src[b];
+        tmp[m] = rows[b].scratch->proj;
+        members[m++] = b;
+      }
+    if (m == 0) continue;
+    linear(pool, w.experts[e].weight, w.experts[e].bias, member_src, tmp, m);
+    for (size_t i = 0; i < m; ++i) {
+      const float g = rows[members[i]].scratch->gates[e];
+      float* out = dst[members[i]];
+      for (size_t j = 0; j < out_dim; ++j) out[j] += g * tmp[i][j];
+    }
+  }
+}
+
+void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeights& lw, const std::vector<float>& A,
                  ThreadPool& pool, Row* rows, size_t n) {
+  const size_t d_model = config.d_model;
   const MambaConfig& mc = lc.mamba;
   const MambaWeights& w = lw.mamba;
   const size_t di = mc.d_inner, ds = mc.d_state, dc = mc.d_conv, r = mc.dt_rank;
@@ -63,7 +153,13 @@ void mamba_layer(const LayerConfig& lc, const LayerWeights& lw, const std::vecto
 
   gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
   gather(rows, n, [](RowScratch& s) { return s.xz; }, out);
-  linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
+  if (mc.split_in_proj()) {
+    project(mc.x_proj_experts, w.x_in, di, pool, rows, in, out, n);
+    for (size_t b = 0; b < n; ++b) out[b] += di;
+    project(mc.z_proj_experts, w.z_in, di, pool, rows, in, out, n);
+  } else {
+    linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
+  }
 
   // Conv window per channel: state holds the last d_conv - 1 inputs, oldest first.
   for_channels(pool, di, n * dc, [&](size_t c) {
@@ -112,7 +208,7 @@ void mamba_layer(const LayerConfig& lc, const LayerWeights& lw, const std::vecto
 
   gather(rows, n, [](RowScratch& s) { return s.y; }, in);
   gather(rows, n, [](RowScratch& s) { return s.out; }, out);
-  linear(pool, w.out_proj.weight, w.out_proj.bias, in, out, n);
+  project(mc.out_proj_experts, w.out_proj, d_model, pool, rows, in, out, n);
 }
 
 float activate(ExpertAct act, float x) {
@@ -147,47 +243,6 @@ void feed_forward(const FeedForwardConfig& fc, const FeedForwardWeights& w, Thre
   linear(pool, w.w2.weight, w.w2.bias, hidden, out, n);
 }
 
-// Router probabilities, top-k selection and gates for one row (DESIGN.md section 5).
-void route(const MoEConfig& mc, const MoEWeights& w, RowScratch& s) {
-  const size_t E = mc.n_experts;
-  float* p = s.scores;
-  switch (mc.router) {
-    case RouterAct::Softmax: {
-      float mx = *std::max_element(p, p + E);
-      float sum = 0.0f;
-      for (size_t e = 0; e < E; ++e) sum += (p[e] = std::exp(p[e] - mx));
-      for (size_t e = 0; e < E; ++e) p[e] /= sum;
-      break;
-    }
-    case RouterAct::Sigmoid:
-      for (size_t e = 0; e < E; ++e) p[e] = sigmoid(p[e]);
-      break;
-    case RouterAct::ReLU:
-      for (size_t e = 0; e < E; ++e) p[e] = p[e] > 0.0f ? p[e] : 0.0f;
-      break;
-  }
-  // Top-k by p + sel_bias; ties go to the lower index. gates[e] < 0 marks "not selected".
-  for (size_t e = 0; e < E; ++e) s.gates[e] = -1.0f;
-  float selected_sum = 0.0f;
-  for (size_t k = 0; k < mc.top_k; ++k) {
-    size_t best = E;
-    float best_key = 0.0f;
-    for (size_t e = 0; e < E; ++e) {
-      if (s.gates[e] >= 0.0f) continue;
-      float key = p[e] + (w.sel_bias ? load(w.sel_bias, e) : 0.0f);
-      if (best == E || key > best_key) { best = e; best_key = key; }
-    }
-    s.gates[best] = p[best];
-    selected_sum += p[best];
-  }
-  for (size_t e = 0; e < E; ++e) {
-    if (s.gates[e] < 0.0f) continue;
-    float g = s.gates[e];
-    if (mc.renorm && selected_sum > 0.0f) g /= selected_sum;
-    s.gates[e] = g * mc.routed_scale;
-  }
-}
-
 void moe_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeights& lw, ThreadPool& pool,
                Row* rows, size_t n) {
   const MoEConfig& mc = lc.moe;
@@ -196,8 +251,9 @@ void moe_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeig
   gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
   gather(rows, n, [](RowScratch& s) { return s.scores; }, out);
   linear(pool, lw.moe.router.weight, lw.moe.router.bias, in, out, n);
+  const Routing routing{mc.n_experts, mc.top_k, mc.router, mc.renorm, mc.routed_scale, lw.moe.sel_bias};
   for (size_t b = 0; b < n; ++b) {
-    route(mc, lw.moe, *rows[b].scratch);
+    route(routing, rows[b].scratch->scores, rows[b].scratch->gates);
     std::fill(rows[b].scratch->moe_acc, rows[b].scratch->moe_acc + d, 0.0f);
   }
   // Each selected expert runs once over the rows that chose it: only selected
@@ -235,8 +291,8 @@ size_t row_scratch_floats(const Model& model) {
   const ModelConfig& c = model.config();
   const ModelSizes& z = model.sizes();
   auto round = [](uint64_t v) { return size_t((v + 15) / 16 * 16); };  // keep each field 64-byte aligned
-  return 5 * round(c.d_model) + round(2 * z.max_d_inner) + 3 * round(z.max_d_inner) + round(z.max_dbc) +
-         2 * round(z.max_experts) + 2 * round(z.max_d_ff);
+  return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) + round(2 * z.max_d_inner) +
+         3 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
@@ -258,6 +314,8 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.gates = take(z.max_experts);
   s.ff1 = take(z.max_d_ff);
   s.ff3 = take(z.max_d_ff);
+  s.proj = take(std::max<uint64_t>(c.d_model, z.max_d_inner));
+  s.mamba_out = take(c.d_model);
   return s;
 }
 
@@ -274,7 +332,21 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
     for (size_t b = 0; b < n; ++b)
       normalize(lw.norm, config.norm_eps, rows[b].scratch->residual, rows[b].scratch->normed, d);
     switch (lc.kind) {
-      case LayerKind::Mamba: mamba_layer(lc, lw, w.A[i], pool, rows, n); break;
+      case LayerKind::Mamba: mamba_layer(config, lc, lw, w.A[i], pool, rows, n); break;
+      case LayerKind::Parallel: {
+        // Both parts read the block's input r: the Mamba part's output waits in
+        // mamba_out while the MoE part runs on its own norm of r.
+        mamba_layer(config, lc, lw, w.A[i], pool, rows, n);
+        for (size_t b = 0; b < n; ++b) {
+          RowScratch& s = *rows[b].scratch;
+          std::memcpy(s.mamba_out, s.out, d * sizeof(float));
+          if (!lc.shared_norm) normalize(lw.norm_moe, config.norm_eps, s.residual, s.normed, d);
+        }
+        moe_layer(config, lc, lw, pool, rows, n);
+        for (size_t b = 0; b < n; ++b)
+          for (size_t j = 0; j < d; ++j) rows[b].scratch->out[j] += rows[b].scratch->mamba_out[j];
+        break;
+      }
       case LayerKind::MoE: moe_layer(config, lc, lw, pool, rows, n); break;
       case LayerKind::MLP: {
         Row* members[kMaxLinearBatch];

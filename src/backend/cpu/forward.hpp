@@ -31,6 +31,8 @@ struct RowScratch {
   float* ff3;       // d_ff
   float* ff_out;    // d_model
   float* moe_acc;   // d_model
+  float* proj;      // max(d_model, d_inner): one projection expert's output
+  float* mamba_out; // d_model: a parallel layer's Mamba part, while its MoE part runs
 };
 
 // Floats of scratch one row needs for this model.
