@@ -5,6 +5,7 @@ import os
 from collections import namedtuple
 
 from . import _native
+from ._owner import HandleOwner
 from .errors import MoemambaError, check, closed
 
 ModelInfo = namedtuple("ModelInfo", [
@@ -15,9 +16,11 @@ ModelInfo = namedtuple("ModelInfo", [
 ModelInfo.__doc__ = "What a model is (mmb_model_info); token ids are -1 when absent."
 
 
-class Model:
+class Model(HandleOwner):
     """Load with Model.load_file() or Model.load_memory(); use as a context manager or
     call close(). Safe to use from many threads at once."""
+
+    _destroy_name = "mmb_model_destroy"
 
     def __init__(self, handle):
         self._handle = handle
@@ -106,19 +109,3 @@ class Model:
     def detokenizer(self):
         from .text import Detokenizer
         return Detokenizer(self)
-
-    def close(self):
-        """Releases the model; sessions made from it keep working. Again: nothing."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            _native.lib.mmb_model_destroy(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()

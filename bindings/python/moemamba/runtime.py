@@ -2,14 +2,17 @@
 import ctypes
 
 from . import _native
+from ._owner import HandleOwner
 from .errors import check, closed
 
 BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = 0, 1, 2
 
 
-class Runtime:
+class Runtime(HandleOwner):
     """Configuration, backend and worker threads; usable from any number of threads.
     Models keep what they need of it, so it may be closed before them."""
+
+    _destroy_name = "mmb_runtime_destroy"
 
     def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0):
         options = _native.mmb_runtime_options()
@@ -33,19 +36,3 @@ class Runtime:
         backend, threads = ctypes.c_int32(), ctypes.c_int32()
         check(_native.lib.mmb_runtime_get_backend(self.handle, ctypes.byref(backend), ctypes.byref(threads)))
         return backend.value, threads.value
-
-    def close(self):
-        """Releases the runtime; calling it again does nothing."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            _native.lib.mmb_runtime_destroy(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()

@@ -3,6 +3,7 @@ import ctypes
 import threading
 
 from . import _buffers, _native
+from ._owner import HandleOwner
 from .errors import check, closed
 
 _PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
@@ -16,10 +17,12 @@ def default_params():
     return {name: getattr(raw, name) for name in _PARAMS}
 
 
-class Sampler:
+class Sampler(HandleOwner):
     """Sampler(temperature=0) is greedy; other keywords as mmb_sampler_params
     (top_k, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty,
     penalty_window, seed). One thread at a time (a lock makes sure)."""
+
+    _destroy_name = "mmb_sampler_destroy"
 
     def __init__(self, **params):
         raw = _native.mmb_sampler_params()
@@ -60,19 +63,3 @@ class Sampler:
         """Clears the window and reseeds with the original seed."""
         with self._lock:
             check(_native.lib.mmb_sampler_reset(self._live()))
-
-    def close(self):
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _native.lib.mmb_sampler_destroy(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()

@@ -6,16 +6,19 @@ from collections import namedtuple
 from contextlib import ExitStack
 
 from . import _buffers, _native
+from ._owner import HandleOwner
 from .errors import MoemambaError, Status, check, closed
 
 Piece = namedtuple("Piece", ["token", "text"])
 Piece.__doc__ = "One step of a stream: the token chosen (None for the final flush) and the text it completed."
 
 
-class Session:
+class Session(HandleOwner):
     """One stream of state. A lock serializes calls on one session (the library allows
     one at a time); different sessions run in parallel on different threads, since
     ctypes releases the GIL during each call."""
+
+    _destroy_name = "mmb_session_destroy"
 
     def __init__(self, model, handle=None):
         if handle is None:
@@ -152,22 +155,6 @@ class Session:
             raise raised[0]
         check(status)
 
-    def close(self):
-        """Destroys the session; calling it again does nothing."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _native.lib.mmb_session_destroy(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()
 
 
 def step_batch(sessions, tokens, logits=False, out=None):

@@ -3,12 +3,15 @@ import ctypes
 import threading
 
 from . import _native
+from ._owner import HandleOwner
 from .errors import check, closed
 
 
-class Detokenizer:
+class Detokenizer(HandleOwner):
     """Holds back the bytes of an unfinished character until a later token completes
     it. One thread at a time (a lock makes sure)."""
+
+    _destroy_name = "mmb_detokenizer_destroy"
 
     def __init__(self, model):
         handle = _native.detok_p()
@@ -40,19 +43,3 @@ class Detokenizer:
     def flush(self):
         """Ends the stream: any waiting bytes (an unfinished character becomes U+FFFD)."""
         return self._fill(_native.lib.mmb_detokenizer_flush)
-
-    def close(self):
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _native.lib.mmb_detokenizer_destroy(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()
