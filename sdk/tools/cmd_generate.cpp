@@ -168,16 +168,8 @@ int generate(const Settings& settings) {
 }
 
 int run(const std::vector<std::string>& argv) {
-  try {
-    const Args args(argv, kOptions);
-    if (args.help()) {
-      std::fputs(help_text(kUsage, kDescription, kOptions).c_str(), stdout);
-      return 0;
-    }
-    return generate(read_settings(args));
-  } catch (const UsageError& e) {
-    return report_error(kName, std::string(e.what()) + " (see `mmb generate --help`)", 2);
-  }
+  return run_with_args(kName, argv, kOptions, kUsage, kDescription,
+                       [](const Args& args) { return generate(read_settings(args)); });
 }
 
 const RegisterCommand registration(kName, "continue a prompt, streaming text to stdout (--chat: interactive)", run);

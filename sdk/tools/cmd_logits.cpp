@@ -97,16 +97,8 @@ int write_logits(const Settings& settings) {
 }
 
 int run(const std::vector<std::string>& argv) {
-  try {
-    const Args args(argv, kOptions);
-    if (args.help()) {
-      std::fputs(help_text(kUsage, kDescription, kOptions).c_str(), stdout);
-      return 0;
-    }
-    return write_logits(read_settings(args));
-  } catch (const UsageError& e) {
-    return report_error(kName, std::string(e.what()) + " (see `mmb logits --help`)", 2);
-  }
+  return run_with_args(kName, argv, kOptions, kUsage, kDescription,
+                       [](const Args& args) { return write_logits(read_settings(args)); });
 }
 
 const RegisterCommand registration(kName, "step tokens one at a time and save the logits as .npy", run);

@@ -26,6 +26,20 @@ int report_error(const char* command, const std::string& message, int code) {
   return code;
 }
 
+int run_with_args(const char* name, const std::vector<std::string>& argv, const std::vector<Option>& options,
+                  const char* usage, const char* description, FunctionRef<int(const Args&)> body) {
+  try {
+    const Args args(argv, options);
+    if (args.help()) {
+      std::fputs(help_text(usage, description, options).c_str(), stdout);
+      return 0;
+    }
+    return body(args);
+  } catch (const UsageError& e) {
+    return report_error(name, std::string(e.what()) + " (see `mmb " + name + " --help`)", 2);
+  }
+}
+
 }  // namespace mmb::cli
 
 static void print_help() {
