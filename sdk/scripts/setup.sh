@@ -19,6 +19,8 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # authoring kit
   python3-torch python3-numpy
+  # an optimised BLAS for torch (Debian's default libblas is the slow reference one)
+  libopenblas0-openmp
 )
 
 missing=()

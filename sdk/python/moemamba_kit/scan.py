@@ -28,12 +28,19 @@ def selective_scan_chunked(x, dt, A, B, C, chunk=16):
     b, L, d = x.shape
     s = x.new_zeros(b, d, A.shape[1])
     ys = []
+    # Prefix sums along time as a matrix product with a lower-triangular ones matrix:
+    # one batched GEMM instead of a strided cumsum (several times faster on CPU).
+    prefix = torch.tril(x.new_ones(chunk, chunk))
     for start in range(0, L, chunk):
         end = min(L, start + chunk)
+        T = end - start
         dtc = dt[:, start:end, :, None]  # [b, T, d, 1]
-        S = torch.cumsum(dtc * A, dim=1)  # [b, T, d, n]
+        # A is constant in time, so cumsum(dt*A) = cumsum(dt)*A: the prefix sum runs on
+        # [b, T, d] instead of [b, T, d, n].
+        S = torch.cumsum(dtc, dim=1) * A  # [b, T, d, n]
         u = (dtc * x[:, start:end, :, None]) * B[:, start:end, None, :]
-        states = torch.exp(S) * (s[:, None] + torch.cumsum(torch.exp(-S) * u, dim=1))
+        acc = torch.einsum("ts,bsdn->btdn", prefix[:T, :T], torch.exp(-S) * u)
+        states = torch.exp(S) * (s[:, None] + acc)
         ys.append(torch.einsum("btdn,btn->btd", states, C[:, start:end]))
         s = states[:, -1]
     return torch.cat(ys, dim=1)
