@@ -158,6 +158,9 @@ def main(argv=None):
         loss = ce
         for m in model.moe_layers():
             loss = loss + a.aux_alpha * m.aux_loss + m.z_loss
+        if not torch.isfinite(loss):
+            # Stop with the last good checkpoint on disk rather than train on garbage.
+            raise SystemExit(f"step {step + 1}: loss is {loss.item()}; lower --lr or resume from the checkpoint")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip).item()

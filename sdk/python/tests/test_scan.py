@@ -24,6 +24,22 @@ class ScanTest(unittest.TestCase):
             got = selective_scan_chunked(x, dt, A, B, C, chunk=chunk)
             self.assertLess((got - ref).abs().max().item(), 1e-10 * max(1.0, ref.abs().max().item()), chunk)
 
+    def test_large_decay_stays_finite_in_float32(self):
+        # dt * |A| summed over a chunk far beyond float32's exp range: the parallel form
+        # alone would give inf * 0 = nan; the result must still be the recurrence's.
+        g = torch.Generator().manual_seed(4)
+        b, L, d, n = 2, 40, 4, 3
+        x = torch.randn(b, L, d, generator=g)
+        dt = torch.rand(b, L, d, generator=g) * 6.0
+        dt[0, :20] = 0.01  # one quiet stretch keeps the fast path in use too
+        A = -torch.linspace(1.0, 16.0, d * n).reshape(d, n)
+        B = torch.randn(b, L, n, generator=g)
+        C = torch.randn(b, L, n, generator=g)
+        ref = selective_scan_sequential(x.double(), dt.double(), A.double(), B.double(), C.double())
+        got = selective_scan_chunked(x, dt, A, B, C, chunk=16)
+        self.assertTrue(torch.isfinite(got).all().item())
+        self.assertLess((got.double() - ref).abs().max().item(), 1e-4 * max(1.0, ref.abs().max().item()))
+
     def test_gradients_match(self):
         g = torch.Generator().manual_seed(2)
         b, L, d, n = 1, 20, 3, 4
