@@ -1,4 +1,4 @@
-/* A 60 Hz game loop that lets non-player characters talk.
+/* A 60 Hz game loop in which non-player characters talk.
  *
  * Every character has its own session on one shared model and its own line to say.
  * Each frame the loop gives the model a fixed slice of time (the budget, e.g. 8 ms of
@@ -9,10 +9,12 @@
  * never makes a frame late, it only talks more slowly when the budget is small.
  *
  * A prompt is read the same way, one token per batched step, rather than with a
- * prefill call that could take longer than a frame.
+ * prefill call that could take longer than a frame. A character that has finished a
+ * line starts another from the same prompt (unless --once), so the town never falls
+ * silent and every frame has work to do.
  *
  * usage: game_loop BUNDLE [--characters N] [--frames F] [--budget-us U] [--threads T]
- *                         [--tokens K] [--show S]
+ *                         [--tokens K] [--show S] [--once]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <moemamba/moemamba.h>
@@ -47,6 +49,11 @@ static const char* const kPrompts[] = {
 };
 #define N_PROMPTS (sizeof kPrompts / sizeof kPrompts[0])
 
+typedef struct {
+  const char* bundle;
+  int characters, frames, budget_us, threads, tokens, show, once;
+} Options;
+
 /* One talking character: its session, its own sampler and detokenizer, the prompt
  * tokens still to read, and the text it has said so far. */
 typedef struct {
@@ -58,15 +65,26 @@ typedef struct {
   size_t n_prompt, prompt_read;
   int32_t next_token; /* what the next batched step feeds this character */
   int talking;
-  int spoken; /* tokens generated */
-  char line[LINE_CAP];
+  int spoken;      /* tokens generated, all lines */
+  int line_tokens; /* tokens of the current line */
+  int lines;       /* lines finished */
+  char line[LINE_CAP]; /* the first line */
   size_t line_len;
 } Character;
 
+/* Everything the frames use, allocated before the first one. */
 typedef struct {
-  const char* bundle;
-  int characters, frames, budget_us, threads, tokens, show;
-} Options;
+  Character* characters;
+  int n, max_tokens, once;
+  int32_t vocab, eos;
+  mmb_session** batch; /* the sessions of one mmb_step_batch() call */
+  int32_t* tokens;     /* their tokens */
+  int* who;            /* batch row -> character */
+  float* logits;       /* one row of vocab floats per batch row */
+  int64_t step_cost_ns; /* what the next batched step is expected to take */
+  long long tokens_generated;
+  int steps;
+} Game;
 
 static int64_t now_ns(void) {
   struct timespec t;
@@ -96,6 +114,7 @@ static int parse_options(int argc, char** argv, Options* o) {
   o->threads = 2;
   o->tokens = 32;
   o->show = 4;
+  o->once = 0;
   for (i = 1; i < argc; i++) {
     const char* a = argv[i];
     int* target = NULL;
@@ -105,7 +124,9 @@ static int parse_options(int argc, char** argv, Options* o) {
     else if (strcmp(a, "--threads") == 0) target = &o->threads;
     else if (strcmp(a, "--tokens") == 0) target = &o->tokens;
     else if (strcmp(a, "--show") == 0) target = &o->show;
-    if (target) {
+    if (strcmp(a, "--once") == 0) {
+      o->once = 1;
+    } else if (target) {
       char* end = NULL;
       long v;
       if (i + 1 >= argc) return 0;
@@ -121,77 +142,173 @@ static int parse_options(int argc, char** argv, Options* o) {
   return o->bundle != NULL && o->characters > 0 && o->frames > 0 && o->budget_us > 0;
 }
 
-/* Appends the text that `token` completes to the character's line (newlines become
- * spaces so that each line prints as one). */
+/* Starts a line: an empty state, then the prompt's tokens, one per batched step. */
+static mmb_status start_line(Character* c) {
+  mmb_status s;
+  size_t i;
+  if ((s = mmb_session_reset(c->session)) != MMB_OK) return s;
+  for (i = 0; i < c->n_prompt; i++) mmb_sampler_accept(c->sampler, c->prompt_tokens[i]); /* as mmb_generate */
+  c->next_token = c->prompt_tokens[0];
+  c->prompt_read = 1;
+  c->line_tokens = 0;
+  return MMB_OK;
+}
+
+/* Gives a character its session, sampler (its own seed) and detokenizer, and queues
+ * its prompt's tokens. */
+static mmb_status setup_character(Character* c, mmb_model* model, const mmb_model_info* info, const char* prompt,
+                                  uint64_t seed) {
+  mmb_sampler_params sp;
+  mmb_status s;
+  size_t n = 0;
+  c->prompt = prompt;
+  mmb_sampler_params_init(&sp);
+  sp.seed = seed;
+  if ((s = mmb_session_create(model, NULL, &c->session)) != MMB_OK) return s;
+  if ((s = mmb_sampler_create(&sp, &c->sampler)) != MMB_OK) return s;
+  if ((s = mmb_detokenizer_create(model, &c->detok)) != MMB_OK) return s;
+  mmb_tokenize(model, prompt, strlen(prompt), NULL, 0, &n, MMB_TOKENIZE_ADD_BOS); /* the count */
+  c->prompt_tokens = malloc((n ? n : 1) * sizeof *c->prompt_tokens);
+  if (!c->prompt_tokens) return MMB_ERR_OUT_OF_MEMORY;
+  s = mmb_tokenize(model, prompt, strlen(prompt), c->prompt_tokens, n, &c->n_prompt, MMB_TOKENIZE_ADD_BOS);
+  if (s != MMB_OK) return s;
+  if (c->n_prompt == 0) c->prompt_tokens[c->n_prompt++] = info->bos_id >= 0 ? info->bos_id : 0;
+  c->talking = 1;
+  return start_line(c);
+}
+
+static void free_character(Character* c) {
+  mmb_detokenizer_destroy(c->detok);
+  mmb_sampler_destroy(c->sampler);
+  mmb_session_destroy(c->session);
+  free(c->prompt_tokens);
+}
+
+/* Appends the text that `token` completes (or, with flush, what the detokenizer still
+ * holds) to the character's line; newlines become spaces so that it prints as one. */
 static mmb_status say(Character* c, int32_t token, int flush) {
   char buf[256];
   size_t len = 0, i;
   mmb_status s = flush ? mmb_detokenizer_flush(c->detok, buf, sizeof buf, &len)
                        : mmb_detokenizer_push(c->detok, token, buf, sizeof buf, &len);
   if (s == MMB_ERR_BUFFER_TOO_SMALL) return MMB_OK; /* a huge special token: skip its text */
-  if (s != MMB_OK) return s;
+  if (s != MMB_OK || c->lines > 0) return s; /* only the first line is kept */
   for (i = 0; i < len && c->line_len + 1 < LINE_CAP; i++) c->line[c->line_len++] = buf[i] == '\n' ? ' ' : buf[i];
   c->line[c->line_len] = '\0';
   return MMB_OK;
 }
 
-/* Gathers the characters still talking into `batch`; returns how many. */
-static size_t gather(Character* cs, int n, mmb_session** batch, int32_t* tokens, int* who) {
+/* Gathers the characters still talking into the batch arrays; returns how many. */
+static size_t gather(Game* g) {
   size_t k = 0;
   int i;
-  for (i = 0; i < n; i++) {
-    if (!cs[i].talking) continue;
-    batch[k] = cs[i].session;
-    tokens[k] = cs[i].next_token;
-    who[k] = i;
+  for (i = 0; i < g->n; i++) {
+    if (!g->characters[i].talking) continue;
+    g->batch[k] = g->characters[i].session;
+    g->tokens[k] = g->characters[i].next_token;
+    g->who[k] = i;
     k++;
   }
   return k;
 }
 
-/* One batched step of every talking character, then each one's next token: the next
- * prompt token while it is still reading, else a sampled one (EOS or the token limit
- * ends its line). */
-static mmb_status step_all(Character* cs, int n, mmb_session** batch, int32_t* tokens, int* who, float* logits,
-                           int32_t vocab, int32_t eos, int max_tokens) {
-  size_t k = gather(cs, n, batch, tokens, who), j;
+/* After a step, chooses what the character says next: the next prompt token while it
+ * is still reading, else a sampled one. EOS or the token limit ends its line; then it
+ * starts another or, with --once, falls silent. */
+static mmb_status choose_next(Game* g, Character* c, const float* logits) {
+  int32_t token;
   mmb_status s;
-  if (k == 0) return MMB_OK;
-  s = mmb_step_batch(batch, tokens, k, logits, (size_t)vocab);
-  if (s != MMB_OK) return s;
-  for (j = 0; j < k; j++) {
-    Character* c = &cs[who[j]];
-    int32_t token;
-    if (c->prompt_read < c->n_prompt) {
-      c->next_token = c->prompt_tokens[c->prompt_read++];
-      continue;
-    }
-    s = mmb_sampler_sample(c->sampler, logits + j * (size_t)vocab, (size_t)vocab, &token);
-    if (s != MMB_OK) return s;
-    if (token != eos && max_tokens > 0) {
-      c->spoken++;
-      if ((s = say(c, token, 0)) != MMB_OK) return s;
-      c->next_token = token;
-    }
-    if (token == eos || c->spoken >= max_tokens) {
-      c->talking = 0;
-      if ((s = say(c, 0, 1)) != MMB_OK) return s;
-    }
+  if (c->prompt_read < c->n_prompt) {
+    c->next_token = c->prompt_tokens[c->prompt_read++];
+    return MMB_OK;
   }
+  if ((s = mmb_sampler_sample(c->sampler, logits, (size_t)g->vocab, &token)) != MMB_OK) return s;
+  if (token != g->eos && g->max_tokens > 0) {
+    c->spoken++;
+    c->line_tokens++;
+    g->tokens_generated++;
+    if ((s = say(c, token, 0)) != MMB_OK) return s;
+    c->next_token = token;
+  }
+  if (token != g->eos && c->line_tokens < g->max_tokens) return MMB_OK;
+  if ((s = say(c, 0, 1)) != MMB_OK) return s;
+  c->lines++;
+  if (g->once) {
+    c->talking = 0;
+    return MMB_OK;
+  }
+  return start_line(c);
+}
+
+/* One mmb_step_batch() for every character still talking, then each one's next token.
+ * Sets *any to 0 when nobody was left to step. */
+static mmb_status step_everyone(Game* g, int* any) {
+  const size_t k = gather(g);
+  size_t j;
+  mmb_status s;
+  *any = k > 0;
+  if (k == 0) return MMB_OK;
+  if ((s = mmb_step_batch(g->batch, g->tokens, k, g->logits, (size_t)g->vocab)) != MMB_OK) return s;
+  for (j = 0; j < k; j++) {
+    s = choose_next(g, &g->characters[g->who[j]], g->logits + j * (size_t)g->vocab);
+    if (s != MMB_OK) return s;
+  }
+  g->steps++;
   return MMB_OK;
 }
 
 static int compare_i64(const void* a, const void* b) {
-  int64_t x = *(const int64_t*)a, y = *(const int64_t*)b;
+  const int64_t x = *(const int64_t*)a, y = *(const int64_t*)b;
   return (x > y) - (x < y);
 }
 
-/* The p-th percentile (0..100) of n values, in milliseconds; sorts the array. */
-static double percentile_ms(int64_t* v, int n, double p) {
-  int i;
+/* The p-th percentile (0..100) of n values in nanoseconds; sorts the array. */
+static int64_t percentile(int64_t* v, int n, double p) {
   qsort(v, (size_t)n, sizeof *v, compare_i64);
-  i = (int)(p / 100.0 * (n - 1) + 0.5);
-  return (double)v[i] / 1e6;
+  return v[(int)(p / 100.0 * (n - 1) + 0.5)];
+}
+
+/* What a batched step of everyone costs, before the first frame: the median of a few
+ * steps of copies of the sessions (the characters' own state stays untouched; one of
+ * the steps may include time the thread spent switched out). */
+static mmb_status measure_step(Game* g) {
+  int64_t took[CALIBRATION_STEPS];
+  mmb_status s = MMB_OK;
+  int i, k;
+  for (i = 0; i < g->n && s == MMB_OK; i++) {
+    s = mmb_session_fork(g->characters[i].session, &g->batch[i]);
+    g->tokens[i] = g->characters[i].next_token;
+  }
+  for (k = 0; k < CALIBRATION_STEPS && s == MMB_OK; k++) {
+    const int64_t t0 = now_ns();
+    s = mmb_step_batch(g->batch, g->tokens, (size_t)g->n, g->logits, (size_t)g->vocab);
+    took[k] = now_ns() - t0;
+  }
+  for (i = 0; i < g->n; i++) mmb_session_destroy(g->batch[i]);
+  if (s == MMB_OK) g->step_cost_ns = percentile(took, CALIBRATION_STEPS, 50);
+  return s;
+}
+
+/* The model's share of one frame: step while another step still fits in the budget.
+ * The cost estimate follows the measured steps; a step that took more than twice the
+ * estimate (the thread was switched out, say) counts as twice, so that one hiccup does
+ * not silence the characters for many frames. */
+static mmb_status work_within_budget(Game* g, int64_t frame_start, int64_t budget_ns) {
+  int64_t elapsed = now_ns() - frame_start;
+  if (g->step_cost_ns > budget_ns) g->step_cost_ns -= g->step_cost_ns / 8; /* re-probe slowly */
+  while (elapsed + g->step_cost_ns <= budget_ns) {
+    const int64_t t0 = now_ns();
+    int any;
+    int64_t took;
+    mmb_status s = step_everyone(g, &any);
+    if (s != MMB_OK) return s;
+    if (!any) break;
+    took = now_ns() - t0;
+    if (took > 2 * g->step_cost_ns) took = 2 * g->step_cost_ns;
+    g->step_cost_ns = (g->step_cost_ns * 7 + took) / 8;
+    elapsed = now_ns() - frame_start;
+  }
+  return MMB_OK;
 }
 
 int main(int argc, char** argv) {
@@ -200,27 +317,22 @@ int main(int argc, char** argv) {
   mmb_runtime* runtime = NULL;
   mmb_model* model = NULL;
   mmb_model_info info;
-  mmb_sampler_params sp;
-  Character* cs;
-  mmb_session** batch;
-  int32_t* tokens;
-  int* who;
-  float* logits;
-  int64_t *work_ns, *period_ns;
-  int64_t step_cost_ns, budget_ns, loop_start, loop_end, next_edge, previous_start = 0;
-  long long total_tokens = 0;
-  int i, frame, overruns = 0, late_frames = 0, talked = 0, steps = 0;
+  Game g;
+  int64_t *work_ns, *period_ns, budget_ns, loop_start, loop_end, next_edge;
+  int i, frame, overruns = 0, late_frames = 0, talked = 0, lines = 0;
+  double seconds;
   mmb_status s;
 
   if (!parse_options(argc, argv, &o)) {
     fprintf(stderr,
-            "usage: %s BUNDLE [--characters N] [--frames F] [--budget-us U] [--threads T] [--tokens K] [--show S]\n",
+            "usage: %s BUNDLE [--characters N] [--frames F] [--budget-us U] [--threads T] [--tokens K] [--show S]"
+            " [--once]\n",
             argv[0]);
     return 2;
   }
   budget_ns = (int64_t)o.budget_us * 1000;
 
-  /* Loading: one runtime with the threads the game can spare, one model for everyone. */
+  /* Loading: one runtime with the threads the game lends the model, one model for all. */
   mmb_runtime_options_init(&ro);
   ro.n_threads = o.threads;
   if ((s = mmb_runtime_create(&ro, &runtime)) != MMB_OK) return fail("runtime", s);
@@ -229,142 +341,80 @@ int main(int argc, char** argv) {
   if ((s = mmb_model_get_info(model, &info)) != MMB_OK) return fail("info", s);
 
   /* Everything a frame needs is allocated here, before the loop. */
-  cs = calloc((size_t)o.characters, sizeof *cs);
-  batch = calloc((size_t)o.characters, sizeof *batch);
-  tokens = calloc((size_t)o.characters, sizeof *tokens);
-  who = calloc((size_t)o.characters, sizeof *who);
-  logits = calloc((size_t)o.characters * (size_t)info.vocab_size, sizeof *logits);
+  memset(&g, 0, sizeof g);
+  g.n = o.characters;
+  g.max_tokens = o.tokens;
+  g.once = o.once;
+  g.vocab = info.vocab_size;
+  g.eos = info.eos_id;
+  g.characters = calloc((size_t)g.n, sizeof *g.characters);
+  g.batch = calloc((size_t)g.n, sizeof *g.batch);
+  g.tokens = calloc((size_t)g.n, sizeof *g.tokens);
+  g.who = calloc((size_t)g.n, sizeof *g.who);
+  g.logits = calloc((size_t)g.n * (size_t)g.vocab, sizeof *g.logits);
   work_ns = calloc((size_t)o.frames, sizeof *work_ns);
   period_ns = calloc((size_t)o.frames, sizeof *period_ns);
-  if (!cs || !batch || !tokens || !who || !logits || !work_ns || !period_ns) {
-    fprintf(stderr, "out of memory\n");
-    return 1;
+  if (!g.characters || !g.batch || !g.tokens || !g.who || !g.logits || !work_ns || !period_ns)
+    return fail("allocating", MMB_ERR_OUT_OF_MEMORY);
+  for (i = 0; i < g.n; i++) {
+    s = setup_character(&g.characters[i], model, &info, kPrompts[(size_t)i % N_PROMPTS], (uint64_t)i + 1);
+    if (s != MMB_OK) return fail("character", s);
   }
-  mmb_sampler_params_init(&sp);
-  for (i = 0; i < o.characters; i++) {
-    Character* c = &cs[i];
-    size_t n = 0;
-    c->prompt = kPrompts[(size_t)i % N_PROMPTS];
-    sp.seed = (uint64_t)i + 1; /* each character its own dice */
-    if ((s = mmb_session_create(model, NULL, &c->session)) != MMB_OK) return fail("session", s);
-    if ((s = mmb_sampler_create(&sp, &c->sampler)) != MMB_OK) return fail("sampler", s);
-    if ((s = mmb_detokenizer_create(model, &c->detok)) != MMB_OK) return fail("detokenizer", s);
-    mmb_tokenize(model, c->prompt, strlen(c->prompt), NULL, 0, &n, MMB_TOKENIZE_ADD_BOS);
-    c->prompt_tokens = malloc((n ? n : 1) * sizeof *c->prompt_tokens);
-    if (!c->prompt_tokens) return fail("prompt", MMB_ERR_OUT_OF_MEMORY);
-    s = mmb_tokenize(model, c->prompt, strlen(c->prompt), c->prompt_tokens, n, &c->n_prompt, MMB_TOKENIZE_ADD_BOS);
-    if (s != MMB_OK) return fail("tokenize", s);
-    if (c->n_prompt == 0) c->prompt_tokens[c->n_prompt++] = info.bos_id >= 0 ? info.bos_id : 0;
-    for (n = 0; n < c->n_prompt; n++) mmb_sampler_accept(c->sampler, c->prompt_tokens[n]);
-    c->next_token = c->prompt_tokens[0];
-    c->prompt_read = 1;
-    c->talking = 1;
-  }
+  if ((s = measure_step(&g)) != MMB_OK) return fail("measuring a step", s);
 
-  /* Measure a batched step before the first frame, on copies of the sessions so that
-   * the characters' own state is untouched. The median of a few steps: on a busy
-   * machine one of them may include time the thread spent switched out. */
-  {
-    mmb_session** copies = calloc((size_t)o.characters, sizeof *copies);
-    int64_t samples[CALIBRATION_STEPS];
-    int k;
-    if (!copies) return fail("calibration", MMB_ERR_OUT_OF_MEMORY);
-    for (i = 0; i < o.characters; i++) {
-      if ((s = mmb_session_fork(cs[i].session, &copies[i])) != MMB_OK) return fail("fork", s);
-      tokens[i] = cs[i].next_token;
-    }
-    for (k = 0; k < CALIBRATION_STEPS; k++) {
-      const int64_t t0 = now_ns();
-      s = mmb_step_batch(copies, tokens, (size_t)o.characters, logits, (size_t)info.vocab_size);
-      samples[k] = now_ns() - t0;
-      if (s != MMB_OK) return fail("calibration step", s);
-    }
-    for (i = 0; i < o.characters; i++) mmb_session_destroy(copies[i]);
-    free(copies);
-    step_cost_ns = (int64_t)(percentile_ms(samples, CALIBRATION_STEPS, 50) * 1e6);
-  }
-  printf("game_loop: %d characters, %d frames at 60 Hz, budget %.2f ms of %.2f ms, %d threads\n", o.characters,
-         o.frames, budget_ns / 1e6, FRAME_NS / 1e6, o.threads);
-  printf("one batched step of %d sessions: %.3f ms (median of %d)\n", o.characters, step_cost_ns / 1e6,
-         CALIBRATION_STEPS);
-  if (step_cost_ns > budget_ns)
-    printf("warning: one batched step is longer than the budget: characters will talk only when a re-probe\n"
-           "         overruns a frame; raise --budget-us or lower --characters\n");
+  printf("game_loop: %d characters, %d frames at 60 Hz, budget %.2f ms of %.2f ms, %d threads\n", g.n, o.frames,
+         budget_ns / 1e6, FRAME_NS / 1e6, o.threads);
+  printf("one batched step of %d sessions: %.3f ms (median of %d)\n", g.n, g.step_cost_ns / 1e6, CALIBRATION_STEPS);
+  if (g.step_cost_ns > budget_ns)
+    printf("warning: a batched step is longer than the budget, so the characters talk only when a\n"
+           "re-probe overruns a frame: raise --budget-us or lower --characters\n");
 
-  /* The loop. Each frame: work within the budget, then sleep to the next edge. */
+  /* The loop. Each frame: the game's work, the model's share, then sleep to the edge. */
   loop_start = now_ns();
   next_edge = loop_start;
   for (frame = 0; frame < o.frames; frame++) {
     const int64_t frame_start = now_ns();
-    int64_t elapsed = 0;
-    if (frame > 0) period_ns[frame - 1] = frame_start - previous_start;
-    previous_start = frame_start;
 
     /* ... the game's own update and rendering would come here ... */
 
-    /* Step while another step still fits. The cost estimate follows the measured
-     * steps; a step that took more than twice the estimate (the thread was switched
-     * out, say) counts as twice the estimate, so that one hiccup cannot silence the
-     * characters for many frames. */
-    if (step_cost_ns > budget_ns) step_cost_ns -= step_cost_ns / 8; /* re-probe slowly */
-    while (elapsed + step_cost_ns <= budget_ns) {
-      const int64_t t0 = now_ns();
-      int before = 0, after = 0, active = 0;
-      for (i = 0; i < o.characters; i++) {
-        before += cs[i].spoken;
-        active += cs[i].talking;
-      }
-      if (active == 0) break;
-      s = step_all(cs, o.characters, batch, tokens, who, logits, info.vocab_size, info.eos_id, o.tokens);
-      if (s != MMB_OK) return fail("step", s);
-      for (i = 0; i < o.characters; i++) after += cs[i].spoken;
-      total_tokens += after - before;
-      steps++;
-      {
-        int64_t took = now_ns() - t0;
-        if (took > 2 * step_cost_ns) took = 2 * step_cost_ns;
-        step_cost_ns = (step_cost_ns * 7 + took) / 8;
-      }
-      elapsed = now_ns() - frame_start;
-    }
+    if ((s = work_within_budget(&g, frame_start, budget_ns)) != MMB_OK) return fail("step", s);
     work_ns[frame] = now_ns() - frame_start;
     if (work_ns[frame] > budget_ns) overruns++;
 
-    /* Sleep to the next frame edge; a frame that ran past it starts the next at once
-     * and the schedule skips ahead instead of trying to catch up. */
+    /* A frame that ran past the next edge starts the following one at once; the
+     * schedule skips ahead rather than trying to catch up. */
     next_edge += FRAME_NS;
     if (now_ns() > next_edge) {
       late_frames++;
       while (next_edge < now_ns()) next_edge += FRAME_NS;
     }
     sleep_until(next_edge);
+    period_ns[frame] = now_ns() - frame_start;
   }
   loop_end = now_ns();
-  period_ns[o.frames - 1] = loop_end - previous_start;
+  seconds = (double)(loop_end - loop_start) / 1e9;
 
-  for (i = 0; i < o.characters; i++) talked += cs[i].spoken > 0;
-  for (i = 0; i < o.characters && i < o.show; i++) printf("  [%2d] %s%s\n", i, cs[i].prompt, cs[i].line);
-  printf("frame work   p50 %.3f ms  p99 %.3f ms  (budget %.2f ms, %d overruns)\n", percentile_ms(work_ns, o.frames, 50),
-         percentile_ms(work_ns, o.frames, 99), budget_ns / 1e6, overruns);
-  printf("frame period p50 %.3f ms  p99 %.3f ms  (%d frames late)\n", percentile_ms(period_ns, o.frames, 50),
-         percentile_ms(period_ns, o.frames, 99), late_frames);
-  printf("%lld tokens generated in %.2f s: %.1f tokens/s (%d batched steps)\n", total_tokens,
-         (loop_end - loop_start) / 1e9, total_tokens / ((loop_end - loop_start) / 1e9), steps);
-  /* One line for scripts to check. */
-  printf("summary frames=%d characters=%d talked=%d tokens=%lld overruns=%d\n", frame, o.characters, talked,
-         total_tokens, overruns);
-
-  for (i = 0; i < o.characters; i++) {
-    mmb_detokenizer_destroy(cs[i].detok);
-    mmb_sampler_destroy(cs[i].sampler);
-    mmb_session_destroy(cs[i].session);
-    free(cs[i].prompt_tokens);
+  for (i = 0; i < g.n; i++) {
+    talked += g.characters[i].spoken > 0;
+    lines += g.characters[i].lines;
   }
-  free(cs);
-  free(batch);
-  free(tokens);
-  free(who);
-  free(logits);
+  for (i = 0; i < g.n && i < o.show; i++) printf("  [%2d] %s%s\n", i, g.characters[i].prompt, g.characters[i].line);
+  printf("frame work   p50 %.3f ms  p99 %.3f ms  (budget %.2f ms, %d overruns)\n",
+         percentile(work_ns, o.frames, 50) / 1e6, percentile(work_ns, o.frames, 99) / 1e6, budget_ns / 1e6, overruns);
+  printf("frame period p50 %.3f ms  p99 %.3f ms  (%d frames late)\n", percentile(period_ns, o.frames, 50) / 1e6,
+         percentile(period_ns, o.frames, 99) / 1e6, late_frames);
+  printf("%lld tokens generated in %.2f s: %.1f tokens/s (%d batched steps, %d lines finished)\n",
+         g.tokens_generated, seconds, (double)g.tokens_generated / seconds, g.steps, lines);
+  /* One line for scripts to check. */
+  printf("summary frames=%d characters=%d talked=%d tokens=%lld overruns=%d\n", frame, g.n, talked,
+         g.tokens_generated, overruns);
+
+  for (i = 0; i < g.n; i++) free_character(&g.characters[i]);
+  free(g.characters);
+  free(g.batch);
+  free(g.tokens);
+  free(g.who);
+  free(g.logits);
   free(work_ns);
   free(period_ns);
   mmb_model_destroy(model);
