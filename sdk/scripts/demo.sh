@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# The main job: set up, build, then stream generated text from a bundle.
-# Until the trained demo model ships in models/, this makes a small random model
-# (mmb synth --shape tiny): the pipeline is real, the text is noise.
+# The main job: set up, build, then stream text from the shipped demo model
+# (models/demo-moe-mamba.mmb: a small MoE-Mamba trained on the Brown corpus).
+# Usage: demo.sh [BUNDLE] [PROMPT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash sdk/scripts/setup.sh
 bash sdk/scripts/build.sh release
 mmb=build/release/sdk/tools/mmb
-bundle=${1:-}
-if [ -z "$bundle" ]; then
-  bundle=build/release/demo-random.mmb
-  echo "demo: no trained model yet; making a random 'tiny' model at $bundle (its text is noise)" >&2
-  "$mmb" synth --shape tiny --seed 7 -o "$bundle"
-fi
+bundle=${1:-models/demo-moe-mamba.mmb}
+prompt=${2:-The old man looked at the}
 "$mmb" inspect "$bundle" | head -n 12
-"$mmb" generate "$bundle" --prompt "Once upon a time" --max-tokens 64 --temp 0.8 --seed 1
+"$mmb" generate "$bundle" --prompt "$prompt" --max-tokens 100 --temp 0.8 --top-k 40 --seed 1
