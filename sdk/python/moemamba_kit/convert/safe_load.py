@@ -7,8 +7,9 @@ instance, a function, an argparse.Namespace) is refused before it is created.
 torch 1.13's weights-only unpickler (a Python loop over opcodes) also lacks some
 harmless opcodes: BINFLOAT, which every float in a pickle uses (the learning rates and
 betas of a saved optimizer), among them. When it stops on such an opcode, and only then,
-the file is read again by the standard unpickler restricted to the same allow-list of
-globals: code in a pickle runs only through globals, so the guarantee is the same.
+the file is read again by torch's readers over the standard unpickler restricted to the
+same allow-list of globals: code in a pickle runs only through globals, so the
+guarantee is the same.
 """
 import pickle
 
@@ -69,11 +70,27 @@ def load_pickle(path):
         raise ConvertError(f"{path}: not a readable PyTorch checkpoint: {_first_line(e)}") from None
     _RestrictedUnpickler.allowed = _allowed_globals()
     try:
-        return torch.load(path, map_location="cpu", pickle_module=_RestrictedPickle)
+        return _load_restricted(path)
     except pickle.UnpicklingError as e:
         raise ConvertError(f"{path}: " + _REFUSED.format(detail=_first_line(e))) from None
     except (OSError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as e:
         raise ConvertError(f"{path}: not a readable PyTorch checkpoint: {_first_line(e)}") from None
+
+
+def _load_restricted(path):
+    """torch.load's own readers with _RestrictedPickle. Not torch.load(pickle_module=...):
+    torch 1.13 replaces that argument by the unrestricted pickle module when
+    weights_only is False."""
+    import torch.serialization as ts
+
+    for name in ("_open_file_like", "_is_zipfile", "_open_zipfile_reader", "_load", "_legacy_load"):
+        if not hasattr(ts, name):
+            raise pickle.UnpicklingError(f"this torch ({ts.torch.__version__}) lacks {name}: cannot read the file safely")
+    with ts._open_file_like(path, "rb") as f:
+        if ts._is_zipfile(f):
+            with ts._open_zipfile_reader(f) as z:
+                return ts._load(z, "cpu", _RestrictedPickle)
+        return ts._legacy_load(f, "cpu", _RestrictedPickle)
 
 
 def state_dict_of(obj, path):
