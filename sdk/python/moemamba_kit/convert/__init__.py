@@ -59,6 +59,14 @@ def _family(config, state):
     return None
 
 
+def _read_config(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConvertError(f"{path}: {e}") from None
+
+
 def convert(path, out_dir):
     """Converts the checkpoint at `path`; returns the family's name. Raises ConvertError."""
     from ..export import write_safetensors
@@ -66,7 +74,7 @@ def convert(path, out_dir):
     checkpoint, config_dir = find_checkpoint(path)
     state = strip_wrappers(state_dict_of(load_pickle(checkpoint), checkpoint))
     config_path = os.path.join(config_dir, "config.json")
-    config = mamba.read_config(config_path) if os.path.isfile(config_path) else None
+    config = _read_config(config_path) if os.path.isfile(config_path) else None
     if config is not None and not isinstance(config, dict):
         raise ConvertError(f"{config_path}: expected a JSON object")
     family = _family(config, state)

@@ -5,7 +5,6 @@
 changes container: the tensors keep their names and dtypes, config.json is copied.
 """
 import json
-import os
 
 from .errors import ConvertError
 
@@ -31,15 +30,3 @@ def convert(state, config, family, source):
             raise ConvertError(f"{source}: tensor \"{name}\" is not part of a {family} checkpoint "
                                f"(expected backbone.* and lm_head.weight)")
     return state, json.loads(json.dumps(config))
-
-
-def read_config(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConvertError(f"{path}: {e}") from None
-
-
-def exists(path):
-    return os.path.isfile(path)
