@@ -78,7 +78,8 @@ int run_convert(const std::vector<std::string>& args) {
   std::optional<TempDir> temp;
   if (keep.empty()) temp.emplace();
   const std::string converted = keep.empty() ? temp->path() : keep;
-  const std::string report = mmb::cli::run_kit_converter(c.input, converted);
+  std::string report = mmb::cli::run_kit_converter(c.input, converted);
+  if (temp && report.rfind(" -> ") != std::string::npos) report.resize(report.rfind(" -> "));  // a folder about to vanish
   std::printf("%s\n", report.c_str());
   const mmb::PackSummary s = mmb::pack_checkpoint(converted, c.output, c.options);
   std::fputs(mmb::cli::pack_summary_line(c.output, s).c_str(), stdout);

@@ -8,6 +8,7 @@ mamba_ssm/models/mixer_seq_simple.py): backbone.embeddings (HF) / backbone.embed
 omits it from the file when tied; mamba_ssm saves both). mamba_ssm pads the vocab to
 pad_vocab_size_multiple while config.json keeps the real size.
 """
+import json
 import os
 import sys
 import tempfile
@@ -142,6 +143,23 @@ class HuggingFaceMamba(unittest.TestCase):
             r = cc.mmb_convert(d, os.path.join(d, "bad.mmb"))
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("x_proj.weight", r.stderr)
+
+    def test_sharded_bin_with_index(self):
+        """transformers' sharded pickles: pytorch_model-0000K-of-0000N.bin + an index."""
+        model, config = hf_model(seed=6)
+        tokens = cc.tokens_for(config["vocab_size"], seed=6)
+        with tempfile.TemporaryDirectory() as d:
+            state = {k: v for k, v in model.float().state_dict().items() if k != "lm_head.weight"}
+            model.double()
+            names = sorted(state)
+            shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
+            for shard, keys in shards.items():
+                torch.save({k: state[k] for k in keys}, os.path.join(d, shard))
+            with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
+                json.dump({"metadata": {}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}, f)
+            cc.write_config(d, config)
+            got = cc.convert_and_run(self, d, tokens)
+        cc.assert_matches(self, got, reference(model, tokens), "hf-mamba sharded .bin")
 
     def test_safetensors_packs_directly(self):
         model, config = hf_model(seed=5)

@@ -22,6 +22,7 @@ __all__ = ["convert", "ConvertError"]
 
 _CHECKPOINT_NAMES = ("pytorch_model.bin", "model.pt", "model.pth", "consolidated.pt")
 _CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+_SHARD_INDEX = "pytorch_model.bin.index.json"  # transformers' sharded pickles
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 _EXPECTED = ("expected one of: a Hugging Face Mamba config.json (\"model_type\": \"mamba\"), a mamba_ssm "
@@ -36,10 +37,10 @@ def find_checkpoint(path):
         return path, os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(path):
         raise ConvertError(f"{path}: no such file or directory")
-    for name in _CHECKPOINT_NAMES:
+    for name in _CHECKPOINT_NAMES + (_SHARD_INDEX,):
         if os.path.isfile(os.path.join(path, name)):
             return os.path.join(path, name), path
-    found = sorted(n for n in os.listdir(path) if n.endswith(_CHECKPOINT_SUFFIXES))
+    found = sorted(n for n in os.listdir(path) if n.endswith(_CHECKPOINT_SUFFIXES) and "-of-" not in n)
     if len(found) == 1:
         return os.path.join(path, found[0]), path
     if len(found) > 1:
@@ -59,6 +60,28 @@ def _family(config, state):
     return None
 
 
+def _load_state(checkpoint):
+    """The state dict of one pickle, or of every shard a pytorch_model.bin.index.json names."""
+    if not checkpoint.endswith(".index.json"):
+        return state_dict_of(load_pickle(checkpoint), checkpoint)
+    index = _read_config(checkpoint)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ConvertError(f"{checkpoint}: expected a \"weight_map\" object (tensor name -> shard file)")
+    state = {}
+    for shard in sorted(set(weight_map.values())):
+        path = os.path.join(os.path.dirname(checkpoint), shard)
+        part = state_dict_of(load_pickle(path), path)
+        twice = sorted(set(part) & set(state))
+        if twice:
+            raise ConvertError(f"{path}: tensor \"{twice[0]}\" is also in another shard")
+        state.update(part)
+    missing = sorted(set(weight_map) - set(state))
+    if missing:
+        raise ConvertError(f"{checkpoint}: tensor \"{missing[0]}\" is not in the shard the index names")
+    return state
+
+
 def _read_config(path):
     try:
         with open(path) as f:
@@ -72,7 +95,7 @@ def convert(path, out_dir):
     from ..export import write_safetensors
 
     checkpoint, config_dir = find_checkpoint(path)
-    state = strip_wrappers(state_dict_of(load_pickle(checkpoint), checkpoint))
+    state = strip_wrappers(_load_state(checkpoint))
     config_path = os.path.join(config_dir, "config.json")
     config = _read_config(config_path) if os.path.isfile(config_path) else None
     if config is not None and not isinstance(config, dict):
