@@ -62,6 +62,20 @@ class Block(nn.Module):
         return r + self.mixer(self.norm(r))
 
 
+class ParallelBlock(nn.Module):
+    """MambaBlockParallelMoe ("r8"): both parts read the block's input."""
+
+    def __init__(self, H, mixer, moe):
+        super().__init__()
+        self.mixer = mixer
+        self.norm = cc.RMSNorm(H)
+        self.norm_moe = cc.RMSNorm(H)
+        self.moe = moe
+
+    def forward(self, r):
+        return r + self.mixer(self.norm(r)) + self.moe(self.norm_moe(r))
+
+
 class Embedding(nn.Module):
     def __init__(self, vocab, H):
         super().__init__()
@@ -83,9 +97,12 @@ class BlackMamba(nn.Module):
         d_inner = config["expansion_factor"] * H
         layers = []
         for entry in config["mamba_moe_layers"]:
-            if entry == "r":
+            if entry.startswith("r"):
                 mixer = cc.Mamba1Mixer(H, d_inner, config["state_size"], config["conv_dimension"], cc.dt_rank_auto(H),
                                        bias=bias)
+                if entry != "r":
+                    layers.append(ParallelBlock(H, mixer, SwitchMLP(H, int(entry[1:]), d_ff, gated, bias)))
+                    continue
             elif entry == "1":
                 mixer = MLP(H, d_ff, gated, bias)
             else:
@@ -211,6 +228,21 @@ class BlackMambaConvert(unittest.TestCase):
             save(model, config, d)
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(model, tokens), "BlackMamba with biases, gelu experts")
+
+
+class ParallelBlocks(unittest.TestCase):
+    def test_parallel_mamba_and_moe_block(self):
+        """"r4": r + mamba(norm(r)) + moe(norm_moe(r)), with decoder.layers.N.{norm_moe, moe.*}."""
+        config = make_config(mamba_moe_layers=["r4", "3", "r"], num_layers=3)
+        model = make_model(config, 13)
+        tokens = cc.tokens_for(config["vocab_size"], seed=13)
+        with tempfile.TemporaryDirectory() as d:
+            save(model, config, d)
+            ck = torch.load(os.path.join(d, "pytorch_model.bin"), weights_only=True)["model"]
+            self.assertIn("decoder.layers.0.norm_moe.weight", ck)
+            self.assertIn("decoder.layers.0.moe.router.bias", ck)
+            got = cc.convert_and_run(self, d, tokens)
+        cc.assert_matches(self, got, reference(model, tokens), "BlackMamba parallel block")
 
 
 def _softmax_switch(moe, h):

@@ -8,6 +8,8 @@ mamba_moe_layers, ffn_hidden_size, add_bias_linear, swiglu.
   decoder.layers.N.norm.weight                  RMSNorm, eps 1e-5
   mamba_moe_layers[N] == "r": decoder.layers.N.mixer.{in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj}
       (in_proj/out_proj bias = add_bias_linear, dt_rank ceil(hidden/16), d_inner = expansion_factor * hidden)
+  "r8": MambaBlockParallelMoe, r + mixer(norm(r)) + moe(norm_moe(r)): the Mamba tensors
+      above, decoder.layers.N.norm_moe.weight and decoder.layers.N.moe.* as for "8"
   digits "8": decoder.layers.N.mixer.router.{weight, bias} (a Linear: the bias always exists),
       decoder.layers.N.mixer.local_experts.E.linear_fc1.weight [2F, H] (rows [0,F) go through
       gelu, rows [F,2F) multiply it), linear_fc2.weight [H, F]; routing: sigmoid of the router
@@ -37,10 +39,13 @@ def _layer_plan(config, source):
         raise ConvertError(f"{source}: config.json \"mamba_moe_layers\" must list num_layers={config['num_layers']} "
                            f"entries (\"r\" or an expert count), got {plan!r}")
     for i, entry in enumerate(plan):
-        if entry != "r" and not (isinstance(entry, str) and entry.isdigit()):
-            raise ConvertError(f"{source}: config.json \"mamba_moe_layers\"[{i}] = {entry!r}: only \"r\" (Mamba) and "
-                               f"expert counts (\"8\", \"1\" = dense MLP) are supported; \"r8\"-style parallel "
-                               f"blocks are not")
+        count = entry[1:] if isinstance(entry, str) and entry.startswith("r") else entry
+        if not (entry == "r" or (isinstance(count, str) and count.isdigit())):
+            raise ConvertError(f"{source}: config.json \"mamba_moe_layers\"[{i}] = {entry!r}: expected \"r\" (Mamba), "
+                               f"an expert count (\"8\"; \"1\" = dense MLP) or \"r\" + an expert count (parallel)")
+        if entry.startswith("r") and count == "1":
+            raise ConvertError(f"{source}: config.json \"mamba_moe_layers\"[{i}] = \"r1\": a Mamba block with a "
+                               f"parallel dense MLP is not supported (parallel MoE blocks, \"r8\", are)")
     return plan
 
 
@@ -92,40 +97,54 @@ def convert(state, config, source):
     if t.has("output_layer.bias"):
         raise ConvertError(f"{source}: \"output_layer.bias\": a head with bias is not supported")
 
+    def mamba_part(t, p):
+        shapes = {"in_proj.weight": (2 * d_inner, H), "conv1d.weight": (d_inner, 1, d_conv), "conv1d.bias": (d_inner,),
+                  "x_proj.weight": (dt_rank + 2 * d_state, d_inner), "dt_proj.weight": (d_inner, dt_rank),
+                  "dt_proj.bias": (d_inner,), "A_log": (d_inner, d_state), "D": (d_inner,),
+                  "out_proj.weight": (H, d_inner)}
+        if bias:
+            shapes.update({"in_proj.bias": (2 * d_inner,), "out_proj.bias": (H,)})
+        tensors = {name: t.take(p + name, shape) for name, shape in shapes.items()}
+        return tensors, {"d_inner": d_inner, "d_state": d_state, "d_conv": d_conv, "dt_rank": dt_rank,
+                         "in_proj_bias": bias, "conv_bias": True, "out_proj_bias": bias}
+
+    def moe_part(t, p):
+        n_experts = t.state.get(p + "router.weight", embed.new_empty(0, 0)).shape[0]
+        # The router is an nn.Linear with bias: the bias shifts the sigmoid inputs, so
+        # dropping it changes which expert wins.
+        tensors = {"router.weight": t.take(p + "router.weight", (n_experts, H)),
+                   "router.bias": t.take(p + "router.bias", (n_experts,))}
+        for e in range(n_experts):
+            for name, v in _feed_forward(t, f"{p}local_experts.{e}.", H, d_ff, gated, bias).items():
+                tensors[f"experts.{e}.{name}"] = v
+        return tensors, {"n_experts": n_experts, "top_k": 1, "d_ff": d_ff, "expert": expert, "expert_bias": bias,
+                         "router": "sigmoid", "router_bias": True, "renorm": False, "routed_scale": 1.0}
+
     out = {"embed.weight": embed}
     layers = []
     for i, entry in enumerate(_layer_plan(config, source)):
         src, dst = f"decoder.layers.{i}.", f"layers.{i}."
         out[dst + "norm.weight"] = t.take(src + "norm.weight", (H,))
         mixer = src + "mixer."
-        if entry == "r":
-            m = dst + "mamba."
-            shapes = {"in_proj.weight": (2 * d_inner, H), "conv1d.weight": (d_inner, 1, d_conv), "conv1d.bias": (d_inner,),
-                      "x_proj.weight": (dt_rank + 2 * d_state, d_inner), "dt_proj.weight": (d_inner, dt_rank),
-                      "dt_proj.bias": (d_inner,), "A_log": (d_inner, d_state), "D": (d_inner,),
-                      "out_proj.weight": (H, d_inner)}
-            if bias:
-                shapes.update({"in_proj.bias": (2 * d_inner,), "out_proj.bias": (H,)})
-            for name, shape in shapes.items():
-                out[m + name] = t.take(mixer + name, shape)
-            layers.append({"kind": "mamba", "d_inner": d_inner, "d_state": d_state, "d_conv": d_conv,
-                           "dt_rank": dt_rank, "in_proj_bias": bias, "conv_bias": True, "out_proj_bias": bias})
+        if entry.startswith("r"):
+            tensors, mamba_layer = mamba_part(t, mixer)
+            out.update({dst + "mamba." + k: v for k, v in tensors.items()})
+            if entry == "r":
+                layers.append(dict(mamba_layer, kind="mamba"))
+                continue
+            # MambaBlockParallelMoe: r + mixer(norm(r)) + moe(norm_moe(r))
+            out[dst + "norm_moe.weight"] = t.take(src + "norm_moe.weight", (H,))
+            tensors, moe_layer = moe_part(t, src + "moe.")
+            out.update({dst + "moe." + k: v for k, v in tensors.items()})
+            layers.append({"kind": "parallel", "shared_norm": False, "mamba": mamba_layer, "moe": moe_layer})
         elif entry == "1":
             for name, v in _feed_forward(t, mixer, H, d_ff, gated, bias).items():
                 out[dst + "mlp." + name] = v
             layers.append({"kind": "mlp", "d_ff": d_ff, "expert": expert, "bias": bias})
         else:
-            n_experts = t.state.get(mixer + "router.weight", embed.new_empty(0, 0)).shape[0]
-            out[dst + "moe.router.weight"] = t.take(mixer + "router.weight", (n_experts, H))
-            # The router is an nn.Linear with bias: the bias shifts the sigmoid inputs, so
-            # dropping it changes which expert wins.
-            out[dst + "moe.router.bias"] = t.take(mixer + "router.bias", (n_experts,))
-            for e in range(n_experts):
-                for name, v in _feed_forward(t, f"{mixer}local_experts.{e}.", H, d_ff, gated, bias).items():
-                    out[f"{dst}moe.experts.{e}.{name}"] = v
-            layers.append({"kind": "moe", "n_experts": n_experts, "top_k": 1, "d_ff": d_ff, "expert": expert,
-                           "expert_bias": bias, "router": "sigmoid", "router_bias": True, "renorm": False,
-                           "routed_scale": 1.0})
+            tensors, moe_layer = moe_part(t, mixer)
+            out.update({dst + "moe." + k: v for k, v in tensors.items()})
+            layers.append(dict(moe_layer, kind="moe"))
     out["norm_f.weight"] = t.take("decoder.final_layernorm.weight", (H,))
     out["norm_f.bias"] = t.take("decoder.final_layernorm.bias", (H,))
     t.check_all_taken()
