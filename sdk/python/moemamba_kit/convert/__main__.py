@@ -1,10 +1,11 @@
 """python3 -m moemamba_kit.convert INPUT -o OUT_DIR
 
 Exit status: 0 converted, 1 the checkpoint cannot be converted (one line on stderr
-saying why), 2 bad arguments, 3 PyTorch is missing.
+saying why), 2 bad arguments, 3 PyTorch is missing, 4 a bug in the converter (traceback).
 """
 import argparse
 import sys
+import traceback
 
 
 def main(argv=None):
@@ -26,6 +27,9 @@ def main(argv=None):
     except ConvertError as e:
         print(f"moemamba_kit.convert: {e}", file=sys.stderr)
         return 1
+    except Exception:  # not the checkpoint's fault: keep the traceback for the report
+        traceback.print_exc()
+        return 4
     print(f"converted {a.input} ({family}) -> {a.output}")
     return 0
 
