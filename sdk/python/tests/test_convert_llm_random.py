@@ -116,10 +116,17 @@ def make_model(seed):
     return model.float().double()
 
 
-def save(model, path, wrap=""):
+# Earlier llm-random TokenChoiceFF kept the experts and the router on the layer itself.
+OLD_NAMES = {".expert_inner_function.lin1_weight": ".lin1_weight", ".expert_inner_function.lin2_weight": ".lin2_weight",
+             ".gating.gate": ".router.gate"}
+
+
+def save(model, path, wrap="", old_names=False):
     """torch.save({"model": ..., "step": ...}); `wrap` inserts a wrapper's name (FSDP)."""
     state = collections.OrderedDict()
     for k, v in model.float().state_dict().items():
+        for new, old in OLD_NAMES.items() if old_names else ():
+            k = k.replace(new, old)
         if wrap and k.startswith("encoder.blocks."):
             parts = k.split(".")
             k = ".".join(parts[:3] + [wrap] + parts[3:])
@@ -182,6 +189,17 @@ class LlmRandomConvert(unittest.TestCase):
             self.assertTrue(any("._fsdp_wrapped_module." in k for k in ck["model"]))
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(model, tokens), "llm-random under FSDP names")
+
+
+    def test_earlier_token_choice_names(self):
+        model = make_model(24)
+        tokens = cc.tokens_for(300, seed=24)
+        with tempfile.TemporaryDirectory() as d:
+            save(model, os.path.join(d, "3000.pt"), old_names=True)
+            self.assertIn("encoder.blocks.block_0.block.residual_feedforward.layer.feedforward.router.gate",
+                          load_pickle(os.path.join(d, "3000.pt"))["model"])
+            got = cc.convert_and_run(self, d, tokens)
+        cc.assert_matches(self, got, reference(model, tokens), "llm-random, earlier TokenChoiceFF names")
 
 
 def _renormalized(moe, x):
