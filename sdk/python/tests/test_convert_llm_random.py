@@ -190,7 +190,6 @@ class LlmRandomConvert(unittest.TestCase):
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(model, tokens), "llm-random under FSDP names")
 
-
     def test_earlier_token_choice_names(self):
         model = make_model(24)
         tokens = cc.tokens_for(300, seed=24)
