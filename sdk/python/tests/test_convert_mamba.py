@@ -161,6 +161,24 @@ class HuggingFaceMamba(unittest.TestCase):
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(model, tokens), "hf-mamba sharded .bin")
 
+    def test_use_bias_defaults_to_true(self):
+        """transformers' MambaConfig has use_bias=True: a config.json without the key has
+        in_proj and out_proj biases (a converter defaulting to false refuses them)."""
+        d_model = 32
+        mixer = dict(d_inner=64, d_state=8, d_conv=4, dt_rank=cc.dt_rank_auto(d_model), bias=True)
+        model = MambaLM("embeddings", 300, d_model, 2, mixer, tied=True)
+        cc.randomize(model, 8)
+        model.tie()
+        model = model.float().double()
+        config = {"model_type": "mamba", "hidden_size": d_model, "num_hidden_layers": 2, "vocab_size": 300,
+                  "state_size": 8}
+        tokens = cc.tokens_for(300, seed=8)
+        with tempfile.TemporaryDirectory() as d:
+            save_hf_bin(model, config, d)
+            self.assertIn("backbone.layers.0.mixer.in_proj.bias", torch.load(os.path.join(d, "pytorch_model.bin")))
+            got = cc.convert_and_run(self, d, tokens)
+        cc.assert_matches(self, got, reference(model, tokens), "hf-mamba use_bias default")
+
     def test_safetensors_packs_directly(self):
         model, config = hf_model(seed=5)
         tokens = cc.tokens_for(config["vocab_size"], seed=5)
