@@ -175,7 +175,8 @@ class HuggingFaceMamba(unittest.TestCase):
         tokens = cc.tokens_for(300, seed=8)
         with tempfile.TemporaryDirectory() as d:
             save_hf_bin(model, config, d)
-            self.assertIn("backbone.layers.0.mixer.in_proj.bias", torch.load(os.path.join(d, "pytorch_model.bin")))
+            self.assertIn("backbone.layers.0.mixer.in_proj.bias",
+                          torch.load(os.path.join(d, "pytorch_model.bin"), weights_only=True))
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(model, tokens), "hf-mamba use_bias default")
 
