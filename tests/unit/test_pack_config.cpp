@@ -226,7 +226,7 @@ TEST_CASE("Hugging Face MambaConfig: keys, defaults and unsupported models", "[p
       "config.json");
   const MambaConfig& m = d.layers[0].mamba;
   CHECK((m.d_inner == 60 && m.d_state == 16 && m.d_conv == 4 && m.dt_rank == 3));
-  CHECK((!m.in_proj_bias && !m.out_proj_bias && m.conv_bias));
+  CHECK((m.in_proj_bias && m.out_proj_bias && m.conv_bias));  // transformers' MambaConfig defaults
   CHECK((d.tie_embeddings && d.norm_eps == 1e-5f));
 
   CHECK(failure(parse_hf_mamba_config, R"({"model_type": "mamba", "hidden_size": 40, "num_hidden_layers": 2,

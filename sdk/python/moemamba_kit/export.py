@@ -10,13 +10,32 @@ import torch
 from .model import MoEMamba
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """safetensors: u64 little-endian header length, JSON header, raw little-endian data."""
+# safetensors dtype names of the tensors write_safetensors can keep as they are.
+_KEPT_DTYPES = {torch.float32: ("F32", torch.float32), torch.float16: ("F16", torch.int16),
+                torch.bfloat16: ("BF16", torch.int16)}
+
+
+def _raw_bytes(t, keep_dtype):
+    """(safetensors dtype, shape, little-endian bytes) of t: f32, or its own 16-bit type when kept."""
+    t = t.detach().cpu()
+    if not keep_dtype or t.dtype not in _KEPT_DTYPES:
+        t = t.to(torch.float32)
+    name, view = _KEPT_DTYPES[t.dtype]
+    # numpy has no bfloat16: 16-bit values travel as their bit patterns.
+    a = np.ascontiguousarray(t.contiguous().view(view).numpy())
+    return name, list(t.shape), a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def write_safetensors(path, tensors, metadata=None, keep_dtype=False):
+    """safetensors: u64 little-endian header length, JSON header, raw little-endian data.
+
+    Tensors are written as f32, or with keep_dtype in their own dtype when it is f32,
+    f16 or bf16 (a bf16 checkpoint stays bf16, bit for bit).
+    """
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().cpu().to(torch.float32).numpy(), dtype="<f4")
-        blob = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        dtype, shape, blob = _raw_bytes(t, keep_dtype)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
     if metadata:

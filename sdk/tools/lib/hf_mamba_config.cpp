@@ -57,7 +57,8 @@ ModelConfig parse_hf_mamba_config(const json& config, const std::string& what) {
   m.d_state = uint32_t(f.integer("state_size", 1, kU32, m.d_state));
   m.d_conv = uint32_t(f.integer("conv_kernel", 1, kU32, m.d_conv));
   m.dt_rank = dt_rank(f, "time_step_rank", d_model);
-  m.in_proj_bias = m.out_proj_bias = f.boolean("use_bias", false);
+  // transformers' MambaConfig defaults use_bias to true; released checkpoints say false.
+  m.in_proj_bias = m.out_proj_bias = f.boolean("use_bias", true);
   m.conv_bias = f.boolean("use_conv_bias", true);
   ModelConfig c = plain_mamba(d_model, uint32_t(f.integer("vocab_size", 1, kU32)), f.integer("num_hidden_layers", 1, 4096), m);
   c.norm = c.final_norm = NormKind::RMS;

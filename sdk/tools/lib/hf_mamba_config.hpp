@@ -4,8 +4,8 @@
 // Hugging Face MambaForCausalLM, config.json with "model_type": "mamba":
 //   hidden_size, num_hidden_layers, vocab_size (required); state_size = 16,
 //   conv_kernel = 4, intermediate_size or expand (= 2) * hidden_size,
-//   time_step_rank = "auto" (ceil(hidden_size / 16)) or an integer, use_bias = false
-//   (in_proj and out_proj), use_conv_bias = true, layer_norm_epsilon = 1e-5,
+//   time_step_rank = "auto" (ceil(hidden_size / 16)) or an integer, use_bias = true
+//   (in_proj and out_proj; transformers' default, released configs set false), use_conv_bias = true, layer_norm_epsilon = 1e-5,
 //   tie_word_embeddings = true, hidden_act = "silu" (the only one supported).
 // mamba_ssm's MambaLMHeadModel config.json (d_model, n_layer, vocab_size required;
 //   ssm_cfg {d_state, d_conv, expand, dt_rank, conv_bias, bias, layer = "Mamba1"},

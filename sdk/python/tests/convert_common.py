@@ -1,0 +1,147 @@
+"""What the checkpoint-converter tests share: the Mamba-1 mixer every family uses (as
+mamba_ssm's Mamba writes it: same parameter names, full-sequence causal conv1d, then the
+selective scan token by token), random weights that make every tensor matter, and the
+trip through `mmb convert` + `mmb logits`.
+
+The forwards here are written from each family's own code and run in float64; they do
+not use moemamba_kit.model. Tolerance: |reference_f64 - library_f32| <= 5e-5 *
+max(1, max|logit|) per logit: the library computes in f32 (weights given to it are
+exactly the reference's: f32 checkpoints are rounded to f32 before the reference runs,
+bf16 ones are compared on the same bf16 values), so only f32 accumulation rounding
+over a few layers separates them (observed ~1e-6). A wrong mapping (the pitfalls
+below) moves logits by far more than that: each pitfall test checks that it does.
+"""
+import json
+import math
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+TOLERANCE = 5e-5
+MMB = os.environ.get("MMB_CLI", "")
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class Mamba1Mixer(nn.Module):
+    """mamba_ssm's Mamba (and HF's MambaMixer, BlackMamba's MambaLayer): same names/shapes."""
+
+    def __init__(self, d_model, d_inner, d_state, d_conv, dt_rank, bias=False, conv_bias=True):
+        super().__init__()
+        self.d_inner, self.d_state, self.dt_rank = d_inner, d_state, dt_rank
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=bias)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner, padding=d_conv - 1, bias=conv_bias)
+        self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
+        self.A_log = nn.Parameter(torch.zeros(d_inner, d_state))
+        self.D = nn.Parameter(torch.ones(d_inner))
+        self.out_proj = nn.Linear(d_inner, d_model, bias=bias)
+
+    def forward(self, h):  # h: [L, d_model]
+        L = h.shape[0]
+        x, z = self.in_proj(h).chunk(2, dim=-1)
+        x = F.silu(self.conv1d(x.t().unsqueeze(0))[0, :, :L].t())  # causal: keep the first L outputs
+        dt, B, C = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = F.softplus(self.dt_proj(dt))
+        A = -torch.exp(self.A_log)
+        s = torch.zeros(self.d_inner, self.d_state, dtype=h.dtype)
+        ys = []
+        for t in range(L):
+            s = s * torch.exp(dt[t, :, None] * A) + (dt[t] * x[t])[:, None] * B[t][None, :]
+            ys.append(s @ C[t] + self.D * x[t])
+        return self.out_proj(torch.stack(ys) * F.silu(z))
+
+
+def randomize(module, seed, bias_scale=0.2):
+    """Every tensor random (norm gains, biases, padding rows too), so each one matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("A_log"):
+                p.copy_(torch.rand(p.shape, generator=g) * 2.5 - 0.5)
+            elif name.endswith("dt_proj.bias"):
+                p.copy_(torch.rand(p.shape, generator=g) * 3 - 4)
+            elif "norm" in name and name.endswith("weight"):
+                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
+            elif p.dim() == 1:
+                p.copy_(torch.randn(p.shape, generator=g) * bias_scale)
+            else:
+                fan_in = p.shape[1] if p.dim() > 1 else 1
+                p.copy_(torch.randn(p.shape, generator=g) * fan_in ** -0.5)
+
+
+def tokens_for(vocab, n=24, seed=0):
+    return torch.randint(0, vocab, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def write_config(directory, config):
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def mmb_convert(src, bundle, *extra, env=None):
+    """Runs `mmb convert`; returns the CompletedProcess (check it yourself)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([MMB, "convert", src, "-o", bundle, *extra], capture_output=True, text=True, env=full_env)
+
+
+def library_logits(bundle, tokens):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "logits.npy")
+        subprocess.run([MMB, "logits", bundle, "--tokens", ",".join(map(str, tokens.tolist())), "--out", out,
+                        "--threads", "1"], check=True, capture_output=True)
+        return np.load(out).astype(np.float64)
+
+
+def convert_and_run(test, src, tokens, *extra):
+    """mmb convert SRC, then mmb logits: the library's [n_tokens, vocab] logits."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = os.path.join(tmp, "m.mmb")
+        r = mmb_convert(src, bundle, *extra)
+        test.assertEqual(r.returncode, 0, f"mmb convert failed: {r.stderr.strip()}")
+        return library_logits(bundle, tokens)
+
+
+def assert_matches(test, got, expected, name):
+    expected = np.asarray(expected, dtype=np.float64)
+    test.assertEqual(got.shape, expected.shape, f"{name}: logits shape")
+    err = np.abs(got - expected).max()
+    scale = max(1.0, np.abs(expected).max())
+    print(f"{name}: max |reference - library| = {err:.3g} (max |logit| {np.abs(expected).max():.3g})")
+    test.assertLessEqual(err, TOLERANCE * scale, name)
+    test.assertGreater(np.abs(expected).max(), 0.1, f"{name}: trivial logits prove little")
+
+
+def assert_sensitive(test, right, wrong, what):
+    """The checkpoint is built so that getting `what` wrong moves the logits far beyond
+    the tolerance: a converter making that mistake fails assert_matches."""
+    right, wrong = np.asarray(right, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    diff = np.abs(right - wrong).max()
+    print(f"  {what}: done wrong moves logits by {diff:.3g}")
+    test.assertGreater(diff, 100 * TOLERANCE * max(1.0, np.abs(right).max()), what)
+
+
+def setup_mmb(argv):
+    global MMB
+    if len(argv) > 1:
+        MMB = argv.pop(1)
+    if not os.path.exists(MMB):
+        raise SystemExit(f"usage: {argv[0]} PATH_TO_MMB (got {MMB!r})")
+    return MMB
+
+
+def dt_rank_auto(d_model):
+    return math.ceil(d_model / 16)
