@@ -237,28 +237,37 @@ def parse_args(argv):
 
 
 def estimate(configs, data, s, a):
-    """Seconds per training step of each model (after two warm-up steps) and the run's total."""
+    """Seconds per training step of each model (after a warm-up step) and the run's total.
+
+    Wall time is what the run will take on this machine as loaded now; CPU time of the
+    process is the better figure on a busy machine (with --threads 1 it is the wall time
+    the same work would take on one idle core)."""
     _, train_tokens, valid_tokens = data
-    total = 0.0
+    total_wall = total_cpu = 0.0
     for name, (label, config) in configs.items():
         train.seed_everything(a.seed)
         model = train.build_model(config, a)
         opt = train.make_optimizer(model, a)
         gen = torch.Generator().manual_seed(a.seed)
-        times = []
-        for step in range(6):
+        wall = cpu = 0.0
+        for step in range(4):
             x, y = train.batches(train_tokens, a.batch, a.seq, gen)
-            t0 = time.time()
+            w0, c0 = time.time(), time.process_time()
             train.train_step(model, opt, x, y, step, a)
-            times.append(time.time() - t0)
-        t0 = time.time()
+            if step > 0:
+                wall += time.time() - w0
+                cpu += time.process_time() - c0
+        w0, c0 = time.time(), time.process_time()
         train.evaluate(model, valid_tokens, a.seq, a.batch, s["eval_batches"])
-        evals = (a.steps // s["eval_every"] + 2) * (time.time() - t0)
-        per_step = sum(times[2:]) / len(times[2:])
-        total += per_step * a.steps + evals
-        print(f"{name}: {per_step:.3f} s/step ({s['batch'] * s['seq'] / per_step:.0f} tok/s), "
-              f"{per_step * a.steps / 60:.1f} min training + {evals / 60:.1f} min evaluation", flush=True)
-    print(f"estimated total: {total / 60:.0f} min for {a.steps} steps per model", flush=True)
+        evals = a.steps // s["eval_every"] + 2
+        run_wall = wall / 3 * a.steps + evals * (time.time() - w0)
+        run_cpu = cpu / 3 * a.steps + evals * (time.process_time() - c0)
+        total_wall += run_wall
+        total_cpu += run_cpu
+        print(f"{name}: {wall / 3:.3f} s/step wall, {cpu / 3:.3f} s/step CPU; run with evaluations: "
+              f"{run_wall / 60:.1f} min wall, {run_cpu / 60:.1f} min CPU", flush=True)
+    print(f"estimated total for {a.steps} steps per model: {total_wall / 60:.0f} min wall, "
+          f"{total_cpu / 60:.0f} min CPU ({torch.get_num_threads()} threads)", flush=True)
 
 
 def main(argv=None):
