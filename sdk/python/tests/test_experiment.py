@@ -78,12 +78,26 @@ class SmokeRun(unittest.TestCase):
                 # Every model learns something in the smoke run's few steps.
                 self.assertLess(curve[-1][1], curve[0][1] - 0.2, name)
 
-            # Equal active parameters (within 5% of Mamba's; routers and norms differ).
+            # Equal active parameters up to routers and norms, which weigh more at the
+            # smoke's d_model 32 than at the full size (checked below).
             base = records["mamba"]["params_active"]
             for name, r in records.items():
-                self.assertLess(abs(r["params_active"] - base) / base, 0.05, name)
+                self.assertLess(abs(r["params_active"] - base) / base, 0.1, name)
                 print(f"{name}: {r['params_active']} active of {r['params_total']}, "
                       f"{r['seconds_per_step'] * 1000:.0f} ms/step, final valid {r['curve'][-1][1]:.3f}")
+
+
+class FullSize(unittest.TestCase):
+    def test_equal_active_parameters(self):
+        from moemamba_kit.model import MoEMamba
+        sizes = dict(experiment.FULL)
+        counts = {name: MoEMamba(config).param_counts() for name, (_, config) in
+                  experiment.model_configs(sizes, 8).items()}
+        base = counts["mamba"][1]
+        for name, (total, active) in counts.items():
+            print(f"full size {name}: {active} active of {total}")
+            self.assertLess(abs(active - base) / base, 0.02, name)
+        self.assertGreater(counts["moe_mamba_32"][0], 3 * base)  # the experts are there
 
 
 if __name__ == "__main__":
