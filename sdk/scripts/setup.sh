@@ -18,7 +18,7 @@ PACKAGES=(
   # fuzzing
   clang-14 libclang-rt-14-dev
   # authoring kit
-  python3-torch python3-numpy
+  python3-torch python3-numpy python3-matplotlib
   # an optimised BLAS for torch (Debian's default libblas is the slow reference one)
   libopenblas0-openmp
 )

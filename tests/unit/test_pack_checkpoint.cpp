@@ -9,6 +9,7 @@
 #include "support/checkpoint_fixture.hpp"
 #include "synthetic_model.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace mmb;
@@ -344,4 +345,83 @@ TEST_CASE("checkpoint inputs: paths, dialect detection and tokenizer files", "[p
   expect(dir.dir(), MMB_ERR_IO, "other.json does not exist");
   test::write_text(dir.path("other.json"), "{}");
   CHECK(load_checkpoint(dir.dir()).tokenizer_path == dir.path("other.json"));
+}
+
+TEST_CASE("native checkpoints: parallel parts and projection experts that disagree with config.json are format errors",
+          "[pack]") {
+  // Layer 0: parallel with two norms; 1: Mamba with x_proj_in, z_proj_in and out_proj
+  // routed; 2: parallel with a shared norm and a routed out_proj.
+  const ModelConfig config = named_shape("tiny-parallel-routed");
+  const size_t d = config.d_model, di = config.layers[1].mamba.d_inner;
+  const auto fixture = test::fixture_tensors(config);
+  auto find = [](std::vector<FixtureTensor>& t, const std::string& name) -> FixtureTensor& {
+    for (auto& x : t)
+      if (x.name == name) return x;
+    FAIL("no tensor " << name);
+    return t.front();
+  };
+  auto reshape = [](FixtureTensor& t, std::vector<uint64_t> shape) {
+    t.shape = std::move(shape);
+    t.values.assign(t.shape[0] * t.shape[1], 0.5f);
+    t.bytes = test::encode(t.values, t.dtype);
+  };
+  auto shape_text = [](uint64_t a, uint64_t b) { return "[" + std::to_string(a) + ", " + std::to_string(b) + "]"; };
+  struct Case {
+    std::string label;
+    std::function<void(std::vector<FixtureTensor>&)> change;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"an out_proj expert transposed",
+       [&](auto& t) { reshape(find(t, "layers.1.mamba.out_proj.experts.2.weight"), {di, d}); },
+       "'layers.1.mamba.out_proj.experts.2.weight' has shape " + shape_text(di, d)},
+      {"an x_proj_in expert as wide as the whole in_proj",
+       [&](auto& t) { reshape(find(t, "layers.1.mamba.x_proj_in.experts.0.weight"), {2 * di, d}); },
+       "'layers.1.mamba.x_proj_in.experts.0.weight' has shape " + shape_text(2 * di, d)},
+      {"a router over the wrong width",
+       [&](auto& t) { reshape(find(t, "layers.2.mamba.out_proj.router.weight"), {4, d}); },
+       "'layers.2.mamba.out_proj.router.weight' has shape " + shape_text(4, d)},
+      {"one expert fewer than n_experts",
+       [](auto& t) {
+         t.erase(std::remove_if(t.begin(), t.end(),
+                                [](const FixtureTensor& x) { return x.name == "layers.1.mamba.z_proj_in.experts.3.weight"; }),
+                 t.end());
+       },
+       "missing 1 tensor(s)"},
+      {"a parallel layer without its moe part's tensors",
+       [](auto& t) {
+         t.erase(std::remove_if(t.begin(), t.end(), [](const FixtureTensor& x) { return x.name.rfind("layers.0.moe.", 0) == 0; }),
+                 t.end());
+       },
+       "tensor(s) that"},
+      {"a whole in_proj beside routed halves",
+       [&](auto& t) {
+         t.push_back(find(t, "layers.1.mamba.x_proj_in.experts.0.weight"));
+         t.back().name = "layers.1.mamba.in_proj.weight";
+         reshape(t.back(), {2 * di, d});
+       },
+       "1 tensor(s) that"},
+      {"norm_moe in a layer whose norm is shared",
+       [&](auto& t) {
+         t.push_back(find(t, "layers.0.norm_moe.weight"));
+         t.back().name = "layers.2.norm_moe.weight";
+       },
+       "1 tensor(s) that"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.label);
+    TempDir dir;
+    auto tensors = fixture;
+    c.change(tensors);
+    test::write_fixture(dir.path("model.safetensors"), tensors);
+    test::write_text(dir.path("config.json"), native_config_json(config));
+    auto [status, message] = load_failure(dir.dir());
+    CHECK(status == MMB_ERR_FORMAT);
+    CHECK_THAT(message, Catch::Contains(c.message));
+  }
+  // The unchanged fixture loads: the failures above are the changes'.
+  TempDir dir;
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  test::write_text(dir.path("config.json"), native_config_json(config));
+  CHECK(load_failure(dir.dir()).first == MMB_OK);
 }

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import torch
 
-from .model import MoEMamba
+from .model import PROJECTION_KEYS, MoEMamba
 
 
 # safetensors dtype names of the tensors write_safetensors can keep as they are.
@@ -56,12 +56,29 @@ _LAYER_KEYS = {
             "routed_scale", "n_shared", "shared_d_ff", "shared_expert", "shared_bias", "normalize_expert_output"),
     "mlp": ("d_ff", "expert", "bias"),
 }
+_PROJECTION_EXPERT_KEYS = ("n_experts", "top_k", "router", "router_bias", "sel_bias", "renorm", "routed_scale", "bias")
+
+
+def _fields(kind, l):
+    out = {k: l[k] for k in _LAYER_KEYS[kind]}
+    if kind == "mamba":
+        for key in PROJECTION_KEYS.values():
+            if key in l:
+                out[key] = {k: l[key][k] for k in _PROJECTION_EXPERT_KEYS}
+    return out
+
+
+def _layer_json(l):
+    if l["kind"] == "parallel":
+        return {"kind": "parallel", "shared_norm": l["shared_norm"], "mamba": _fields("mamba", l["mamba"]),
+                "moe": _fields("moe", l["moe"])}
+    return dict({"kind": l["kind"]}, **_fields(l["kind"], l))
 
 
 def native_config(model, metadata=None, tokenizer=None):
     c = model.config
     out = {k: c[k] for k in ("format", "d_model", "vocab_size", "norm", "final_norm", "norm_eps", "tie_embeddings")}
-    out["layers"] = [dict({"kind": l["kind"]}, **{k: l[k] for k in _LAYER_KEYS[l["kind"]]}) for l in c["layers"]]
+    out["layers"] = [_layer_json(l) for l in c["layers"]]
     if tokenizer:
         out["tokenizer"] = tokenizer
     if metadata:

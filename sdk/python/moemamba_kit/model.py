@@ -17,6 +17,51 @@ from .scan import selective_scan_chunked
 EXPERT_ACTS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu")
 
 
+# A Mamba layer's projections that may be routed mixtures of linear experts, and the
+# config key of each (docs/packing.md).
+PROJECTION_KEYS = {"x_proj_in": "x_proj_experts", "z_proj_in": "z_proj_experts", "out_proj": "out_proj_experts"}
+
+
+def _router_defaults(l):
+    l.setdefault("top_k", 1)
+    l.setdefault("router", "softmax")
+    l.setdefault("router_bias", False)
+    l.setdefault("sel_bias", False)
+    l.setdefault("renorm", False)
+    l.setdefault("routed_scale", 1.0)
+    return l
+
+
+def _mamba_defaults(layer, d):
+    l = dict(layer)
+    l.setdefault("d_inner", 2 * d)
+    l.setdefault("d_state", 16)
+    l.setdefault("d_conv", 4)
+    if l.get("dt_rank", "auto") == "auto":
+        l["dt_rank"] = math.ceil(d / 16)
+    l.setdefault("in_proj_bias", False)
+    l.setdefault("conv_bias", True)
+    l.setdefault("out_proj_bias", False)
+    for key in PROJECTION_KEYS.values():
+        if l.get(key) is not None:
+            l[key] = _router_defaults(dict(l[key]))
+            l[key].setdefault("bias", False)
+        else:
+            l.pop(key, None)
+    return l
+
+
+def _moe_defaults(layer):
+    l = _router_defaults(dict(layer))
+    l.setdefault("expert_bias", False)
+    l.setdefault("n_shared", 0)
+    l.setdefault("shared_d_ff", l["d_ff"])
+    l.setdefault("shared_expert", l["expert"])
+    l.setdefault("shared_bias", l["expert_bias"])
+    l.setdefault("normalize_expert_output", False)
+    return l
+
+
 def full_config(config):
     """The config with every default filled in (the native dialect's defaults)."""
     c = dict(config)
@@ -31,33 +76,22 @@ def full_config(config):
     d = c["d_model"]
     layers = []
     for layer in c["layers"]:
-        l = dict(layer)
-        if l["kind"] == "mamba":
-            l.setdefault("d_inner", 2 * d)
-            l.setdefault("d_state", 16)
-            l.setdefault("d_conv", 4)
-            if l.get("dt_rank", "auto") == "auto":
-                l["dt_rank"] = math.ceil(d / 16)
-            l.setdefault("in_proj_bias", False)
-            l.setdefault("conv_bias", True)
-            l.setdefault("out_proj_bias", False)
-        elif l["kind"] == "moe":
-            l.setdefault("top_k", 1)
-            l.setdefault("expert_bias", False)
-            l.setdefault("router", "softmax")
-            l.setdefault("router_bias", False)
-            l.setdefault("sel_bias", False)
-            l.setdefault("renorm", False)
-            l.setdefault("routed_scale", 1.0)
-            l.setdefault("n_shared", 0)
-            l.setdefault("shared_d_ff", l["d_ff"])
-            l.setdefault("shared_expert", l["expert"])
-            l.setdefault("shared_bias", l["expert_bias"])
-            l.setdefault("normalize_expert_output", False)
-        elif l["kind"] == "mlp":
+        kind = layer["kind"]
+        if kind == "mamba":
+            l = _mamba_defaults(layer, d)
+        elif kind == "moe":
+            l = _moe_defaults(layer)
+        elif kind == "mlp":
+            l = dict(layer)
             l.setdefault("bias", False)
+        elif kind == "parallel":
+            for part in ("mamba", "moe"):
+                if part not in layer:
+                    raise ValueError(f"a parallel layer needs its {part!r} part")
+            l = {"kind": "parallel", "shared_norm": layer.get("shared_norm", False),
+                 "mamba": _mamba_defaults(layer["mamba"], d), "moe": _moe_defaults(layer["moe"])}
         else:
-            raise ValueError(f"unknown layer kind {l['kind']!r}")
+            raise ValueError(f"unknown layer kind {kind!r}")
         layers.append(l)
     c["layers"] = layers
     return c
@@ -86,17 +120,30 @@ class Norm(nn.Module):
 
 
 class Mamba(nn.Module):
+    """A Mamba block; x_proj_in, z_proj_in (the halves of in_proj) and out_proj may each be
+    a RoutedLinear. While neither half of in_proj is routed it is one tensor, as in every
+    Mamba checkpoint; otherwise each half has its own names (docs/bundle-format.md)."""
+
     def __init__(self, d_model, l):
         super().__init__()
         di, ds, r = l["d_inner"], l["d_state"], l["dt_rank"]
         self.d_inner, self.d_state, self.dt_rank, self.d_conv = di, ds, r, l["d_conv"]
-        self.in_proj = nn.Linear(d_model, 2 * di, bias=l["in_proj_bias"])
+        routed = {p: l.get(key) for p, key in PROJECTION_KEYS.items()}
+        if routed["out_proj"] and l["out_proj_bias"]:
+            raise ValueError("out_proj_bias is set but out_proj is routed (use out_proj_experts.bias)")
+        if routed["x_proj_in"] and routed["z_proj_in"] and l["in_proj_bias"]:
+            raise ValueError("in_proj_bias is set but both halves of in_proj are routed (use the experts' bias)")
+        if routed["x_proj_in"] or routed["z_proj_in"]:
+            self.x_proj_in = projection(d_model, di, l["in_proj_bias"], routed["x_proj_in"])
+            self.z_proj_in = projection(d_model, di, l["in_proj_bias"], routed["z_proj_in"])
+        else:
+            self.in_proj = nn.Linear(d_model, 2 * di, bias=l["in_proj_bias"])
         self.conv1d = nn.Conv1d(di, di, l["d_conv"], groups=di, padding=l["d_conv"] - 1, bias=l["conv_bias"])
         self.x_proj = nn.Linear(di, r + 2 * ds, bias=False)
         self.dt_proj = nn.Linear(r, di, bias=True)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, ds + 1, dtype=torch.float32)).repeat(di, 1))
         self.D = nn.Parameter(torch.ones(di))
-        self.out_proj = nn.Linear(di, d_model, bias=l["out_proj_bias"])
+        self.out_proj = projection(di, d_model, l["out_proj_bias"], routed["out_proj"])
         # Mamba's dt initialisation: softplus(bias) log-uniform in [1e-3, 1e-1].
         dt = torch.exp(torch.rand(di) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
         with torch.no_grad():
@@ -105,7 +152,10 @@ class Mamba(nn.Module):
 
     def forward(self, h, scan=selective_scan_chunked):
         L = h.shape[1]
-        x, z = self.in_proj(h).chunk(2, dim=-1)
+        if hasattr(self, "in_proj"):
+            x, z = self.in_proj(h).chunk(2, dim=-1)
+        else:
+            x, z = self.x_proj_in(h), self.z_proj_in(h)
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :L].transpose(1, 2))
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.softplus(self.dt_proj(dt))
@@ -113,6 +163,13 @@ class Mamba(nn.Module):
         y = scan(x, dt, A, B, C)
         y = (y + self.D * x) * F.silu(z)
         return self.out_proj(y)
+
+
+def projection(d_in, d_out, bias, experts):
+    """A plain nn.Linear, or a RoutedLinear when `experts` (the *_proj_experts table) is given."""
+    if experts is None:
+        return nn.Linear(d_in, d_out, bias=bias)
+    return RoutedLinear(d_in, d_out, experts)
 
 
 def expert_act(name, x):
@@ -159,26 +216,24 @@ class Router(nn.Module):
         return F.linear(h, self.weight, self.bias)
 
 
-class MoE(nn.Module):
-    def __init__(self, d_model, l, eps, expert_init_scale=1.0):
+class Routed(nn.Module):
+    """Top-k routing over experts, shared by MoE layers and routed projections: the
+    inference math of DESIGN.md section 5 plus the training-time options (noise,
+    capacity, load-balancing and z-loss)."""
+
+    def __init__(self, d_in, l):
         super().__init__()
-        self.l, self.eps = l, eps
-        self.router = Router(d_model, l["n_experts"], l["router_bias"], l["sel_bias"])
-        self.experts = nn.ModuleList(
-            FeedForward(d_model, l["d_ff"], l["expert"], l["expert_bias"], expert_init_scale)
-            for _ in range(l["n_experts"]))
-        self.shared = nn.ModuleList(
-            FeedForward(d_model, l["shared_d_ff"], l["shared_expert"], l["shared_bias"])
-            for _ in range(l["n_shared"]))
+        self.l = l
+        self.router = Router(d_in, l["n_experts"], l["router_bias"], l["sel_bias"])
         self.routing = RoutingOptions()
-        self.aux_loss = None  # set by forward: load-balancing loss
+        self.aux_loss = None  # set by forward while training: load-balancing loss
         self.z_loss = None
         self.load = None  # per-expert fraction of routed assignments
 
-    def forward(self, h):
+    def mix(self, h, d_out, expert):
+        """sum over each row's selected experts e of gate_e * expert(e, rows)."""
         l, E, k = self.l, self.l["n_experts"], self.l["top_k"]
-        shape = h.shape
-        x = h.reshape(-1, shape[-1])
+        x = h.reshape(-1, h.shape[-1])
         n = x.shape[0]
         logits = self.router(x)
         if self.training and self.routing.noise_std > 0:
@@ -210,27 +265,67 @@ class MoE(nn.Module):
         if self.training and self.routing.capacity_factor > 0:
             capacity = max(1, math.ceil(self.routing.capacity_factor * n * k / E))
 
-        out = torch.zeros_like(x)
+        out = x.new_zeros(n, d_out)
         flat_sel = sel.reshape(-1)
         flat_gate = gates.reshape(-1)
         token = torch.arange(n, device=x.device).repeat_interleave(k)
         for e in range(E):
             idx = (flat_sel == e).nonzero(as_tuple=True)[0]
             if capacity is not None:
-                idx = idx[:capacity]  # overflowing tokens skip the layer (residual only)
+                idx = idx[:capacity]  # overflowing tokens get nothing from this expert
             if idx.numel() == 0:
                 continue
             rows = token[idx]
-            y = self.experts[e](x[rows])
-            if l["normalize_expert_output"]:
-                y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
-            out = out.index_add(0, rows, y * flat_gate[idx, None])
+            out = out.index_add(0, rows, expert(e, x[rows]) * flat_gate[idx, None])
+        return out, x
+
+    def expert_params(self):
+        """Parameters of one routed expert (all experts have the same shapes)."""
+        return sum(p.numel() for p in self.experts[0].parameters())
+
+
+class MoE(Routed):
+    def __init__(self, d_model, l, eps, expert_init_scale=1.0):
+        super().__init__(d_model, l)
+        self.eps = eps
+        self.experts = nn.ModuleList(
+            FeedForward(d_model, l["d_ff"], l["expert"], l["expert_bias"], expert_init_scale)
+            for _ in range(l["n_experts"]))
+        self.shared = nn.ModuleList(
+            FeedForward(d_model, l["shared_d_ff"], l["shared_expert"], l["shared_bias"])
+            for _ in range(l["n_shared"]))
+
+    def expert_output(self, e, x):
+        y = self.experts[e](x)
+        if self.l["normalize_expert_output"]:
+            y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+        return y
+
+    def forward(self, h):
+        out, x = self.mix(h, h.shape[-1], self.expert_output)
         for s in self.shared:
             out = out + s(x)
-        return out.reshape(shape)
+        return out.reshape(h.shape)
+
+
+class RoutedLinear(Routed):
+    """A projection as a routed mixture of linear experts: sum over the selected j of
+    gate_j * (W_j u + b_j), each W_j of the plain projection's shape [d_out, d_in]."""
+
+    def __init__(self, d_in, d_out, l):
+        super().__init__(d_in, l)
+        self.d_out = d_out
+        self.experts = nn.ModuleList(nn.Linear(d_in, d_out, bias=l["bias"]) for _ in range(l["n_experts"]))
+
+    def forward(self, h):
+        out, _ = self.mix(h, self.d_out, lambda e, x: self.experts[e](x))
+        return out.reshape(*h.shape[:-1], self.d_out)
 
 
 class Block(nn.Module):
+    """One residual layer: r + part(norm(r)); a parallel layer adds its Mamba part on
+    norm(r) and its MoE part on norm_moe(r) (norm(r) when shared_norm)."""
+
     def __init__(self, c, l, expert_init_scale):
         super().__init__()
         d = c["d_model"]
@@ -240,6 +335,11 @@ class Block(nn.Module):
             self.mamba = Mamba(d, l)
         elif self.kind == "moe":
             self.moe = MoE(d, l, c["norm_eps"], expert_init_scale)
+        elif self.kind == "parallel":
+            if not l["shared_norm"]:
+                self.norm_moe = Norm(c["norm"], d, c["norm_eps"])
+            self.mamba = Mamba(d, l["mamba"])
+            self.moe = MoE(d, l["moe"], c["norm_eps"], expert_init_scale)
         else:
             self.mlp = FeedForward(d, l["d_ff"], l["expert"], l["bias"])
 
@@ -247,6 +347,9 @@ class Block(nn.Module):
         h = self.norm(r)
         if self.kind == "mamba":
             return r + self.mamba(h, scan)
+        if self.kind == "parallel":
+            h_moe = self.norm_moe(r) if hasattr(self, "norm_moe") else h
+            return r + self.mamba(h, scan) + self.moe(h_moe)
         return r + getattr(self, self.kind)(h)
 
 
@@ -265,11 +368,13 @@ class MoEMamba(nn.Module):
             self.lm_head = nn.Linear(d, V, bias=False)
             nn.init.normal_(self.lm_head.weight, std=0.02)
 
-    def moe_layers(self):
-        return [b.moe for b in self.layers if b.kind == "moe"]
+    def routed_layers(self):
+        """Every router's module, in model order: MoE layers (a parallel layer's MoE part
+        too) and routed projections."""
+        return [m for m in self.modules() if isinstance(m, Routed)]
 
     def set_routing(self, options):
-        for m in self.moe_layers():
+        for m in self.routed_layers():
             m.routing = options
 
     def forward(self, tokens, scan=selective_scan_chunked):
@@ -282,10 +387,7 @@ class MoEMamba(nn.Module):
         return F.linear(r, head)
 
     def param_counts(self):
-        """(total, active per token): active counts top_k of each MoE layer's experts."""
+        """(total, active per token): active counts top_k of each router's experts."""
         total = sum(p.numel() for p in self.parameters())
-        inactive = 0
-        for m in self.moe_layers():
-            per_expert = sum(p.numel() for p in m.experts[0].parameters())
-            inactive += per_expert * (m.l["n_experts"] - m.l["top_k"])
+        inactive = sum(m.expert_params() * (m.l["n_experts"] - m.l["top_k"]) for m in self.routed_layers())
         return total, total - inactive

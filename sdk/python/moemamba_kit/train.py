@@ -76,14 +76,8 @@ def evaluate(model, tokens, seq, batch, max_batches=None):
     return total / max(1, count)
 
 
-def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", required=True, help="native-dialect model config (JSON file)")
-    ap.add_argument("--data", required=True, help="training text file")
-    ap.add_argument("--valid", help="validation text file")
-    ap.add_argument("--tokenizer", required=True, help="tokenizer.json (moemamba_kit.bpe)")
-    ap.add_argument("--out", required=True, help="run directory (checkpoint, log)")
-    ap.add_argument("--steps", type=int, default=1000)
+def add_training_args(ap):
+    """The optimisation and routing options, shared with moemamba_kit.experiment."""
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -98,6 +92,17 @@ def parse_args(argv):
     ap.add_argument("--expert-init-scale", type=float, default=0.1 ** 0.5, help="Switch's small expert init")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True, help="native-dialect model config (JSON file)")
+    ap.add_argument("--data", required=True, help="training text file")
+    ap.add_argument("--valid", help="validation text file")
+    ap.add_argument("--tokenizer", required=True, help="tokenizer.json (moemamba_kit.bpe)")
+    ap.add_argument("--out", required=True, help="run directory (checkpoint, log)")
+    ap.add_argument("--steps", type=int, default=1000)
+    add_training_args(ap)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--eval-batches", type=int, default=20)
@@ -106,26 +111,61 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(config, a):
+    """The model with the run's expert init and training-time routing options."""
+    model = MoEMamba(config, expert_init_scale=a.expert_init_scale)
+    model.set_routing(RoutingOptions(a.capacity_factor, a.router_noise, a.z_loss))
+    return model
+
+
+def make_optimizer(model, a):
+    """AdamW; weight decay on matrices only."""
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.95))
+
+
+def train_step(model, opt, x, y, step, a):
+    """One optimisation step at schedule position `step`: cross-entropy plus every
+    router's load-balancing and z-loss, clipped gradients. Returns (cross-entropy, grad norm)."""
+    for g in opt.param_groups:
+        g["lr"] = lr_at(step, a)
+    logits = model(x)
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss = ce
+    for m in model.routed_layers():
+        loss = loss + a.aux_alpha * m.aux_loss + m.z_loss
+    if not torch.isfinite(loss):
+        # Stop with the last good checkpoint on disk rather than train on garbage.
+        raise SystemExit(f"step {step + 1}: loss is {loss.item()}; lower --lr or resume from the checkpoint")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip).item()
+    opt.step()
+    return ce.item(), gnorm
+
+
 def main(argv=None):
     a = parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    random.seed(a.seed)
-    np.random.seed(a.seed)
-    torch.manual_seed(a.seed)
+    seed_everything(a.seed)
     with open(a.config) as f:
         config = json.load(f)
     tokenizer = Tokenizer.load(a.tokenizer)
     train_tokens = load_tokens(a.data, tokenizer, a.out)
     valid_tokens = load_tokens(a.valid, tokenizer, a.out) if a.valid else None
 
-    model = MoEMamba(config, expert_init_scale=a.expert_init_scale)
-    model.set_routing(RoutingOptions(a.capacity_factor, a.router_noise, a.z_loss))
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.95))
+    model = build_model(config, a)
+    opt = make_optimizer(model, a)
     gen = torch.Generator().manual_seed(a.seed)
     step, tokens_seen, train_seconds, history = 0, 0, 0.0, []
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
@@ -150,32 +190,19 @@ def main(argv=None):
     started = run_start = time.time()
     window_tokens, window_start = 0, time.time()
     while step < a.steps:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, a)
         x, y = batches(train_tokens, a.batch, a.seq, gen)
-        logits = model(x)
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        loss = ce
-        for m in model.moe_layers():
-            loss = loss + a.aux_alpha * m.aux_loss + m.z_loss
-        if not torch.isfinite(loss):
-            # Stop with the last good checkpoint on disk rather than train on garbage.
-            raise SystemExit(f"step {step + 1}: loss is {loss.item()}; lower --lr or resume from the checkpoint")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip).item()
-        opt.step()
+        ce, gnorm = train_step(model, opt, x, y, step, a)
         step += 1
         tokens_seen += x.numel()
         window_tokens += x.numel()
-        record = {"step": step, "loss": ce.item(), "lr": opt.param_groups[0]["lr"], "grad_norm": gnorm}
+        record = {"step": step, "loss": ce, "lr": opt.param_groups[0]["lr"], "grad_norm": gnorm}
         if step % a.log_every == 0 or step == a.steps:
             now = time.time()
             record["tokens_per_s"] = window_tokens / (now - window_start)
-            record["load"] = [[round(v, 3) for v in m.load.tolist()] for m in model.moe_layers()]
+            record["load"] = [[round(v, 3) for v in m.load.tolist()] for m in model.routed_layers()]
             window_tokens, window_start = 0, now
             bar = "#" * int(20 * step / a.steps)
-            print(f"[{bar:<20}] step {step}/{a.steps} loss {ce.item():.4f} lr {record['lr']:.2e} "
+            print(f"[{bar:<20}] step {step}/{a.steps} loss {ce:.4f} lr {record['lr']:.2e} "
                   f"{record['tokens_per_s']:.0f} tok/s load {record['load']}", flush=True)
         if valid_tokens is not None and (step % a.eval_every == 0 or step == a.steps):
             record["valid_loss"] = evaluate(model, valid_tokens, a.seq, a.batch, a.eval_batches)

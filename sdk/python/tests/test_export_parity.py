@@ -43,6 +43,39 @@ CONFIGS = {
             {"kind": "mamba", "d_state": 16},
             {"kind": "moe", "n_experts": 3, "top_k": 1, "d_ff": 8, "expert": "gelu_tanh", "router": "relu",
              "router_bias": True}]},
+    # The MoE-Mamba paper's other designs (docs/bundle-format.md, "Parallel layers and
+    # projections as experts").
+    "parallel_two_norms": {
+        "d_model": 24, "vocab_size": 260, "layers": [
+            {"kind": "parallel", "mamba": {"d_state": 6},
+             "moe": {"n_experts": 4, "top_k": 1, "d_ff": 32, "expert": "relu"}},
+            {"kind": "mamba", "d_state": 4},
+            {"kind": "parallel", "shared_norm": False, "mamba": {"d_inner": 40, "d_state": 4, "in_proj_bias": True},
+             "moe": {"n_experts": 3, "top_k": 2, "d_ff": 16, "expert": "swiglu", "renorm": True}}]},
+    "parallel_shared_norm_layer_norm": {
+        "d_model": 16, "vocab_size": 256, "norm": "layer", "layers": [
+            {"kind": "parallel", "shared_norm": True, "mamba": {"d_state": 8, "out_proj_bias": True},
+             "moe": {"n_experts": 5, "top_k": 2, "d_ff": 24, "expert": "gelu", "router": "sigmoid",
+                     "sel_bias": True, "n_shared": 1}},
+            {"kind": "parallel", "shared_norm": True, "mamba": {"d_state": 4},
+             "moe": {"n_experts": 2, "d_ff": 8, "expert": "silu"}}]},
+    "moe_in_out_proj": {
+        "d_model": 24, "vocab_size": 270, "layers": [
+            {"kind": "mamba", "d_state": 8, "out_proj_experts": {"n_experts": 4, "top_k": 1}},
+            {"kind": "mamba", "d_state": 8, "in_proj_bias": True,
+             "out_proj_experts": {"n_experts": 3, "top_k": 2, "router": "relu", "router_bias": True,
+                                  "renorm": True, "bias": True}}]},
+    "moe_in_both_projections": {
+        "d_model": 24, "vocab_size": 280, "layers": [
+            {"kind": "mamba", "d_state": 8, "x_proj_experts": {"n_experts": 4},
+             "out_proj_experts": {"n_experts": 4}},
+            {"kind": "mamba", "d_inner": 32, "d_state": 4, "in_proj_bias": True,
+             "z_proj_experts": {"n_experts": 3, "top_k": 2, "router": "sigmoid", "sel_bias": True,
+                                "routed_scale": 1.5, "bias": True},
+             "out_proj_experts": {"n_experts": 2, "bias": True}},
+            {"kind": "parallel", "mamba": {"d_state": 4, "x_proj_experts": {"n_experts": 3, "bias": True},
+                                           "z_proj_experts": {"n_experts": 2, "renorm": True, "top_k": 2}},
+             "moe": {"n_experts": 3, "d_ff": 16, "expert": "relu"}}]},
 }
 
 
@@ -55,7 +88,7 @@ def randomize(model, seed):
                 p.copy_(torch.rand(p.shape, generator=g) * 2.5 - 0.5)
             elif name.endswith("dt_proj.bias"):
                 p.copy_(torch.rand(p.shape, generator=g) * 3 - 4)
-            elif name.endswith("norm.weight") or name.endswith("norm_f.weight"):
+            elif name.endswith(("norm.weight", "norm_moe.weight", "norm_f.weight")):
                 p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
             else:
                 p.copy_(torch.randn(p.shape, generator=g) * (p.shape[-1] ** -0.5 if p.dim() > 1 else 0.2))

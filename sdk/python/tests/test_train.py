@@ -1,13 +1,18 @@
 """Trainer smoke run: a tiny MoE-Mamba's loss goes down over a few dozen steps, the
-checkpoint resumes where it stopped, and the same seed gives the same losses."""
+checkpoint resumes where it stopped, and the same seed gives the same losses; the
+training-time routing options reach every router (MoE layers, a parallel layer's MoE
+part, routed projections)."""
 import json
 import os
 import sys
 import tempfile
 import unittest
 
+import torch
+
 sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
 from moemamba_kit import bpe, train  # noqa: E402
+from moemamba_kit.model import MoEMamba, RoutingOptions  # noqa: E402
 
 TEXT = ("The cat sat on the mat. The dog sat on the log. A bird sang in the tree, and the cat watched it.\n\n"
         "It was a quiet day in the small town; people walked to the market and talked about the weather.\n\n") * 40
@@ -48,6 +53,46 @@ class TrainSmoke(unittest.TestCase):
             self.assertEqual(len(resumed), 40)
             for x, y in zip(resumed, full):
                 self.assertAlmostEqual(x["loss"], y["loss"], places=4)
+
+
+class RoutingEverywhere(unittest.TestCase):
+    CONFIG = {"d_model": 16, "vocab_size": 64, "layers": [
+        {"kind": "parallel", "mamba": {"d_state": 4, "out_proj_experts": {"n_experts": 4}},
+         "moe": {"n_experts": 4, "d_ff": 16, "expert": "relu"}},
+        {"kind": "mamba", "d_state": 4, "x_proj_experts": {"n_experts": 3}, "z_proj_experts": {"n_experts": 2}}]}
+
+    def test_every_router_has_losses_load_and_gradients(self):
+        torch.manual_seed(0)
+        model = MoEMamba(self.CONFIG).train()
+        model.set_routing(RoutingOptions(capacity_factor=1.0, noise_std=0.1, z_loss=1e-3))
+        routers = model.routed_layers()
+        self.assertEqual(len(routers), 4)  # out_proj, the MoE part, x_proj_in, z_proj_in
+        tokens = torch.randint(0, 64, (2, 24))
+        loss = model(tokens).logsumexp(-1).mean()
+        for m in routers:
+            self.assertEqual(m.load.numel(), m.l["n_experts"])
+            self.assertAlmostEqual(m.load.sum().item(), 1.0, places=5)
+            loss = loss + 0.01 * m.aux_loss + m.z_loss
+            self.assertGreater(m.z_loss.item(), 0.0)
+        loss.backward()
+        for m in routers:
+            self.assertGreater(m.router.weight.grad.abs().sum().item(), 0.0)
+
+    def test_capacity_drops_overflowing_tokens_of_a_routed_projection(self):
+        torch.manual_seed(1)
+        model = MoEMamba({"d_model": 8, "vocab_size": 32, "layers": [
+            {"kind": "mamba", "d_state": 2, "out_proj_experts": {"n_experts": 2}}]})
+        proj = model.layers[0].mamba.out_proj
+        with torch.no_grad():
+            proj.router.weight.zero_()
+            proj.router.weight[0] += 1.0  # every token prefers expert 0 (positive inputs)
+        u = torch.rand(1, 10, proj.experts[0].in_features) + 0.1
+        proj.train()
+        proj.routing = RoutingOptions(capacity_factor=1.0)  # capacity ceil(10 / 2) = 5
+        out = proj(u)
+        self.assertEqual((out.abs().sum(-1) > 0).sum().item(), 5)
+        proj.eval()  # inference: no capacity limit
+        self.assertEqual((proj(u).abs().sum(-1) > 0).sum().item(), 10)
 
 
 if __name__ == "__main__":

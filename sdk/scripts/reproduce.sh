@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The MoE-Mamba paper's experiment at small scale, and the paper's other designs
+# (docs/reproduction.md): trains every model on the Brown corpus and writes
+# docs/reproduction/{paper.png, designs.png, results.md, curves.csv}.
+# About 2 hours on 2 cores; finished models are kept in WORK_DIR, so a rerun resumes.
+# Usage: reproduce.sh [WORK_DIR] [experiment options: --smoke, --estimate, --steps N, ...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=${1:-build/reproduction}
+shift || true
+out=docs/reproduction
+for arg in "$@"; do
+  # A smoke run's figures are no results: keep them out of docs/.
+  [ "$arg" = "--smoke" ] && out=$work/out
+done
+PYTHONPATH=$PWD/sdk/python exec /usr/bin/python3 -m moemamba_kit.experiment --work "$work" --out-dir "$out" "$@"
