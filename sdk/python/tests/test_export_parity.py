@@ -17,6 +17,9 @@ sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
 from moemamba_kit.export import export, pack  # noqa: E402
 from moemamba_kit.model import MoEMamba  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from random_weights import randomize  # noqa: E402
+
 MMB = os.environ.get("MMB_CLI", "")
 TOLERANCE = 5e-5
 
@@ -77,21 +80,6 @@ CONFIGS = {
                                            "z_proj_experts": {"n_experts": 2, "renorm": True, "top_k": 2}},
              "moe": {"n_experts": 3, "d_ff": 16, "expert": "relu"}}]},
 }
-
-
-def randomize(model, seed):
-    """Every tensor random (norm gains and biases too), so each one matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("A_log"):
-                p.copy_(torch.rand(p.shape, generator=g) * 2.5 - 0.5)
-            elif name.endswith("dt_proj.bias"):
-                p.copy_(torch.rand(p.shape, generator=g) * 3 - 4)
-            elif name.endswith(("norm.weight", "norm_moe.weight", "norm_f.weight")):
-                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(torch.randn(p.shape, generator=g) * (p.shape[-1] ** -0.5 if p.dim() > 1 else 0.2))
 
 
 class ExportParity(unittest.TestCase):
