@@ -584,9 +584,9 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
  *
  *  A job runs a prompt (text or token ids) through a session and, with a sampler,
  *  generates tokens after it, without blocking the host: the submitting call returns
- *  at once and the work happens elsewhere, one unit at a time (a prefill chunk of at
- *  most 16 tokens, or one generated token; the generating jobs of one model share one
- *  batched step). Where the work happens is mmb_runtime_options.job_mode: a background
+ *  at once and the work happens elsewhere, one unit at a time (a unit: one prompt
+ *  chunk of at most 16 tokens for the oldest job still in its prompt, and one token
+ *  for every generating job, those of one model sharing one batched step). Where the work happens is mmb_runtime_options.job_mode: a background
  *  thread of the runtime, the host's own job system, or only inside the host's
  *  mmb_runtime_frame() calls (a game's main loop with a time budget per frame).
  *

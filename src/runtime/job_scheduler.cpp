@@ -112,6 +112,7 @@ JobScheduler::Unit JobScheduler::advance_locked() {
   Unit unit;
   std::vector<Session*> pinned;
   std::vector<Step> steps;
+  bool prefilled = false;
   for (const auto& job : work) {
     Session* session = job->session();
     if (job->cancel_requested() || !session) {
@@ -120,6 +121,9 @@ JobScheduler::Unit JobScheduler::advance_locked() {
       unit.progressed = true;
       continue;
     }
+    // One prompt chunk per unit (first come, first served) keeps a unit near the cost
+    // of one step, so that frames keep to their budget while prompts arrive.
+    if (job->in_prompt() && prefilled) continue;
     try {
       if (!pager_->try_pin(session)) continue;  // waits for session memory
     } catch (...) {
@@ -131,6 +135,7 @@ JobScheduler::Unit JobScheduler::advance_locked() {
     unit.progressed = true;
     try {
       if (job->in_prompt()) {
+        prefilled = true;
         unit.prompt_tokens += job->prefill_chunk();
         if (!job->in_prompt() && job->state() != MMB_JOB_GENERATING) {
           job->finish(MMB_OK);
