@@ -667,7 +667,9 @@ MMB_API void mmb_job_options_init(mmb_job_options* options);
  *  @param sampler NULL: only the prompt is consumed (a non-blocking prefill). Else the
  *  job samples with its own copy of the sampler, taken here (its seed, RNG state and
  *  penalty window, which then sees the prompt): the host's sampler is not used
- *  afterwards and may be destroyed at once.
+ *  afterwards and may be destroyed at once. It is also left unchanged, so a later
+ *  job given the same sampler starts from the same random state (reseed it, or keep
+ *  one sampler per line, when lines with the same prompt must differ).
  *  @param prompt UTF-8 text, `len` bytes (NULL only when len is 0). Copied.
  *  @param len length of prompt in bytes.
  *  @param options NULL for defaults.

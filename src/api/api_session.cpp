@@ -51,15 +51,23 @@ class BatchUse {
  public:
   BatchUse(mmb_session* const* sessions, size_t n) : sessions_(sessions) {
     for (size_t i = 0; i < n; ++i) api::check_idle(sessions[i]);
-    for (; pinned_ < n; ++pinned_) sessions[pinned_]->runtime().pager().pin(sessions[pinned_]->impl.get());
+    try {
+      for (; pinned_ < n; ++pinned_) sessions[pinned_]->runtime().pager().pin(sessions[pinned_]->impl.get());
+    } catch (...) {
+      unpin();  // a throwing constructor gets no destructor call
+      throw;
+    }
   }
-  ~BatchUse() {
-    for (size_t i = 0; i < pinned_; ++i) sessions_[i]->runtime().pager().unpin(sessions_[i]->impl.get());
-  }
+  ~BatchUse() { unpin(); }
   BatchUse(const BatchUse&) = delete;
   BatchUse& operator=(const BatchUse&) = delete;
 
  private:
+  void unpin() {
+    for (size_t i = 0; i < pinned_; ++i) sessions_[i]->runtime().pager().unpin(sessions_[i]->impl.get());
+    pinned_ = 0;
+  }
+
   mmb_session* const* sessions_;
   size_t pinned_ = 0;
 };

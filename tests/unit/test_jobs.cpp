@@ -321,21 +321,21 @@ TEST_CASE("paged-out sessions continue exactly as sessions never paged", "[jobs]
     ModelPtr model = load_model(rt.get(), b.weights);
     constexpr int kSessions = 5;
     std::vector<SessionPtr> paged, kept;
-    std::vector<SamplerPtr> paged_samplers, kept_samplers;
     for (int i = 0; i < kSessions; ++i) {
       paged.push_back(make_session(model.get()));
       kept.push_back(make_session(plain_model.get()));
-      paged_samplers.push_back(sampler(i));
-      kept_samplers.push_back(sampler(i));
     }
     for (int turn = 0; turn < 3; ++turn) {
       // All five jobs at once: only two fit, the others wait their turn.
       std::vector<JobPtr> jobs;
-      for (int i = 0; i < kSessions; ++i)
-        jobs.push_back(submit(paged[i].get(), paged_samplers[i].get(), "turn " + std::to_string(turn), job_options(6)));
+      for (int i = 0; i < kSessions; ++i) {
+        SamplerPtr s = sampler(10 * turn + i);
+        jobs.push_back(submit(paged[i].get(), s.get(), "turn " + std::to_string(turn), job_options(6)));
+      }
       for (int i = 0; i < kSessions; ++i) {
         const Generated got = drain(jobs[i].get());
-        CHECK(got.tokens == generate(kept[i].get(), kept_samplers[i].get(), "turn " + std::to_string(turn), 6).tokens);
+        SamplerPtr s = sampler(10 * turn + i);
+        CHECK(got.tokens == generate(kept[i].get(), s.get(), "turn " + std::to_string(turn), 6).tokens);
       }
       // The blocking calls page too.
       for (int i = 0; i < kSessions; ++i) {
