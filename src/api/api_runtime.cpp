@@ -33,7 +33,11 @@ MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_ru
     mmb_runtime_options o;
     mmb_runtime_options_init(&o);
     if (options) {
-      api::check_struct_size(options->struct_size, offsetof(mmb_runtime_options, job_mode), sizeof(mmb_runtime_options), "mmb_runtime_options");
+      // Two versions exist: the first (up to alloc_user_data) and this one.
+      constexpr size_t kFirst = offsetof(mmb_runtime_options, job_mode);
+      if (options->struct_size != kFirst && options->struct_size != sizeof o)
+        fail(MMB_ERR_INVALID_ARGUMENT, "mmb_runtime_options.struct_size is ", options->struct_size, "; this library accepts ",
+             kFirst, " or ", sizeof o, " (call mmb_runtime_options_init first)");
       std::memcpy(&o, options, options->struct_size);  // fields past it keep their defaults
       o.struct_size = sizeof o;
     }

@@ -269,25 +269,28 @@ TEST_CASE("cancel at random moments: the session stays consistent and reusable",
   std::string long_prompt;
   for (int i = 0; i < 12; ++i) long_prompt += kPrompt;
   std::mt19937 rng(7);
-  int cancelled = 0, completed = 0, in_prompt = 0;
+  int cancelled = 0, completed = 0, in_prompt = 0, in_generation = 0;
   for (int round = 0; round < 24; ++round) {
     SessionPtr session = make_session(model.get());
     SamplerPtr s = sampler(round);
-    JobPtr job = submit(session.get(), s.get(), long_prompt, job_options(32));
+    // Odd rounds have a short prompt, so that cancels land during generation too.
+    const std::string& prompt = round % 2 ? kPrompt : long_prompt;
+    JobPtr job = submit(session.get(), s.get(), prompt, job_options(32));
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 6000));
     REQUIRE(mmb_job_cancel(job.get()) == MMB_OK);
     const Generated got = drain(job.get());
     const mmb_status r = result_of(job.get());
     REQUIRE((r == MMB_OK || r == MMB_ERR_CANCELLED));
     (r == MMB_OK ? completed : cancelled)++;
+    if (r == MMB_ERR_CANCELLED && !got.tokens.empty()) ++in_generation;
     const uint64_t pos = position(session.get());
     if (got.tokens.empty()) {
       // Stopped in the prompt: a whole number of chunks, or all of it.
-      CHECK((pos % 16 == 0 || pos == long_prompt.size()));
-      if (pos < long_prompt.size()) ++in_prompt;
+      CHECK((pos % 16 == 0 || pos == prompt.size()));
+      if (pos < prompt.size()) ++in_prompt;
     } else {
       // Every emitted token entered the state, nothing else did.
-      CHECK(pos == long_prompt.size() + got.tokens.size());
+      CHECK(pos == prompt.size() + got.tokens.size());
     }
     // Continuing equals a fresh session loaded with the same state.
     std::vector<uint8_t> blob = save_state(session.get());
@@ -296,7 +299,8 @@ TEST_CASE("cancel at random moments: the session stays consistent and reusable",
     SamplerPtr s1 = sampler(1000 + round), s2 = sampler(1000 + round);
     CHECK(generate(session.get(), s1.get(), "more", 8).tokens == generate(fresh.get(), s2.get(), "more", 8).tokens);
   }
-  std::printf("cancel rounds: %d cancelled (%d within the prompt), %d completed first\n", cancelled, in_prompt, completed);
+  std::printf("cancel rounds: %d cancelled (%d within the prompt, %d during generation), %d completed first\n", cancelled,
+              in_prompt, in_generation, completed);
   CHECK(cancelled > 0);
 }
 
