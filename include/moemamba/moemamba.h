@@ -13,7 +13,8 @@
  *   4. Session: stepping, prefill, batches, save/load/fork of state.
  *   5. Text: tokenizer and streaming detokenizer.
  *   6. Sampler and generation.
- *   7. The function table for hosts that dlopen the library.
+ *   7. Jobs and frames: non-blocking generation for game loops, session paging.
+ *   8. The function table for hosts that dlopen the library.
  *
  * Conventions that hold for every function below:
  *   - Every fallible function returns an mmb_status. MMB_OK (0) is success; any other
@@ -85,7 +86,9 @@ enum {
   MMB_ERR_CANCELLED = 7,         /**< A callback asked to stop; the call ended cleanly. */
   MMB_ERR_BUFFER_TOO_SMALL = 8,  /**< The output buffer is too small; the size needed was written. */
   MMB_ERR_STATE_MISMATCH = 9,    /**< Objects that must belong together do not (another model's state, sessions of two models). */
-  MMB_ERR_INTERNAL = 10          /**< A bug in the library; the message says where. */
+  MMB_ERR_INTERNAL = 10,         /**< A bug in the library; the message says where. */
+  MMB_ERR_BUSY = 11,             /**< The session is running a job (mmb_job_submit_text()); wait, cancel or destroy the job first. */
+  MMB_ERR_BUDGET = 12            /**< The runtime's session memory budget cannot hold this now (see mmb_runtime_options.session_memory_budget). */
 };
 
 /** A short constant name for a status ("MMB_ERR_FORMAT"), or "MMB_ERR_UNKNOWN" for a
@@ -132,6 +135,19 @@ enum {
 typedef void* (*mmb_alloc_fn)(void* user_data, size_t size, size_t alignment);
 /** Host free hook. `ptr` came from the matching alloc hook with this `size`. */
 typedef void (*mmb_free_fn)(void* user_data, void* ptr, size_t size);
+/** A unit of library work handed to the host's job system (see mmb_runtime_options.run_task). */
+typedef void (*mmb_task_fn)(void* task_data);
+/** Host job-system hook: run `task(task_data)` exactly once, on any thread, soon. It may
+ *  be called inline (then the submitting call returns after the work is done). */
+typedef void (*mmb_run_task_fn)(void* user_data, mmb_task_fn task, void* task_data);
+
+/** Who advances jobs (mmb_runtime_options.job_mode). */
+enum {
+  MMB_JOBS_WORKER = 0, /**< One background thread of the runtime advances jobs (default). */
+  MMB_JOBS_FRAME = 1,  /**< Only the host's calls advance jobs: mmb_runtime_frame() and mmb_job_wait(). */
+  MMB_JOBS_HOST = 2    /**< The host's job system, through run_task, advances them. */
+};
+
 /** Host log sink. `message` is UTF-8, without a trailing newline, valid only during the
  *  call. Called from the thread that made the library call being logged. */
 typedef void (*mmb_log_fn)(void* user_data, int32_t level, const char* message);
@@ -148,6 +164,16 @@ typedef struct mmb_runtime_options {
   mmb_alloc_fn alloc_fn; /**< Both hooks or neither; NULL: the C library's allocator. */
   mmb_free_fn free_fn;   /**< Frees what alloc_fn returned. */
   void* alloc_user_data; /**< Passed to alloc_fn and free_fn. */
+  /* Appended after the first version (absent from a struct_size of 64). */
+  int32_t job_mode;      /**< MMB_JOBS_*: who advances jobs; default MMB_JOBS_WORKER. */
+  mmb_run_task_fn run_task; /**< Required with MMB_JOBS_HOST, else ignored. Called from the thread that submits a job or ends a task. */
+  void* run_task_user_data; /**< Passed to run_task. */
+  /** Most bytes of session memory (recurrent state plus stepping scratch, see
+   *  mmb_runtime_get_session_memory()) resident at once over all sessions of this
+   *  runtime; 0 = no limit (default). Above it, idle sessions are paged out, least
+   *  recently used first: their state is compressed into host memory and restored
+   *  exactly on the next use. A request that cannot fit returns MMB_ERR_BUDGET. */
+  uint64_t session_memory_budget;
 } mmb_runtime_options;
 
 /** Fills `options` with the defaults and sets struct_size. Does nothing if NULL. */
@@ -554,7 +580,219 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
 
 /** @} */
 
-/** @defgroup api_table 7. Function table
+/** @defgroup jobs 7. Jobs and frames: non-blocking generation for game loops
+ *
+ *  A job runs a prompt (text or token ids) through a session and, with a sampler,
+ *  generates tokens after it, without blocking the host: the submitting call returns
+ *  at once and the work happens elsewhere, one unit at a time (a unit: one prompt
+ *  chunk of at most 16 tokens for the oldest job still in its prompt, and one token
+ *  for every generating job, those of one model sharing one batched step). Where the work happens is mmb_runtime_options.job_mode: a background
+ *  thread of the runtime, the host's own job system, or only inside the host's
+ *  mmb_runtime_frame() calls (a game's main loop with a time budget per frame).
+ *
+ *  The host reads results without blocking: mmb_job_read_text() and
+ *  mmb_job_read_tokens() take what was produced since the last read, mmb_job_poll()
+ *  tells the state, mmb_job_wait() blocks with a timeout, mmb_job_cancel() stops the
+ *  job at the next unit boundary. Events (each token's text, the end) go to the
+ *  job's event callback only from mmb_job_poll() and mmb_runtime_frame(), on the
+ *  thread that called them: never from a worker thread.
+ *
+ *  A session runs at most one job at a time; while it does, every other call on the
+ *  session returns MMB_ERR_BUSY. Destroying a session or a job is always safe: a
+ *  running job is cancelled and the call returns once no thread uses it any more
+ *  (within one unit of work).
+ *
+ *  Session memory: see mmb_runtime_options.session_memory_budget and
+ *  mmb_session_page_out(). Paging is invisible to results: a session paged out and in
+ *  produces exactly the tokens it would have produced resident.
+ *  @{ */
+
+/** Opaque: one submitted piece of work on a session. */
+typedef struct mmb_job mmb_job;
+
+/** What a job is doing (mmb_job_poll(), mmb_job_wait()). */
+enum {
+  MMB_JOB_QUEUED = 0,     /**< Submitted, not started (or waiting for session memory). */
+  MMB_JOB_PREFILL = 1,    /**< Consuming its prompt. */
+  MMB_JOB_GENERATING = 2, /**< Producing tokens. */
+  MMB_JOB_FINISHED = 3    /**< Done: its result status says how it ended. */
+};
+
+/** Kinds of job events (mmb_job_event_fn). */
+enum {
+  /** A generated token and the text it completes (whole UTF-8 characters, may be
+   *  empty). The last text event of a job may carry token -1: the detokenizer's
+   *  flush of an unfinished character. */
+  MMB_JOB_EVENT_TOKEN = 0,
+  /** The job ended: status MMB_OK (max_tokens, EOS or stop text reached, or a prompt
+   *  without generation consumed) or MMB_ERR_CANCELLED. Always the job's last event. */
+  MMB_JOB_EVENT_FINISHED = 1,
+  /** The job failed: status says why and text holds the message. Always the job's
+   *  last event (no FINISHED follows). */
+  MMB_JOB_EVENT_ERROR = 2
+};
+
+/** Receives a job's events, on the thread that calls mmb_job_poll() or
+ *  mmb_runtime_frame(), in the order they happened. `text` (len bytes, no NUL) is
+ *  valid only during the call; token is -1 when the event has none; status is MMB_OK
+ *  except for FINISHED and ERROR. The callback may call the library (cancel or
+ *  destroy this or other jobs included). */
+typedef void (*mmb_job_event_fn)(void* user_data, mmb_job* job, int32_t kind, int32_t token,
+                                 const char* text, size_t len, mmb_status status);
+
+/** Options of mmb_job_submit_text() and mmb_job_submit_tokens(). */
+typedef struct mmb_job_options {
+  uint32_t struct_size;     /**< sizeof(mmb_job_options). */
+  int32_t max_tokens;       /**< Most tokens to generate; default 256. Ignored without a sampler. */
+  int32_t stop_at_eos;      /**< 1: stop after the EOS token without emitting it (default). */
+  uint32_t tokenize_flags;  /**< MMB_TOKENIZE_* for a text prompt; default MMB_TOKENIZE_ADD_BOS. */
+  const char* stop_text;    /**< UTF-8: stop once the generated text contains it (it is emitted); NULL: none. Copied at submission. */
+  size_t stop_text_len;     /**< Length of stop_text in bytes. */
+  mmb_job_event_fn on_event; /**< NULL: no events (read the results with mmb_job_read_text()). */
+  void* event_user_data;    /**< Passed to on_event. */
+} mmb_job_options;
+
+/** Fills `options` with the defaults. Does nothing if NULL. */
+MMB_API void mmb_job_options_init(mmb_job_options* options);
+
+/** Submits a prompt, and generation after it, to run on `session` without blocking.
+ *  The job tokenizes `prompt`, feeds it to the session (continuing from its current
+ *  state; an empty prompt feeds BOS, or token 0), then, if `sampler` is not NULL,
+ *  samples up to max_tokens tokens exactly as mmb_generate() would: the same sampler
+ *  state and session state give the same tokens. Each emitted token enters the
+ *  session's state, so the session continues the text afterwards.
+ *  @param session the session; it is busy (MMB_ERR_BUSY for other calls) until the
+ *  job finishes, and is left at the state after the last emitted token (or the last
+ *  whole prompt chunk when cancelled during the prompt).
+ *  @param sampler NULL: only the prompt is consumed (a non-blocking prefill). Else the
+ *  job samples with its own copy of the sampler, taken here (its seed, RNG state and
+ *  penalty window, which then sees the prompt): the host's sampler is not used
+ *  afterwards and may be destroyed at once. It is also left unchanged, so a later
+ *  job given the same sampler starts from the same random state (reseed it, or keep
+ *  one sampler per line, when lines with the same prompt must differ).
+ *  @param prompt UTF-8 text, `len` bytes (NULL only when len is 0). Copied.
+ *  @param len length of prompt in bytes.
+ *  @param options NULL for defaults.
+ *  @param out receives the job; the caller owns it (mmb_job_destroy()).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL session/out, prompt NULL with len > 0,
+ *  bad struct_size, negative max_tokens, stop_text NULL with a length);
+ *  MMB_ERR_BUSY (the session already runs an unfinished job); MMB_ERR_BUDGET (one
+ *  session does not fit in the runtime's session memory budget at all);
+ *  MMB_ERR_OUT_OF_MEMORY. Nothing is submitted on error.
+ *  Thread rules: a session call (one at a time per session); with MMB_JOBS_HOST,
+ *  run_task may be called from inside this call. */
+MMB_API mmb_status mmb_job_submit_text(mmb_session* session, mmb_sampler* sampler, const char* prompt,
+                                       size_t len, const mmb_job_options* options, mmb_job** out);
+
+/** mmb_job_submit_text() with a prompt of token ids (copied) instead of text;
+ *  tokenize_flags is ignored.
+ *  @return as mmb_job_submit_text(); MMB_ERR_INVALID_ARGUMENT also for tokens NULL
+ *  with n > 0 and for a token outside [0, vocab_size). */
+MMB_API mmb_status mmb_job_submit_tokens(mmb_session* session, mmb_sampler* sampler,
+                                         const int32_t* tokens, size_t n,
+                                         const mmb_job_options* options, mmb_job** out);
+
+/** Delivers the job's pending events to its on_event callback, on this thread, then
+ *  tells where the job is. Never blocks on the job's work.
+ *  @param job the job.
+ *  @param state NULL, or receives MMB_JOB_*.
+ *  @param result NULL, or receives the job's result: MMB_OK while it runs and when it
+ *  ended normally, MMB_ERR_CANCELLED, or the status of the error that ended it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL job).
+ *  Thread rules: any thread; events go to the thread that calls. */
+MMB_API mmb_status mmb_job_poll(mmb_job* job, int32_t* state, mmb_status* result);
+
+/** Takes the text generated since the last call (whole UTF-8 characters, the final
+ *  flush included). Size-then-copy: with a buffer too small nothing is taken.
+ *  @param job the job.
+ *  @param buf receives the text, no NUL (may be NULL when cap is 0).
+ *  @param cap capacity of buf in bytes.
+ *  @param len receives the bytes taken, or needed.
+ *  @return MMB_OK (also when there is nothing new: *len = 0); MMB_ERR_INVALID_ARGUMENT;
+ *  MMB_ERR_BUFFER_TOO_SMALL.
+ *  Thread rules: any thread, one reader at a time per job. */
+MMB_API mmb_status mmb_job_read_text(mmb_job* job, char* buf, size_t cap, size_t* len);
+
+/** Takes the token ids generated since the last call. Size-then-copy as
+ *  mmb_job_read_text() (`cap` and `*n` count tokens).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BUFFER_TOO_SMALL. */
+MMB_API mmb_status mmb_job_read_tokens(mmb_job* job, int32_t* tokens, size_t cap, size_t* n);
+
+/** Blocks until the job finishes or `timeout_ms` passes (0: just look). In
+ *  MMB_JOBS_FRAME mode nothing else advances jobs, so the wait advances them itself
+ *  on this thread. Delivers no events.
+ *  @param job the job.
+ *  @param timeout_ms most milliseconds to wait.
+ *  @param state NULL, or receives MMB_JOB_* (MMB_JOB_FINISHED when it ended).
+ *  @return MMB_OK (finished or not); MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_job_wait(mmb_job* job, uint32_t timeout_ms, int32_t* state);
+
+/** Asks the job to stop; returns at once. The job ends at the next unit boundary
+ *  (between prompt chunks or generated tokens; at once when no thread is working on
+ *  it) with result MMB_ERR_CANCELLED, and the session keeps the state of what was
+ *  consumed and emitted. Cancelling a finished job, or twice, does nothing.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL). Thread rules: any thread. */
+MMB_API mmb_status mmb_job_cancel(mmb_job* job);
+
+/** Cancels the job if it runs, waits until no thread works on it (at most one unit
+ *  of work), drops its undelivered events and frees it. The session is then free
+ *  for other calls. NULL: no-op. Thread rules: not from inside another call on the
+ *  same job. */
+MMB_API void mmb_job_destroy(mmb_job* job);
+
+/** Per-call figures of mmb_runtime_frame(). */
+typedef struct mmb_frame_stats {
+  uint32_t struct_size;    /**< sizeof(mmb_frame_stats), set by the caller. */
+  uint32_t steps;          /**< Units of work done (each a batched step or a prompt chunk round). */
+  uint64_t tokens_generated; /**< Tokens sampled by all jobs in this call. */
+  uint64_t prompt_tokens;  /**< Prompt tokens consumed in this call. */
+  uint64_t time_us;        /**< Microseconds the call took, event delivery included. */
+  uint32_t jobs_active;    /**< Unfinished jobs of the runtime when the call returned. */
+  uint32_t jobs_finished;  /**< Jobs that finished during this call. */
+  uint32_t events;         /**< Events delivered by this call. */
+} mmb_frame_stats;
+
+/** The host's once-per-frame call: advances every unfinished job of the runtime (the
+ *  generating jobs of each model in one batched step) until the next unit would not
+ *  fit in `budget_us`, then delivers all pending events of the runtime's jobs on this
+ *  thread. It returns within the budget, overrunning by at most one unit of work (the
+ *  cost of the next unit is estimated from the last ones). With budget 0 it only
+ *  delivers events. When another thread is advancing jobs (job_mode WORKER or HOST),
+ *  the call does not wait for it: it advances nothing and delivers events.
+ *  @param runtime the runtime.
+ *  @param budget_us microseconds of work allowed.
+ *  @param stats NULL, or receives the figures (fill struct_size first).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL runtime, bad stats struct_size).
+ *  Thread rules: any thread; one frame call at a time per runtime is useful, more are safe. */
+MMB_API mmb_status mmb_runtime_frame(mmb_runtime* runtime, uint64_t budget_us, mmb_frame_stats* stats);
+
+/** Session memory of a runtime (mmb_runtime_get_session_memory()). */
+typedef struct mmb_session_memory {
+  uint32_t struct_size;      /**< sizeof(mmb_session_memory), set by the caller. */
+  uint32_t sessions;         /**< Live sessions. */
+  uint32_t resident_sessions; /**< Of them, in memory ready to step. */
+  uint32_t paged_sessions;   /**< Of them, paged out. */
+  uint64_t resident_bytes;   /**< Bytes of state and scratch of the resident sessions. */
+  uint64_t paged_bytes;      /**< Bytes held by the compressed states of paged-out sessions. */
+  uint64_t budget_bytes;     /**< The budget (0: none). */
+  uint64_t page_outs;        /**< Sessions paged out so far. */
+  uint64_t page_ins;         /**< Sessions paged back in so far. */
+} mmb_session_memory;
+
+/** Reports the runtime's session memory.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, bad struct_size). */
+MMB_API mmb_status mmb_runtime_get_session_memory(const mmb_runtime* runtime, mmb_session_memory* out);
+
+/** Pages an idle session out now (a host knows when a character leaves the scene):
+ *  its state is compressed into host memory and its state and scratch memory freed.
+ *  The next call that needs the state brings it back transparently.
+ *  @return MMB_OK (also when already paged out); MMB_ERR_INVALID_ARGUMENT (NULL);
+ *  MMB_ERR_BUSY (a job runs on it); MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_session_page_out(mmb_session* session);
+
+/** @} */
+
+/** @defgroup api_table 8. Function table
  *  For hosts that dlopen the library and look up one symbol. Members are only ever
  *  appended; check struct_size before using a member added after version 1.
  *  @{ */
@@ -607,6 +845,19 @@ typedef struct mmb_api {
   mmb_status (*sampler_sample)(mmb_sampler*, const float*, size_t, int32_t*); /**< mmb_sampler_sample() */
   void (*generate_options_init)(mmb_generate_options*); /**< mmb_generate_options_init() */
   mmb_status (*generate)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_generate_options*, mmb_token_callback, void*); /**< mmb_generate() */
+  /* Appended: jobs, frames and session paging. */
+  void (*job_options_init)(mmb_job_options*); /**< mmb_job_options_init() */
+  mmb_status (*job_submit_text)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_job_options*, mmb_job**); /**< mmb_job_submit_text() */
+  mmb_status (*job_submit_tokens)(mmb_session*, mmb_sampler*, const int32_t*, size_t, const mmb_job_options*, mmb_job**); /**< mmb_job_submit_tokens() */
+  mmb_status (*job_poll)(mmb_job*, int32_t*, mmb_status*); /**< mmb_job_poll() */
+  mmb_status (*job_read_text)(mmb_job*, char*, size_t, size_t*); /**< mmb_job_read_text() */
+  mmb_status (*job_read_tokens)(mmb_job*, int32_t*, size_t, size_t*); /**< mmb_job_read_tokens() */
+  mmb_status (*job_wait)(mmb_job*, uint32_t, int32_t*); /**< mmb_job_wait() */
+  mmb_status (*job_cancel)(mmb_job*); /**< mmb_job_cancel() */
+  void (*job_destroy)(mmb_job*); /**< mmb_job_destroy() */
+  mmb_status (*runtime_frame)(mmb_runtime*, uint64_t, mmb_frame_stats*); /**< mmb_runtime_frame() */
+  mmb_status (*runtime_get_session_memory)(const mmb_runtime*, mmb_session_memory*); /**< mmb_runtime_get_session_memory() */
+  mmb_status (*session_page_out)(mmb_session*); /**< mmb_session_page_out() */
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot

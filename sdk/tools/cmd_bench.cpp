@@ -1,5 +1,6 @@
 // `mmb bench WHAT`: the benchmark programs, one per subcommand.
 #include "bench_decode.hpp"
+#include "bench_jobs.hpp"
 #include "bench_load.hpp"
 #include "command.hpp"
 
@@ -22,6 +23,7 @@ struct Bench {
 const Bench kBenches[] = {
     {"load", "bundle open, verify and decode speed; compression ratios", run_bench_load},
     {"decode", "decode (batch 1 and batched) and prefill speed, % of the bandwidth floor", run_bench_decode},
+    {"jobs", "a game scene through frames and jobs: frame work vs budget, cancel latency, paging", run_bench_jobs},
 };
 
 int run(const std::vector<std::string>& args) {
@@ -35,7 +37,7 @@ int run(const std::vector<std::string>& args) {
   fail(MMB_ERR_INVALID_ARGUMENT, "unknown benchmark '", args[0], "' (see mmb bench --help)");
 }
 
-const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode", run);
+const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs", run);
 
 }  // namespace
 

@@ -27,6 +27,7 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
   return api::guard([&] {
     api::require(session, "session");
     api::require(sampler, "sampler");
+    api::SessionUse use(session);
     if (!prompt && len) fail(MMB_ERR_INVALID_ARGUMENT, "prompt is NULL with len = ", len);
     mmb_generate_options o;
     mmb_generate_options_init(&o);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "model/model.hpp"
+#include "runtime/job.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/sampler.hpp"
 #include "runtime/session.hpp"
 
 #include <atomic>
@@ -25,8 +27,19 @@ struct mmb_model {
 
 struct mmb_session {
   mmb_session(mmb_model* m, std::unique_ptr<mmb::Session> s) : model(m), impl(std::move(s)) {}
+  mmb::Runtime& runtime() const { return model->runtime->impl; }
   mmb_model* model;  // one reference held
   std::unique_ptr<mmb::Session> impl;
+  std::shared_ptr<mmb::Job> job;  // the last job submitted on it (busy while unfinished)
+};
+
+struct mmb_sampler {
+  mmb::Sampler impl;
+};
+
+struct mmb_job {
+  std::shared_ptr<mmb::Job> impl;
+  std::shared_ptr<mmb::JobScheduler> scheduler;
 };
 
 namespace mmb::api {
@@ -35,5 +48,18 @@ void retain(mmb_runtime* r);
 void release(mmb_runtime* r);
 void retain(mmb_model* m);
 void release(mmb_model* m);
+
+// Throws MMB_ERR_BUSY when a job runs on the session.
+void check_idle(const mmb_session* s);
+
+// What every call that reads or writes a session's state holds: the session is idle
+// (no job) and resident in memory (paged in if needed) until the call returns.
+class SessionUse {
+ public:
+  explicit SessionUse(const mmb_session* s) : pin_((check_idle(s), s->runtime().pager()), s->impl.get()) {}
+
+ private:
+  mmb::SessionPin pin_;
+};
 
 }  // namespace mmb::api

@@ -1,12 +1,10 @@
 // C entry points of the sampler (moemamba.h section 6).
 #include "api/api_guard.hpp"
+#include "api/api_objects.hpp"
 #include "runtime/sampler.hpp"
 
 #include <cstring>
 
-struct mmb_sampler {
-  mmb::Sampler impl;
-};
 
 namespace {
 

@@ -8,6 +8,14 @@
 
 using namespace mmb;
 
+namespace mmb::api {
+
+void check_idle(const mmb_session* s) {
+  if (s->job && !s->job->finished()) fail(MMB_ERR_BUSY, "the session runs a job; wait for it, cancel or destroy it first");
+}
+
+}  // namespace mmb::api
+
 namespace {
 
 void check_token(const mmb_session* s, int32_t token) {
@@ -20,16 +28,55 @@ void check_logits(const mmb_session* s, const float* logits, size_t cap) {
   if (logits && cap < vocab) fail(MMB_ERR_BUFFER_TOO_SMALL, "logits capacity ", cap, " is below the vocabulary size ", vocab);
 }
 
-mmb_session* make_session(mmb_model* model, std::unique_ptr<Session> impl) {
-  auto* handle = new mmb_session(model, std::move(impl));
+// Creates a session through `make` within the runtime's session memory budget.
+template <typename Make>
+mmb_session* make_session(mmb_model* model, Make&& make) {
+  SessionPager& pager = model->runtime->impl.pager();
+  const size_t bytes = Session::resident_bytes(*model->impl);
+  pager.reserve(bytes);
+  std::unique_ptr<mmb_session> handle;
+  try {
+    handle = std::make_unique<mmb_session>(model, make());
+  } catch (...) {
+    pager.unreserve(bytes);
+    throw;
+  }
+  pager.add(handle->impl.get(), bytes);
   api::retain(model);
-  return handle;
+  return handle.release();
 }
+
+// Pins every session of a batch for the duration of the step (all resident at once).
+class BatchUse {
+ public:
+  BatchUse(mmb_session* const* sessions, size_t n) : sessions_(sessions) {
+    for (size_t i = 0; i < n; ++i) api::check_idle(sessions[i]);
+    try {
+      for (; pinned_ < n; ++pinned_) sessions[pinned_]->runtime().pager().pin(sessions[pinned_]->impl.get());
+    } catch (...) {
+      unpin();  // a throwing constructor gets no destructor call
+      throw;
+    }
+  }
+  ~BatchUse() { unpin(); }
+  BatchUse(const BatchUse&) = delete;
+  BatchUse& operator=(const BatchUse&) = delete;
+
+ private:
+  void unpin() {
+    for (size_t i = 0; i < pinned_; ++i) sessions_[i]->runtime().pager().unpin(sessions_[i]->impl.get());
+    pinned_ = 0;
+  }
+
+  mmb_session* const* sessions_;
+  size_t pinned_ = 0;
+};
 
 mmb_status prefill(mmb_session* session, const int32_t* tokens, size_t n, float* logits, size_t cap,
                    const mmb_prefill_options* options) {
   return api::guard([&] {
     api::require(session, "session");
+    api::SessionUse use(session);
     if (n && !tokens) fail(MMB_ERR_INVALID_ARGUMENT, "tokens is NULL with n = ", n);
     check_logits(session, logits, cap);
     mmb_prefill_options o;
@@ -74,13 +121,16 @@ MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_option
       api::check_struct_size(options->struct_size, sizeof(mmb_session_options), sizeof(mmb_session_options), "mmb_session_options");
       if (options->flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
     }
-    *out = make_session(model, std::make_unique<Session>(*model->impl, model->runtime->impl));
+    *out = make_session(model, [&] { return std::make_unique<Session>(*model->impl, model->runtime->impl); });
   });
 }
 
 MMB_API void mmb_session_destroy(mmb_session* session) {
   if (!session) return;
   mmb_model* model = session->model;
+  // A running job is cancelled and lets go of the session before it goes.
+  if (session->job) session->runtime().scheduler().detach_session(*session->job);
+  session->runtime().pager().remove(session->impl.get());
   delete session;
   api::release(model);
 }
@@ -88,6 +138,7 @@ MMB_API void mmb_session_destroy(mmb_session* session) {
 MMB_API mmb_status mmb_session_reset(mmb_session* session) {
   return api::guard([&] {
     api::require(session, "session");
+    api::SessionUse use(session);
     session->impl->reset();
   });
 }
@@ -96,6 +147,7 @@ MMB_API mmb_status mmb_session_get_position(const mmb_session* session, uint64_t
   return api::guard([&] {
     api::require(session, "session");
     api::require(position, "position");
+    api::check_idle(session);
     *position = session->impl->position();
   });
 }
@@ -105,6 +157,7 @@ MMB_API mmb_model* mmb_session_get_model(const mmb_session* session) { return se
 MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* logits, size_t logits_cap) {
   return api::guard([&] {
     api::require(session, "session");
+    api::SessionUse use(session);
     check_token(session, token);
     check_logits(session, logits, logits_cap);
     session->impl->step(token, logits);
@@ -136,6 +189,7 @@ MMB_API mmb_status mmb_step_batch(mmb_session* const* sessions, const int32_t* t
         if (sessions[j] == sessions[i]) fail(MMB_ERR_INVALID_ARGUMENT, "sessions[", j, "] and sessions[", i, "] are the same session");
     }
     check_logits(sessions[0], logits, logits_stride);
+    BatchUse use(sessions, n);
     Session* impls[256];
     for (size_t start = 0; start < n; start += 256) {
       size_t m = std::min<size_t>(256, n - start);
@@ -157,6 +211,7 @@ MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf,
   return api::guard([&] {
     api::require(session, "session");
     api::require(written, "written");
+    api::SessionUse use(session);
     const size_t need = session->impl->state_blob_size();
     if (!buf || cap < need) {
       *written = need;
@@ -171,6 +226,7 @@ MMB_API mmb_status mmb_session_state_load(mmb_session* session, const void* buf,
   return api::guard([&] {
     api::require(session, "session");
     api::require(buf, "buf");
+    api::SessionUse use(session);
     session->impl->load_state(buf, size);
   });
 }
@@ -179,7 +235,16 @@ MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** ou
   return api::guard([&] {
     api::require(session, "session");
     api::require(out, "out");
-    *out = make_session(session->model, std::make_unique<Session>(*session->impl));
+    api::SessionUse use(session);
+    *out = make_session(session->model, [&] { return std::make_unique<Session>(*session->impl); });
+  });
+}
+
+MMB_API mmb_status mmb_session_page_out(mmb_session* session) {
+  return api::guard([&] {
+    api::require(session, "session");
+    api::check_idle(session);
+    session->runtime().pager().page_out(session->impl.get());
   });
 }
 

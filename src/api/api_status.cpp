@@ -39,6 +39,8 @@ MMB_API const char* mmb_status_string(mmb_status status) {
     case MMB_ERR_BUFFER_TOO_SMALL: return "MMB_ERR_BUFFER_TOO_SMALL";
     case MMB_ERR_STATE_MISMATCH: return "MMB_ERR_STATE_MISMATCH";
     case MMB_ERR_INTERNAL: return "MMB_ERR_INTERNAL";
+    case MMB_ERR_BUSY: return "MMB_ERR_BUSY";
+    case MMB_ERR_BUDGET: return "MMB_ERR_BUDGET";
   }
   return "MMB_ERR_UNKNOWN";
 }

@@ -51,6 +51,18 @@ MMB_API const mmb_api* mmb_get_api(uint32_t abi_version) {
       mmb_sampler_sample,
       mmb_generate_options_init,
       mmb_generate,
+      mmb_job_options_init,
+      mmb_job_submit_text,
+      mmb_job_submit_tokens,
+      mmb_job_poll,
+      mmb_job_read_text,
+      mmb_job_read_tokens,
+      mmb_job_wait,
+      mmb_job_cancel,
+      mmb_job_destroy,
+      mmb_runtime_frame,
+      mmb_runtime_get_session_memory,
+      mmb_session_page_out,
   };
   // Version 1 is the only table so far; a later library serves older versions too.
   return abi_version == 1 ? &table : nullptr;

@@ -4,6 +4,8 @@
 
 #include "base/host_allocator.hpp"
 #include "base/thread_pool.hpp"
+#include "runtime/job_scheduler.hpp"
+#include "runtime/session_pager.hpp"
 
 #include <moemamba/moemamba.h>
 
@@ -15,11 +17,15 @@ namespace mmb {
 class Runtime {
  public:
   explicit Runtime(const mmb_runtime_options& options);  // options already validated
+  ~Runtime();
 
   const HostAllocator& allocator() const { return allocator_; }
   ThreadPool& pool() const { return *pool_; }
   int32_t backend() const { return MMB_BACKEND_CPU; }
   void log(int32_t level, const std::string& message) const;
+  SessionPager& pager() const { return *pager_; }
+  JobScheduler& scheduler() const { return *scheduler_; }
+  const std::shared_ptr<JobScheduler>& scheduler_ptr() const { return scheduler_; }
 
  private:
   HostAllocator allocator_;
@@ -27,6 +33,8 @@ class Runtime {
   mmb_log_fn log_fn_ = nullptr;
   void* log_user_ = nullptr;
   int32_t log_level_ = MMB_LOG_WARN;
+  std::shared_ptr<SessionPager> pager_;
+  std::shared_ptr<JobScheduler> scheduler_;  // shared with job handles and host tasks
 };
 
 }  // namespace mmb

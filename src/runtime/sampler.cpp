@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace mmb {
@@ -86,6 +87,13 @@ Sampler::Sampler(const mmb_sampler_params& params) : params_(params), rng_(param
   window_ = HostBuffer<int32_t>(allocator_, window, false);
   window_sorted_ = HostBuffer<int32_t>(allocator_, window, false);
   penalized_ = HostBuffer<Candidate>(allocator_, window, false);
+}
+
+Sampler::Sampler(const Sampler& other) : Sampler(other.params_) {
+  if (window_.size()) std::memcpy(window_.data(), other.window_.data(), window_.size() * sizeof(int32_t));
+  window_head_ = other.window_head_;
+  window_count_ = other.window_count_;
+  rng_ = other.rng_;
 }
 
 void Sampler::reset() {

@@ -46,7 +46,9 @@ class Sampler {
  public:
   // Throws MMB_ERR_INVALID_ARGUMENT when a field is out of range (see validate()).
   explicit Sampler(const mmb_sampler_params& params);
-  Sampler(const Sampler&) = delete;
+  // A copy with the same parameters, RNG state and penalty window (a job samples
+  // with its own copy, so the host's sampler stays free).
+  Sampler(const Sampler& other);
   Sampler& operator=(const Sampler&) = delete;
 
   // The rules of moemamba.h plus what makes arithmetic safe: every float finite,

@@ -1,7 +1,9 @@
 #include "runtime/session.hpp"
 
 #include "backend/cpu/linear.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/state_blob.hpp"
+#include "runtime/state_compression.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -72,7 +74,33 @@ void Session::step_batch(Session* const* sessions, const int32_t* tokens, size_t
   }
 }
 
-size_t Session::state_blob_size() const { return kStateHeaderSize + state_.size() * sizeof(float); }
+size_t Session::resident_bytes(const Model& model) {
+  return (model.state_floats() + cpu::row_scratch_floats(model) * kPrefillChunk) * sizeof(float);
+}
+
+void Session::page_out(std::vector<std::byte>& compressed) {
+  std::vector<std::byte> blob(state_blob_size());
+  save_state(blob.data());
+  compressed = compress_state(blob.data(), blob.size());
+  state_ = HostBuffer<float>();
+  scratch_ = HostBuffer<float>();
+  resident_ = false;
+}
+
+void Session::page_in(const std::vector<std::byte>& compressed) {
+  const std::vector<std::byte> blob = decompress_state(compressed, state_blob_size());
+  HostBuffer<float> state(runtime_.allocator(), model_.state_floats(), false);
+  HostBuffer<float> scratch(runtime_.allocator(), cpu::row_scratch_floats(model_) * kPrefillChunk);
+  StateBlobView view = check_state_blob(blob.data(), blob.size(), model_.fingerprint(), model_.state_floats());
+  if (state.size()) std::memcpy(state.data(), view.payload, state.size() * sizeof(float));
+  state_ = std::move(state);
+  scratch_ = std::move(scratch);
+  carve();
+  position_ = view.position;
+  resident_ = true;
+}
+
+size_t Session::state_blob_size() const { return kStateHeaderSize + model_.state_floats() * sizeof(float); }
 
 void Session::save_state(void* buf) const {
   write_state_blob(buf, model_.fingerprint(), position_, state_.data(), state_.size());

@@ -7,12 +7,14 @@
 #include "base/function_ref.hpp"
 #include "base/host_allocator.hpp"
 #include "model/model.hpp"
-#include "runtime/runtime.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace mmb {
+
+class Runtime;
 
 class Session {
  public:
@@ -35,6 +37,15 @@ class Session {
   // logits + i * stride (logits may be null).
   static void step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride);
 
+  // Bytes of memory a resident session of `model` holds: state and stepping scratch.
+  static size_t resident_bytes(const Model& model);
+  // Paging (runtime/session_pager.hpp decides when): page_out() compresses the state
+  // blob into `compressed` and frees state and scratch; page_in() restores them
+  // exactly. Nothing but position() may be used while paged out.
+  bool resident() const { return resident_; }
+  void page_out(std::vector<std::byte>& compressed);
+  void page_in(const std::vector<std::byte>& compressed);
+
   size_t state_blob_size() const;
   void save_state(void* buf) const;  // state_blob_size() bytes
   // Verifies the blob completely before changing anything (see state_blob.hpp).
@@ -49,6 +60,7 @@ class Session {
   HostBuffer<float> scratch_;
   cpu::RowScratch rows_[kPrefillChunk];
   uint64_t position_ = 0;
+  bool resident_ = true;
 };
 
 }  // namespace mmb

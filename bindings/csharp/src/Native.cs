@@ -17,6 +17,8 @@ namespace Moemamba
     {
         public uint StructSize; public int Backend; public int NThreads; public int DeviceIndex; public int LogLevel;
         public IntPtr LogFn; public IntPtr LogUserData; public IntPtr AllocFn; public IntPtr FreeFn; public IntPtr AllocUserData;
+        // Appended for jobs and session paging (not used by this binding yet).
+        public int JobMode; public IntPtr RunTask; public IntPtr RunTaskUserData; public ulong SessionMemoryBudget;
     }
 
     [StructLayout(LayoutKind.Sequential)]

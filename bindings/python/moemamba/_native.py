@@ -57,7 +57,10 @@ class mmb_runtime_options(Structure):
     _fields_ = [("struct_size", c_uint32), ("backend", c_int32), ("n_threads", c_int32),
                 ("device_index", c_int32), ("log_level", c_int32), ("log_fn", log_fn),
                 ("log_user_data", c_void_p), ("alloc_fn", alloc_fn), ("free_fn", free_fn),
-                ("alloc_user_data", c_void_p)]
+                ("alloc_user_data", c_void_p),
+                # Appended for jobs and session paging (not used by this binding yet).
+                ("job_mode", c_int32), ("run_task", c_void_p), ("run_task_user_data", c_void_p),
+                ("session_memory_budget", c_uint64)]
 
 
 class mmb_load_options(Structure):

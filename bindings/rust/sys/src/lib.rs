@@ -25,6 +25,8 @@ pub const MMB_ERR_CANCELLED: mmb_status = 7;
 pub const MMB_ERR_BUFFER_TOO_SMALL: mmb_status = 8;
 pub const MMB_ERR_STATE_MISMATCH: mmb_status = 9;
 pub const MMB_ERR_INTERNAL: mmb_status = 10;
+pub const MMB_ERR_BUSY: mmb_status = 11;
+pub const MMB_ERR_BUDGET: mmb_status = 12;
 
 pub const MMB_LOG_ERROR: i32 = 0;
 pub const MMB_LOG_WARN: i32 = 1;
@@ -62,12 +64,29 @@ pub struct mmb_detokenizer {
 pub struct mmb_sampler {
     _opaque: [u8; 0],
 }
+#[repr(C)]
+pub struct mmb_job {
+    _opaque: [u8; 0],
+}
 
 pub type mmb_alloc_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize, alignment: usize) -> *mut c_void>;
 pub type mmb_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: *mut c_void, size: usize)>;
 pub type mmb_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 pub type mmb_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> i32>;
+pub type mmb_task_fn = Option<unsafe extern "C" fn(task_data: *mut c_void)>;
+pub type mmb_run_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
+pub type mmb_job_event_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        job: *mut mmb_job,
+        kind: i32,
+        token: i32,
+        text: *const c_char,
+        len: usize,
+        status: mmb_status,
+    ),
+>;
 pub type mmb_token_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, token: i32, text: *const c_char, len: usize) -> i32>;
 
@@ -84,6 +103,51 @@ pub struct mmb_runtime_options {
     pub alloc_fn: mmb_alloc_fn,
     pub free_fn: mmb_free_fn,
     pub alloc_user_data: *mut c_void,
+    // Appended for jobs and session paging.
+    pub job_mode: i32,
+    pub run_task: mmb_run_task_fn,
+    pub run_task_user_data: *mut c_void,
+    pub session_memory_budget: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_job_options {
+    pub struct_size: u32,
+    pub max_tokens: i32,
+    pub stop_at_eos: i32,
+    pub tokenize_flags: u32,
+    pub stop_text: *const c_char,
+    pub stop_text_len: usize,
+    pub on_event: mmb_job_event_fn,
+    pub event_user_data: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_frame_stats {
+    pub struct_size: u32,
+    pub steps: u32,
+    pub tokens_generated: u64,
+    pub prompt_tokens: u64,
+    pub time_us: u64,
+    pub jobs_active: u32,
+    pub jobs_finished: u32,
+    pub events: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_session_memory {
+    pub struct_size: u32,
+    pub sessions: u32,
+    pub resident_sessions: u32,
+    pub paged_sessions: u32,
+    pub resident_bytes: u64,
+    pub paged_bytes: u64,
+    pub budget_bytes: u64,
+    pub page_outs: u64,
+    pub page_ins: u64,
 }
 
 #[repr(C)]
@@ -273,6 +337,36 @@ pub struct mmb_api {
             *mut c_void,
         ) -> mmb_status,
     >,
+    pub job_options_init: Option<unsafe extern "C" fn(*mut mmb_job_options)>,
+    pub job_submit_text: Option<
+        unsafe extern "C" fn(
+            *mut mmb_session,
+            *mut mmb_sampler,
+            *const c_char,
+            usize,
+            *const mmb_job_options,
+            *mut *mut mmb_job,
+        ) -> mmb_status,
+    >,
+    pub job_submit_tokens: Option<
+        unsafe extern "C" fn(
+            *mut mmb_session,
+            *mut mmb_sampler,
+            *const i32,
+            usize,
+            *const mmb_job_options,
+            *mut *mut mmb_job,
+        ) -> mmb_status,
+    >,
+    pub job_poll: Option<unsafe extern "C" fn(*mut mmb_job, *mut i32, *mut mmb_status) -> mmb_status>,
+    pub job_read_text: Option<unsafe extern "C" fn(*mut mmb_job, *mut c_char, usize, *mut usize) -> mmb_status>,
+    pub job_read_tokens: Option<unsafe extern "C" fn(*mut mmb_job, *mut i32, usize, *mut usize) -> mmb_status>,
+    pub job_wait: Option<unsafe extern "C" fn(*mut mmb_job, u32, *mut i32) -> mmb_status>,
+    pub job_cancel: Option<unsafe extern "C" fn(*mut mmb_job) -> mmb_status>,
+    pub job_destroy: Option<unsafe extern "C" fn(*mut mmb_job)>,
+    pub runtime_frame: Option<unsafe extern "C" fn(*mut mmb_runtime, u64, *mut mmb_frame_stats) -> mmb_status>,
+    pub runtime_get_session_memory: Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
+    pub session_page_out: Option<unsafe extern "C" fn(*mut mmb_session) -> mmb_status>,
 }
 
 extern "C" {
@@ -409,6 +503,33 @@ extern "C" {
         cb: mmb_token_callback,
         user_data: *mut c_void,
     ) -> mmb_status;
+
+    pub fn mmb_job_options_init(options: *mut mmb_job_options);
+    pub fn mmb_job_submit_text(
+        session: *mut mmb_session,
+        sampler: *mut mmb_sampler,
+        prompt: *const c_char,
+        len: usize,
+        options: *const mmb_job_options,
+        out: *mut *mut mmb_job,
+    ) -> mmb_status;
+    pub fn mmb_job_submit_tokens(
+        session: *mut mmb_session,
+        sampler: *mut mmb_sampler,
+        tokens: *const i32,
+        n: usize,
+        options: *const mmb_job_options,
+        out: *mut *mut mmb_job,
+    ) -> mmb_status;
+    pub fn mmb_job_poll(job: *mut mmb_job, state: *mut i32, result: *mut mmb_status) -> mmb_status;
+    pub fn mmb_job_read_text(job: *mut mmb_job, buf: *mut c_char, cap: usize, len: *mut usize) -> mmb_status;
+    pub fn mmb_job_read_tokens(job: *mut mmb_job, tokens: *mut i32, cap: usize, n: *mut usize) -> mmb_status;
+    pub fn mmb_job_wait(job: *mut mmb_job, timeout_ms: u32, state: *mut i32) -> mmb_status;
+    pub fn mmb_job_cancel(job: *mut mmb_job) -> mmb_status;
+    pub fn mmb_job_destroy(job: *mut mmb_job);
+    pub fn mmb_runtime_frame(runtime: *mut mmb_runtime, budget_us: u64, stats: *mut mmb_frame_stats) -> mmb_status;
+    pub fn mmb_runtime_get_session_memory(runtime: *const mmb_runtime, out: *mut mmb_session_memory) -> mmb_status;
+    pub fn mmb_session_page_out(session: *mut mmb_session) -> mmb_status;
 
     pub fn mmb_get_api(abi_version: u32) -> *const mmb_api;
 }

@@ -22,6 +22,10 @@ int main(void) {
   FIELD(mmb_runtime_options, alloc_fn);
   FIELD(mmb_runtime_options, free_fn);
   FIELD(mmb_runtime_options, alloc_user_data);
+  FIELD(mmb_runtime_options, job_mode);
+  FIELD(mmb_runtime_options, run_task);
+  FIELD(mmb_runtime_options, run_task_user_data);
+  FIELD(mmb_runtime_options, session_memory_budget);
   SIZE(mmb_load_options);
   FIELD(mmb_load_options, struct_size);
   FIELD(mmb_load_options, flags);
