@@ -1,12 +1,8 @@
 // C entry points of the sampler (moemamba.h section 6).
 #include "api/api_guard.hpp"
-#include "runtime/sampler.hpp"
+#include "api/api_objects.hpp"
 
 #include <cstring>
-
-struct mmb_sampler {
-  mmb::Sampler impl;
-};
 
 namespace {
 

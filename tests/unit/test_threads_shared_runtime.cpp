@@ -67,7 +67,7 @@ Run run_session(mmb_model* model, const std::vector<int32_t>& tokens) {
   const int32_t vocab = vocab_size(mmb_session_get_model(session));
   bool ok = true;
   for (int32_t t : tokens) {
-    std::vector<float> logits(size_t(vocab));
+    std::vector<float> logits(static_cast<size_t>(vocab));
     ok = ok && mmb_session_step(session, t, logits.data(), logits.size()) == MMB_OK;
     run.logits.push_back(std::move(logits));
   }
