@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <cpuid.h>
 #define MMB_HAVE_AVX2_PATH 1
 #endif
 
@@ -98,9 +99,15 @@ __attribute__((target("avx2,fma,f16c"))) void rows_16bit_avx2(const uint16_t* w,
   }
 }
 
+// F16C is read from CPUID (leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does
+// not know "f16c". The builtin's "avx2" also covers the OS saving the AVX registers.
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+
 bool cpu_has_avx2_f16c() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   return has;
 }
 #endif
