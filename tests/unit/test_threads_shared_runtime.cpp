@@ -64,8 +64,10 @@ Run run_session(mmb_model* model, const std::vector<int32_t>& tokens) {
   const bool created = mmb_session_create(model, nullptr, &session) == MMB_OK;
   mmb_model_destroy(model);
   if (!created) return run;
-  const int32_t vocab = vocab_size(mmb_session_get_model(session));
-  bool ok = true;
+  mmb_model_info info{};
+  info.struct_size = sizeof info;  // not model_info(): it asserts, and this runs off the main thread
+  bool ok = mmb_model_get_info(mmb_session_get_model(session), &info) == MMB_OK;
+  const int32_t vocab = info.vocab_size;
   for (int32_t t : tokens) {
     std::vector<float> logits(static_cast<size_t>(vocab));
     ok = ok && mmb_session_step(session, t, logits.data(), logits.size()) == MMB_OK;

@@ -14,7 +14,9 @@
 
 // Run-time dispatch: the library must run on any x86-64, so hot loops are compiled
 // twice (baseline and x86-64-v3: AVX2, FMA, F16C) and the loader picks one.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: the clones' resolvers run while the dynamic loader
+// relocates, before the TSan runtime is up, and their instrumentation crashes there.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define MMB_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MMB_HOT_CLONES
