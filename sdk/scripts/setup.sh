@@ -10,6 +10,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git xz-utils dpkg-dev
   libflatbuffers-dev flatbuffers-compiler libzstd-dev libxxhash-dev libutf8proc-dev
   catch2 nlohmann-json3-dev doxygen graphviz binutils
+  # ABI check against tests/abi's baseline
+  abigail-tools
   python3-numpy python3-flatbuffers python3-zstandard
   # C# binding
   mono-mcs mono-runtime

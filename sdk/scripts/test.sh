@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, release build + every test, then the bundle and
-# API tests again under AddressSanitizer + UBSan. Prints ctest's summaries.
+# API tests again under AddressSanitizer + UBSan, the threaded tests under
+# ThreadSanitizer, and every fuzz target for a minute. Prints ctest's summaries and
+# the fuzzers' table. Stages can be skipped: MMB_SKIP_ASAN=1, MMB_SKIP_TSAN=1,
+# MMB_SKIP_FUZZ=1; MMB_FUZZ_SECONDS sets the time per fuzz target (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash sdk/scripts/setup.sh
@@ -9,4 +12,11 @@ ctest --preset release
 if [ "${MMB_SKIP_ASAN:-0}" != 1 ]; then
   bash sdk/scripts/build.sh asan
   ctest --preset asan
+fi
+if [ "${MMB_SKIP_TSAN:-0}" != 1 ]; then
+  bash sdk/scripts/build.sh tsan
+  ctest --preset tsan
+fi
+if [ "${MMB_SKIP_FUZZ:-0}" != 1 ]; then
+  bash tests/fuzz/run_fuzzers.sh "${MMB_FUZZ_SECONDS:-60}"
 fi

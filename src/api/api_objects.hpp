@@ -1,9 +1,12 @@
 // What the opaque C handles hold. Runtimes and models are reference counted: the
 // host's handle is one reference, and every object made from them holds another,
-// so a host may destroy a parent before its children.
+// so a host may destroy a parent before its children. All handles are defined here,
+// in a header: the ABI check (tests/abi) then sees them as the opaque declarations
+// hosts see (src/CMakeLists.txt, -femit-struct-debug-reduced).
 #pragma once
 
 #include "model/model.hpp"
+#include "runtime/detokenizer.hpp"
 #include "runtime/job.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/sampler.hpp"
@@ -11,6 +14,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 struct mmb_runtime {
   explicit mmb_runtime(const mmb_runtime_options& o) : impl(o) {}
@@ -33,13 +37,20 @@ struct mmb_session {
   std::shared_ptr<mmb::Job> job;  // the last job submitted on it (busy while unfinished)
 };
 
-struct mmb_sampler {
-  mmb::Sampler impl;
-};
-
 struct mmb_job {
   std::shared_ptr<mmb::Job> impl;
   std::shared_ptr<mmb::JobScheduler> scheduler;
+};
+
+struct mmb_detokenizer {
+  explicit mmb_detokenizer(mmb_model* m) : model(m), impl(m->impl->tokenizer()) {}
+  mmb_model* model;  // one reference held: the detokenizer reads its vocabulary
+  mmb::Detokenizer impl;
+  std::string pending;  // output not yet handed out; keeps its capacity between calls
+};
+
+struct mmb_sampler {
+  mmb::Sampler impl;
 };
 
 namespace mmb::api {

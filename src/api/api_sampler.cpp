@@ -1,10 +1,8 @@
 // C entry points of the sampler (moemamba.h section 6).
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
-#include "runtime/sampler.hpp"
 
 #include <cstring>
-
 
 namespace {
 

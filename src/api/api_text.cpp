@@ -10,13 +10,6 @@
 
 using namespace mmb;
 
-struct mmb_detokenizer {
-  mmb_detokenizer(mmb_model* m) : model(m), impl(m->impl->tokenizer()) {}
-  mmb_model* model;  // one reference held: the detokenizer reads its vocabulary
-  Detokenizer impl;
-  std::string pending;  // output not yet handed out; keeps its capacity between calls
-};
-
 namespace {
 
 // Size-then-copy of `text` into buf; on a short buffer nothing is consumed.

@@ -3,6 +3,9 @@
 #include "fuzz_models.hpp"
 #include "safetensors.hpp"
 
+#include <nlohmann/json.hpp>
+#include <utf8proc.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,6 +35,43 @@ std::vector<std::byte> with_prefix(uint8_t prefix, const std::vector<std::byte>&
   std::vector<std::byte> out{std::byte(prefix)};
   out.insert(out.end(), bytes.begin(), bytes.end());
   return out;
+}
+
+// GPT-2's byte-level alphabet: printable bytes stand for themselves, the other 68 for
+// U+0100 onwards in byte order.
+std::string byte_level_char(int b) {
+  auto printable = [](int c) { return (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF); };
+  int cp = b;
+  if (!printable(b)) {
+    cp = 0x100;
+    for (int o = 0; o < b; ++o) cp += printable(o) ? 0 : 1;
+  }
+  utf8proc_uint8_t buf[4];
+  return std::string(reinterpret_cast<const char*>(buf), size_t(utf8proc_encode_char(cp, buf)));
+}
+
+// A small byte-level BPE tokenizer.json: 256 byte pieces, a few merges (both
+// spellings), a special and an added token, and the given normalizer/pre-tokenizer.
+std::string tokenizer_json(const nlohmann::json& normalizer, const nlohmann::json& pre_tokenizer,
+                           const nlohmann::json& post_processor) {
+  using nlohmann::json;
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_level_char(b)] = b;
+  const std::string space = byte_level_char(' ');
+  vocab[space + "h"] = 256;
+  vocab["ll"] = 257;
+  vocab[space + "he"] = 258;
+  vocab["llo"] = 259;
+  vocab["<|endoftext|>"] = 260;
+  json doc = {{"version", "1.0"},
+              {"added_tokens", json::array({{{"id", 260}, {"content", "<|endoftext|>"}, {"special", true}},
+                                            {{"id", 261}, {"content", "  "}, {"special", false}}})},
+              {"normalizer", normalizer},
+              {"pre_tokenizer", pre_tokenizer},
+              {"post_processor", post_processor},
+              {"model", {{"type", "BPE"}, {"unk_token", nullptr}, {"byte_fallback", false}, {"vocab", vocab},
+                         {"merges", json::array({space + " h", "l l", json::array({space + "h", "e"}), "ll o"})}}}};
+  return doc.dump();
 }
 
 std::vector<uint8_t> state_after(mmb_model* model, const std::string& text) {
@@ -77,6 +117,26 @@ int main(int argc, char** argv) {
                                std::string("\xff\xfe\xc3 a\0b\x80", 8)};
   for (size_t i = 0; i < std::size(texts); ++i)
     write_seed(root / "fuzz_tokenizer", "text" + std::to_string(i), texts[i].data(), texts[i].size());
+
+  // tokenizer.json, optionally followed by a NUL and a tokenizer_config.json.
+  {
+    using nlohmann::json;
+    const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+    const std::string gpt2 = tokenizer_json(nullptr, byte_level, byte_level);
+    write_seed(root / "fuzz_tokenizer_json", "gpt2_like.json", gpt2.data(), gpt2.size());
+    const json template_bos = {{"type", "TemplateProcessing"},
+                               {"single", json::array({{{"SpecialToken", {{"id", "<|endoftext|>"}, {"type_id", 0}}}},
+                                                       {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})}};
+    const std::string neox = tokenizer_json(
+        {{"type", "NFC"}},
+        {{"type", "Sequence"}, {"pretokenizers", json::array({{{"type", "ByteLevel"}, {"use_regex", false}}})}},
+        {{"type", "Sequence"}, {"processors", json::array({template_bos})}});
+    write_seed(root / "fuzz_tokenizer_json", "nfc_sequence.json", neox.data(), neox.size());
+    const std::string config = json{{"bos_token", {{"content", "<|endoftext|>"}}}, {"eos_token", "<|endoftext|>"},
+                                    {"pad_token", nullptr}, {"add_bos_token", true}}.dump();
+    const std::string with_config = gpt2 + std::string(1, '\0') + config;
+    write_seed(root / "fuzz_tokenizer_json", "with_config.json", with_config.data(), with_config.size());
+  }
 
   // A safetensors file with every dtype pack reads, and metadata.
   const fs::path tmp = fs::temp_directory_path() / "mmb_fuzz_seed.safetensors";

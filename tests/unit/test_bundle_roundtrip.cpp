@@ -236,7 +236,7 @@ TEST_CASE("padded embedding and head rows are accepted", "[bundle]") {
   CHECK(r.bundle->find("lm_head.weight")->shape[0] == 264);
 }
 
-TEST_CASE("the same contents give the same bytes for any thread count", "[bundle]") {
+TEST_CASE("the same contents give the same bytes for any thread count", "[bundle][threads]") {
   SyntheticModel model = test::tiny_model(DType::F16, 11);
   for (Codec codec : {Codec::None, Codec::Zstd, Codec::ShuffleZstd}) {
     WriterOptions wo;

@@ -74,7 +74,7 @@ TEST_CASE("linear matches a float64 reference for every dtype", "[cpu]") {
   }
 }
 
-TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu]") {
+TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu][threads]") {
   std::mt19937 rng(7);
   TestMatrix W = make_matrix(mmb::DType::BF16, 257, 333, rng);
   std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -69,7 +69,7 @@ void check_same_state(const mmb_session* a, const mmb_session* b) {
 // ---------------------------------------------------------------------------------
 // Equivalences.
 
-TEST_CASE("prefill of n tokens equals n steps, in logits and in the state it leaves", "[session]") {
+TEST_CASE("prefill of n tokens equals n steps, in logits and in the state it leaves", "[session][threads]") {
   Fixture f;
   for (size_t n : {size_t(1), size_t(5), size_t(33), size_t(130), size_t(300)}) {
     INFO("prefill of " << n << " tokens");
@@ -193,7 +193,7 @@ TEST_CASE("reset returns a session to the empty state", "[session]") {
   CHECK(same_bits(step(a.get(), 5), step(fresh.get(), 5)));
 }
 
-TEST_CASE("a batch step equals single steps for sessions at mixed positions", "[session]") {
+TEST_CASE("a batch step equals single steps for sessions at mixed positions", "[session][threads]") {
   Fixture f;
   constexpr size_t n = 4;
   const size_t advance[n] = {0, 3, 7, 12};
@@ -310,7 +310,7 @@ TEST_CASE("greedy generation is reproducible and follows the reference's argmax"
   CHECK(compared >= 12);
 }
 
-TEST_CASE("8 threads x 4 sessions on one model match single-threaded results", "[session]") {
+TEST_CASE("8 threads x 4 sessions on one model match single-threaded results", "[session][threads]") {
   Fixture f;
   constexpr int n_threads = 8, per_thread = 4, n_steps = 12;
   auto tokens_of = [&](int session) { return random_tokens(1000 + session, n_steps, f.vocab); };
@@ -739,7 +739,7 @@ TEST_CASE("foreign, truncated or corrupted state blobs are refused and change no
   check_same_state(victim.get(), source.get());
 }
 
-TEST_CASE("sessions keep stepping after their model and runtime are destroyed", "[session]") {
+TEST_CASE("sessions keep stepping after their model and runtime are destroyed", "[session][threads]") {
   const ModelCase c = property_case();
   const SyntheticModel weights = build_weights(c);
   RuntimePtr rt = make_runtime();

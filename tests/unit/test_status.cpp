@@ -21,7 +21,7 @@ TEST_CASE("every status has a distinct name", "[api]") {
   CHECK(std::string(mmb_status_string(-1)) == "MMB_ERR_UNKNOWN");
 }
 
-TEST_CASE("guard turns exceptions into statuses and a thread-local message", "[api]") {
+TEST_CASE("guard turns exceptions into statuses and a thread-local message", "[api][threads]") {
   mmb_status s = mmb::api::guard([] { mmb::fail(MMB_ERR_FORMAT, "tensor ", "x", " at offset ", 64); });
   CHECK(s == MMB_ERR_FORMAT);
   CHECK(std::string(mmb_last_error()) == "tensor x at offset 64");

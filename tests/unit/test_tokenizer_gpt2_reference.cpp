@@ -94,7 +94,7 @@ TEST_CASE("GPT-2 BPE encoding speed (figures printed, not asserted)", "[tokenize
   }
 }
 
-TEST_CASE("one tokenizer encodes from many threads at once", "[tokenizer]") {
+TEST_CASE("one tokenizer encodes from many threads at once", "[tokenizer][threads]") {
   const Tokenizer& gpt2 = test::gpt2_tokenizer();
   const std::vector<std::string> docs = test::varied_corpus(256 << 10, 99);
   std::vector<std::vector<int32_t>> alone(docs.size());

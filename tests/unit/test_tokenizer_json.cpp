@@ -262,3 +262,23 @@ TEST_CASE("GPT-2's encoder.json and vocab.bpe convert and malformed ones are ref
   require_format_error([&] { tokenizer_from_gpt2_files(encoder.dump(), "#version: 0.2\nĠ zz\n"); }, "vocab.bpe: ",
                        "line 2: \"zz\" is not in the vocabulary");
 }
+
+// Found by fuzz_tokenizer_json: an id near INT32_MAX made the converter size its piece
+// table by the largest id (64 GiB of strings for a 200-byte file). Ids may leave holes,
+// but the table must stay proportional to the file.
+TEST_CASE("tokenizer.json ids far past the number of tokens are refused before any allocation", "[tokenizer]") {
+  require_json_error([](json& d) { d["model"]["vocab"]["ll"] = 2147483646; }, "token ids reach 2147483646");
+  require_json_error([](json& d) { d["added_tokens"][1]["id"] = 100000000; }, "token ids reach 100000000");
+  require_format_error([&] { tokenizer_from_gpt2_files(R"({"a": 0, "b": 2000000000})", ""); }, "encoder.json: ",
+                       "token ids reach 2000000000");
+
+  // A few holes are fine: they become empty pieces, which nothing encodes to.
+  json doc = base_document();
+  doc["added_tokens"][1]["id"] = 300;
+  const TokenizerData data = convert(doc);
+  REQUIRE(data.pieces.size() == 301);
+  CHECK(data.pieces[290].empty());
+  CHECK(data.pieces[300] == "  ");
+  const Tokenizer t(data);
+  CHECK(encode(t, "a  b") == Ids{'a', 300, 'b'});
+}

@@ -96,6 +96,16 @@ class ByteLevelAlphabet {
   std::array<int16_t, 512> byte_of_;
 };
 
+// The piece table is sized by the largest id. Ids may leave holes (they become empty
+// pieces), but no more holes than there are tokens: an id near INT32_MAX in a
+// 200-byte file must not make the converter allocate 64 GiB.
+void check_id_range(int32_t max_id, size_t n_tokens, std::string_view file) {
+  const uint64_t limit = 2 * uint64_t(n_tokens) + 256;
+  if (max_id >= 0 && uint64_t(max_id) >= limit)
+    bad(file, "token ids reach ", max_id, " with only ", n_tokens, " tokens (ids may leave holes, but at most ", limit,
+        " ids are accepted for this many tokens)");
+}
+
 // A vocabulary in byte-level form on its way to raw pieces.
 struct Vocab {
   std::unordered_map<std::string, int32_t> by_name;  // byte-level text -> id
@@ -280,6 +290,7 @@ TokenizerData tokenizer_from_hf_json(const std::string& json_text) {
     }
   }
   if (max_id < 0) bad(f.file, "model.vocab is empty");
+  check_id_range(max_id, vocab.by_name.size() + added.size(), f.file);
 
   data.pieces.resize(size_t(max_id) + 1);
   std::vector<bool> literal(data.pieces.size(), false);
@@ -362,6 +373,7 @@ TokenizerData tokenizer_from_gpt2_files(const std::string& encoder_json_text, co
   Vocab vocab;
   for (const auto& [name, value] : encoder.items()) vocab.add(name, f.id(value, "[\"" + name + "\"]"), f.file, "encoder");
   if (vocab.max_id < 0) bad(f.file, "no pieces");
+  check_id_range(vocab.max_id, vocab.by_name.size(), f.file);
 
   TokenizerData data;
   data.kind = TokenizerKind::ByteBPE;

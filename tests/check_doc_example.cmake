@@ -1,0 +1,35 @@
+# Compiles the first ```c listing of a guide as a host would (C99, -Wall -Wextra
+# -Werror, -lmoemamba) and runs it on a random bundle: the guide's code must work.
+#   cmake -DDOC=... -DCC=... -DINCLUDE_DIR=... -DLIB=... -DMMB=... -DWORK=... -P check_doc_example.cmake
+file(READ "${DOC}" text)
+string(FIND "${text}" "```c\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "${DOC} has no ```c listing")
+endif()
+math(EXPR start "${start} + 5")
+string(SUBSTRING "${text}" ${start} -1 rest)
+string(FIND "${rest}" "\n```" end)
+string(SUBSTRING "${rest}" 0 ${end} code)
+file(MAKE_DIRECTORY "${WORK}")
+file(WRITE "${WORK}/example.c" "${code}\n")
+get_filename_component(lib_dir "${LIB}" DIRECTORY)
+execute_process(COMMAND "${CC}" -std=c99 -Wall -Wextra -pedantic -Werror "${WORK}/example.c" -I "${INCLUDE_DIR}"
+                        -L "${lib_dir}" -lmoemamba -o "${WORK}/example"
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the listing of ${DOC} does not compile")
+endif()
+execute_process(COMMAND "${MMB}" synth --shape tiny --seed 7 -o "${WORK}/model.mmb" RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "mmb synth failed")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${lib_dir}" "${WORK}/example" "${WORK}/model.mmb"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the listing of ${DOC} exited with ${rc}")
+endif()
+string(FIND "${out}" "Once upon a time" at)
+if(NOT at EQUAL 0)
+  message(FATAL_ERROR "the listing of ${DOC} did not print its prompt first")
+endif()
