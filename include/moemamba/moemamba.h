@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 1 /**< Additions. */
+#define MMB_VERSION_MINOR 2 /**< Additions. */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
