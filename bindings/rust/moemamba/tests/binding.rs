@@ -58,7 +58,8 @@ fn runtime_reports_its_backend() {
     let runtime = Runtime::with_options(&moemamba::RuntimeOptions { n_threads: 2, ..Default::default() }).unwrap();
     let (_, threads) = runtime.backend().unwrap();
     assert_eq!(threads, 2);
-    assert!(moemamba::version().starts_with("0.1."));
+    let header = format!("{}.{}.", moemamba_sys::MMB_VERSION_MAJOR, moemamba_sys::MMB_VERSION_MINOR);
+    assert!(moemamba::version().starts_with(&header), "{} vs the header's {}", moemamba::version(), header);
 }
 
 #[test]
