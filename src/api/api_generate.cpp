@@ -40,14 +40,8 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     const Tokenizer& tokenizer = model.tokenizer();
     const uint32_t vocab = model.config().vocab_size;
 
-    size_t n = 0;
-    mmb_status s = mmb_tokenize(session->model, prompt, len, nullptr, 0, &n, o.tokenize_flags);
-    if (s != MMB_OK && s != MMB_ERR_BUFFER_TOO_SMALL) fail(s, mmb_last_error());
-    std::vector<int32_t> prompt_tokens(n);
-    if (n) {
-      s = mmb_tokenize(session->model, prompt, len, prompt_tokens.data(), n, &n, o.tokenize_flags);
-      if (s != MMB_OK) fail(s, mmb_last_error());
-    }
+    std::vector<int32_t> prompt_tokens = api::tokenize(session->model, prompt, len, o.tokenize_flags);
+    size_t n = prompt_tokens.size();
     std::vector<float> logits(vocab);
     if (n == 0) {
       // Nothing to condition on: continue from the session's state with BOS, or token 0.
@@ -62,7 +56,7 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     mmb_prefill_options_init(&po);
     po.progress = o.progress;
     po.progress_user_data = o.progress_user_data;
-    s = mmb_session_prefill_ex(session, prompt_tokens.data(), n, logits.data(), logits.size(), &po);
+    mmb_status s = mmb_session_prefill_ex(session, prompt_tokens.data(), n, logits.data(), logits.size(), &po);
     if (s != MMB_OK) fail(s, mmb_last_error());
 
     Detokenizer detok(tokenizer);

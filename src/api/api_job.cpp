@@ -67,14 +67,7 @@ MMB_API mmb_status mmb_job_submit_text(mmb_session* session, mmb_sampler* sample
     api::require(out, "out");
     if (!prompt && len) fail(MMB_ERR_INVALID_ARGUMENT, "prompt is NULL with len = ", len);
     const mmb_job_options o = read_options(options);
-    size_t n = 0;
-    mmb_status s = mmb_tokenize(session->model, prompt, len, nullptr, 0, &n, o.tokenize_flags);
-    if (s != MMB_OK && s != MMB_ERR_BUFFER_TOO_SMALL) fail(s, mmb_last_error());
-    std::vector<int32_t> tokens(n);
-    if (n) {
-      s = mmb_tokenize(session->model, prompt, len, tokens.data(), n, &n, o.tokenize_flags);
-      if (s != MMB_OK) fail(s, mmb_last_error());
-    }
+    std::vector<int32_t> tokens = api::tokenize(session->model, prompt, len, o.tokenize_flags);
     submit(session, sampler, std::move(tokens), o, out);
   });
 }

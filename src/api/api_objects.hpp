@@ -5,6 +5,9 @@
 // hosts see (src/CMakeLists.txt, -femit-struct-debug-reduced).
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "model/model.hpp"
 #include "runtime/detokenizer.hpp"
 #include "runtime/job.hpp"
@@ -59,6 +62,9 @@ void retain(mmb_runtime* r);
 void release(mmb_runtime* r);
 void retain(mmb_model* m);
 void release(mmb_model* m);
+
+// The token ids of `text` (mmb_tokenize's rules and flags), or throws.
+std::vector<int32_t> tokenize(const mmb_model* model, const char* text, size_t len, uint32_t flags);
 
 // Throws MMB_ERR_BUSY when a job runs on the session.
 void check_idle(const mmb_session* s);

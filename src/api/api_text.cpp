@@ -22,6 +22,16 @@ void hand_out(const std::string& text, char* buf, size_t cap, size_t* len) {
 
 }  // namespace
 
+std::vector<int32_t> api::tokenize(const mmb_model* model, const char* text, size_t len, uint32_t flags) {
+  if (flags & ~uint32_t(MMB_TOKENIZE_ADD_BOS | MMB_TOKENIZE_PARSE_SPECIAL))
+    fail(MMB_ERR_INVALID_ARGUMENT, "unknown tokenize flags 0x", std::hex, flags);
+  const Tokenizer& t = model->impl->tokenizer();
+  std::vector<int32_t> ids;
+  if ((flags & MMB_TOKENIZE_ADD_BOS) && t.bos_id() >= 0) ids.push_back(t.bos_id());
+  t.encode(std::string_view(text ? text : "", len), (flags & MMB_TOKENIZE_PARSE_SPECIAL) != 0, ids);
+  return ids;
+}
+
 extern "C" {
 
 MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len, int32_t* tokens, size_t cap,
@@ -30,12 +40,7 @@ MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t
     api::require(model, "model");
     api::require(n, "n");
     if (!text && len) fail(MMB_ERR_INVALID_ARGUMENT, "text is NULL with len = ", len);
-    if (flags & ~uint32_t(MMB_TOKENIZE_ADD_BOS | MMB_TOKENIZE_PARSE_SPECIAL))
-      fail(MMB_ERR_INVALID_ARGUMENT, "unknown tokenize flags 0x", std::hex, flags);
-    const Tokenizer& t = model->impl->tokenizer();
-    std::vector<int32_t> ids;
-    if ((flags & MMB_TOKENIZE_ADD_BOS) && t.bos_id() >= 0) ids.push_back(t.bos_id());
-    t.encode(std::string_view(text ? text : "", len), (flags & MMB_TOKENIZE_PARSE_SPECIAL) != 0, ids);
+    const std::vector<int32_t> ids = api::tokenize(model, text, len, flags);
     *n = ids.size();
     if (ids.size() > cap || (!tokens && !ids.empty()))
       fail(MMB_ERR_BUFFER_TOO_SMALL, "text needs ", ids.size(), " tokens, buffer has ", tokens ? cap : 0);
