@@ -41,22 +41,14 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     const uint32_t vocab = model.config().vocab_size;
 
     std::vector<int32_t> prompt_tokens = api::tokenize(session->model, prompt, len, o.tokenize_flags);
-    size_t n = prompt_tokens.size();
+    api::prepare_prompt(model, prompt_tokens);
+    for (int32_t t : prompt_tokens) mmb_sampler_accept(sampler, t);
     std::vector<float> logits(vocab);
-    if (n == 0) {
-      // Nothing to condition on: continue from the session's state with BOS, or token 0.
-      prompt_tokens.push_back(tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : 0);
-      n = 1;
-    }
-    for (int32_t t : prompt_tokens) {
-      if (t < 0 || uint32_t(t) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "prompt token ", t, " is outside the model's vocabulary ", vocab);
-      mmb_sampler_accept(sampler, t);
-    }
     mmb_prefill_options po;
     mmb_prefill_options_init(&po);
     po.progress = o.progress;
     po.progress_user_data = o.progress_user_data;
-    mmb_status s = mmb_session_prefill_ex(session, prompt_tokens.data(), n, logits.data(), logits.size(), &po);
+    mmb_status s = mmb_session_prefill_ex(session, prompt_tokens.data(), prompt_tokens.size(), logits.data(), logits.size(), &po);
     if (s != MMB_OK) fail(s, mmb_last_error());
 
     Detokenizer detok(tokenizer);

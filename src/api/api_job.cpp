@@ -29,10 +29,7 @@ void submit(mmb_session* session, mmb_sampler* sampler, std::vector<int32_t> pro
   const Model& model = session->impl->model();
   if (!session->runtime().pager().fits_alone(Session::resident_bytes(model)))
     fail(MMB_ERR_BUDGET, "one session needs ", Session::resident_bytes(model), " bytes, more than the session memory budget");
-  const uint32_t vocab = model.config().vocab_size;
-  if (prompt.empty()) prompt.push_back(model.tokenizer().bos_id() >= 0 ? model.tokenizer().bos_id() : 0);
-  for (int32_t t : prompt)
-    if (t < 0 || uint32_t(t) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "prompt token ", t, " is outside the model's vocabulary ", vocab);
+  api::prepare_prompt(model, prompt);
   JobLimits limits;
   limits.max_tokens = o.max_tokens;
   limits.stop_at_eos = o.stop_at_eos != 0;

@@ -66,6 +66,10 @@ void release(mmb_model* m);
 // The token ids of `text` (mmb_tokenize's rules and flags), or throws.
 std::vector<int32_t> tokenize(const mmb_model* model, const char* text, size_t len, uint32_t flags);
 
+// Makes `prompt` one the model can start from: BOS (or token 0) when it is empty, so
+// there is something to condition on; throws when an id is outside the vocabulary.
+void prepare_prompt(const mmb::Model& model, std::vector<int32_t>& prompt);
+
 // Throws MMB_ERR_BUSY when a job runs on the session.
 void check_idle(const mmb_session* s);
 

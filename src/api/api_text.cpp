@@ -32,6 +32,13 @@ std::vector<int32_t> api::tokenize(const mmb_model* model, const char* text, siz
   return ids;
 }
 
+void api::prepare_prompt(const Model& model, std::vector<int32_t>& prompt) {
+  if (prompt.empty()) prompt.push_back(model.tokenizer().bos_id() >= 0 ? model.tokenizer().bos_id() : 0);
+  const uint32_t vocab = model.config().vocab_size;
+  for (int32_t t : prompt)
+    if (t < 0 || uint32_t(t) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "prompt token ", t, " is outside the model's vocabulary ", vocab);
+}
+
 extern "C" {
 
 MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len, int32_t* tokens, size_t cap,
