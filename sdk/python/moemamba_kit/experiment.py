@@ -229,6 +229,8 @@ def parse_args(argv):
     ap.add_argument("--estimate", action="store_true", help="time a few steps of each model and stop")
     ap.add_argument("--design-experts", type=int, default=8, help="experts of the designs of the second figure")
     ap.add_argument("--steps", type=int, help="training steps per model")
+    ap.add_argument("--only", help="train only these models (comma-separated names) and write no outputs: "
+                    "lets several processes share the run; a final run without it collects their results")
     train.add_training_args(ap)
     s = dict(SMOKE if ap.parse_known_args(argv)[0].smoke else FULL)
     # The size's batch, sequence length and schedule unless given.
@@ -285,6 +287,14 @@ def main(argv=None):
           f"{a.steps} steps of {a.batch}x{a.seq} tokens per model", flush=True)
     if a.estimate:
         estimate(configs, data, s, a)
+        return None
+    if a.only:
+        chosen = a.only.split(",")
+        unknown = [n for n in chosen if n not in configs]
+        if unknown:
+            raise SystemExit(f"--only: unknown model {', '.join(unknown)}; the models are {', '.join(configs)}")
+        for name in chosen:
+            run_model(name, configs[name][1], data, s, a, a.work)
         return None
     records = {name: run_model(name, config, data, s, a, a.work) for name, (_, config) in configs.items()}
     labels = {name: label for name, (label, _) in configs.items()}
