@@ -148,6 +148,19 @@ enum {
   MMB_JOBS_HOST = 2    /**< The host's job system, through run_task, advances them. */
 };
 
+/** Host page store, part 1 (see mmb_runtime_options.page_store): keep a copy of the
+ *  `size` bytes at `data` (a paged-out session's compressed state) under `key`. The
+ *  bytes are only valid during the call. Return 0 when stored; any other value refuses,
+ *  and the library keeps the page in its own memory instead. */
+typedef int32_t (*mmb_page_store_fn)(void* user_data, uint64_t key, const void* data, size_t size);
+/** Host page store, part 2: copy the `size` bytes stored under `key` into `data`.
+ *  Return 0 on success; any other value makes the call that needed the session fail
+ *  with MMB_ERR_IO, and the session stays paged out (a later use tries again). */
+typedef int32_t (*mmb_page_load_fn)(void* user_data, uint64_t key, void* data, size_t size);
+/** Host page store, part 3: the page under `key` will never be loaded again (its session
+ *  was paged back in or destroyed); the host may free it. */
+typedef void (*mmb_page_drop_fn)(void* user_data, uint64_t key);
+
 /** Host log sink. `message` is UTF-8, without a trailing newline, valid only during the
  *  call. Called from the thread that made the library call being logged. */
 typedef void (*mmb_log_fn)(void* user_data, int32_t level, const char* message);
@@ -174,6 +187,17 @@ typedef struct mmb_runtime_options {
    *  recently used first: their state is compressed into host memory and restored
    *  exactly on the next use. A request that cannot fit returns MMB_ERR_BUDGET. */
   uint64_t session_memory_budget;
+  /* Appended in 0.3 (absent from a struct_size of 96). */
+  /** Where paged-out states go: NULL (default) keeps them compressed in the library's
+   *  memory; with page_store, page_load and page_drop (all three or none) the host
+   *  stores them (a disk cache, a memory pool of its own) and the library keeps only a
+   *  key per paged-out session. The three are called with the runtime's paging lock held,
+   *  from any thread inside a call on this runtime (its job worker included): they must
+   *  be thread-safe and must not call into the library. Keys are unique per runtime. */
+  mmb_page_store_fn page_store;
+  mmb_page_load_fn page_load;   /**< Reads a page back; see mmb_page_load_fn. */
+  mmb_page_drop_fn page_drop;   /**< Releases a page; see mmb_page_drop_fn. */
+  void* page_user_data;         /**< Passed to the three page functions. */
 } mmb_runtime_options;
 
 /** Fills `options` with the defaults and sets struct_size. Does nothing if NULL. */
@@ -183,8 +207,9 @@ MMB_API void mmb_runtime_options_init(mmb_runtime_options* options);
  *  @param options NULL for defaults.
  *  @param out receives the runtime; the caller owns it and frees it with mmb_runtime_destroy().
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (out NULL, bad struct_size, negative
- *  n_threads, unknown backend, only one allocator hook); MMB_ERR_BACKEND (backend CUDA
- *  requested and unavailable); MMB_ERR_OUT_OF_MEMORY.
+ *  n_threads, unknown backend, only one allocator hook, some but not all of the page
+ *  store functions); MMB_ERR_BACKEND (backend CUDA requested and unavailable);
+ *  MMB_ERR_OUT_OF_MEMORY.
  *  Thread rules: a runtime may be used by any number of threads at once. */
 MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_runtime** out);
 
@@ -773,7 +798,7 @@ typedef struct mmb_session_memory {
   uint32_t resident_sessions; /**< Of them, in memory ready to step. */
   uint32_t paged_sessions;   /**< Of them, paged out. */
   uint64_t resident_bytes;   /**< Bytes of state and scratch of the resident sessions. */
-  uint64_t paged_bytes;      /**< Bytes held by the compressed states of paged-out sessions. */
+  uint64_t paged_bytes;      /**< Bytes of the compressed states of paged-out sessions, in the library's memory or the host's page store. */
   uint64_t budget_bytes;     /**< The budget (0: none). */
   uint64_t page_outs;        /**< Sessions paged out so far. */
   uint64_t page_ins;         /**< Sessions paged back in so far. */

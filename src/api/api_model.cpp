@@ -13,7 +13,7 @@ void retain(mmb_model* m) { m->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(mmb_model* m) {
   if (m && m->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     mmb_runtime* r = m->runtime;
-    delete m;
+    destroy(m, r->impl.allocator());
     release(r);
   }
 }
@@ -35,8 +35,9 @@ mmb_model* load_model(mmb_runtime* runtime, std::unique_ptr<ByteSource> source, 
   read.parallel = &parallel;
   read.progress = o.progress ? &progress : nullptr;
   auto bundle = LoadedBundle::load(std::move(source), read, runtime->impl.allocator());
-  auto model = std::make_unique<Model>(std::move(bundle));
-  auto* handle = new mmb_model(runtime, std::move(model));
+  const HostAllocator& allocator = runtime->impl.allocator();
+  auto* handle = make_host<mmb_model>(allocator, runtime, make_host<Model>(allocator, std::move(bundle), runtime->impl.memory()))
+                     .release();
   retain(runtime);
   return handle;
 }

@@ -25,18 +25,22 @@ struct mmb_runtime {
   mmb::Runtime impl;
 };
 
+// Runtimes, models, sessions and detokenizers, and the models and sessions inside
+// them, live in the runtime's memory (the host's allocator hooks): mmb::make_host()
+// makes them, mmb::api::destroy() ends them. Samplers belong to no runtime and jobs
+// may outlive theirs: those two come from the C++ heap.
 struct mmb_model {
-  mmb_model(mmb_runtime* r, std::unique_ptr<mmb::Model> m) : runtime(r), impl(std::move(m)) {}
+  mmb_model(mmb_runtime* r, mmb::HostPtr<mmb::Model> m) : runtime(r), impl(std::move(m)) {}
   std::atomic<int> refs{1};
   mmb_runtime* runtime;  // one reference held
-  std::unique_ptr<mmb::Model> impl;
+  mmb::HostPtr<mmb::Model> impl;
 };
 
 struct mmb_session {
-  mmb_session(mmb_model* m, std::unique_ptr<mmb::Session> s) : model(m), impl(std::move(s)) {}
+  mmb_session(mmb_model* m, mmb::HostPtr<mmb::Session> s) : model(m), impl(std::move(s)) {}
   mmb::Runtime& runtime() const { return model->runtime->impl; }
   mmb_model* model;  // one reference held
-  std::unique_ptr<mmb::Session> impl;
+  mmb::HostPtr<mmb::Session> impl;
   std::shared_ptr<mmb::Job> job;  // the last job submitted on it (busy while unfinished)
 };
 
@@ -57,6 +61,13 @@ struct mmb_sampler {
 };
 
 namespace mmb::api {
+
+// Destroys a handle made with mmb::make_host() from `allocator` (a copy: the handle
+// may hold the runtime that owns the hooks).
+template <typename T>
+void destroy(T* handle, HostAllocator allocator) noexcept {
+  HostDeleter<T>{allocator}(handle);
+}
 
 void retain(mmb_runtime* r);
 void release(mmb_runtime* r);

@@ -10,7 +10,7 @@ namespace mmb::api {
 
 void retain(mmb_runtime* r) { r->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(mmb_runtime* r) {
-  if (r && r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete r;
+  if (r && r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(r, r->impl.allocator());
 }
 
 }  // namespace mmb::api
@@ -33,22 +33,27 @@ MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_ru
     mmb_runtime_options o;
     mmb_runtime_options_init(&o);
     if (options) {
-      // Two versions exist: the first (up to alloc_user_data) and this one.
+      // Three versions exist: 0.1 (up to alloc_user_data), 0.2 (up to
+      // session_memory_budget) and this one.
       constexpr size_t kFirst = offsetof(mmb_runtime_options, job_mode);
-      if (options->struct_size != kFirst && options->struct_size != sizeof o)
+      constexpr size_t kSecond = offsetof(mmb_runtime_options, page_store);
+      if (options->struct_size != kFirst && options->struct_size != kSecond && options->struct_size != sizeof o)
         fail(MMB_ERR_INVALID_ARGUMENT, "mmb_runtime_options.struct_size is ", options->struct_size, "; this library accepts ",
-             kFirst, " or ", sizeof o, " (call mmb_runtime_options_init first)");
+             kFirst, ", ", kSecond, " or ", sizeof o, " (call mmb_runtime_options_init first)");
       std::memcpy(&o, options, options->struct_size);  // fields past it keep their defaults
       o.struct_size = sizeof o;
     }
     if (o.backend < MMB_BACKEND_AUTO || o.backend > MMB_BACKEND_CUDA) fail(MMB_ERR_INVALID_ARGUMENT, "backend ", o.backend, " is unknown");
     if (o.n_threads < 0 || o.n_threads > 1024) fail(MMB_ERR_INVALID_ARGUMENT, "n_threads ", o.n_threads, " is outside [0, 1024]");
     if (!o.alloc_fn != !o.free_fn) fail(MMB_ERR_INVALID_ARGUMENT, "alloc_fn and free_fn must be given together");
+    const int page_fns = !!o.page_store + !!o.page_load + !!o.page_drop;
+    if (page_fns != 0 && page_fns != 3)
+      fail(MMB_ERR_INVALID_ARGUMENT, "page_store, page_load and page_drop must be given together");
     if (o.job_mode < MMB_JOBS_WORKER || o.job_mode > MMB_JOBS_HOST) fail(MMB_ERR_INVALID_ARGUMENT, "job_mode ", o.job_mode, " is unknown");
     if (o.job_mode == MMB_JOBS_HOST && !o.run_task) fail(MMB_ERR_INVALID_ARGUMENT, "job_mode MMB_JOBS_HOST needs run_task");
     if (o.backend == MMB_BACKEND_CUDA)
       fail(MMB_ERR_BACKEND, "the CUDA backend is not available in this build (no plugin libmoemamba_cuda.so)");
-    *out = new mmb_runtime(o);
+    *out = make_host<mmb_runtime>(HostAllocator(o.alloc_fn, o.free_fn, o.alloc_user_data), o).release();
   });
 }
 

@@ -34,9 +34,9 @@ mmb_session* make_session(mmb_model* model, Make&& make) {
   SessionPager& pager = model->runtime->impl.pager();
   const size_t bytes = Session::resident_bytes(*model->impl);
   pager.reserve(bytes);
-  std::unique_ptr<mmb_session> handle;
+  HostPtr<mmb_session> handle;
   try {
-    handle = std::make_unique<mmb_session>(model, make());
+    handle = make_host<mmb_session>(model->runtime->impl.allocator(), model, make());
   } catch (...) {
     pager.unreserve(bytes);
     throw;
@@ -121,7 +121,7 @@ MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_option
       api::check_struct_size(options->struct_size, sizeof(mmb_session_options), sizeof(mmb_session_options), "mmb_session_options");
       if (options->flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
     }
-    *out = make_session(model, [&] { return std::make_unique<Session>(*model->impl, model->runtime->impl); });
+    *out = make_session(model, [&] { return make_host<Session>(model->runtime->impl.allocator(), *model->impl, model->runtime->impl); });
   });
 }
 
@@ -131,7 +131,7 @@ MMB_API void mmb_session_destroy(mmb_session* session) {
   // A running job is cancelled and lets go of the session before it goes.
   if (session->job) session->runtime().scheduler().detach_session(*session->job);
   session->runtime().pager().remove(session->impl.get());
-  delete session;
+  api::destroy(session, session->runtime().allocator());
   api::release(model);
 }
 
@@ -236,7 +236,7 @@ MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** ou
     api::require(session, "session");
     api::require(out, "out");
     api::SessionUse use(session);
-    *out = make_session(session->model, [&] { return std::make_unique<Session>(*session->impl); });
+    *out = make_session(session->model, [&] { return make_host<Session>(session->runtime().allocator(), *session->impl); });
   });
 }
 

@@ -74,7 +74,7 @@ MMB_API mmb_status mmb_detokenizer_create(const mmb_model* model, mmb_detokenize
     api::require(model, "model");
     api::require(out, "out");
     auto* m = const_cast<mmb_model*>(model);
-    *out = new mmb_detokenizer(m);
+    *out = make_host<mmb_detokenizer>(m->runtime->impl.allocator(), m).release();
     api::retain(m);
   });
 }
@@ -82,7 +82,7 @@ MMB_API mmb_status mmb_detokenizer_create(const mmb_model* model, mmb_detokenize
 MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok) {
   if (!detok) return;
   mmb_model* model = detok->model;
-  delete detok;
+  api::destroy(detok, model->runtime->impl.allocator());
   api::release(model);
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <utility>
 
@@ -59,5 +60,30 @@ class HostBuffer {
   T* data_ = nullptr;
   size_t count_ = 0;
 };
+
+// Objects in host memory: make_host<T>(allocator, args...) constructs a T there, and
+// HostPtr<T> destroys it and gives the memory back to the same hooks. The hooks must
+// stay valid while such an object lives (a copy of them travels with the pointer).
+template <typename T>
+struct HostDeleter {
+  HostAllocator allocator;
+  void operator()(T* p) const noexcept {
+    p->~T();
+    allocator.deallocate(p, sizeof(T));
+  }
+};
+template <typename T>
+using HostPtr = std::unique_ptr<T, HostDeleter<T>>;
+
+template <typename T, typename... Args>
+HostPtr<T> make_host(const HostAllocator& allocator, Args&&... args) {
+  void* p = allocator.allocate(sizeof(T), alignof(T) > 16 ? alignof(T) : 16);
+  try {
+    return HostPtr<T>(new (p) T(std::forward<Args>(args)...), HostDeleter<T>{allocator});
+  } catch (...) {
+    allocator.deallocate(p, sizeof(T));
+    throw;
+  }
+}
 
 }  // namespace mmb

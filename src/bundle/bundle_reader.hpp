@@ -58,7 +58,9 @@ class LoadedBundle {
 
   uint32_t format_version() const { return format_version_; }
   const ModelConfig& config() const { return config_; }
+  // The manifest's tokenizer; empty after release_tokenizer_data().
   const TokenizerData& tokenizer() const { return tokenizer_; }
+  void release_tokenizer_data() { tokenizer_ = TokenizerData(); }
   const std::vector<std::pair<std::string, std::string>>& metadata() const { return metadata_; }
   const std::vector<TensorView>& tensors() const { return tensors_; }  // in manifest order
   const TensorView* find(const std::string& name) const;  // nullptr if absent

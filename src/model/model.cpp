@@ -80,7 +80,8 @@ float element(const Matrix& m, uint64_t i) {
 
 }  // namespace
 
-Model::Model(std::unique_ptr<LoadedBundle> bundle) : bundle_(std::move(bundle)) {
+Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory)
+    : bundle_(std::move(bundle)), weights_(memory) {
   const ModelConfig& c = bundle_->config();
   Binder bind(*bundle_);
   uint64_t inactive = 0;  // bytes of the experts a token does not use
@@ -155,7 +156,8 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle) : bundle_(std::move(bundle)) 
                                weights_.embed.cols * dtype_size(weights_.embed.dtype) +
                                (c.tie_embeddings ? weights_.head.bytes() : 0);
   state_floats_ = state;
-  tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer());
+  tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer(), memory);
+  bundle_->release_tokenizer_data();  // the tokenizer holds all of it now
 
   // The fingerprint binds saved states to exactly this config and these weights:
   // the tensors' names, shapes, dtypes and checksums, and the config's scalars.

@@ -21,7 +21,8 @@ struct ModelSizes {
 
 class Model {
  public:
-  explicit Model(std::unique_ptr<LoadedBundle> bundle);
+  // The tokenizer's tables come from `memory` (the runtime's allocator hooks).
+  Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory);
 
   const ModelConfig& config() const { return bundle_->config(); }
   const ModelWeights& weights() const { return weights_; }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
 #include <vector>
 
 namespace mmb {
@@ -75,12 +76,15 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
+  // A lives in `memory` (the runtime's allocator hooks): it grows with the model.
+  explicit ModelWeights(std::pmr::memory_resource* memory = std::pmr::get_default_resource()) : A(memory) {}
+
   Matrix embed;            // [rows >= vocab, d_model]
   std::vector<LayerWeights> layers;
   NormWeights norm_f;
   Matrix head;             // [vocab, d_model]: lm_head or the embedding (first vocab rows)
   // A_log turned into A = -exp(A_log) once at load, f32, per layer with a Mamba part (else empty).
-  std::vector<std::vector<float>> A;
+  std::pmr::vector<std::pmr::vector<float>> A;
 };
 
 }  // namespace mmb

@@ -8,7 +8,7 @@
 
 namespace mmb {
 
-BpeMerges::BpeMerges(size_t count) {
+BpeMerges::BpeMerges(size_t count, std::pmr::memory_resource* memory) : keys_(memory), values_(memory) {
   size_t capacity = std::bit_ceil(std::max<size_t>(16, count * 2));
   keys_.assign(capacity, kEmpty);
   values_.assign(capacity, Merge{});

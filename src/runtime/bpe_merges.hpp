@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <string_view>
 #include <vector>
 
@@ -15,9 +16,8 @@ class BpeMerges {
     int32_t result = -1;
   };
 
-  BpeMerges() = default;
-  // Room for `count` merges; add() them after.
-  explicit BpeMerges(size_t count);
+  // Room for `count` merges, from `memory`; add() them after.
+  BpeMerges(size_t count, std::pmr::memory_resource* memory);
 
   // When a pair appears twice, the later rank wins, as in the reference encoders
   // (they build a dictionary from the merge list).
@@ -37,8 +37,8 @@ class BpeMerges {
   static uint64_t pack(int32_t left, int32_t right) { return (uint64_t(uint32_t(left)) << 32) | uint32_t(right); }
   size_t hash(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_; }
 
-  std::vector<uint64_t> keys_;  // open addressing, linear probing, load <= 1/2
-  std::vector<Merge> values_;
+  std::pmr::vector<uint64_t> keys_;  // open addressing, linear probing, load <= 1/2
+  std::pmr::vector<Merge> values_;
   size_t mask_ = 0;
   int shift_ = 64;
 };

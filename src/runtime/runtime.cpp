@@ -10,7 +10,8 @@ Runtime::Runtime(const mmb_runtime_options& o)
   int threads = o.n_threads;
   if (threads == 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<ThreadPool>(threads);
-  pager_ = std::make_shared<SessionPager>(o.session_memory_budget);
+  pager_ = std::make_shared<SessionPager>(
+      o.session_memory_budget, HostPageStore{o.page_store, o.page_load, o.page_drop, o.page_user_data});
   scheduler_ = std::make_shared<JobScheduler>(o.job_mode, o.run_task, o.run_task_user_data, pager_);
   if (o.backend == MMB_BACKEND_AUTO) log(MMB_LOG_INFO, "backend auto: using the CPU backend");
 }

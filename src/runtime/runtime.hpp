@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/host_allocator.hpp"
+#include "base/host_memory_resource.hpp"
 #include "base/thread_pool.hpp"
 #include "runtime/job_scheduler.hpp"
 #include "runtime/session_pager.hpp"
@@ -20,6 +21,8 @@ class Runtime {
   ~Runtime();
 
   const HostAllocator& allocator() const { return allocator_; }
+  // The same hooks for containers (std::pmr).
+  std::pmr::memory_resource* memory() const { return &memory_; }
   ThreadPool& pool() const { return *pool_; }
   int32_t backend() const { return MMB_BACKEND_CPU; }
   void log(int32_t level, const std::string& message) const;
@@ -29,6 +32,7 @@ class Runtime {
 
  private:
   HostAllocator allocator_;
+  mutable HostMemoryResource memory_{allocator_};
   std::unique_ptr<ThreadPool> pool_;
   mmb_log_fn log_fn_ = nullptr;
   void* log_user_ = nullptr;

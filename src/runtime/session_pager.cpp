@@ -24,6 +24,33 @@ void SessionPager::page_out_locked(Session* session, Entry& entry) {
   session->page_out(entry.compressed);
   resident_ -= entry.bytes;
   ++page_outs_;
+  if (!host_.store) return;
+  const uint64_t key = ++next_key_;
+  if (host_.store(host_.user, key, entry.compressed.data(), entry.compressed.size()) != 0) return;  // refused: keep it
+  entry.host_key = key;
+  entry.host_size = entry.compressed.size();
+  entry.compressed = std::vector<std::byte>();
+}
+
+void SessionPager::page_in_locked(Session* session, Entry& entry) {
+  if (entry.host_key) {
+    std::vector<std::byte> page(entry.host_size);
+    if (host_.load(host_.user, entry.host_key, page.data(), page.size()) != 0)
+      fail(MMB_ERR_IO, "the host's page store could not load page ", entry.host_key,
+           " (a paged-out session's state); the session stays paged out");
+    session->page_in(page);  // a page altered by the host fails here (MMB_ERR_FORMAT) and stays the host's
+    drop_host_page(entry);
+  } else {
+    session->page_in(entry.compressed);
+    entry.compressed = std::vector<std::byte>();
+  }
+}
+
+void SessionPager::drop_host_page(Entry& entry) noexcept {
+  if (!entry.host_key) return;
+  host_.drop(host_.user, entry.host_key);
+  entry.host_key = 0;
+  entry.host_size = 0;
 }
 
 void SessionPager::reserve(size_t bytes) {
@@ -51,6 +78,7 @@ void SessionPager::remove(Session* session) {
   auto it = entries_.find(session);
   if (it == entries_.end()) return;
   if (session->resident()) resident_ -= it->second.bytes;
+  drop_host_page(it->second);
   entries_.erase(it);
 }
 
@@ -58,8 +86,7 @@ bool SessionPager::pin_locked(Session* session) {
   Entry& entry = entries_.at(session);
   if (!session->resident()) {
     if (!make_room(entry.bytes, session)) return false;
-    session->page_in(entry.compressed);
-    entry.compressed = std::vector<std::byte>();
+    page_in_locked(session, entry);
     resident_ += entry.bytes;
     ++page_ins_;
   }
@@ -103,7 +130,7 @@ SessionMemory SessionPager::memory() const {
       ++m.resident_sessions;
     } else {
       ++m.paged_sessions;
-      m.paged_bytes += entry.compressed.size();
+      m.paged_bytes += entry.host_key ? entry.host_size : entry.compressed.size();
     }
   }
   m.resident_bytes = resident_;

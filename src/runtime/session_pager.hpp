@@ -2,10 +2,14 @@
 // session's state is bracketed by pin()/unpin(); a pinned session is never paged out.
 // When a pin, or a new session, needs room, the least recently used unpinned
 // sessions are paged out (their state compressed into host memory) until it fits.
-// Without a budget nothing is paged out except on request (page_out()).
+// Without a budget nothing is paged out except on request (page_out()). A host page
+// store (mmb_runtime_options.page_store/load/drop) takes the compressed pages when
+// given; a page it refuses stays in the library's memory.
 #pragma once
 
 #include "runtime/session.hpp"
+
+#include <moemamba/moemamba.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -20,9 +24,17 @@ struct SessionMemory {
   uint64_t resident_bytes = 0, paged_bytes = 0, budget_bytes = 0, page_outs = 0, page_ins = 0;
 };
 
+// The host's page store: all three functions or none (store == nullptr).
+struct HostPageStore {
+  mmb_page_store_fn store = nullptr;
+  mmb_page_load_fn load = nullptr;
+  mmb_page_drop_fn drop = nullptr;
+  void* user = nullptr;
+};
+
 class SessionPager {
  public:
-  explicit SessionPager(uint64_t budget_bytes) : budget_(budget_bytes) {}
+  explicit SessionPager(uint64_t budget_bytes, HostPageStore host = {}) : budget_(budget_bytes), host_(host) {}
 
   // Whether a session of `bytes` can ever fit (false: MMB_ERR_BUDGET at once).
   bool fits_alone(size_t bytes) const { return budget_ == 0 || bytes <= budget_; }
@@ -50,15 +62,21 @@ class SessionPager {
     size_t bytes = 0;
     int pins = 0;
     uint64_t last_use = 0;
-    std::vector<std::byte> compressed;  // the state while paged out
+    std::vector<std::byte> compressed;  // the state while paged out, unless the host holds it
+    uint64_t host_key = 0;              // nonzero: the host's page store holds the state
+    size_t host_size = 0;               // its size there
   };
   // Pages out LRU unpinned sessions other than `keep` until `bytes` more fit.
   bool make_room(size_t bytes, const Session* keep);
   void page_out_locked(Session* session, Entry& entry);
+  void page_in_locked(Session* session, Entry& entry);
+  void drop_host_page(Entry& entry) noexcept;
   bool pin_locked(Session* session);
 
   mutable std::mutex mutex_;
   const uint64_t budget_;
+  const HostPageStore host_;
+  uint64_t next_key_ = 0;
   uint64_t resident_ = 0;
   uint64_t clock_ = 0;
   uint64_t page_outs_ = 0, page_ins_ = 0;

@@ -55,12 +55,16 @@ struct Tokenizer::Scratch {
   std::string normalized;
 };
 
-Tokenizer::Tokenizer(const TokenizerData& d)
+Tokenizer::Tokenizer(const TokenizerData& d, std::pmr::memory_resource* memory)
     : kind_(d.kind), pre_tokenizer_(d.pre_tokenizer), normalizer_(d.normalizer),
+      bytes_(memory), offsets_(memory), special_(memory), merges_(d.merges.size(), memory),
       bos_id_(d.bos_id), eos_id_(d.eos_id), pad_id_(d.pad_id), unk_id_(d.unk_id), add_bos_(d.add_bos) {
   const size_t n = d.pieces.size();
   check_header(d, n);
 
+  size_t total = 0;
+  for (const std::string& p : d.pieces) total += p.size();
+  bytes_.reserve(total);
   offsets_.reserve(n + 1);
   offsets_.push_back(0);
   for (const std::string& p : d.pieces) {
@@ -109,7 +113,6 @@ Tokenizer::Tokenizer(const TokenizerData& d)
     byte_tokens_[b] = it->second;
   }
 
-  merges_ = BpeMerges(d.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < d.merges.size(); ++rank) {
     const auto [left, right] = d.merges[rank];

@@ -13,6 +13,7 @@
 #include "runtime/literal_matcher.hpp"
 
 #include <cstdint>
+#include <memory_resource>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,8 +26,9 @@ class Tokenizer {
   // Validates `data` and builds the encoder. Throws mmb::Error(MMB_ERR_FORMAT) naming
   // the problem: ids out of range, a merge whose joined bytes are no token, a byte
   // without its token, two tokens with the same bytes, a special token whose text is
-  // not its piece...
-  explicit Tokenizer(const TokenizerData& data);
+  // not its piece... The tables live in `memory`: the library passes its runtime's
+  // allocator hooks; tools and tests may use the C++ heap.
+  explicit Tokenizer(const TokenizerData& data, std::pmr::memory_resource* memory = std::pmr::get_default_resource());
 
   // Appends the ids of `text` to `out` (no BOS: the caller adds it). With
   // parse_special, the texts of special tokens become their ids; otherwise they are
@@ -62,9 +64,9 @@ class Tokenizer {
   TokenizerKind kind_;
   PreTokenizer pre_tokenizer_;
   Normalizer normalizer_;
-  std::string bytes_;              // all pieces back to back
-  std::vector<uint64_t> offsets_;  // piece i is bytes_[offsets_[i], offsets_[i + 1])
-  std::vector<uint8_t> special_;   // per id
+  std::pmr::string bytes_;              // all pieces back to back
+  std::pmr::vector<uint64_t> offsets_;  // piece i is bytes_[offsets_[i], offsets_[i + 1])
+  std::pmr::vector<uint8_t> special_;   // per id
   int32_t byte_tokens_[256];
   BpeMerges merges_;
   LiteralMatcher specials_;

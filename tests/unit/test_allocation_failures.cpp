@@ -4,8 +4,8 @@
 // the objects made before it working. The loop ends at the first N the operation no
 // longer reaches; N - 1 is the number of injection points it exercised (printed).
 //
-// Only the hook's allocations are failed: handle objects, the model's tables and the
-// tokenizer's containers come from the C++ heap.
+// Only the hook's allocations are failed: they are everything that grows with the
+// model (tests/heap measures what is left on the C++ heap: per-tensor bookkeeping).
 #include "support/bundle_fixtures.hpp"
 #include "support/model_harness.hpp"
 

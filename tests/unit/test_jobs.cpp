@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -359,6 +361,146 @@ TEST_CASE("paged-out sessions continue exactly as sessions never paged", "[jobs]
                 (unsigned long long)m.page_outs, (unsigned long long)m.page_ins, m.resident_sessions, m.sessions,
                 (unsigned long long)m.resident_bytes, (unsigned long long)m.paged_bytes);
   }
+}
+
+// A host page store: a map from key to bytes, with switches to refuse stores, fail
+// loads and alter a stored page. Called under the runtime's paging lock, from the
+// job worker too: it locks its own mutex.
+struct HostPages {
+  std::mutex mutex;
+  std::map<uint64_t, std::vector<unsigned char>> pages;
+  int stores = 0, loads = 0, drops = 0;
+  bool refuse = false, fail_loads = false;
+
+  static int32_t store(void* self, uint64_t key, const void* data, size_t size) {
+    auto* h = static_cast<HostPages*>(self);
+    std::lock_guard<std::mutex> l(h->mutex);
+    ++h->stores;
+    if (h->refuse) return 1;
+    if (h->pages.count(key)) return 2;  // keys are unique: a repeat is a bug
+    const auto* p = static_cast<const unsigned char*>(data);
+    h->pages[key].assign(p, p + size);
+    return 0;
+  }
+  static int32_t load(void* self, uint64_t key, void* data, size_t size) {
+    auto* h = static_cast<HostPages*>(self);
+    std::lock_guard<std::mutex> l(h->mutex);
+    ++h->loads;
+    auto it = h->pages.find(key);
+    if (h->fail_loads || it == h->pages.end() || it->second.size() != size) return 1;
+    std::memcpy(data, it->second.data(), size);
+    return 0;
+  }
+  static void drop(void* self, uint64_t key) {
+    auto* h = static_cast<HostPages*>(self);
+    std::lock_guard<std::mutex> l(h->mutex);
+    ++h->drops;
+    h->pages.erase(key);
+  }
+  size_t held() {
+    std::lock_guard<std::mutex> l(mutex);
+    return pages.size();
+  }
+  // Alters (then, called again, restores) one byte of the page held when first called.
+  uint64_t flipped = 0;
+  void flip_a_byte() {
+    std::lock_guard<std::mutex> l(mutex);
+    if (!flipped) flipped = pages.begin()->first;
+    std::vector<unsigned char>& bytes = pages.at(flipped);
+    bytes[bytes.size() / 2] ^= 0x40;
+  }
+};
+
+TEST_CASE("a host page store holds paged-out states; refused stores, failed loads and altered pages", "[jobs][threads]") {
+  const Bytes& b = bytes_model();
+  RuntimePtr plain = make_runtime();
+  ModelPtr plain_model = load_model(plain.get(), b.weights);
+  SessionPtr probe = make_session(plain_model.get());
+  mmb_session_memory m;
+  m.struct_size = sizeof m;
+  REQUIRE(mmb_runtime_get_session_memory(plain.get(), &m) == MMB_OK);
+  const uint64_t per_session = m.resident_bytes;
+
+  HostPages host;
+  mmb_runtime_options o;
+  mmb_runtime_options_init(&o);
+  o.backend = MMB_BACKEND_CPU;
+  o.n_threads = 2;
+  o.session_memory_budget = per_session;  // one session resident at a time
+  o.page_store = &HostPages::store;
+  o.page_load = &HostPages::load;
+  o.page_drop = &HostPages::drop;
+  o.page_user_data = &host;
+  mmb_runtime* raw = nullptr;
+  REQUIRE(mmb_runtime_create(&o, &raw) == MMB_OK);
+  RuntimePtr rt(raw);
+  ModelPtr model = load_model(rt.get(), b.weights);
+
+  // Two sessions taking turns: each use pages the other out to the host.
+  SessionPtr a = make_session(model.get()), a_ref = make_session(plain_model.get());
+  const std::vector<int32_t> tokens = random_tokens(5, 24, 256);
+  REQUIRE(mmb_session_prefill(a.get(), tokens.data(), tokens.size(), nullptr, 0) == MMB_OK);
+  REQUIRE(mmb_session_prefill(a_ref.get(), tokens.data(), tokens.size(), nullptr, 0) == MMB_OK);
+  SessionPtr c = make_session(model.get()), c_ref = make_session(plain_model.get());
+  CHECK(host.held() == 1);  // a, paged out to make room for c
+  REQUIRE(mmb_runtime_get_session_memory(rt.get(), &m) == MMB_OK);
+  CHECK(m.paged_sessions == 1);
+  CHECK(m.paged_bytes > 0);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(step(a.get(), 10 + i) == step(a_ref.get(), 10 + i));
+    CHECK(step(c.get(), 20 + i) == step(c_ref.get(), 20 + i));
+  }
+  CHECK(host.held() == 1);  // every page read back was dropped
+  CHECK(host.loads == host.drops);
+
+  // A failed load: the call fails with MMB_ERR_IO, the session stays paged out, and
+  // a later use succeeds and continues exactly.
+  host.fail_loads = true;
+  CHECK(mmb_session_step(a.get(), 30, nullptr, 0) == MMB_ERR_IO);
+  CHECK(std::string(mmb_last_error()).find("page store") != std::string::npos);
+  // The same through a job: it finishes with the error.
+  {
+    SamplerPtr s = sampler(3);
+    JobPtr job = submit(a.get(), s.get(), "x", job_options(2));
+    int32_t state = 0;
+    REQUIRE(mmb_job_wait(job.get(), 60000, &state) == MMB_OK);
+    CHECK(result_of(job.get()) == MMB_ERR_IO);
+  }
+  host.fail_loads = false;
+  CHECK(step(a.get(), 30) == step(a_ref.get(), 30));
+
+  // A page the host altered is refused by the state checks, then works once restored.
+  CHECK(step(c.get(), 31) == step(c_ref.get(), 31));  // pages a out
+  host.flip_a_byte();
+  const mmb_status altered = mmb_session_step(a.get(), 32, nullptr, 0);
+  CHECK((altered == MMB_ERR_FORMAT || altered == MMB_ERR_IO));
+  host.flip_a_byte();
+  CHECK(step(a.get(), 32) == step(a_ref.get(), 32));
+
+  // Refused stores: the library keeps the page itself.
+  host.refuse = true;
+  const int stores_before = host.stores;
+  CHECK(step(c.get(), 33) == step(c_ref.get(), 33));
+  CHECK(host.stores == stores_before + 1);
+  REQUIRE(mmb_runtime_get_session_memory(rt.get(), &m) == MMB_OK);
+  CHECK(m.paged_sessions == 1);
+  CHECK(m.paged_bytes > 0);
+  CHECK(step(a.get(), 34) == step(a_ref.get(), 34));
+  host.refuse = false;
+
+  // Destroying a session whose page the host holds drops the page.
+  CHECK(step(a.get(), 35) == step(a_ref.get(), 35));  // c goes to the host
+  CHECK(host.held() == 1);
+  c.reset();
+  CHECK(host.held() == 0);
+  a.reset();
+  CHECK(host.loads == host.drops + 3);  // two failed loads and the altered page dropped nothing
+
+  // Some but not all of the three functions is a bad argument.
+  o.page_drop = nullptr;
+  mmb_runtime* bad = nullptr;
+  CHECK(mmb_runtime_create(&o, &bad) == MMB_ERR_INVALID_ARGUMENT);
+  CHECK(bad == nullptr);
 }
 
 TEST_CASE("explicit page-out, and a budget too small for one session", "[jobs]") {

@@ -142,7 +142,7 @@ void project(const std::optional<ProjectionExperts>& pc, const ProjectionWeights
   }
 }
 
-void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeights& lw, const std::vector<float>& A,
+void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeights& lw, const std::pmr::vector<float>& A,
                  ThreadPool& pool, Row* rows, size_t n) {
   const size_t d_model = config.d_model;
   const MambaConfig& mc = lc.mamba;
