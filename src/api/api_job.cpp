@@ -83,9 +83,11 @@ MMB_API mmb_status mmb_job_submit_tokens(mmb_session* session, mmb_sampler* samp
 MMB_API mmb_status mmb_job_poll(mmb_job* job, int32_t* state, mmb_status* result) {
   return api::guard([&] {
     api::require(job, "job");
-    job->impl->deliver_events();
-    if (state) *state = job->impl->state();
-    if (result) *result = job->impl->result();
+    // An event callback may destroy the handle: keep the job itself alive through it.
+    const std::shared_ptr<Job> impl = job->impl;
+    impl->deliver_events();
+    if (state) *state = impl->state();
+    if (result) *result = impl->result();
   });
 }
 
