@@ -43,6 +43,19 @@ pub const MMB_LOAD_COPY_MEMORY: u32 = 1 << 1;
 pub const MMB_TOKENIZE_ADD_BOS: u32 = 1 << 0;
 pub const MMB_TOKENIZE_PARSE_SPECIAL: u32 = 1 << 1;
 
+pub const MMB_JOBS_WORKER: i32 = 0;
+pub const MMB_JOBS_FRAME: i32 = 1;
+pub const MMB_JOBS_HOST: i32 = 2;
+
+pub const MMB_JOB_QUEUED: i32 = 0;
+pub const MMB_JOB_PREFILL: i32 = 1;
+pub const MMB_JOB_GENERATING: i32 = 2;
+pub const MMB_JOB_FINISHED: i32 = 3;
+
+pub const MMB_JOB_EVENT_TOKEN: i32 = 0;
+pub const MMB_JOB_EVENT_FINISHED: i32 = 1;
+pub const MMB_JOB_EVENT_ERROR: i32 = 2;
+
 /// Opaque objects: only ever handled through pointers.
 #[repr(C)]
 pub struct mmb_runtime {
@@ -75,7 +88,8 @@ pub type mmb_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: 
 pub type mmb_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 pub type mmb_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> i32>;
 pub type mmb_task_fn = Option<unsafe extern "C" fn(task_data: *mut c_void)>;
-pub type mmb_run_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
+pub type mmb_run_task_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
 pub type mmb_job_event_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -365,7 +379,8 @@ pub struct mmb_api {
     pub job_cancel: Option<unsafe extern "C" fn(*mut mmb_job) -> mmb_status>,
     pub job_destroy: Option<unsafe extern "C" fn(*mut mmb_job)>,
     pub runtime_frame: Option<unsafe extern "C" fn(*mut mmb_runtime, u64, *mut mmb_frame_stats) -> mmb_status>,
-    pub runtime_get_session_memory: Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
+    pub runtime_get_session_memory:
+        Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
     pub session_page_out: Option<unsafe extern "C" fn(*mut mmb_session) -> mmb_status>,
 }
 
