@@ -24,7 +24,12 @@ void mmb_go_set_run_task(mmb_runtime_options* o, uintptr_t runner) {
   o->run_task_user_data = (void*)runner;
 }
 
-void mmb_go_call_task(uintptr_t task, uintptr_t data) { ((mmb_task_fn)task)((void*)data); }
+void mmb_go_call_task(uintptr_t task, uintptr_t data, uintptr_t delivery) {
+  uintptr_t outer = current_delivery;
+  current_delivery = delivery;  // the library may hand out the next task from here
+  ((mmb_task_fn)task)((void*)data);
+  current_delivery = outer;
+}
 
 void mmb_go_set_events(mmb_job_options* o, uintptr_t sink) {
   o->on_event = sink ? job_event : NULL;

@@ -6,7 +6,7 @@ package moemamba
 
 // job_callbacks.c
 void mmb_go_set_run_task(mmb_runtime_options* o, uintptr_t runner);
-void mmb_go_call_task(uintptr_t task, uintptr_t data);
+void mmb_go_call_task(uintptr_t task, uintptr_t data, uintptr_t delivery);
 void mmb_go_set_events(mmb_job_options* o, uintptr_t sink);
 mmb_status mmb_go_job_submit_text(mmb_session* s, mmb_sampler* sp, const char* prompt, size_t len,
                                   const mmb_job_options* o, mmb_job** out, uintptr_t delivery);
@@ -198,7 +198,15 @@ func recordPanic(id C.uintptr_t, value interface{}) {
 //export mmbGoRunTask
 func mmbGoRunTask(user, task, data, deliveryID C.uintptr_t) {
 	var once sync.Once
-	call := func() { once.Do(func() { C.mmb_go_call_task(task, data) }) }
+	call := func() {
+		once.Do(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			d := newDelivery()
+			C.mmb_go_call_task(task, data, C.uintptr_t(d.handle))
+			d.done()
+		})
+	}
 	run, _ := runners.get(uintptr(user)).(func(func()))
 	if run == nil {
 		go call()

@@ -60,7 +60,13 @@ namespace Moemamba
         {
             int ran = 0;
             var native = (TaskNative)Marshal.GetDelegateForFunctionPointer(task, typeof(TaskNative));
-            Action once = () => { if (Interlocked.Exchange(ref ran, 1) == 0) native(taskData); };
+            Action once = () =>
+            {
+                if (Interlocked.Exchange(ref ran, 1) != 0) return;
+                var d = Delivery.Begin(); // the library may hand out the next task from here
+                try { native(taskData); }
+                finally { d.End(); }
+            };
             try { ((Action<Action>)GCHandle.FromIntPtr(userData).Target)(once); }
             catch (Exception e)
             {

@@ -31,7 +31,8 @@ class Task:
 
     def __call__(self):
         if self._once.acquire(blocking=False):
-            self._fn(self._data)
+            with delivering():  # the library may hand out the next task from here
+                self._fn(self._data)
 
 
 def _host_hook(run_task):

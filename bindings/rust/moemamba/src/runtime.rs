@@ -112,6 +112,8 @@ impl Task {
     fn run_once(&mut self) {
         if let Some(task) = self.task.take() {
             unsafe { task(self.data) }
+            // The library may hand out the next task from here: a runner's panic resumes.
+            resume_caught();
         }
     }
 }
