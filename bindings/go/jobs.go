@@ -5,15 +5,11 @@ package moemamba
 #include <moemamba/moemamba.h>
 
 // job_callbacks.c
+uintptr_t mmb_go_delivery_begin(uintptr_t delivery);
+void mmb_go_delivery_end(uintptr_t outer);
 void mmb_go_set_run_task(mmb_runtime_options* o, uintptr_t runner);
-void mmb_go_call_task(uintptr_t task, uintptr_t data, uintptr_t delivery);
+void mmb_go_call_task(uintptr_t task, uintptr_t data);
 void mmb_go_set_events(mmb_job_options* o, uintptr_t sink);
-mmb_status mmb_go_job_submit_text(mmb_session* s, mmb_sampler* sp, const char* prompt, size_t len,
-                                  const mmb_job_options* o, mmb_job** out, uintptr_t delivery);
-mmb_status mmb_go_job_submit_tokens(mmb_session* s, mmb_sampler* sp, const int32_t* tokens, size_t n,
-                                    const mmb_job_options* o, mmb_job** out, uintptr_t delivery);
-mmb_status mmb_go_job_poll(mmb_job* job, int32_t* state, mmb_status* result, uintptr_t delivery);
-mmb_status mmb_go_runtime_frame(mmb_runtime* rt, uint64_t budget_us, mmb_frame_stats* stats, uintptr_t delivery);
 */
 import "C"
 
@@ -157,10 +153,14 @@ var runners, sinks registry
 
 // hostTasks owns a runtime's task runner in the registry. The runtime, its models and
 // their sessions hold it, so it lives while a job submission may call the runner.
-type hostTasks struct{ id uintptr }
+// (It holds a pointer too: finalizers of tiny pointer-free objects may never run.)
+type hostTasks struct {
+	id  uintptr
+	run func(task func())
+}
 
 func newHostTasks(run func(task func())) *hostTasks {
-	h := &hostTasks{id: runners.add(run)}
+	h := &hostTasks{id: runners.add(run), run: run}
 	runtime.SetFinalizer(h, func(h *hostTasks) { runners.remove(h.id) })
 	return h
 }
@@ -168,18 +168,23 @@ func newHostTasks(run func(task func())) *hostTasks {
 // delivery collects a panic of a handler or task runner called back during one C call.
 type delivery struct {
 	handle   cgo.Handle
+	outer    C.uintptr_t
 	panicked bool
 	value    interface{}
 }
 
-func newDelivery() *delivery {
+// beginDelivery precedes a C call that may call back; the OS thread must stay locked
+// until the matching done.
+func beginDelivery() *delivery {
 	d := &delivery{}
 	d.handle = cgo.NewHandle(d)
+	d.outer = C.mmb_go_delivery_begin(C.uintptr_t(d.handle))
 	return d
 }
 
-// done ends the C call: the first panic raised under it panics again here.
+// done follows the C call: the first panic raised under it panics again here.
 func (d *delivery) done() {
+	C.mmb_go_delivery_end(d.outer)
 	d.handle.Delete()
 	if d.panicked {
 		panic(d.value)
@@ -202,8 +207,8 @@ func mmbGoRunTask(user, task, data, deliveryID C.uintptr_t) {
 		once.Do(func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			d := newDelivery()
-			C.mmb_go_call_task(task, data, C.uintptr_t(d.handle))
+			d := beginDelivery() // the library may hand out the next task from here
+			C.mmb_go_call_task(task, data)
 			d.done()
 		})
 	}
@@ -268,8 +273,8 @@ func (r *Runtime) Frame(budget time.Duration) (FrameStats, error) {
 	s.struct_size = C.uint32_t(unsafe.Sizeof(s))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := newDelivery()
-	st := C.mmb_go_runtime_frame(r.p, C.uint64_t(budget.Microseconds()), &s, C.uintptr_t(d.handle))
+	d := beginDelivery()
+	st := C.mmb_runtime_frame(r.p, C.uint64_t(budget.Microseconds()), &s)
 	d.done()
 	if err := check(st); err != nil {
 		return FrameStats{}, err
@@ -333,8 +338,8 @@ type Job struct {
 func (s *Session) Submit(sampler *Sampler, prompt string, o JobOptions) (*Job, error) {
 	cprompt := C.CString(prompt)
 	defer C.free(unsafe.Pointer(cprompt))
-	return s.submit(sampler, o, func(sp *C.mmb_sampler, opts *C.mmb_job_options, out **C.mmb_job, d C.uintptr_t) C.mmb_status {
-		return C.mmb_go_job_submit_text(s.p, sp, cprompt, C.size_t(len(prompt)), opts, out, d)
+	return s.submit(sampler, o, func(sp *C.mmb_sampler, opts *C.mmb_job_options, out **C.mmb_job) C.mmb_status {
+		return C.mmb_job_submit_text(s.p, sp, cprompt, C.size_t(len(prompt)), opts, out)
 	})
 }
 
@@ -344,13 +349,13 @@ func (s *Session) SubmitTokens(sampler *Sampler, tokens []int32, o JobOptions) (
 	if len(tokens) > 0 {
 		ids = (*C.int32_t)(unsafe.Pointer(&tokens[0]))
 	}
-	return s.submit(sampler, o, func(sp *C.mmb_sampler, opts *C.mmb_job_options, out **C.mmb_job, d C.uintptr_t) C.mmb_status {
-		return C.mmb_go_job_submit_tokens(s.p, sp, ids, C.size_t(len(tokens)), opts, out, d)
+	return s.submit(sampler, o, func(sp *C.mmb_sampler, opts *C.mmb_job_options, out **C.mmb_job) C.mmb_status {
+		return C.mmb_job_submit_tokens(s.p, sp, ids, C.size_t(len(tokens)), opts, out)
 	})
 }
 
 func (s *Session) submit(sampler *Sampler, o JobOptions,
-	f func(*C.mmb_sampler, *C.mmb_job_options, **C.mmb_job, C.uintptr_t) C.mmb_status) (*Job, error) {
+	f func(*C.mmb_sampler, *C.mmb_job_options, **C.mmb_job) C.mmb_status) (*Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil {
@@ -390,8 +395,8 @@ func (s *Session) submit(sampler *Sampler, o JobOptions,
 	var p *C.mmb_job
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := newDelivery()
-	st := f(sp, &opts, &p, C.uintptr_t(d.handle))
+	d := beginDelivery() // with WithHostTasks the runner is called inside this call
+	st := f(sp, &opts, &p)
 	if err := check(st); err != nil {
 		sinks.remove(sinkID)
 		d.done()
@@ -458,8 +463,8 @@ func (j *Job) Poll() (string, error) {
 	var result C.mmb_status
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := newDelivery()
-	st := C.mmb_go_job_poll(p, &state, &result, C.uintptr_t(d.handle))
+	d := beginDelivery()
+	st := C.mmb_job_poll(p, &state, &result)
 	d.done()
 	if err := check(st); err != nil {
 		return "", err

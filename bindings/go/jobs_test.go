@@ -118,15 +118,8 @@ func TestJobTextEqualsGenerateInEveryMode(t *testing.T) {
 	}
 	for name, opts := range modes {
 		t.Run(name, func(t *testing.T) {
-			rt, err := NewRuntime(2, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rt, m := loadModel(t, opts...)
 			defer rt.Close()
-			m, err := rt.LoadFile(bundlePath(t))
-			if err != nil {
-				t.Fatal(err)
-			}
 			defer m.Close()
 			s, _ := m.NewSession()
 			defer s.Close()
@@ -158,15 +151,8 @@ func TestJobTextEqualsGenerateInEveryMode(t *testing.T) {
 
 func TestFramesAdvanceJobsWithStatsThatAddUp(t *testing.T) {
 	const nJobs, nTokens = 4, 20
-	rt, err := NewRuntime(2, WithJobMode(JobsFrame))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, m := loadModel(t, WithJobMode(JobsFrame))
 	defer rt.Close()
-	m, err := rt.LoadFile(bundlePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer m.Close()
 	events := make([][]JobEvent, nJobs)
 	jobs := make([]*Job, nJobs)
@@ -180,6 +166,7 @@ func TestFramesAdvanceJobsWithStatsThatAddUp(t *testing.T) {
 		o := jobOptions(nTokens)
 		i := i
 		o.OnEvent = func(ev JobEvent) { events[i] = append(events[i], ev) }
+		var err error
 		if jobs[i], err = s.Submit(sampler, prompts[i], o); err != nil {
 			t.Fatal(err)
 		}
@@ -249,12 +236,8 @@ func TestFramesAdvanceJobsWithStatsThatAddUp(t *testing.T) {
 }
 
 func TestCancelMidwayLeavesTheSessionUsable(t *testing.T) {
-	rt, err := NewRuntime(2, WithJobMode(JobsFrame))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, m := loadModel(t, WithJobMode(JobsFrame))
 	defer rt.Close()
-	m, _ := rt.LoadFile(bundlePath(t))
 	defer m.Close()
 	s, _ := m.NewSession()
 	defer s.Close()
@@ -312,9 +295,8 @@ func TestCancelMidwayLeavesTheSessionUsable(t *testing.T) {
 
 	// With the background worker a cancel from another goroutine races the work:
 	// either way the job ends and the session is free again.
-	rt2, _ := NewRuntime(2)
+	rt2, m2 := loadModel(t)
 	defer rt2.Close()
-	m2, _ := rt2.LoadFile(bundlePath(t))
 	defer m2.Close()
 	s2, _ := m2.NewSession()
 	defer s2.Close()
@@ -350,11 +332,7 @@ func TestPagingUnderAOneSessionBudgetIsTransparent(t *testing.T) {
 	prompts := []string{"first speaker: ", "second speaker, longer: "}
 	want := []blockingRun{blockingGenerate(t, 20, prompts[0], 16), blockingGenerate(t, 21, prompts[1], 16)}
 	for _, mode := range []int{JobsWorker, JobsFrame} {
-		rt, err := NewRuntime(2, WithJobMode(mode), WithSessionMemoryBudget(perSession))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := rt.LoadFile(bundlePath(t))
+		rt, m := loadModel(t, WithJobMode(mode), WithSessionMemoryBudget(perSession))
 		var sessions []*Session
 		var jobs []*Job
 		for i, p := range prompts {
@@ -417,9 +395,8 @@ func TestPagingUnderAOneSessionBudgetIsTransparent(t *testing.T) {
 		m.Close()
 		rt.Close()
 	}
-	rt, _ := NewRuntime(1, WithSessionMemoryBudget(64))
+	rt, m := loadModel(t, WithSessionMemoryBudget(64))
 	defer rt.Close()
-	m, _ := rt.LoadFile(bundlePath(t))
 	defer m.Close()
 	var e *Error
 	if _, err := m.NewSession(); !errors.As(err, &e) || e.Status != ErrBudget {
@@ -503,8 +480,7 @@ func TestJobMisuseGivesErrors(t *testing.T) {
 	}
 
 	// A job outlives the session it came from: closing the session cancels it.
-	rt2, _ := NewRuntime(1, WithJobMode(JobsFrame))
-	m2, _ := rt2.LoadFile(bundlePath(t))
+	rt2, m2 := loadModel(t, WithJobMode(JobsFrame))
 	s2, _ := m2.NewSession()
 	late, _ := s2.Submit(sampler, "late", jobOptions(5))
 	s2.Close()
