@@ -19,6 +19,8 @@ namespace Moemamba
         public IntPtr LogFn; public IntPtr LogUserData; public IntPtr AllocFn; public IntPtr FreeFn; public IntPtr AllocUserData;
         // Appended for jobs and session paging.
         public int JobMode; public IntPtr RunTask; public IntPtr RunTaskUserData; public ulong SessionMemoryBudget;
+        // Appended in 0.3: the host page store (not used by this binding).
+        public IntPtr PageStore; public IntPtr PageLoad; public IntPtr PageDrop; public IntPtr PageUserData;
     }
 
     [StructLayout(LayoutKind.Sequential)]

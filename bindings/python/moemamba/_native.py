@@ -71,7 +71,10 @@ class mmb_runtime_options(Structure):
                 ("alloc_user_data", c_void_p),
                 # Appended for jobs and session paging.
                 ("job_mode", c_int32), ("run_task", run_task_fn), ("run_task_user_data", c_void_p),
-                ("session_memory_budget", c_uint64)]
+                ("session_memory_budget", c_uint64),
+                # Appended in 0.3: the host page store (not used by this binding).
+                ("page_store", c_void_p), ("page_load", c_void_p), ("page_drop", c_void_p),
+                ("page_user_data", c_void_p)]
 
 
 class mmb_load_options(Structure):

@@ -90,6 +90,11 @@ pub type mmb_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, d
 pub type mmb_task_fn = Option<unsafe extern "C" fn(task_data: *mut c_void)>;
 pub type mmb_run_task_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
+pub type mmb_page_store_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64, data: *const c_void, size: usize) -> i32>;
+pub type mmb_page_load_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64, data: *mut c_void, size: usize) -> i32>;
+pub type mmb_page_drop_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64)>;
 pub type mmb_job_event_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -122,6 +127,11 @@ pub struct mmb_runtime_options {
     pub run_task: mmb_run_task_fn,
     pub run_task_user_data: *mut c_void,
     pub session_memory_budget: u64,
+    // Appended in 0.3: the host page store.
+    pub page_store: mmb_page_store_fn,
+    pub page_load: mmb_page_load_fn,
+    pub page_drop: mmb_page_drop_fn,
+    pub page_user_data: *mut c_void,
 }
 
 #[repr(C)]

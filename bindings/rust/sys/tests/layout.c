@@ -26,6 +26,10 @@ int main(void) {
   FIELD(mmb_runtime_options, run_task);
   FIELD(mmb_runtime_options, run_task_user_data);
   FIELD(mmb_runtime_options, session_memory_budget);
+  FIELD(mmb_runtime_options, page_store);
+  FIELD(mmb_runtime_options, page_load);
+  FIELD(mmb_runtime_options, page_drop);
+  FIELD(mmb_runtime_options, page_user_data);
   SIZE(mmb_load_options);
   FIELD(mmb_load_options, struct_size);
   FIELD(mmb_load_options, flags);

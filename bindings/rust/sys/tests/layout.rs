@@ -22,7 +22,7 @@ macro_rules! constants {
 
 fn rust_table() -> BTreeMap<String, i64> {
     let mut t = BTreeMap::new();
-    layout!(t; mmb_runtime_options: struct_size backend n_threads device_index log_level log_fn log_user_data alloc_fn free_fn alloc_user_data job_mode run_task run_task_user_data session_memory_budget);
+    layout!(t; mmb_runtime_options: struct_size backend n_threads device_index log_level log_fn log_user_data alloc_fn free_fn alloc_user_data job_mode run_task run_task_user_data session_memory_budget page_store page_load page_drop page_user_data);
     layout!(t; mmb_load_options: struct_size flags progress progress_user_data);
     layout!(t; mmb_io: struct_size user_data size seek read);
     layout!(t; mmb_model_info: struct_size vocab_size d_model n_layers n_mamba_layers n_moe_layers n_mlp_layers n_experts top_k bos_id eos_id pad_id unk_id weight_dtype params_total params_active weight_bytes active_weight_bytes state_bytes fingerprint name);
