@@ -174,7 +174,7 @@ func TestFramesAdvanceJobsWithStatsThatAddUp(t *testing.T) {
 	}
 	var frames []FrameStats
 	for {
-		st, err := rt.Frame(300 * time.Microsecond)
+		st, err := rt.Frame(100 * time.Microsecond)
 		if err != nil {
 			t.Fatal(err)
 		}

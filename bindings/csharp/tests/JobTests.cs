@@ -112,7 +112,7 @@ static partial class BindingTests
                 var frames = new List<FrameStats>();
                 while (true)
                 {
-                    var st = rt.Frame(300);
+                    var st = rt.Frame(100);
                     frames.Add(st);
                     if (st.JobsActive == 0) break;
                     Require(frames.Count < 100000, "the jobs never finish");

@@ -126,7 +126,7 @@ class JobTest(unittest.TestCase):
                                                    on_event=on_event(i)))
             frames = []
             while True:
-                stats = rt.frame(300)
+                stats = rt.frame(100)
                 frames.append(stats)
                 self.assertLessEqual(stats.jobs_active, n_jobs)
                 if stats.jobs_active == 0:

@@ -181,7 +181,7 @@ fn frames_advance_jobs_with_stats_that_add_up() {
         .collect();
     let mut frames = Vec::new();
     loop {
-        let stats = rt.frame(Duration::from_micros(300)).unwrap();
+        let stats = rt.frame(Duration::from_micros(100)).unwrap();
         frames.push(stats);
         if stats.jobs_active == 0 {
             break;
