@@ -9,6 +9,8 @@ package moemamba
 #include <stdlib.h>
 #include <moemamba/moemamba.h>
 
+void mmb_go_set_run_task(mmb_runtime_options* o, uintptr_t runner); // job_callbacks.c
+
 extern int32_t mmbGoToken(void* user_data, int32_t token, char* text, size_t len);
 static int32_t mmb_go_token_trampoline(void* user_data, int32_t token, const char* text, size_t len) {
   return mmbGoToken(user_data, token, (char*)text, len);
@@ -71,20 +73,33 @@ func Version() string { return C.GoString(C.mmb_version_string()) }
 
 // Runtime holds the backend and worker threads.
 type Runtime struct {
-	mu sync.Mutex
-	p  *C.mmb_runtime
+	mu   sync.RWMutex // write-locked only by Close
+	p    *C.mmb_runtime
+	host *hostTasks
 }
 
-// NewRuntime creates a runtime with nThreads compute threads (0: one per core).
-func NewRuntime(nThreads int) (*Runtime, error) {
+// NewRuntime creates a runtime with nThreads compute threads (0: one per core), and
+// options for jobs: WithJobMode, WithHostTasks, WithSessionMemoryBudget.
+func NewRuntime(nThreads int, opts ...RuntimeOption) (*Runtime, error) {
 	var o C.mmb_runtime_options
 	C.mmb_runtime_options_init(&o)
 	o.n_threads = C.int32_t(nThreads)
+	var cfg runtimeConfig
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	o.job_mode = C.int32_t(cfg.jobMode)
+	o.session_memory_budget = C.uint64_t(cfg.budget)
+	var host *hostTasks
+	if cfg.runTask != nil {
+		host = newHostTasks(cfg.runTask)
+		C.mmb_go_set_run_task(&o, C.uintptr_t(host.id))
+	}
 	var p *C.mmb_runtime
 	if err := call(func() C.mmb_status { return C.mmb_runtime_create(&o, &p) }); err != nil {
 		return nil, err
 	}
-	r := &Runtime{p: p}
+	r := &Runtime{p: p, host: host}
 	runtime.SetFinalizer(r, (*Runtime).Close)
 	return r, nil
 }
@@ -113,6 +128,7 @@ type Model struct {
 	mu   sync.RWMutex
 	p    *C.mmb_model
 	keep unsafe.Pointer // C copy of in-memory bundle bytes, freed with the model
+	host *hostTasks     // the runtime's task runner: job submission may call it
 }
 
 func newModel(p *C.mmb_model, keep unsafe.Pointer) *Model {
@@ -123,8 +139,8 @@ func newModel(p *C.mmb_model, keep unsafe.Pointer) *Model {
 
 // LoadFile loads a bundle from a file.
 func (r *Runtime) LoadFile(path string) (*Model, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if r.p == nil {
 		return nil, ErrClosed
 	}
@@ -134,13 +150,15 @@ func (r *Runtime) LoadFile(path string) (*Model, error) {
 	if err := call(func() C.mmb_status { return C.mmb_model_load_file(r.p, cpath, nil, &p) }); err != nil {
 		return nil, err
 	}
-	return newModel(p, nil), nil
+	m := newModel(p, nil)
+	m.host = r.host
+	return m, nil
 }
 
 // LoadMemory loads a bundle from bytes (copied by the library).
 func (r *Runtime) LoadMemory(data []byte) (*Model, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if r.p == nil {
 		return nil, ErrClosed
 	}
@@ -155,7 +173,9 @@ func (r *Runtime) LoadMemory(data []byte) (*Model, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return newModel(p, nil), nil
+	m := newModel(p, nil)
+	m.host = r.host
+	return m, nil
 }
 
 // Close frees the model; sessions made from it keep what they need alive.
@@ -223,6 +243,7 @@ type Session struct {
 	mu    sync.Mutex
 	p     *C.mmb_session
 	vocab int
+	host  *hostTasks
 }
 
 // NewSession opens a session on the model.
@@ -240,7 +261,9 @@ func (m *Model) NewSession() (*Session, error) {
 	if err := call(func() C.mmb_status { return C.mmb_session_create(m.p, nil, &p) }); err != nil {
 		return nil, err
 	}
-	return newSession(p, info.VocabSize), nil
+	s := newSession(p, info.VocabSize)
+	s.host = m.host
+	return s, nil
 }
 
 func newSession(p *C.mmb_session, vocab int) *Session {
@@ -353,7 +376,9 @@ func (s *Session) Fork() (*Session, error) {
 	if err := call(func() C.mmb_status { return C.mmb_session_fork(s.p, &p) }); err != nil {
 		return nil, err
 	}
-	return newSession(p, s.vocab), nil
+	f := newSession(p, s.vocab)
+	f.host = s.host
+	return f, nil
 }
 
 // SamplerParams mirrors mmb_sampler_params.

@@ -22,8 +22,8 @@ func bundlePath(t testing.TB) string {
 	return p
 }
 
-func loadModel(t testing.TB) (*Runtime, *Model) {
-	rt, err := NewRuntime(1)
+func loadModel(t testing.TB, opts ...RuntimeOption) (*Runtime, *Model) {
+	rt, err := NewRuntime(1, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

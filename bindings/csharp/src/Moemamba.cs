@@ -51,13 +51,19 @@ namespace Moemamba
         }
     }
 
-    public sealed class Runtime : MoemambaHandle
+    public sealed partial class Runtime : MoemambaHandle
     {
-        public Runtime(int nThreads = 0)
+        /// <summary>nThreads: compute threads (0: one per core). jobMode: who advances jobs
+        /// (JobMode.Host when runTask is given). sessionMemoryBudget: most bytes of resident
+        /// session memory (0: no limit). runTask: the host's job system, given each task
+        /// to run once on a thread of its choosing, e.g. <c>work => ThreadPool.QueueUserWorkItem(_ => work())</c>.</summary>
+        public Runtime(int nThreads = 0, JobMode jobMode = JobMode.Worker, ulong sessionMemoryBudget = 0,
+                       Action<Action> runTask = null)
         {
             var o = new RuntimeOptions();
             Native.mmb_runtime_options_init(ref o);
             o.NThreads = nThreads;
+            ApplyJobOptions(ref o, jobMode, sessionMemoryBudget, runTask);
             IntPtr p;
             MoemambaException.Check(Native.mmb_runtime_create(ref o, out p));
             Set(p);
@@ -73,7 +79,7 @@ namespace Moemamba
             var bytes = Encoding.UTF8.GetBytes(path + "\0");
             IntPtr p;
             MoemambaException.Check(Native.mmb_model_load_file(Ptr, bytes, ref o, out p));
-            return new Model(p);
+            return new Model(p) { Host = _host };
         }
 
         /// <summary>Loads from bytes; the library copies them, so the array may be reused.</summary>
@@ -84,7 +90,7 @@ namespace Moemamba
             o.Flags = Native.LoadCopyMemory;
             IntPtr p;
             MoemambaException.Check(Native.mmb_model_load_memory(Ptr, data, (UIntPtr)data.Length, ref o, out p));
-            return new Model(p);
+            return new Model(p) { Host = _host };
         }
     }
 
@@ -93,6 +99,8 @@ namespace Moemamba
     {
         internal Model(IntPtr p) { Set(p); }
         protected override bool ReleaseHandle() { Native.mmb_model_destroy(handle); return true; }
+        // The runtime's task runner: job submission on this model's sessions may call it.
+        internal HostTasks Host;
 
         public ModelInfo Info
         {
@@ -121,7 +129,7 @@ namespace Moemamba
         {
             IntPtr p;
             MoemambaException.Check(Native.mmb_session_create(Ptr, IntPtr.Zero, out p));
-            return new Session(p, Info.VocabSize);
+            return new Session(p, Info.VocabSize) { Host = Host };
         }
 
         public Detokenizer CreateDetokenizer()
@@ -133,9 +141,10 @@ namespace Moemamba
     }
 
     /// <summary>One stream of state. One call at a time per session.</summary>
-    public sealed class Session : MoemambaHandle
+    public sealed partial class Session : MoemambaHandle
     {
         internal Session(IntPtr p, int vocab) { Set(p); VocabSize = vocab; }
+        internal HostTasks Host;
         protected override bool ReleaseHandle() { Native.mmb_session_destroy(handle); return true; }
         public int VocabSize { get; private set; }
 
@@ -185,7 +194,7 @@ namespace Moemamba
         {
             IntPtr p;
             MoemambaException.Check(Native.mmb_session_fork(Ptr, out p));
-            return new Session(p, VocabSize);
+            return new Session(p, VocabSize) { Host = Host };
         }
 
         /// <summary>Streams text: step, sample and detokenize on the managed side. Stops at

@@ -17,8 +17,10 @@ namespace Moemamba
     {
         public uint StructSize; public int Backend; public int NThreads; public int DeviceIndex; public int LogLevel;
         public IntPtr LogFn; public IntPtr LogUserData; public IntPtr AllocFn; public IntPtr FreeFn; public IntPtr AllocUserData;
-        // Appended for jobs and session paging (not used by this binding yet).
+        // Appended for jobs and session paging.
         public int JobMode; public IntPtr RunTask; public IntPtr RunTaskUserData; public ulong SessionMemoryBudget;
+        // Appended in 0.3: the host page store (not used by this binding).
+        public IntPtr PageStore; public IntPtr PageLoad; public IntPtr PageDrop; public IntPtr PageUserData;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -52,8 +54,40 @@ namespace Moemamba
         public IntPtr Progress; public IntPtr ProgressUserData;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct JobOptions
+    {
+        public uint StructSize; public int MaxTokens; public int StopAtEos; public uint TokenizeFlags;
+        public IntPtr StopText; public UIntPtr StopTextLen; public IntPtr OnEvent; public IntPtr EventUserData;
+    }
+
+    /// <summary>What one Runtime.Frame call did (mmb_frame_stats).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FrameStats
+    {
+        public uint StructSize; public uint Steps; public ulong TokensGenerated; public ulong PromptTokens; public ulong TimeUs;
+        public uint JobsActive; public uint JobsFinished; public uint Events;
+    }
+
+    /// <summary>The session memory of a runtime (mmb_session_memory).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SessionMemory
+    {
+        public uint StructSize; public uint Sessions; public uint ResidentSessions; public uint PagedSessions;
+        public ulong ResidentBytes; public ulong PagedBytes; public ulong BudgetBytes; public ulong PageOuts; public ulong PageIns;
+    }
+
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     public delegate int TokenCallbackNative(IntPtr userData, int token, IntPtr text, UIntPtr len);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate void JobEventNative(IntPtr userData, IntPtr job, int kind, int token, IntPtr text, UIntPtr len, int status);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate void RunTaskNative(IntPtr userData, IntPtr task, IntPtr taskData);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate void TaskNative(IntPtr taskData);
 
     public static class Native
     {
@@ -62,7 +96,8 @@ namespace Moemamba
 #else
         public const string Library = "moemamba";
 #endif
-        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrCancelled = 7, ErrBufferTooSmall = 8;
+        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrCancelled = 7, ErrBufferTooSmall = 8,
+                         ErrBusy = 11, ErrBudget = 12;
         public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
 
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
@@ -97,5 +132,18 @@ namespace Moemamba
         [DllImport(Library)] public static extern int mmb_sampler_sample(IntPtr sampler, float[] logits, UIntPtr n, out int token);
         [DllImport(Library)] public static extern void mmb_generate_options_init(ref GenerateOptions o);
         [DllImport(Library)] public static extern int mmb_generate(IntPtr session, IntPtr sampler, byte[] prompt, UIntPtr len, ref GenerateOptions o, TokenCallbackNative cb, IntPtr userData);
+        // Jobs, frames and session paging. JobOptions is filled field by field (every one
+        // is set), so mmb_job_options_init is not needed.
+        [DllImport(Library)] public static extern int mmb_job_submit_text(IntPtr session, IntPtr sampler, byte[] prompt, UIntPtr len, ref JobOptions o, out IntPtr job);
+        [DllImport(Library)] public static extern int mmb_job_submit_tokens(IntPtr session, IntPtr sampler, int[] tokens, UIntPtr n, ref JobOptions o, out IntPtr job);
+        [DllImport(Library)] public static extern int mmb_job_poll(IntPtr job, out int state, out int result);
+        [DllImport(Library)] public static extern int mmb_job_read_text(IntPtr job, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Library)] public static extern int mmb_job_read_tokens(IntPtr job, int[] tokens, UIntPtr cap, out UIntPtr n);
+        [DllImport(Library)] public static extern int mmb_job_wait(IntPtr job, uint timeoutMs, out int state);
+        [DllImport(Library)] public static extern int mmb_job_cancel(IntPtr job);
+        [DllImport(Library)] public static extern void mmb_job_destroy(IntPtr job);
+        [DllImport(Library)] public static extern int mmb_runtime_frame(IntPtr runtime, ulong budgetUs, ref FrameStats stats);
+        [DllImport(Library)] public static extern int mmb_runtime_get_session_memory(IntPtr runtime, ref SessionMemory memory);
+        [DllImport(Library)] public static extern int mmb_session_page_out(IntPtr session);
     }
 }

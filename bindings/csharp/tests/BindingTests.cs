@@ -9,7 +9,7 @@ using System.Text;
 using System.Threading;
 using Moemamba;
 
-static class BindingTests
+static partial class BindingTests
 {
     static string s_bundle, s_cli;
     static int s_passed, s_failed;
@@ -231,6 +231,7 @@ static class BindingTests
                 }
             });
         }
+        RunJobTests();
         Console.WriteLine("{0} passed, {1} failed", s_passed, s_failed);
         return s_failed == 0 ? 0 : 1;
     }

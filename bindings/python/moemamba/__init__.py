@@ -6,6 +6,10 @@
             for piece in session.generate(sampler, "Once upon a time", max_tokens=64):
                 print(piece.text, end="", flush=True)
 
+Non-blocking generation for game loops: Session.submit() returns a Job at once;
+Job.poll() returns the new text, Runtime.frame(budget_us) advances every job within a
+time budget (Runtime(job_mode=JOBS_FRAME)) and delivers their events.
+
 Thread rules follow the header: share a Runtime or Model between threads freely; give
 each thread its own Session, Sampler and Detokenizer (each also locks itself, so misuse
 waits instead of crashing). Failures raise MoemambaError(status, message); using an
@@ -13,15 +17,18 @@ object after close() raises it too.
 """
 from . import _native
 from .errors import MoemambaError, Status
+from .job import EventKind, Job, JobEvent, JobState
 from .model import Model, ModelInfo
-from .runtime import BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, Runtime
+from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, FrameStats,
+                      Runtime, SessionMemory, Task)
 from .sampler import Sampler, default_params
 from .session import Piece, Session, step_batch
 from .text import Detokenizer
 
-__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Detokenizer", "Model", "ModelInfo",
-           "MoemambaError", "Piece", "Runtime", "Sampler", "Session", "Status", "default_params",
-           "step_batch", "version"]
+__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME",
+           "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "Model", "ModelInfo", "MoemambaError", "Piece",
+           "Runtime", "Sampler", "Session", "SessionMemory", "Status", "Task", "default_params", "step_batch",
+           "version"]
 
 
 def version():

@@ -16,6 +16,9 @@ MMB_ERR_INTERNAL = 10
 MMB_LOAD_COPY_MEMORY = 1 << 1
 MMB_TOKENIZE_ADD_BOS = 1 << 0
 MMB_TOKENIZE_PARSE_SPECIAL = 1 << 1
+MMB_JOBS_WORKER = 0
+MMB_JOBS_FRAME = 1
+MMB_JOBS_HOST = 2
 
 status_t = c_int32
 
@@ -40,17 +43,25 @@ class mmb_sampler(Structure):
     pass
 
 
+class mmb_job(Structure):
+    pass
+
+
 runtime_p = POINTER(mmb_runtime)
 model_p = POINTER(mmb_model)
 session_p = POINTER(mmb_session)
 detok_p = POINTER(mmb_detokenizer)
 sampler_p = POINTER(mmb_sampler)
+job_p = POINTER(mmb_job)
 
 log_fn = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 alloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
 free_fn = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t)
 progress_fn = CFUNCTYPE(c_int32, c_void_p, c_uint64, c_uint64)
 token_callback = CFUNCTYPE(c_int32, c_void_p, c_int32, POINTER(c_char), c_size_t)
+task_fn = CFUNCTYPE(None, c_void_p)
+run_task_fn = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
+job_event_fn = CFUNCTYPE(None, c_void_p, c_void_p, c_int32, c_int32, POINTER(c_char), c_size_t, c_int32)
 
 
 class mmb_runtime_options(Structure):
@@ -58,9 +69,12 @@ class mmb_runtime_options(Structure):
                 ("device_index", c_int32), ("log_level", c_int32), ("log_fn", log_fn),
                 ("log_user_data", c_void_p), ("alloc_fn", alloc_fn), ("free_fn", free_fn),
                 ("alloc_user_data", c_void_p),
-                # Appended for jobs and session paging (not used by this binding yet).
-                ("job_mode", c_int32), ("run_task", c_void_p), ("run_task_user_data", c_void_p),
-                ("session_memory_budget", c_uint64)]
+                # Appended for jobs and session paging.
+                ("job_mode", c_int32), ("run_task", run_task_fn), ("run_task_user_data", c_void_p),
+                ("session_memory_budget", c_uint64),
+                # Appended in 0.3: the host page store (not used by this binding).
+                ("page_store", c_void_p), ("page_load", c_void_p), ("page_drop", c_void_p),
+                ("page_user_data", c_void_p)]
 
 
 class mmb_load_options(Structure):
@@ -89,6 +103,24 @@ class mmb_generate_options(Structure):
     _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("stop_at_eos", c_int32),
                 ("tokenize_flags", c_uint32), ("progress", progress_fn),
                 ("progress_user_data", c_void_p)]
+
+
+class mmb_job_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("stop_at_eos", c_int32),
+                ("tokenize_flags", c_uint32), ("stop_text", c_char_p), ("stop_text_len", c_size_t),
+                ("on_event", job_event_fn), ("event_user_data", c_void_p)]
+
+
+class mmb_frame_stats(Structure):
+    _fields_ = [("struct_size", c_uint32), ("steps", c_uint32), ("tokens_generated", c_uint64),
+                ("prompt_tokens", c_uint64), ("time_us", c_uint64), ("jobs_active", c_uint32),
+                ("jobs_finished", c_uint32), ("events", c_uint32)]
+
+
+class mmb_session_memory(Structure):
+    _fields_ = [("struct_size", c_uint32), ("sessions", c_uint32), ("resident_sessions", c_uint32),
+                ("paged_sessions", c_uint32), ("resident_bytes", c_uint64), ("paged_bytes", c_uint64),
+                ("budget_bytes", c_uint64), ("page_outs", c_uint64), ("page_ins", c_uint64)]
 
 
 def _find_library():
@@ -152,6 +184,21 @@ _SIGNATURES = {
     "mmb_generate_options_init": (None, [POINTER(mmb_generate_options)]),
     "mmb_generate": (status_t, [session_p, sampler_p, c_char_p, c_size_t, POINTER(mmb_generate_options),
                                 token_callback, c_void_p]),
+    # Jobs, frames and session paging. mmb_job_options is filled field by field (the
+    # binding sets every one), so mmb_job_options_init is not needed.
+    "mmb_job_submit_text": (status_t, [session_p, sampler_p, c_char_p, c_size_t, POINTER(mmb_job_options),
+                                       POINTER(job_p)]),
+    "mmb_job_submit_tokens": (status_t, [session_p, sampler_p, POINTER(c_int32), c_size_t,
+                                         POINTER(mmb_job_options), POINTER(job_p)]),
+    "mmb_job_poll": (status_t, [job_p, POINTER(c_int32), POINTER(status_t)]),
+    "mmb_job_read_text": (status_t, [job_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_job_read_tokens": (status_t, [job_p, POINTER(c_int32), c_size_t, POINTER(c_size_t)]),
+    "mmb_job_wait": (status_t, [job_p, c_uint32, POINTER(c_int32)]),
+    "mmb_job_cancel": (status_t, [job_p]),
+    "mmb_job_destroy": (None, [job_p]),
+    "mmb_runtime_frame": (status_t, [runtime_p, c_uint64, POINTER(mmb_frame_stats)]),
+    "mmb_runtime_get_session_memory": (status_t, [runtime_p, POINTER(mmb_session_memory)]),
+    "mmb_session_page_out": (status_t, [session_p]),
 }
 
 for _name, (_result, _args) in _SIGNATURES.items():

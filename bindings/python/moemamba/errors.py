@@ -17,6 +17,8 @@ class Status(enum.IntEnum):
     BUFFER_TOO_SMALL = 8
     STATE_MISMATCH = 9
     INTERNAL = 10
+    BUSY = 11
+    BUDGET = 12
 
 
 class MoemambaError(Exception):

@@ -40,7 +40,7 @@ class Model(HandleOwner):
         """Loads a bundle file, verifying everything."""
         handle = _native.model_p()
         check(_native.lib.mmb_model_load_file(runtime.handle, os.fsencode(path), None, ctypes.byref(handle)))
-        return cls(handle)
+        return cls(handle)._made_by(runtime)
 
     @classmethod
     def load_memory(cls, runtime, data):
@@ -52,7 +52,13 @@ class Model(HandleOwner):
         handle = _native.model_p()
         check(_native.lib.mmb_model_load_memory(runtime.handle, data, len(data), ctypes.byref(options),
                                                 ctypes.byref(handle)))
-        return cls(handle)
+        return cls(handle)._made_by(runtime)
+
+    def _made_by(self, runtime):
+        # Job submission may call the runtime's run_task hook, even after the Runtime
+        # object is closed: every model (hence every session) keeps it.
+        self.runtime = runtime
+        return self
 
     @property
     def handle(self):

@@ -1,11 +1,51 @@
-"""The runtime: the host's policy (backend, compute threads)."""
+"""The runtime: the host's policy (backend, compute threads, who advances jobs, the
+session memory budget), the per-frame call and the session memory figures."""
 import ctypes
+import threading
+from collections import namedtuple
 
 from . import _native
 from ._owner import HandleOwner
 from .errors import check, closed
+from .job import delivering, raise_later
 
 BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = 0, 1, 2
+JOBS_WORKER, JOBS_FRAME, JOBS_HOST = _native.MMB_JOBS_WORKER, _native.MMB_JOBS_FRAME, _native.MMB_JOBS_HOST
+
+FrameStats = namedtuple("FrameStats", ["steps", "tokens_generated", "prompt_tokens", "time_us", "jobs_active",
+                                       "jobs_finished", "events"])
+FrameStats.__doc__ = "What one Runtime.frame() call did (mmb_frame_stats)."
+
+SessionMemory = namedtuple("SessionMemory", ["sessions", "resident_sessions", "paged_sessions", "resident_bytes",
+                                             "paged_bytes", "budget_bytes", "page_outs", "page_ins"])
+SessionMemory.__doc__ = "The session memory of a runtime (mmb_session_memory)."
+
+
+class Task:
+    """One unit of library work handed to run_task: call it once, on any thread.
+    Calling it again does nothing."""
+    __slots__ = ("_fn", "_data", "_once")
+
+    def __init__(self, fn, data):
+        self._fn, self._data, self._once = fn, data, threading.Lock()
+
+    def __call__(self):
+        if self._once.acquire(blocking=False):
+            with delivering():  # the library may hand out the next task from here
+                self._fn(self._data)
+
+
+def _host_hook(run_task):
+    """The C run_task hook over a Python callable that takes a Task. Should the callable
+    raise, the task still runs, on a thread of its own, and the submitting call raises."""
+    def hook(_user, fn, data):
+        task = Task(_native.task_fn(fn), data)
+        try:
+            run_task(task)
+        except BaseException as e:  # must not cross the C frames
+            threading.Thread(target=task, daemon=True).start()
+            raise_later(e)
+    return _native.run_task_fn(hook)
 
 
 class Runtime(HandleOwner):
@@ -14,12 +54,24 @@ class Runtime(HandleOwner):
 
     _destroy_name = "mmb_runtime_destroy"
 
-    def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0):
+    def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0, job_mode=None,
+                 session_memory_budget=0, run_task=None):
+        """job_mode: JOBS_WORKER (a thread of the runtime advances jobs; the default),
+        JOBS_FRAME (only frame() and Job.wait() do), or JOBS_HOST (the default when
+        run_task is given): run_task(task) is called with a Task to run once on the
+        host's own threads, e.g. `run_task=executor.submit`.
+        session_memory_budget: most bytes of resident session memory; 0 = no limit."""
         options = _native.mmb_runtime_options()
         _native.lib.mmb_runtime_options_init(ctypes.byref(options))
         options.n_threads = n_threads
         options.backend = backend
         options.device_index = device_index
+        options.job_mode = (JOBS_HOST if run_task is not None else JOBS_WORKER) if job_mode is None else job_mode
+        options.session_memory_budget = session_memory_budget
+        # The hook lives as long as this object, and every Model keeps this object.
+        self._run_task = _host_hook(run_task) if run_task is not None else None
+        if self._run_task is not None:
+            options.run_task = self._run_task
         handle = _native.runtime_p()
         check(_native.lib.mmb_runtime_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -36,3 +88,22 @@ class Runtime(HandleOwner):
         backend, threads = ctypes.c_int32(), ctypes.c_int32()
         check(_native.lib.mmb_runtime_get_backend(self.handle, ctypes.byref(backend), ctypes.byref(threads)))
         return backend.value, threads.value
+
+    def frame(self, budget_us):
+        """The once-per-frame call: advances every job of the runtime for about
+        `budget_us` microseconds (overrunning by at most one token step or prompt chunk),
+        then delivers all pending events on this thread. Returns a FrameStats. An
+        exception raised by an event handler is raised here once the frame is done."""
+        stats = _native.mmb_frame_stats()
+        stats.struct_size = ctypes.sizeof(stats)
+        with delivering():
+            check(_native.lib.mmb_runtime_frame(self.handle, budget_us, ctypes.byref(stats)))
+        return FrameStats(*(getattr(stats, name) for name in FrameStats._fields))
+
+    def session_memory(self):
+        """The sessions of this runtime and the memory they hold, resident and paged
+        out, as a SessionMemory."""
+        memory = _native.mmb_session_memory()
+        memory.struct_size = ctypes.sizeof(memory)
+        check(_native.lib.mmb_runtime_get_session_memory(self.handle, ctypes.byref(memory)))
+        return SessionMemory(*(getattr(memory, name) for name in SessionMemory._fields))

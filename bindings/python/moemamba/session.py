@@ -8,6 +8,7 @@ from contextlib import ExitStack
 from . import _buffers, _native
 from ._owner import HandleOwner
 from .errors import MoemambaError, Status, check, closed
+from .job import EventSink, Job, delivering, job_options, register, unregister
 
 Piece = namedtuple("Piece", ["token", "text"])
 Piece.__doc__ = "One step of a stream: the token chosen (None for the final flush) and the text it completed."
@@ -154,6 +155,55 @@ class Session(HandleOwner):
         if raised:
             raise raised[0]
         check(status)
+
+    def submit(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True, stop_text=None,
+               on_event=None):
+        """Starts a Job that reads `prompt` (str or bytes) into the session and, with a
+        sampler, generates up to max_tokens tokens after it exactly as mmb_generate()
+        would; returns at once. sampler None: only the prompt is read (a non-blocking
+        prefill). The job samples with its own copy of the sampler, which is left
+        unchanged. stop_text: stop once the generated text contains it.
+        on_event(JobEvent) is called from Job.poll() and Runtime.frame(), on the thread
+        that calls them. Keep the Job: closing it, or dropping it, cancels it.
+        Raises MoemambaError: Status.BUSY while another job runs on the session,
+        Status.BUDGET when one session does not fit in the runtime's memory budget."""
+        data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
+        return self._submit(sampler, lambda session, sp, options, out: _native.lib.mmb_job_submit_text(
+            session, sp, data, len(data), options, out), max_tokens, stop_at_eos, add_bos, stop_text, on_event)
+
+    def submit_tokens(self, sampler, tokens, max_tokens=256, stop_at_eos=True, stop_text=None, on_event=None):
+        """submit() with a prompt of token ids."""
+        ids = (ctypes.c_int32 * len(tokens))(*tokens)
+        return self._submit(sampler, lambda session, sp, options, out: _native.lib.mmb_job_submit_tokens(
+            session, sp, ids, len(tokens), options, out), max_tokens, stop_at_eos, False, stop_text, on_event)
+
+    def _submit(self, sampler, call, max_tokens, stop_at_eos, add_bos, stop_text, on_event):
+        sink = EventSink(on_event) if on_event is not None else None
+        sink_id = register(sink)
+        options, _stop = job_options(max_tokens, stop_at_eos, add_bos, stop_text, sink_id)
+        handle = _native.job_p()
+        try:
+            with ExitStack() as stack:
+                stack.enter_context(self._lock)
+                if sampler is not None:
+                    stack.enter_context(sampler._lock)
+                # With job_mode=JOBS_HOST the runtime's run_task runs inside this call.
+                with delivering():
+                    check(call(self._live(), sampler._live() if sampler is not None else None,
+                               ctypes.byref(options), ctypes.byref(handle)))
+        except BaseException:
+            if handle:
+                _native.lib.mmb_job_destroy(handle)
+            unregister(sink_id)
+            raise
+        return Job(self, handle, sink, sink_id)
+
+    def page_out(self):
+        """Pages the session out now: its state is compressed into host memory and its
+        memory freed until the next call that needs it (a character leaving the scene).
+        Raises MoemambaError(Status.BUSY) while a job runs on it."""
+        with self._lock:
+            check(_native.lib.mmb_session_page_out(self._live()))
 
 
 

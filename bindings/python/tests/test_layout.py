@@ -7,13 +7,14 @@ import subprocess
 import tempfile
 import unittest
 
-from moemamba import _native
+from moemamba import EventKind, JobState, Status, _native
 
 from .support import HERE
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 STRUCTS = [_native.mmb_runtime_options, _native.mmb_load_options, _native.mmb_model_info,
-           _native.mmb_sampler_params, _native.mmb_generate_options]
+           _native.mmb_sampler_params, _native.mmb_generate_options, _native.mmb_job_options,
+           _native.mmb_frame_stats, _native.mmb_session_memory]
 
 
 def c_layout():
@@ -42,5 +43,13 @@ class LayoutTest(unittest.TestCase):
     def test_constants_match_the_header(self):
         table = c_layout()
         for name in ("MMB_OK", "MMB_ERR_INVALID_ARGUMENT", "MMB_ERR_BUFFER_TOO_SMALL", "MMB_ERR_INTERNAL",
-                     "MMB_LOAD_COPY_MEMORY", "MMB_TOKENIZE_ADD_BOS", "MMB_TOKENIZE_PARSE_SPECIAL"):
+                     "MMB_LOAD_COPY_MEMORY", "MMB_TOKENIZE_ADD_BOS", "MMB_TOKENIZE_PARSE_SPECIAL",
+                     "MMB_JOBS_WORKER", "MMB_JOBS_FRAME", "MMB_JOBS_HOST"):
             self.assertEqual(getattr(_native, name), int(table[f"const {name}"]), name)
+        for status in Status:
+            if status != Status.OK:
+                self.assertEqual(int(status), int(table[f"const MMB_ERR_{status.name}"]), status.name)
+        for state in JobState:
+            self.assertEqual(int(state), int(table[f"const MMB_JOB_{state.name}"]), state.name)
+        for kind in EventKind:
+            self.assertEqual(int(kind), int(table[f"const MMB_JOB_EVENT_{kind.name}"]), kind.name)

@@ -16,6 +16,10 @@ pub enum Status {
     BufferTooSmall,
     StateMismatch,
     Internal,
+    /// The session runs a job (Rust's borrows keep the safe API from meeting it).
+    Busy,
+    /// The runtime's session memory budget cannot hold this now.
+    Budget,
     /// A status this binding does not know (from a newer library).
     Other(i32),
 }
@@ -33,6 +37,8 @@ impl Status {
             sys::MMB_ERR_BUFFER_TOO_SMALL => Status::BufferTooSmall,
             sys::MMB_ERR_STATE_MISMATCH => Status::StateMismatch,
             sys::MMB_ERR_INTERNAL => Status::Internal,
+            sys::MMB_ERR_BUSY => Status::Busy,
+            sys::MMB_ERR_BUDGET => Status::Budget,
             other => Status::Other(other),
         }
     }

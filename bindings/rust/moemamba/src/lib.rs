@@ -12,6 +12,10 @@
 //! # Ok::<(), moemamba::Error>(())
 //! ```
 //!
+//! Non-blocking generation for game loops: [`Session::submit_text`] returns a [`Job`] at
+//! once; [`Job::poll`] returns the new text, [`Runtime::frame`] advances every job within
+//! a time budget (with [`JobMode::Frame`]) and delivers their events.
+//!
 //! Thread rules follow the header: a [`Runtime`] and a [`Model`] are `Send + Sync` (share
 //! a model between threads by reference); a [`Session`], [`Sampler`] and [`Detokenizer`]
 //! are `Send` but not `Sync` (one call at a time each; move them to another thread freely).
@@ -49,6 +53,7 @@
 
 mod error;
 mod generate;
+mod job;
 mod model;
 mod runtime;
 mod sampler;
@@ -57,8 +62,9 @@ mod text;
 
 pub use error::{Error, Result, Status};
 pub use generate::{GenerateOptions, Generation, Piece};
+pub use job::{EventHandler, Job, JobEvent, JobOptions, JobState};
 pub use model::{Model, ModelInfo};
-pub use runtime::{Backend, Runtime, RuntimeOptions};
+pub use runtime::{Backend, FrameStats, JobMode, Runtime, RuntimeOptions, SessionMemory, Task};
 pub use sampler::{Sampler, SamplerParams};
 pub use session::{step_batch, Session};
 pub use text::Detokenizer;

@@ -1,13 +1,14 @@
 // A loaded model: immutable, shared between threads; the factory of sessions and
 // detokenizers, and the tokenizer.
 use crate::error::{check, Error, Result};
-use crate::runtime::Runtime;
+use crate::runtime::{HostTasks, Runtime};
 use crate::session::Session;
 use crate::text::Detokenizer;
 use moemamba_sys as sys;
 use std::ffi::{CStr, CString};
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 /// What a model is (mmb_model_info, with the name copied out).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +42,9 @@ pub struct ModelInfo {
 pub struct Model {
     raw: NonNull<sys::mmb_model>,
     info: ModelInfo,
+    // The runtime's task runner: job submission on this model's sessions may call it,
+    // also after the Runtime is dropped.
+    _host: Option<Arc<HostTasks>>,
 }
 
 // The header: "A model is immutable once loaded and may be used from any number of
@@ -63,7 +67,7 @@ impl Model {
             .map_err(|_| Error::new(sys::MMB_ERR_INVALID_ARGUMENT, format!("path {text:?} holds a NUL byte")))?;
         let mut raw = ptr::null_mut();
         check(unsafe { sys::mmb_model_load_file(runtime.as_raw(), c_path.as_ptr(), ptr::null(), &mut raw) })?;
-        Model::adopt(raw)
+        Model::adopt(raw, runtime)
     }
 
     /// Loads a bundle from bytes. The library copies what it needs
@@ -79,13 +83,13 @@ impl Model {
         check(unsafe {
             sys::mmb_model_load_memory(runtime.as_raw(), bytes.as_ptr().cast(), bytes.len(), &options, &mut raw)
         })?;
-        Model::adopt(raw)
+        Model::adopt(raw, runtime)
     }
 
-    fn adopt(raw: *mut sys::mmb_model) -> Result<Model> {
+    fn adopt(raw: *mut sys::mmb_model, runtime: &Runtime) -> Result<Model> {
         let raw = NonNull::new(raw).expect("a load returned MMB_OK and NULL");
         // Owned from here on, so an error below still destroys it.
-        let mut model = Model { raw, info: ModelInfo::default() };
+        let mut model = Model { raw, info: ModelInfo::default(), _host: runtime.host_tasks() };
         model.info = model.read_info()?;
         Ok(model)
     }

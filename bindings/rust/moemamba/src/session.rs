@@ -100,6 +100,12 @@ impl<'m> Session<'m> {
         Ok(Session::adopt(raw, self.model))
     }
 
+    /// Pages the session out now: its state is compressed into host memory and its
+    /// memory freed until the next call that needs it (a character leaving the scene).
+    pub fn page_out(&mut self) -> Result<()> {
+        check(unsafe { sys::mmb_session_page_out(self.raw.as_ptr()) })
+    }
+
     pub fn as_raw(&self) -> *mut sys::mmb_session {
         self.raw.as_ptr()
     }

@@ -43,6 +43,19 @@ pub const MMB_LOAD_COPY_MEMORY: u32 = 1 << 1;
 pub const MMB_TOKENIZE_ADD_BOS: u32 = 1 << 0;
 pub const MMB_TOKENIZE_PARSE_SPECIAL: u32 = 1 << 1;
 
+pub const MMB_JOBS_WORKER: i32 = 0;
+pub const MMB_JOBS_FRAME: i32 = 1;
+pub const MMB_JOBS_HOST: i32 = 2;
+
+pub const MMB_JOB_QUEUED: i32 = 0;
+pub const MMB_JOB_PREFILL: i32 = 1;
+pub const MMB_JOB_GENERATING: i32 = 2;
+pub const MMB_JOB_FINISHED: i32 = 3;
+
+pub const MMB_JOB_EVENT_TOKEN: i32 = 0;
+pub const MMB_JOB_EVENT_FINISHED: i32 = 1;
+pub const MMB_JOB_EVENT_ERROR: i32 = 2;
+
 /// Opaque objects: only ever handled through pointers.
 #[repr(C)]
 pub struct mmb_runtime {
@@ -75,7 +88,13 @@ pub type mmb_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, ptr: 
 pub type mmb_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 pub type mmb_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> i32>;
 pub type mmb_task_fn = Option<unsafe extern "C" fn(task_data: *mut c_void)>;
-pub type mmb_run_task_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
+pub type mmb_run_task_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, task: mmb_task_fn, task_data: *mut c_void)>;
+pub type mmb_page_store_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64, data: *const c_void, size: usize) -> i32>;
+pub type mmb_page_load_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64, data: *mut c_void, size: usize) -> i32>;
+pub type mmb_page_drop_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, key: u64)>;
 pub type mmb_job_event_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -108,6 +127,11 @@ pub struct mmb_runtime_options {
     pub run_task: mmb_run_task_fn,
     pub run_task_user_data: *mut c_void,
     pub session_memory_budget: u64,
+    // Appended in 0.3: the host page store.
+    pub page_store: mmb_page_store_fn,
+    pub page_load: mmb_page_load_fn,
+    pub page_drop: mmb_page_drop_fn,
+    pub page_user_data: *mut c_void,
 }
 
 #[repr(C)]
@@ -365,7 +389,8 @@ pub struct mmb_api {
     pub job_cancel: Option<unsafe extern "C" fn(*mut mmb_job) -> mmb_status>,
     pub job_destroy: Option<unsafe extern "C" fn(*mut mmb_job)>,
     pub runtime_frame: Option<unsafe extern "C" fn(*mut mmb_runtime, u64, *mut mmb_frame_stats) -> mmb_status>,
-    pub runtime_get_session_memory: Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
+    pub runtime_get_session_memory:
+        Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
     pub session_page_out: Option<unsafe extern "C" fn(*mut mmb_session) -> mmb_status>,
 }
 
