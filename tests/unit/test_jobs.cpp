@@ -641,6 +641,26 @@ TEST_CASE("misuse of jobs has defined results", "[jobs][threads]") {
     running.reset();
     CHECK(mmb_session_step(other.get(), 1, nullptr, 0) == MMB_OK);
   }
+  // An event callback that destroys its own job inside mmb_job_poll (allowed by the
+  // header): the poll returns normally (ASan would catch a read of the freed handle).
+  {
+    SessionPtr other = make_session(model.get());
+    mmb_job_options eo = job_options(3);
+    int calls = 0;
+    eo.event_user_data = &calls;
+    eo.on_event = [](void* user, mmb_job* self, int32_t, int32_t, const char*, size_t, mmb_status) {
+      if ((*static_cast<int*>(user))++ == 0) mmb_job_destroy(self);
+    };
+    mmb_job* self_destroying = nullptr;
+    REQUIRE(mmb_job_submit_text(other.get(), s.get(), "x", 1, &eo, &self_destroying) == MMB_OK);
+    int32_t state = -1;
+    while (calls == 0) {
+      REQUIRE(mmb_job_wait(self_destroying, 60000, &state) == MMB_OK);
+      REQUIRE(mmb_job_poll(self_destroying, &state, nullptr) == MMB_OK);
+    }
+    CHECK(calls >= 1);
+    CHECK(mmb_session_step(other.get(), 1, nullptr, 0) == MMB_OK);  // the session is free again
+  }
   // Job handles outliving their runtime, model and session.
   {
     RuntimePtr rt2 = runtime_with(MMB_JOBS_FRAME);
