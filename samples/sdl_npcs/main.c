@@ -379,6 +379,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  /* The window surface straight from the video driver (XShm under X11), not through an
+   * OpenGL texture: under Xvfb that GL is software and took 15 ms a frame to present
+   * what we drew on the CPU anyway. The environment variable still overrides it. */
+  SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
   /* A video driver that cannot start is its own exit status (3), so that a script can
    * try another (run_headless.sh: x11 under Xvfb, then offscreen, then dummy). */
   if (SDL_Init(SDL_INIT_VIDEO) != 0) {
