@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ctest's sample_sdl_npcs: five seconds of the scene through run_headless.sh, then
 # checks the exit status, the figures, that every character said something, and that
-# the screenshot is a drawn frame with generated text in it.
+# the screenshot is a drawn frame with generated text in it; then that closing the
+# window (SDL_QUIT) ends a run cleanly.
 # usage: test_headless.sh SAMPLE BUNDLE WORKDIR
 set -u
 here=$(dirname "$0")
@@ -41,4 +42,13 @@ field() { sed -n "s/.* $1=\([0-9a-f]*\).*/\1/p" <<<"$summary"; }
 [ "$(field tokens)" -gt 0 ] || fail "no tokens"
 [ -s "$shot" ] || fail "no screenshot at $shot"
 /usr/bin/python3 "$here/screenshot.py" check "$shot" "$(field ink)" || fail "the screenshot does not show the scene"
+
+# Closing the window ends the loop cleanly: SDL turns SIGINT into the SDL_QUIT event that
+# a window manager's close button sends, and the sample still reports and frees all.
+quit_log="$work/sdl_npcs_quit.log"
+bash "$here/run_headless.sh" timeout --preserve-status -s INT 4 "$sample" --bundle "$bundle" --npcs 2 >"$quit_log" 2>&1
+rc=$?
+cat "$quit_log"
+[ "$rc" -eq 0 ] || fail "exit status $rc after SDL_QUIT"
+grep -q '^summary ' "$quit_log" || fail "no summary line after SDL_QUIT"
 echo "sample_sdl_npcs: ok"
