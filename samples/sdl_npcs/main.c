@@ -332,20 +332,23 @@ static void format_hud(const App* a, int frame, char* out, size_t cap) {
            seconds > 0 ? tokens / seconds : 0.0, SDL_GetCurrentVideoDriver());
 }
 
+/* One line of figures: p50, p99 and the worst frame (a hitch that p99 hides). */
+static void print_series(const char* what, const Series* s, const char* note) {
+  printf("%-11s p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%s)\n", what, percentile(s, s->n, 50) / 1e3,
+         percentile(s, s->n, 99) / 1e3, percentile(s, s->n, 100) / 1e3, note);
+}
+
 /* The figures at exit, each character's last line, and one line for scripts (the ink
  * colour is that of generated text in the screenshot). */
 static void print_report(const App* a, const Options* o, int frames, int late, int overruns, long long tokens,
                          double seconds) {
-  char line[NPC_TEXT_CAP + 1];
+  char line[NPC_TEXT_CAP + 1], note[80];
   int i, talked = 0;
   printf("frames %d in %.2f s (%d late)\n", frames, seconds, late);
-  printf("frame time  p50 %.2f ms  p99 %.2f ms  (the whole frame, sleep included)\n",
-         percentile(&a->frame_us, a->frame_us.n, 50) / 1e3, percentile(&a->frame_us, a->frame_us.n, 99) / 1e3);
-  printf("frame work  p50 %.2f ms  p99 %.2f ms  (events, model, drawing, presenting)\n",
-         percentile(&a->work_us, a->work_us.n, 50) / 1e3, percentile(&a->work_us, a->work_us.n, 99) / 1e3);
-  printf("model       p50 %.2f ms  p99 %.2f ms  (mmb_runtime_frame, budget %.2f ms, %d overruns)\n",
-         percentile(&a->model_us, a->model_us.n, 50) / 1e3, percentile(&a->model_us, a->model_us.n, 99) / 1e3,
-         o->budget_us / 1e3, overruns);
+  print_series("frame time", &a->frame_us, "the whole frame, sleep included");
+  print_series("frame work", &a->work_us, "events, model, drawing, presenting");
+  snprintf(note, sizeof note, "mmb_runtime_frame, budget %.2f ms, %d overruns", o->budget_us / 1e3, overruns);
+  print_series("model", &a->model_us, note);
   printf("tokens      %lld in %.2f s: %.1f tokens/s\n", tokens, seconds, seconds > 0 ? (double)tokens / seconds : 0.0);
   for (i = 0; i < a->n_npcs; i++) {
     const Npc* n = &a->npcs[i];
