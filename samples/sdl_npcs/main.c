@@ -460,8 +460,8 @@ int main(int argc, char** argv) {
 
     if ((o.frames > 0 && frame >= o.frames) || (o.seconds > 0 && work_end - loop_start >= o.seconds * 1e6)) quit = 1;
 
-    /* Sleep to the next frame edge. A frame that ran past it starts the next at once;
-     * the schedule skips ahead instead of trying to catch up. */
+    /* Sleep to the next frame edge. A frame that ran past its edge waits for the first
+     * edge after it: the schedule skips ahead instead of trying to catch up. */
     next_edge += FRAME_US;
     if (work_end > next_edge) {
       late++;
