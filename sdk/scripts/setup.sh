@@ -23,6 +23,8 @@ PACKAGES=(
   python3-torch python3-numpy python3-matplotlib
   # an optimised BLAS for torch (Debian's default libblas is the slow reference one)
   libopenblas0-openmp
+  # samples/sdl_npcs: an SDL2 window, run headless in an X server of its own
+  libsdl2-dev xvfb xauth
 )
 
 missing=()
