@@ -8,11 +8,11 @@ namespace mmb {
 uint16_t q8_group_scale(const float* group, size_t n) {
   float max_abs = 0.0f;
   for (size_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(group[i]));
-  const float want = max_abs / 127.0f;
-  uint16_t h = f32_to_f16(want);
+  const double want = double(max_abs) / 127.0;  // in double: no rounding below the true quotient
+  uint16_t h = f32_to_f16(float(want));
   // Rounded to nearest, the f16 may fall below max|x| / 127 and push a value past 127:
   // step up to the next f16 instead of clamping (positive f16 bits order like values).
-  if (f16_to_f32(h) < want) ++h;
+  if (double(f16_to_f32(h)) < want) ++h;
   return h;
 }
 
