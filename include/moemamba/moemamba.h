@@ -311,7 +311,7 @@ typedef struct mmb_model_info {
   int32_t eos_id;            /**< End of text, or -1. */
   int32_t pad_id;            /**< Padding, or -1. */
   int32_t unk_id;            /**< Unknown, or -1. */
-  int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16. */
+  int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16, 3 q8 (int8 with a scale per 32 values). */
   uint64_t params_total;     /**< Every parameter. */
   uint64_t params_active;    /**< Parameters a token uses: only top_k of each MoE layer's experts. */
   uint64_t weight_bytes;     /**< Bytes of all weights as used in memory. */

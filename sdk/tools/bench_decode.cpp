@@ -1,5 +1,6 @@
 #include "bench_decode.hpp"
 
+#include "bundle_args.hpp"
 #include "command.hpp"
 #include "memory_bandwidth.hpp"
 #include "synthetic_model.hpp"
@@ -66,13 +67,8 @@ Options parse(const std::vector<std::string>& args) {
       return int(n);
     };
     if (a == "--shape") o.shape = value();
-    else if (a == "--dtype") {
-      const std::string& v = value();
-      if (v == "f32") o.dtype = DType::F32;
-      else if (v == "f16") o.dtype = DType::F16;
-      else if (v == "bf16") o.dtype = DType::BF16;
-      else fail(MMB_ERR_INVALID_ARGUMENT, "--dtype ", v, " is not f32, f16 or bf16");
-    } else if (a == "--threads") o.threads.push_back(number(1, 1024));
+    else if (a == "--dtype") o.dtype = parse_dtype(value());
+    else if (a == "--threads") o.threads.push_back(number(1, 1024));
     else if (a == "--tokens") o.tokens = number(1, 1 << 20);
     else if (a == "--repetitions") o.repetitions = number(1, 1000);
     else if (a == "--prefill") o.prefill = number(0, 1 << 20);
@@ -98,7 +94,7 @@ struct Row {
 
 int run_bench_decode(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16]) [--threads N]...\n"
+    std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8]) [--threads N]...\n"
                 "         [--tokens N] [--repetitions N] [--prefill N] [--batch N] [--json]\n");
     return 0;
   }

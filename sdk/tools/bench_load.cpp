@@ -1,6 +1,7 @@
 #include "bench_load.hpp"
 
 #include "bundle_args.hpp"
+#include "bundle_repack.hpp"
 #include "human_units.hpp"
 #include "pool_parallel.hpp"
 #include "synthetic_model.hpp"
@@ -39,7 +40,7 @@ void usage() {
       "Writes the weights (of BUNDLE, or a synthetic model of shape NAME, default mamba-130m:\n"
       "about 500 MB in f32) as raw, zstd and shuffle-zstd bundles in a temporary directory, then\n"
       "times opening and verifying them from a warm page cache, and prints the compressed size of\n"
-      "f32, f16 and bf16 copies. --threads (default 2) is used for checksums and decoding.\n");
+      "f32, f16, bf16 and q8 copies. --threads (default 2) is used for checksums and decoding.\n");
 }
 
 Options parse(const std::vector<std::string>& args) {
@@ -79,40 +80,12 @@ class ScratchDir {
   std::string path_;
 };
 
-float value_at(const std::byte* data, DType dtype, uint64_t i) {
-  if (dtype == DType::F32) {
-    float f;
-    std::memcpy(&f, data + 4 * i, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, data + 2 * i, 2);
-  return dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-}
-
-// The bundle's weights converted to `dtype` (round to nearest even).
+// The bundle's weights converted to `dtype` (bundle_repack.hpp's rule).
 SyntheticModel convert(const LoadedBundle& b, DType dtype) {
+  RepackedBundle r = repack_bundle(b, dtype);
   SyntheticModel m;
-  m.contents.config = b.config();
-  m.contents.tokenizer = b.tokenizer();
-  m.contents.metadata = b.metadata();
-  m.storage.resize(b.tensors().size());
-  for (size_t i = 0; i < b.tensors().size(); ++i) {
-    const TensorView& t = b.tensors()[i];
-    std::vector<std::byte>& out = m.storage[i];
-    const uint64_t n = t.elements();
-    out.resize(n * dtype_size(dtype));
-    for (uint64_t e = 0; e < n; ++e) {
-      const float v = value_at(t.data, t.dtype, e);
-      if (dtype == DType::F32) {
-        std::memcpy(&out[4 * e], &v, 4);
-      } else {
-        const uint16_t h = dtype == DType::F16 ? f32_to_f16(v) : f32_to_bf16(v);
-        std::memcpy(&out[2 * e], &h, 2);
-      }
-    }
-    m.contents.tensors.push_back({t.name, dtype, t.shape, std::span<const std::byte>(out)});
-  }
+  m.contents = std::move(r.contents);
+  m.storage = std::move(r.storage);  // moving keeps the buffers the tensors point into
   return m;
 }
 
@@ -273,7 +246,7 @@ int run_bench_load(const std::vector<std::string>& args) {
 
   // Compressed sizes for every dtype.
   std::printf("\n  %-6s %12s %24s %24s\n", "dtype", "raw", "zstd: stored (ratio)", "shuffle-zstd: stored (ratio)");
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8}) {
     Sizes z, s;
     if (dtype == source_dtype) {
       z = sizes_of(zstd_path);

@@ -9,16 +9,19 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16] [--codec none|zstd|shuffle-zstd]\n"
+    "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16|q8] [--codec none|zstd|shuffle-zstd]\n"
     "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--meta key=value]...\n"
     "\n"
     "INPUT is a directory with config.json and model.safetensors (or a sharded\n"
     "model.safetensors.index.json), or one of those files with config.json beside it.\n"
     "config.json is the native format (\"format\": \"moemamba\"), Hugging Face's\n"
-    "MambaForCausalLM (\"model_type\": \"mamba\") or mamba_ssm's.\n"
+    "MambaForCausalLM (\"model_type\": \"mamba\") or mamba_ssm's. INPUT may also be a\n"
+    "bundle (*.mmb), written again with these options (its tokenizer and metadata kept).\n"
     "  -o, --output PATH   the bundle to write\n"
     "  --dtype T           dtype of the weights; default: the checkpoint's own if all tensors\n"
     "                      share f32, f16 or bf16, else f32. A_log, D and dt_proj.bias stay f32.\n"
+    "                      q8: int8 matrices with a scale per 32 values; routers, norms,\n"
+    "                      biases and the conv kernel f32 (docs/packing.md).\n"
     "  --codec C           tensor codec (default none: tensors are used in place from the map)\n"
     "  --level N           zstd level, 1 to 22 (default 3)\n"
     "  --threads N         compression threads (default: all cores; same bytes for any N)\n"
@@ -36,6 +39,6 @@ int run_pack(const std::vector<std::string>& args) {
   return 0;
 }
 
-mmb::cli::RegisterCommand reg("pack", "pack a safetensors checkpoint (native, Hugging Face Mamba) into a bundle", run_pack);
+mmb::cli::RegisterCommand reg("pack", "pack a safetensors checkpoint (native, Hugging Face Mamba) or a bundle into a bundle", run_pack);
 
 }  // namespace

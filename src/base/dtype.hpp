@@ -1,23 +1,71 @@
-// Element types of tensors and their conversions to f32.
+// Element types of tensors, the byte layout each gives a tensor, and the conversions
+// of the floating-point ones to f32 (q8's are in q8.hpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <string_view>
 
 namespace mmb {
 
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2 };
+// Q8: int8 values with one f16 scale per group of kQ8Group values of a row (layout
+// below). Only 2-D weight matrices may be q8 (TensorSpec::quantizable).
+enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8 = 3 };
 
-constexpr size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+constexpr bool dtype_known(uint8_t value) { return value <= uint8_t(DType::Q8); }
 
 constexpr std::string_view dtype_name(DType t) {
   switch (t) {
     case DType::F32: return "f32";
     case DType::F16: return "f16";
     case DType::BF16: return "bf16";
+    case DType::Q8: return "q8";
   }
   return "?";
+}
+
+// The width of the values shuffle-zstd splits into byte planes: 4 for f32, 2 for f16
+// and bf16, 1 for q8 (its int8 values are nearly all of its bytes). Not a size: a q8
+// tensor has scales besides its values; sizes come from tensor_bytes.
+constexpr size_t dtype_shuffle_width(DType t) { return t == DType::F32 ? 4 : t == DType::Q8 ? 1 : 2; }
+
+// The q8 layout of a [rows, cols] tensor: the rows * cols int8 values, row-major; zero
+// bytes up to the next multiple of kQ8BlockAlignment; then rows * q8_groups(cols) f16
+// scales, row-major (scale g of row r covers columns [32 g, min(32 g + 32, cols)), so
+// the last group of a row may be shorter). Value c of row r is q[r, c] * scale. Both
+// blocks start 64-byte aligned in a loaded bundle.
+inline constexpr uint64_t kQ8Group = 32;
+inline constexpr uint64_t kQ8BlockAlignment = 64;
+constexpr uint64_t q8_groups(uint64_t cols) { return cols / kQ8Group + (cols % kQ8Group != 0); }
+
+// Where the scales start: the values' bytes rounded up to kQ8BlockAlignment; nullopt
+// when that overflows 64 bits.
+inline std::optional<uint64_t> q8_scales_offset(uint64_t rows, uint64_t cols) {
+  uint64_t n;
+  if (__builtin_mul_overflow(rows, cols, &n) || n > UINT64_MAX - (kQ8BlockAlignment - 1)) return std::nullopt;
+  return (n + kQ8BlockAlignment - 1) / kQ8BlockAlignment * kQ8BlockAlignment;
+}
+
+// Bytes of a tensor of `shape` stored as `dtype`: elements x 4 (f32) or x 2 (f16,
+// bf16); q8 as above. The one place sizes are computed. nullopt when a count
+// overflows 64 bits, or for q8 with a shape that is not 2-D.
+inline std::optional<uint64_t> tensor_bytes(DType dtype, std::span<const uint64_t> shape) {
+  if (dtype == DType::Q8) {
+    if (shape.size() != 2) return std::nullopt;
+    const std::optional<uint64_t> values = q8_scales_offset(shape[0], shape[1]);
+    uint64_t scales, total;
+    if (!values || __builtin_mul_overflow(shape[0], q8_groups(shape[1]) * 2, &scales) ||
+        __builtin_add_overflow(*values, scales, &total))
+      return std::nullopt;
+    return total;
+  }
+  uint64_t n = dtype == DType::F32 ? 4 : 2;
+  for (uint64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  return n;
 }
 
 inline float bf16_to_f32(uint16_t h) {

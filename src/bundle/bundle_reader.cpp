@@ -238,7 +238,7 @@ void load_tensor_data(ByteSource& src, std::vector<TensorView>& tensors, HostBuf
       std::byte* dst = const_cast<std::byte*>(t.data);
       if (work[i] == Work::Decode) {
         try {
-          decode_tensor(t.codec, {stored[i], size_t(t.stored_size)}, {dst, size_t(t.raw_size)}, dtype_size(t.dtype),
+          decode_tensor(t.codec, {stored[i], size_t(t.stored_size)}, {dst, size_t(t.raw_size)}, dtype_shuffle_width(t.dtype),
                         allocator);
         } catch (const Error& e) {
           fail(e.status(), where(t), ": ", e.what());

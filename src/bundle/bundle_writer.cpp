@@ -116,7 +116,7 @@ std::vector<TensorView> check_contents(const BundleContents& c, const WriterOpti
   std::vector<TensorView> records(c.tensors.size());
   for (size_t i = 0; i < c.tensors.size(); ++i) {
     const WriterTensor& t = c.tensors[i];
-    if (uint8_t(t.dtype) > uint8_t(DType::BF16))
+    if (!dtype_known(uint8_t(t.dtype)))
       fail(MMB_ERR_INVALID_ARGUMENT, "tensor '", t.name, "': unknown dtype ", int(t.dtype));
     TensorView& r = records[i];
     r.name = t.name;
@@ -177,7 +177,7 @@ void write_bundle(const BundleContents& c, const WriterOptions& o, std::vector<T
         const WriterTensor& t = c.tensors[begin + k];
         encoded[k].xxh64 = xxh64(t.data.data(), t.data.size());
         if (o.codec == Codec::None) return;
-        encoded[k].frame = encode_tensor(o.codec, t.data, dtype_size(t.dtype), o.level);
+        encoded[k].frame = encode_tensor(o.codec, t.data, dtype_shuffle_width(t.dtype), o.level);
         if (encoded[k].frame.size() >= t.data.size()) encoded[k].frame = {};  // incompressible: raw is smaller
       } catch (...) {
         error.record(k);

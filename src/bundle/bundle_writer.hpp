@@ -31,7 +31,7 @@ struct WriterTensor {
   std::string name;
   DType dtype = DType::F32;
   std::vector<uint64_t> shape;
-  std::span<const std::byte> data;  // raw little-endian values, product(shape) * dtype_size bytes
+  std::span<const std::byte> data;  // raw little-endian values, tensor_bytes(dtype, shape) bytes
 };
 
 struct BundleContents {
@@ -52,9 +52,9 @@ struct WriterOptions {
 
 // Checks the contents and options first and throws mmb::Error(MMB_ERR_INVALID_ARGUMENT)
 // naming the problem before writing anything: a config validate_config rejects, a
-// missing, unexpected, duplicate or wrongly shaped tensor, a data size that is not
-// product(shape) * dtype size, a tokenizer or metadata the reader would refuse, a bad
-// level or thread count.
+// missing, unexpected, duplicate or wrongly shaped tensor, q8 on a tensor that is not
+// a weight matrix, a data size that is not tensor_bytes(dtype, shape), a tokenizer or
+// metadata the reader would refuse, a bad level or thread count.
 std::vector<std::byte> write_bundle_to_memory(const BundleContents& contents, const WriterOptions& options);
 // Writes to `path` through a temporary file in the same directory, renamed into place
 // once complete (readers never see a partial bundle; it is not fsync'ed). Throws

@@ -242,7 +242,7 @@ TensorView decode_tensor_record(const fb::Tensor* t) {
   TensorView v;
   v.name = to_string(t->name());
   const uint8_t dtype = uint8_t(t->dtype());
-  if (dtype > uint8_t(DType::BF16)) fail(MMB_ERR_UNSUPPORTED, "tensor '", v.name, "': unknown dtype ", int(dtype));
+  if (!dtype_known(dtype)) fail(MMB_ERR_UNSUPPORTED, "tensor '", v.name, "': unknown dtype ", int(dtype));
   v.dtype = DType(dtype);
   const uint8_t codec = uint8_t(t->codec());
   if (codec > uint8_t(Codec::ShuffleZstd)) fail(MMB_ERR_UNSUPPORTED, "tensor '", v.name, "': unknown codec ", int(codec));

@@ -28,11 +28,13 @@ uint64_t tensor_raw_size(const std::string& name, DType dtype, const std::vector
   for (uint64_t d : shape)
     if (__builtin_mul_overflow(n, d, &n))
       fail(status, "tensor '", name, "': shape ", shape_string(shape), " has more elements than 64 bits can count");
-  uint64_t bytes;
-  if (__builtin_mul_overflow(n, uint64_t(dtype_size(dtype)), &bytes))
+  if (dtype == DType::Q8 && shape.size() != 2)
+    fail(status, "tensor '", name, "': q8 is for 2-D weight matrices, but the shape is ", shape_string(shape));
+  const std::optional<uint64_t> bytes = tensor_bytes(dtype, shape);
+  if (!bytes)
     fail(status, "tensor '", name, "': shape ", shape_string(shape), " in ", dtype_name(dtype),
          " has more bytes than 64 bits can count");
-  return bytes;
+  return *bytes;
 }
 
 namespace {
@@ -83,6 +85,9 @@ void check_tensor_set(const ModelConfig& config, const std::vector<TensorView>& 
     if (!ok)
       fail(status, "tensor '", s.name, "': shape ", shape_string(t.shape), " disagrees with the config, which implies ",
            shape_string(s.shape), s.min_rows ? " (or more rows)" : "");
+    if (t.dtype == DType::Q8 && !s.quantizable)
+      fail(status, "tensor '", s.name, "': dtype q8 is only for weight matrices (projections, experts, routers, ",
+           "embedding, head); this tensor must be f32, f16 or bf16");
   }
 }
 

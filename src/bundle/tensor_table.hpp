@@ -15,12 +15,13 @@
 
 namespace mmb {
 
-// product(shape) * dtype_size(dtype), after checking the rank (at most kMaxTensorRank)
-// and that neither product overflows 64 bits.
+// tensor_bytes(dtype, shape), after checking the rank (at most kMaxTensorRank; exactly
+// 2 for q8) and that neither the element count nor the byte count overflows 64 bits.
 uint64_t tensor_raw_size(const std::string& name, DType dtype, const std::vector<uint64_t>& shape, mmb_status status);
 
 // Names are unique, and the tensors are exactly those tensor_specs(config) lists, each
-// with its shape (embed.weight and lm_head.weight may have more rows than the vocabulary).
+// with its shape (embed.weight and lm_head.weight may have more rows than the vocabulary)
+// and q8 only where the spec is quantizable.
 void check_tensor_set(const ModelConfig& config, const std::vector<TensorView>& tensors, mmb_status status);
 
 }  // namespace mmb

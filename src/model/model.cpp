@@ -24,6 +24,7 @@ class Binder {
     m.rows = t->shape.empty() ? 1 : t->shape[0];
     m.cols = 1;
     for (size_t i = 1; i < t->shape.size(); ++i) m.cols *= t->shape[i];
+    if (m.dtype == DType::Q8) m.scales = t->data + *q8_scales_offset(m.rows, m.cols);  // the reader checked the size
     if (rows) m.rows = rows;  // use only the first rows (padded vocabularies)
     return m;
   }
@@ -69,13 +70,15 @@ uint64_t feed_forward_bytes(const FeedForwardWeights& f) {
   return linear_bytes(f.w1) + linear_bytes(f.w2) + linear_bytes(f.w3);
 }
 
+// Element i of a tensor the reader allows only in f32, f16 or bf16 (A_log).
 float element(const Matrix& m, uint64_t i) {
   switch (m.dtype) {
     case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
     case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return f16_to_f32(h); }
     case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bf16_to_f32(h); }
+    case DType::Q8: break;
   }
-  return 0.0f;
+  fail(MMB_ERR_INTERNAL, "element(): q8 tensor where the format forbids it");
 }
 
 }  // namespace
@@ -152,8 +155,9 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
   for (const TensorView& t : bundle_->tensors()) sizes_.weight_bytes += t.raw_size;
   // Per token: every weight but the unused experts and the embedding (one row of it),
   // plus the head (for a tied model that is the embedding's first vocab rows).
-  sizes_.active_weight_bytes = sizes_.weight_bytes - inactive - weights_.embed.bytes() +
-                               weights_.embed.cols * dtype_size(weights_.embed.dtype) +
+  Matrix embed_row = weights_.embed;
+  embed_row.rows = 1;
+  sizes_.active_weight_bytes = sizes_.weight_bytes - inactive - weights_.embed.bytes() + embed_row.bytes() +
                                (c.tie_embeddings ? weights_.head.bytes() : 0);
   state_floats_ = state;
   tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer(), memory);

@@ -35,7 +35,7 @@ void add_norm(std::vector<TensorSpec>& out, NormKind kind, const std::string& pr
 }
 
 void add_linear(std::vector<TensorSpec>& out, const std::string& prefix, uint64_t rows, uint64_t cols, bool bias) {
-  out.push_back({prefix + ".weight", {rows, cols}});
+  out.push_back({prefix + ".weight", {rows, cols}, false, true});
   if (bias) out.push_back({prefix + ".bias", {rows}});
 }
 
@@ -115,7 +115,7 @@ void add_mamba(std::vector<TensorSpec>& out, const std::string& q, const MambaCo
   }
   out.push_back({q + ".conv1d.weight", {m.d_inner, 1, m.d_conv}});
   if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.d_inner}});
-  out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}});
+  out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}, false, true});
   add_linear(out, q + ".dt_proj", m.d_inner, m.dt_rank, true);
   out.push_back({q + ".A_log", {m.d_inner, m.d_state}});
   out.push_back({q + ".D", {m.d_inner}});
@@ -165,7 +165,7 @@ void validate_config(const ModelConfig& c) {
 std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
   std::vector<TensorSpec> out;
   const uint64_t d = c.d_model;
-  out.push_back({"embed.weight", {c.vocab_size, d}, true});
+  out.push_back({"embed.weight", {c.vocab_size, d}, true, true});
   for (size_t i = 0; i < c.layers.size(); ++i) {
     const LayerConfig& l = c.layers[i];
     const std::string p = cat("layers.", i);
@@ -182,7 +182,7 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
     }
   }
   add_norm(out, c.final_norm, "norm_f", d);
-  if (!c.tie_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, d}, true});
+  if (!c.tie_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, d}, true, true});
   return out;
 }
 

@@ -87,11 +87,15 @@ struct ModelConfig {
 
 // One tensor the config implies. Row counts of embed.weight and lm_head.weight may be
 // padded beyond the vocabulary (mamba_ssm pads to a multiple of 8): for those,
-// shape[0] is the minimum and min_rows is set.
+// shape[0] is the minimum and min_rows is set. quantizable: a weight matrix the
+// kernels read only by rows (linear projections, routers, experts, the embedding and
+// the head), the only tensors that may be stored as q8; norms, biases, the conv
+// kernel, A_log and D are read element by element and may not.
 struct TensorSpec {
   std::string name;
   std::vector<uint64_t> shape;
   bool min_rows = false;
+  bool quantizable = false;
 };
 
 // Throws mmb::Error(MMB_ERR_FORMAT) naming the field when a value is out of range

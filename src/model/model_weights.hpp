@@ -13,13 +13,21 @@
 namespace mmb {
 
 // A row-major matrix [rows, cols] (or a vector when cols == 1) of any weight dtype.
+// For q8, data holds the int8 values and scales the f16 scales, q8_groups(cols) per
+// row (the tensor's own scale block: rows may be fewer than the tensor's).
 struct Matrix {
   const std::byte* data = nullptr;
   DType dtype = DType::F32;
   uint64_t rows = 0;
   uint64_t cols = 0;
+  const std::byte* scales = nullptr;
   explicit operator bool() const { return data != nullptr; }
-  uint64_t bytes() const { return rows * cols * dtype_size(dtype); }
+  // What the rows in use take (as tensor_bytes; padding of a q8 tensor left out).
+  uint64_t bytes() const {
+    if (dtype == DType::Q8) return rows * cols + 2 * rows * q8_groups(cols);
+    const uint64_t shape[2] = {rows, cols};
+    return *tensor_bytes(dtype, shape);
+  }
 };
 
 struct NormWeights {

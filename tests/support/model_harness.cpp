@@ -1,6 +1,7 @@
 #include "support/model_harness.hpp"
 
 #include "base/dtype.hpp"
+#include "base/tensor_values.hpp"
 #include "bundle/bundle_writer.hpp"
 
 #include <catch2/catch.hpp>
@@ -161,19 +162,6 @@ LayerConfig random_routed_layer(Rng& rng, uint32_t d_model) {
   return parallel(m, f, rng.coin());
 }
 
-// Values of one tensor encoded as it is stored.
-void encode(const std::vector<float>& v, DType dtype, std::vector<std::byte>& out) {
-  out.resize(v.size() * dtype_size(dtype));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (dtype == DType::F32) {
-      std::memcpy(&out[i * 4], &v[i], 4);
-    } else {
-      const uint16_t h = dtype == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    }
-  }
-}
-
 size_t tensor_index(const SyntheticModel& m, const std::string& name) {
   for (size_t i = 0; i < m.contents.tensors.size(); ++i)
     if (m.contents.tensors[i].name == name) return i;
@@ -185,8 +173,8 @@ void replace_tensor(SyntheticModel& m, const std::string& name, const std::vecto
   // make_synthetic_model keeps tensor i's bytes in storage[i].
   const size_t i = tensor_index(m, name);
   WriterTensor& t = m.contents.tensors[i];
-  encode(values, t.dtype, m.storage[i]);
   t.shape = std::move(shape);
+  m.storage[i] = encode_values(values, t.dtype, t.shape);
   t.data = std::span<const std::byte>(m.storage[i]);
 }
 

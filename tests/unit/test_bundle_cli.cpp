@@ -81,6 +81,28 @@ TEST_CASE("mmb synth, inspect and verify on a good bundle", "[bundle][cli]") {
   CHECK(verify.out.rfind("ok: tiny.mmb: ", 0) == 0);
 }
 
+TEST_CASE("mmb synth --dtype q8, inspect it, and pack it into bf16 and back", "[bundle][cli][q8]") {
+  test::TempDir dir;
+  REQUIRE(mmb_cli(dir, "synth --shape tiny --dtype q8 --seed 5 -o q8.mmb").exit_code == 0);
+  CHECK(mmb_cli(dir, "verify q8.mmb").exit_code == 0);
+  Run inspect = mmb_cli(dir, "inspect q8.mmb");
+  REQUIRE(inspect.exit_code == 0);
+  CHECK_THAT(inspect.out, Catch::Matches("[\\s\\S]*layers.0.mamba.in_proj.weight +q8 +\\[256, 64\\][\\s\\S]*"));
+  CHECK_THAT(inspect.out, Catch::Matches("[\\s\\S]*layers.0.mamba.A_log +f32 [\\s\\S]*"));
+
+  Run wide = mmb_cli(dir, "pack q8.mmb -o wide.mmb --dtype bf16 --codec zstd");
+  CHECK(wide.exit_code == 0);
+  CHECK_THAT(wide.out, Catch::StartsWith("packed wide.mmb (mmb, f32+bf16, tokenizer the bundle's): 59 tensors"));
+  Run back = mmb_cli(dir, "pack wide.mmb -o back.mmb --dtype q8");
+  CHECK(back.exit_code == 0);
+  CHECK_THAT(back.out, Catch::StartsWith("packed back.mmb (mmb, f32+q8, tokenizer the bundle's)"));
+  CHECK(mmb_cli(dir, "verify back.mmb").exit_code == 0);
+
+  Run bad = mmb_cli(dir, "synth --shape tiny --dtype int4 -o x.mmb");
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--dtype takes f32, f16, bf16 or q8, not 'int4'"));
+}
+
 TEST_CASE("mmb verify and inspect report a bad bundle in one line and exit 1", "[bundle][cli]") {
   test::TempDir dir;
   REQUIRE(mmb_cli(dir, "synth --shape tiny --codec none -o good.mmb").exit_code == 0);

@@ -1,10 +1,12 @@
 // The matrix kernel against a float64 loop, for every weight dtype; batches and
-// thread counts must not change a single bit of any output.
+// thread counts must not change a single bit of any output; q8's two kernels agree.
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/linear_q8.hpp"
 #include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
+#include "base/tensor_values.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -21,33 +23,49 @@ struct TestMatrix {
 
 TestMatrix make_matrix(mmb::DType dtype, uint64_t rows, uint64_t cols, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(rows * cols);
+  for (float& x : v) x = normal(rng);
+  const uint64_t shape[2] = {rows, cols};
   TestMatrix m;
-  m.bytes.resize(rows * cols * mmb::dtype_size(dtype));
-  m.values.resize(rows * cols);
-  for (uint64_t i = 0; i < rows * cols; ++i) {
-    float v = normal(rng);
-    if (dtype == mmb::DType::F32) {
-      std::memcpy(&m.bytes[4 * i], &v, 4);
-      m.values[i] = v;
-    } else {
-      uint16_t h = dtype == mmb::DType::F16 ? mmb::f32_to_f16(v) : mmb::f32_to_bf16(v);
-      std::memcpy(&m.bytes[2 * i], &h, 2);
-      m.values[i] = dtype == mmb::DType::F16 ? mmb::f16_to_f32(h) : mmb::bf16_to_f32(h);
-    }
-  }
+  m.bytes = mmb::encode_values(v, dtype, shape);
+  const std::vector<float> stored = mmb::decode_values(m.bytes, dtype, shape);
+  m.values.assign(stored.begin(), stored.end());
   m.view = {m.bytes.data(), dtype, rows, cols};
+  if (dtype == mmb::DType::Q8) m.view.scales = m.bytes.data() + *mmb::q8_scales_offset(rows, cols);
   return m;
 }
+
+// n random vectors of `cols` and room for their outputs, with the pointer arrays
+// linear() takes (a copy points at its own vectors).
+struct Inputs {
+  std::vector<std::vector<float>> x, y;
+  std::vector<const float*> xs;
+  std::vector<float*> ys;
+  Inputs(size_t n, uint64_t cols, uint64_t rows, std::mt19937& rng) : x(n, std::vector<float>(cols)), y(n, std::vector<float>(rows)) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (auto& row : x)
+      for (auto& v : row) v = normal(rng);
+    bind();
+  }
+  Inputs(const Inputs& o) : x(o.x), y(o.y) { bind(); }
+  void bind() {
+    for (size_t b = 0; b < x.size(); ++b) {
+      xs.push_back(x[b].data());
+      ys.push_back(y[b].data());
+    }
+  }
+};
 
 }  // namespace
 
 TEST_CASE("linear matches a float64 reference for every dtype", "[cpu]") {
   std::mt19937 rng(42);
   mmb::ThreadPool pool(2);
-  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16}) {
-    for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {300, 129}, {64, 1024}}) {
+  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
+    for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {3, 48}, {300, 129}, {64, 1024}}) {
+      INFO(mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
       TestMatrix W = make_matrix(dtype, rows, cols, rng);
-      TestMatrix bias = make_matrix(dtype, rows, 1, rng);
+      TestMatrix bias = make_matrix(dtype == mmb::DType::Q8 ? mmb::DType::F32 : dtype, rows, 1, rng);  // 1-D: never q8
       const size_t n = 5;
       std::vector<std::vector<float>> x(n, std::vector<float>(cols)), y(n, std::vector<float>(rows));
       std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -75,32 +93,35 @@ TEST_CASE("linear matches a float64 reference for every dtype", "[cpu]") {
 }
 
 TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu][threads]") {
-  std::mt19937 rng(7);
-  TestMatrix W = make_matrix(mmb::DType::BF16, 257, 333, rng);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  const size_t n = 9;
-  std::vector<std::vector<float>> x(n, std::vector<float>(333));
-  for (auto& row : x)
-    for (auto& v : row) v = normal(rng);
-  auto run = [&](int threads, size_t batch) {
-    mmb::ThreadPool pool(threads);
-    std::vector<std::vector<float>> y(n, std::vector<float>(257));
-    for (size_t start = 0; start < n; start += batch) {
-      size_t m = std::min(batch, n - start);
-      const float* xs[n];
-      float* ys[n];
-      for (size_t b = 0; b < m; ++b) {
-        xs[b] = x[start + b].data();
-        ys[b] = y[start + b].data();
+  for (mmb::DType dtype : {mmb::DType::BF16, mmb::DType::Q8}) {
+    INFO(mmb::dtype_name(dtype));
+    std::mt19937 rng(7);
+    TestMatrix W = make_matrix(dtype, 257, 333, rng);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const size_t n = 9;
+    std::vector<std::vector<float>> x(n, std::vector<float>(333));
+    for (auto& row : x)
+      for (auto& v : row) v = normal(rng);
+    auto run = [&](int threads, size_t batch) {
+      mmb::ThreadPool pool(threads);
+      std::vector<std::vector<float>> y(n, std::vector<float>(257));
+      for (size_t start = 0; start < n; start += batch) {
+        size_t m = std::min(batch, n - start);
+        const float* xs[n];
+        float* ys[n];
+        for (size_t b = 0; b < m; ++b) {
+          xs[b] = x[start + b].data();
+          ys[b] = y[start + b].data();
+        }
+        mmb::cpu::linear(pool, W.view, mmb::Matrix{}, xs, ys, m);
       }
-      mmb::cpu::linear(pool, W.view, mmb::Matrix{}, xs, ys, m);
-    }
-    return y;
-  };
-  auto reference = run(1, 1);
-  CHECK(run(1, n) == reference);
-  CHECK(run(3, 4) == reference);
-  CHECK(run(2, n) == reference);
+      return y;
+    };
+    auto reference = run(1, 1);
+    CHECK(run(1, n) == reference);
+    CHECK(run(3, 4) == reference);
+    CHECK(run(2, n) == reference);
+  }
 }
 
 TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu]") {
@@ -113,6 +134,54 @@ TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu
       std::memcpy(&a, &want, 4);
       std::memcpy(&b, &got, 4);
       if (a != b) FAIL_CHECK("f16 0x" << std::hex << h << ": want " << want << ", got " << got);
+    }
+  }
+}
+
+TEST_CASE("the q8 AVX2 kernel agrees with the portable kernel on every shape", "[cpu]") {
+  if (!mmb::cpu::q8_avx2_available()) {
+    WARN("this CPU has no AVX2/FMA/F16C: only the portable q8 kernel runs here");
+    return;
+  }
+  std::mt19937 rng(11);
+  for (uint64_t rows : {1, 3, 37}) {
+    for (uint64_t cols : {1, 7, 8, 31, 32, 33, 48, 100, 1024, 1031}) {
+      INFO("[" << rows << ", " << cols << "]");
+      TestMatrix W = make_matrix(mmb::DType::Q8, rows, cols, rng);
+      const size_t n = 3;
+      Inputs portable(n, cols, rows, rng), avx2 = portable;
+      mmb::cpu::q8_rows(W.view, 0, rows, portable.xs.data(), portable.ys.data(), n, false);
+      mmb::cpu::q8_rows(W.view, 0, rows, avx2.xs.data(), avx2.ys.data(), n, true);
+      for (size_t b = 0; b < n; ++b)
+        for (uint64_t r = 0; r < rows; ++r) {
+          double magnitude = 0;
+          for (uint64_t c = 0; c < cols; ++c) magnitude += std::abs(W.values[r * cols + c] * double(portable.x[b][c]));
+          // Both accumulate the same terms in f32 in the same order; only where the
+          // compiler fuses a multiply and add may they round differently. Each is within
+          // ~cols * 2^-24 * magnitude of the exact sum, so they are within twice that
+          // (1e-6 * sqrt(cols) is the reference test's bound for cols <= 1024, doubled).
+          CHECK(std::abs(double(portable.y[b][r]) - double(avx2.y[b][r])) <=
+                2e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
+        }
+    }
+  }
+}
+
+TEST_CASE("linear on q8 takes the same kernel as q8_rows, and q8 rows load dequantized", "[cpu]") {
+  std::mt19937 rng(5);
+  mmb::ThreadPool pool(2);
+  TestMatrix W = make_matrix(mmb::DType::Q8, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
+  Inputs direct(2, 48, 70, rng), through = direct;
+  mmb::cpu::q8_rows(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2, true);
+  mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
+  CHECK(direct.y == through.y);
+
+  std::vector<float> row(48);
+  for (uint64_t r : {0, 33, 69}) {
+    mmb::cpu::load_row(W.view, r, row.data());
+    for (uint64_t c = 0; c < 48; ++c) {
+      CHECK(double(row[c]) == W.values[r * 48 + c]);
+      CHECK(mmb::cpu::load(W.view, r * 48 + c) == row[c]);
     }
   }
 }

@@ -424,6 +424,21 @@ TEST_CASE("f16 and bf16 weights match the reference on the rounded weights", "[p
   CHECK(run == 2 * chosen.size());
 }
 
+TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity][q8]") {
+  // As for f16: the reference reads the values the q8 bytes stand for (q * scale, exact
+  // in f32), so quantization costs nothing here and the f32 tolerance applies. The
+  // library sums q * x per group before scaling, a different f32 rounding order only.
+  const std::set<std::string> chosen = {"blackmamba", "pure mamba with biases", "mixed plan", "x, z and out_proj experts"};
+  size_t run = 0;
+  for (ModelCase c : parity_cases()) {
+    if (!chosen.count(c.name)) continue;
+    c.dtype = DType::Q8;
+    check_parity(c, 16);
+    ++run;
+  }
+  CHECK(run == chosen.size());
+}
+
 TEST_CASE("a bundle loaded from a file gives the same logits as from memory", "[parity]") {
   const ModelCase c = parity_cases()[0];
   const SyntheticModel weights = build_weights(c);

@@ -57,7 +57,7 @@ void check_values(const Checkpoint& ck, const std::vector<FixtureTensor>& fixtur
     CHECK(t.name == specs[i].name);
     const FixtureTensor& f = test::fixture_find(fixture, rename(t.name));
     CHECK(t.shape == f.shape);
-    REQUIRE(t.data.size() == f.values.size() * dtype_size(t.dtype));
+    REQUIRE(t.data.size() == f.values.size() * (t.dtype == DType::F32 ? 4 : 2));
     CHECK(test::decode(t.data.data(), f.values.size(), t.dtype) == test::round_to(f.values, t.dtype));
   }
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
+#include "base/tensor_values.hpp"
 #include "native_config.hpp"
 #include "pack.hpp"
 #include "support/bundle_fixtures.hpp"
@@ -91,7 +92,7 @@ void check_bundle(const LoadedBundle& b, const Written& w, DType weights, Codec 
     const FixtureTensor& f = test::fixture_find(w.tensors, w.rename(spec.name));
     CHECK(t->dtype == (scan_parameter(spec.name) ? DType::F32 : weights));
     CHECK(t->shape == f.shape);
-    REQUIRE(t->raw_size == f.values.size() * dtype_size(t->dtype));
+    REQUIRE(t->raw_size == f.values.size() * (t->dtype == DType::F32 ? 4 : 2));
     // exact_values survive every dtype unchanged.
     CHECK(test::decode(t->data, f.values.size(), t->dtype) == f.values);
     CHECK((t->codec == codec || t->codec == Codec::None));
@@ -205,6 +206,87 @@ TEST_CASE("pack round trip: parallel layers and routed projections from a native
   const auto b = load(dir.path("out.mmb"));
   test::check_same_config(b->config(), w.config);
   check_bundle(*b, w, DType::F32, Codec::Zstd);
+}
+
+TEST_CASE("pack --dtype q8: matrices quantized within half a scale, routers and vectors f32", "[pack][q8]") {
+  TempDir dir;
+  Written w{named_shape("tiny"), {}, [](const std::string& n) { return n; }};
+  FixtureOptions fo;
+  fo.rough = true;  // full mantissas: nothing survives q8 exactly
+  w.tensors = test::fixture_tensors(w.config, fo);
+  test::write_fixture(dir.path("model.safetensors"), w.tensors);
+  test::write_text(dir.path("config.json"), native_config_json(w.config));
+  for (Codec codec : {Codec::None, Codec::ShuffleZstd}) {
+    PackOptions o;
+    o.dtype = DType::Q8;
+    o.writer.codec = codec;
+    const PackSummary s = pack_checkpoint(dir.dir(), dir.path("q8.mmb"), o);
+    CHECK(s.dtypes == "f32+q8");
+    const auto b = load(dir.path("q8.mmb"));
+    size_t quantized = 0;
+    for (const TensorSpec& spec : tensor_specs(w.config)) {
+      INFO(spec.name);
+      const TensorView& t = *b->find(spec.name);
+      const FixtureTensor& f = test::fixture_find(w.tensors, spec.name);
+      const bool router = spec.name.find(".router.") != std::string::npos;
+      const bool matrix = spec.shape.size() == 2 && !scan_parameter(spec.name);
+      REQUIRE(t.dtype == (matrix && !router ? DType::Q8 : DType::F32));
+      if (t.dtype != DType::Q8) {
+        CHECK(test::decode(t.data, f.values.size(), t.dtype) == f.values);
+        continue;
+      }
+      ++quantized;
+      // Group by group: the largest |value| / 127 is an upper bound of scale / 1.001
+      // (scales are f16, rounded up), and no value is further than half a scale away.
+      const uint64_t rows = t.shape[0], cols = t.shape[1];
+      const std::vector<float> got = decode_values({t.data, size_t(t.raw_size)}, t.dtype, t.shape);
+      for (uint64_t r = 0; r < rows; ++r)
+        for (uint64_t c0 = 0; c0 < cols; c0 += 32) {
+          double max_abs = 0;
+          for (uint64_t c = c0; c < std::min(cols, c0 + 32); ++c) max_abs = std::max(max_abs, std::abs(double(f.values[r * cols + c])));
+          const double half_scale = max_abs / 127.0 * 1.001 / 2 + 1e-30;
+          for (uint64_t c = c0; c < std::min(cols, c0 + 32); ++c)
+            if (std::abs(double(got[r * cols + c]) - f.values[r * cols + c]) > half_scale)
+              FAIL_CHECK("[" << r << ", " << c << "]: " << got[r * cols + c] << " for " << f.values[r * cols + c]);
+        }
+    }
+    CHECK(quantized > 10);
+  }
+
+  // A bundle packs too: the f32 bundle made q8 is the q8 bundle packed from the checkpoint, byte for byte.
+  pack_checkpoint(dir.dir(), dir.path("f32.mmb"), {});
+  PackOptions o;
+  o.dtype = DType::Q8;
+  const PackSummary s = pack_checkpoint(dir.path("f32.mmb"), dir.path("requant.mmb"), o);
+  CHECK(s.dialect == "mmb");
+  CHECK(s.tokenizer == "the bundle's");
+  pack_checkpoint(dir.dir(), dir.path("direct.mmb"), o);
+  CHECK(test::read_file(dir.path("requant.mmb")) == test::read_file(dir.path("direct.mmb")));
+  // ...and back: q8 to f32 gives the dequantized values.
+  o.dtype = DType::F32;
+  pack_checkpoint(dir.path("direct.mmb"), dir.path("wide.mmb"), o);
+  const auto q = load(dir.path("direct.mmb")), wide = load(dir.path("wide.mmb"));
+  const TensorView& qt = *q->find("layers.0.mamba.dt_proj.weight");
+  const TensorView& wt = *wide->find("layers.0.mamba.dt_proj.weight");
+  CHECK(wt.dtype == DType::F32);
+  CHECK(test::decode(wt.data, qt.shape[0] * qt.shape[1], DType::F32) ==
+        decode_values({qt.data, size_t(qt.raw_size)}, DType::Q8, qt.shape));
+
+  // A weight q8 cannot hold is refused, naming the file and tensor.
+  for (FixtureTensor& t : w.tensors)
+    if (t.name == "layers.0.mamba.x_proj.weight") {
+      t.values[7] = std::nanf("");
+      t.bytes = test::encode(t.values, t.dtype);
+    }
+  test::write_fixture(dir.path("model.safetensors"), w.tensors);
+  o.dtype = DType::Q8;
+  try {
+    pack_checkpoint(dir.dir(), dir.path("nan.mmb"), o);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.status() == MMB_ERR_UNSUPPORTED);
+    CHECK_THAT(e.what(), Catch::Contains("model.safetensors: layers.0.mamba.x_proj.weight: value nan at index 7 cannot be stored as q8"));
+  }
 }
 
 TEST_CASE("pack: the same checkpoint gives the same bundle bytes for any thread count", "[pack]") {

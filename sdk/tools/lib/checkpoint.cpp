@@ -1,10 +1,12 @@
 #include "checkpoint.hpp"
 
 #include "base/error.hpp"
+#include "base/tensor_values.hpp"
 #include "bundle/tensor_table.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
 #include "native_config.hpp"
+#include "packed_dtype.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -95,15 +97,6 @@ float read_element(const std::byte* p, SafetensorsDType t) {
     case SafetensorsDType::BF16: { uint16_t h; std::memcpy(&h, p, 2); return bf16_to_f32(h); }
   }
   return 0.0f;
-}
-
-void write_element(float f, DType t, std::byte* p) {
-  if (t == DType::F32) {
-    std::memcpy(p, &f, 4);
-    return;
-  }
-  const uint16_t h = t == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f);
-  std::memcpy(p, &h, 2);
 }
 
 std::optional<DType> same_dtype(SafetensorsDType t) {
@@ -211,14 +204,7 @@ std::string tokenizer_for(const Plan& plan, const fs::path& dir, const std::stri
   return fs::is_regular_file(beside, ec) ? beside.string() : "";
 }
 
-// The scan's parameters, always f32 (see checkpoint.hpp).
-bool keeps_f32(const std::string& native_name) {
-  return ends_with(native_name, ".A_log") || ends_with(native_name, ".D") || ends_with(native_name, ".dt_proj.bias");
-}
-
 }  // namespace
-
-DType packed_dtype(const std::string& native_name, DType weights) { return keeps_f32(native_name) ? DType::F32 : weights; }
 
 Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& options) {
   const Inputs inputs = locate(input);
@@ -252,16 +238,19 @@ Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& op
     CheckpointTensor out;
     out.name = m.spec->name;
     out.source = cat(m.entry->file->path(), ": ", t.name);
-    out.dtype = packed_dtype(out.name, weights);
+    out.dtype = packed_dtype(*m.spec, weights);
     out.shape = t.shape;
     if (same_dtype(t.dtype) == out.dtype) {
       out.data = t.data;
     } else {
-      const uint64_t n = t.elements();
-      const size_t from = safetensors_dtype_size(t.dtype), to = dtype_size(out.dtype);
-      std::vector<std::byte>& buffer = ck.converted.emplace_back(n * to);
-      for (uint64_t i = 0; i < n; ++i) write_element(read_element(t.data.data() + i * from, t.dtype), out.dtype, buffer.data() + i * to);
-      out.data = buffer;
+      std::vector<float> values(t.elements());
+      const size_t from = safetensors_dtype_size(t.dtype);
+      for (uint64_t i = 0; i < values.size(); ++i) values[i] = read_element(t.data.data() + i * from, t.dtype);
+      try {
+        out.data = ck.converted.emplace_back(encode_values(values, out.dtype, out.shape));
+      } catch (const Error& e) {
+        fail(MMB_ERR_UNSUPPORTED, out.source, ": ", e.what());
+      }
     }
     ck.tensors.push_back(std::move(out));
   }

@@ -11,11 +11,10 @@
 // (embedding and head rows may exceed vocab_size: padded rows are kept). A tied model
 // may also hold the head; its values must then equal the embedding's, and it is dropped.
 //
-// dtypes: A_log, D and dt_proj.bias are always stored as f32: they are tiny, widening
-// them is lossless, and the scan's decay exp(dt * A) amplifies their rounding. Every
-// other tensor takes CheckpointOptions::dtype or, without one, the checkpoint's own
-// dtype when all of them share one of f32/f16/bf16, else f32 (F64 is narrowed to f32).
-// Rounding is to nearest even. Tensors whose dtype does not change point into the
+// dtypes: packed_dtype.hpp's rule, for weights of CheckpointOptions::dtype or, without
+// one, the checkpoint's own dtype when all of them (but A_log, D and dt_proj.bias)
+// share one of f32/f16/bf16, else f32 (F64 is narrowed to f32). Rounding is to nearest
+// even; q8 quantizes (base/q8.hpp). Tensors whose dtype does not change point into the
 // mapped files, the rest into buffers the Checkpoint owns.
 #pragma once
 
@@ -61,11 +60,8 @@ struct Checkpoint {
 };
 
 // Throws mmb::Error: MMB_ERR_IO for files that cannot be read, MMB_ERR_UNSUPPORTED for
-// models or dtypes pack cannot represent, MMB_ERR_FORMAT for everything malformed or
+// models or dtypes pack cannot represent (a NaN or Inf weight packed as q8 too), MMB_ERR_FORMAT for everything malformed or
 // inconsistent; each message names the file, the tensor or the field.
 Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& options = {});
-
-// The dtype a native tensor is stored in when the weights are `weights`.
-DType packed_dtype(const std::string& native_name, DType weights);
 
 }  // namespace mmb

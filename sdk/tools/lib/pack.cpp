@@ -1,6 +1,8 @@
 #include "pack.hpp"
 
 #include "base/error.hpp"
+#include "bundle/byte_source.hpp"
+#include "bundle_repack.hpp"
 #include "checkpoint.hpp"
 #include "json_fields.hpp"
 #include "tokenizer_json.hpp"
@@ -46,31 +48,20 @@ void set_metadata(std::vector<std::pair<std::string, std::string>>& pairs, const
   pairs.emplace_back(key, value);
 }
 
-}  // namespace
-
-PackSummary pack_checkpoint(const std::string& input, const std::string& output, const PackOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  const Checkpoint ck = load_checkpoint(input, CheckpointOptions{options.dtype});
-
-  BundleContents contents;
-  contents.config = ck.config;
-  PackSummary summary;
-  summary.dialect = ck.dialect;
-  const std::string tokenizer_path = options.tokenizer_path.empty() ? ck.tokenizer_path : options.tokenizer_path;
-  summary.tokenizer = tokenizer_path.empty() ? "bytes" : tokenizer_path;
+// A tokenizer given on the command line replaces the input's; it must fit the vocabulary.
+void use_tokenizer(BundleContents& contents, const std::string& tokenizer_path) {
   if (!tokenizer_path.empty()) contents.tokenizer = read_tokenizer(tokenizer_path);
-  if (contents.tokenizer.pieces.size() > ck.config.vocab_size)
+  if (contents.tokenizer.pieces.size() > contents.config.vocab_size)
     fail(MMB_ERR_FORMAT, "the ", tokenizer_path.empty() ? std::string("byte tokenizer") : tokenizer_path, " has ",
-         contents.tokenizer.pieces.size(), " tokens, more than the model's vocab_size of ", ck.config.vocab_size,
+         contents.tokenizer.pieces.size(), " tokens, more than the model's vocab_size of ", contents.config.vocab_size,
          tokenizer_path.empty() ? " (give a tokenizer.json)" : "");
+}
 
-  set_metadata(contents.metadata, "source_format", ck.dialect);
-  for (const auto& [k, v] : ck.metadata) set_metadata(contents.metadata, k, v);
-  for (const auto& [k, v] : options.metadata) set_metadata(contents.metadata, k, v);
-
+// Writes the bundle and completes the summary (dialect and tokenizer are the caller's).
+void write_and_summarize(const BundleContents& contents, const std::string& output, const PackOptions& options,
+                         uint64_t bytes_in, std::chrono::steady_clock::time_point start, PackSummary& summary) {
   std::set<DType> dtypes;
-  for (const CheckpointTensor& t : ck.tensors) {
-    contents.tensors.push_back({t.name, t.dtype, t.shape, t.data});
+  for (const WriterTensor& t : contents.tensors) {
     uint64_t n = 1;
     for (uint64_t d : t.shape) n *= d;
     summary.params += n;
@@ -79,11 +70,53 @@ PackSummary pack_checkpoint(const std::string& input, const std::string& output,
   for (DType t : dtypes) summary.dtypes += cat(summary.dtypes.empty() ? "" : "+", dtype_name(t));
   write_bundle_to_file(contents, options.writer, output);
 
-  summary.tensors = ck.tensors.size();
-  summary.bytes_in = ck.input_bytes;
+  summary.tensors = contents.tensors.size();
+  summary.bytes_in = bytes_in;
   std::error_code ec;
   summary.bytes_out = std::filesystem::file_size(output, ec);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+PackSummary pack_from_bundle(const std::string& input, const std::string& output, const PackOptions& options,
+                             std::chrono::steady_clock::time_point start) {
+  static const HostAllocator allocator;
+  const std::unique_ptr<LoadedBundle> bundle = LoadedBundle::load(open_file_source(input), ReadOptions{}, allocator);
+  RepackedBundle repacked = repack_bundle(*bundle, options.dtype);
+  BundleContents& contents = repacked.contents;
+  PackSummary summary;
+  summary.dialect = "mmb";
+  summary.tokenizer = options.tokenizer_path.empty() ? "the bundle's" : options.tokenizer_path;
+  use_tokenizer(contents, options.tokenizer_path);
+  for (const auto& [k, v] : options.metadata) set_metadata(contents.metadata, k, v);
+  write_and_summarize(contents, output, options, bundle->file_size(), start, summary);
+  return summary;
+}
+
+bool is_bundle_path(const std::string& path) {
+  return path.size() >= 4 && path.compare(path.size() - 4, 4, ".mmb") == 0;
+}
+
+}  // namespace
+
+PackSummary pack_checkpoint(const std::string& input, const std::string& output, const PackOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (is_bundle_path(input)) return pack_from_bundle(input, output, options, start);
+  const Checkpoint ck = load_checkpoint(input, CheckpointOptions{options.dtype});
+
+  BundleContents contents;
+  contents.config = ck.config;
+  PackSummary summary;
+  summary.dialect = ck.dialect;
+  const std::string tokenizer_path = options.tokenizer_path.empty() ? ck.tokenizer_path : options.tokenizer_path;
+  summary.tokenizer = tokenizer_path.empty() ? "bytes" : tokenizer_path;
+  use_tokenizer(contents, tokenizer_path);
+
+  set_metadata(contents.metadata, "source_format", ck.dialect);
+  for (const auto& [k, v] : ck.metadata) set_metadata(contents.metadata, k, v);
+  for (const auto& [k, v] : options.metadata) set_metadata(contents.metadata, k, v);
+
+  for (const CheckpointTensor& t : ck.tensors) contents.tensors.push_back({t.name, t.dtype, t.shape, t.data});
+  write_and_summarize(contents, output, options, ck.input_bytes, start, summary);
   return summary;
 }
 

@@ -15,7 +15,7 @@
 namespace mmb {
 
 struct PackOptions {
-  std::optional<DType> dtype;  // the weights' dtype (checkpoint.hpp); none: keep the checkpoint's
+  std::optional<DType> dtype;  // the weights' dtype (packed_dtype.hpp); none: keep the input's
   WriterOptions writer;
   // tokenizer.json to convert (with the tokenizer_config.json beside it, if any);
   // empty: the checkpoint's (its config's "tokenizer" or a tokenizer.json beside
@@ -27,8 +27,8 @@ struct PackOptions {
 };
 
 struct PackSummary {
-  std::string dialect;    // "moemamba", "hf-mamba" or "mamba_ssm"
-  std::string tokenizer;  // the tokenizer.json used, or "bytes"
+  std::string dialect;    // "moemamba", "hf-mamba", "mamba_ssm", or "mmb" for a bundle
+  std::string tokenizer;  // the tokenizer.json used, "bytes", or "the bundle's"
   std::string dtypes;     // of the stored tensors: "bf16+f32"
   size_t tensors = 0;
   uint64_t params = 0;     // elements of all tensors, padded embedding rows included
@@ -37,8 +37,12 @@ struct PackSummary {
   double seconds = 0;
 };
 
-// Throws mmb::Error: what load_checkpoint throws, MMB_ERR_FORMAT for a tokenizer that
-// does not fit the vocabulary, MMB_ERR_IO when the bundle cannot be written.
+// `input` is a checkpoint (checkpoint.hpp), or a bundle (a path ending in .mmb) whose
+// model is written again in options.dtype (bundle_repack.hpp) with its own tokenizer
+// and metadata unless options give others.
+// Throws mmb::Error: what load_checkpoint or loading the bundle throws, MMB_ERR_FORMAT
+// for a tokenizer that does not fit the vocabulary, MMB_ERR_UNSUPPORTED for weights q8
+// cannot hold, MMB_ERR_IO when the bundle cannot be written.
 PackSummary pack_checkpoint(const std::string& input, const std::string& output, const PackOptions& options);
 
 }  // namespace mmb

@@ -1,6 +1,8 @@
 #include "synthetic_model.hpp"
 
 #include "base/error.hpp"
+#include "base/tensor_values.hpp"
+#include "packed_dtype.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -72,18 +74,6 @@ void fill(const TensorSpec& spec, const ModelConfig& config, Gaussian& g, std::v
   normal(stddev);
 }
 
-void encode(const std::vector<float>& v, DType dtype, std::vector<std::byte>& out) {
-  out.resize(v.size() * dtype_size(dtype));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (dtype == DType::F32) {
-      std::memcpy(&out[i * 4], &v[i], 4);
-    } else {
-      uint16_t h = dtype == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    }
-  }
-}
-
 LayerConfig mamba_layer(uint32_t d_model, uint32_t d_state = 16) {
   LayerConfig l;
   l.kind = LayerKind::Mamba;
@@ -108,19 +98,7 @@ LayerConfig moe_layer(uint32_t n_experts, uint32_t top_k, uint32_t d_ff, ExpertA
 
 std::vector<float> SyntheticModel::values(const std::string& name) const {
   for (const auto& t : contents.tensors) {
-    if (t.name != name) continue;
-    size_t count = t.data.size() / dtype_size(t.dtype);
-    std::vector<float> v(count);
-    for (size_t i = 0; i < count; ++i) {
-      if (t.dtype == DType::F32) {
-        std::memcpy(&v[i], t.data.data() + 4 * i, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, t.data.data() + 2 * i, 2);
-        v[i] = t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-      }
-    }
-    return v;
+    if (t.name == name) return decode_values(t.data, t.dtype, t.shape);
   }
   fail(MMB_ERR_INVALID_ARGUMENT, "synthetic model has no tensor '", name, "'");
 }
@@ -140,8 +118,9 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
     values.resize(count);
     Gaussian g(options.seed ^ name_hash(spec.name));  // per tensor: independent of order
     fill(spec, config, g, values);
-    encode(values, options.dtype, m.storage[i]);
-    m.contents.tensors.push_back({spec.name, options.dtype, spec.shape, std::span<const std::byte>(m.storage[i])});
+    const DType dtype = options.dtype == DType::Q8 ? packed_dtype(spec, DType::Q8) : options.dtype;
+    m.storage[i] = encode_values(values, dtype, spec.shape);
+    m.contents.tensors.push_back({spec.name, dtype, spec.shape, std::span<const std::byte>(m.storage[i])});
   }
   return m;
 }

@@ -16,7 +16,8 @@ namespace mmb {
 
 struct SyntheticOptions {
   uint64_t seed = 1;
-  DType dtype = DType::F32;  // dtype of every tensor
+  // Of every tensor; for q8, of the tensors packed_dtype.hpp makes q8 (the rest f32).
+  DType dtype = DType::F32;
 };
 
 // Owns the tensor bytes that contents.tensors point into. Movable, not copyable.

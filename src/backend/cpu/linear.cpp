@@ -1,26 +1,12 @@
 #include "backend/cpu/linear.hpp"
 
+#include "backend/cpu/linear_q8.hpp"
+#include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#include <cpuid.h>
-#define MMB_HAVE_AVX2_PATH 1
-#endif
-
-// Run-time dispatch: the library must run on any x86-64, so hot loops are compiled
-// twice (baseline and x86-64-v3: AVX2, FMA, F16C) and the loader picks one.
-// Not under ThreadSanitizer: the clones' resolvers run while the dynamic loader
-// relocates, before the TSan runtime is up, and their instrumentation crashes there.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define MMB_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define MMB_HOT_CLONES
-#endif
 
 namespace mmb::cpu {
 
@@ -101,22 +87,12 @@ __attribute__((target("avx2,fma,f16c"))) void rows_16bit_avx2(const uint16_t* w,
   }
 }
 
-// F16C is read from CPUID (leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does
-// not know "f16c". The builtin's "avx2" also covers the OS saving the AVX registers.
-bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
-}
-
-bool cpu_has_avx2_f16c() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
-  return has;
-}
 #endif
 
 }  // namespace
 
 void load_row(const Matrix& m, uint64_t r, float* out) {
+  if (m.dtype == DType::Q8) return q8_load_row(m, r, out);
   for (uint64_t c = 0; c < m.cols; ++c) out[c] = load(m, r * m.cols + c);
 }
 
@@ -148,6 +124,7 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
         else rows_bf16(w16, cols, r0, r1, xs, ys, n);
         break;
       }
+      case DType::Q8: q8_rows(W, r0, r1, xs, ys, n, true); break;
     }
     if (bias)
       for (size_t r = r0; r < r1; ++r) {

@@ -48,6 +48,12 @@ inline float load(const Matrix& m, uint64_t i) {
     case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
     case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return half_to_float(h); }
     case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bfloat_to_float(h); }
+    case DType::Q8: {
+      const uint64_t r = i / m.cols, c = i % m.cols;
+      uint16_t h;
+      std::memcpy(&h, m.scales + 2 * (r * q8_groups(m.cols) + c / kQ8Group), 2);
+      return float(int8_t(m.data[i])) * half_bits_to_float(h);
+    }
   }
   return 0.0f;
 }

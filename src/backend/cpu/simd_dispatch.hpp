@@ -1,0 +1,37 @@
+// Run-time dispatch of the CPU kernels: the library must run on any x86-64, so hot
+// loops are compiled twice (baseline and x86-64-v3: AVX2, FMA, F16C) and the loader
+// picks one (MMB_HOT_CLONES), and explicit AVX2 paths are taken only where the CPU has
+// them (cpu_has_avx2_f16c).
+#pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <cpuid.h>
+#define MMB_HAVE_AVX2_PATH 1
+#endif
+
+// Not under ThreadSanitizer: the clones' resolvers run while the dynamic loader
+// relocates, before the TSan runtime is up, and their instrumentation crashes there.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define MMB_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MMB_HOT_CLONES
+#endif
+
+namespace mmb::cpu {
+
+#if MMB_HAVE_AVX2_PATH
+// F16C is read from CPUID (leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does
+// not know "f16c". The builtin's "avx2" also covers the OS saving the AVX registers.
+inline bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+
+inline bool cpu_has_avx2_f16c() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+  return has;
+}
+#endif
+
+}  // namespace mmb::cpu
