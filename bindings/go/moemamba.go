@@ -78,7 +78,9 @@ type Runtime struct {
 // NewRuntime creates a runtime with nThreads compute threads (0: one per core).
 func NewRuntime(nThreads int) (*Runtime, error) {
 	var o C.mmb_runtime_options
-	C.mmb_runtime_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_runtime_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return nil, err
+	}
 	o.n_threads = C.int32_t(nThreads)
 	var p *C.mmb_runtime
 	if err := call(func() C.mmb_status { return C.mmb_runtime_create(&o, &p) }); err != nil {
@@ -145,7 +147,9 @@ func (r *Runtime) LoadMemory(data []byte) (*Model, error) {
 		return nil, ErrClosed
 	}
 	var o C.mmb_load_options
-	C.mmb_load_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_load_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return nil, err
+	}
 	o.flags = C.MMB_LOAD_COPY_MEMORY
 	buf := C.CBytes(data)
 	defer C.free(buf)
@@ -363,12 +367,20 @@ type SamplerParams struct {
 	Seed                                       uint64
 }
 
-// DefaultSamplerParams returns the library's defaults.
-func DefaultSamplerParams() SamplerParams {
+// DefaultSamplerParams returns the library's defaults. It fails only when the loaded
+// library is older than the header this package was built with.
+func DefaultSamplerParams() (SamplerParams, error) {
 	var p C.mmb_sampler_params
-	C.mmb_sampler_params_init(&p)
+	if err := initSamplerParams(&p); err != nil {
+		return SamplerParams{}, err
+	}
 	return SamplerParams{Temperature: float32(p.temperature), TopP: float32(p.top_p), MinP: float32(p.min_p),
-		RepetitionPenalty: float32(p.repetition_penalty), TopK: int(p.top_k), Seed: uint64(p.seed)}
+		RepetitionPenalty: float32(p.repetition_penalty), TopK: int(p.top_k), Seed: uint64(p.seed)}, nil
+}
+
+// initSamplerParams fills p with the defaults, giving the library this package's size of it.
+func initSamplerParams(p *C.mmb_sampler_params) error {
+	return call(func() C.mmb_status { return C.mmb_sampler_params_init(p, C.size_t(unsafe.Sizeof(*p))) })
 }
 
 // Sampler picks tokens from logits.
@@ -380,7 +392,9 @@ type Sampler struct {
 // NewSampler creates a sampler.
 func NewSampler(sp SamplerParams) (*Sampler, error) {
 	var p C.mmb_sampler_params
-	C.mmb_sampler_params_init(&p)
+	if err := initSamplerParams(&p); err != nil {
+		return nil, err
+	}
 	p.temperature = C.float(sp.Temperature)
 	p.top_p = C.float(sp.TopP)
 	p.min_p = C.float(sp.MinP)
@@ -522,7 +536,9 @@ func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f Tok
 		return ErrClosed
 	}
 	var o C.mmb_generate_options
-	C.mmb_generate_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return err
+	}
 	o.max_tokens = C.int32_t(maxTokens)
 	h := cgo.NewHandle(f)
 	defer h.Delete()

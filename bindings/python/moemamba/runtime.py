@@ -16,7 +16,7 @@ class Runtime(HandleOwner):
 
     def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0):
         options = _native.mmb_runtime_options()
-        _native.lib.mmb_runtime_options_init(ctypes.byref(options))
+        check(_native.lib.mmb_runtime_options_init(ctypes.byref(options), ctypes.sizeof(options)))
         options.n_threads = n_threads
         options.backend = backend
         options.device_index = device_index

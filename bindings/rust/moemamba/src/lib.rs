@@ -50,6 +50,7 @@
 mod error;
 mod generate;
 mod model;
+mod options;
 mod runtime;
 mod sampler;
 mod session;

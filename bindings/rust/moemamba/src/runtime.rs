@@ -1,6 +1,7 @@
 // The runtime: the host's policy (backend, threads). Models keep it alive in C, so a
 // Model does not borrow it.
 use crate::error::{check, Result};
+use crate::options::defaults;
 use moemamba_sys as sys;
 use std::ptr::{self, NonNull};
 
@@ -54,11 +55,7 @@ impl Runtime {
     }
 
     pub fn with_options(options: &RuntimeOptions) -> Result<Runtime> {
-        let mut raw_options = unsafe {
-            let mut o = std::mem::MaybeUninit::<sys::mmb_runtime_options>::uninit();
-            sys::mmb_runtime_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
+        let mut raw_options = defaults(sys::mmb_runtime_options_init)?;
         raw_options.backend = options.backend.raw();
         raw_options.n_threads = options.n_threads;
         raw_options.device_index = options.device_index;
