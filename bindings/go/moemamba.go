@@ -82,7 +82,9 @@ type Runtime struct {
 // options for jobs: WithJobMode, WithHostTasks, WithSessionMemoryBudget.
 func NewRuntime(nThreads int, opts ...RuntimeOption) (*Runtime, error) {
 	var o C.mmb_runtime_options
-	C.mmb_runtime_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_runtime_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return nil, err
+	}
 	o.n_threads = C.int32_t(nThreads)
 	var cfg runtimeConfig
 	for _, opt := range opts {
@@ -163,7 +165,9 @@ func (r *Runtime) LoadMemory(data []byte) (*Model, error) {
 		return nil, ErrClosed
 	}
 	var o C.mmb_load_options
-	C.mmb_load_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_load_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return nil, err
+	}
 	o.flags = C.MMB_LOAD_COPY_MEMORY
 	buf := C.CBytes(data)
 	defer C.free(buf)
@@ -388,12 +392,20 @@ type SamplerParams struct {
 	Seed                                       uint64
 }
 
-// DefaultSamplerParams returns the library's defaults.
-func DefaultSamplerParams() SamplerParams {
+// DefaultSamplerParams returns the library's defaults. It fails only when the loaded
+// library is older than the header this package was built with.
+func DefaultSamplerParams() (SamplerParams, error) {
 	var p C.mmb_sampler_params
-	C.mmb_sampler_params_init(&p)
+	if err := initSamplerParams(&p); err != nil {
+		return SamplerParams{}, err
+	}
 	return SamplerParams{Temperature: float32(p.temperature), TopP: float32(p.top_p), MinP: float32(p.min_p),
-		RepetitionPenalty: float32(p.repetition_penalty), TopK: int(p.top_k), Seed: uint64(p.seed)}
+		RepetitionPenalty: float32(p.repetition_penalty), TopK: int(p.top_k), Seed: uint64(p.seed)}, nil
+}
+
+// initSamplerParams fills p with the defaults, giving the library this package's size of it.
+func initSamplerParams(p *C.mmb_sampler_params) error {
+	return call(func() C.mmb_status { return C.mmb_sampler_params_init(p, C.size_t(unsafe.Sizeof(*p))) })
 }
 
 // Sampler picks tokens from logits.
@@ -405,7 +417,9 @@ type Sampler struct {
 // NewSampler creates a sampler.
 func NewSampler(sp SamplerParams) (*Sampler, error) {
 	var p C.mmb_sampler_params
-	C.mmb_sampler_params_init(&p)
+	if err := initSamplerParams(&p); err != nil {
+		return nil, err
+	}
 	p.temperature = C.float(sp.Temperature)
 	p.top_p = C.float(sp.TopP)
 	p.min_p = C.float(sp.MinP)
@@ -547,7 +561,9 @@ func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f Tok
 		return ErrClosed
 	}
 	var o C.mmb_generate_options
-	C.mmb_generate_options_init(&o)
+	if err := call(func() C.mmb_status { return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+		return err
+	}
 	o.max_tokens = C.int32_t(maxTokens)
 	h := cgo.NewHandle(f)
 	defer h.Delete()

@@ -116,7 +116,10 @@ func TestGreedyMatchesStepLoopAndCLI(t *testing.T) {
 	defer m.Close()
 	const prompt = "hello"
 	const n = 12
-	sp := DefaultSamplerParams()
+	sp, err := DefaultSamplerParams()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sp.Temperature = 0
 	sampler, err := NewSampler(sp)
 	if err != nil {

@@ -22,12 +22,17 @@
  *   - Outputs (pointers passed to receive a result) are written only on success.
  *   - No exception, abort, exit or signal leaves the library. Out of memory is
  *     MMB_ERR_OUT_OF_MEMORY, not a crash.
- *   - Extensible structs begin with `uint32_t struct_size`. Fill them with the matching
- *     mmb_*_init() function (which sets struct_size = sizeof the struct in this header),
- *     then change the fields you need. A NULL options pointer means "all defaults".
- *     A struct_size smaller than the first version of that struct, or larger than the
- *     library knows, is MMB_ERR_INVALID_ARGUMENT; hosts compiled against an older
- *     header pass smaller structs and keep working.
+ *   - Extensible structs begin with `uint32_t struct_size`. Fill an options struct with
+ *     its init function, passing sizeof the struct as your header declares it:
+ *     `mmb_runtime_options_init(&o, sizeof o)`. The init writes the defaults into at
+ *     most that many bytes, sets struct_size to it and returns MMB_OK; then change the
+ *     fields you need. Structs only grow by appending fields, so a host compiled
+ *     against an older header passes its smaller size, the library never writes past
+ *     it, and fields the host lacks keep their defaults. A NULL options pointer means
+ *     "all defaults". A struct_size that is not the size of a version of that struct
+ *     this library knows (smaller than the first, larger than the current) is
+ *     MMB_ERR_INVALID_ARGUMENT, from the init function (which then writes nothing) as
+ *     from every call that reads the struct.
  *   - *_destroy(NULL) does nothing.
  *   - Strings are UTF-8 with explicit lengths unless noted. Buffers follow
  *     size-then-copy: `cap` is the capacity given, `*len` receives the size needed;
@@ -66,12 +71,12 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 2 /**< Additions. */
+#define MMB_VERSION_MINOR 3 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
 /** The version of the function table returned by mmb_get_api(). */
-#define MMB_ABI_VERSION 1
+#define MMB_ABI_VERSION 2
 
 /** Result of every fallible call. Values are append-only and never reused. */
 typedef int32_t mmb_status;
@@ -167,7 +172,7 @@ typedef void (*mmb_log_fn)(void* user_data, int32_t level, const char* message);
 
 /** Options of mmb_runtime_create(). */
 typedef struct mmb_runtime_options {
-  uint32_t struct_size;  /**< sizeof(mmb_runtime_options). */
+  uint32_t struct_size;  /**< sizeof(mmb_runtime_options) in the host's header; set by mmb_runtime_options_init(). */
   int32_t backend;       /**< MMB_BACKEND_*; default MMB_BACKEND_AUTO. */
   int32_t n_threads;     /**< Threads used for compute, the caller's included; 0 = one per core (default). */
   int32_t device_index;  /**< GPU index for the CUDA backend; default 0. */
@@ -200,8 +205,16 @@ typedef struct mmb_runtime_options {
   void* page_user_data;         /**< Passed to the three page functions. */
 } mmb_runtime_options;
 
-/** Fills `options` with the defaults and sets struct_size. Does nothing if NULL. */
-MMB_API void mmb_runtime_options_init(mmb_runtime_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_runtime_options) as the caller's header declares it.
+ *  This library knows two sizes: the first version, which ends after alloc_user_data
+ *  (64 bytes on LP64 targets), and the whole struct.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_runtime_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_runtime_options_init(mmb_runtime_options* options, size_t struct_size);
 
 /** Creates a runtime.
  *  @param options NULL for defaults.
@@ -244,14 +257,20 @@ enum {
 
 /** Options of the mmb_model_load_*() functions. */
 typedef struct mmb_load_options {
-  uint32_t struct_size;      /**< sizeof(mmb_load_options). */
+  uint32_t struct_size;      /**< sizeof(mmb_load_options) in the host's header; set by mmb_load_options_init(). */
   uint32_t flags;            /**< MMB_LOAD_* bits; default 0 (verify checksums, borrow memory). */
   mmb_progress_fn progress;  /**< NULL: no progress reports. */
   void* progress_user_data; /**< Passed to progress. */
 } mmb_load_options;
 
-/** Fills `options` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_load_options_init(mmb_load_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_load_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_load_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_load_options_init(mmb_load_options* options, size_t struct_size);
 
 /** Loads a bundle from a file. Uncompressed tensors are used in place from a read-only
  *  memory map (zero copy, shared between processes); compressed tensors are decoded
@@ -350,12 +369,18 @@ typedef struct mmb_session mmb_session;
 
 /** Options of mmb_session_create(). */
 typedef struct mmb_session_options {
-  uint32_t struct_size; /**< sizeof(mmb_session_options). */
+  uint32_t struct_size; /**< sizeof(mmb_session_options) in the host's header; set by mmb_session_options_init(). */
   uint32_t flags;       /**< Reserved, 0. */
 } mmb_session_options;
 
-/** Fills `options` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_session_options_init(mmb_session_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_session_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_session_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_session_options_init(mmb_session_options* options, size_t struct_size);
 
 /** Creates a session at position 0 (empty state). All memory a session needs for
  *  stepping is allocated here: step, prefill and batch calls do not allocate.
@@ -394,13 +419,19 @@ MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* 
 
 /** Options of mmb_session_prefill_ex(). */
 typedef struct mmb_prefill_options {
-  uint32_t struct_size;     /**< sizeof(mmb_prefill_options). */
+  uint32_t struct_size;     /**< sizeof(mmb_prefill_options) in the host's header; set by mmb_prefill_options_init(). */
   mmb_progress_fn progress; /**< Called between chunks with tokens done; NULL: none. */
   void* progress_user_data; /**< Passed to progress. */
 } mmb_prefill_options;
 
-/** Fills `options` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_prefill_options_init(mmb_prefill_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_prefill_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_prefill_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_prefill_options_init(mmb_prefill_options* options, size_t struct_size);
 
 /** Feeds `n` tokens at once: the same state and last logits as n calls of
  *  mmb_session_step(), computed in chunks with matrix-matrix work.
@@ -531,7 +562,7 @@ typedef struct mmb_sampler mmb_sampler;
 /** Sampling parameters. Filters apply in this order: penalties, top-k, temperature,
  *  top-p, min-p. temperature <= 0 means greedy (argmax after penalties). */
 typedef struct mmb_sampler_params {
-  uint32_t struct_size;       /**< sizeof(mmb_sampler_params). */
+  uint32_t struct_size;       /**< sizeof(mmb_sampler_params) in the host's header; set by mmb_sampler_params_init(). */
   float temperature;          /**< Default 0.8. */
   int32_t top_k;              /**< Keep the k most likely; 0 = off (default 40). */
   float top_p;                /**< Keep the smallest set with mass >= p; 1 = off (default 0.95). */
@@ -543,8 +574,14 @@ typedef struct mmb_sampler_params {
   uint64_t seed;              /**< RNG seed; the same seed gives the same tokens. Default 0. */
 } mmb_sampler_params;
 
-/** Fills `params` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_sampler_params_init(mmb_sampler_params* params);
+/** Fills `params` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param params the struct to fill.
+ *  @param struct_size sizeof(mmb_sampler_params) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (params NULL, or struct_size not a size
+ *  of mmb_sampler_params this library knows: nothing is written).
+ *  Thread rules: any thread; only `params` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_sampler_params_init(mmb_sampler_params* params, size_t struct_size);
 
 /** Creates a sampler. NULL params: defaults. The caller owns it. One thread at a time.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (a NaN or infinite value, top_k < 0,
@@ -575,7 +612,7 @@ typedef int32_t (*mmb_token_callback)(void* user_data, int32_t token, const char
 
 /** Options of mmb_generate(). */
 typedef struct mmb_generate_options {
-  uint32_t struct_size;      /**< sizeof(mmb_generate_options). */
+  uint32_t struct_size;      /**< sizeof(mmb_generate_options) in the host's header; set by mmb_generate_options_init(). */
   int32_t max_tokens;        /**< Most tokens to generate; default 256. */
   int32_t stop_at_eos;       /**< 1: stop after the EOS token without emitting it (default). */
   uint32_t tokenize_flags;   /**< MMB_TOKENIZE_* for the prompt; default MMB_TOKENIZE_ADD_BOS. */
@@ -583,8 +620,14 @@ typedef struct mmb_generate_options {
   void* progress_user_data; /**< Passed to progress. */
 } mmb_generate_options;
 
-/** Fills `options` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_generate_options_init(mmb_generate_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_generate_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_generate_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_generate_options_init(mmb_generate_options* options, size_t struct_size);
 
 /** Tokenizes `prompt`, prefills it into the session (continuing from its current
  *  state), then samples up to max_tokens tokens, calling `cb` with each token's text as
@@ -667,7 +710,7 @@ typedef void (*mmb_job_event_fn)(void* user_data, mmb_job* job, int32_t kind, in
 
 /** Options of mmb_job_submit_text() and mmb_job_submit_tokens(). */
 typedef struct mmb_job_options {
-  uint32_t struct_size;     /**< sizeof(mmb_job_options). */
+  uint32_t struct_size;     /**< sizeof(mmb_job_options) in the host's header; set by mmb_job_options_init(). */
   int32_t max_tokens;       /**< Most tokens to generate; default 256. Ignored without a sampler. */
   int32_t stop_at_eos;      /**< 1: stop after the EOS token without emitting it (default). */
   uint32_t tokenize_flags;  /**< MMB_TOKENIZE_* for a text prompt; default MMB_TOKENIZE_ADD_BOS. */
@@ -677,8 +720,14 @@ typedef struct mmb_job_options {
   void* event_user_data;    /**< Passed to on_event. */
 } mmb_job_options;
 
-/** Fills `options` with the defaults. Does nothing if NULL. */
-MMB_API void mmb_job_options_init(mmb_job_options* options);
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_job_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_job_options this library knows: nothing is written).
+ *  Thread rules: any thread; only `options` is written, and no pointer to it is kept. */
+MMB_API mmb_status mmb_job_options_init(mmb_job_options* options, size_t struct_size);
 
 /** Submits a prompt, and generation after it, to run on `session` without blocking.
  *  The job tokenizes `prompt`, feeds it to the session (continuing from its current
@@ -818,8 +867,9 @@ MMB_API mmb_status mmb_session_page_out(mmb_session* session);
 /** @} */
 
 /** @defgroup api_table 8. Function table
- *  For hosts that dlopen the library and look up one symbol. Members are only ever
- *  appended; check struct_size before using a member added after version 1.
+ *  For hosts that dlopen the library and look up one symbol. Within one ABI version
+ *  members are only ever appended: check struct_size before using a member that an
+ *  older library serving the same version may lack.
  *  @{ */
 
 /** Every function of the API, in append-only order. */
@@ -830,25 +880,25 @@ typedef struct mmb_api {
   const char* (*last_error)(void); /**< mmb_last_error() */
   uint32_t (*version)(void); /**< mmb_version() */
   const char* (*version_string)(void); /**< mmb_version_string() */
-  void (*runtime_options_init)(mmb_runtime_options*); /**< mmb_runtime_options_init() */
+  mmb_status (*runtime_options_init)(mmb_runtime_options*, size_t); /**< mmb_runtime_options_init() */
   mmb_status (*runtime_create)(const mmb_runtime_options*, mmb_runtime**); /**< mmb_runtime_create() */
   void (*runtime_destroy)(mmb_runtime*); /**< mmb_runtime_destroy() */
   mmb_status (*runtime_get_backend)(const mmb_runtime*, int32_t*, int32_t*); /**< mmb_runtime_get_backend() */
-  void (*load_options_init)(mmb_load_options*); /**< mmb_load_options_init() */
+  mmb_status (*load_options_init)(mmb_load_options*, size_t); /**< mmb_load_options_init() */
   mmb_status (*model_load_file)(mmb_runtime*, const char*, const mmb_load_options*, mmb_model**); /**< mmb_model_load_file() */
   mmb_status (*model_load_memory)(mmb_runtime*, const void*, size_t, const mmb_load_options*, mmb_model**); /**< mmb_model_load_memory() */
   mmb_status (*model_load_io)(mmb_runtime*, const mmb_io*, const mmb_load_options*, mmb_model**); /**< mmb_model_load_io() */
   mmb_status (*model_get_info)(const mmb_model*, mmb_model_info*); /**< mmb_model_get_info() */
   mmb_status (*model_get_meta)(const mmb_model*, const char*, char*, size_t, size_t*); /**< mmb_model_get_meta() */
   void (*model_destroy)(mmb_model*); /**< mmb_model_destroy() */
-  void (*session_options_init)(mmb_session_options*); /**< mmb_session_options_init() */
+  mmb_status (*session_options_init)(mmb_session_options*, size_t); /**< mmb_session_options_init() */
   mmb_status (*session_create)(mmb_model*, const mmb_session_options*, mmb_session**); /**< mmb_session_create() */
   void (*session_destroy)(mmb_session*); /**< mmb_session_destroy() */
   mmb_status (*session_reset)(mmb_session*); /**< mmb_session_reset() */
   mmb_status (*session_get_position)(const mmb_session*, uint64_t*); /**< mmb_session_get_position() */
   mmb_model* (*session_get_model)(const mmb_session*); /**< mmb_session_get_model() */
   mmb_status (*session_step)(mmb_session*, int32_t, float*, size_t); /**< mmb_session_step() */
-  void (*prefill_options_init)(mmb_prefill_options*); /**< mmb_prefill_options_init() */
+  mmb_status (*prefill_options_init)(mmb_prefill_options*, size_t); /**< mmb_prefill_options_init() */
   mmb_status (*session_prefill)(mmb_session*, const int32_t*, size_t, float*, size_t); /**< mmb_session_prefill() */
   mmb_status (*session_prefill_ex)(mmb_session*, const int32_t*, size_t, float*, size_t, const mmb_prefill_options*); /**< mmb_session_prefill_ex() */
   mmb_status (*step_batch)(mmb_session* const*, const int32_t*, size_t, float*, size_t); /**< mmb_step_batch() */
@@ -862,16 +912,16 @@ typedef struct mmb_api {
   void (*detokenizer_destroy)(mmb_detokenizer*); /**< mmb_detokenizer_destroy() */
   mmb_status (*detokenizer_push)(mmb_detokenizer*, int32_t, char*, size_t, size_t*); /**< mmb_detokenizer_push() */
   mmb_status (*detokenizer_flush)(mmb_detokenizer*, char*, size_t, size_t*); /**< mmb_detokenizer_flush() */
-  void (*sampler_params_init)(mmb_sampler_params*); /**< mmb_sampler_params_init() */
+  mmb_status (*sampler_params_init)(mmb_sampler_params*, size_t); /**< mmb_sampler_params_init() */
   mmb_status (*sampler_create)(const mmb_sampler_params*, mmb_sampler**); /**< mmb_sampler_create() */
   void (*sampler_destroy)(mmb_sampler*); /**< mmb_sampler_destroy() */
   mmb_status (*sampler_reset)(mmb_sampler*); /**< mmb_sampler_reset() */
   mmb_status (*sampler_accept)(mmb_sampler*, int32_t); /**< mmb_sampler_accept() */
   mmb_status (*sampler_sample)(mmb_sampler*, const float*, size_t, int32_t*); /**< mmb_sampler_sample() */
-  void (*generate_options_init)(mmb_generate_options*); /**< mmb_generate_options_init() */
+  mmb_status (*generate_options_init)(mmb_generate_options*, size_t); /**< mmb_generate_options_init() */
   mmb_status (*generate)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_generate_options*, mmb_token_callback, void*); /**< mmb_generate() */
   /* Appended: jobs, frames and session paging. */
-  void (*job_options_init)(mmb_job_options*); /**< mmb_job_options_init() */
+  mmb_status (*job_options_init)(mmb_job_options*, size_t); /**< mmb_job_options_init() */
   mmb_status (*job_submit_text)(mmb_session*, mmb_sampler*, const char*, size_t, const mmb_job_options*, mmb_job**); /**< mmb_job_submit_text() */
   mmb_status (*job_submit_tokens)(mmb_session*, mmb_sampler*, const int32_t*, size_t, const mmb_job_options*, mmb_job**); /**< mmb_job_submit_tokens() */
   mmb_status (*job_poll)(mmb_job*, int32_t*, mmb_status*); /**< mmb_job_poll() */
@@ -886,7 +936,8 @@ typedef struct mmb_api {
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot
- *  serve it. The table is static: never free it. */
+ *  serve it. This library serves version 2 only (version 1, whose *_init members took
+ *  no struct_size, is gone since 0.3). The table is static: never free it. */
 MMB_API const mmb_api* mmb_get_api(uint32_t abi_version);
 
 /** @} */

@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
   if ((s = mmb_runtime_create(NULL, &runtime)) != MMB_OK) return fail("runtime", s);
   if ((s = mmb_model_load_file(runtime, argv[1], NULL, &model)) != MMB_OK) return fail("load", s);
   if ((s = mmb_session_create(model, NULL, &session)) != MMB_OK) return fail("session", s);
-  mmb_sampler_params_init(&params);
+  if ((s = mmb_sampler_params_init(&params, sizeof params)) != MMB_OK) return fail("sampler params", s);
   params.seed = 1;
   if ((s = mmb_sampler_create(&params, &sampler)) != MMB_OK) return fail("sampler", s);
-  mmb_generate_options_init(&options);
+  if ((s = mmb_generate_options_init(&options, sizeof options)) != MMB_OK) return fail("generate options", s);
   options.max_tokens = 32;
   s = mmb_generate(session, sampler, prompt, strlen(prompt), &options, print_text, NULL);
   printf("\n");

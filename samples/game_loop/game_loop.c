@@ -164,7 +164,7 @@ static mmb_status setup_character(Character* c, mmb_model* model, const mmb_mode
   mmb_status s;
   size_t n = 0;
   c->prompt = prompt;
-  mmb_sampler_params_init(&sp);
+  if ((s = mmb_sampler_params_init(&sp, sizeof sp)) != MMB_OK) return s;
   sp.seed = seed;
   if ((s = mmb_session_create(model, NULL, &c->session)) != MMB_OK) return s;
   if ((s = mmb_sampler_create(&sp, &c->sampler)) != MMB_OK) return s;
@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
   budget_ns = (int64_t)o.budget_us * 1000;
 
   /* Loading: one runtime with the threads the game lends the model, one model for all. */
-  mmb_runtime_options_init(&ro);
+  if ((s = mmb_runtime_options_init(&ro, sizeof ro)) != MMB_OK) return fail("runtime options", s);
   ro.n_threads = o.threads;
   if ((s = mmb_runtime_create(&ro, &runtime)) != MMB_OK) return fail("runtime", s);
   if ((s = mmb_model_load_file(runtime, o.bundle, NULL, &model)) != MMB_OK) return fail("load", s);

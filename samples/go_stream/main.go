@@ -28,7 +28,10 @@ func run(bundle, prompt string, tokens int, temperature float32) error {
 		return err
 	}
 	defer session.Close()
-	params := moemamba.DefaultSamplerParams()
+	params, err := moemamba.DefaultSamplerParams()
+	if err != nil {
+		return err
+	}
 	params.Temperature = temperature
 	sampler, err := moemamba.NewSampler(params)
 	if err != nil {

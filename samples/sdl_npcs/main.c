@@ -405,7 +405,7 @@ int main(int argc, char** argv) {
   draw_scene(a.canvas, NULL, 0, hud);
   if (!present(a.window, a.canvas)) return fail_sdl(&a, "presenting the frame");
 
-  mmb_runtime_options_init(&ro);
+  if ((s = mmb_runtime_options_init(&ro, sizeof ro)) != MMB_OK) return fail_mmb(&a, "runtime options", s);
   ro.n_threads = o.threads;
   ro.job_mode = MMB_JOBS_FRAME; /* only mmb_runtime_frame() advances the jobs */
   if ((s = mmb_runtime_create(&ro, &a.runtime)) != MMB_OK) return fail_mmb(&a, "runtime", s);

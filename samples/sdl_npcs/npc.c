@@ -55,11 +55,14 @@ static mmb_status start_line(Npc* npc, int32_t max_tokens) {
   mmb_job_options jo;
   mmb_status s;
   if ((s = mmb_session_reset(npc->session)) != MMB_OK) return s;
-  mmb_sampler_params_init(&sp);
+  if ((s = mmb_sampler_params_init(&sp, sizeof sp)) != MMB_OK) return s;
   sp.seed = npc->seed++;
   sp.repetition_penalty = 1.1f; /* a small model repeats itself without it */
   if ((s = mmb_sampler_create(&sp, &sampler)) != MMB_OK) return s;
-  mmb_job_options_init(&jo);
+  if ((s = mmb_job_options_init(&jo, sizeof jo)) != MMB_OK) {
+    mmb_sampler_destroy(sampler);
+    return s;
+  }
   jo.max_tokens = max_tokens;
   jo.on_event = on_event;
   jo.event_user_data = npc;

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s BUNDLE [THREADS]\n", argv[0]);
     return 2;
   }
-  mmb_runtime_options_init(&ro);
+  if ((s = mmb_runtime_options_init(&ro, sizeof ro)) != MMB_OK) return fail("runtime options", s);
   ro.n_threads = argc > 2 ? atoi(argv[2]) : 1;
   if ((s = mmb_runtime_create(&ro, &runtime)) != MMB_OK) return fail("runtime", s);
   if ((s = mmb_model_load_file(runtime, argv[1], NULL, &model)) != MMB_OK) return fail("load", s);

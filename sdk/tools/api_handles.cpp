@@ -16,7 +16,7 @@ void check(mmb_status status, std::string_view doing) {
 LoadedModel load_model(const std::string& path, int32_t n_threads) {
   LoadedModel loaded{};
   mmb_runtime_options options;
-  mmb_runtime_options_init(&options);
+  check(mmb_runtime_options_init(&options, sizeof options), "filling the runtime options");
   options.n_threads = n_threads;
   mmb_runtime* runtime = nullptr;
   check(mmb_runtime_create(&options, &runtime), "creating the runtime");

@@ -110,14 +110,14 @@ int run_bench_decode(const std::vector<std::string>& args) {
   for (int threads : o.threads) {
     Bandwidth bw = measure_bandwidth(threads);
     mmb_runtime_options ro;
-    mmb_runtime_options_init(&ro);
+    check(mmb_runtime_options_init(&ro, sizeof ro), "runtime options");
     ro.n_threads = threads;
     mmb_runtime* rt = nullptr;
     check(mmb_runtime_create(&ro, &rt), "runtime");
     std::unique_ptr<mmb_runtime, void (*)(mmb_runtime*)> rt_guard(rt, mmb_runtime_destroy);
     mmb_model* model = nullptr;
     mmb_load_options lo;
-    mmb_load_options_init(&lo);
+    check(mmb_load_options_init(&lo, sizeof lo), "load options");
     lo.flags = MMB_LOAD_SKIP_CHECKSUMS;
     if (memory.empty()) check(mmb_model_load_file(rt, o.bundle.c_str(), &lo, &model), "load");
     else check(mmb_model_load_memory(rt, memory.data(), memory.size(), &lo, &model), "load");

@@ -78,7 +78,7 @@ struct Loaded {
 
 Loaded load(const Options& o, const std::vector<std::byte>& memory, int32_t mode, uint64_t budget) {
   mmb_runtime_options ro;
-  mmb_runtime_options_init(&ro);
+  check(mmb_runtime_options_init(&ro, sizeof ro), "runtime options");
   ro.n_threads = o.threads;
   ro.job_mode = mode;
   ro.session_memory_budget = budget;
@@ -87,7 +87,7 @@ Loaded load(const Options& o, const std::vector<std::byte>& memory, int32_t mode
   check(mmb_runtime_create(&ro, &rt), "runtime");
   l.rt.reset(rt);
   mmb_load_options lo;
-  mmb_load_options_init(&lo);
+  check(mmb_load_options_init(&lo, sizeof lo), "load options");
   lo.flags = MMB_LOAD_SKIP_CHECKSUMS;
   mmb_model* m = nullptr;
   if (memory.empty()) check(mmb_model_load_file(rt, o.bundle.c_str(), &lo, &m), "load");
@@ -108,7 +108,7 @@ Session new_session(mmb_model* m) {
 
 Sampler new_sampler(uint64_t seed) {
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  check(mmb_sampler_params_init(&p, sizeof p), "sampler params");
   p.seed = seed;
   mmb_sampler* s = nullptr;
   check(mmb_sampler_create(&p, &s), "sampler");
@@ -117,7 +117,7 @@ Sampler new_sampler(uint64_t seed) {
 
 Job submit(mmb_session* s, mmb_sampler* sampler, const std::string& prompt, int32_t tokens) {
   mmb_job_options jo;
-  mmb_job_options_init(&jo);
+  check(mmb_job_options_init(&jo, sizeof jo), "job options");
   jo.max_tokens = tokens;
   jo.stop_at_eos = 0;
   mmb_job* j = nullptr;

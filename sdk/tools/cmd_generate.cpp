@@ -63,7 +63,7 @@ Settings read_settings(const Args& args) {
   s.max_tokens = int32_t(args.get_int("max-tokens", 128, 0, kInt32Max));
   s.threads = int32_t(args.get_int("threads", 0, 0, 4096));
   mmb_sampler_params& p = s.sampler;
-  mmb_sampler_params_init(&p);
+  check(mmb_sampler_params_init(&p, sizeof p), "filling the sampler parameters");
   p.temperature = float(args.get_double("temp", p.temperature, 0.0, kAny));
   p.top_k = int32_t(args.get_int("top-k", p.top_k, 0, kInt32Max));
   p.top_p = float(args.get_double("top-p", p.top_p, 0.0, 1.0));
@@ -123,7 +123,7 @@ void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* 
   const size_t prompt_tokens = tokenize(loaded.model.get(), text, flags).size();
 
   mmb_generate_options options;
-  mmb_generate_options_init(&options);
+  check(mmb_generate_options_init(&options, sizeof options), "filling the generate options");
   options.max_tokens = settings.max_tokens;
   options.tokenize_flags = flags;
   Turn turn;

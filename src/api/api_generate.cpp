@@ -2,24 +2,25 @@
 // (tokenize, prefill, step, sampler, detokenizer).
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
+#include "api/api_structs.hpp"
 
 #include "runtime/detokenizer.hpp"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
 using namespace mmb;
 
+void api::Extensible<mmb_generate_options>::set_defaults(mmb_generate_options& o) {
+  o.max_tokens = 256;
+  o.stop_at_eos = 1;
+  o.tokenize_flags = MMB_TOKENIZE_ADD_BOS;
+}
+
 extern "C" {
 
-MMB_API void mmb_generate_options_init(mmb_generate_options* o) {
-  if (!o) return;
-  *o = mmb_generate_options{};
-  o->struct_size = sizeof *o;
-  o->max_tokens = 256;
-  o->stop_at_eos = 1;
-  o->tokenize_flags = MMB_TOKENIZE_ADD_BOS;
+MMB_API mmb_status mmb_generate_options_init(mmb_generate_options* options, size_t struct_size) {
+  return api::init_struct(options, struct_size);
 }
 
 MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, const char* prompt, size_t len,
@@ -29,12 +30,7 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     api::require(sampler, "sampler");
     api::SessionUse use(session);
     if (!prompt && len) fail(MMB_ERR_INVALID_ARGUMENT, "prompt is NULL with len = ", len);
-    mmb_generate_options o;
-    mmb_generate_options_init(&o);
-    if (options) {
-      api::check_struct_size(options->struct_size, sizeof o, sizeof o, "mmb_generate_options");
-      std::memcpy(&o, options, sizeof o);
-    }
+    const mmb_generate_options o = api::read_struct(options);
     if (o.max_tokens < 0) fail(MMB_ERR_INVALID_ARGUMENT, "max_tokens ", o.max_tokens, " is negative");
     const Model& model = session->impl->model();
     const Tokenizer& tokenizer = model.tokenizer();
@@ -44,8 +40,7 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     api::prepare_prompt(model, prompt_tokens);
     for (int32_t t : prompt_tokens) mmb_sampler_accept(sampler, t);
     std::vector<float> logits(vocab);
-    mmb_prefill_options po;
-    mmb_prefill_options_init(&po);
+    mmb_prefill_options po = api::defaults<mmb_prefill_options>();
     po.progress = o.progress;
     po.progress_user_data = o.progress_user_data;
     mmb_status s = mmb_session_prefill_ex(session, prompt_tokens.data(), prompt_tokens.size(), logits.data(), logits.size(), &po);

@@ -43,8 +43,4 @@ void require(const T* p, const char* what) {
   if (!p) fail(MMB_ERR_INVALID_ARGUMENT, what, " is NULL");
 }
 
-// Validates an extensible struct's struct_size: at least `first_version_size`
-// (the struct's size in ABI 1) and at most the current sizeof.
-void check_struct_size(uint32_t given, size_t first_version_size, size_t current_size, const char* what);
-
 }  // namespace mmb::api

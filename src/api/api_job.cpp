@@ -2,8 +2,8 @@
 // for game loops (moemamba.h section 7). The work itself is runtime/job_scheduler.
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
+#include "api/api_structs.hpp"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -12,12 +12,7 @@ using namespace mmb;
 namespace {
 
 mmb_job_options read_options(const mmb_job_options* options) {
-  mmb_job_options o;
-  mmb_job_options_init(&o);
-  if (options) {
-    api::check_struct_size(options->struct_size, sizeof o, sizeof o, "mmb_job_options");
-    std::memcpy(&o, options, sizeof o);
-  }
+  const mmb_job_options o = api::read_struct(options);
   if (o.max_tokens < 0) fail(MMB_ERR_INVALID_ARGUMENT, "max_tokens ", o.max_tokens, " is negative");
   if (!o.stop_text && o.stop_text_len) fail(MMB_ERR_INVALID_ARGUMENT, "stop_text is NULL with stop_text_len = ", o.stop_text_len);
   return o;
@@ -46,15 +41,16 @@ void submit(mmb_session* session, mmb_sampler* sampler, std::vector<int32_t> pro
 
 }  // namespace
 
+void api::Extensible<mmb_job_options>::set_defaults(mmb_job_options& o) {
+  o.max_tokens = 256;
+  o.stop_at_eos = 1;
+  o.tokenize_flags = MMB_TOKENIZE_ADD_BOS;
+}
+
 extern "C" {
 
-MMB_API void mmb_job_options_init(mmb_job_options* o) {
-  if (!o) return;
-  *o = mmb_job_options{};
-  o->struct_size = sizeof *o;
-  o->max_tokens = 256;
-  o->stop_at_eos = 1;
-  o->tokenize_flags = MMB_TOKENIZE_ADD_BOS;
+MMB_API mmb_status mmb_job_options_init(mmb_job_options* options, size_t struct_size) {
+  return api::init_struct(options, struct_size);
 }
 
 MMB_API mmb_status mmb_job_submit_text(mmb_session* session, mmb_sampler* sampler, const char* prompt, size_t len,

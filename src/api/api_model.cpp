@@ -1,6 +1,7 @@
 // mmb_model_*: loading bundles from a file, memory or host I/O; model information.
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
+#include "api/api_structs.hpp"
 
 #include "bundle/bundle_reader.hpp"
 
@@ -43,28 +44,24 @@ mmb_model* load_model(mmb_runtime* runtime, std::unique_ptr<ByteSource> source, 
 }
 
 mmb_load_options load_options(const mmb_load_options* options) {
-  mmb_load_options o;
-  mmb_load_options_init(&o);
-  if (options) {
-    check_struct_size(options->struct_size, sizeof(mmb_load_options), sizeof(mmb_load_options), "mmb_load_options");
-    std::memcpy(&o, options, sizeof o);
-  }
+  const mmb_load_options o = read_struct(options);
   if (o.flags & ~uint32_t(MMB_LOAD_SKIP_CHECKSUMS | MMB_LOAD_COPY_MEMORY))
     fail(MMB_ERR_INVALID_ARGUMENT, "mmb_load_options.flags has unknown bits 0x", std::hex, o.flags);
   return o;
 }
 
 }  // namespace
+
+void Extensible<mmb_load_options>::set_defaults(mmb_load_options&) {}  // all zero: verify checksums, borrow memory
+
 }  // namespace mmb::api
 
 using namespace mmb;
 
 extern "C" {
 
-MMB_API void mmb_load_options_init(mmb_load_options* o) {
-  if (!o) return;
-  *o = mmb_load_options{};
-  o->struct_size = sizeof *o;
+MMB_API mmb_status mmb_load_options_init(mmb_load_options* options, size_t struct_size) {
+  return api::init_struct(options, struct_size);
 }
 
 MMB_API mmb_status mmb_model_load_file(mmb_runtime* runtime, const char* path, const mmb_load_options* options,

@@ -2,9 +2,9 @@
 // Every argument is checked before any state changes.
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
+#include "api/api_structs.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 using namespace mmb;
 
@@ -13,6 +13,9 @@ namespace mmb::api {
 void check_idle(const mmb_session* s) {
   if (s->job && !s->job->finished()) fail(MMB_ERR_BUSY, "the session runs a job; wait for it, cancel or destroy it first");
 }
+
+void Extensible<mmb_session_options>::set_defaults(mmb_session_options&) {}  // all zero
+void Extensible<mmb_prefill_options>::set_defaults(mmb_prefill_options&) {}  // all zero: no progress callback
 
 }  // namespace mmb::api
 
@@ -79,12 +82,7 @@ mmb_status prefill(mmb_session* session, const int32_t* tokens, size_t n, float*
     api::SessionUse use(session);
     if (n && !tokens) fail(MMB_ERR_INVALID_ARGUMENT, "tokens is NULL with n = ", n);
     check_logits(session, logits, cap);
-    mmb_prefill_options o;
-    mmb_prefill_options_init(&o);
-    if (options) {
-      api::check_struct_size(options->struct_size, sizeof o, sizeof o, "mmb_prefill_options");
-      std::memcpy(&o, options, sizeof o);
-    }
+    const mmb_prefill_options o = api::read_struct(options);
     for (size_t i = 0; i < n; ++i) check_token(session, tokens[i]);
     if (n == 0) {
       if (logits) fail(MMB_ERR_INVALID_ARGUMENT, "no tokens to produce logits for (n = 0)");
@@ -101,26 +99,19 @@ mmb_status prefill(mmb_session* session, const int32_t* tokens, size_t n, float*
 
 extern "C" {
 
-MMB_API void mmb_session_options_init(mmb_session_options* o) {
-  if (!o) return;
-  *o = mmb_session_options{};
-  o->struct_size = sizeof *o;
+MMB_API mmb_status mmb_session_options_init(mmb_session_options* options, size_t struct_size) {
+  return api::init_struct(options, struct_size);
 }
 
-MMB_API void mmb_prefill_options_init(mmb_prefill_options* o) {
-  if (!o) return;
-  *o = mmb_prefill_options{};
-  o->struct_size = sizeof *o;
+MMB_API mmb_status mmb_prefill_options_init(mmb_prefill_options* options, size_t struct_size) {
+  return api::init_struct(options, struct_size);
 }
 
 MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_options* options, mmb_session** out) {
   return api::guard([&] {
     api::require(model, "model");
     api::require(out, "out");
-    if (options) {
-      api::check_struct_size(options->struct_size, sizeof(mmb_session_options), sizeof(mmb_session_options), "mmb_session_options");
-      if (options->flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
-    }
+    if (api::read_struct(options).flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
     *out = make_session(model, [&] { return make_host<Session>(model->runtime->impl.allocator(), *model->impl, model->runtime->impl); });
   });
 }

@@ -16,12 +16,6 @@ void set_last_error(const char* message) noexcept {
 
 void clear_last_error() noexcept { last_error_buffer[0] = '\0'; }
 
-void check_struct_size(uint32_t given, size_t first_version_size, size_t current_size, const char* what) {
-  if (given < first_version_size || given > current_size)
-    fail(MMB_ERR_INVALID_ARGUMENT, what, ".struct_size is ", given, "; this library accepts ",
-         first_version_size, "..", current_size, " (call the matching *_init function first)");
-}
-
 }  // namespace mmb::api
 
 extern "C" {

@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     io.seek = io_seek;
     io.read = io_read;
     mmb_load_options options;
-    mmb_load_options_init(&options);
+    if (mmb_load_options_init(&options, sizeof options) != MMB_OK) std::abort();
     options.flags = flags;
     mmb_model* model = nullptr;
     if (mmb_model_load_io(runtime.get(), &io, &options, &model) != MMB_OK) continue;

@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(data), reinterpret_cast<const std::byte*>(data) + size);
   for (uint32_t flags : {0u, uint32_t(MMB_LOAD_SKIP_CHECKSUMS)}) {
     mmb_load_options options;
-    mmb_load_options_init(&options);
+    if (mmb_load_options_init(&options, sizeof options) != MMB_OK) std::abort();
     options.flags = flags;
     mmb_model* model = nullptr;
     if (mmb_model_load_memory(runtime.get(), bytes.data(), bytes.size(), &options, &model) != MMB_OK) continue;

@@ -65,7 +65,10 @@ std::vector<std::byte> bpe_bundle() {
 
 RuntimePtr single_thread_runtime() {
   mmb_runtime_options options;
-  mmb_runtime_options_init(&options);
+  if (mmb_runtime_options_init(&options, sizeof options) != MMB_OK) {
+    std::fprintf(stderr, "runtime options: %s\n", mmb_last_error());
+    std::abort();
+  }
   options.n_threads = 1;
   options.backend = MMB_BACKEND_CPU;
   mmb_runtime* runtime = nullptr;
@@ -78,7 +81,10 @@ RuntimePtr single_thread_runtime() {
 
 ModelPtr load_valid(mmb_runtime* runtime, const std::vector<std::byte>& bundle) {
   mmb_load_options options;
-  mmb_load_options_init(&options);
+  if (mmb_load_options_init(&options, sizeof options) != MMB_OK) {
+    std::fprintf(stderr, "load options: %s\n", mmb_last_error());
+    std::abort();
+  }
   options.flags = MMB_LOAD_COPY_MEMORY;
   mmb_model* model = nullptr;
   if (mmb_model_load_memory(runtime, bundle.data(), bundle.size(), &options, &model) != MMB_OK) {

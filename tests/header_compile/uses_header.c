@@ -10,8 +10,8 @@ static int uses_header(void) {
   mmb_model_info info;
   const mmb_api* api = mmb_get_api(MMB_ABI_VERSION);
   mmb_status status = MMB_OK;
-  mmb_runtime_options_init(&options);
-  mmb_load_options_init(&load);
+  if (mmb_runtime_options_init(&options, sizeof options) != MMB_OK) status = MMB_ERR_INTERNAL;
+  if (mmb_load_options_init(&load, sizeof load) != MMB_OK) status = MMB_ERR_INTERNAL;
   info.struct_size = (uint32_t)sizeof info;
   options.log_level = MMB_LOG_WARN;
   load.flags = MMB_LOAD_SKIP_CHECKSUMS | MMB_LOAD_COPY_MEMORY;

@@ -63,7 +63,7 @@ struct Held {
 // Loads `bundle` through the hooks and makes one session; what each side holds then.
 Held held_by(const std::vector<std::byte>& bundle) {
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
   o.n_threads = 1;
   o.alloc_fn = hook_alloc;
   o.free_fn = hook_free;

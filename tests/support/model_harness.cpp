@@ -410,7 +410,7 @@ std::vector<std::byte> bundle_bytes(const SyntheticModel& weights) {
 
 RuntimePtr make_runtime(int32_t n_threads) {
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
   o.backend = MMB_BACKEND_CPU;
   o.n_threads = n_threads;
   mmb_runtime* rt = nullptr;
@@ -423,7 +423,7 @@ RuntimePtr make_runtime(int32_t n_threads) {
 ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights) {
   const std::vector<std::byte> bytes = bundle_bytes(weights);
   mmb_load_options o;
-  mmb_load_options_init(&o);
+  REQUIRE(mmb_load_options_init(&o, sizeof o) == MMB_OK);
   o.flags = MMB_LOAD_COPY_MEMORY;
   mmb_model* model = nullptr;
   const mmb_status s = mmb_model_load_memory(runtime, bytes.data(), bytes.size(), &o, &model);

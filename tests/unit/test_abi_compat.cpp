@@ -1,7 +1,8 @@
-// A host compiled against the first version of the header keeps working: the struct
-// sizes it passes are those of ABI 1, pinned here as numbers (x86-64 / AArch64 LP64
-// layout, worked out from the header by hand), and the function table refuses any
-// ABI version it does not serve.
+// Structs only grow, so the sizes of their first version (ABI 1, header 0.1) stay
+// valid: a host passes its own sizeof to each *_init and to every call that reads the
+// struct. Those sizes are pinned here as numbers (x86-64 / AArch64 LP64 layout, worked
+// out from the header by hand). The function table refuses any ABI version it does not
+// serve.
 #include "support/bundle_fixtures.hpp"
 #include "support/model_harness.hpp"
 
@@ -39,8 +40,7 @@ TEST_CASE("structs of ABI 1 size are accepted by this library", "[api]") {
   CHECK(sizeof(mmb_generate_options) >= kV1GenerateOptions);
 
   mmb_runtime_options ro;
-  mmb_runtime_options_init(&ro);
-  ro.struct_size = kV1RuntimeOptions;
+  REQUIRE(mmb_runtime_options_init(&ro, kV1RuntimeOptions) == MMB_OK);
   ro.n_threads = 1;
   mmb_runtime* raw_rt = nullptr;
   REQUIRE(mmb_runtime_create(&ro, &raw_rt) == MMB_OK);
@@ -49,8 +49,7 @@ TEST_CASE("structs of ABI 1 size are accepted by this library", "[api]") {
   SyntheticModel weights = test::tiny_model(DType::F32, 2);
   const std::vector<std::byte> bytes = write_bundle_to_memory(weights.contents, {});
   mmb_load_options lo;
-  mmb_load_options_init(&lo);
-  lo.struct_size = kV1LoadOptions;
+  REQUIRE(mmb_load_options_init(&lo, kV1LoadOptions) == MMB_OK);
   mmb_model* raw_model = nullptr;
   REQUIRE(mmb_model_load_memory(rt.get(), bytes.data(), bytes.size(), &lo, &raw_model) == MMB_OK);
   ModelPtr model(raw_model);
@@ -69,29 +68,25 @@ TEST_CASE("structs of ABI 1 size are accepted by this library", "[api]") {
   CHECK(info.name != nullptr);  // the last field of ABI 1 is written
 
   mmb_session_options so;
-  mmb_session_options_init(&so);
-  so.struct_size = kV1SessionOptions;
+  REQUIRE(mmb_session_options_init(&so, kV1SessionOptions) == MMB_OK);
   mmb_session* raw_session = nullptr;
   REQUIRE(mmb_session_create(model.get(), &so, &raw_session) == MMB_OK);
   SessionPtr session(raw_session);
 
   mmb_prefill_options po;
-  mmb_prefill_options_init(&po);
-  po.struct_size = kV1PrefillOptions;
+  REQUIRE(mmb_prefill_options_init(&po, kV1PrefillOptions) == MMB_OK);
   const int32_t prompt[3] = {1, 2, 3};
   CHECK(mmb_session_prefill_ex(session.get(), prompt, 3, nullptr, 0, &po) == MMB_OK);
   CHECK(position(session.get()) == 3);
 
   mmb_sampler_params sp;
-  mmb_sampler_params_init(&sp);
-  sp.struct_size = kV1SamplerParams;
+  REQUIRE(mmb_sampler_params_init(&sp, kV1SamplerParams) == MMB_OK);
   mmb_sampler* raw_sampler = nullptr;
   REQUIRE(mmb_sampler_create(&sp, &raw_sampler) == MMB_OK);
   SamplerPtr sampler(raw_sampler);
 
   mmb_generate_options go;
-  mmb_generate_options_init(&go);
-  go.struct_size = kV1GenerateOptions;
+  REQUIRE(mmb_generate_options_init(&go, kV1GenerateOptions) == MMB_OK);
   go.max_tokens = 2;
   CHECK(mmb_generate(session.get(), sampler.get(), "a", 1, &go, nullptr, nullptr) == MMB_OK);
   CHECK(position(session.get()) > 3);
@@ -102,8 +97,10 @@ TEST_CASE("mmb_get_api refuses every ABI version but the ones it serves", "[api]
   // A host built against a newer header asks for a table this library cannot give.
   CHECK(mmb_get_api(MMB_ABI_VERSION + 1) == nullptr);
   CHECK(mmb_get_api(UINT32_MAX) == nullptr);
-  // Version 1, the oldest, is served as what it says it is.
-  const mmb_api* api = mmb_get_api(1);
+  // Version 1's *_init members took no struct_size (header 0.1 and 0.2): a host built
+  // for it gets NULL, not a table whose inits it would call with a missing argument.
+  CHECK(mmb_get_api(1) == nullptr);
+  const mmb_api* api = mmb_get_api(MMB_ABI_VERSION);
   REQUIRE(api != nullptr);
-  CHECK(api->abi_version == 1);
+  CHECK(api->abi_version == MMB_ABI_VERSION);
 }

@@ -79,7 +79,7 @@ class FailingHeap {
 
 RuntimePtr runtime_on(FailingHeap& heap) {
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
   o.n_threads = 2;
   o.alloc_fn = &FailingHeap::alloc;
   o.free_fn = &FailingHeap::release;
@@ -98,7 +98,7 @@ std::vector<std::byte> tiny_bundle(Codec codec) {
 
 ModelPtr load(mmb_runtime* rt, const std::vector<std::byte>& bytes, uint32_t flags = MMB_LOAD_COPY_MEMORY) {
   mmb_load_options lo;
-  mmb_load_options_init(&lo);
+  REQUIRE(mmb_load_options_init(&lo, sizeof lo) == MMB_OK);
   lo.flags = flags;
   mmb_model* m = nullptr;
   REQUIRE(mmb_model_load_memory(rt, bytes.data(), bytes.size(), &lo, &m) == MMB_OK);
@@ -161,7 +161,7 @@ TEST_CASE("model load fails cleanly at every hook allocation", "[oom]") {
           heap,
           [&] {
             mmb_load_options lo;
-            mmb_load_options_init(&lo);
+            REQUIRE(mmb_load_options_init(&lo, sizeof lo) == MMB_OK);
             lo.flags = flags;
             loaded = nullptr;
             return mmb_model_load_memory(rt.get(), bytes.data(), bytes.size(), &lo, &loaded);
@@ -239,7 +239,7 @@ TEST_CASE("state load and generate fail cleanly at every hook allocation", "[oom
     SamplerPtr sampler(raw_sampler);
     SessionPtr writer = make_session(model.get());
     mmb_generate_options go;
-    mmb_generate_options_init(&go);
+    REQUIRE(mmb_generate_options_init(&go, sizeof go) == MMB_OK);
     go.max_tokens = 6;
     const size_t generate_points = inject_each(
         heap,

@@ -65,7 +65,7 @@ struct Loaded {
   mmb_session* session = nullptr;
   explicit Loaded(const std::string& path) {
     mmb_runtime_options o;
-    mmb_runtime_options_init(&o);
+    check_ok(mmb_runtime_options_init(&o, sizeof o));
     o.n_threads = 1;
     check_ok(mmb_runtime_create(&o, &runtime));
     check_ok(mmb_model_load_file(runtime, path.c_str(), nullptr, &model));
@@ -133,7 +133,7 @@ TEST_CASE("mmb generate prints what mmb_generate produces, the same for the same
 
   Loaded loaded(tiny_bundle());
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  check_ok(mmb_sampler_params_init(&p, sizeof p));
   p.temperature = 1.1f;
   p.top_k = 50;
   p.top_p = 0.9f;
@@ -143,7 +143,7 @@ TEST_CASE("mmb generate prints what mmb_generate produces, the same for the same
   mmb_sampler* sampler = nullptr;
   check_ok(mmb_sampler_create(&p, &sampler));
   mmb_generate_options o;
-  mmb_generate_options_init(&o);
+  check_ok(mmb_generate_options_init(&o, sizeof o));
   o.max_tokens = 24;
   std::string text;
   const std::string prompt = "Once upon a time";

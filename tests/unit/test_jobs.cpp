@@ -70,7 +70,7 @@ struct HostJobSystem {
 
 RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostJobSystem* host = nullptr) {
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
   o.backend = MMB_BACKEND_CPU;
   o.n_threads = 2;
   o.job_mode = mode;
@@ -86,7 +86,7 @@ RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostJobSystem* host =
 
 SamplerPtr sampler(uint64_t seed) {
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
   p.seed = seed;
   p.temperature = 1.0f;
   p.top_k = 0;
@@ -105,7 +105,7 @@ struct Generated {
 // The blocking path: what a job must reproduce.
 Generated generate(mmb_session* session, mmb_sampler* s, const std::string& prompt, int32_t max_tokens) {
   mmb_generate_options o;
-  mmb_generate_options_init(&o);
+  REQUIRE(mmb_generate_options_init(&o, sizeof o) == MMB_OK);
   o.max_tokens = max_tokens;
   o.stop_at_eos = 0;
   o.tokenize_flags = 0;
@@ -122,7 +122,7 @@ Generated generate(mmb_session* session, mmb_sampler* s, const std::string& prom
 
 mmb_job_options job_options(int32_t max_tokens) {
   mmb_job_options o;
-  mmb_job_options_init(&o);
+  REQUIRE(mmb_job_options_init(&o, sizeof o) == MMB_OK);
   o.max_tokens = max_tokens;
   o.stop_at_eos = 0;
   o.tokenize_flags = 0;
@@ -423,7 +423,7 @@ TEST_CASE("a host page store holds paged-out states; refused stores, failed load
 
   HostPages host;
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
   o.backend = MMB_BACKEND_CPU;
   o.n_threads = 2;
   o.session_memory_budget = per_session;  // one session resident at a time
@@ -694,7 +694,7 @@ TEST_CASE("misuse of jobs has defined results", "[jobs][threads]") {
   CHECK(mmb_runtime_frame(nullptr, 10, nullptr) == MMB_ERR_INVALID_ARGUMENT);
   mmb_job_destroy(nullptr);
   mmb_runtime_options ro;
-  mmb_runtime_options_init(&ro);
+  REQUIRE(mmb_runtime_options_init(&ro, sizeof ro) == MMB_OK);
   ro.job_mode = MMB_JOBS_HOST;  // without run_task
   mmb_runtime* bad_rt = nullptr;
   CHECK(mmb_runtime_create(&ro, &bad_rt) == MMB_ERR_INVALID_ARGUMENT);

@@ -27,7 +27,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // Temperature only: no top-k, top-p, min-p or penalty.
 mmb_sampler_params plain_params(float temperature, uint64_t seed = 1) {
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
   p.temperature = temperature;
   p.top_k = 0;
   p.top_p = 1.0f;
@@ -202,7 +202,7 @@ TEST_CASE("greedy picks the argmax, the lowest id among ties, and ignores non-fi
 
 TEST_CASE("the same seed gives the same tokens; other seeds give others", "[sampler]") {
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);  // defaults: top-k, top-p, min-p
+  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);  // defaults: top-k, top-p, min-p
   p.temperature = 1.5f;
   p.top_k = 0;
   p.presence_penalty = 0.5f;  // the window feeds back into the draws
@@ -523,7 +523,7 @@ TEST_CASE("sample leaves the logits unchanged and allocates only for a larger vo
   logits[4000] = -kInf;
   const auto before = logits;
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
   p.repetition_penalty = 1.3f;
   p.presence_penalty = 0.2f;
   p.frequency_penalty = 0.1f;
@@ -547,10 +547,10 @@ TEST_CASE("sample leaves the logits unchanged and allocates only for a larger vo
 }
 
 TEST_CASE("sampler C API: defaults, sampling and every documented error", "[sampler][api]") {
-  mmb_sampler_params_init(nullptr);
+  CHECK(mmb_sampler_params_init(nullptr, sizeof(mmb_sampler_params)) == MMB_ERR_INVALID_ARGUMENT);
   mmb_sampler_params d;
   std::memset(&d, 0xAB, sizeof d);
-  mmb_sampler_params_init(&d);
+  REQUIRE(mmb_sampler_params_init(&d, sizeof d) == MMB_OK);
   CHECK(d.struct_size == sizeof(mmb_sampler_params));
   CHECK(d.temperature == 0.8f);
   CHECK(d.top_k == 40);
@@ -617,14 +617,14 @@ TEST_CASE("sampler C API: defaults, sampling and every documented error", "[samp
        }) {
     INFO(b.field);
     mmb_sampler_params p;
-    mmb_sampler_params_init(&p);
+    REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
     b.spoil(p);
     mmb_sampler* out = reinterpret_cast<mmb_sampler*>(&untouched);
     expect_invalid(mmb_sampler_create(&p, &out), b.field);
     CHECK(out == reinterpret_cast<mmb_sampler*>(&untouched));
   }
   mmb_sampler_params p;
-  mmb_sampler_params_init(&p);
+  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
   expect_invalid(mmb_sampler_create(&p, nullptr), "out");
   p.penalty_window = 65536;
   p.temperature = -2.0f;  // greedy

@@ -260,10 +260,10 @@ TEST_CASE("greedy generation is reproducible and follows the reference's argmax"
   ModelPtr model = load_model(rt.get(), weights);
 
   mmb_sampler_params params;
-  mmb_sampler_params_init(&params);
+  REQUIRE(mmb_sampler_params_init(&params, sizeof params) == MMB_OK);
   params.temperature = 0.0f;
   mmb_generate_options options;
-  mmb_generate_options_init(&options);
+  REQUIRE(mmb_generate_options_init(&options, sizeof options) == MMB_OK);
   options.max_tokens = 24;
   options.stop_at_eos = 0;
   options.tokenize_flags = 0;
@@ -426,7 +426,7 @@ TEST_CASE("step, prefill and batch make no allocation after warm-up", "[session]
   AllocationCounter counter;
   {
     mmb_runtime_options o;
-    mmb_runtime_options_init(&o);
+    REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
     o.backend = MMB_BACKEND_CPU;
     o.n_threads = 2;
     o.alloc_fn = counting_alloc;
@@ -561,7 +561,7 @@ TEST_CASE("wrong struct_size is rejected", "[session]") {
   mmb_runtime_options ro;
   for (uint32_t bad : bad_sizes(sizeof ro)) {
     INFO("mmb_runtime_options.struct_size " << bad);
-    mmb_runtime_options_init(&ro);
+    REQUIRE(mmb_runtime_options_init(&ro, sizeof ro) == MMB_OK);
     ro.struct_size = bad;
     mmb_runtime* rt = nullptr;
     CHECK(mmb_runtime_create(&ro, &rt) == MMB_ERR_INVALID_ARGUMENT);
@@ -570,7 +570,7 @@ TEST_CASE("wrong struct_size is rejected", "[session]") {
   mmb_session_options so;
   for (uint32_t bad : bad_sizes(sizeof so)) {
     INFO("mmb_session_options.struct_size " << bad);
-    mmb_session_options_init(&so);
+    REQUIRE(mmb_session_options_init(&so, sizeof so) == MMB_OK);
     so.struct_size = bad;
     mmb_session* s = nullptr;
     CHECK(mmb_session_create(f.model.get(), &so, &s) == MMB_ERR_INVALID_ARGUMENT);
@@ -580,7 +580,7 @@ TEST_CASE("wrong struct_size is rejected", "[session]") {
   mmb_load_options lo;
   for (uint32_t bad : bad_sizes(sizeof lo)) {
     INFO("mmb_load_options.struct_size " << bad);
-    mmb_load_options_init(&lo);
+    REQUIRE(mmb_load_options_init(&lo, sizeof lo) == MMB_OK);
     lo.struct_size = bad;
     mmb_model* m = nullptr;
     CHECK(mmb_model_load_memory(f.rt.get(), bytes.data(), bytes.size(), &lo, &m) == MMB_ERR_INVALID_ARGUMENT);
@@ -594,21 +594,21 @@ TEST_CASE("wrong struct_size is rejected", "[session]") {
 
   SessionPtr session = f.session();
   mmb_prefill_options po;
-  mmb_prefill_options_init(&po);
+  REQUIRE(mmb_prefill_options_init(&po, sizeof po) == MMB_OK);
   po.struct_size = 2;
   const int32_t token = 3;
   CHECK(mmb_session_prefill_ex(session.get(), &token, 1, nullptr, 0, &po) == MMB_ERR_INVALID_ARGUMENT);
   CHECK(position(session.get()) == 0);
 
   mmb_sampler_params sp;
-  mmb_sampler_params_init(&sp);
+  REQUIRE(mmb_sampler_params_init(&sp, sizeof sp) == MMB_OK);
   sp.struct_size = 0;
   mmb_sampler* sampler = nullptr;
   CHECK(mmb_sampler_create(&sp, &sampler) == MMB_ERR_INVALID_ARGUMENT);
   CHECK(sampler == nullptr);
 
   mmb_generate_options go;
-  mmb_generate_options_init(&go);
+  REQUIRE(mmb_generate_options_init(&go, sizeof go) == MMB_OK);
   go.struct_size = uint32_t(sizeof go + 64);
   REQUIRE(mmb_sampler_create(nullptr, &sampler) == MMB_OK);
   SamplerPtr owned(sampler);
@@ -788,7 +788,7 @@ TEST_CASE("a cancelled prefill stops at a chunk boundary and can be continued", 
     bool cancelled = false;
   } progress;
   mmb_prefill_options o;
-  mmb_prefill_options_init(&o);
+  REQUIRE(mmb_prefill_options_init(&o, sizeof o) == MMB_OK);
   o.progress_user_data = &progress;
   o.progress = [](void* user, uint64_t done, uint64_t total) -> int32_t {
     auto* p = static_cast<Progress*>(user);
@@ -822,13 +822,15 @@ TEST_CASE("a cancelled prefill stops at a chunk boundary and can be continued", 
   check_close_to_reference(step(session.get(), 2), ref.step(2));
 }
 
-TEST_CASE("the function table serves ABI version 1 and nothing else", "[session]") {
+TEST_CASE("the function table serves ABI version 2 and nothing else", "[session]") {
   const mmb_api* api = mmb_get_api(MMB_ABI_VERSION);
   REQUIRE(api != nullptr);
+  CHECK(MMB_ABI_VERSION == 2);
   CHECK(api->abi_version == MMB_ABI_VERSION);
   CHECK(api->struct_size >= sizeof(mmb_api));
   CHECK(mmb_get_api(999) == nullptr);
   CHECK(mmb_get_api(0) == nullptr);
+  CHECK(mmb_get_api(1) == nullptr);  // its *_init members took no struct_size
   CHECK(api->status_string == &mmb_status_string);
   CHECK(api->last_error == &mmb_last_error);
   CHECK(api->version == &mmb_version);
@@ -873,4 +875,5 @@ TEST_CASE("the function table serves ABI version 1 and nothing else", "[session]
   CHECK(api->sampler_sample == &mmb_sampler_sample);
   CHECK(api->generate_options_init == &mmb_generate_options_init);
   CHECK(api->generate == &mmb_generate);
+  CHECK(api->job_options_init == &mmb_job_options_init);
 }

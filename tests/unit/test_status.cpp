@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "api/api_guard.hpp"
+#include "api/api_structs.hpp"
 
 #include <moemamba/moemamba.h>
 
@@ -45,4 +46,15 @@ TEST_CASE("struct_size outside the known range is rejected", "[api]") {
   CHECK(std::strstr(mmb_last_error(), "opts.struct_size") != nullptr);
   CHECK(mmb::api::guard([] { mmb::api::check_struct_size(40, 16, 32, "opts"); }) == MMB_ERR_INVALID_ARGUMENT);
   CHECK(mmb::api::guard([] { mmb::api::check_struct_size(16, 16, 32, "opts"); }) == MMB_OK);
+}
+
+TEST_CASE("a struct_size that no version of the struct had is rejected", "[api]") {
+  static const size_t known[] = {64, 96};
+  for (size_t size : {size_t(0), size_t(63), size_t(65), size_t(72), size_t(95), size_t(97), SIZE_MAX}) {
+    INFO("struct_size " << size);
+    CHECK(mmb::api::guard([size] { mmb::api::check_known_size(size, known, "opts"); }) == MMB_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(mmb_last_error(), "opts.struct_size") != nullptr);
+    CHECK(std::strstr(mmb_last_error(), "64, 96") != nullptr);
+  }
+  for (size_t size : known) CHECK(mmb::api::guard([size] { mmb::api::check_known_size(size, known, "opts"); }) == MMB_OK);
 }

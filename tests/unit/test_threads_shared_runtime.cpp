@@ -33,7 +33,7 @@ std::vector<std::byte> compressed_bundle() {
 // 3 host I/O in short reads); nullptr on failure.
 mmb_model* load(mmb_runtime* rt, int how, const std::string& path, const std::vector<std::byte>& bundle) {
   mmb_load_options options;
-  mmb_load_options_init(&options);
+  if (mmb_load_options_init(&options, sizeof options) != MMB_OK) return nullptr;
   mmb_model* model = nullptr;
   mmb_status s = MMB_ERR_INTERNAL;
   if (how == 0) {
@@ -138,7 +138,7 @@ TEST_CASE("batched steps of disjoint session groups run concurrently on one mode
   const std::vector<std::byte> bundle = compressed_bundle();
   RuntimePtr rt = make_runtime(2);
   mmb_load_options options;
-  mmb_load_options_init(&options);
+  REQUIRE(mmb_load_options_init(&options, sizeof options) == MMB_OK);
   options.flags = MMB_LOAD_COPY_MEMORY;
   mmb_model* raw = nullptr;
   REQUIRE(mmb_model_load_memory(rt.get(), bundle.data(), bundle.size(), &options, &raw) == MMB_OK);

@@ -61,7 +61,7 @@ namespace Moemamba
                        Action<Action> runTask = null)
         {
             var o = new RuntimeOptions();
-            Native.mmb_runtime_options_init(ref o);
+            MoemambaException.Check(Native.mmb_runtime_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(RuntimeOptions))));
             o.NThreads = nThreads;
             ApplyJobOptions(ref o, jobMode, sessionMemoryBudget, runTask);
             IntPtr p;
@@ -75,7 +75,7 @@ namespace Moemamba
         public Model LoadFile(string path)
         {
             var o = new LoadOptions();
-            Native.mmb_load_options_init(ref o);
+            MoemambaException.Check(Native.mmb_load_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(LoadOptions))));
             var bytes = Encoding.UTF8.GetBytes(path + "\0");
             IntPtr p;
             MoemambaException.Check(Native.mmb_model_load_file(Ptr, bytes, ref o, out p));
@@ -86,7 +86,7 @@ namespace Moemamba
         public Model LoadMemory(byte[] data)
         {
             var o = new LoadOptions();
-            Native.mmb_load_options_init(ref o);
+            MoemambaException.Check(Native.mmb_load_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(LoadOptions))));
             o.Flags = Native.LoadCopyMemory;
             IntPtr p;
             MoemambaException.Check(Native.mmb_model_load_memory(Ptr, data, (UIntPtr)data.Length, ref o, out p));
@@ -240,7 +240,7 @@ namespace Moemamba
         public bool Generate(Sampler sampler, string prompt, int maxTokens, TokenHandler handler)
         {
             var o = new GenerateOptions();
-            Native.mmb_generate_options_init(ref o);
+            MoemambaException.Check(Native.mmb_generate_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(GenerateOptions))));
             o.MaxTokens = maxTokens;
             var bytes = Encoding.UTF8.GetBytes(prompt);
             var gch = GCHandle.Alloc(handler);
@@ -261,7 +261,7 @@ namespace Moemamba
         public static SamplerParams Defaults()
         {
             var p = new SamplerParams();
-            Native.mmb_sampler_params_init(ref p);
+            MoemambaException.Check(Native.mmb_sampler_params_init(ref p, (UIntPtr)Marshal.SizeOf(typeof(SamplerParams))));
             return p;
         }
 

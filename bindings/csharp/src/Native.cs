@@ -103,10 +103,10 @@ namespace Moemamba
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
         [DllImport(Library)] public static extern IntPtr mmb_last_error();
         [DllImport(Library)] public static extern IntPtr mmb_version_string();
-        [DllImport(Library)] public static extern void mmb_runtime_options_init(ref RuntimeOptions o);
+        [DllImport(Library)] public static extern int mmb_runtime_options_init(ref RuntimeOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_runtime_create(ref RuntimeOptions o, out IntPtr rt);
         [DllImport(Library)] public static extern void mmb_runtime_destroy(IntPtr rt);
-        [DllImport(Library)] public static extern void mmb_load_options_init(ref LoadOptions o);
+        [DllImport(Library)] public static extern int mmb_load_options_init(ref LoadOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_model_load_file(IntPtr rt, byte[] utf8Path, ref LoadOptions o, out IntPtr model);
         [DllImport(Library)] public static extern int mmb_model_load_memory(IntPtr rt, byte[] data, UIntPtr size, ref LoadOptions o, out IntPtr model);
         [DllImport(Library)] public static extern int mmb_model_get_info(IntPtr model, ref ModelInfo info);
@@ -126,11 +126,11 @@ namespace Moemamba
         [DllImport(Library)] public static extern void mmb_detokenizer_destroy(IntPtr detok);
         [DllImport(Library)] public static extern int mmb_detokenizer_push(IntPtr detok, int token, byte[] buf, UIntPtr cap, out UIntPtr len);
         [DllImport(Library)] public static extern int mmb_detokenizer_flush(IntPtr detok, byte[] buf, UIntPtr cap, out UIntPtr len);
-        [DllImport(Library)] public static extern void mmb_sampler_params_init(ref SamplerParams p);
+        [DllImport(Library)] public static extern int mmb_sampler_params_init(ref SamplerParams p, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_sampler_create(ref SamplerParams p, out IntPtr sampler);
         [DllImport(Library)] public static extern void mmb_sampler_destroy(IntPtr sampler);
         [DllImport(Library)] public static extern int mmb_sampler_sample(IntPtr sampler, float[] logits, UIntPtr n, out int token);
-        [DllImport(Library)] public static extern void mmb_generate_options_init(ref GenerateOptions o);
+        [DllImport(Library)] public static extern int mmb_generate_options_init(ref GenerateOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_generate(IntPtr session, IntPtr sampler, byte[] prompt, UIntPtr len, ref GenerateOptions o, TokenCallbackNative cb, IntPtr userData);
         // Jobs, frames and session paging. JobOptions is filled field by field (every one
         // is set), so mmb_job_options_init is not needed.

@@ -46,7 +46,7 @@ class Model(HandleOwner):
     def load_memory(cls, runtime, data):
         """Loads a bundle from bytes (any buffer); the library copies what it needs."""
         options = _native.mmb_load_options()
-        _native.lib.mmb_load_options_init(ctypes.byref(options))
+        check(_native.lib.mmb_load_options_init(ctypes.byref(options), ctypes.sizeof(options)))
         options.flags |= _native.MMB_LOAD_COPY_MEMORY
         data = bytes(data)
         handle = _native.model_p()

@@ -62,7 +62,7 @@ class Runtime(HandleOwner):
         host's own threads, e.g. `run_task=executor.submit`.
         session_memory_budget: most bytes of resident session memory; 0 = no limit."""
         options = _native.mmb_runtime_options()
-        _native.lib.mmb_runtime_options_init(ctypes.byref(options))
+        check(_native.lib.mmb_runtime_options_init(ctypes.byref(options), ctypes.sizeof(options)))
         options.n_threads = n_threads
         options.backend = backend
         options.device_index = device_index

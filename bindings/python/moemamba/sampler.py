@@ -13,7 +13,7 @@ _PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "pres
 def default_params():
     """The library's default sampling parameters as a dict."""
     raw = _native.mmb_sampler_params()
-    _native.lib.mmb_sampler_params_init(ctypes.byref(raw))
+    check(_native.lib.mmb_sampler_params_init(ctypes.byref(raw), ctypes.sizeof(raw)))
     return {name: getattr(raw, name) for name in _PARAMS}
 
 
@@ -26,7 +26,7 @@ class Sampler(HandleOwner):
 
     def __init__(self, **params):
         raw = _native.mmb_sampler_params()
-        _native.lib.mmb_sampler_params_init(ctypes.byref(raw))
+        check(_native.lib.mmb_sampler_params_init(ctypes.byref(raw), ctypes.sizeof(raw)))
         for name, value in params.items():
             if name not in _PARAMS:
                 raise TypeError(f"unknown sampler parameter {name!r}")

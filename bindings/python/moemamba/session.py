@@ -133,7 +133,7 @@ class Session(HandleOwner):
         for the final flush); a false return stops. An exception in the callback stops
         the generation and is raised here."""
         options = _native.mmb_generate_options()
-        _native.lib.mmb_generate_options_init(ctypes.byref(options))
+        check(_native.lib.mmb_generate_options_init(ctypes.byref(options), ctypes.sizeof(options)))
         options.max_tokens = max_tokens
         options.stop_at_eos = 1 if stop_at_eos else 0
         options.tokenize_flags = _native.MMB_TOKENIZE_ADD_BOS if add_bos else 0

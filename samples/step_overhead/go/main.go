@@ -19,7 +19,7 @@ static mmb_session* c_session;
 
 static int c_open(const char* path) {
   mmb_runtime_options o;
-  mmb_runtime_options_init(&o);
+  if (mmb_runtime_options_init(&o, sizeof o) != MMB_OK) return 1;
   o.n_threads = 1;
   if (mmb_runtime_create(&o, &c_runtime) != MMB_OK) return 1;
   if (mmb_model_load_file(c_runtime, path, NULL, &c_model) != MMB_OK) return 1;

@@ -3,6 +3,7 @@
 // the sampler sees the prompt, every emitted token enters the state, the final flush
 // comes last.
 use crate::error::{check, Result};
+use crate::options::defaults;
 use crate::sampler::Sampler;
 use crate::session::Session;
 use crate::text::Detokenizer;
@@ -114,11 +115,7 @@ impl<'m> Session<'m> {
                 }
             }
         }
-        let mut raw_options = unsafe {
-            let mut o = std::mem::MaybeUninit::<sys::mmb_generate_options>::uninit();
-            sys::mmb_generate_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
+        let mut raw_options = defaults(sys::mmb_generate_options_init)?;
         raw_options.max_tokens = options.max_tokens;
         raw_options.stop_at_eos = options.stop_at_eos as i32;
         raw_options.tokenize_flags = options.tokenize_flags();

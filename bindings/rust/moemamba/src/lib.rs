@@ -55,6 +55,7 @@ mod error;
 mod generate;
 mod job;
 mod model;
+mod options;
 mod runtime;
 mod sampler;
 mod session;

@@ -1,6 +1,7 @@
 // A loaded model: immutable, shared between threads; the factory of sessions and
 // detokenizers, and the tokenizer.
 use crate::error::{check, Error, Result};
+use crate::options::defaults;
 use crate::runtime::{HostTasks, Runtime};
 use crate::session::Session;
 use crate::text::Detokenizer;
@@ -73,11 +74,7 @@ impl Model {
     /// Loads a bundle from bytes. The library copies what it needs
     /// (MMB_LOAD_COPY_MEMORY), so `bytes` may be dropped afterwards.
     pub fn load_memory(runtime: &Runtime, bytes: &[u8]) -> Result<Model> {
-        let mut options = unsafe {
-            let mut o = std::mem::MaybeUninit::<sys::mmb_load_options>::uninit();
-            sys::mmb_load_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
+        let mut options = defaults(sys::mmb_load_options_init)?;
         options.flags |= sys::MMB_LOAD_COPY_MEMORY;
         let mut raw = ptr::null_mut();
         check(unsafe {

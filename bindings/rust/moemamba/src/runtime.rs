@@ -2,6 +2,7 @@
 // memory budget). Models keep it alive in C, so a Model does not borrow it.
 use crate::error::{check, Result};
 use crate::job::{catch, resume_caught};
+use crate::options::defaults;
 use moemamba_sys as sys;
 use std::ffi::c_void;
 use std::fmt;
@@ -189,11 +190,7 @@ impl Runtime {
     }
 
     fn create(options: &RuntimeOptions, host: Option<Arc<HostTasks>>) -> Result<Runtime> {
-        let mut raw_options = unsafe {
-            let mut o = std::mem::MaybeUninit::<sys::mmb_runtime_options>::uninit();
-            sys::mmb_runtime_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
+        let mut raw_options = defaults(sys::mmb_runtime_options_init)?;
         raw_options.backend = options.backend.raw();
         raw_options.n_threads = options.n_threads;
         raw_options.device_index = options.device_index;

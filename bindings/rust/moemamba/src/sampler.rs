@@ -1,5 +1,6 @@
 // The sampler: chooses the next token from logits; holds its RNG and penalty window.
 use crate::error::{check, Result};
+use crate::options::defaults;
 use moemamba_sys as sys;
 use std::ptr::{self, NonNull};
 
@@ -19,8 +20,10 @@ pub struct SamplerParams {
 }
 
 impl Default for SamplerParams {
+    /// Panics only when the loaded library refuses this crate's mmb_sampler_params (a
+    /// library older than the header the crate was built with).
     fn default() -> Self {
-        let p = raw_defaults();
+        let p = defaults(sys::mmb_sampler_params_init).expect("mmb_sampler_params_init");
         SamplerParams {
             temperature: p.temperature,
             top_k: p.top_k,
@@ -42,14 +45,6 @@ impl SamplerParams {
     }
 }
 
-fn raw_defaults() -> sys::mmb_sampler_params {
-    unsafe {
-        let mut p = std::mem::MaybeUninit::<sys::mmb_sampler_params>::uninit();
-        sys::mmb_sampler_params_init(p.as_mut_ptr());
-        p.assume_init()
-    }
-}
-
 /// `Send` but not `Sync`: one thread at a time, as the header says.
 #[derive(Debug)]
 pub struct Sampler {
@@ -61,7 +56,7 @@ unsafe impl Send for Sampler {}
 
 impl Sampler {
     pub fn new(params: &SamplerParams) -> Result<Sampler> {
-        let mut p = raw_defaults();
+        let mut p = defaults(sys::mmb_sampler_params_init)?;
         p.temperature = params.temperature;
         p.top_k = params.top_k;
         p.top_p = params.top_p;

@@ -9,10 +9,10 @@ use std::ffi::{c_char, c_void};
 pub type mmb_status = i32;
 
 pub const MMB_VERSION_MAJOR: u32 = 0;
-pub const MMB_VERSION_MINOR: u32 = 2;
+pub const MMB_VERSION_MINOR: u32 = 3;
 pub const MMB_VERSION_PATCH: u32 = 0;
 pub const MMB_VERSION_NUMBER: u32 = MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH;
-pub const MMB_ABI_VERSION: u32 = 1;
+pub const MMB_ABI_VERSION: u32 = 2;
 
 pub const MMB_OK: mmb_status = 0;
 pub const MMB_ERR_INVALID_ARGUMENT: mmb_status = 1;
@@ -270,11 +270,11 @@ pub struct mmb_api {
     pub last_error: Option<unsafe extern "C" fn() -> *const c_char>,
     pub version: Option<unsafe extern "C" fn() -> u32>,
     pub version_string: Option<unsafe extern "C" fn() -> *const c_char>,
-    pub runtime_options_init: Option<unsafe extern "C" fn(*mut mmb_runtime_options)>,
+    pub runtime_options_init: Option<unsafe extern "C" fn(*mut mmb_runtime_options, usize) -> mmb_status>,
     pub runtime_create: Option<unsafe extern "C" fn(*const mmb_runtime_options, *mut *mut mmb_runtime) -> mmb_status>,
     pub runtime_destroy: Option<unsafe extern "C" fn(*mut mmb_runtime)>,
     pub runtime_get_backend: Option<unsafe extern "C" fn(*const mmb_runtime, *mut i32, *mut i32) -> mmb_status>,
-    pub load_options_init: Option<unsafe extern "C" fn(*mut mmb_load_options)>,
+    pub load_options_init: Option<unsafe extern "C" fn(*mut mmb_load_options, usize) -> mmb_status>,
     pub model_load_file: Option<
         unsafe extern "C" fn(
             *mut mmb_runtime,
@@ -304,7 +304,7 @@ pub struct mmb_api {
     pub model_get_meta:
         Option<unsafe extern "C" fn(*const mmb_model, *const c_char, *mut c_char, usize, *mut usize) -> mmb_status>,
     pub model_destroy: Option<unsafe extern "C" fn(*mut mmb_model)>,
-    pub session_options_init: Option<unsafe extern "C" fn(*mut mmb_session_options)>,
+    pub session_options_init: Option<unsafe extern "C" fn(*mut mmb_session_options, usize) -> mmb_status>,
     pub session_create:
         Option<unsafe extern "C" fn(*mut mmb_model, *const mmb_session_options, *mut *mut mmb_session) -> mmb_status>,
     pub session_destroy: Option<unsafe extern "C" fn(*mut mmb_session)>,
@@ -312,7 +312,7 @@ pub struct mmb_api {
     pub session_get_position: Option<unsafe extern "C" fn(*const mmb_session, *mut u64) -> mmb_status>,
     pub session_get_model: Option<unsafe extern "C" fn(*const mmb_session) -> *mut mmb_model>,
     pub session_step: Option<unsafe extern "C" fn(*mut mmb_session, i32, *mut f32, usize) -> mmb_status>,
-    pub prefill_options_init: Option<unsafe extern "C" fn(*mut mmb_prefill_options)>,
+    pub prefill_options_init: Option<unsafe extern "C" fn(*mut mmb_prefill_options, usize) -> mmb_status>,
     pub session_prefill:
         Option<unsafe extern "C" fn(*mut mmb_session, *const i32, usize, *mut f32, usize) -> mmb_status>,
     pub session_prefill_ex: Option<
@@ -343,13 +343,13 @@ pub struct mmb_api {
         Option<unsafe extern "C" fn(*mut mmb_detokenizer, i32, *mut c_char, usize, *mut usize) -> mmb_status>,
     pub detokenizer_flush:
         Option<unsafe extern "C" fn(*mut mmb_detokenizer, *mut c_char, usize, *mut usize) -> mmb_status>,
-    pub sampler_params_init: Option<unsafe extern "C" fn(*mut mmb_sampler_params)>,
+    pub sampler_params_init: Option<unsafe extern "C" fn(*mut mmb_sampler_params, usize) -> mmb_status>,
     pub sampler_create: Option<unsafe extern "C" fn(*const mmb_sampler_params, *mut *mut mmb_sampler) -> mmb_status>,
     pub sampler_destroy: Option<unsafe extern "C" fn(*mut mmb_sampler)>,
     pub sampler_reset: Option<unsafe extern "C" fn(*mut mmb_sampler) -> mmb_status>,
     pub sampler_accept: Option<unsafe extern "C" fn(*mut mmb_sampler, i32) -> mmb_status>,
     pub sampler_sample: Option<unsafe extern "C" fn(*mut mmb_sampler, *const f32, usize, *mut i32) -> mmb_status>,
-    pub generate_options_init: Option<unsafe extern "C" fn(*mut mmb_generate_options)>,
+    pub generate_options_init: Option<unsafe extern "C" fn(*mut mmb_generate_options, usize) -> mmb_status>,
     pub generate: Option<
         unsafe extern "C" fn(
             *mut mmb_session,
@@ -361,7 +361,7 @@ pub struct mmb_api {
             *mut c_void,
         ) -> mmb_status,
     >,
-    pub job_options_init: Option<unsafe extern "C" fn(*mut mmb_job_options)>,
+    pub job_options_init: Option<unsafe extern "C" fn(*mut mmb_job_options, usize) -> mmb_status>,
     pub job_submit_text: Option<
         unsafe extern "C" fn(
             *mut mmb_session,
@@ -400,12 +400,12 @@ extern "C" {
     pub fn mmb_version() -> u32;
     pub fn mmb_version_string() -> *const c_char;
 
-    pub fn mmb_runtime_options_init(options: *mut mmb_runtime_options);
+    pub fn mmb_runtime_options_init(options: *mut mmb_runtime_options, struct_size: usize) -> mmb_status;
     pub fn mmb_runtime_create(options: *const mmb_runtime_options, out: *mut *mut mmb_runtime) -> mmb_status;
     pub fn mmb_runtime_destroy(runtime: *mut mmb_runtime);
     pub fn mmb_runtime_get_backend(runtime: *const mmb_runtime, backend: *mut i32, n_threads: *mut i32) -> mmb_status;
 
-    pub fn mmb_load_options_init(options: *mut mmb_load_options);
+    pub fn mmb_load_options_init(options: *mut mmb_load_options, struct_size: usize) -> mmb_status;
     pub fn mmb_model_load_file(
         runtime: *mut mmb_runtime,
         path: *const c_char,
@@ -435,7 +435,7 @@ extern "C" {
     ) -> mmb_status;
     pub fn mmb_model_destroy(model: *mut mmb_model);
 
-    pub fn mmb_session_options_init(options: *mut mmb_session_options);
+    pub fn mmb_session_options_init(options: *mut mmb_session_options, struct_size: usize) -> mmb_status;
     pub fn mmb_session_create(
         model: *mut mmb_model,
         options: *const mmb_session_options,
@@ -446,7 +446,7 @@ extern "C" {
     pub fn mmb_session_get_position(session: *const mmb_session, position: *mut u64) -> mmb_status;
     pub fn mmb_session_get_model(session: *const mmb_session) -> *mut mmb_model;
     pub fn mmb_session_step(session: *mut mmb_session, token: i32, logits: *mut f32, logits_cap: usize) -> mmb_status;
-    pub fn mmb_prefill_options_init(options: *mut mmb_prefill_options);
+    pub fn mmb_prefill_options_init(options: *mut mmb_prefill_options, struct_size: usize) -> mmb_status;
     pub fn mmb_session_prefill(
         session: *mut mmb_session,
         tokens: *const i32,
@@ -511,14 +511,14 @@ extern "C" {
         len: *mut usize,
     ) -> mmb_status;
 
-    pub fn mmb_sampler_params_init(params: *mut mmb_sampler_params);
+    pub fn mmb_sampler_params_init(params: *mut mmb_sampler_params, struct_size: usize) -> mmb_status;
     pub fn mmb_sampler_create(params: *const mmb_sampler_params, out: *mut *mut mmb_sampler) -> mmb_status;
     pub fn mmb_sampler_destroy(sampler: *mut mmb_sampler);
     pub fn mmb_sampler_reset(sampler: *mut mmb_sampler) -> mmb_status;
     pub fn mmb_sampler_accept(sampler: *mut mmb_sampler, token: i32) -> mmb_status;
     pub fn mmb_sampler_sample(sampler: *mut mmb_sampler, logits: *const f32, n: usize, token: *mut i32) -> mmb_status;
 
-    pub fn mmb_generate_options_init(options: *mut mmb_generate_options);
+    pub fn mmb_generate_options_init(options: *mut mmb_generate_options, struct_size: usize) -> mmb_status;
     pub fn mmb_generate(
         session: *mut mmb_session,
         sampler: *mut mmb_sampler,
@@ -529,7 +529,7 @@ extern "C" {
         user_data: *mut c_void,
     ) -> mmb_status;
 
-    pub fn mmb_job_options_init(options: *mut mmb_job_options);
+    pub fn mmb_job_options_init(options: *mut mmb_job_options, struct_size: usize) -> mmb_status;
     pub fn mmb_job_submit_text(
         session: *mut mmb_session,
         sampler: *mut mmb_sampler,
