@@ -18,7 +18,10 @@ const jobPrompt = "The innkeeper leans over the counter and says: "
 
 // Full-distribution sampling, so that any drift in state or RNG shows in the text.
 func seededSampler(t testing.TB, seed uint64) *Sampler {
-	sp := DefaultSamplerParams()
+	sp, err := DefaultSamplerParams()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sp.Temperature, sp.TopK, sp.TopP, sp.MinP, sp.Seed = 1, 0, 1, 0, seed
 	s, err := NewSampler(sp)
 	if err != nil {
