@@ -46,6 +46,11 @@ std::vector<std::byte> tiny_bundle(bool compressed) {
   return write(m, compressed);
 }
 
+std::vector<std::byte> q8_bundle(bool compressed) {
+  SyntheticModel m = make_synthetic_model(narrow_config(256), {13, DType::Q8});
+  return write(m, compressed);
+}
+
 std::vector<std::byte> bpe_bundle() {
   TokenizerData t = TokenizerData::bytes();
   t.kind = TokenizerKind::ByteBPE;

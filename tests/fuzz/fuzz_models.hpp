@@ -19,6 +19,8 @@ std::vector<std::byte> tiny_bundle(bool compressed);
 // The same layers with a byte-level BPE tokenizer: a few merges, a special token
 // "<|endoftext|>" (also EOS) and an added token of two spaces.
 std::vector<std::byte> bpe_bundle();
+// The tiny model with its matrices stored as q8 (int8 with f16 scales).
+std::vector<std::byte> q8_bundle(bool compressed);
 
 struct RuntimeDeleter { void operator()(mmb_runtime* r) const { mmb_runtime_destroy(r); } };
 struct ModelDeleter { void operator()(mmb_model* m) const { mmb_model_destroy(m); } };
