@@ -221,7 +221,9 @@ MMB_API mmb_status mmb_runtime_options_init(mmb_runtime_options* options, size_t
  *  @param out receives the runtime; the caller owns it and frees it with mmb_runtime_destroy().
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (out NULL, bad struct_size, negative
  *  n_threads, unknown backend, only one allocator hook, some but not all of the page
- *  store functions); MMB_ERR_BACKEND (backend CUDA requested and unavailable);
+ *  store functions, negative device_index); MMB_ERR_BACKEND (backend CUDA requested
+ *  and unavailable: no NVIDIA driver, no plugin, a plugin from another build, no such
+ *  device; the message says which);
  *  MMB_ERR_OUT_OF_MEMORY.
  *  Thread rules: a runtime may be used by any number of threads at once. */
 MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_runtime** out);
@@ -234,6 +236,27 @@ MMB_API void mmb_runtime_destroy(mmb_runtime* runtime);
  *  count.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT when runtime is NULL or both outputs are NULL. */
 MMB_API mmb_status mmb_runtime_get_backend(const mmb_runtime* runtime, int32_t* backend, int32_t* n_threads);
+
+/** What a runtime computes on. Fill struct_size (sizeof(mmb_backend_info)) before the
+ *  call; the library writes the fields that fit in it. */
+typedef struct mmb_backend_info {
+  uint32_t struct_size;          /**< sizeof(mmb_backend_info), set by the caller. */
+  int32_t backend;               /**< MMB_BACKEND_CPU or MMB_BACKEND_CUDA: what the runtime chose. */
+  int32_t n_threads;             /**< Compute threads (the CPU backend's pool; CUDA's host-side work). */
+  int32_t device_index;          /**< The GPU's index for CUDA; -1 on the CPU. */
+  char device_name[128];         /**< The GPU's name, or "CPU"; NUL-terminated. */
+  uint64_t device_memory_total;  /**< Bytes of device memory (0 on the CPU). */
+  uint64_t device_memory_used;   /**< Bytes of device memory this runtime's models and sessions hold now (0 on the CPU). */
+} mmb_backend_info;
+
+/** Describes the runtime's backend: which one was chosen (MMB_BACKEND_AUTO resolves to
+ *  CPU or CUDA at mmb_runtime_create(); the reason is logged at MMB_LOG_INFO), the
+ *  device and its memory use. The CUDA backend is a plugin, libmoemamba_cuda.so, looked
+ *  for in MMB_CUDA_PLUGIN (a path), then beside this library, then on the loader's path.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, struct_size smaller than
+ *  sizeof(mmb_backend_info) in 0.3).
+ *  Thread rules: any thread; memory use is a snapshot. */
+MMB_API mmb_status mmb_runtime_get_backend_info(const mmb_runtime* runtime, mmb_backend_info* out);
 
 /** @} */
 
@@ -933,6 +956,8 @@ typedef struct mmb_api {
   mmb_status (*runtime_frame)(mmb_runtime*, uint64_t, mmb_frame_stats*); /**< mmb_runtime_frame() */
   mmb_status (*runtime_get_session_memory)(const mmb_runtime*, mmb_session_memory*); /**< mmb_runtime_get_session_memory() */
   mmb_status (*session_page_out)(mmb_session*); /**< mmb_session_page_out() */
+  /* Appended in 0.3: the backend's description. */
+  mmb_status (*runtime_get_backend_info)(const mmb_runtime*, mmb_backend_info*); /**< mmb_runtime_get_backend_info() */
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot

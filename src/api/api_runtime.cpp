@@ -3,6 +3,9 @@
 #include "api/api_objects.hpp"
 #include "api/api_structs.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace mmb::api {
 
 void retain(mmb_runtime* r) { r->refs.fetch_add(1, std::memory_order_relaxed); }
@@ -38,8 +41,7 @@ MMB_API mmb_status mmb_runtime_create(const mmb_runtime_options* options, mmb_ru
       fail(MMB_ERR_INVALID_ARGUMENT, "page_store, page_load and page_drop must be given together");
     if (o.job_mode < MMB_JOBS_WORKER || o.job_mode > MMB_JOBS_HOST) fail(MMB_ERR_INVALID_ARGUMENT, "job_mode ", o.job_mode, " is unknown");
     if (o.job_mode == MMB_JOBS_HOST && !o.run_task) fail(MMB_ERR_INVALID_ARGUMENT, "job_mode MMB_JOBS_HOST needs run_task");
-    if (o.backend == MMB_BACKEND_CUDA)
-      fail(MMB_ERR_BACKEND, "the CUDA backend is not available in this build (no plugin libmoemamba_cuda.so)");
+    if (o.device_index < 0) fail(MMB_ERR_INVALID_ARGUMENT, "device_index ", o.device_index, " is negative");
     *out = make_host<mmb_runtime>(HostAllocator(o.alloc_fn, o.free_fn, o.alloc_user_data), o).release();
   });
 }
@@ -50,8 +52,27 @@ MMB_API mmb_status mmb_runtime_get_backend(const mmb_runtime* runtime, int32_t* 
   return api::guard([&] {
     api::require(runtime, "runtime");
     if (!backend && !n_threads) fail(MMB_ERR_INVALID_ARGUMENT, "backend and n_threads are both NULL");
-    if (backend) *backend = runtime->impl.backend();
+    if (backend) *backend = runtime->impl.backend().kind();
     if (n_threads) *n_threads = runtime->impl.pool().size();
+  });
+}
+
+MMB_API mmb_status mmb_runtime_get_backend_info(const mmb_runtime* runtime, mmb_backend_info* out) {
+  return api::guard([&] {
+    api::require(runtime, "runtime");
+    api::require(out, "out");
+    api::check_struct_size(out->struct_size, sizeof(mmb_backend_info), sizeof(mmb_backend_info), "mmb_backend_info");
+    const BackendDescription d = runtime->impl.backend().describe();
+    mmb_backend_info info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = out->struct_size;
+    info.backend = d.kind;
+    info.n_threads = runtime->impl.pool().size();
+    info.device_index = d.device_index;
+    std::memcpy(info.device_name, d.device_name.data(), std::min(d.device_name.size(), sizeof info.device_name - 1));
+    info.device_memory_total = d.device_memory_total;
+    info.device_memory_used = d.device_memory_used;
+    std::memcpy(out, &info, out->struct_size);
   });
 }
 

@@ -63,6 +63,7 @@ MMB_API const mmb_api* mmb_get_api(uint32_t abi_version) {
       mmb_runtime_frame,
       mmb_runtime_get_session_memory,
       mmb_session_page_out,
+      mmb_runtime_get_backend_info,
   };
   // Version 2 only: version 1's *_init members took no struct_size (0.y may break, docs/abi.md).
   return abi_version == MMB_ABI_VERSION ? &table : nullptr;

@@ -83,7 +83,7 @@ float element(const Matrix& m, uint64_t i) {
 
 }  // namespace
 
-Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory)
+Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory, const Backend& backend)
     : bundle_(std::move(bundle)), weights_(memory) {
   const ModelConfig& c = bundle_->config();
   Binder bind(*bundle_);
@@ -177,6 +177,7 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
   fingerprint_ = h.digest();
 
   if (const std::string* n = meta("name")) name_ = *n;
+  compute_ = backend.prepare(*this);  // last: the backend reads the bound weights
 }
 
 const std::string* Model::meta(const std::string& key) const {

@@ -2,6 +2,7 @@
 // tokenizer. Loaded once, shared by every session and thread.
 #pragma once
 
+#include "backend/backend.hpp"
 #include "bundle/bundle_reader.hpp"
 #include "model/model_config.hpp"
 #include "model/model_weights.hpp"
@@ -21,14 +22,17 @@ struct ModelSizes {
 
 class Model {
  public:
-  // The tokenizer's tables come from `memory` (the runtime's allocator hooks).
-  Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory);
+  // The tokenizer's tables come from `memory` (the runtime's allocator hooks);
+  // `backend` prepares the weights for stepping (backend/backend.hpp).
+  Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* memory, const Backend& backend);
 
   const ModelConfig& config() const { return bundle_->config(); }
   const ModelWeights& weights() const { return weights_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const LoadedBundle& bundle() const { return *bundle_; }
   const ModelSizes& sizes() const { return sizes_; }
+  // The model as its runtime's backend runs it; sessions step through it.
+  const ModelCompute& compute() const { return *compute_; }
   uint64_t state_floats() const { return state_floats_; }
   uint64_t fingerprint() const { return fingerprint_; }
   const std::string& name() const { return name_; }
@@ -43,6 +47,7 @@ class Model {
   uint64_t state_floats_ = 0;
   uint64_t fingerprint_ = 0;
   std::string name_;
+  OwnedBy<ModelCompute> compute_;  // last: ends before the weights it reads
 };
 
 }  // namespace mmb

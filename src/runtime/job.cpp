@@ -21,7 +21,7 @@ Job::Job(Session& session, std::unique_ptr<Sampler> sampler, std::vector<int32_t
 }
 
 size_t Job::prefill_chunk() {
-  const size_t m = std::min(Session::kPrefillChunk, prompt_.size() - prompt_done_);
+  const size_t m = std::min(session_->prefill_chunk(), prompt_.size() - prompt_done_);
   const bool last = prompt_done_ + m == prompt_.size();
   session_->prefill(prompt_.data() + prompt_done_, m, last && sampler_ ? logits_.data() : nullptr, nullptr);
   prompt_done_ += m;

@@ -45,7 +45,7 @@ class Job {
   Session* session() const { return session_; }
   void detach_session() { session_ = nullptr; }
   bool in_prompt() const { return prompt_done_ < prompt_.size(); }
-  // Consumes the next chunk of the prompt (at most Session::kPrefillChunk tokens);
+  // Consumes the next chunk of the prompt (at most Session::prefill_chunk() tokens);
   // returns how many. The last chunk leaves the logits for the first sample.
   size_t prefill_chunk();
   // Samples the next token and emits it unless it ends the job (EOS): returns the

@@ -2,6 +2,7 @@
 // backend choice and the compute thread pool.
 #pragma once
 
+#include "backend/backend.hpp"
 #include "base/host_allocator.hpp"
 #include "base/host_memory_resource.hpp"
 #include "base/thread_pool.hpp"
@@ -24,13 +25,15 @@ class Runtime {
   // The same hooks for containers (std::pmr).
   std::pmr::memory_resource* memory() const { return &memory_; }
   ThreadPool& pool() const { return *pool_; }
-  int32_t backend() const { return MMB_BACKEND_CPU; }
+  const Backend& backend() const { return *backend_; }
   void log(int32_t level, const std::string& message) const;
   SessionPager& pager() const { return *pager_; }
   JobScheduler& scheduler() const { return *scheduler_; }
   const std::shared_ptr<JobScheduler>& scheduler_ptr() const { return scheduler_; }
 
  private:
+  std::unique_ptr<Backend> choose_backend(const mmb_runtime_options& o) const;
+
   HostAllocator allocator_;
   mutable HostMemoryResource memory_{allocator_};
   std::unique_ptr<ThreadPool> pool_;
@@ -39,6 +42,7 @@ class Runtime {
   int32_t log_level_ = MMB_LOG_WARN;
   std::shared_ptr<SessionPager> pager_;
   std::shared_ptr<JobScheduler> scheduler_;  // shared with job handles and host tasks
+  std::unique_ptr<Backend> backend_;
 };
 
 }  // namespace mmb

@@ -1,11 +1,10 @@
-// One stream of text on a model: its recurrent state, its position, and the
-// scratch memory stepping needs, all allocated at creation so stepping never
-// allocates. The C API checks arguments; this class assumes them valid.
+// One stream of text on a model: its position and its backend's SessionCompute (the
+// recurrent state and the scratch memory stepping needs), all allocated at creation
+// so stepping never allocates. The C API checks arguments; this class assumes them valid.
 #pragma once
 
-#include "backend/cpu/forward.hpp"
+#include "backend/backend.hpp"
 #include "base/function_ref.hpp"
-#include "base/host_allocator.hpp"
 #include "model/model.hpp"
 
 #include <cstddef>
@@ -18,9 +17,6 @@ class Runtime;
 
 class Session {
  public:
-  // Tokens per prefill chunk: projections run as matrix-matrix work over a chunk.
-  static constexpr size_t kPrefillChunk = 16;
-
   Session(const Model& model, const Runtime& runtime);
   Session(const Session& other);  // fork: a deep copy, independent afterwards
   Session& operator=(const Session&) = delete;
@@ -30,6 +26,8 @@ class Session {
   void reset();
 
   void step(int32_t token, float* logits);
+  // Tokens the backend takes per prefill call; prefill() reports progress between them.
+  size_t prefill_chunk() const { return model_.compute().prefill_chunk(); }
   // Consumes tokens in chunks; progress(done, total) between chunks may return false
   // to stop after a whole chunk. Returns false when stopped that way.
   bool prefill(const int32_t* tokens, size_t n, float* logits, FunctionRef<bool(uint64_t, uint64_t)>* progress);
@@ -37,12 +35,12 @@ class Session {
   // logits + i * stride (logits may be null).
   static void step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride);
 
-  // Bytes of memory a resident session of `model` holds: state and stepping scratch.
-  static size_t resident_bytes(const Model& model);
+  // Bytes of host memory a resident session of `model` holds: state and stepping scratch.
+  static size_t resident_bytes(const Model& model) { return model.compute().session_host_bytes(); }
   // Paging (runtime/session_pager.hpp decides when): page_out() compresses the state
   // blob into `compressed` and frees state and scratch; page_in() restores them
   // exactly. Nothing but position() may be used while paged out.
-  bool resident() const { return resident_; }
+  bool resident() const { return compute_ != nullptr; }
   void page_out(std::vector<std::byte>& compressed);
   void page_in(const std::vector<std::byte>& compressed);
 
@@ -52,15 +50,9 @@ class Session {
   void load_state(const void* buf, size_t size);
 
  private:
-  void carve();
-
   const Model& model_;
-  const Runtime& runtime_;
-  HostBuffer<float> state_;
-  HostBuffer<float> scratch_;
-  cpu::RowScratch rows_[kPrefillChunk];
+  OwnedBy<SessionCompute> compute_;
   uint64_t position_ = 0;
-  bool resident_ = true;
 };
 
 }  // namespace mmb

@@ -37,9 +37,9 @@ void write_state_blob(void* buf, uint64_t fingerprint, uint64_t position, const 
   std::memcpy(p + 16, &fingerprint, 8);
   std::memcpy(p + 24, &position, 8);
   std::memcpy(p + 32, &n_floats, 8);
-  // A model without Mamba layers has no state: its buffer is null, and memcpy from
-  // null is undefined even for zero bytes.
-  if (n_floats) std::memcpy(p + kStateHeaderSize, state, n_floats * sizeof(float));
+  // state null: the payload is already in place (and memcpy from null is undefined
+  // even for zero bytes, as for a model without Mamba layers).
+  if (state && n_floats) std::memcpy(p + kStateHeaderSize, state, n_floats * sizeof(float));
   uint64_t sum = checksum(p, p + kStateHeaderSize, n_floats * sizeof(float));
   std::memcpy(p + 40, &sum, 8);
 }

@@ -20,6 +20,8 @@ inline constexpr size_t kStateHeaderSize = 48;
 inline constexpr uint16_t kStateMajor = 1;
 inline constexpr uint16_t kStateMinor = 0;
 
+// Writes the header and the checksum into buf, and the payload from `state` unless it
+// is null (the caller put the payload at buf + kStateHeaderSize already).
 void write_state_blob(void* buf, uint64_t fingerprint, uint64_t position, const float* state, uint64_t n_floats);
 
 // Checks a blob against the model (fingerprint, float count) and returns where its

@@ -1,0 +1,86 @@
+// The backend interface: what sessions ask of the hardware that runs the model.
+// A Backend belongs to a runtime (the CPU and its thread pool, or one CUDA device);
+// it prepares each model loaded on that runtime (ModelCompute: weights where the
+// backend reads them), and a prepared model makes each session's SessionCompute (its
+// recurrent state and the memory stepping needs, where the backend keeps them).
+//
+// Everything here lives in the runtime's memory (the host's allocator hooks): objects
+// are made with make_host and end through their own destroy(), which knows the real
+// type and size. Failures throw mmb::Error (MMB_ERR_BACKEND, MMB_ERR_OUT_OF_MEMORY) or
+// std::bad_alloc; the C API turns them into statuses.
+#pragma once
+
+#include <moemamba/moemamba.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mmb {
+
+class Model;
+
+// Ends an object made with make_host whose concrete type only the object knows.
+template <typename T>
+struct DestroyDeleter {
+  void operator()(T* p) const noexcept { p->destroy(); }
+};
+template <typename T>
+using OwnedBy = std::unique_ptr<T, DestroyDeleter<T>>;
+
+class SessionCompute {
+ public:
+  virtual void destroy() noexcept = 0;
+  // The state is Model::state_floats() floats in the layout model_weights.hpp gives
+  // (LayerWeights::state_offset), on every backend, so saved states move between them.
+  // The buffers hold the floats' bytes at any alignment.
+  virtual void read_state(void* out) const = 0;
+  virtual void write_state(const void* in) = 0;  // nullptr: zeros
+  virtual void copy_state_from(const SessionCompute& other) = 0;  // same model
+
+ protected:
+  ~SessionCompute() = default;
+};
+
+class ModelCompute {
+ public:
+  virtual void destroy() noexcept = 0;
+  // A session with a zeroed state.
+  virtual OwnedBy<SessionCompute> create_session() const = 0;
+  // Host memory one session holds (state and stepping scratch), for the pager's budget.
+  virtual size_t session_host_bytes() const = 0;
+
+  // One token for each of n distinct sessions; logits row i at logits + i * stride
+  // when logits is not null.
+  virtual void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
+                    size_t stride) const = 0;
+  // n tokens of one session in order, equal to n steps; the last token's logits when
+  // logits is not null.
+  virtual void prefill(SessionCompute& session, const int32_t* tokens, size_t n, float* logits) const = 0;
+  // Tokens a prefill call should take at a time (the caller reports progress between calls).
+  virtual size_t prefill_chunk() const = 0;
+
+ protected:
+  ~ModelCompute() = default;
+};
+
+// What mmb_runtime_get_backend_info reports.
+struct BackendDescription {
+  int32_t kind = MMB_BACKEND_CPU;
+  int32_t device_index = -1;  // -1 on the CPU
+  std::string device_name;
+  uint64_t device_memory_total = 0;
+  uint64_t device_memory_used = 0;  // by this runtime's models and sessions
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual int32_t kind() const = 0;
+  virtual BackendDescription describe() const = 0;
+  // Prepares a model whose config and weights are bound (called once, at load).
+  virtual OwnedBy<ModelCompute> prepare(const Model& model) const = 0;
+};
+
+}  // namespace mmb
