@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 3 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
+#define MMB_VERSION_MINOR 4 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
@@ -254,7 +254,7 @@ typedef struct mmb_backend_info {
  *  device and its memory use. The CUDA backend is a plugin, libmoemamba_cuda.so, looked
  *  for in MMB_CUDA_PLUGIN (a path), then beside this library, then on the loader's path.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, struct_size smaller than
- *  sizeof(mmb_backend_info) in 0.3).
+ *  sizeof(mmb_backend_info) in 0.4).
  *  Thread rules: any thread; memory use is a snapshot. */
 MMB_API mmb_status mmb_runtime_get_backend_info(const mmb_runtime* runtime, mmb_backend_info* out);
 
@@ -956,7 +956,7 @@ typedef struct mmb_api {
   mmb_status (*runtime_frame)(mmb_runtime*, uint64_t, mmb_frame_stats*); /**< mmb_runtime_frame() */
   mmb_status (*runtime_get_session_memory)(const mmb_runtime*, mmb_session_memory*); /**< mmb_runtime_get_session_memory() */
   mmb_status (*session_page_out)(mmb_session*); /**< mmb_session_page_out() */
-  /* Appended in 0.3: the backend's description. */
+  /* Appended in 0.4: the backend's description. */
   mmb_status (*runtime_get_backend_info)(const mmb_runtime*, mmb_backend_info*); /**< mmb_runtime_get_backend_info() */
 } mmb_api;
 
