@@ -5,6 +5,7 @@
 #include "memory_bandwidth.hpp"
 #include "synthetic_model.hpp"
 
+#include "api/api_objects.hpp"
 #include "base/error.hpp"
 
 #include <moemamba/moemamba.h>
@@ -30,9 +31,18 @@ struct Options {
   int tokens = 32;             // timed decode steps per repetition
   int repetitions = 5;
   int prefill = 256;
-  int batch = 4;
+  std::vector<int> batches;     // batched decode at each size (default: 4)
+  int32_t backend = MMB_BACKEND_AUTO;
+  int32_t device = 0;
   bool json = false;
 };
+
+int32_t parse_backend(const std::string& v) {
+  if (v == "auto") return MMB_BACKEND_AUTO;
+  if (v == "cpu") return MMB_BACKEND_CPU;
+  if (v == "cuda") return MMB_BACKEND_CUDA;
+  fail(MMB_ERR_INVALID_ARGUMENT, "--backend ", v, " is not auto, cpu or cuda");
+}
 
 void check(mmb_status s, const char* what) {
   if (s != MMB_OK) fail(s, what, ": ", mmb_last_error());
@@ -72,13 +82,16 @@ Options parse(const std::vector<std::string>& args) {
     else if (a == "--tokens") o.tokens = number(1, 1 << 20);
     else if (a == "--repetitions") o.repetitions = number(1, 1000);
     else if (a == "--prefill") o.prefill = number(0, 1 << 20);
-    else if (a == "--batch") o.batch = number(0, 1024);
+    else if (a == "--batch") o.batches.push_back(number(0, 4096));
+    else if (a == "--backend") o.backend = parse_backend(value());
+    else if (a == "--device") o.device = number(0, 1023);
     else if (a == "--json") o.json = true;
     else if (!a.empty() && a[0] == '-') fail(MMB_ERR_INVALID_ARGUMENT, "unknown option ", a);
     else if (o.bundle.empty()) o.bundle = a;
     else fail(MMB_ERR_INVALID_ARGUMENT, "more than one bundle given");
   }
   if (o.bundle.empty() == o.shape.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "give a BUNDLE or --shape NAME (not both)");
+  if (o.batches.empty()) o.batches.push_back(4);
   if (o.threads.empty())
     for (int t = 1; t <= int(std::max(1u, std::thread::hardware_concurrency())); ++t) o.threads.push_back(t);
   return o;
@@ -95,7 +108,10 @@ struct Row {
 int run_bench_decode(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8]) [--threads N]...\n"
-                "         [--tokens N] [--repetitions N] [--prefill N] [--batch N] [--json]\n");
+                "         [--tokens N] [--repetitions N] [--prefill N] [--batch N]... [--backend auto|cpu|cuda]\n"
+                "         [--device N] [--json]\n"
+                "The floor is each token's bytes over the read bandwidth measured in the same run: the\n"
+                "host's memory on the CPU, the device's copy bandwidth on a GPU.\n");
     return 0;
   }
   Options o = parse(args);
@@ -108,13 +124,21 @@ int run_bench_decode(const std::vector<std::string>& args) {
 
   std::vector<Row> rows;
   for (int threads : o.threads) {
-    Bandwidth bw = measure_bandwidth(threads);
     mmb_runtime_options ro;
     check(mmb_runtime_options_init(&ro, sizeof ro), "runtime options");
     ro.n_threads = threads;
+    ro.backend = o.backend;
+    ro.device_index = o.device;
     mmb_runtime* rt = nullptr;
     check(mmb_runtime_create(&ro, &rt), "runtime");
     std::unique_ptr<mmb_runtime, void (*)(mmb_runtime*)> rt_guard(rt, mmb_runtime_destroy);
+    mmb_backend_info backend;
+    backend.struct_size = sizeof backend;
+    check(mmb_runtime_get_backend_info(rt, &backend), "backend");
+    const bool gpu = backend.backend == MMB_BACKEND_CUDA;
+    Bandwidth bw{};
+    if (gpu) bw.read_gbps = bw.copy_gbps = rt->impl.backend().measure_read_bandwidth() / 1e9;
+    else bw = measure_bandwidth(threads);
     mmb_model* model = nullptr;
     mmb_load_options lo;
     check(mmb_load_options_init(&lo, sizeof lo), "load options");
@@ -125,7 +149,8 @@ int run_bench_decode(const std::vector<std::string>& args) {
     mmb_model_info info;
     info.struct_size = sizeof info;
     check(mmb_model_get_info(model, &info), "info");
-    std::vector<float> logits(size_t(info.vocab_size) * size_t(std::max(1, o.batch)));
+    const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
+    std::vector<float> logits(size_t(info.vocab_size) * size_t(std::max(1, max_batch)));
     // Bytes a token must read at batch 1: active weights plus the state, read and written.
     const double floor_bytes = double(info.active_weight_bytes) + 2.0 * double(info.state_bytes);
     const double floor_s = floor_bytes / (bw.read_gbps * 1e9);
@@ -149,25 +174,26 @@ int run_bench_decode(const std::vector<std::string>& args) {
                       100.0 * floor_s / st.median});
     }
     // Batched decode: weights read once per step of the whole batch.
-    if (o.batch > 1) {
-      std::vector<mmb_session*> sessions(size_t(o.batch));
+    for (const int batch : o.batches) {
+      if (batch <= 1) continue;
+      std::vector<mmb_session*> sessions(static_cast<size_t>(batch));
       for (auto& s : sessions) check(mmb_session_create(model, nullptr, &s), "session");
-      std::vector<int32_t> tokens(size_t(o.batch));
+      std::vector<int32_t> tokens(static_cast<size_t>(batch));
       std::vector<double> per_step;
       for (int r = 0; r < o.repetitions + 1; ++r) {
         auto t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < o.tokens; ++i) {
-          for (int b = 0; b < o.batch; ++b) tokens[size_t(b)] = token_at(i + b);
+          for (int b = 0; b < batch; ++b) tokens[size_t(b)] = token_at(i + b);
           check(mmb_step_batch(sessions.data(), tokens.data(), sessions.size(), logits.data(), size_t(info.vocab_size)), "batch");
         }
         if (r > 0) per_step.push_back(seconds_since(t0) / o.tokens);  // first repetition warms up
       }
       for (auto* s : sessions) mmb_session_destroy(s);
       Stats st = summarize(per_step);
-      const double floor_batch = (double(info.active_weight_bytes) + 2.0 * o.batch * double(info.state_bytes)) /
+      const double floor_batch = (double(info.active_weight_bytes) + 2.0 * batch * double(info.state_bytes)) /
                                  (bw.read_gbps * 1e9);
-      rows.push_back({"decode b=" + std::to_string(o.batch), threads, o.batch / st.median, o.batch / st.max,
-                      o.batch / st.min, st.median * 1e3 / o.batch, 100.0 * floor_batch / st.median});
+      rows.push_back({"decode b=" + std::to_string(batch), threads, batch / st.median, batch / st.max,
+                      batch / st.min, st.median * 1e3 / batch, 100.0 * floor_batch / st.median});
     }
     // Prefill of a prompt.
     if (o.prefill > 0) {
@@ -192,7 +218,11 @@ int run_bench_decode(const std::vector<std::string>& args) {
                   o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(), info.params_total / 1e6,
                   info.params_active / 1e6, info.active_weight_bytes / 1e6, info.state_bytes / 1e6);
     }
-    if (!o.json)
+    if (!o.json && gpu)
+      std::printf("CUDA device %d (%s, %.1f GB): copy bandwidth %.1f GB/s -> floor %.1f us/token at batch 1\n",
+                  backend.device_index, backend.device_name, backend.device_memory_total / 1e9, bw.read_gbps,
+                  floor_s * 1e6);
+    else if (!o.json)
       std::printf("threads %d: read bandwidth %.1f GB/s, copy %.1f GB/s -> floor %.2f ms/token at batch 1\n", threads,
                   bw.read_gbps, bw.copy_gbps, floor_s * 1e3);
   }

@@ -81,6 +81,9 @@ class Backend {
   virtual BackendDescription describe() const = 0;
   // Prepares a model whose config and weights are bound (called once, at load).
   virtual OwnedBy<ModelCompute> prepare(const Model& model) const = 0;
+  // The memory bandwidth a step's reads are bound by, measured now (bytes read per
+  // second), for the benchmarks; 0 when the backend leaves it to the host's memory.
+  virtual double measure_read_bandwidth() const { return 0.0; }
 };
 
 }  // namespace mmb

@@ -165,6 +165,14 @@ class CudaBackend final : public Backend {
     return d;
   }
 
+  double measure_read_bandwidth() const override {
+    plugin::ErrorText e{};
+    double copy = 0.0;
+    check(table_.device_copy_bandwidth(device_, &copy, &e), e, "measuring the device's bandwidth");
+    // The copy's traffic (read + written) per second: what HBM moves when it only reads.
+    return copy;
+  }
+
   OwnedBy<ModelCompute> prepare(const Model& model) const override {
     plugin::ErrorText e{};
     plugin::CudaModel* m = nullptr;

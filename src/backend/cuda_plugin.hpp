@@ -96,6 +96,10 @@ struct Table {
   // of the last token when not null.
   mmb_status (*prefill)(CudaModel* model, CudaState* state, const int32_t* tokens, size_t n, float* logits,
                         ErrorText* error);
+
+  // Measures the device's copy bandwidth (bytes read + written per second by a large
+  // device-to-device copy), for the benchmarks' memory-bandwidth floor.
+  mmb_status (*device_copy_bandwidth)(Device* device, double* bytes_per_s, ErrorText* error);
 };
 
 // The plugin's one exported symbol: its table, or nullptr when it was built for

@@ -6,7 +6,7 @@ namespace {
 
 const mmb::cuda_plugin::Table kForeign = {
     mmb::cuda_plugin::kAbiVersion, "0.0.1/abi0", 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 }  // namespace
 
