@@ -4,6 +4,7 @@
 
 #include "backend/cpu/linear.hpp"
 #include "backend/cpu/linear_q8.hpp"
+#include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
 #include "base/tensor_values.hpp"
@@ -56,17 +57,37 @@ struct Inputs {
   }
 };
 
+// Every kernel path this CPU supports (the portable one always), each set for the
+// duration of a scope and restored after.
+std::vector<mmb::cpu::KernelPath> supported_paths() {
+  std::vector<mmb::cpu::KernelPath> paths{mmb::cpu::KernelPath::Portable};
+  for (auto p : {mmb::cpu::KernelPath::AVX2, mmb::cpu::KernelPath::AVX512})
+    if (mmb::cpu::kernel_path_supported(p)) paths.push_back(p);
+    else WARN("this CPU lacks " << (p == mmb::cpu::KernelPath::AVX2 ? "AVX2/FMA/F16C" : "AVX-512F") << ": that path is not run here");
+  return paths;
+}
+const char* path_name(mmb::cpu::KernelPath p) {
+  return p == mmb::cpu::KernelPath::AVX512 ? "avx512" : p == mmb::cpu::KernelPath::AVX2 ? "avx2" : "portable";
+}
+struct PathScope {
+  explicit PathScope(mmb::cpu::KernelPath p) : previous(mmb::cpu::set_kernel_path(p)) {}
+  ~PathScope() { mmb::cpu::set_kernel_path(previous); }
+  mmb::cpu::KernelPath previous;
+};
+
 }  // namespace
 
-TEST_CASE("linear matches a float64 reference for every dtype", "[cpu]") {
+TEST_CASE("linear matches a float64 reference for every dtype and kernel path", "[cpu]") {
   std::mt19937 rng(42);
   mmb::ThreadPool pool(2);
+  for (mmb::cpu::KernelPath path : supported_paths())
   for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
-    for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {3, 48}, {300, 129}, {64, 1024}}) {
-      INFO(mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
+    PathScope scope(path);
+    for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {3, 48}, {300, 129}, {64, 1024}, {9, 8}, {11, 23}, {13, 16}, {7, 47}}) {
+      INFO(path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
       TestMatrix W = make_matrix(dtype, rows, cols, rng);
       TestMatrix bias = make_matrix(dtype == mmb::DType::Q8 ? mmb::DType::F32 : dtype, rows, 1, rng);  // 1-D: never q8
-      const size_t n = 5;
+      const size_t n = 7;  // a block of four vectors and one of three
       std::vector<std::vector<float>> x(n, std::vector<float>(cols)), y(n, std::vector<float>(rows));
       std::normal_distribution<float> normal(0.0f, 1.0f);
       const float* xs[n];
@@ -93,8 +114,10 @@ TEST_CASE("linear matches a float64 reference for every dtype", "[cpu]") {
 }
 
 TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu][threads]") {
-  for (mmb::DType dtype : {mmb::DType::BF16, mmb::DType::Q8}) {
-    INFO(mmb::dtype_name(dtype));
+  for (mmb::cpu::KernelPath path : supported_paths())
+  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
+    PathScope scope(path);
+    INFO(path_name(path) << " " << mmb::dtype_name(dtype));
     std::mt19937 rng(7);
     TestMatrix W = make_matrix(dtype, 257, 333, rng);
     std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -121,6 +144,8 @@ TEST_CASE("linear gives identical bits for any batch size and thread count", "[c
     CHECK(run(1, n) == reference);
     CHECK(run(3, 4) == reference);
     CHECK(run(2, n) == reference);
+    CHECK(run(2, 3) == reference);
+    CHECK(run(1, 2) == reference);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "backend/cpu/activations.hpp"
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/selective_scan.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 #include <algorithm>
@@ -195,13 +196,7 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
       float* state = rows[b].state + lw.state_offset + di * conv_len + c * ds;
       const float dt = softplus(s.dt[c]);
       const float x = s.xc[c];
-      const float* B = s.dbc + r;
-      const float* C = s.dbc + r + ds;
-      float y = 0.0f;
-      for (size_t k = 0; k < ds; ++k) {
-        state[k] = state[k] * std::exp(dt * Ac[k]) + dt * x * B[k];
-        y += state[k] * C[k];
-      }
+      const float y = scan_channel(state, Ac, s.dbc + r, s.dbc + r + ds, dt, dt * x, ds);
       s.y[c] = (y + Dc * x) * silu(s.xz[di + c]);
     }
   });

@@ -1,5 +1,6 @@
 #include "backend/cpu/linear.hpp"
 
+#include "backend/cpu/linear_avx2.hpp"
 #include "backend/cpu/linear_q8.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -52,42 +53,6 @@ MMB_HOT_CLONES void rows_bf16(const uint16_t* w, size_t cols, size_t r0, size_t 
   rows_kernel(w, cols, r0, r1, xs, ys, n, [](uint16_t v) { return bfloat_to_float(v); });
 }
 
-#if MMB_HAVE_AVX2_PATH
-// 16-bit weights with AVX2 + F16C: eight values widened per instruction. The
-// compiler does not vectorize the scalar _Float16 cast, so this path is explicit.
-// Same accumulation order for every batch size, like the portable kernel.
-template <bool kHalf>
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline __m256 widen_16bit(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (kHalf) return _mm256_cvtph_ps(h);
-  else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-template <bool kHalf>
-__attribute__((target("avx2,fma,f16c"))) void rows_16bit_avx2(const uint16_t* w, size_t cols, size_t r0, size_t r1,
-                                                             const float* const* xs, float* const* ys, size_t n) {
-  for (size_t r = r0; r < r1; ++r) {
-    const uint16_t* row = w + r * cols;
-    for (size_t b = 0; b < n; ++b) {
-      const float* x = xs[b];
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-      size_t i = 0;
-      for (; i + 16 <= cols; i += 16) {
-        a0 = _mm256_fmadd_ps(widen_16bit<kHalf>(row + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(widen_16bit<kHalf>(row + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-      }
-      const __m256 a = _mm256_add_ps(a0, a1);
-      __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-      q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-      q = _mm_add_ss(q, _mm_movehdup_ps(q));
-      float sum = _mm_cvtss_f32(q);
-      for (; i < cols; ++i) sum += (kHalf ? half_bits_to_float(row[i]) : bfloat_to_float(row[i])) * x[i];
-      ys[b][r] = sum;
-    }
-  }
-}
-
-#endif
 
 }  // namespace
 
@@ -107,24 +72,26 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
   pool.run(n_tasks, [&](size_t task, int) {
     size_t r0 = task * block, r1 = std::min(rows, r0 + block);
     if (r0 >= r1) return;
+    const KernelPath path = kernel_path();
     switch (W.dtype) {
-      case DType::F32: rows_f32(reinterpret_cast<const float*>(W.data), cols, r0, r1, xs, ys, n); break;
+      case DType::F32:
       case DType::F16:
-      case DType::BF16: {
-        const auto* w16 = reinterpret_cast<const uint16_t*>(W.data);
-        const bool half = W.dtype == DType::F16;
+      case DType::BF16:
 #if MMB_HAVE_AVX2_PATH
-        if (cpu_has_avx2_f16c()) {
-          if (half) rows_16bit_avx2<true>(w16, cols, r0, r1, xs, ys, n);
-          else rows_16bit_avx2<false>(w16, cols, r0, r1, xs, ys, n);
+        if (path == KernelPath::AVX512) {
+          rows_avx512(W.dtype, W.data, cols, r0, r1, xs, ys, n);
+          break;
+        }
+        if (path == KernelPath::AVX2) {
+          rows_avx2(W.dtype, W.data, cols, r0, r1, xs, ys, n);
           break;
         }
 #endif
-        if (half) rows_f16(w16, cols, r0, r1, xs, ys, n);
-        else rows_bf16(w16, cols, r0, r1, xs, ys, n);
+        if (W.dtype == DType::F32) rows_f32(reinterpret_cast<const float*>(W.data), cols, r0, r1, xs, ys, n);
+        else if (W.dtype == DType::F16) rows_f16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n);
+        else rows_bf16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n);
         break;
-      }
-      case DType::Q8: q8_rows(W, r0, r1, xs, ys, n, true); break;
+      case DType::Q8: q8_rows(W, r0, r1, xs, ys, n, path != KernelPath::Portable); break;
     }
     if (bias)
       for (size_t r = r0; r < r1; ++r) {

@@ -34,4 +34,15 @@ inline bool cpu_has_avx2_f16c() {
 }
 #endif
 
+// The explicit SIMD kernels in use. The best the CPU has, unless the environment
+// variable MMB_CPU_KERNELS caps it when the library first asks: "portable" (only the
+// portable kernels, as on a CPU without AVX2) or "avx2" (no AVX-512); for comparing
+// paths and for ruling a SIMD kernel out when something looks wrong.
+enum class KernelPath { Portable, AVX2, AVX512 };
+bool kernel_path_supported(KernelPath path);
+KernelPath kernel_path();
+// For tests that run each supported path: sets the path (one the CPU supports) and
+// returns the previous one. Not thread-safe against running kernels.
+KernelPath set_kernel_path(KernelPath path);
+
 }  // namespace mmb::cpu

@@ -1,0 +1,56 @@
+#include "backend/cpu/linear_avx2.hpp"
+
+#include "backend/cpu/simd_dispatch.hpp"
+#include "backend/cpu/weight_load.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#if MMB_HAVE_AVX2_PATH
+
+namespace mmb::cpu {
+namespace avx2 {
+namespace {
+
+#define MMB_KERNEL __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avx2,fma,f16c")))
+
+// 16 registers: 2 x 4 accumulators + 4 inputs + 1 weight at the widest block.
+struct Vec {
+  using Reg = __m256;
+  static constexpr size_t kWidth = 8;
+  static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 4, kRowsFor1 = 8;
+  static MMB_KERNEL Reg zero() { return _mm256_setzero_ps(); }
+  static MMB_KERNEL Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static MMB_KERNEL float sum(Reg a) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+  }
+  static MMB_KERNEL Reg load_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static MMB_KERNEL Reg load_bf16(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+};
+
+#include "backend/cpu/linear_blocked.inc"
+
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+
+}  // namespace
+}  // namespace avx2
+
+void rows_avx2(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+               float* const* ys, size_t n) {
+  avx2::rows_any(dtype, w, cols, r0, r1, xs, ys, n);
+}
+
+}  // namespace mmb::cpu
+
+#endif

@@ -1,0 +1,65 @@
+#include "backend/cpu/linear_avx2.hpp"
+
+#include "backend/cpu/simd_dispatch.hpp"
+#include "backend/cpu/weight_load.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+// GCC 12's AVX-512 headers start some intrinsics from an "undefined" register and then
+// warn about it under -W(maybe-)uninitialized (GCC bug 105593): not this code's doing.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#if MMB_HAVE_AVX2_PATH
+
+namespace mmb::cpu {
+namespace avx512 {
+namespace {
+
+#define MMB_KERNEL __attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avx512f,avx2,fma,f16c")))
+
+// 32 registers: 4 x 4 accumulators + 4 inputs + 1 weight at the widest block.
+struct Vec {
+  using Reg = __m512;
+  static constexpr size_t kWidth = 16;
+  static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 6, kRowsFor1 = 8;
+  static MMB_KERNEL Reg zero() { return _mm512_setzero_ps(); }
+  static MMB_KERNEL Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static MMB_KERNEL float sum(Reg a) {
+    // The upper 256 bits swapped down (AVX-512F has no float extract of them).
+    const __m256 h = _mm512_castps512_ps256(_mm512_add_ps(a, _mm512_shuffle_f32x4(a, a, 0x4E)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+  }
+  static MMB_KERNEL Reg load_f16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static MMB_KERNEL Reg load_bf16(const uint16_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+
+#include "backend/cpu/linear_blocked.inc"
+
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+
+}  // namespace
+}  // namespace avx512
+
+void rows_avx512(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
+                 float* const* ys, size_t n) {
+  avx512::rows_any(dtype, w, cols, r0, r1, xs, ys, n);
+}
+
+}  // namespace mmb::cpu
+
+#endif
