@@ -97,9 +97,11 @@ type SessionMemory struct {
 type RuntimeOption func(*runtimeConfig)
 
 type runtimeConfig struct {
-	jobMode int
-	budget  uint64
-	runTask func(task func())
+	jobMode     int
+	budget      uint64
+	runTask     func(task func())
+	backend     Backend
+	deviceIndex int
 }
 
 // WithJobMode says who advances jobs: JobsWorker (default) or JobsFrame.

@@ -79,7 +79,8 @@ type Runtime struct {
 }
 
 // NewRuntime creates a runtime with nThreads compute threads (0: one per core), and
-// options for jobs: WithJobMode, WithHostTasks, WithSessionMemoryBudget.
+// options: WithBackend, WithDeviceIndex, and for jobs WithJobMode, WithHostTasks,
+// WithSessionMemoryBudget.
 func NewRuntime(nThreads int, opts ...RuntimeOption) (*Runtime, error) {
 	var o C.mmb_runtime_options
 	if err := call(func() C.mmb_status { return C.mmb_runtime_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
@@ -90,6 +91,8 @@ func NewRuntime(nThreads int, opts ...RuntimeOption) (*Runtime, error) {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
+	o.backend = C.int32_t(cfg.backend)
+	o.device_index = C.int32_t(cfg.deviceIndex)
 	o.job_mode = C.int32_t(cfg.jobMode)
 	o.session_memory_budget = C.uint64_t(cfg.budget)
 	var host *hostTasks

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -380,4 +381,75 @@ func TestStepOverhead(t *testing.T) {
 	t.Logf("step x%d: binding %.2f us/call, bare cgo %.2f us/call, overhead %.2f us/call",
 		n, float64(wrapped.Nanoseconds())/1e3/n, float64(bare.Nanoseconds())/1e3/n,
 		float64((wrapped-bare).Nanoseconds())/1e3/n)
+}
+
+// The test machines have no NVIDIA driver: the CPU is the only backend there.
+func TestCPURuntimeDescribesTheCPU(t *testing.T) {
+	rt, err := NewRuntime(3, WithBackend(BackendCPU))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	want := BackendInfo{Backend: BackendCPU, NThreads: 3, DeviceIndex: -1, DeviceName: "CPU"}
+	info, err := rt.BackendInfo()
+	if err != nil || info != want {
+		t.Fatalf("BackendInfo() = %+v, %v; want %+v", info, err, want)
+	}
+	m, err := rt.LoadFile(bundlePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if info, err = rt.BackendInfo(); err != nil || info != want {
+		t.Fatalf("with a model loaded: %+v, %v; want %+v", info, err, want)
+	}
+	if info.Backend.String() != "cpu" {
+		t.Fatalf("Backend.String() = %q", info.Backend.String())
+	}
+	rt.Close()
+	if _, err := rt.BackendInfo(); err != ErrClosed {
+		t.Fatalf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestAutoFallsBackToTheCPU(t *testing.T) {
+	rt, err := NewRuntime(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	info, err := rt.BackendInfo()
+	want := BackendInfo{Backend: BackendCPU, NThreads: 2, DeviceIndex: -1, DeviceName: "CPU"}
+	if err != nil || info != want {
+		t.Fatalf("BackendInfo() = %+v, %v; want %+v", info, err, want)
+	}
+}
+
+func TestCUDAWithoutADriverIsABackendError(t *testing.T) {
+	rt, err := NewRuntime(1, WithBackend(BackendCUDA))
+	if err == nil {
+		rt.Close()
+		t.Fatal("a CUDA runtime was created on a machine without the driver")
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Status != ErrBackend || e.Name != "MMB_ERR_BACKEND" {
+		t.Fatalf("got %v, want ErrBackend", err)
+	}
+	if !strings.Contains(e.Message, "NVIDIA driver") {
+		t.Fatalf("the message does not name the driver: %q", e.Message)
+	}
+}
+
+func TestNegativeDeviceIndexIsRefused(t *testing.T) {
+	for _, b := range []Backend{BackendCPU, BackendAuto, BackendCUDA} {
+		rt, err := NewRuntime(1, WithBackend(b), WithDeviceIndex(-1))
+		if err == nil {
+			rt.Close()
+			t.Fatalf("%v: device index -1 was accepted", b)
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Status != ErrInvalidArg || !strings.Contains(e.Message, "device_index") {
+			t.Fatalf("%v: got %v, want an invalid argument naming device_index", b, err)
+		}
+	}
 }

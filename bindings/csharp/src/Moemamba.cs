@@ -51,18 +51,54 @@ namespace Moemamba
         }
     }
 
+    /// <summary>The compute backend (MMB_BACKEND_*).</summary>
+    public enum Backend
+    {
+        /// <summary>CUDA when a device and the plugin exist, else the CPU (the default).</summary>
+        Auto = 0,
+        Cpu = 1,
+        Cuda = 2
+    }
+
+    /// <summary>What a runtime computes on (mmb_backend_info), from Runtime.BackendInfo.</summary>
+    public struct BackendInfo
+    {
+        /// <summary>The backend chosen at creation: Cpu or Cuda, never Auto.</summary>
+        public Backend Backend { get; internal set; }
+        /// <summary>Compute threads (the CPU backend's pool; CUDA's host-side work).</summary>
+        public int NThreads { get; internal set; }
+        /// <summary>The GPU's index for CUDA; -1 on the CPU.</summary>
+        public int DeviceIndex { get; internal set; }
+        /// <summary>The GPU's name, or "CPU".</summary>
+        public string DeviceName { get; internal set; }
+        /// <summary>Bytes of device memory (0 on the CPU).</summary>
+        public ulong DeviceMemoryTotal { get; internal set; }
+        /// <summary>Bytes of device memory this runtime's models and sessions hold now (0 on the CPU).</summary>
+        public ulong DeviceMemoryUsed { get; internal set; }
+
+        public override string ToString()
+        {
+            return string.Format("{0} ({1}, device {2}, {3} threads, {4} of {5} bytes used)", Backend, DeviceName,
+                                 DeviceIndex, NThreads, DeviceMemoryUsed, DeviceMemoryTotal);
+        }
+    }
+
     public sealed partial class Runtime : MoemambaHandle
     {
         /// <summary>nThreads: compute threads (0: one per core). jobMode: who advances jobs
         /// (JobMode.Host when runTask is given). sessionMemoryBudget: most bytes of resident
         /// session memory (0: no limit). runTask: the host's job system, given each task
-        /// to run once on a thread of its choosing, e.g. <c>work => ThreadPool.QueueUserWorkItem(_ => work())</c>.</summary>
+        /// to run once on a thread of its choosing, e.g. <c>work => ThreadPool.QueueUserWorkItem(_ => work())</c>.
+        /// backend: Auto falls back to the CPU; Cuda throws MoemambaException (ErrBackend)
+        /// when it is not available. deviceIndex: the GPU for CUDA (negative: ErrInvalidArgument).</summary>
         public Runtime(int nThreads = 0, JobMode jobMode = JobMode.Worker, ulong sessionMemoryBudget = 0,
-                       Action<Action> runTask = null)
+                       Action<Action> runTask = null, Backend backend = Backend.Auto, int deviceIndex = 0)
         {
             var o = new RuntimeOptions();
             MoemambaException.Check(Native.mmb_runtime_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(RuntimeOptions))));
             o.NThreads = nThreads;
+            o.Backend = (int)backend;
+            o.DeviceIndex = deviceIndex;
             ApplyJobOptions(ref o, jobMode, sessionMemoryBudget, runTask);
             IntPtr p;
             MoemambaException.Check(Native.mmb_runtime_create(ref o, out p));
@@ -71,6 +107,29 @@ namespace Moemamba
         protected override bool ReleaseHandle() { Native.mmb_runtime_destroy(handle); return true; }
 
         public static string Version { get { return Marshal.PtrToStringAnsi(Native.mmb_version_string()); } }
+
+        /// <summary>What the runtime computes on: the backend chosen, its threads, the device
+        /// and its memory use (a snapshot).</summary>
+        public BackendInfo BackendInfo
+        {
+            get
+            {
+                var raw = new BackendInfoNative();
+                raw.StructSize = (uint)Marshal.SizeOf(typeof(BackendInfoNative));
+                raw.DeviceName = new byte[BackendInfoNative.DeviceNameSize];
+                MoemambaException.Check(Native.mmb_runtime_get_backend_info(Ptr, ref raw));
+                int n = Array.IndexOf(raw.DeviceName, (byte)0);
+                if (n < 0) n = raw.DeviceName.Length;
+                var info = new BackendInfo();
+                info.Backend = raw.Backend == (int)Backend.Cuda ? Backend.Cuda : Backend.Cpu;
+                info.NThreads = raw.NThreads;
+                info.DeviceIndex = raw.DeviceIndex;
+                info.DeviceName = Encoding.UTF8.GetString(raw.DeviceName, 0, n);
+                info.DeviceMemoryTotal = raw.DeviceMemoryTotal;
+                info.DeviceMemoryUsed = raw.DeviceMemoryUsed;
+                return info;
+            }
+        }
 
         public Model LoadFile(string path)
         {

@@ -23,6 +23,16 @@ namespace Moemamba
         public IntPtr PageStore; public IntPtr PageLoad; public IntPtr PageDrop; public IntPtr PageUserData;
     }
 
+    /// <summary>mmb_backend_info as the library writes it; Runtime.BackendInfo turns it into a BackendInfo.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct BackendInfoNative
+    {
+        public const int DeviceNameSize = 128;
+        public uint StructSize; public int Backend; public int NThreads; public int DeviceIndex;
+        [MarshalAs(UnmanagedType.ByValArray, SizeConst = DeviceNameSize)] public byte[] DeviceName;
+        public ulong DeviceMemoryTotal; public ulong DeviceMemoryUsed;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     public struct LoadOptions
     {
@@ -96,8 +106,8 @@ namespace Moemamba
 #else
         public const string Library = "moemamba";
 #endif
-        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrCancelled = 7, ErrBufferTooSmall = 8,
-                         ErrBusy = 11, ErrBudget = 12;
+        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrBackend = 6, ErrCancelled = 7,
+                         ErrBufferTooSmall = 8, ErrBusy = 11, ErrBudget = 12;
         public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
 
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
@@ -106,6 +116,8 @@ namespace Moemamba
         [DllImport(Library)] public static extern int mmb_runtime_options_init(ref RuntimeOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_runtime_create(ref RuntimeOptions o, out IntPtr rt);
         [DllImport(Library)] public static extern void mmb_runtime_destroy(IntPtr rt);
+        [DllImport(Library)] public static extern int mmb_runtime_get_backend(IntPtr rt, out int backend, out int nThreads);
+        [DllImport(Library)] public static extern int mmb_runtime_get_backend_info(IntPtr rt, ref BackendInfoNative info);
         [DllImport(Library)] public static extern int mmb_load_options_init(ref LoadOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_model_load_file(IntPtr rt, byte[] utf8Path, ref LoadOptions o, out IntPtr model);
         [DllImport(Library)] public static extern int mmb_model_load_memory(IntPtr rt, byte[] data, UIntPtr size, ref LoadOptions o, out IntPtr model);

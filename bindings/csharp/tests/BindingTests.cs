@@ -232,6 +232,7 @@ static partial class BindingTests
             });
         }
         RunJobTests();
+        RunBackendTests();
         Console.WriteLine("{0} passed, {1} failed", s_passed, s_failed);
         return s_failed == 0 ? 0 : 1;
     }

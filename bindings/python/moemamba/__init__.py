@@ -19,13 +19,13 @@ from . import _native
 from .errors import MoemambaError, Status
 from .job import EventKind, Job, JobEvent, JobState
 from .model import Model, ModelInfo
-from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, FrameStats,
-                      Runtime, SessionMemory, Task)
+from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, Backend,
+                      BackendInfo, FrameStats, Runtime, SessionMemory, Task)
 from .sampler import Sampler, default_params
 from .session import Piece, Session, step_batch
 from .text import Detokenizer
 
-__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME",
+__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME",
            "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "Model", "ModelInfo", "MoemambaError", "Piece",
            "Runtime", "Sampler", "Session", "SessionMemory", "Status", "Task", "default_params", "step_batch",
            "version"]

@@ -19,6 +19,9 @@ MMB_TOKENIZE_PARSE_SPECIAL = 1 << 1
 MMB_JOBS_WORKER = 0
 MMB_JOBS_FRAME = 1
 MMB_JOBS_HOST = 2
+MMB_BACKEND_AUTO = 0
+MMB_BACKEND_CPU = 1
+MMB_BACKEND_CUDA = 2
 
 status_t = c_int32
 
@@ -75,6 +78,12 @@ class mmb_runtime_options(Structure):
                 # Appended in 0.3: the host page store (not used by this binding).
                 ("page_store", c_void_p), ("page_load", c_void_p), ("page_drop", c_void_p),
                 ("page_user_data", c_void_p)]
+
+
+class mmb_backend_info(Structure):
+    _fields_ = [("struct_size", c_uint32), ("backend", c_int32), ("n_threads", c_int32),
+                ("device_index", c_int32), ("device_name", c_char * 128),
+                ("device_memory_total", c_uint64), ("device_memory_used", c_uint64)]
 
 
 class mmb_load_options(Structure):
@@ -150,6 +159,7 @@ _SIGNATURES = {
     "mmb_runtime_create": (status_t, [POINTER(mmb_runtime_options), POINTER(runtime_p)]),
     "mmb_runtime_destroy": (None, [runtime_p]),
     "mmb_runtime_get_backend": (status_t, [runtime_p, POINTER(c_int32), POINTER(c_int32)]),
+    "mmb_runtime_get_backend_info": (status_t, [runtime_p, POINTER(mmb_backend_info)]),
     "mmb_load_options_init": (status_t, [POINTER(mmb_load_options), c_size_t]),
     "mmb_model_load_file": (status_t, [runtime_p, c_char_p, POINTER(mmb_load_options), POINTER(model_p)]),
     "mmb_model_load_memory": (status_t, [runtime_p, c_void_p, c_size_t, POINTER(mmb_load_options),

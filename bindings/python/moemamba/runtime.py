@@ -1,6 +1,7 @@
 """The runtime: the host's policy (backend, compute threads, who advances jobs, the
 session memory budget), the per-frame call and the session memory figures."""
 import ctypes
+import enum
 import threading
 from collections import namedtuple
 
@@ -9,7 +10,16 @@ from ._owner import HandleOwner
 from .errors import check, closed
 from .job import delivering, raise_later
 
-BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = 0, 1, 2
+
+
+class Backend(enum.IntEnum):
+    """The compute backend (MMB_BACKEND_*)."""
+    AUTO = _native.MMB_BACKEND_AUTO  # CUDA when a device and the plugin exist, else the CPU
+    CPU = _native.MMB_BACKEND_CPU
+    CUDA = _native.MMB_BACKEND_CUDA
+
+
+BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = Backend.AUTO, Backend.CPU, Backend.CUDA
 JOBS_WORKER, JOBS_FRAME, JOBS_HOST = _native.MMB_JOBS_WORKER, _native.MMB_JOBS_FRAME, _native.MMB_JOBS_HOST
 
 FrameStats = namedtuple("FrameStats", ["steps", "tokens_generated", "prompt_tokens", "time_us", "jobs_active",
@@ -19,6 +29,12 @@ FrameStats.__doc__ = "What one Runtime.frame() call did (mmb_frame_stats)."
 SessionMemory = namedtuple("SessionMemory", ["sessions", "resident_sessions", "paged_sessions", "resident_bytes",
                                              "paged_bytes", "budget_bytes", "page_outs", "page_ins"])
 SessionMemory.__doc__ = "The session memory of a runtime (mmb_session_memory)."
+
+BackendInfo = namedtuple("BackendInfo", ["backend", "n_threads", "device_index", "device_name", "device_memory_total",
+                                         "device_memory_used"])
+BackendInfo.__doc__ = """What a runtime computes on (mmb_backend_info): `backend` is the Backend chosen
+(CPU or CUDA, never AUTO), `device_index` -1 and `device_name` "CPU" on the CPU, device
+memory in bytes (0 on the CPU)."""
 
 
 class Task:
@@ -56,7 +72,10 @@ class Runtime(HandleOwner):
 
     def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0, job_mode=None,
                  session_memory_budget=0, run_task=None):
-        """job_mode: JOBS_WORKER (a thread of the runtime advances jobs; the default),
+        """backend: Backend.AUTO (the default) falls back to the CPU; Backend.CUDA raises
+        MoemambaError (Status.BACKEND) when CUDA is not available. device_index: the GPU of
+        the CUDA backend (negative: Status.INVALID_ARGUMENT).
+        job_mode: JOBS_WORKER (a thread of the runtime advances jobs; the default),
         JOBS_FRAME (only frame() and Job.wait() do), or JOBS_HOST (the default when
         run_task is given): run_task(task) is called with a Task to run once on the
         host's own threads, e.g. `run_task=executor.submit`.
@@ -88,6 +107,19 @@ class Runtime(HandleOwner):
         backend, threads = ctypes.c_int32(), ctypes.c_int32()
         check(_native.lib.mmb_runtime_get_backend(self.handle, ctypes.byref(backend), ctypes.byref(threads)))
         return backend.value, threads.value
+
+    def backend_info(self):
+        """What the runtime computes on, as a BackendInfo: the backend chosen, its
+        threads, the device and its memory use (a snapshot)."""
+        info = _native.mmb_backend_info()
+        info.struct_size = ctypes.sizeof(info)
+        check(_native.lib.mmb_runtime_get_backend_info(self.handle, ctypes.byref(info)))
+        try:
+            backend = Backend(info.backend)
+        except ValueError:  # one this package does not know
+            backend = info.backend
+        return BackendInfo(backend, info.n_threads, info.device_index, info.device_name.decode("utf-8", "replace"),
+                           info.device_memory_total, info.device_memory_used)
 
     def frame(self, budget_us):
         """The once-per-frame call: advances every job of the runtime for about

@@ -12,8 +12,8 @@ from moemamba import EventKind, JobState, Status, _native
 from .support import HERE
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-STRUCTS = [_native.mmb_runtime_options, _native.mmb_load_options, _native.mmb_model_info,
-           _native.mmb_sampler_params, _native.mmb_generate_options, _native.mmb_job_options,
+STRUCTS = [_native.mmb_runtime_options, _native.mmb_backend_info, _native.mmb_load_options,
+           _native.mmb_model_info, _native.mmb_sampler_params, _native.mmb_generate_options, _native.mmb_job_options,
            _native.mmb_frame_stats, _native.mmb_session_memory]
 
 
@@ -44,7 +44,8 @@ class LayoutTest(unittest.TestCase):
         table = c_layout()
         for name in ("MMB_OK", "MMB_ERR_INVALID_ARGUMENT", "MMB_ERR_BUFFER_TOO_SMALL", "MMB_ERR_INTERNAL",
                      "MMB_LOAD_COPY_MEMORY", "MMB_TOKENIZE_ADD_BOS", "MMB_TOKENIZE_PARSE_SPECIAL",
-                     "MMB_JOBS_WORKER", "MMB_JOBS_FRAME", "MMB_JOBS_HOST"):
+                     "MMB_JOBS_WORKER", "MMB_JOBS_FRAME", "MMB_JOBS_HOST", "MMB_BACKEND_AUTO", "MMB_BACKEND_CPU",
+                     "MMB_BACKEND_CUDA"):
             self.assertEqual(getattr(_native, name), int(table[f"const {name}"]), name)
         for status in Status:
             if status != Status.OK:

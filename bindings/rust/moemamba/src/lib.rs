@@ -65,7 +65,7 @@ pub use error::{Error, Result, Status};
 pub use generate::{GenerateOptions, Generation, Piece};
 pub use job::{EventHandler, Job, JobEvent, JobOptions, JobState};
 pub use model::{Model, ModelInfo};
-pub use runtime::{Backend, FrameStats, JobMode, Runtime, RuntimeOptions, SessionMemory, Task};
+pub use runtime::{Backend, BackendInfo, FrameStats, JobMode, Runtime, RuntimeOptions, SessionMemory, Task};
 pub use sampler::{Sampler, SamplerParams};
 pub use session::{step_batch, Session};
 pub use text::Detokenizer;

@@ -26,6 +26,32 @@ impl Backend {
             Backend::Cuda => sys::MMB_BACKEND_CUDA,
         }
     }
+
+    /// What a runtime chose: MMB_BACKEND_CUDA or the CPU.
+    fn chosen(raw: i32) -> Backend {
+        if raw == sys::MMB_BACKEND_CUDA {
+            Backend::Cuda
+        } else {
+            Backend::Cpu
+        }
+    }
+}
+
+/// What a runtime computes on (mmb_backend_info): see [`Runtime::backend_info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// The backend chosen at creation: [`Backend::Cpu`] or [`Backend::Cuda`], never Auto.
+    pub backend: Backend,
+    /// Compute threads (the CPU backend's pool; CUDA's host-side work).
+    pub n_threads: i32,
+    /// The GPU's index for CUDA; -1 on the CPU.
+    pub device_index: i32,
+    /// The GPU's name, or "CPU".
+    pub device_name: String,
+    /// Bytes of device memory (0 on the CPU).
+    pub device_memory_total: u64,
+    /// Bytes of device memory this runtime's models and sessions hold now (0 on the CPU).
+    pub device_memory_used: u64,
 }
 
 /// Who advances jobs (MMB_JOBS_*). The host's own job system is the third way: see
@@ -41,9 +67,13 @@ pub enum JobMode {
 /// Options of [`Runtime::with_options`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeOptions {
+    /// Which backend to use: Auto (the default) takes CUDA when a device and the
+    /// plugin exist, else the CPU; Cuda fails with [`Status::Backend`](crate::Status)
+    /// when it is not available.
     pub backend: Backend,
     /// Compute threads, the caller's included; 0 = one per core.
     pub n_threads: i32,
+    /// The GPU's index for the CUDA backend (default 0; negative is an invalid argument).
     pub device_index: i32,
     pub job_mode: JobMode,
     /// Most bytes of session memory resident at once over all sessions; 0 = no limit.
@@ -258,8 +288,25 @@ impl Runtime {
     pub fn backend(&self) -> Result<(Backend, i32)> {
         let (mut backend, mut threads) = (0, 0);
         check(unsafe { sys::mmb_runtime_get_backend(self.raw.as_ptr(), &mut backend, &mut threads) })?;
-        let backend = if backend == sys::MMB_BACKEND_CUDA { Backend::Cuda } else { Backend::Cpu };
-        Ok((backend, threads))
+        Ok((Backend::chosen(backend), threads))
+    }
+
+    /// What the runtime computes on: the backend chosen, its threads, the device and its
+    /// memory use (a snapshot).
+    pub fn backend_info(&self) -> Result<BackendInfo> {
+        let mut info: sys::mmb_backend_info = unsafe { std::mem::zeroed() };
+        info.struct_size = std::mem::size_of::<sys::mmb_backend_info>() as u32;
+        check(unsafe { sys::mmb_runtime_get_backend_info(self.raw.as_ptr(), &mut info) })?;
+        // NUL-terminated by the library; read at most the array either way.
+        let name: Vec<u8> = info.device_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        Ok(BackendInfo {
+            backend: Backend::chosen(info.backend),
+            n_threads: info.n_threads,
+            device_index: info.device_index,
+            device_name: String::from_utf8_lossy(&name).into_owned(),
+            device_memory_total: info.device_memory_total,
+            device_memory_used: info.device_memory_used,
+        })
     }
 
     pub fn as_raw(&self) -> *mut sys::mmb_runtime {

@@ -2,7 +2,10 @@
 mod common;
 
 use common::{argmax, assert_close, bundle, mmb, scratch};
-use moemamba::{step_batch, Detokenizer, GenerateOptions, Model, Runtime, Sampler, SamplerParams, Session, Status};
+use moemamba::{
+    step_batch, Backend, BackendInfo, Detokenizer, GenerateOptions, Model, Runtime, RuntimeOptions, Sampler,
+    SamplerParams, Session, Status,
+};
 use std::process::Command;
 
 const PROMPT: &str = "héllo 世界";
@@ -60,6 +63,56 @@ fn runtime_reports_its_backend() {
     assert_eq!(threads, 2);
     let header = format!("{}.{}.", moemamba_sys::MMB_VERSION_MAJOR, moemamba_sys::MMB_VERSION_MINOR);
     assert!(moemamba::version().starts_with(&header), "{} vs the header's {}", moemamba::version(), header);
+}
+
+// The test machines have no NVIDIA driver: the CPU is the only backend there.
+#[test]
+fn a_cpu_runtime_describes_the_cpu() {
+    let options = RuntimeOptions { backend: Backend::Cpu, n_threads: 3, ..Default::default() };
+    let runtime = Runtime::with_options(&options).unwrap();
+    let info = runtime.backend_info().unwrap();
+    assert_eq!(
+        info,
+        BackendInfo {
+            backend: Backend::Cpu,
+            n_threads: 3,
+            device_index: -1,
+            device_name: "CPU".to_string(),
+            device_memory_total: 0,
+            device_memory_used: 0,
+        }
+    );
+    // Loading a model does not put anything on a device.
+    let _model = Model::load_file(&runtime, bundle()).unwrap();
+    assert_eq!(runtime.backend_info().unwrap(), info);
+    assert_eq!(runtime.backend().unwrap(), (Backend::Cpu, 3));
+}
+
+#[test]
+fn auto_falls_back_to_the_cpu() {
+    let runtime = Runtime::with_options(&RuntimeOptions { n_threads: 2, ..Default::default() }).unwrap();
+    let info = runtime.backend_info().unwrap();
+    assert_eq!(info.backend, Backend::Cpu, "{info:?}");
+    assert_eq!((info.n_threads, info.device_index, info.device_name.as_str()), (2, -1, "CPU"));
+    assert_eq!((info.device_memory_total, info.device_memory_used), (0, 0));
+}
+
+#[test]
+fn cuda_without_a_driver_is_a_backend_error() {
+    let e = Runtime::with_options(&RuntimeOptions { backend: Backend::Cuda, ..Default::default() }).unwrap_err();
+    assert_eq!(e.status(), Status::Backend, "{e}");
+    assert_eq!(e.raw_status(), moemamba_sys::MMB_ERR_BACKEND);
+    assert!(e.message().contains("NVIDIA driver"), "{e}");
+    assert!(e.to_string().starts_with("MMB_ERR_BACKEND: "), "{e}");
+}
+
+#[test]
+fn a_negative_device_index_is_refused() {
+    for backend in [Backend::Cpu, Backend::Auto, Backend::Cuda] {
+        let e = Runtime::with_options(&RuntimeOptions { backend, device_index: -1, ..Default::default() }).unwrap_err();
+        assert_eq!(e.status(), Status::InvalidArgument, "{backend:?}: {e}");
+        assert!(e.message().contains("device_index"), "{e}");
+    }
 }
 
 #[test]

@@ -134,6 +134,19 @@ pub struct mmb_runtime_options {
     pub page_user_data: *mut c_void,
 }
 
+/// What a runtime computes on (mmb_runtime_get_backend_info()).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_backend_info {
+    pub struct_size: u32,
+    pub backend: i32,
+    pub n_threads: i32,
+    pub device_index: i32,
+    pub device_name: [c_char; 128],
+    pub device_memory_total: u64,
+    pub device_memory_used: u64,
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct mmb_job_options {
@@ -392,6 +405,8 @@ pub struct mmb_api {
     pub runtime_get_session_memory:
         Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_session_memory) -> mmb_status>,
     pub session_page_out: Option<unsafe extern "C" fn(*mut mmb_session) -> mmb_status>,
+    // Appended in 0.3: the backend's description.
+    pub runtime_get_backend_info: Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_backend_info) -> mmb_status>,
 }
 
 extern "C" {
@@ -404,6 +419,7 @@ extern "C" {
     pub fn mmb_runtime_create(options: *const mmb_runtime_options, out: *mut *mut mmb_runtime) -> mmb_status;
     pub fn mmb_runtime_destroy(runtime: *mut mmb_runtime);
     pub fn mmb_runtime_get_backend(runtime: *const mmb_runtime, backend: *mut i32, n_threads: *mut i32) -> mmb_status;
+    pub fn mmb_runtime_get_backend_info(runtime: *const mmb_runtime, out: *mut mmb_backend_info) -> mmb_status;
 
     pub fn mmb_load_options_init(options: *mut mmb_load_options, struct_size: usize) -> mmb_status;
     pub fn mmb_model_load_file(

@@ -30,6 +30,14 @@ int main(void) {
   FIELD(mmb_runtime_options, page_load);
   FIELD(mmb_runtime_options, page_drop);
   FIELD(mmb_runtime_options, page_user_data);
+  SIZE(mmb_backend_info);
+  FIELD(mmb_backend_info, struct_size);
+  FIELD(mmb_backend_info, backend);
+  FIELD(mmb_backend_info, n_threads);
+  FIELD(mmb_backend_info, device_index);
+  FIELD(mmb_backend_info, device_name);
+  FIELD(mmb_backend_info, device_memory_total);
+  FIELD(mmb_backend_info, device_memory_used);
   SIZE(mmb_load_options);
   FIELD(mmb_load_options, struct_size);
   FIELD(mmb_load_options, flags);
@@ -175,6 +183,7 @@ int main(void) {
   FIELD(mmb_api, runtime_frame);
   FIELD(mmb_api, runtime_get_session_memory);
   FIELD(mmb_api, session_page_out);
+  FIELD(mmb_api, runtime_get_backend_info);
   CONSTANT(MMB_VERSION_NUMBER);
   CONSTANT(MMB_ABI_VERSION);
   CONSTANT(MMB_OK);
