@@ -254,7 +254,7 @@ typedef struct mmb_backend_info {
  *  device and its memory use. The CUDA backend is a plugin, libmoemamba_cuda.so, looked
  *  for in MMB_CUDA_PLUGIN (a path), then beside this library, then on the loader's path.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, struct_size smaller than
- *  sizeof(mmb_backend_info) in 0.4).
+ *  sizeof(mmb_backend_info) in 0.4, or larger than this library's).
  *  Thread rules: any thread; memory use is a snapshot. */
 MMB_API mmb_status mmb_runtime_get_backend_info(const mmb_runtime* runtime, mmb_backend_info* out);
 

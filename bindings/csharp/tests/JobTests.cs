@@ -233,8 +233,11 @@ static partial class BindingTests
                     var mem = rt.SessionMemory;
                     Require(mem.Sessions == 2 && mem.BudgetBytes == perSession && mem.ResidentBytes <= perSession,
                             mode + ": resident " + mem.ResidentBytes + " of a budget of " + perSession);
-                    Require(mem.PageOuts > 0 && mem.PageIns > 0, mode + ": paged " + mem.PageOuts + " out, " + mem.PageIns + " in");
+                    Require(mem.PageOuts > 0, mode + ": paged " + mem.PageOuts + " out");
                     for (int i = 0; i < 2; i++) Require(sessions[i].SaveState().SequenceEqual(want[i].State), mode + ": state " + i);
+                    // Both states were read with room for one session: one came back in
+                    // (not earlier: the first job may end before the second starts).
+                    Require(rt.SessionMemory.PageIns > 0, mode + ": paged back in");
                     sessions[0].PageOut();
                     sessions[0].PageOut(); // already out: nothing to do
                     mem = rt.SessionMemory;

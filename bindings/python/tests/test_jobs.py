@@ -225,9 +225,11 @@ class JobTest(unittest.TestCase):
                 self.assertEqual(memory.budget_bytes, per_session)
                 self.assertLessEqual(memory.resident_bytes, per_session)
                 self.assertGreater(memory.page_outs, 0)
-                self.assertGreater(memory.page_ins, 0)
                 for i, s in enumerate(sessions):
                     self.assertEqual(s.save_state(), expected[i][2])
+                # Both states were read with room for one session: one came back in
+                # (not earlier: the first job may end before the second starts).
+                self.assertGreater(rt.session_memory().page_ins, 0)
                 sessions[0].page_out()
                 sessions[0].page_out()  # already out: nothing to do
                 memory = rt.session_memory()

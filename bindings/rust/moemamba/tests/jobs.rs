@@ -309,9 +309,13 @@ fn paging_under_a_one_session_budget_is_transparent() {
         assert_eq!(memory.sessions, 2);
         assert_eq!(memory.budget_bytes, per_session);
         assert!(memory.resident_bytes <= per_session, "{memory:?}");
-        assert!(memory.page_outs > 0 && memory.page_ins > 0, "{memory:?}");
+        assert!(memory.page_outs > 0, "{memory:?}");
         assert_eq!(a.save_state().unwrap(), expected[0].state);
         assert_eq!(b.save_state().unwrap(), expected[1].state);
+        // Both states were read with room for one session: one came back in (not
+        // earlier: the first job may end before the second starts).
+        let memory = rt.session_memory().unwrap();
+        assert!(memory.page_ins > 0, "{memory:?}");
         a.page_out().unwrap();
         a.page_out().unwrap(); // already out: nothing to do
         let memory = rt.session_memory().unwrap();
