@@ -34,6 +34,7 @@ struct Options {
   std::vector<int> batches;     // batched decode at each size (default: 4)
   int32_t backend = MMB_BACKEND_AUTO;
   int32_t device = 0;
+  int experts = 0;              // > 0: every MoE layer of the shape gets this many experts
   bool json = false;
 };
 
@@ -85,12 +86,14 @@ Options parse(const std::vector<std::string>& args) {
     else if (a == "--batch") o.batches.push_back(number(0, 4096));
     else if (a == "--backend") o.backend = parse_backend(value());
     else if (a == "--device") o.device = number(0, 1023);
+    else if (a == "--experts") o.experts = number(1, 1024);
     else if (a == "--json") o.json = true;
     else if (!a.empty() && a[0] == '-') fail(MMB_ERR_INVALID_ARGUMENT, "unknown option ", a);
     else if (o.bundle.empty()) o.bundle = a;
     else fail(MMB_ERR_INVALID_ARGUMENT, "more than one bundle given");
   }
   if (o.bundle.empty() == o.shape.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "give a BUNDLE or --shape NAME (not both)");
+  if (o.experts && o.shape.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "--experts changes a --shape");
   if (o.batches.empty()) o.batches.push_back(4);
   if (o.threads.empty())
     for (int t = 1; t <= int(std::max(1u, std::thread::hardware_concurrency())); ++t) o.threads.push_back(t);
@@ -109,7 +112,9 @@ int run_bench_decode(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8]) [--threads N]...\n"
                 "         [--tokens N] [--repetitions N] [--prefill N] [--batch N]... [--backend auto|cpu|cuda]\n"
-                "         [--device N] [--json]\n"
+                "         [--device N] [--experts N] [--json]\n"
+                "--experts N gives every MoE layer of the shape N experts (top-k kept, at most N):\n"
+                "equal active bytes for any N, so decode time should not depend on it.\n"
                 "The floor is each token's bytes over the read bandwidth measured in the same run: the\n"
                 "host's memory on the CPU, the device's copy bandwidth on a GPU.\n");
     return 0;
@@ -118,7 +123,14 @@ int run_bench_decode(const std::vector<std::string>& args) {
 
   std::vector<std::byte> memory;
   if (!o.shape.empty()) {
-    SyntheticModel m = make_synthetic_model(named_shape(o.shape), {1, o.dtype});
+    ModelConfig config = named_shape(o.shape);
+    if (o.experts)
+      for (LayerConfig& l : config.layers)
+        if (l.has_moe()) {
+          l.moe.n_experts = uint32_t(o.experts);
+          l.moe.top_k = std::min(l.moe.top_k, l.moe.n_experts);
+        }
+    SyntheticModel m = make_synthetic_model(config, {1, o.dtype});
     memory = write_bundle_to_memory(m.contents, WriterOptions{});
   }
 
@@ -214,8 +226,9 @@ int run_bench_decode(const std::vector<std::string>& args) {
                       st.median * 1e3, 0.0});
     }
     if (!o.json && threads == o.threads.front()) {
-      std::printf("model: %s  params %.1fM total, %.1fM active  active weights %.1f MB  state %.2f MB\n",
-                  o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(), info.params_total / 1e6,
+      std::printf("model: %s%s  params %.1fM total, %.1fM active  active weights %.1f MB  state %.2f MB\n",
+                  o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(),
+                  o.experts ? cat(", ", o.experts, " experts").c_str() : "", info.params_total / 1e6,
                   info.params_active / 1e6, info.active_weight_bytes / 1e6, info.state_bytes / 1e6);
     }
     if (!o.json && gpu)
