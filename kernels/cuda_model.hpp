@@ -34,7 +34,7 @@ struct Scratch {
   float *logits;                                             // [R, vocab]
   int32_t *tokens;                                           // [R]
   float **states;                                            // [R]
-  void *staging;                                             // [R, max_in] 16-bit: cuBLAS input
+  void *staging;                                             // 2 x [R, max_in] 16-bit: cuBLAS input (hi, lo)
 };
 
 struct ModelDims {

@@ -73,7 +73,7 @@ void prepare_model(CudaModel& m) {
                counts = field(size_t(d.max_experts) * 4), offsets = field(size_t(d.max_experts) * 4),
                h1 = field(R * K * d.max_d_ff * f), h3 = field(R * K * d.max_d_ff * f),
                pair_out = field(R * K * pair_width * f), logits = field(R * size_t(d.vocab) * f),
-               tokens = field(R * 4), states = field(R * sizeof(float*)), staging = field(R * d.max_in * 2);
+               tokens = field(R * 4), states = field(R * sizeof(float*)), staging = field(2 * R * d.max_in * 2);
   m.scratch_memory = DeviceBuffer(&m.device->memory, total, "the model's scratch");
   char* base = m.scratch_memory.as<char>();
   Scratch& s = m.scratch;
