@@ -6,6 +6,7 @@
 #include "cuda_handles.hpp"
 #include "device_buffer.hpp"
 #include "device_weights.hpp"
+#include "linear_gemm.cuh"
 
 #include "backend/cuda_plugin.hpp"
 
@@ -34,12 +35,14 @@ struct Scratch {
   float *logits;                                             // [R, vocab]
   int32_t *tokens;                                           // [R]
   float **states;                                            // [R]
-  void *staging;                                             // 2 x [R, max_in] 16-bit: cuBLAS input (hi, lo)
+  GemmScratch gemm;                                          // cuBLAS input parts and their products
 };
 
 struct ModelDims {
   int d_model = 0, vocab = 0;
-  int max_d_inner = 0, max_dbc = 0, max_experts = 0, max_top_k = 1, max_d_ff = 0, max_in = 0;
+  int max_d_inner = 0, max_dbc = 0, max_experts = 0, max_top_k = 1, max_d_ff = 0;
+  int max_in = 0;   // widest input of a projection
+  int max_out = 0;  // widest output of a plain projection but the head
   uint64_t state_floats = 0;
 };
 

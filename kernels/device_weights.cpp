@@ -52,6 +52,7 @@ class Uploader {
         break;
       }
     }
+    out_.any_16bit |= d.type != WeightType::F32;
     return d;
   }
 

@@ -75,6 +75,7 @@ struct DeviceWeights {
   std::vector<DeviceLayer> layers;
   DeviceNorm norm_f;
   DeviceMatrix head;
+  bool any_16bit = false;  // some matrix is f16 or bf16 (cuBLAS then splits its input)
   std::vector<DeviceBuffer> buffers;  // everything above points into these
 };
 

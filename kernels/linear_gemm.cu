@@ -2,26 +2,38 @@
 #include "plugin_error.hpp"
 #include "weight_element.cuh"
 
+#include <algorithm>
+
 namespace mmb::cuda {
 
 namespace {
 
-__device__ __forceinline__ void from_float(float v, __half* out) { *out = __float2half_rn(v); }
-__device__ __forceinline__ void from_float(float v, __nv_bfloat16* out) { *out = __float2bfloat16_rn(v); }
+__device__ __forceinline__ __half to_weight_type(float v, __half*) { return __float2half_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 to_weight_type(float v, __nv_bfloat16*) { return __float2bfloat16_rn(v); }
 
-__device__ __forceinline__ float rounded(float v, __half*) { return __half2float(__float2half_rn(v)); }
-__device__ __forceinline__ float rounded(float v, __nv_bfloat16*) { return __bfloat162float(__float2bfloat16_rn(v)); }
-
-// hi = x rounded to T, lo = (x - hi) rounded to T: hi + lo carries x to about 2^-22
-// (f16) or 2^-16 (bf16) of its size.
+// Part p of row r goes to parts[(p * n + r) * d]: part 0 is x rounded to T, each next
+// part the rounding of what the previous ones left.
 template <typename T>
-__global__ void split_rows_kernel(const float* x, int ldx, T* hi, T* lo, int d) {
+__global__ void split_rows_kernel(const float* x, int ldx, T* parts, int n_parts, int n, int d) {
   const int r = blockIdx.y;
   for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < d; j += gridDim.x * blockDim.x) {
-    const float v = x[size_t(r) * ldx + j];
-    const float h = rounded(v, hi);
-    from_float(h, hi + size_t(r) * d + j);
-    from_float(v - h, lo + size_t(r) * d + j);
+    float rest = x[size_t(r) * ldx + j];
+    for (int p = 0; p < n_parts; ++p) {
+      const T part = to_weight_type(rest, static_cast<T*>(nullptr));
+      parts[(size_t(p) * n + r) * d + j] = part;
+      rest -= to_float(part);
+    }
+  }
+}
+
+// y[r, j] = sum of the parts' products (smallest first) + bias[j].
+__global__ void sum_parts_kernel(const float* partial, int n_parts, int n, int out, const float* bias, float* y,
+                                 int ldy) {
+  const int r = blockIdx.y;
+  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < out; j += gridDim.x * blockDim.x) {
+    float acc = 0.0f;
+    for (int p = n_parts - 1; p >= 0; --p) acc += partial[(size_t(p) * n + r) * out + j];
+    y[size_t(r) * ldy + j] = acc + (bias ? bias[j] : 0.0f);
   }
 }
 
@@ -40,44 +52,42 @@ void add_bias_rows(cudaStream_t stream, const float* bias, float* y, int ldy, in
 }
 
 void linear_gemm(cublasHandle_t handle, cudaStream_t stream, const DeviceMatrix& w, const float* bias,
-                 const float* x, int ldx, float* y, int ldy, int n, void* staging) {
+                 const float* x, int ldx, float* y, int ldy, int n, const GemmScratch& scratch) {
   if (n == 0) return;
   const int out = int(w.rows), in = int(w.cols);
   const float one = 1.0f, zero = 0.0f;
-  // Column-major view: Y^T [out, n] = op(W) X^T, where W stored [out, in] row-major is
-  // an [in, out] column-major matrix, hence CUBLAS_OP_T.
-  auto gemm = [&](const void* b, cudaDataType_t type, int ldb, const float* beta) {
-    MMB_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w.data, type, in, b, type, ldb,
-                                  beta, y, CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  // Column-major view: Y^T [out, cols] = op(W) B, where W stored [out, in] row-major is
+  // an [in, out] column-major matrix, hence CUBLAS_OP_T, and B holds one row of X (or
+  // of a part of X) per column.
+  auto gemm = [&](const void* b, cudaDataType_t type, int ldb, int cols, float* c, int ldc) {
+    MMB_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, cols, in, &one, w.data, type, in, b, type,
+                                  ldb, &zero, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   };
   if (w.type == WeightType::F32) {
-    gemm(x, CUDA_R_32F, ldx, &zero);
-  } else {
-    // cuBLAS multiplies operands of one type: X goes in as hi + lo of the weight's
-    // type, two GEMMs accumulating into Y, so the f32 activations keep their precision
-    // (as on the CPU) instead of being rounded to 16 bits.
-    const dim3 grid((in + 255) / 256, n);
-    const size_t half = size_t(n) * in;
-    cudaDataType_t type;
-    const void *hi, *lo;
-    if (w.type == WeightType::F16) {
-      __half* h = static_cast<__half*>(staging);
-      split_rows_kernel<<<grid, 256, 0, stream>>>(x, ldx, h, h + half, in);
-      type = CUDA_R_16F;
-      hi = h;
-      lo = h + half;
-    } else {
-      __nv_bfloat16* h = static_cast<__nv_bfloat16*>(staging);
-      split_rows_kernel<<<grid, 256, 0, stream>>>(x, ldx, h, h + half, in);
-      type = CUDA_R_16BF;
-      hi = h;
-      lo = h + half;
-    }
-    MMB_CUDA_LAUNCHED("split_rows_kernel");
-    gemm(hi, type, in, &zero);
-    gemm(lo, type, in, &one);
+    gemm(x, CUDA_R_32F, ldx, n, y, ldy);
+    add_bias_rows(stream, bias, y, ldy, out, n);
+    return;
   }
-  add_bias_rows(stream, bias, y, ldy, out, n);
+  const int P = gemm_parts(w.type);
+  const int chunk = int(std::min<size_t>(size_t(n), scratch.partial_floats / (size_t(P) * out)));
+  if (chunk < 1) throw PluginError(MMB_ERR_INTERNAL, "linear_gemm: partial buffer smaller than one row");
+  for (int start = 0; start < n; start += chunk) {
+    const int rows = std::min(chunk, n - start);
+    const float* xs = x + size_t(start) * ldx;
+    const dim3 grid((in + 255) / 256, rows);
+    if (w.type == WeightType::F16) {
+      split_rows_kernel<<<grid, 256, 0, stream>>>(xs, ldx, static_cast<__half*>(scratch.parts), P, rows, in);
+      MMB_CUDA_LAUNCHED("split_rows_kernel");
+      gemm(scratch.parts, CUDA_R_16F, in, P * rows, scratch.partial, out);
+    } else {
+      split_rows_kernel<<<grid, 256, 0, stream>>>(xs, ldx, static_cast<__nv_bfloat16*>(scratch.parts), P, rows, in);
+      MMB_CUDA_LAUNCHED("split_rows_kernel");
+      gemm(scratch.parts, CUDA_R_16BF, in, P * rows, scratch.partial, out);
+    }
+    sum_parts_kernel<<<dim3((out + 255) / 256, rows), 256, 0, stream>>>(scratch.partial, P, rows, out, bias,
+                                                                        y + size_t(start) * ldy, ldy);
+    MMB_CUDA_LAUNCHED("sum_parts_kernel");
+  }
 }
 
 }  // namespace mmb::cuda

@@ -49,6 +49,7 @@ ModelDims model_dims(const ModelConfig& c) {
     if (l.kind == LayerKind::MLP) d.max_d_ff = std::max(d.max_d_ff, int(l.mlp.d_ff));
   }
   d.max_in = std::max({d.d_model, d.max_d_inner, d.max_d_ff, d.max_dbc});
+  d.max_out = std::max({d.d_model, 2 * d.max_d_inner, d.max_dbc, d.max_experts, d.max_d_ff});
   return d;
 }
 
@@ -73,7 +74,13 @@ void prepare_model(CudaModel& m) {
                counts = field(size_t(d.max_experts) * 4), offsets = field(size_t(d.max_experts) * 4),
                h1 = field(R * K * d.max_d_ff * f), h3 = field(R * K * d.max_d_ff * f),
                pair_out = field(R * K * pair_width * f), logits = field(R * size_t(d.vocab) * f),
-               tokens = field(R * 4), states = field(R * sizeof(float*)), staging = field(2 * R * d.max_in * 2);
+               tokens = field(R * 4), states = field(R * sizeof(float*));
+  // cuBLAS's split input (16-bit weights only): 3 parts of R rows, and their products;
+  // the head's products in chunks of rows when the vocabulary is large.
+  const bool split = m.weights.any_16bit;
+  const size_t head_floats = std::min<size_t>(R * size_t(d.vocab), size_t(16) << 20);
+  const size_t partial_floats = split ? 3 * std::max(R * size_t(d.max_out), head_floats) : 0;
+  const size_t parts = field(split ? 3 * R * size_t(d.max_in) * 2 : 0), partial = field(partial_floats * f);
   m.scratch_memory = DeviceBuffer(&m.device->memory, total, "the model's scratch");
   char* base = m.scratch_memory.as<char>();
   Scratch& s = m.scratch;
@@ -102,7 +109,7 @@ void prepare_model(CudaModel& m) {
   s.logits = static_cast<float*>(at(logits));
   s.tokens = static_cast<int32_t*>(at(tokens));
   s.states = static_cast<float**>(at(states));
-  s.staging = at(staging);
+  s.gemm = GemmScratch{at(parts), static_cast<float*>(at(partial)), partial_floats};
   MMB_CUDA_CHECK(cudaMemset(base, 0, total));
 
   // The state padded rows of a decode bucket point at (contents never read back).
@@ -132,7 +139,7 @@ struct Pass {
 
   void linear(const DeviceLinear& w, const float* x, int ldx, float* y, int ldy, int rows) {
     if (rows >= kGemmMinRows)
-      linear_gemm(m.cublas.get(), stream, w.weight, w.bias, x, ldx, y, ldy, rows, s.staging);
+      linear_gemm(m.cublas.get(), stream, w.weight, w.bias, x, ldx, y, ldy, rows, s.gemm);
     else
       linear_rows(stream, w.weight, w.bias, x, ldx, y, ldy, rows);
   }
