@@ -1,6 +1,8 @@
 // The matrix-vector kernel for few rows (decode): Y[r, j] = W[j, :] . X[r, :] + b[j],
-// one warp per output j, each weight element read once for up to kRowTile rows at a
-// time (the rest come from L2), f32 accumulation.
+// one warp per output j, each weight element read once for up to 8 rows at a time
+// (further rows read it again, mostly from L2), f32 accumulation. Weights and inputs
+// are read 16 bytes per lane when widths and strides allow (in a multiple of 4 f32 or
+// 8 f16/bf16 values, row strides a multiple of 4 floats), one element per lane else.
 //
 // Grouped form (expert dispatch without host synchronisation): group g (one expert)
 // has its own W_g and b_g and runs over the members offsets[g] .. offsets[g] +
