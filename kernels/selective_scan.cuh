@@ -4,7 +4,10 @@
 //   y[r, c] = (sum_k s[k] * C[r, k] + D[c] * xc[r, c]) * silu(z[r, c])
 // with s at states[r] + scan_offset + c * d_state, B and C the d_state columns of the
 // x_proj output after its dt_rank columns. sequential as in conv_update.cuh: a prefill
-// chunk walks its tokens in order inside one thread per channel, so it equals stepping.
+// chunk walks its tokens in order, so it equals stepping. For d_state <= 32 each
+// (channel, state entry) pair has its own thread holding the entry in a register over
+// the walk, and C is contracted by a shuffle sum over the channel's lanes; a larger
+// d_state takes one thread per channel.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -67,7 +67,8 @@ struct DeviceScan {
 }  // namespace
 
 TEST_CASE("selective_scan: batch of states and a sequential chunk", "[cuda][mamba]") {
-  for (ScanCase c : {ScanCase{37, 16, 3, 11}, ScanCase{64, 5, 1, 0}}) {
+  // d_state 16 and 5: a thread per (channel, entry); 40: a thread per channel.
+  for (ScanCase c : {ScanCase{37, 16, 3, 11}, ScanCase{64, 5, 1, 0}, ScanCase{24, 40, 2, 0}}) {
     for (bool sequential : {false, true}) {
       INFO("d_inner " << c.d_inner << " d_state " << c.d_state << " sequential " << sequential);
       const int n = 6, n_states = sequential ? 1 : n;
