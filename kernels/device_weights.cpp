@@ -1,5 +1,6 @@
 #include "device_weights.hpp"
 
+#include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
 
 #include <cstring>
@@ -9,20 +10,8 @@ namespace mmb::cuda {
 
 namespace {
 
-float element(const Matrix& m, uint64_t i) {
-  switch (m.dtype) {
-    case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
-    case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return f16_to_f32(h); }
-    case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bf16_to_f32(h); }
-    case DType::Q8: {
-      const uint64_t r = i / m.cols, c = i % m.cols;
-      uint16_t h;
-      std::memcpy(&h, m.scales + 2 * (r * q8_groups(m.cols) + c / kQ8Group), 2);
-      return float(int8_t(m.data[i])) * f16_to_f32(h);
-    }
-  }
-  return 0.0f;
-}
+// A weight element as f32, read exactly as the CPU backend reads it.
+float element(const Matrix& m, uint64_t i) { return cpu::load(m, i); }
 
 class Uploader {
  public:
