@@ -77,6 +77,11 @@ class Uploader {
       const LinearWeights& w = get(e);
       const DeviceMatrix m = matrix(w.weight, what);
       if (e == 0) set.shape = m;
+      // One grouped launch reads every expert of the set with one element type.
+      if (m.type != set.shape.type || m.rows != set.shape.rows || m.cols != set.shape.cols)
+        throw PluginError(MMB_ERR_UNSUPPORTED, std::string("CUDA backend: the experts' ") + what +
+                                                   " matrices differ in dtype (expert 0 and expert " +
+                                                   std::to_string(e) + "); store them in one dtype");
       pointers[e] = m.data;
       biases[e] = vector(w.bias, what);
       any_bias |= biases[e] != nullptr;
