@@ -11,13 +11,34 @@ namespace {
 __device__ __forceinline__ __half to_weight_type(float v, __half*) { return __float2half_rn(v); }
 __device__ __forceinline__ __nv_bfloat16 to_weight_type(float v, __nv_bfloat16*) { return __float2bfloat16_rn(v); }
 
-// Part p of row r goes to parts[(p * n + r) * d]: part 0 is x rounded to T, each next
-// part the rounding of what the previous ones left.
+constexpr int kThreads = 256;
+
+// One block per row. The row is first scaled by a power of two (exact) that brings its
+// largest magnitude to at most 2^14, so f16 parts cannot overflow whatever the
+// activations' range; row_scale[r] undoes it after the GEMM. Then part p of the row
+// goes to parts[(p * n + r) * d]: part 0 is the scaled row rounded to T, each next part
+// the rounding of what the previous ones left.
 template <typename T>
-__global__ void split_rows_kernel(const float* x, int ldx, T* parts, int n_parts, int n, int d) {
-  const int r = blockIdx.y;
-  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < d; j += gridDim.x * blockDim.x) {
-    float rest = x[size_t(r) * ldx + j];
+__global__ void split_rows_kernel(const float* x, int ldx, T* parts, float* row_scale, int n_parts, int n, int d) {
+  __shared__ float shared[kThreads / 32];
+  const int r = blockIdx.x;
+  const float* xr = x + size_t(r) * ldx;
+  float mx = 0.0f;
+  for (int j = threadIdx.x; j < d; j += kThreads) mx = fmaxf(mx, fabsf(xr[j]));
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  if (threadIdx.x % 32 == 0) shared[threadIdx.x / 32] = mx;
+  __syncthreads();
+  mx = 0.0f;
+  for (int w = 0; w < kThreads / 32; ++w) mx = fmaxf(mx, shared[w]);
+  int e = 0;
+  if (mx > 0.0f && isfinite(mx)) {
+    frexpf(mx, &e);  // mx < 2^e
+    e -= 14;
+  }
+  const float down = ldexpf(1.0f, -e);
+  if (threadIdx.x == 0) row_scale[r] = ldexpf(1.0f, e);
+  for (int j = threadIdx.x; j < d; j += kThreads) {
+    float rest = xr[j] * down;
     for (int p = 0; p < n_parts; ++p) {
       const T part = to_weight_type(rest, static_cast<T*>(nullptr));
       parts[(size_t(p) * n + r) * d + j] = part;
@@ -26,14 +47,14 @@ __global__ void split_rows_kernel(const float* x, int ldx, T* parts, int n_parts
   }
 }
 
-// y[r, j] = sum of the parts' products (smallest first) + bias[j].
-__global__ void sum_parts_kernel(const float* partial, int n_parts, int n, int out, const float* bias, float* y,
-                                 int ldy) {
+// y[r, j] = row_scale[r] * (sum of the parts' products, smallest first) + bias[j].
+__global__ void sum_parts_kernel(const float* partial, const float* row_scale, int n_parts, int n, int out,
+                                 const float* bias, float* y, int ldy) {
   const int r = blockIdx.y;
   for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < out; j += gridDim.x * blockDim.x) {
     float acc = 0.0f;
     for (int p = n_parts - 1; p >= 0; --p) acc += partial[(size_t(p) * n + r) * out + j];
-    y[size_t(r) * ldy + j] = acc + (bias ? bias[j] : 0.0f);
+    y[size_t(r) * ldy + j] = acc * row_scale[r] + (bias ? bias[j] : 0.0f);
   }
 }
 
@@ -74,18 +95,19 @@ void linear_gemm(cublasHandle_t handle, cudaStream_t stream, const DeviceMatrix&
   for (int start = 0; start < n; start += chunk) {
     const int rows = std::min(chunk, n - start);
     const float* xs = x + size_t(start) * ldx;
-    const dim3 grid((in + 255) / 256, rows);
     if (w.type == WeightType::F16) {
-      split_rows_kernel<<<grid, 256, 0, stream>>>(xs, ldx, static_cast<__half*>(scratch.parts), P, rows, in);
+      split_rows_kernel<<<rows, kThreads, 0, stream>>>(xs, ldx, static_cast<__half*>(scratch.parts),
+                                                       scratch.row_scale, P, rows, in);
       MMB_CUDA_LAUNCHED("split_rows_kernel");
       gemm(scratch.parts, CUDA_R_16F, in, P * rows, scratch.partial, out);
     } else {
-      split_rows_kernel<<<grid, 256, 0, stream>>>(xs, ldx, static_cast<__nv_bfloat16*>(scratch.parts), P, rows, in);
+      split_rows_kernel<<<rows, kThreads, 0, stream>>>(xs, ldx, static_cast<__nv_bfloat16*>(scratch.parts),
+                                                       scratch.row_scale, P, rows, in);
       MMB_CUDA_LAUNCHED("split_rows_kernel");
       gemm(scratch.parts, CUDA_R_16BF, in, P * rows, scratch.partial, out);
     }
-    sum_parts_kernel<<<dim3((out + 255) / 256, rows), 256, 0, stream>>>(scratch.partial, P, rows, out, bias,
-                                                                        y + size_t(start) * ldy, ldy);
+    sum_parts_kernel<<<dim3((out + 255) / 256, rows), 256, 0, stream>>>(scratch.partial, scratch.row_scale, P, rows,
+                                                                        out, bias, y + size_t(start) * ldy, ldy);
     MMB_CUDA_LAUNCHED("sum_parts_kernel");
   }
 }

@@ -7,7 +7,8 @@
 // (2 parts for f16: 22 bits; 3 for bf16: 24 bits), the parts are stacked as extra
 // columns of one GEMM (so W is read once), and a small kernel adds the parts' results
 // and the bias into Y. The activations thus keep their f32 precision, as on the CPU,
-// instead of being rounded to 11 or 8 bits.
+// instead of being rounded to 11 or 8 bits. Each row is scaled by a power of two
+// before the split (and back after), so f16 parts cannot overflow.
 #pragma once
 
 #include "device_matrix.hpp"
@@ -28,6 +29,7 @@ struct GemmScratch {
   void* parts;            // 16-bit values: at least 3 * n * in
   float* partial;         // the parts' products
   size_t partial_floats;  // rows are processed in chunks that fit: at least 3 * out
+  float* row_scale;       // [n]
 };
 
 // The handle must already run on `stream` (cublasSetStream also drops a workspace set

@@ -80,7 +80,8 @@ void prepare_model(CudaModel& m) {
   const bool split = m.weights.any_16bit;
   const size_t head_floats = std::min<size_t>(R * size_t(d.vocab), size_t(16) << 20);
   const size_t partial_floats = split ? 3 * std::max(R * size_t(d.max_out), head_floats) : 0;
-  const size_t parts = field(split ? 3 * R * size_t(d.max_in) * 2 : 0), partial = field(partial_floats * f);
+  const size_t parts = field(split ? 3 * R * size_t(d.max_in) * 2 : 0), partial = field(partial_floats * f),
+               row_scale = field(split ? R * f : 0);
   m.scratch_memory = DeviceBuffer(&m.device->memory, total, "the model's scratch");
   char* base = m.scratch_memory.as<char>();
   Scratch& s = m.scratch;
@@ -109,7 +110,8 @@ void prepare_model(CudaModel& m) {
   s.logits = static_cast<float*>(at(logits));
   s.tokens = static_cast<int32_t*>(at(tokens));
   s.states = static_cast<float**>(at(states));
-  s.gemm = GemmScratch{at(parts), static_cast<float*>(at(partial)), partial_floats};
+  s.gemm = GemmScratch{at(parts), static_cast<float*>(at(partial)), partial_floats,
+                       static_cast<float*>(at(row_scale))};
   MMB_CUDA_CHECK(cudaMemset(base, 0, total));
 
   // The state padded rows of a decode bucket point at (contents never read back).
