@@ -1,5 +1,5 @@
 // RAII owners of the CUDA objects a model holds besides memory: its stream, its cuBLAS
-// handle and its instantiated decode graphs.
+// handle and its instantiated decode graphs; and events for timing.
 #pragma once
 
 #include "plugin_error.hpp"
@@ -20,6 +20,20 @@ class Stream {
 
  private:
   cudaStream_t stream_ = nullptr;
+};
+
+class Event {
+ public:
+  Event() { MMB_CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~Event() {
+    if (event_) cudaEventDestroy(event_);
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
 };
 
 class CublasHandle {

@@ -3,6 +3,7 @@
 // afterwards), serialises per model, and turns every failure into a status and message:
 // nothing throws across the table, and RAII owners free what a failed call allocated.
 #include "cuda_model.hpp"
+#include "device_bandwidth.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -205,10 +206,17 @@ mmb_status prefill(CudaModel* model, CudaState* state, const int32_t* tokens, si
   });
 }
 
+mmb_status device_copy_bandwidth(Device* device, double* bytes_per_s, ErrorText* error) {
+  return guarded(error, [&] {
+    DeviceScope scope(device->index);
+    *bytes_per_s = cuda::measure_copy_bandwidth(&device->memory);
+  });
+}
+
 const Table kTable = {
     kAbiVersion,  build_id(),        layout_check(), device_count, device_open, device_close, device_bytes_used,
     model_upload, model_free,        state_create,   state_free,   state_write, state_read,   state_copy,
-    step,         prefill,
+    step,         prefill,           device_copy_bandwidth,
 };
 
 }  // namespace

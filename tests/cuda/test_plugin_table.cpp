@@ -8,6 +8,7 @@
 // differ only in summation order, ~1e-5 of the scale, while a wrong formula is off by
 // 1e-2 or more. Device against device (batch against alone, graphs against none,
 // state round trips): 1e-4 of the scale, or exact where the work is identical.
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/forward.hpp"
 #include "backend/cpu/linear.hpp"
 #include "backend/cuda_plugin.hpp"
@@ -69,6 +70,8 @@ DeviceHandle& device() {
 // A test model: the bundle, the core's Model over it, and the plugin's copy.
 struct LoadedCase {
   HostAllocator allocator;
+  ThreadPool pool{1};
+  CpuBackend cpu{allocator, pool};  // the Model needs a backend; the CPU one costs nothing here
   std::vector<std::byte> bytes;
   std::unique_ptr<Model> model;
   CudaModel* gpu = nullptr;
@@ -78,7 +81,7 @@ struct LoadedCase {
     bytes = testing::bundle_bytes(weights);
     auto bundle = LoadedBundle::load(open_memory_source(bytes.data(), bytes.size(), false, allocator), ReadOptions{},
                                      allocator);
-    model = std::make_unique<Model>(std::move(bundle), std::pmr::get_default_resource());
+    model = std::make_unique<Model>(std::move(bundle), std::pmr::get_default_resource(), cpu);
     upload();
   }
   void upload() {
