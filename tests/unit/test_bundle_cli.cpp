@@ -163,3 +163,37 @@ TEST_CASE("mmb bench load prints its table", "[bundle][cli]") {
   for (const auto& e : std::filesystem::directory_iterator(dir.dir())) left += e.path().extension() != ".txt";
   CHECK(left == 0);
 }
+
+TEST_CASE("mmb bench decode prints a row per batch size, and changes a shape's experts", "[cli]") {
+  test::TempDir dir;
+  Run bench = mmb_cli(dir, "bench decode --shape tiny --threads 1 --batch 2 --batch 5 --tokens 2 --repetitions 1 "
+                           "--prefill 8 --backend cpu --experts 3");
+  REQUIRE(bench.exit_code == 0);
+  CHECK_THAT(bench.out, Catch::Contains("model: tiny, 3 experts"));
+  CHECK_THAT(bench.out, Catch::Contains("threads 1: read bandwidth"));
+  for (const char* row : {"decode b=1 ", "decode b=2 ", "decode b=5 ", "prefill 8 "}) {
+    INFO(row);
+    CHECK_THAT(bench.out, Catch::Contains(row));
+  }
+  // tiny's MoE layers have 4 experts: 3 makes the model smaller, with as many active.
+  Run four = mmb_cli(dir, "bench decode --shape tiny --threads 1 --batch 1 --tokens 1 --repetitions 1 --prefill 0 "
+                          "--backend cpu --json");
+  REQUIRE(four.exit_code == 0);
+  CHECK_THAT(four.out, Catch::Contains("\"what\": \"decode b=1\""));
+  CHECK_THAT(four.out, !Catch::Contains("decode b=4"));  // --batch 1 asks for no batched row
+
+  for (const char* bad : {"bench decode --shape tiny --backend gpu", "bench decode x.mmb --experts 2",
+                          "bench decode --shape tiny --experts 0"}) {
+    INFO(bad);
+    Run r = mmb_cli(dir, bad);
+    CHECK(r.exit_code != 0);
+    CHECK(lines(r.err) == 1);
+  }
+  Run cuda = mmb_cli(dir, "bench decode --shape tiny --backend cuda --tokens 1 --repetitions 1 --prefill 0");
+  if (cuda.exit_code != 0) {
+    CHECK(lines(cuda.err) == 1);
+    CHECK_THAT(cuda.err, Catch::Contains("MMB_ERR_BACKEND"));
+  } else {
+    CHECK_THAT(cuda.out, Catch::Contains("CUDA device 0"));
+  }
+}
