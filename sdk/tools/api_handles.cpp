@@ -13,11 +13,19 @@ void check(mmb_status status, std::string_view doing) {
   throw std::runtime_error(message);
 }
 
-LoadedModel load_model(const std::string& path, int32_t n_threads) {
+int32_t parse_backend(std::string_view name) {
+  if (name == "auto") return MMB_BACKEND_AUTO;
+  if (name == "cpu") return MMB_BACKEND_CPU;
+  if (name == "cuda") return MMB_BACKEND_CUDA;
+  throw std::invalid_argument("--backend " + std::string(name) + " is not auto, cpu or cuda");
+}
+
+LoadedModel load_model(const std::string& path, int32_t n_threads, int32_t backend) {
   LoadedModel loaded{};
   mmb_runtime_options options;
   check(mmb_runtime_options_init(&options, sizeof options), "filling the runtime options");
   options.n_threads = n_threads;
+  options.backend = backend;
   mmb_runtime* runtime = nullptr;
   check(mmb_runtime_create(&options, &runtime), "creating the runtime");
   loaded.runtime.reset(runtime);

@@ -32,8 +32,13 @@ struct LoadedModel {
   mmb_model_info info;
 };
 
-// A runtime with n_threads compute threads (0 = one per core), and the bundle at `path`.
-LoadedModel load_model(const std::string& path, int32_t n_threads);
+// A runtime with n_threads compute threads (0 = one per core) on `backend`
+// (MMB_BACKEND_*), and the bundle at `path`.
+LoadedModel load_model(const std::string& path, int32_t n_threads, int32_t backend = MMB_BACKEND_AUTO);
+
+// MMB_BACKEND_* for "auto", "cpu" or "cuda" (the CLI's --backend); throws
+// std::invalid_argument naming the value otherwise.
+int32_t parse_backend(std::string_view name);
 
 SessionPtr create_session(mmb_model* model);
 

@@ -1,5 +1,6 @@
 #include "bench_decode.hpp"
 
+#include "api_handles.hpp"
 #include "bundle_args.hpp"
 #include "command.hpp"
 #include "memory_bandwidth.hpp"
@@ -38,12 +39,6 @@ struct Options {
   bool json = false;
 };
 
-int32_t parse_backend(const std::string& v) {
-  if (v == "auto") return MMB_BACKEND_AUTO;
-  if (v == "cpu") return MMB_BACKEND_CPU;
-  if (v == "cuda") return MMB_BACKEND_CUDA;
-  fail(MMB_ERR_INVALID_ARGUMENT, "--backend ", v, " is not auto, cpu or cuda");
-}
 
 void check(mmb_status s, const char* what) {
   if (s != MMB_OK) fail(s, what, ": ", mmb_last_error());
@@ -84,7 +79,13 @@ Options parse(const std::vector<std::string>& args) {
     else if (a == "--repetitions") o.repetitions = number(1, 1000);
     else if (a == "--prefill") o.prefill = number(0, 1 << 20);
     else if (a == "--batch") o.batches.push_back(number(0, 4096));
-    else if (a == "--backend") o.backend = parse_backend(value());
+    else if (a == "--backend") {
+      try {
+        o.backend = parse_backend(value());
+      } catch (const std::invalid_argument& e) {
+        fail(MMB_ERR_INVALID_ARGUMENT, e.what());
+      }
+    }
     else if (a == "--device") o.device = number(0, 1023);
     else if (a == "--experts") o.experts = number(1, 1024);
     else if (a == "--json") o.json = true;

@@ -37,6 +37,7 @@ const std::vector<Option> kOptions = {
     {"penalty-window", "N", "how many recent tokens the penalties see (default 64)"},
     {"seed", "S", "random seed: the same seed gives the same text (default 0)"},
     {"threads", "N", "compute threads; 0 = one per core (default)"},
+    {"backend", "NAME", "auto (default), cpu or cuda"},
     {"no-bos", nullptr, "do not prepend the BOS token"},
     {"chat", nullptr, "after the prompt, read lines from stdin and continue the session"},
 };
@@ -48,6 +49,7 @@ struct Settings {
   bool bos = true;
   int32_t max_tokens = 128;
   int32_t threads = 0;
+  int32_t backend = MMB_BACKEND_AUTO;
   mmb_sampler_params sampler;
 };
 
@@ -62,6 +64,11 @@ Settings read_settings(const Args& args) {
   constexpr double kAny = std::numeric_limits<double>::max();
   s.max_tokens = int32_t(args.get_int("max-tokens", 128, 0, kInt32Max));
   s.threads = int32_t(args.get_int("threads", 0, 0, 4096));
+  try {
+    s.backend = parse_backend(args.get_string("backend", "auto"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   mmb_sampler_params& p = s.sampler;
   check(mmb_sampler_params_init(&p, sizeof p), "filling the sampler parameters");
   p.temperature = float(args.get_double("temp", p.temperature, 0.0, kAny));
@@ -148,7 +155,7 @@ void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* 
 }
 
 int generate(const Settings& settings) {
-  const LoadedModel loaded = load_model(settings.bundle, settings.threads);
+  const LoadedModel loaded = load_model(settings.bundle, settings.threads, settings.backend);
   const SessionPtr session = create_session(loaded.model.get());
   mmb_sampler* raw_sampler = nullptr;
   check(mmb_sampler_create(&settings.sampler, &raw_sampler), "creating the sampler");

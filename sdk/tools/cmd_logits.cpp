@@ -27,6 +27,7 @@ const std::vector<Option> kOptions = {
     {"no-bos", nullptr, "with --text: do not prepend the BOS token"},
     {"out", "FILE", "the .npy file to write (required)"},
     {"threads", "N", "compute threads; 0 = one per core (default)"},
+    {"backend", "NAME", "auto (default), cpu or cuda"},
 };
 
 struct Settings {
@@ -37,6 +38,7 @@ struct Settings {
   bool bos = true;
   std::string out;
   int32_t threads = 0;
+  int32_t backend = MMB_BACKEND_AUTO;
 };
 
 Settings read_settings(const Args& args) {
@@ -53,11 +55,16 @@ Settings read_settings(const Args& args) {
   s.bos = !args.has("no-bos");
   s.out = args.require("out");
   s.threads = int32_t(args.get_int("threads", 0, 0, 4096));
+  try {
+    s.backend = parse_backend(args.get_string("backend", "auto"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   return s;
 }
 
 int write_logits(const Settings& settings) {
-  const LoadedModel loaded = load_model(settings.bundle, settings.threads);
+  const LoadedModel loaded = load_model(settings.bundle, settings.threads, settings.backend);
   const int32_t vocab = loaded.info.vocab_size;
   std::vector<int32_t> tokens;
   if (settings.from_text) {
