@@ -35,7 +35,10 @@ namespace {
 
 const Table& plugin() {
   static const Table* table = [] {
-    void* lib = dlopen(MMB_CUDA_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+    // MMB_CUDA_PLUGIN when set (a build carried to another machine), else the build's own.
+    const char* path = std::getenv("MMB_CUDA_PLUGIN");
+    if (!path || !*path) path = MMB_CUDA_PLUGIN_PATH;
+    void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     INFO((lib ? "" : dlerror()));
     REQUIRE(lib);
     auto entry = reinterpret_cast<EntryFn>(dlsym(lib, kEntryName));
