@@ -6,6 +6,7 @@
 #include "device_matrix.hpp"
 
 #include "base/dtype.hpp"
+#include "support/splitmix_rng.hpp"
 
 #include <catch2/catch.hpp>
 #include <cuda_runtime.h>
@@ -45,26 +46,7 @@ class DeviceArray {
   size_t n_;
 };
 
-// splitmix64, uniform in [lo, hi).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * float(next() >> 40) / float(1ull << 24); }
-  std::vector<float> values(size_t n, float lo = -1.0f, float hi = 1.0f) {
-    std::vector<float> v(n);
-    for (float& x : v) x = uniform(lo, hi);
-    return v;
-  }
-
- private:
-  uint64_t state_;
-};
+using Rng = mmb::testing::SplitMixRng;
 
 inline const char* type_name(WeightType t) {
   return t == WeightType::F32 ? "f32" : t == WeightType::F16 ? "f16" : "bf16";

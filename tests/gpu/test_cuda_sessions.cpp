@@ -24,17 +24,7 @@ using namespace mmb::testing;
 
 namespace {
 
-RuntimePtr cuda_runtime() {
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.backend = MMB_BACKEND_CUDA;
-  o.n_threads = 2;
-  mmb_runtime* rt = nullptr;
-  const mmb_status s = mmb_runtime_create(&o, &rt);
-  INFO(mmb_last_error());
-  REQUIRE(s == MMB_OK);
-  return RuntimePtr(rt);
-}
+RuntimePtr cuda_runtime() { return make_runtime(2, MMB_BACKEND_CUDA); }
 
 mmb_backend_info info_of(const mmb_runtime* runtime) {
   mmb_backend_info info{};

@@ -1,4 +1,5 @@
 #include "support/model_harness.hpp"
+#include "support/splitmix_rng.hpp"
 
 #include "base/dtype.hpp"
 #include "base/tensor_values.hpp"
@@ -16,24 +17,7 @@ namespace mmb::testing {
 
 namespace {
 
-// splitmix64: the same numbers on every platform, unlike std distributions.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  uint32_t below(uint32_t n) { return uint32_t(next() % n); }
-  bool coin() { return next() & 1; }
-  template <typename T>
-  T pick(std::initializer_list<T> options) { return *(options.begin() + below(uint32_t(options.size()))); }
-
- private:
-  uint64_t state_;
-};
+using Rng = SplitMixRng;
 
 LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank, bool in_bias = false,
                   bool conv_bias = true, bool out_bias = false) {
@@ -408,10 +392,10 @@ std::vector<std::byte> bundle_bytes(const SyntheticModel& weights) {
   return write_bundle_to_memory(weights.contents, WriterOptions{});
 }
 
-RuntimePtr make_runtime(int32_t n_threads) {
+RuntimePtr make_runtime(int32_t n_threads, int32_t backend) {
   mmb_runtime_options o;
   REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.backend = MMB_BACKEND_CPU;
+  o.backend = backend;
   o.n_threads = n_threads;
   mmb_runtime* rt = nullptr;
   const mmb_status s = mmb_runtime_create(&o, &rt);

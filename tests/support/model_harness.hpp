@@ -47,8 +47,8 @@ reference::ReferenceModel build_reference(const SyntheticModel& weights);
 // The bundle bytes for the weights (uncompressed tensors).
 std::vector<std::byte> bundle_bytes(const SyntheticModel& weights);
 
-// n_threads: compute threads of the runtime (the caller's included).
-RuntimePtr make_runtime(int32_t n_threads = 2);
+// n_threads: compute threads of the runtime (the caller's included); backend: MMB_BACKEND_*.
+RuntimePtr make_runtime(int32_t n_threads = 2, int32_t backend = MMB_BACKEND_CPU);
 // Loads the weights through mmb_model_load_memory (the bytes are copied).
 ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights);
 SessionPtr make_session(mmb_model* model);
