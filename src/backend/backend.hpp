@@ -58,7 +58,8 @@ class ModelCompute {
   // n tokens of one session in order, equal to n steps; the last token's logits when
   // logits is not null.
   virtual void prefill(SessionCompute& session, const int32_t* tokens, size_t n, float* logits) const = 0;
-  // Tokens a prefill call should take at a time (the caller reports progress between calls).
+  // Tokens a short prefill call takes: a job's unit of prompt work. A call may be given
+  // more (the blocking prefill gives a few chunks at a time).
   virtual size_t prefill_chunk() const = 0;
 
  protected:

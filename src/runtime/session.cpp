@@ -29,7 +29,9 @@ void Session::step(int32_t token, float* logits) {
 
 bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRef<bool(uint64_t, uint64_t)>* progress) {
   const ModelCompute& compute = model_.compute();
-  const size_t chunk = compute.prefill_chunk();
+  // Progress goes to the host every few backend chunks: the backend may then group
+  // more tokens per pass over the weights.
+  const size_t chunk = compute.prefill_chunk() * kChunksPerProgress;
   for (size_t done = 0; done < n;) {
     const size_t m = std::min(chunk, n - done);
     compute.prefill(*compute_, tokens + done, m, done + m == n ? logits : nullptr);

@@ -28,8 +28,10 @@ class Session {
   void step(int32_t token, float* logits);
   // Tokens the backend takes per prefill call; prefill() reports progress between them.
   size_t prefill_chunk() const { return model_.compute().prefill_chunk(); }
-  // Consumes tokens in chunks; progress(done, total) between chunks may return false
-  // to stop after a whole chunk. Returns false when stopped that way.
+  // Consumes tokens in chunks of kChunksPerProgress backend chunks; progress(done,
+  // total) between them may return false to stop after a whole chunk. Returns false
+  // when stopped that way.
+  static constexpr size_t kChunksPerProgress = 4;
   bool prefill(const int32_t* tokens, size_t n, float* logits, FunctionRef<bool(uint64_t, uint64_t)>* progress);
   // Steps distinct sessions of one model by one token each; logits row i at
   // logits + i * stride (logits may be null).
