@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #if MMB_HAVE_AVX2_PATH
 
@@ -22,6 +23,7 @@ struct Vec {
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 4, kRowsFor1 = 8;
   static MMB_KERNEL Reg zero() { return _mm256_setzero_ps(); }
   static MMB_KERNEL Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static MMB_KERNEL void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 // GCC 12's AVX-512 headers start some intrinsics from an "undefined" register and then
 // warn about it under -W(maybe-)uninitialized (GCC bug 105593): not this code's doing.
@@ -29,6 +30,7 @@ struct Vec {
   static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 6, kRowsFor1 = 8;
   static MMB_KERNEL Reg zero() { return _mm512_setzero_ps(); }
   static MMB_KERNEL Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static MMB_KERNEL void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {
     // The upper 256 bits swapped down (AVX-512F has no float extract of them).
