@@ -34,6 +34,9 @@
  *     MMB_ERR_INVALID_ARGUMENT, from the init function (which then writes nothing) as
  *     from every call that reads the struct.
  *   - *_destroy(NULL) does nothing.
+ *   - Calls that compute (stepping, prefill, generation, mmb_runtime_frame(), a host
+ *     task of MMB_JOBS_HOST) use up to 64 KiB of the calling thread's stack: give
+ *     fibers and job-system threads that run them at least that much.
  *   - Strings are UTF-8 with explicit lengths unless noted. Buffers follow
  *     size-then-copy: `cap` is the capacity given, `*len` receives the size needed;
  *     when cap is too small the call returns MMB_ERR_BUFFER_TOO_SMALL, writes nothing
