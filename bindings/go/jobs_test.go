@@ -336,20 +336,25 @@ func TestPagingUnderAOneSessionBudgetIsTransparent(t *testing.T) {
 	want := []blockingRun{blockingGenerate(t, 20, prompts[0], 16), blockingGenerate(t, 21, prompts[1], 16)}
 	for _, mode := range []int{JobsWorker, JobsFrame} {
 		rt, m := loadModel(t, WithJobMode(mode), WithSessionMemoryBudget(perSession))
+		// Both sessions first: with room for one, the second pages the idle first out
+		// (a session with a running job could not be, and the creation would fail).
 		var sessions []*Session
 		var jobs []*Job
-		for i, p := range prompts {
+		for range prompts {
 			s, err := m.NewSession()
 			if err != nil {
 				t.Fatal(err)
 			}
+			sessions = append(sessions, s)
+		}
+		for i, p := range prompts {
 			sampler := seededSampler(t, uint64(20+i))
-			j, err := s.Submit(sampler, p, jobOptions(16))
+			j, err := sessions[i].Submit(sampler, p, jobOptions(16))
 			sampler.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
-			sessions, jobs = append(sessions, s), append(jobs, j)
+			jobs = append(jobs, j)
 		}
 		texts := make([]string, len(jobs))
 		for !jobs[0].Finished() || !jobs[1].Finished() {
