@@ -1,5 +1,5 @@
 // The matrix kernel against a float64 loop, for every weight dtype; batches and
-// thread counts must not change a single bit of any output; q8's two kernels agree.
+// thread counts must not change a single bit of any output; q8's SIMD paths agree with its portable kernel.
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/linear.hpp"
@@ -163,42 +163,51 @@ TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu
   }
 }
 
-TEST_CASE("the q8 AVX2 kernel agrees with the portable kernel on every shape", "[cpu]") {
-  if (!mmb::cpu::q8_avx2_available()) {
-    WARN("this CPU has no AVX2/FMA/F16C: only the portable q8 kernel runs here");
-    return;
-  }
+TEST_CASE("every q8 SIMD path agrees with the portable q8 kernel on every shape", "[cpu]") {
+  const std::vector<mmb::cpu::KernelPath> paths = supported_paths();
+  if (paths.size() == 1) WARN("only the portable q8 kernel runs on this CPU");
   std::mt19937 rng(11);
-  for (uint64_t rows : {1, 3, 37}) {
-    for (uint64_t cols : {1, 7, 8, 31, 32, 33, 48, 100, 1024, 1031}) {
-      INFO("[" << rows << ", " << cols << "]");
-      TestMatrix W = make_matrix(mmb::DType::Q8, rows, cols, rng);
-      const size_t n = 3;
-      Inputs portable(n, cols, rows, rng), avx2 = portable;
-      mmb::cpu::q8_rows(W.view, 0, rows, portable.xs.data(), portable.ys.data(), n, false);
-      mmb::cpu::q8_rows(W.view, 0, rows, avx2.xs.data(), avx2.ys.data(), n, true);
-      for (size_t b = 0; b < n; ++b)
-        for (uint64_t r = 0; r < rows; ++r) {
-          double magnitude = 0;
-          for (uint64_t c = 0; c < cols; ++c) magnitude += std::abs(W.values[r * cols + c] * double(portable.x[b][c]));
-          // Both accumulate the same terms in f32 in the same order; only where the
-          // compiler fuses a multiply and add may they round differently. Each is within
-          // ~cols * 2^-24 * magnitude of the exact sum, so they are within twice that
-          // (1e-6 * sqrt(cols) is the reference test's bound for cols <= 1024, doubled).
-          CHECK(std::abs(double(portable.y[b][r]) - double(avx2.y[b][r])) <=
-                2e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
+  mmb::ThreadPool pool(1);
+  for (mmb::cpu::KernelPath path : paths) {
+    if (path == mmb::cpu::KernelPath::Portable) continue;
+    for (uint64_t rows : {1, 3, 37}) {
+      for (uint64_t cols : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 100, 1024, 1031}) {
+        for (size_t n : {1, 3, 9}) {  // 9: the rows widened to f32 first
+          INFO(path_name(path) << " [" << rows << ", " << cols << "] x " << n);
+          TestMatrix W = make_matrix(mmb::DType::Q8, rows, cols, rng);
+          Inputs portable(n, cols, rows, rng), simd = portable;
+          mmb::cpu::q8_rows_portable(W.view, 0, rows, portable.xs.data(), portable.ys.data(), n);
+          {
+            PathScope scope(path);
+            mmb::cpu::linear(pool, W.view, mmb::Matrix{}, simd.xs.data(), simd.ys.data(), n);
+          }
+          for (size_t b = 0; b < n; ++b)
+            for (uint64_t r = 0; r < rows; ++r) {
+              double magnitude = 0;
+              for (uint64_t c = 0; c < cols; ++c) magnitude += std::abs(W.values[r * cols + c] * double(portable.x[b][c]));
+              // The portable kernel scales each group's sum; the SIMD paths scale each
+              // weight (one more rounding per product, 2^-24 relative) and sum in
+              // another order. Each is within ~cols * 2^-24 * magnitude of the exact
+              // sum, so they are within twice the reference test's bound.
+              CHECK(std::abs(double(portable.y[b][r]) - double(simd.y[b][r])) <=
+                    2e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
+            }
         }
+      }
     }
   }
 }
 
-TEST_CASE("linear on q8 takes the same kernel as q8_rows, and q8 rows load dequantized", "[cpu]") {
+TEST_CASE("the portable path's linear on q8 is q8_rows_portable, and q8 rows load dequantized", "[cpu]") {
   std::mt19937 rng(5);
   mmb::ThreadPool pool(2);
   TestMatrix W = make_matrix(mmb::DType::Q8, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
   Inputs direct(2, 48, 70, rng), through = direct;
-  mmb::cpu::q8_rows(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2, true);
-  mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
+  mmb::cpu::q8_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
+  {
+    PathScope scope(mmb::cpu::KernelPath::Portable);
+    mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
+  }
   CHECK(direct.y == through.y);
 
   std::vector<float> row(48);

@@ -53,6 +53,14 @@ MMB_HOT_CLONES void rows_bf16(const uint16_t* w, size_t cols, size_t r0, size_t 
   rows_kernel(w, cols, r0, r1, xs, ys, n, [](uint16_t v) { return bfloat_to_float(v); });
 }
 
+void rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  switch (W.dtype) {
+    case DType::F32: return rows_f32(reinterpret_cast<const float*>(W.data), W.cols, r0, r1, xs, ys, n);
+    case DType::F16: return rows_f16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
+    case DType::BF16: return rows_bf16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
+    case DType::Q8: return q8_rows_portable(W, r0, r1, xs, ys, n);
+  }
+}
 
 }  // namespace
 
@@ -72,26 +80,12 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
   pool.run(n_tasks, [&](size_t task, int) {
     size_t r0 = task * block, r1 = std::min(rows, r0 + block);
     if (r0 >= r1) return;
-    const KernelPath path = kernel_path();
-    switch (W.dtype) {
-      case DType::F32:
-      case DType::F16:
-      case DType::BF16:
+    switch (kernel_path()) {
 #if MMB_HAVE_AVX2_PATH
-        if (path == KernelPath::AVX512) {
-          rows_avx512(W.dtype, W.data, cols, r0, r1, xs, ys, n);
-          break;
-        }
-        if (path == KernelPath::AVX2) {
-          rows_avx2(W.dtype, W.data, cols, r0, r1, xs, ys, n);
-          break;
-        }
+      case KernelPath::AVX512: rows_avx512(W, r0, r1, xs, ys, n); break;
+      case KernelPath::AVX2: rows_avx2(W, r0, r1, xs, ys, n); break;
 #endif
-        if (W.dtype == DType::F32) rows_f32(reinterpret_cast<const float*>(W.data), cols, r0, r1, xs, ys, n);
-        else if (W.dtype == DType::F16) rows_f16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n);
-        else rows_bf16(reinterpret_cast<const uint16_t*>(W.data), cols, r0, r1, xs, ys, n);
-        break;
-      case DType::Q8: q8_rows(W, r0, r1, xs, ys, n, path != KernelPath::Portable); break;
+      default: rows_portable(W, r0, r1, xs, ys, n); break;
     }
     if (bias)
       for (size_t r = r0; r < r1; ++r) {

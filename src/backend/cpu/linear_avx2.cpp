@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #if MMB_HAVE_AVX2_PATH
@@ -22,8 +23,10 @@ struct Vec {
   static constexpr size_t kWidth = 8;
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 4, kRowsFor1 = 8;
   static MMB_KERNEL Reg zero() { return _mm256_setzero_ps(); }
+  static MMB_KERNEL Reg set1(float v) { return _mm256_set1_ps(v); }
   static MMB_KERNEL Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static MMB_KERNEL void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  static MMB_KERNEL Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -38,6 +41,9 @@ struct Vec {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
+  static MMB_KERNEL Reg load_q8(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -48,9 +54,8 @@ struct Vec {
 }  // namespace
 }  // namespace avx2
 
-void rows_avx2(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
-               float* const* ys, size_t n) {
-  avx2::rows_any(dtype, w, cols, r0, r1, xs, ys, n);
+void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  avx2::rows_any(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu

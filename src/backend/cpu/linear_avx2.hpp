@@ -1,23 +1,22 @@
-// The AVX2 (+ FMA, F16C) and AVX-512 matrix kernels for f32, f16 and bf16 weights (the
-// portable kernel in linear.cpp is their reference); one source, linear_blocked.inc. Register-blocked: a block of weight rows
-// meets a block of vectors, so each loaded weight and each loaded input serves several
-// products, and a batch of vectors turns the memory-bound matrix-vector product into
-// compute-bound matrix-matrix work.
+// The AVX2 (+ FMA, F16C) and AVX-512 matrix kernels for every weight dtype (the portable
+// kernels in linear.cpp and linear_q8.cpp are their reference); one source,
+// linear_blocked.inc. Register-blocked: a block of weight rows meets a block of
+// vectors, so each loaded weight and each loaded input serves several products, and a
+// batch of vectors turns the memory-bound matrix-vector product into compute-bound
+// matrix-matrix work.
 #pragma once
 
-#include "base/dtype.hpp"
+#include "model/model_weights.hpp"
 
 #include <cstddef>
 
 namespace mmb::cpu {
 
-// ys[b][r] = (row r of w) . xs[b] for r in [r0, r1) and b < n; w is [rows, cols] of
-// `dtype` (F32, F16 or BF16). Only where kernel_path_supported() says so. Each output is
-// summed in the same order whatever the blocking, so any batch size gives identical
-// bits (within one path: the paths' lane counts differ).
-void rows_avx2(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
-               float* const* ys, size_t n);
-void rows_avx512(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
-                 float* const* ys, size_t n);
+// ys[b][r] = (row r of w) . xs[b] for r in [r0, r1) and b < n. Only where
+// kernel_path_supported() says so. Each output is summed in the same order whatever
+// the blocking, so any batch size gives identical bits (within one path: the paths'
+// lane counts differ).
+void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 
 }  // namespace mmb::cpu

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 // GCC 12's AVX-512 headers start some intrinsics from an "undefined" register and then
@@ -29,8 +30,10 @@ struct Vec {
   static constexpr size_t kWidth = 16;
   static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 6, kRowsFor1 = 8;
   static MMB_KERNEL Reg zero() { return _mm512_setzero_ps(); }
+  static MMB_KERNEL Reg set1(float v) { return _mm512_set1_ps(v); }
   static MMB_KERNEL Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static MMB_KERNEL void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static MMB_KERNEL Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {
     // The upper 256 bits swapped down (AVX-512F has no float extract of them).
@@ -47,6 +50,9 @@ struct Vec {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
+  static MMB_KERNEL Reg load_q8(const int8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -57,9 +63,8 @@ struct Vec {
 }  // namespace
 }  // namespace avx512
 
-void rows_avx512(DType dtype, const void* w, size_t cols, size_t r0, size_t r1, const float* const* xs,
-                 float* const* ys, size_t n) {
-  avx512::rows_any(dtype, w, cols, r0, r1, xs, ys, n);
+void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  avx512::rows_any(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu

@@ -19,7 +19,7 @@ namespace {
 
 // Eight running sums take each group's eight partial sums times its scale; a short
 // last group's columns beyond its whole eights are summed apart. The pairwise final
-// reduction (4, 2, 1) is the one the AVX2 version's horizontal add makes.
+// reduction is pairwise (4, 2, 1).
 [[gnu::always_inline]] inline float dot_q8(const int8_t* q, const std::byte* scales, const float* x, size_t cols) {
   float acc[8] = {};
   size_t c = 0, g = 0;
@@ -45,77 +45,17 @@ namespace {
   return acc[0] + rest;
 }
 
-MMB_HOT_CLONES void rows_q8_portable(const int8_t* w, const std::byte* scales, size_t cols, size_t r0, size_t r1,
+MMB_HOT_CLONES void rows_q8(const int8_t* w, const std::byte* scales, size_t cols, size_t r0, size_t r1,
                                      const float* const* xs, float* const* ys, size_t n) {
   const size_t row_scales = 2 * q8_groups(cols);
   for (size_t r = r0; r < r1; ++r)
     for (size_t b = 0; b < n; ++b) ys[b][r] = dot_q8(w + r * cols, scales + r * row_scales, xs[b], cols);
 }
 
-#if MMB_HAVE_AVX2_PATH
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline __m256 widen_q8(const int8_t* q) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))));
-}
-
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline float scale_avx2(const std::byte* scales, size_t g) {
-  uint16_t h;
-  std::memcpy(&h, scales + 2 * g, 2);
-  return _cvtsh_ss(h);
-}
-
-__attribute__((target("avx2,fma,f16c"))) void rows_q8_avx2(const int8_t* w, const std::byte* scales, size_t cols,
-                                                          size_t r0, size_t r1, const float* const* xs,
-                                                          float* const* ys, size_t n) {
-  const size_t row_scales = 2 * q8_groups(cols);
-  for (size_t r = r0; r < r1; ++r) {
-    const int8_t* q = w + r * cols;
-    const std::byte* sc = scales + r * row_scales;
-    for (size_t b = 0; b < n; ++b) {
-      const float* x = xs[b];
-      __m256 acc = _mm256_setzero_ps();
-      size_t c = 0, g = 0;
-      for (; c + kQ8Group <= cols; c += kQ8Group, ++g) {
-        __m256 p = _mm256_mul_ps(widen_q8(q + c), _mm256_loadu_ps(x + c));
-        p = _mm256_fmadd_ps(widen_q8(q + c + 8), _mm256_loadu_ps(x + c + 8), p);
-        p = _mm256_fmadd_ps(widen_q8(q + c + 16), _mm256_loadu_ps(x + c + 16), p);
-        p = _mm256_fmadd_ps(widen_q8(q + c + 24), _mm256_loadu_ps(x + c + 24), p);
-        acc = _mm256_fmadd_ps(p, _mm256_set1_ps(scale_avx2(sc, g)), acc);
-      }
-      float rest = 0.0f;
-      if (c < cols) {
-        __m256 p = _mm256_setzero_ps();
-        float pr = 0.0f;
-        for (; c + 8 <= cols; c += 8) p = _mm256_fmadd_ps(widen_q8(q + c), _mm256_loadu_ps(x + c), p);
-        for (; c < cols; ++c) pr += float(q[c]) * x[c];
-        const float s = scale_avx2(sc, g);
-        acc = _mm256_fmadd_ps(p, _mm256_set1_ps(s), acc);
-        rest = pr * s;
-      }
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      ys[b][r] = _mm_cvtss_f32(h) + rest;
-    }
-  }
-}
-#endif
-
 }  // namespace
 
-bool q8_avx2_available() {
-#if MMB_HAVE_AVX2_PATH
-  return cpu_has_avx2_f16c();
-#else
-  return false;
-#endif
-}
-
-void q8_rows(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n, bool avx2) {
-  const auto* w = reinterpret_cast<const int8_t*>(W.data);
-#if MMB_HAVE_AVX2_PATH
-  if (avx2 && q8_avx2_available()) return rows_q8_avx2(w, W.scales, W.cols, r0, r1, xs, ys, n);
-#endif
-  rows_q8_portable(w, W.scales, W.cols, r0, r1, xs, ys, n);
+void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  rows_q8(reinterpret_cast<const int8_t*>(W.data), W.scales, W.cols, r0, r1, xs, ys, n);
 }
 
 void q8_load_row(const Matrix& W, uint64_t r, float* out) {
