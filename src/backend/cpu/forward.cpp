@@ -186,18 +186,16 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
   linear(pool, w.dt_proj.weight, w.dt_proj.bias, in, out, n);
 
-  // Selective scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
-  const float* A_all = A.data();
-  for_channels(pool, di, n * ds * 4, [&](size_t c) {
-    const float* Ac = A_all + c * ds;
-    const float Dc = load(w.D, c);
+  // Selective scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z), in runs
+  // of 16 channels (the vector paths' width; the runs do not depend on the threads).
+  constexpr size_t kRun = 16;
+  for_channels(pool, (di + kRun - 1) / kRun, n * ds * 4 * kRun, [&](size_t run) {
+    const size_t c0 = run * kRun, c1 = std::min(di, c0 + kRun);
     for (size_t b = 0; b < n; ++b) {
       RowScratch& s = *rows[b].scratch;
-      float* state = rows[b].state + lw.state_offset + di * conv_len + c * ds;
-      const float dt = softplus(s.dt[c]);
-      const float x = s.xc[c];
-      const float y = scan_channel(state, Ac, s.dbc + r, s.dbc + r + ds, dt, dt * x, ds);
-      s.y[c] = (y + Dc * x) * silu(s.xz[di + c]);
+      const ScanStep step{rows[b].state + lw.state_offset + di * conv_len, A.data(), s.dbc + r, s.dbc + r + ds,
+                          s.dt, s.xc, s.xz + di, w.D, s.y};
+      scan_channels(step, c0, c1, ds);
     }
   });
 

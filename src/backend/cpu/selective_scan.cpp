@@ -1,7 +1,10 @@
 #include "backend/cpu/selective_scan.hpp"
 
+#include "backend/cpu/activations.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
+#include "backend/cpu/weight_load.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -92,8 +95,98 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) float scan_avx512(float* s, con
   return _mm512_reduce_add_ps(acc);
 }
 
+// log(1 + u) for u in [0, 1]: 2 atanh(s) with s = u / (2 + u) in [0, 1/3], by its series
+// to s^15 (truncation below 2e-9 relative); no cancellation for small u.
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline __m512 log1p_unit16(__m512 u) {
+  const __m512 s = _mm512_div_ps(u, _mm512_add_ps(_mm512_set1_ps(2.0f), u));
+  const __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(1.0f / 15.0f);
+  for (float c : {1.0f / 13.0f, 1.0f / 11.0f, 1.0f / 9.0f, 1.0f / 7.0f, 1.0f / 5.0f, 1.0f / 3.0f, 1.0f})
+    p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(c));
+  return _mm512_mul_ps(_mm512_add_ps(s, s), p);
+}
+
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline __m512 abs16(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+
+// softplus(x) = max(x, 0) + log(1 + e^-|x|): never overflows.
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline __m512 softplus16(__m512 x) {
+  return _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), log1p_unit16(exp16(_mm512_sub_ps(_mm512_setzero_ps(), abs16(x)))));
+}
+
+// silu(z) = z sigmoid(z), the sigmoid from e^-|z| (never overflows).
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline __m512 silu16(__m512 z) {
+  const __m512 t = exp16(_mm512_sub_ps(_mm512_setzero_ps(), abs16(z)));
+  const __m512 positive = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), t));
+  const __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mul_ps(z, _mm512_mask_mul_ps(positive, negative, positive, t));
+}
+
+// Lane i = the sum of acc[i]'s lanes, pairwise (lanes j and j + 8, then j + 4, j + 2,
+// j + 1) whatever i: sixteen sums share each shuffle.
+__attribute__((target("avx512f,avx2,fma,f16c"), always_inline)) inline __m512 sum16(const __m512 (&acc)[16]) {
+  __m512 t[8], u[4], v[2];
+  for (int i = 0; i < 8; ++i)  // 256-bit halves: lanes j + j + 8
+    t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[i], acc[i + 8], 0x44), _mm512_shuffle_f32x4(acc[i], acc[i + 8], 0xEE));
+  for (int i = 0; i < 4; ++i)  // 128-bit quarters: j + j + 4
+    u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[i], t[i + 4], 0x88), _mm512_shuffle_f32x4(t[i], t[i + 4], 0xDD));
+  for (int i = 0; i < 2; ++i)  // within quarters: j + j + 2
+    v[i] = _mm512_add_ps(_mm512_shuffle_ps(u[i], u[i + 2], 0x44), _mm512_shuffle_ps(u[i], u[i + 2], 0xEE));
+  const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
+  // r's lane 4q + m holds the sum of acc[order[4q + m]]; the order is its own inverse.
+  const __m512i order = _mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15);
+  return _mm512_permutexvar_ps(order, r);
+}
+
+// Sixteen channels (fewer at the end) per pass: their dt, softplus, silu and final sums
+// as vectors; each channel's state update as in scan_avx512.
+__attribute__((target("avx512f,avx2,fma,f16c"))) void scan_channels_avx512(const ScanStep& st, size_t c0, size_t c1,
+                                                                         size_t ds) {
+  for (size_t g = c0; g < c1; g += 16) {
+    const size_t count = std::min<size_t>(16, c1 - g);
+    const __mmask16 lanes = count == 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+    const __m512 dt = softplus16(_mm512_maskz_loadu_ps(lanes, st.dt_raw + g));
+    const __m512 x = _mm512_maskz_loadu_ps(lanes, st.x + g);
+    alignas(64) float dts[16], dtxs[16], Ds[16] = {};
+    _mm512_store_ps(dts, dt);
+    _mm512_store_ps(dtxs, _mm512_mul_ps(dt, x));
+    for (size_t i = 0; i < count; ++i) Ds[i] = load(st.D, g + i);
+    __m512 acc[16];
+    for (size_t i = 0; i < 16; ++i) {
+      acc[i] = _mm512_setzero_ps();
+      if (i >= count) continue;
+      float* s = st.state + (g + i) * ds;
+      const float* A = st.A + (g + i) * ds;
+      const __m512 vdt = _mm512_set1_ps(dts[i]), vdtx = _mm512_set1_ps(dtxs[i]);
+      for (size_t k = 0; k < ds; k += 16) {
+        const __mmask16 m = ds - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (ds - k)) - 1);
+        const __m512 decay = exp16(_mm512_mul_ps(vdt, _mm512_maskz_loadu_ps(m, A + k)));
+        const __m512 state = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, s + k), decay,
+                                             _mm512_mul_ps(vdtx, _mm512_maskz_loadu_ps(m, st.B + k)));
+        _mm512_mask_storeu_ps(s + k, m, state);
+        acc[i] = _mm512_fmadd_ps(state, _mm512_maskz_loadu_ps(m, st.C + k), acc[i]);
+      }
+    }
+    const __m512 y = _mm512_fmadd_ps(_mm512_load_ps(Ds), x, sum16(acc));
+    _mm512_mask_storeu_ps(st.y + g, lanes, _mm512_mul_ps(y, silu16(_mm512_maskz_loadu_ps(lanes, st.z + g))));
+  }
+}
+
 }  // namespace
 #endif
+
+void scan_channels(const ScanStep& st, size_t c0, size_t c1, size_t d_state) {
+#if MMB_HAVE_AVX2_PATH
+  if (kernel_path() == KernelPath::AVX512) return scan_channels_avx512(st, c0, c1, d_state);
+#endif
+  for (size_t c = c0; c < c1; ++c) {
+    const float dt = softplus(st.dt_raw[c]);
+    const float x = st.x[c];
+    const float y = scan_channel(st.state + c * d_state, st.A + c * d_state, st.B, st.C, dt, dt * x, d_state);
+    st.y[c] = (y + load(st.D, c) * x) * silu(st.z[c]);
+  }
+}
 
 float scan_channel(float* s, const float* A, const float* B, const float* C, float dt, float dtx, size_t d_state) {
 #if MMB_HAVE_AVX2_PATH
