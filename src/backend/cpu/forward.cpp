@@ -1,6 +1,7 @@
 #include "backend/cpu/forward.hpp"
 
 #include "backend/cpu/activations.hpp"
+#include "backend/cpu/conv_step.hpp"
 #include "backend/cpu/linear.hpp"
 #include "backend/cpu/selective_scan.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -162,21 +163,20 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
     linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
   }
 
-  // Conv window per channel: state holds the last d_conv - 1 inputs, oldest first.
-  for_channels(pool, di, n * dc, [&](size_t c) {
-    float wk[64];
-    for (size_t k = 0; k < dc; ++k) wk[k] = load(w.conv_weight, c * dc + k);
-    const float bias = w.conv_bias ? load(w.conv_bias, c) : 0.0f;
-    for (size_t b = 0; b < n; ++b) {
-      float* window = rows[b].state + lw.state_offset + c * conv_len;
-      const float x = rows[b].scratch->xz[c];
-      float acc = bias;
-      for (size_t k = 0; k < conv_len; ++k) acc += wk[k] * window[k];
-      acc += wk[conv_len] * x;
-      for (size_t k = 0; k + 1 < conv_len; ++k) window[k] = window[k + 1];
-      if (conv_len) window[conv_len - 1] = x;
-      rows[b].scratch->xc[c] = silu(acc);
-    }
+  // Conv window per channel: state holds the last d_conv - 1 inputs, oldest first. In
+  // runs of 16 channels, like the scan below.
+  constexpr size_t kRun = 16;
+  float* windows[kMaxLinearBatch];
+  const float* conv_in[kMaxLinearBatch];
+  float* conv_out[kMaxLinearBatch];
+  for (size_t b = 0; b < n; ++b) {
+    windows[b] = rows[b].state + lw.state_offset;
+    conv_in[b] = rows[b].scratch->xz;
+    conv_out[b] = rows[b].scratch->xc;
+  }
+  const ConvRows conv_rows{windows, conv_in, conv_out, n};
+  for_channels(pool, (di + kRun - 1) / kRun, n * dc * kRun, [&](size_t run) {
+    conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, run * kRun, std::min(di, run * kRun + kRun));
   });
 
   gather(rows, n, [](RowScratch& s) { return s.xc; }, in);
@@ -188,7 +188,6 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
 
   // Selective scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z), in runs
   // of 16 channels (the vector paths' width; the runs do not depend on the threads).
-  constexpr size_t kRun = 16;
   for_channels(pool, (di + kRun - 1) / kRun, n * ds * 4 * kRun, [&](size_t run) {
     const size_t c0 = run * kRun, c1 = std::min(di, c0 + kRun);
     for (size_t b = 0; b < n; ++b) {
