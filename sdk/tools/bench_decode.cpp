@@ -39,11 +39,6 @@ struct Options {
   bool json = false;
 };
 
-
-void check(mmb_status s, const char* what) {
-  if (s != MMB_OK) fail(s, what, ": ", mmb_last_error());
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

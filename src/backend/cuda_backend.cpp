@@ -23,6 +23,12 @@ void check(mmb_status status, const plugin::ErrorText& error, const char* what) 
   fail(status, "CUDA backend: ", what, ": ", error.message[0] ? error.message : "no message");
 }
 
+// The plugin path the host named in MMB_CUDA_PLUGIN, or nullptr.
+const char* plugin_override() {
+  const char* path = std::getenv("MMB_CUDA_PLUGIN");
+  return path && *path ? path : nullptr;
+}
+
 // The folder this library's code was loaded from ("" when unknown).
 std::string own_folder() {
   Dl_info info{};
@@ -46,8 +52,8 @@ const plugin::Table& load_table() {
     handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!handle) tried += cat("\n  ", path, ": ", dlerror());
   };
-  if (const char* env = std::getenv("MMB_CUDA_PLUGIN"); env && *env) {
-    attempt(env);
+  if (const char* path = plugin_override()) {
+    attempt(path);
   } else {
     const std::string folder = own_folder();
     if (!folder.empty()) attempt(folder + kPluginFile);
@@ -198,7 +204,7 @@ class CudaBackend final : public Backend {
 // Without NVIDIA's driver library there is no device: say so without loading the plugin
 // (which would map cuBLAS for nothing). An explicit MMB_CUDA_PLUGIN always loads it.
 void require_driver() {
-  if (const char* env = std::getenv("MMB_CUDA_PLUGIN"); env && *env) return;
+  if (plugin_override()) return;
   void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
   if (!driver) fail(MMB_ERR_BACKEND, "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)");
   dlclose(driver);
