@@ -153,19 +153,18 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   const size_t conv_len = dc - 1;
   MutablePointers in, out;
 
-  gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
-  gather(rows, n, [](RowScratch& s) { return s.xz; }, out);
-  if (mc.split_in_proj()) {
-    project(mc.x_proj_experts, w.x_in, di, pool, rows, in, out, n);
-    for (size_t b = 0; b < n; ++b) out[b] += di;
-    project(mc.z_proj_experts, w.z_in, di, pool, rows, in, out, n);
-  } else {
-    linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
-  }
-
-  // Conv window per channel: state holds the last d_conv - 1 inputs, oldest first. In
-  // runs of 16 channels, like the scan below.
+  // Channels go in runs of 16 (the vector paths' width); a task takes whole runs, so
+  // the split never depends on the threads.
   constexpr size_t kRun = 16;
+  const size_t runs = (di + kRun - 1) / kRun;
+  const size_t tasks = std::min(runs, size_t(pool.size()) * 4);
+  const size_t runs_per_task = (runs + tasks - 1) / tasks;
+  auto channels_of = [&](size_t task) {
+    const size_t c0 = std::min(di, task * runs_per_task * kRun);
+    return std::pair{c0, std::min(di, c0 + runs_per_task * kRun)};
+  };
+
+  // The conv window per channel: state holds the last d_conv - 1 inputs, oldest first.
   float* windows[kMaxLinearBatch];
   const float* conv_in[kMaxLinearBatch];
   float* conv_out[kMaxLinearBatch];
@@ -175,21 +174,40 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
     conv_out[b] = rows[b].scratch->xc;
   }
   const ConvRows conv_rows{windows, conv_in, conv_out, n};
-  for_channels(pool, (di + kRun - 1) / kRun, n * dc * kRun, [&](size_t run) {
-    conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, run * kRun, std::min(di, run * kRun + kRun));
-  });
+
+  gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.xz; }, out);
+  if (mc.split_in_proj()) {
+    project(mc.x_proj_experts, w.x_in, di, pool, rows, in, out, n);
+    for (size_t b = 0; b < n; ++b) out[b] += di;
+    project(mc.z_proj_experts, w.z_in, di, pool, rows, in, out, n);
+    for_channels(pool, runs, n * dc * kRun, [&](size_t run) {
+      conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, run * kRun, std::min(di, run * kRun + kRun));
+    });
+  } else {
+    // in_proj's rows of a task's channels (x, then z) and their conv in one task: one
+    // pass over the pool instead of two.
+    pool.run(tasks, [&](size_t task, int) {
+      const auto [c0, c1] = channels_of(task);
+      if (c0 >= c1) return;
+      linear_rows(w.in_proj.weight, w.in_proj.bias, c0, c1, in, out, n);
+      linear_rows(w.in_proj.weight, w.in_proj.bias, di + c0, di + c1, in, out, n);
+      conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
+    });
+  }
 
   gather(rows, n, [](RowScratch& s) { return s.xc; }, in);
   gather(rows, n, [](RowScratch& s) { return s.dbc; }, out);
   linear(pool, w.x_proj, Matrix{}, in, out, n);
-  gather(rows, n, [](RowScratch& s) { return s.dbc; }, in);  // dt_proj reads dbc[0, dt_rank)
-  gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
-  linear(pool, w.dt_proj.weight, w.dt_proj.bias, in, out, n);
 
-  // Selective scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z), in runs
-  // of 16 channels (the vector paths' width; the runs do not depend on the threads).
-  for_channels(pool, (di + kRun - 1) / kRun, n * ds * 4 * kRun, [&](size_t run) {
-    const size_t c0 = run * kRun, c1 = std::min(di, c0 + kRun);
+  // dt_proj's rows of a task's channels (dt reads dbc[0, dt_rank)), then the selective
+  // scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
+  gather(rows, n, [](RowScratch& s) { return s.dbc; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
+  pool.run(tasks, [&](size_t task, int) {
+    const auto [c0, c1] = channels_of(task);
+    if (c0 >= c1) return;
+    linear_rows(w.dt_proj.weight, w.dt_proj.bias, c0, c1, in, out, n);
     for (size_t b = 0; b < n; ++b) {
       RowScratch& s = *rows[b].scratch;
       const ScanStep step{rows[b].state + lw.state_offset + di * conv_len, A.data(), s.dbc + r, s.dbc + r + ds,

@@ -78,21 +78,25 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
   if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
   const size_t block = (rows + n_tasks - 1) / n_tasks;
   pool.run(n_tasks, [&](size_t task, int) {
-    size_t r0 = task * block, r1 = std::min(rows, r0 + block);
-    if (r0 >= r1) return;
-    switch (kernel_path()) {
-#if MMB_HAVE_AVX2_PATH
-      case KernelPath::AVX512: rows_avx512(W, r0, r1, xs, ys, n); break;
-      case KernelPath::AVX2: rows_avx2(W, r0, r1, xs, ys, n); break;
-#endif
-      default: rows_portable(W, r0, r1, xs, ys, n); break;
-    }
-    if (bias)
-      for (size_t r = r0; r < r1; ++r) {
-        float bv = load(bias, r);
-        for (size_t b = 0; b < n; ++b) ys[b][r] += bv;
-      }
+    const size_t r0 = task * block, r1 = std::min(rows, r0 + block);
+    if (r0 < r1) linear_rows(W, bias, r0, r1, xs, ys, n);
   });
+}
+
+void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
+                 float* const* ys, size_t n) {
+  switch (kernel_path()) {
+#if MMB_HAVE_AVX2_PATH
+    case KernelPath::AVX512: rows_avx512(W, r0, r1, xs, ys, n); break;
+    case KernelPath::AVX2: rows_avx2(W, r0, r1, xs, ys, n); break;
+#endif
+    default: rows_portable(W, r0, r1, xs, ys, n); break;
+  }
+  if (bias)
+    for (size_t r = r0; r < r1; ++r) {
+      const float bv = load(bias, r);
+      for (size_t b = 0; b < n; ++b) ys[b][r] += bv;
+    }
 }
 
 }  // namespace mmb::cpu
