@@ -9,17 +9,6 @@
 
 namespace mmb::cpu {
 
-// The f16 type the compiler converts in hardware where it can (F16C, NEON).
-#if defined(__FLT16_MAX__)
-inline float half_to_float(uint16_t h) {
-  _Float16 v;
-  std::memcpy(&v, &h, 2);
-  return float(v);
-}
-#else
-inline float half_to_float(uint16_t h) { return f16_to_f32(h); }
-#endif
-
 inline float bfloat_to_float(uint16_t h) { return bf16_to_f32(h); }
 
 // f16 to f32 with integer and float operations only, no branches or table, so the
@@ -46,7 +35,7 @@ inline float half_bits_to_float(uint16_t h) {
 inline float load(const Matrix& m, uint64_t i) {
   switch (m.dtype) {
     case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
-    case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return half_to_float(h); }
+    case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return half_bits_to_float(h); }
     case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bfloat_to_float(h); }
     case DType::Q8: {
       const uint64_t r = i / m.cols, c = i % m.cols;
