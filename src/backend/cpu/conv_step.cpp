@@ -14,7 +14,7 @@ void convolve(const Matrix& weight, const Matrix& bias, size_t d_conv, const Con
   const size_t conv_len = d_conv - 1;
   for (size_t c = c0; c < c1; ++c) {
     float wk[64];
-    for (size_t k = 0; k < d_conv; ++k) wk[k] = load(weight, c * d_conv + k);
+    load_row(weight, c, wk);  // [d_inner, d_conv]: one row per channel
     const float b = bias ? load(bias, c) : 0.0f;
     for (size_t row = 0; row < rows.n; ++row) {
       float* window = rows.windows[row] + c * conv_len;
