@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -39,19 +40,28 @@ Run run_mmb(const std::string& arguments) {
   const std::string command = std::string("'") + MMB_CLI_PATH + "' " + arguments + " < /dev/null > '" + base +
                               ".out' 2> '" + base + ".err'";
   const int status = std::system(command.c_str());
+  Run run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(base + ".out"), read_file(base + ".err")};
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
   REQUIRE(WIFEXITED(status));
-  return {WEXITSTATUS(status), read_file(base + ".out"), read_file(base + ".err")};
+  return run;
 }
 
+// A file of this process's, removed when the process ends.
+struct ProcessFile {
+  std::string path;
+  ~ProcessFile() { std::remove(path.c_str()); }
+};
+
 const std::string& tiny_bundle() {
-  static const std::string path = [] {
+  static const ProcessFile file = [] {
     // One file per process: ctest runs test cases as parallel processes.
     const std::string p = std::string(MMB_BINARY_DIR) + "/test_cli_commands_tiny." + std::to_string(::getpid()) + ".mmb";
     const mmb::SyntheticModel model = mmb::make_synthetic_model(mmb::named_shape("tiny"), {});
     mmb::write_bundle_to_file(model.contents, {}, p);
-    return p;
+    return ProcessFile{p};
   }();
-  return path;
+  return file.path;
 }
 
 void check_ok(mmb_status s) {
