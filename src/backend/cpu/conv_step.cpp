@@ -36,6 +36,13 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void silu_avx512(float* v, size
     _mm512_mask_storeu_ps(v + i, m, silu16(_mm512_maskz_loadu_ps(m, v + i)));
   }
 }
+
+__attribute__((target("avx2,fma,f16c"))) void silu_avx2(float* v, size_t count) {
+  for (size_t i = 0; i < count; i += 8) {
+    const __m256i m = first_lanes8(count - i);
+    _mm256_maskstore_ps(v + i, m, silu8(_mm256_maskload_ps(v + i, m)));
+  }
+}
 #endif
 
 }  // namespace
@@ -46,6 +53,10 @@ void conv_channels(const Matrix& weight, const Matrix& bias, size_t d_conv, cons
 #if MMB_HAVE_AVX2_PATH
   if (kernel_path() == KernelPath::AVX512) {
     for (size_t row = 0; row < rows.n; ++row) silu_avx512(rows.outs[row] + c0, c1 - c0);
+    return;
+  }
+  if (kernel_path() == KernelPath::AVX2) {
+    for (size_t row = 0; row < rows.n; ++row) silu_avx2(rows.outs[row] + c0, c1 - c0);
     return;
   }
 #endif

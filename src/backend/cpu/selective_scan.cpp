@@ -109,12 +109,58 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void scan_channels_avx512(const
   }
 }
 
+// Lane i = the sum of acc[i]'s lanes, pairwise (lanes j and j + 4, then j + 2, j + 1)
+// whatever i: eight sums share each shuffle.
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline __m256 sum8(const __m256 (&acc)[8]) {
+  __m256 t[4], u[2];
+  for (int i = 0; i < 4; ++i)  // 128-bit halves: lanes j + j + 4
+    t[i] = _mm256_add_ps(_mm256_permute2f128_ps(acc[i], acc[i + 4], 0x20), _mm256_permute2f128_ps(acc[i], acc[i + 4], 0x31));
+  for (int i = 0; i < 2; ++i)  // within halves: j + j + 2
+    u[i] = _mm256_add_ps(_mm256_shuffle_ps(t[i], t[i + 2], 0x44), _mm256_shuffle_ps(t[i], t[i + 2], 0xEE));
+  const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], 0x88), _mm256_shuffle_ps(u[0], u[1], 0xDD));
+  // r's lane 4h + m holds the sum of acc[order[4h + m]]; the order is its own inverse.
+  return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7));
+}
+
+// scan_channels_avx512's method with eight channels per pass.
+__attribute__((target("avx2,fma,f16c"))) void scan_channels_avx2(const ScanStep& st, size_t c0, size_t c1, size_t ds) {
+  for (size_t g = c0; g < c1; g += 8) {
+    const size_t count = std::min<size_t>(8, c1 - g);
+    const __m256i lanes = first_lanes8(count);
+    const __m256 dt = softplus8(_mm256_maskload_ps(st.dt_raw + g, lanes));
+    const __m256 x = _mm256_maskload_ps(st.x + g, lanes);
+    alignas(32) float dts[8], dtxs[8], Ds[8] = {};
+    _mm256_store_ps(dts, dt);
+    _mm256_store_ps(dtxs, _mm256_mul_ps(dt, x));
+    for (size_t i = 0; i < count; ++i) Ds[i] = load(st.D, g + i);
+    __m256 acc[8];
+    for (size_t i = 0; i < 8; ++i) {
+      acc[i] = _mm256_setzero_ps();
+      if (i >= count) continue;
+      float* s = st.state + (g + i) * ds;
+      const float* A = st.A + (g + i) * ds;
+      const __m256 vdt = _mm256_set1_ps(dts[i]), vdtx = _mm256_set1_ps(dtxs[i]);
+      for (size_t k = 0; k < ds; k += 8) {
+        const __m256i m = first_lanes8(ds - k);
+        const __m256 decay = exp8(_mm256_mul_ps(vdt, _mm256_maskload_ps(A + k, m)));
+        const __m256 state = _mm256_fmadd_ps(_mm256_maskload_ps(s + k, m), decay,
+                                             _mm256_mul_ps(vdtx, _mm256_maskload_ps(st.B + k, m)));
+        _mm256_maskstore_ps(s + k, m, state);
+        acc[i] = _mm256_fmadd_ps(state, _mm256_maskload_ps(st.C + k, m), acc[i]);
+      }
+    }
+    const __m256 y = _mm256_fmadd_ps(_mm256_load_ps(Ds), x, sum8(acc));
+    _mm256_maskstore_ps(st.y + g, lanes, _mm256_mul_ps(y, silu8(_mm256_maskload_ps(st.z + g, lanes))));
+  }
+}
+
 }  // namespace
 #endif
 
 void scan_channels(const ScanStep& st, size_t c0, size_t c1, size_t d_state) {
 #if MMB_HAVE_AVX2_PATH
   if (kernel_path() == KernelPath::AVX512) return scan_channels_avx512(st, c0, c1, d_state);
+  if (kernel_path() == KernelPath::AVX2) return scan_channels_avx2(st, c0, c1, d_state);
 #endif
   for (size_t c = c0; c < c1; ++c) {
     const float dt = softplus(st.dt_raw[c]);

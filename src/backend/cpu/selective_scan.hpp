@@ -28,9 +28,9 @@ struct ScanStep {
   float* y;
 };
 
-// Channels [c0, c1). The AVX-512 path takes 16 channels at a time as vectors (softplus,
-// silu and the state sums too); a channel's result does not depend on which channels
-// share its vector, so any split of the channels gives identical bits.
+// Channels [c0, c1). The AVX-512 and AVX2 paths take 16 or 8 channels at a time as
+// vectors (softplus, silu and the state sums too); a channel's result does not depend
+// on which channels share its vector, so any split of the channels gives identical bits.
 void scan_channels(const ScanStep& step, size_t c0, size_t c1, size_t d_state);
 
 float scan_channel(float* s, const float* A, const float* B, const float* C, float dt, float dtx, size_t d_state);
