@@ -9,8 +9,15 @@
 
 namespace mmb::cpu {
 
-// The f16 type the compiler converts in hardware where it can (F16C, NEON).
-#if defined(__FLT16_MAX__)
+// The f16 type the compiler converts in hardware where it can (F16C, NEON). On arm64
+// that is __fp16: GCC before 13 defines __FLT16_MAX__ there but has no _Float16 in C++.
+#if defined(__aarch64__)
+inline float half_to_float(uint16_t h) {
+  __fp16 v;
+  std::memcpy(&v, &h, 2);
+  return float(v);
+}
+#elif defined(__FLT16_MAX__)
 inline float half_to_float(uint16_t h) {
   _Float16 v;
   std::memcpy(&v, &h, 2);
