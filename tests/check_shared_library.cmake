@@ -1,6 +1,14 @@
 # libmoemamba.so ships as one file: it may need only the C/C++ runtime, and it may
 # export only mmb_* symbols (zstd, xxhash, utf8proc and C++ internals stay hidden).
+# MACHINE (optional): the architecture readelf must report (a cross build's check).
 cmake_policy(SET CMP0057 NEW)  # IN_LIST in script mode
+
+if(MACHINE)
+  execute_process(COMMAND readelf -h --wide "${LIB}" OUTPUT_VARIABLE header RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT header MATCHES "Machine: +${MACHINE}\n")
+    message(FATAL_ERROR "${LIB} is not built for ${MACHINE}:\n${header}")
+  endif()
+endif()
 
 execute_process(COMMAND readelf -d --wide "${LIB}" OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
