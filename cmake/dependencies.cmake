@@ -1,13 +1,28 @@
 # Third-party parts, all from Debian. zstd is compiled from Debian's source package
 # (fetched by sdk/scripts/setup.sh) because Debian's libzstd.a is not built as PIC
 # and libmoemamba.so must carry zstd inside it, hidden. xxhash is header-only
-# (XXH_INLINE_ALL); utf8proc's static archive is PIC.
+# (XXH_INLINE_ALL); utf8proc's static archive is PIC. A cross build (the arm64 preset)
+# takes the header-only parts from the build machine's /usr/include, after the
+# target's own headers (cmake/toolchains).
 
 find_program(FLATC flatc REQUIRED)
 find_path(FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h REQUIRED)
 find_path(XXHASH_INCLUDE xxhash.h REQUIRED)
-find_path(UTF8PROC_INCLUDE utf8proc.h REQUIRED)
-find_library(UTF8PROC_STATIC NAMES libutf8proc.a REQUIRED)
+if(CMAKE_CROSSCOMPILING)
+  # Debian's libutf8proc.a is the build machine's architecture: a cross build compiles
+  # the same version's source (fetched by sdk/scripts/setup.sh), hidden like zstd.
+  set(UTF8PROC_INCLUDE "${MMB_DEPS_DIR}/utf8proc")
+  if(NOT EXISTS "${UTF8PROC_INCLUDE}/utf8proc.c")
+    message(FATAL_ERROR "utf8proc sources not found at ${UTF8PROC_INCLUDE}: run sdk/scripts/setup.sh")
+  endif()
+  add_library(mmb_utf8proc STATIC "${UTF8PROC_INCLUDE}/utf8proc.c")
+  target_compile_definitions(mmb_utf8proc PRIVATE UTF8PROC_STATIC)
+  target_compile_options(mmb_utf8proc PRIVATE -O2 -w)
+  set(UTF8PROC_STATIC mmb_utf8proc)
+else()
+  find_path(UTF8PROC_INCLUDE utf8proc.h REQUIRED)
+  find_library(UTF8PROC_STATIC NAMES libutf8proc.a REQUIRED)
+endif()
 
 set(MMB_ZSTD_DIR "${MMB_DEPS_DIR}/zstd/lib")
 if(NOT EXISTS "${MMB_ZSTD_DIR}/zstd.h")

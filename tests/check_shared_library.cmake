@@ -1,7 +1,15 @@
 # libmoemamba.so ships as one file: it may need only the C/C++ runtime, and it may
 # export only mmb_* symbols (zstd, xxhash, utf8proc and C++ internals stay hidden).
+# MACHINE (optional): the architecture readelf must report (a cross build's check).
 cmake_policy(SET CMP0057 NEW)  # IN_LIST in script mode
 include("${CMAKE_CURRENT_LIST_DIR}/dynamic_section.cmake")
+
+if(MACHINE)
+  execute_process(COMMAND readelf -h --wide "${LIB}" OUTPUT_VARIABLE header RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT header MATCHES "Machine: +${MACHINE}\n")
+    message(FATAL_ERROR "${LIB} is not built for ${MACHINE}:\n${header}")
+  endif()
+endif()
 
 mmb_read_needed("${LIB}" needed)
 foreach(lib IN LISTS needed)

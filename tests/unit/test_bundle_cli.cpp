@@ -31,7 +31,8 @@ std::string slurp(const std::string& path) {
 
 Run mmb_cli(const test::TempDir& dir, const std::string& args) {
   const std::string out = dir.path("stdout.txt"), err = dir.path("stderr.txt");
-  const std::string command = cat("cd '", dir.dir(), "' && '", MMB_CLI_PATH, "' ", args, " >'", out, "' 2>'", err, "'");
+  const std::string command =
+      cat("cd '", dir.dir(), "' && ", MMB_CLI_LAUNCHER, "'", MMB_CLI_PATH, "' ", args, " >'", out, "' 2>'", err, "'");
   const int status = std::system(command.c_str());
   Run r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -37,8 +37,8 @@ std::string read_file(const std::string& path) {
 // Runs `mmb <arguments>` (shell syntax) with stdin from /dev/null.
 Run run_mmb(const std::string& arguments) {
   const std::string base = std::string(MMB_BINARY_DIR) + "/test_cli_commands." + std::to_string(::getpid());
-  const std::string command = std::string("'") + MMB_CLI_PATH + "' " + arguments + " < /dev/null > '" + base +
-                              ".out' 2> '" + base + ".err'";
+  const std::string command = std::string(MMB_CLI_LAUNCHER) + "'" + MMB_CLI_PATH + "' " + arguments +
+                              " < /dev/null > '" + base + ".out' 2> '" + base + ".err'";
   const int status = std::system(command.c_str());
   Run run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(base + ".out"), read_file(base + ".err")};
   std::remove((base + ".out").c_str());

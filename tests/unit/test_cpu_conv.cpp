@@ -5,6 +5,7 @@
 
 #include "backend/cpu/conv_step.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
+#include "support/kernel_paths.hpp"
 
 #include <cmath>
 #include <random>
@@ -49,15 +50,11 @@ struct ConvCase {
 
 TEST_CASE("the conv step matches float64 on every kernel path, for any split of the channels", "[cpu]") {
   std::mt19937 rng(23);
-  for (KernelPath path : {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512}) {
-    if (!mmb::cpu::kernel_path_supported(path)) {
-      WARN("kernel path " << int(path) << " is not supported by this CPU: not run");
-      continue;
-    }
-    const KernelPath previous = mmb::cpu::set_kernel_path(path);
+  for (KernelPath path : mmb::testing::supported_kernel_paths()) {
+    const mmb::testing::KernelPathScope scope(path);
     for (size_t channels : {1u, 15u, 16u, 40u}) {
       for (size_t d_conv : {1u, 2u, 4u, 7u}) {
-        INFO("path " << int(path) << ", " << channels << " channels, d_conv " << d_conv);
+        INFO("path " << mmb::cpu::kernel_path_name(path) << ", " << channels << " channels, d_conv " << d_conv);
         const size_t n = 3;
         ConvCase whole(channels, d_conv, n, rng);
         ConvCase split = whole;
@@ -98,6 +95,5 @@ TEST_CASE("the conv step matches float64 on every kernel path, for any split of 
             for (size_t i = 0; i < win[b].size(); ++i) CHECK(whole.windows[b][i] == float(win[b][i]));
       }
     }
-    mmb::cpu::set_kernel_path(previous);
   }
 }

@@ -8,6 +8,7 @@
 #include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
 #include "base/tensor_values.hpp"
+#include "support/kernel_paths.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -57,34 +58,40 @@ struct Inputs {
   }
 };
 
-// Every kernel path this CPU supports (the portable one always), each set for the
-// duration of a scope and restored after.
-std::vector<mmb::cpu::KernelPath> supported_paths() {
-  std::vector<mmb::cpu::KernelPath> paths{mmb::cpu::KernelPath::Portable};
-  for (auto p : {mmb::cpu::KernelPath::AVX2, mmb::cpu::KernelPath::AVX512})
-    if (mmb::cpu::kernel_path_supported(p)) paths.push_back(p);
-    else WARN("this CPU lacks " << (p == mmb::cpu::KernelPath::AVX2 ? "AVX2/FMA/F16C" : "AVX-512F") << ": that path is not run here");
-  return paths;
-}
-const char* path_name(mmb::cpu::KernelPath p) {
-  return p == mmb::cpu::KernelPath::AVX512 ? "avx512" : p == mmb::cpu::KernelPath::AVX2 ? "avx2" : "portable";
-}
-struct PathScope {
-  explicit PathScope(mmb::cpu::KernelPath p) : previous(mmb::cpu::set_kernel_path(p)) {}
-  ~PathScope() { mmb::cpu::set_kernel_path(previous); }
-  mmb::cpu::KernelPath previous;
-};
+using mmb::testing::KernelPathScope;
+using mmb::testing::supported_kernel_paths;
 
 }  // namespace
+
+TEST_CASE("MMB_CPU_KERNELS selects a path by name, the portable one where the CPU lacks it", "[cpu]") {
+  using mmb::cpu::KernelPath;
+#if defined(__aarch64__)
+  CHECK(mmb::cpu::kernel_path_supported(KernelPath::NEON));  // part of the base architecture
+  const KernelPath best = KernelPath::NEON;
+#else
+  CHECK_FALSE(mmb::cpu::kernel_path_supported(KernelPath::NEON));
+  const KernelPath best = mmb::cpu::kernel_path_supported(KernelPath::AVX512) ? KernelPath::AVX512
+                          : mmb::cpu::kernel_path_supported(KernelPath::AVX2) ? KernelPath::AVX2
+                                                                              : KernelPath::Portable;
+#endif
+  for (KernelPath p : mmb::cpu::kAllKernelPaths) {
+    INFO(mmb::cpu::kernel_path_name(p));
+    CHECK(mmb::cpu::choose_kernel_path(mmb::cpu::kernel_path_name(p)) ==
+          (mmb::cpu::kernel_path_supported(p) ? p : KernelPath::Portable));
+  }
+  CHECK(mmb::cpu::choose_kernel_path(nullptr) == best);
+  CHECK(mmb::cpu::choose_kernel_path("NEON") == best);  // names are lower case; others are ignored
+  CHECK(mmb::cpu::choose_kernel_path("") == best);
+}
 
 TEST_CASE("linear matches a float64 reference for every dtype and kernel path", "[cpu]") {
   std::mt19937 rng(42);
   mmb::ThreadPool pool(2);
-  for (mmb::cpu::KernelPath path : supported_paths())
+  for (mmb::cpu::KernelPath path : supported_kernel_paths())
   for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
-    PathScope scope(path);
+    KernelPathScope scope(path);
     for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {3, 48}, {300, 129}, {64, 1024}, {9, 8}, {11, 23}, {13, 16}, {7, 47}}) {
-      INFO(path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
+      INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
       TestMatrix W = make_matrix(dtype, rows, cols, rng);
       TestMatrix bias = make_matrix(dtype == mmb::DType::Q8 ? mmb::DType::F32 : dtype, rows, 1, rng);  // 1-D: never q8
       const size_t n = 7;  // a block of four vectors and one of three
@@ -114,10 +121,10 @@ TEST_CASE("linear matches a float64 reference for every dtype and kernel path", 
 }
 
 TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu][threads]") {
-  for (mmb::cpu::KernelPath path : supported_paths())
+  for (mmb::cpu::KernelPath path : supported_kernel_paths())
   for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
-    PathScope scope(path);
-    INFO(path_name(path) << " " << mmb::dtype_name(dtype));
+    KernelPathScope scope(path);
+    INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype));
     std::mt19937 rng(7);
     TestMatrix W = make_matrix(dtype, 257, 333, rng);
     std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -164,7 +171,7 @@ TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu
 }
 
 TEST_CASE("every q8 SIMD path agrees with the portable q8 kernel on every shape", "[cpu]") {
-  const std::vector<mmb::cpu::KernelPath> paths = supported_paths();
+  const std::vector<mmb::cpu::KernelPath> paths = supported_kernel_paths();
   if (paths.size() == 1) WARN("only the portable q8 kernel runs on this CPU");
   std::mt19937 rng(11);
   mmb::ThreadPool pool(1);
@@ -173,12 +180,12 @@ TEST_CASE("every q8 SIMD path agrees with the portable q8 kernel on every shape"
     for (uint64_t rows : {1, 3, 37}) {
       for (uint64_t cols : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 100, 1024, 1031}) {
         for (size_t n : {1, 3, 9}) {  // 9: the rows widened to f32 first
-          INFO(path_name(path) << " [" << rows << ", " << cols << "] x " << n);
+          INFO(mmb::cpu::kernel_path_name(path) << " [" << rows << ", " << cols << "] x " << n);
           TestMatrix W = make_matrix(mmb::DType::Q8, rows, cols, rng);
           Inputs portable(n, cols, rows, rng), simd = portable;
           mmb::cpu::q8_rows_portable(W.view, 0, rows, portable.xs.data(), portable.ys.data(), n);
           {
-            PathScope scope(path);
+            KernelPathScope scope(path);
             mmb::cpu::linear(pool, W.view, mmb::Matrix{}, simd.xs.data(), simd.ys.data(), n);
           }
           for (size_t b = 0; b < n; ++b)
@@ -205,7 +212,7 @@ TEST_CASE("the portable path's linear on q8 is q8_rows_portable, and q8 rows loa
   Inputs direct(2, 48, 70, rng), through = direct;
   mmb::cpu::q8_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
   {
-    PathScope scope(mmb::cpu::KernelPath::Portable);
+    KernelPathScope scope(mmb::cpu::KernelPath::Portable);
     mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
   }
   CHECK(direct.y == through.y);

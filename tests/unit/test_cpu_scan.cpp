@@ -4,6 +4,7 @@
 
 #include "backend/cpu/selective_scan.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
+#include "support/kernel_paths.hpp"
 
 #include <cmath>
 #include <random>
@@ -15,15 +16,11 @@ TEST_CASE("the scan's channel update matches float64 on every kernel path", "[cp
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  for (KernelPath path : {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512}) {
-    if (!mmb::cpu::kernel_path_supported(path)) {
-      WARN("kernel path " << int(path) << " is not supported by this CPU: not run");
-      continue;
-    }
-    const KernelPath previous = mmb::cpu::set_kernel_path(path);
+  for (KernelPath path : mmb::testing::supported_kernel_paths()) {
+    const mmb::testing::KernelPathScope scope(path);
     for (size_t ds : {1u, 5u, 8u, 15u, 16u, 17u, 33u, 64u}) {
       for (float dt_scale : {1e-3f, 0.1f, 1.0f, 30.0f}) {  // the last drives exp(dt A) below 1e-38
-        INFO("path " << int(path) << ", d_state " << ds << ", dt scale " << dt_scale);
+        INFO("path " << mmb::cpu::kernel_path_name(path) << ", d_state " << ds << ", dt scale " << dt_scale);
         std::vector<float> s(ds), A(ds), B(ds), C(ds);
         for (size_t k = 0; k < ds; ++k) {
           s[k] = normal(rng);
@@ -49,7 +46,6 @@ TEST_CASE("the scan's channel update matches float64 on every kernel path", "[cp
         CHECK(std::abs(y - want_y) <= 1e-6 * magnitude * std::sqrt(double(ds)) + 1e-30);
       }
     }
-    mmb::cpu::set_kernel_path(previous);
   }
 }
 
@@ -93,15 +89,11 @@ double softplus64(double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std:
 
 TEST_CASE("a row's scan step over channels matches float64 on every kernel path, for any split", "[cpu]") {
   std::mt19937 rng(17);
-  for (KernelPath path : {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512}) {
-    if (!mmb::cpu::kernel_path_supported(path)) {
-      WARN("kernel path " << int(path) << " is not supported by this CPU: not run");
-      continue;
-    }
-    const KernelPath previous = mmb::cpu::set_kernel_path(path);
+  for (KernelPath path : mmb::testing::supported_kernel_paths()) {
+    const mmb::testing::KernelPathScope scope(path);
     for (size_t channels : {1u, 7u, 16u, 37u, 64u}) {
       for (size_t ds : {1u, 16u, 17u, 40u}) {
-        INFO("path " << int(path) << ", " << channels << " channels, d_state " << ds);
+        INFO("path " << mmb::cpu::kernel_path_name(path) << ", " << channels << " channels, d_state " << ds);
         ScanInputs whole(channels, ds, rng);
         ScanInputs split = whole;
         const ScanInputs before = whole;
@@ -138,6 +130,5 @@ TEST_CASE("a row's scan step over channels matches float64 on every kernel path,
         }
       }
     }
-    mmb::cpu::set_kernel_path(previous);
   }
 }

@@ -539,8 +539,8 @@ TEST_CASE("a Hugging Face Mamba checkpoint packed by mmb pack matches the refere
         << ", \"tie_word_embeddings\": " << (v.tied ? "true" : "false") << ", \"hidden_act\": \"silu\"}";
 
     const std::string bundle = (dir / "model.mmb").string(), log = (dir / "pack.log").string();
-    const std::string command = std::string("\"") + MMB_CLI_PATH + "\" pack \"" + dir.string() + "\" -o \"" + bundle +
-                                "\" > \"" + log + "\" 2>&1";
+    const std::string command = std::string(MMB_CLI_LAUNCHER) + "\"" + MMB_CLI_PATH + "\" pack \"" + dir.string() +
+                                "\" -o \"" + bundle + "\" > \"" + log + "\" 2>&1";
     const int rc = std::system(command.c_str());
     std::ifstream log_file(log);
     const std::string output((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());

@@ -153,7 +153,8 @@ std::vector<std::string> lines_of(const std::string& path) {
 }
 
 CliResult run_cli(const TempDir& dir, const std::string& args) {
-  const std::string command = std::string(MMB_CLI_PATH) + " pack " + args + " >" + dir.path("stdout") + " 2>" + dir.path("stderr");
+  const std::string command = std::string(MMB_CLI_LAUNCHER) + MMB_CLI_PATH + " pack " + args + " >" + dir.path("stdout") +
+                              " 2>" + dir.path("stderr");
   const int status = std::system(command.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -1,6 +1,6 @@
 #include "backend/cpu/linear.hpp"
 
-#include "backend/cpu/linear_avx2.hpp"
+#include "backend/cpu/linear_simd.hpp"
 #include "backend/cpu/linear_q8.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -89,6 +89,9 @@ void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, cons
 #if MMB_HAVE_AVX2_PATH
     case KernelPath::AVX512: rows_avx512(W, r0, r1, xs, ys, n); break;
     case KernelPath::AVX2: rows_avx2(W, r0, r1, xs, ys, n); break;
+#endif
+#if MMB_HAVE_NEON_PATH
+    case KernelPath::NEON: rows_neon(W, r0, r1, xs, ys, n); break;
 #endif
     default: rows_portable(W, r0, r1, xs, ys, n); break;
   }

@@ -1,4 +1,4 @@
-#include "backend/cpu/linear_avx2.hpp"
+#include "backend/cpu/linear_simd.hpp"
 
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"

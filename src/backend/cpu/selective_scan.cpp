@@ -157,6 +157,39 @@ __attribute__((target("avx2,fma,f16c"))) void scan_channels_avx2(const ScanStep&
 }  // namespace
 #endif
 
+#if MMB_HAVE_NEON_PATH
+namespace {
+
+// exp8's method, four lanes (the same operations, so the same bits lane for lane).
+[[gnu::always_inline]] inline float32x4_t exp4(float32x4_t x) {
+  x = vmaxq_f32(x, vdupq_n_f32(-87.0f));
+  const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));  // to nearest, ties even
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+  float32x4_t p = vdupq_n_f32(1.0f / 720.0f);
+  for (float c : {1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) p = vfmaq_f32(vdupq_n_f32(c), p, r);
+  const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vmulq_f32(p, vreinterpretq_f32_s32(bits));
+}
+
+float scan_neon(float* s, const float* A, const float* B, const float* C, float dt, float dtx, size_t d_state) {
+  float32x4_t acc = vdupq_n_f32(0.0f);
+  const float32x4_t vdt = vdupq_n_f32(dt), vdtx = vdupq_n_f32(dtx);
+  size_t k = 0;
+  for (; k + 4 <= d_state; k += 4) {
+    const float32x4_t decay = exp4(vmulq_f32(vdt, vld1q_f32(A + k)));
+    const float32x4_t state = vfmaq_f32(vmulq_f32(vdtx, vld1q_f32(B + k)), vld1q_f32(s + k), decay);
+    vst1q_f32(s + k, state);
+    acc = vfmaq_f32(acc, state, vld1q_f32(C + k));
+  }
+  const float32x2_t h = vadd_f32(vget_low_f32(acc), vget_high_f32(acc));  // lanes j + j + 2, then 0 + 1
+  const float y = vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
+  return y + scan_channel_portable(s + k, A + k, B + k, C + k, dt, dtx, d_state - k);
+}
+
+}  // namespace
+#endif
+
 void scan_channels(const ScanStep& st, size_t c0, size_t c1, size_t d_state) {
 #if MMB_HAVE_AVX2_PATH
   if (kernel_path() == KernelPath::AVX512) return scan_channels_avx512(st, c0, c1, d_state);
@@ -171,13 +204,16 @@ void scan_channels(const ScanStep& st, size_t c0, size_t c1, size_t d_state) {
 }
 
 float scan_channel(float* s, const float* A, const float* B, const float* C, float dt, float dtx, size_t d_state) {
-#if MMB_HAVE_AVX2_PATH
   switch (kernel_path()) {
+#if MMB_HAVE_AVX2_PATH
     case KernelPath::AVX512: return scan_avx512(s, A, B, C, dt, dtx, d_state);
     case KernelPath::AVX2: return scan_avx2(s, A, B, C, dt, dtx, d_state);
-    case KernelPath::Portable: break;
-  }
 #endif
+#if MMB_HAVE_NEON_PATH
+    case KernelPath::NEON: return scan_neon(s, A, B, C, dt, dtx, d_state);
+#endif
+    default: break;
+  }
   return scan_channel_portable(s, A, B, C, dt, dtx, d_state);
 }
 

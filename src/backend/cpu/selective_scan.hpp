@@ -31,6 +31,7 @@ struct ScanStep {
 // Channels [c0, c1). The AVX-512 and AVX2 paths take 16 or 8 channels at a time as
 // vectors (softplus, silu and the state sums too); a channel's result does not depend
 // on which channels share its vector, so any split of the channels gives identical bits.
+// The NEON and portable paths take one channel at a time (scan_channel).
 void scan_channels(const ScanStep& step, size_t c0, size_t c1, size_t d_state);
 
 float scan_channel(float* s, const float* A, const float* B, const float* C, float dt, float dtx, size_t d_state);

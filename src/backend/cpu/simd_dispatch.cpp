@@ -7,23 +7,32 @@
 namespace mmb::cpu {
 namespace {
 
-KernelPath best_path() {
-  KernelPath cap = KernelPath::AVX512;
-  if (const char* env = std::getenv("MMB_CPU_KERNELS")) {
-    if (std::strcmp(env, "portable") == 0) cap = KernelPath::Portable;
-    else if (std::strcmp(env, "avx2") == 0) cap = KernelPath::AVX2;
-  }
-  for (KernelPath p : {KernelPath::AVX512, KernelPath::AVX2})
-    if (p <= cap && kernel_path_supported(p)) return p;
-  return KernelPath::Portable;
-}
-
 std::atomic<KernelPath>& current() {
-  static std::atomic<KernelPath> path{best_path()};
+  static std::atomic<KernelPath> path{choose_kernel_path(std::getenv("MMB_CPU_KERNELS"))};
   return path;
 }
 
 }  // namespace
+
+KernelPath choose_kernel_path(const char* requested) {
+  if (requested)
+    for (KernelPath p : kAllKernelPaths)
+      if (std::strcmp(requested, kernel_path_name(p)) == 0) return kernel_path_supported(p) ? p : KernelPath::Portable;
+  // At most one of the x86 and arm paths is ever supported: best first.
+  for (KernelPath p : {KernelPath::AVX512, KernelPath::AVX2, KernelPath::NEON})
+    if (kernel_path_supported(p)) return p;
+  return KernelPath::Portable;
+}
+
+const char* kernel_path_name(KernelPath path) {
+  switch (path) {
+    case KernelPath::Portable: return "portable";
+    case KernelPath::AVX2: return "avx2";
+    case KernelPath::AVX512: return "avx512";
+    case KernelPath::NEON: return "neon";
+  }
+  return "unknown";
+}
 
 bool kernel_path_supported(KernelPath path) {
   switch (path) {
@@ -37,6 +46,12 @@ bool kernel_path_supported(KernelPath path) {
     case KernelPath::AVX512:
 #if MMB_HAVE_AVX2_PATH
       return cpu_has_avx2_f16c() && __builtin_cpu_supports("avx512f");
+#else
+      return false;
+#endif
+    case KernelPath::NEON:
+#if MMB_HAVE_NEON_PATH
+      return true;
 #else
       return false;
 #endif

@@ -1,13 +1,19 @@
 // Run-time dispatch of the CPU kernels: the library must run on any x86-64, so hot
 // loops are compiled twice (baseline and x86-64-v3: AVX2, FMA, F16C) and the loader
 // picks one (MMB_HOT_CLONES), and explicit AVX2 paths are taken only where the CPU has
-// them (cpu_has_avx2_f16c).
+// them (cpu_has_avx2_f16c). On arm64 NEON is part of the base architecture: its path
+// needs no check.
 #pragma once
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #include <cpuid.h>
 #define MMB_HAVE_AVX2_PATH 1
+#endif
+
+#if defined(__aarch64__) && defined(__GNUC__)
+#include <arm_neon.h>
+#define MMB_HAVE_NEON_PATH 1
 #endif
 
 // Not under ThreadSanitizer: the clones' resolvers run while the dynamic loader
@@ -35,11 +41,19 @@ inline bool cpu_has_avx2_f16c() {
 #endif
 
 // The explicit SIMD kernels in use. The best the CPU has, unless the environment
-// variable MMB_CPU_KERNELS caps it when the library first asks: "portable" (only the
-// portable kernels, as on a CPU without AVX2) or "avx2" (no AVX-512); for comparing
-// paths and for ruling a SIMD kernel out when something looks wrong.
-enum class KernelPath { Portable, AVX2, AVX512 };
+// variable MMB_CPU_KERNELS names one when the library first asks: "portable" (only the
+// portable kernels, as on a CPU without AVX2), "avx2" (no AVX-512), "avx512" or
+// "neon"; a path the CPU lacks gives the portable kernels. For comparing paths and for
+// ruling a SIMD kernel out when something looks wrong.
+enum class KernelPath { Portable, AVX2, AVX512, NEON };
+inline constexpr KernelPath kAllKernelPaths[] = {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512,
+                                                 KernelPath::NEON};
+// The path's name in MMB_CPU_KERNELS: "portable", "avx2", "avx512", "neon".
+const char* kernel_path_name(KernelPath path);
 bool kernel_path_supported(KernelPath path);
+// The path MMB_CPU_KERNELS = `requested` selects: the named one where supported, else
+// the portable one; null or an unknown name: the best supported.
+KernelPath choose_kernel_path(const char* requested);
 KernelPath kernel_path();
 // For tests that run each supported path: sets the path (one the CPU supports) and
 // returns the previous one. Not thread-safe against running kernels.

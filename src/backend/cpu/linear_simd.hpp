@@ -1,5 +1,5 @@
-// The AVX2 (+ FMA, F16C) and AVX-512 matrix kernels for every weight dtype (the portable
-// kernels in linear.cpp and linear_q8.cpp are their reference); one source,
+// The AVX2 (+ FMA, F16C), AVX-512 and NEON matrix kernels for every weight dtype (the
+// portable kernels in linear.cpp and linear_q8.cpp are their reference); one source,
 // linear_blocked.inc. Register-blocked: a block of weight rows meets a block of
 // vectors, so each loaded weight and each loaded input serves several products, and a
 // batch of vectors turns the memory-bound matrix-vector product into compute-bound
@@ -18,5 +18,6 @@ namespace mmb::cpu {
 // lane counts differ).
 void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 
 }  // namespace mmb::cpu
