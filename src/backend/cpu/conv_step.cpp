@@ -2,7 +2,7 @@
 
 #include "backend/cpu/activations.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
-#include "backend/cpu/vector_math.hpp"
+#include "backend/cpu/vector_channels.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 namespace mmb::cpu {
@@ -29,39 +29,29 @@ void convolve(const Matrix& weight, const Matrix& bias, size_t d_conv, const Con
   }
 }
 
-#if MMB_HAVE_AVX2_PATH
-__attribute__((target("avx512f,avx2,fma,f16c"))) void silu_avx512(float* v, size_t count) {
-  for (size_t i = 0; i < count; i += 16) {
-    const __mmask16 m = count - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (count - i)) - 1);
-    _mm512_mask_storeu_ps(v + i, m, silu16(_mm512_maskz_loadu_ps(m, v + i)));
-  }
-}
-
-__attribute__((target("avx2,fma,f16c"))) void silu_avx2(float* v, size_t count) {
-  for (size_t i = 0; i < count; i += 8) {
-    const __m256i m = first_lanes8(count - i);
-    _mm256_maskstore_ps(v + i, m, silu8(_mm256_maskload_ps(v + i, m)));
-  }
-}
-#endif
-
 }  // namespace
 
 void conv_channels(const Matrix& weight, const Matrix& bias, size_t d_conv, const ConvRows& rows, size_t c0,
                    size_t c1) {
   convolve(weight, bias, d_conv, rows, c0, c1);
+  void (*silu_vector)(float*, size_t) = nullptr;
+  switch (kernel_path()) {
 #if MMB_HAVE_AVX2_PATH
-  if (kernel_path() == KernelPath::AVX512) {
-    for (size_t row = 0; row < rows.n; ++row) silu_avx512(rows.outs[row] + c0, c1 - c0);
-    return;
-  }
-  if (kernel_path() == KernelPath::AVX2) {
-    for (size_t row = 0; row < rows.n; ++row) silu_avx2(rows.outs[row] + c0, c1 - c0);
-    return;
-  }
+    case KernelPath::AVX512: silu_vector = silu_avx512; break;
+    case KernelPath::AVX2: silu_vector = silu_avx2; break;
 #endif
-  for (size_t row = 0; row < rows.n; ++row)
+#if MMB_HAVE_NEON_PATH
+    case KernelPath::NEON: silu_vector = silu_neon; break;
+#endif
+    default: break;
+  }
+  for (size_t row = 0; row < rows.n; ++row) {
+    if (silu_vector) {
+      silu_vector(rows.outs[row] + c0, c1 - c0);
+      continue;
+    }
     for (size_t c = c0; c < c1; ++c) rows.outs[row][c] = silu(rows.outs[row][c]);
+  }
 }
 
 }  // namespace mmb::cpu

@@ -18,8 +18,8 @@ struct ConvRows {
 };
 
 // Channels [c0, c1); weight is [d_inner, d_conv], bias [d_inner] or empty; d_conv <= 64.
-// The AVX-512 and AVX2 paths apply silu to 16 or 8 channels at a time as a vector; a
-// channel's result does not depend on the run it is in.
+// The SIMD paths apply silu to 16, 8 or 4 channels at a time as a vector; a channel's
+// result does not depend on the run it is in.
 void conv_channels(const Matrix& weight, const Matrix& bias, size_t d_conv, const ConvRows& rows, size_t c0,
                    size_t c1);
 
