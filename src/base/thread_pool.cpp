@@ -12,7 +12,17 @@ inline void cpu_relax() {
 #endif
 }
 
-inline uint32_t generation_of(uint64_t claim) { return uint32_t(claim >> 32); }
+// The claim word: the loop's generation (high 28 bits), its task count (18 bits) and
+// the next task index (low 18 bits). Holding the count in the same word as the index
+// means one compare-and-swap checks both against the same loop: a worker that read
+// the word of a finished loop cannot claim a task past its end, nor pair an old index
+// with the next loop's count and task.
+constexpr int kCountShift = 18, kGenerationShift = 36;
+constexpr uint64_t kFieldMask = (uint64_t(1) << 18) - 1;
+constexpr uint32_t kGenerationMask = (uint32_t(1) << 28) - 1;
+inline uint32_t generation_of(uint64_t claim) { return uint32_t(claim >> kGenerationShift); }
+inline uint32_t count_of(uint64_t claim) { return uint32_t((claim >> kCountShift) & kFieldMask); }
+inline uint32_t index_of(uint64_t claim) { return uint32_t(claim & kFieldMask); }
 
 }  // namespace
 
@@ -23,7 +33,9 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  claim_.fetch_add(uint64_t(1) << 32);  // a new generation wakes every worker
+  // A new generation (of no tasks) wakes every worker.
+  const uint32_t generation = (generation_of(claim_.load()) + 1) & kGenerationMask;
+  claim_.store(uint64_t(generation) << kGenerationShift);
   claim_.notify_all();
   for (auto& t : threads_) t.join();
 }
@@ -32,12 +44,11 @@ void ThreadPool::work_on(uint32_t generation, int worker) {
   uint64_t claim = claim_.load(std::memory_order_acquire);
   for (;;) {
     if (generation_of(claim) != generation) return;
-    const uint32_t index = uint32_t(claim);
-    if (index >= n_tasks_.load(std::memory_order_acquire)) return;
+    if (index_of(claim) >= count_of(claim)) return;
     // The generation is part of the word, so a claim from a finished loop fails.
     if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel, std::memory_order_acquire))
       continue;
-    (*task_.load(std::memory_order_acquire))(index, worker);
+    (*task_.load(std::memory_order_acquire))(index_of(claim), worker);
     done_.fetch_add(1, std::memory_order_acq_rel);
     claim = claim_.load(std::memory_order_acquire);
   }
@@ -66,15 +77,15 @@ void ThreadPool::worker_main(int worker) {
 void ThreadPool::run(size_t n_tasks, FunctionRef<void(size_t, int)> task) {
   if (n_tasks == 0) return;
   std::unique_lock<std::mutex> lock(submit_, std::try_to_lock);
-  if (n_threads_ == 1 || n_tasks == 1 || !lock.owns_lock() || n_tasks >= UINT32_MAX) {
+  if (n_threads_ == 1 || n_tasks == 1 || !lock.owns_lock() || n_tasks > kFieldMask) {
     for (size_t i = 0; i < n_tasks; ++i) task(i, 0);
     return;
   }
   task_.store(&task, std::memory_order_relaxed);
-  n_tasks_.store(uint32_t(n_tasks), std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
-  claim_.store(uint64_t(generation) << 32, std::memory_order_release);
+  const uint32_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & kGenerationMask;
+  claim_.store((uint64_t(generation) << kGenerationShift) | (uint64_t(n_tasks) << kCountShift),
+               std::memory_order_release);
   claim_.notify_all();
   work_on(generation, 0);
   while (done_.load(std::memory_order_acquire) != n_tasks) cpu_relax();

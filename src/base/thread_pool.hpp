@@ -3,9 +3,10 @@
 // new work before sleeping, which keeps per-token wake-up latency low.
 //
 // Tasks are claimed one at a time from a single atomic word holding the loop's
-// generation and the next task index, so a worker that wakes late (descheduled on a
-// busy machine) can never claim a task of a loop that has moved on, and the caller
-// never waits for workers that took no task: it waits only for claimed tasks to end.
+// generation, its task count and the next task index, so a worker that wakes late
+// (descheduled on a busy machine) can never claim a task of a loop that has moved on,
+// and the caller never waits for workers that took no task: it waits only for claimed
+// tasks to end.
 //
 // One loop runs at a time. A second thread calling run() while a loop is in flight
 // (two sessions stepped concurrently on one runtime) runs its loop alone on its own
@@ -35,7 +36,7 @@ class ThreadPool {
   // Calls task(i, worker) for every i in [0, n_tasks), spread over the threads;
   // worker is in [0, size()) and unique among concurrently running tasks of this
   // loop. Returns when all are done. Never allocates. Tasks must not throw.
-  // At most 2^32 - 1 tasks per loop.
+  // A loop of more than 2^18 - 1 tasks runs on the calling thread alone.
   void run(size_t n_tasks, FunctionRef<void(size_t task, int worker)> task);
 
  private:
@@ -46,9 +47,8 @@ class ThreadPool {
   int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex submit_;
-  // High 32 bits: generation of the current loop; low 32 bits: next task index.
+  // The current loop's generation, task count and next task index (thread_pool.cpp).
   std::atomic<uint64_t> claim_{0};
-  std::atomic<uint32_t> n_tasks_{0};
   std::atomic<FunctionRef<void(size_t, int)>*> task_{nullptr};
   std::atomic<size_t> done_{0};
   std::atomic<bool> stop_{false};

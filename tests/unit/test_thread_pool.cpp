@@ -49,3 +49,27 @@ TEST_CASE("thread pool serves concurrent submitters", "[threads]") {
   for (auto& s : submitters) s.join();
   CHECK(total.load() == 6L * 200L * (49L * 50L / 2L));
 }
+
+TEST_CASE("thread pool loops of different sizes back to back each run their own tasks once", "[threads]") {
+  // A worker that read the claim word of a finished short loop must not pair it with
+  // the next, longer loop's task count or task: each loop's hits are counted apart,
+  // and complete when run() returns.
+  for (int threads : {2, 3}) {
+    mmb::ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits_short(2), hits_long(64);
+    std::atomic<int> wrong{0};
+    for (int rep = 0; rep < 3000; ++rep) {
+      for (auto& h : hits_short) h.store(0);
+      for (auto& h : hits_long) h.store(0);
+      pool.run(2, [&](size_t i, int) { hits_short[i].fetch_add(1); });
+      for (auto& h : hits_short)
+        if (h.load() != 1) wrong.fetch_add(1);
+      pool.run(64, [&](size_t i, int) { hits_long[i].fetch_add(1); });
+      for (auto& h : hits_long)
+        if (h.load() != 1) wrong.fetch_add(1);
+      for (auto& h : hits_short)
+        if (h.load() != 1) wrong.fetch_add(1);  // no short-loop task ran again
+    }
+    CHECK(wrong.load() == 0);
+  }
+}
