@@ -1,11 +1,14 @@
 // The CPU kernel paths a test compares: every one this machine runs (the portable one
-// always), and a scope that sets one and restores the previous path after.
+// always), a scope that sets one and restores the previous path after, and a split of
+// channels into uneven pieces.
 #pragma once
 
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/simd_dispatch.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <vector>
 
 namespace mmb::testing {
@@ -36,5 +39,16 @@ struct KernelPathScope {
   KernelPathScope& operator=(const KernelPathScope&) = delete;
   cpu::KernelPath previous;
 };
+
+// Calls run(c0, c1) over [0, count) in uneven consecutive pieces (sizes 1 to `spread`,
+// varying): for checking that a kernel over channels gives the same bits in any split.
+template <typename Run>
+void run_in_uneven_pieces(size_t count, size_t spread, Run run) {
+  for (size_t c0 = 0; c0 < count;) {
+    const size_t c1 = std::min(count, c0 + 1 + (c0 * 7) % spread);
+    run(c0, c1);
+    c0 = c1;
+  }
+}
 
 }  // namespace mmb::testing

@@ -60,11 +60,7 @@ TEST_CASE("the conv step matches float64 on every kernel path, for any split of 
         ConvCase split = whole;
         const ConvCase before = whole;
         whole.run(0, channels);
-        for (size_t c0 = 0; c0 < channels;) {
-          const size_t c1 = std::min(channels, c0 + 1 + (c0 * 7) % 17);
-          split.run(c0, c1);
-          c0 = c1;
-        }
+        mmb::testing::run_in_uneven_pieces(channels, 17, [&](size_t c0, size_t c1) { split.run(c0, c1); });
         CHECK(split.out == whole.out);
         CHECK(split.windows == whole.windows);
         // The float64 reference, row by row; row 1 continues row 0's window.

@@ -97,11 +97,7 @@ TEST_CASE("a row's scan step over channels matches float64 on every kernel path,
         const ScanInputs before = whole;
         whole.run(0, channels);
         // The same channels in uneven pieces: every channel's bits must not change.
-        for (size_t c0 = 0; c0 < channels;) {
-          const size_t c1 = std::min(channels, c0 + 1 + (c0 * 5) % 19);
-          split.run(c0, c1);
-          c0 = c1;
-        }
+        mmb::testing::run_in_uneven_pieces(channels, 19, [&](size_t c0, size_t c1) { split.run(c0, c1); });
         CHECK(split.y == whole.y);
         CHECK(split.state == whole.state);
         for (size_t c = 0; c < channels; ++c) {

@@ -1,5 +1,6 @@
 #include "backend/cpu/linear_simd.hpp"
 
+#include "backend/cpu/avx512_warnings.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -7,13 +8,6 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-
-// GCC 12's AVX-512 headers start some intrinsics from an "undefined" register and then
-// warn about it under -W(maybe-)uninitialized (GCC bug 105593): not this code's doing.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
 
 #if MMB_HAVE_AVX2_PATH
 
