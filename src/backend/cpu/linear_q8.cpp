@@ -4,22 +4,13 @@
 #include "backend/cpu/weight_load.hpp"
 #include "base/q8.hpp"
 
-#include <cstring>
-
 namespace mmb::cpu {
 
 namespace {
 
-// Scale g of a row's scales, without the branches of f16_to_f32 (per 32 weights).
-[[gnu::always_inline]] inline float scale_at(const std::byte* scales, size_t g) {
-  uint16_t h;
-  std::memcpy(&h, scales + 2 * g, 2);
-  return half_bits_to_float(h);
-}
-
 // Eight running sums take each group's eight partial sums times its scale; a short
-// last group's columns beyond its whole eights are summed apart. The pairwise final
-// reduction is pairwise (4, 2, 1).
+// last group's columns beyond its whole eights are summed apart. The final reduction
+// is pairwise (4, 2, 1).
 [[gnu::always_inline]] inline float dot_q8(const int8_t* q, const std::byte* scales, const float* x, size_t cols) {
   float acc[8] = {};
   size_t c = 0, g = 0;
@@ -27,7 +18,7 @@ namespace {
     float p[8] = {};
     for (size_t i = 0; i < kQ8Group; i += 8)
       for (size_t j = 0; j < 8; ++j) p[j] += float(q[c + i + j]) * x[c + i + j];
-    const float s = scale_at(scales, g);
+    const float s = q8_scale_at(scales, g);
     for (size_t j = 0; j < 8; ++j) acc[j] += p[j] * s;
   }
   float rest = 0.0f;
@@ -36,7 +27,7 @@ namespace {
     for (; c + 8 <= cols; c += 8)
       for (size_t j = 0; j < 8; ++j) p[j] += float(q[c + j]) * x[c + j];
     for (; c < cols; ++c) pr += float(q[c]) * x[c];
-    const float s = scale_at(scales, g);
+    const float s = q8_scale_at(scales, g);
     for (size_t j = 0; j < 8; ++j) acc[j] += p[j] * s;
     rest = pr * s;
   }
@@ -61,7 +52,7 @@ void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const*
 void q8_load_row(const Matrix& W, uint64_t r, float* out) {
   const auto* q = reinterpret_cast<const int8_t*>(W.data) + r * W.cols;
   const std::byte* scales = W.scales + 2 * r * q8_groups(W.cols);
-  for (uint64_t c = 0; c < W.cols; ++c) out[c] = float(q[c]) * scale_at(scales, c / kQ8Group);
+  for (uint64_t c = 0; c < W.cols; ++c) out[c] = float(q[c]) * q8_scale_at(scales, c / kQ8Group);
 }
 
 }  // namespace mmb::cpu

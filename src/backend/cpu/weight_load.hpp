@@ -31,6 +31,15 @@ inline float half_bits_to_float(uint16_t h) {
   return f;
 }
 
+// Scale g of a q8 row whose f16 scales start at `scales`, without the branches of
+// f16_to_f32 (the kernels read one per 32 weights). The scales are 2-byte aligned in a
+// loaded bundle; not assumed here.
+inline float q8_scale_at(const std::byte* scales, uint64_t g) {
+  uint16_t h;
+  std::memcpy(&h, scales + 2 * g, 2);
+  return half_bits_to_float(h);
+}
+
 // Element i of a weight (vectors and small tables; the matrix kernels use typed loops).
 inline float load(const Matrix& m, uint64_t i) {
   switch (m.dtype) {
@@ -39,9 +48,7 @@ inline float load(const Matrix& m, uint64_t i) {
     case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bfloat_to_float(h); }
     case DType::Q8: {
       const uint64_t r = i / m.cols, c = i % m.cols;
-      uint16_t h;
-      std::memcpy(&h, m.scales + 2 * (r * q8_groups(m.cols) + c / kQ8Group), 2);
-      return float(int8_t(m.data[i])) * half_bits_to_float(h);
+      return float(int8_t(m.data[i])) * q8_scale_at(m.scales, r * q8_groups(m.cols) + c / kQ8Group);
     }
   }
   return 0.0f;
