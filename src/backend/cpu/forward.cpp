@@ -43,15 +43,19 @@ void normalize(const NormWeights& w, float eps, const float* x, float* y, size_t
   for (size_t i = 0; i < d; ++i) y[i] = float(x[i] - mean) * inv * load(w.weight, i) + load(w.bias, i);
 }
 
-// Splits [0, count) channels into blocks for the pool.
+// Splits [0, channels) over the pool as body(c0, c1) calls. Channels go in runs of 16
+// (the vector paths' width) and a task takes whole runs, so the split never depends on
+// the threads.
 template <typename Body>
-void for_channels(ThreadPool& pool, size_t count, size_t work_per_channel, Body body) {
-  size_t n_tasks = std::min<size_t>(size_t(pool.size()) * 2, count);
-  if (count * work_per_channel < 16384) n_tasks = 1;
-  const size_t block = (count + n_tasks - 1) / n_tasks;
-  pool.run(n_tasks, [&](size_t task, int) {
-    size_t c0 = task * block, c1 = std::min(count, c0 + block);
-    for (size_t c = c0; c < c1; ++c) body(c);
+void for_channel_runs(ThreadPool& pool, size_t channels, Body body) {
+  constexpr size_t kRun = 16;
+  const size_t runs = (channels + kRun - 1) / kRun;
+  if (runs == 0) return;
+  const size_t tasks = std::min(runs, size_t(pool.size()) * 4);
+  const size_t per_task = (runs + tasks - 1) / tasks * kRun;
+  pool.run(tasks, [&](size_t task, int) {
+    const size_t c0 = std::min(channels, task * per_task), c1 = std::min(channels, c0 + per_task);
+    if (c0 < c1) body(c0, c1);
   });
 }
 
@@ -153,17 +157,6 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   const size_t conv_len = dc - 1;
   MutablePointers in, out;
 
-  // Channels go in runs of 16 (the vector paths' width); a task takes whole runs, so
-  // the split never depends on the threads.
-  constexpr size_t kRun = 16;
-  const size_t runs = (di + kRun - 1) / kRun;
-  const size_t tasks = std::min(runs, size_t(pool.size()) * 4);
-  const size_t runs_per_task = (runs + tasks - 1) / tasks;
-  auto channels_of = [&](size_t task) {
-    const size_t c0 = std::min(di, task * runs_per_task * kRun);
-    return std::pair{c0, std::min(di, c0 + runs_per_task * kRun)};
-  };
-
   // The conv window per channel: state holds the last d_conv - 1 inputs, oldest first.
   float* windows[kMaxLinearBatch];
   const float* conv_in[kMaxLinearBatch];
@@ -181,15 +174,13 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
     project(mc.x_proj_experts, w.x_in, di, pool, rows, in, out, n);
     for (size_t b = 0; b < n; ++b) out[b] += di;
     project(mc.z_proj_experts, w.z_in, di, pool, rows, in, out, n);
-    for_channels(pool, runs, n * dc * kRun, [&](size_t run) {
-      conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, run * kRun, std::min(di, run * kRun + kRun));
+    for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
+      conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
     });
   } else {
     // in_proj's rows of a task's channels (x, then z) and their conv in one task: one
     // pass over the pool instead of two.
-    pool.run(tasks, [&](size_t task, int) {
-      const auto [c0, c1] = channels_of(task);
-      if (c0 >= c1) return;
+    for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
       linear_rows(w.in_proj.weight, w.in_proj.bias, c0, c1, in, out, n);
       linear_rows(w.in_proj.weight, w.in_proj.bias, di + c0, di + c1, in, out, n);
       conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
@@ -204,9 +195,7 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   // scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
   gather(rows, n, [](RowScratch& s) { return s.dbc; }, in);
   gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
-  pool.run(tasks, [&](size_t task, int) {
-    const auto [c0, c1] = channels_of(task);
-    if (c0 >= c1) return;
+  for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
     linear_rows(w.dt_proj.weight, w.dt_proj.bias, c0, c1, in, out, n);
     for (size_t b = 0; b < n; ++b) {
       RowScratch& s = *rows[b].scratch;
