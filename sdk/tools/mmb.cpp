@@ -2,7 +2,9 @@
 #include "command.hpp"
 
 #include "base/error.hpp"
+#include "moemamba/moemamba.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -45,10 +47,20 @@ int run_with_args(const char* name, const std::vector<std::string>& argv, const 
 static void print_help() {
   std::printf("usage: mmb <command> [arguments]\n\ncommands:\n");
   for (const auto& c : mmb::cli::commands()) std::printf("  %-10s %s\n", c.name, c.summary);
-  std::printf("\n`mmb <command> --help` describes a command.\n");
+  std::printf("\n`mmb <command> --help` describes a command; `mmb --version` prints the version.\n");
 }
 
 int main(int argc, char** argv) {
+  // A closed output ends the program quietly, as it does `cat` or `ls` (`mmb inspect X |
+  // head`): a shell or a test harness may have left SIGPIPE ignored, and then every write
+  // to the closed pipe would fail and be reported instead.
+#ifdef SIGPIPE
+  std::signal(SIGPIPE, SIG_DFL);
+#endif
+  if (argc >= 2 && (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version"))) {
+    std::printf("mmb %s\n", mmb_version_string());
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_help();
     return argc < 2 ? 2 : 0;
