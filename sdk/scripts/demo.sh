@@ -20,5 +20,5 @@ stage "build"
 mmb=build/release/sdk/tools/mmb
 "$mmb" inspect --summary "$bundle"
 echo
-"$mmb" generate "$bundle" --prompt "$prompt" --max-tokens 100 --temp 0.8 --top-k 40 --seed 1
+"$mmb" generate "$bundle" --prompt "$prompt" --max-tokens 160 --temp 0.8 --top-k 40 --seed 1
 stage "generate"

@@ -1,28 +1,44 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, release build + every test, then the bundle and
+# The whole test suite. First the README's main command (demo.sh) exactly as a newcomer
+# runs it, checked to exit 0 after streaming at least 50 words; then the full set-up,
+# release build + every test (the install tree, the CMake and pkg-config consumers, the
+# release archive, the bindings from an installed prefix among them), then the bundle and
 # API tests again under AddressSanitizer + UBSan, the threaded tests under
 # ThreadSanitizer, the arm64 build's kernel and parity tests under qemu-user (the NEON
 # path; its library's architecture and dynamic section), and every fuzz target for a
-# minute. Prints ctest's summaries and the fuzzers' table. Stages can be skipped:
-# MMB_SKIP_ASAN=1, MMB_SKIP_TSAN=1, MMB_SKIP_ARM64=1, MMB_SKIP_FUZZ=1;
-# MMB_FUZZ_SECONDS sets the time per fuzz target (default 60).
+# minute. Prints ctest's summaries, the fuzzers' table and the time of each stage.
+# Stages can be skipped: MMB_SKIP_ASAN=1, MMB_SKIP_TSAN=1, MMB_SKIP_ARM64=1,
+# MMB_SKIP_FUZZ=1; MMB_FUZZ_SECONDS sets the time per fuzz target (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash sdk/scripts/setup.sh
+start=$SECONDS
+stage_start=$SECONDS
+stage() { echo "test: stage $1 took $((SECONDS - stage_start)) s (total $((SECONDS - start)) s)"; stage_start=$SECONDS; }
+
+bash sdk/scripts/check_demo.sh
+stage "demo"
+bash sdk/scripts/setup.sh all
+stage "set-up"
 bash sdk/scripts/build.sh release
 ctest --preset release
+stage "release"
 if [ "${MMB_SKIP_ASAN:-0}" != 1 ]; then
   bash sdk/scripts/build.sh asan
   ctest --preset asan
+  stage "asan"
 fi
 if [ "${MMB_SKIP_TSAN:-0}" != 1 ]; then
   bash sdk/scripts/build.sh tsan
   ctest --preset tsan
+  stage "tsan"
 fi
 if [ "${MMB_SKIP_ARM64:-0}" != 1 ]; then
   bash sdk/scripts/build.sh arm64
   ctest --preset arm64
+  stage "arm64"
 fi
 if [ "${MMB_SKIP_FUZZ:-0}" != 1 ]; then
   bash tests/fuzz/run_fuzzers.sh "${MMB_FUZZ_SECONDS:-60}"
+  stage "fuzz"
 fi
+echo "test: all stages passed in $((SECONDS - start)) s"
