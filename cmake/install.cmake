@@ -47,7 +47,7 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/" DESTINATION "${CMAKE_INSTALL_DOC
 # CMake test registration), the samples, and the demo bundle the README runs.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/bindings/" DESTINATION "${CMAKE_INSTALL_DATADIR}/moemamba/bindings"
   PATTERN "CMakeLists.txt" EXCLUDE PATTERN "__pycache__" EXCLUDE PATTERN "target" EXCLUDE
-  PATTERN "*.egg-info" EXCLUDE PATTERN "bin" EXCLUDE PATTERN "obj" EXCLUDE)
+  PATTERN "*.egg-info" EXCLUDE PATTERN "bin" EXCLUDE PATTERN "obj" EXCLUDE PATTERN "build" EXCLUDE)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/samples/" DESTINATION "${CMAKE_INSTALL_DATADIR}/moemamba/samples"
   PATTERN "CMakeLists.txt" EXCLUDE PATTERN "target" EXCLUDE)
 if(EXISTS "${PROJECT_SOURCE_DIR}/models/demo-moe-mamba.mmb")

@@ -1,7 +1,11 @@
 """ctypes declarations of libmoemamba (include/moemamba/moemamba.h is the contract).
 
-The library is MOEMAMBA_LIB when set (a path to libmoemamba.so), else this
-repository's release build, else whatever the system loader finds as "moemamba".
+The library is, in this order: MOEMAMBA_LIB (a path to libmoemamba.so) when set;
+$MOEMAMBA_PREFIX/lib/libmoemamba.so.0 when MOEMAMBA_PREFIX (an installed prefix, what
+`cmake --install BUILD --prefix P` made) is set; this repository's release build when
+the package runs from its source folder; else what the system loader finds
+(ctypes.util.find_library, then "libmoemamba.so.0" through LD_LIBRARY_PATH and the
+loader's cache).
 """
 import ctypes
 import ctypes.util
@@ -136,18 +140,30 @@ def _find_library():
     explicit = os.environ.get("MOEMAMBA_LIB")
     if explicit:
         return explicit
+    prefix = os.environ.get("MOEMAMBA_PREFIX")
+    if prefix:
+        # The SONAME: present in every install, the development link only with headers.
+        return os.path.join(prefix, "lib", "libmoemamba.so.0")
     here = os.path.dirname(os.path.abspath(__file__))
     built = os.path.join(here, "..", "..", "..", "build", "release", "src", "libmoemamba.so")
     if os.path.exists(built):
         return os.path.normpath(built)
-    found = ctypes.util.find_library("moemamba")
-    if found:
-        return found
-    raise OSError("libmoemamba not found: set MOEMAMBA_LIB to the path of libmoemamba.so "
-                  "or build it (cmake --build --preset release --target moemamba)")
+    # find_library reads the loader's cache (a prefix such as /usr/local after ldconfig);
+    # the bare SONAME then lets dlopen search LD_LIBRARY_PATH as well.
+    return ctypes.util.find_library("moemamba") or "libmoemamba.so.0"
 
 
-lib = ctypes.CDLL(_find_library())
+def _load():
+    path = _find_library()
+    try:
+        return ctypes.CDLL(path)
+    except OSError as e:
+        raise OSError(f"libmoemamba not found ({e}): set MOEMAMBA_PREFIX to the folder you installed it "
+                      "into (cmake --install BUILD --prefix P), or MOEMAMBA_LIB to the path of "
+                      "libmoemamba.so, or build it (cmake --build --preset release --target moemamba)") from e
+
+
+lib = _load()
 
 # name: (result, argument types) of each function this package calls.
 _SIGNATURES = {

@@ -15,10 +15,12 @@ from .support import argmax, assert_close, bundle, mmb
 
 
 def header_version_prefix():
-    """"MAJOR.MINOR." from the C header the library was built from."""
+    """"MAJOR.MINOR." from the C header the library was built from: MOEMAMBA_INCLUDE_DIR's,
+    else this repository's."""
     import re
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    with open(os.path.join(root, "include", "moemamba", "moemamba.h")) as f:
+    include = os.environ.get("MOEMAMBA_INCLUDE_DIR") or os.path.join(root, "include")
+    with open(os.path.join(include, "moemamba", "moemamba.h")) as f:
         text = f.read()
     part = {k: re.search(r"#define MMB_VERSION_%s (\d+)" % k, text).group(1) for k in ("MAJOR", "MINOR")}
     return "%s.%s." % (part["MAJOR"], part["MINOR"])
