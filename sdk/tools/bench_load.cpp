@@ -4,6 +4,7 @@
 #include "bundle_repack.hpp"
 #include "human_units.hpp"
 #include "pool_parallel.hpp"
+#include "progress_display.hpp"
 #include "synthetic_model.hpp"
 
 #include "base/error.hpp"
@@ -32,15 +33,19 @@ struct Options {
   int repeat = 20;
   int level = 3;
   std::string dir;  // where the temporary bundles go
+  bool quiet = false;
 };
 
 void usage() {
   std::printf(
-      "usage: mmb bench load [BUNDLE | --shape NAME] [--threads N] [--repeat N] [--level N] [--seed N] [--dir DIR]\n\n"
+      "usage: mmb bench load [BUNDLE | --shape NAME] [--threads N] [--repeat N] [--level N] [--seed N] [--dir DIR]\n"
+      "                      [--quiet]\n\n"
       "Writes the weights (of BUNDLE, or a synthetic model of shape NAME, default mamba-130m:\n"
       "about 500 MB in f32) as raw, zstd and shuffle-zstd bundles in a temporary directory, then\n"
       "times opening and verifying them from a warm page cache, and prints the compressed size of\n"
-      "f32, f16, bf16 and q8 copies. --threads (default 2) is used for checksums and decoding.\n");
+      "f32, f16, bf16 and q8 copies. --threads (default 2) is used for checksums and decoding.\n"
+      "The progress of loading BUNDLE and of making and writing the bundles goes to stderr (not\n"
+      "of the timed loads, which run without a callback); --quiet prints none.\n");
 }
 
 Options parse(const std::vector<std::string>& args) {
@@ -53,6 +58,7 @@ Options parse(const std::vector<std::string>& args) {
     else if (a == "--level") o.level = int(parse_integer(a, option_value(args, i), -7, 22));
     else if (a == "--seed") o.seed = uint64_t(parse_integer(a, option_value(args, i), 0, INT64_MAX));
     else if (a == "--dir") o.dir = option_value(args, i);
+    else if (a == "--quiet") o.quiet = true;
     else if (a.rfind("-", 0) != 0 && o.bundle.empty()) o.bundle = a;
     else fail(MMB_ERR_INVALID_ARGUMENT, "unexpected argument '", a, "' (see mmb bench load --help)");
   }
@@ -81,8 +87,8 @@ class ScratchDir {
 };
 
 // The bundle's weights converted to `dtype` (bundle_repack.hpp's rule).
-SyntheticModel convert(const LoadedBundle& b, DType dtype) {
-  RepackedBundle r = repack_bundle(b, dtype);
+SyntheticModel convert(const LoadedBundle& b, DType dtype, ProgressFn* progress) {
+  RepackedBundle r = repack_bundle(b, dtype, progress);
   SyntheticModel m;
   m.contents = std::move(r.contents);
   m.storage = std::move(r.storage);  // moving keeps the buffers the tensors point into
@@ -175,23 +181,28 @@ int run_bench_load(const std::vector<std::string>& args) {
   ScratchDir dir(o.dir);
   ThreadPool pool(o.threads);
   PoolParallel parallel(pool);
+  ProgressDisplay progress("bench load", o.quiet);
 
   std::unique_ptr<LoadedBundle> source;
   DType source_dtype = DType::F32;
   if (!o.bundle.empty()) {
     ReadOptions all;
     all.parallel = parallel.get();
+    all.progress = progress.step("load");
     source = LoadedBundle::load(open_file_source(o.bundle), all, allocator);
     source_dtype = source->tensors().front().dtype;
   }
   auto weights = [&](DType dtype) {
-    return source ? convert(*source, dtype) : make_synthetic_model(named_shape(o.shape), {o.seed, dtype});
+    const std::string step = cat(source ? "convert to " : "generate ", dtype_name(dtype));
+    return source ? convert(*source, dtype, progress.step(step))
+                  : make_synthetic_model(named_shape(o.shape), {o.seed, dtype, progress.step(step)});
   };
   auto write = [&](const SyntheticModel& m, Codec codec, const std::string& name) {
     WriterOptions w;
     w.codec = codec;
     w.level = o.level;
     w.threads = o.threads;
+    w.progress = progress.step(cat("write ", name));
     const auto t0 = std::chrono::steady_clock::now();
     write_bundle_to_file(m.contents, w, dir.file(name));
     return seconds_since(t0);

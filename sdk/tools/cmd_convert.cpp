@@ -29,7 +29,7 @@ constexpr const char* kUsage =
     "($MMB_KIT_PATH, default: found beside mmb).\n"
     "  -o, --output PATH        the bundle to write\n"
     "  --keep-converted DIR     keep the converted safetensors + config.json in DIR\n"
-    "  --dtype, --codec, --level, --threads, --tokenizer, --meta   as for `mmb pack`\n";
+    "  --dtype, --codec, --level, --threads, --tokenizer, --meta, --quiet   as for `mmb pack`\n";
 
 bool is_safetensors_input(const fs::path& input) {
   std::error_code ec;
@@ -71,7 +71,7 @@ int run_convert(const std::vector<std::string>& args) {
   std::error_code ec;
   if (!fs::exists(c.input, ec)) mmb::fail(MMB_ERR_IO, c.input, ": no such file or directory");
   if (is_safetensors_input(c.input)) {
-    const mmb::PackSummary s = mmb::pack_checkpoint(c.input, c.output, c.options);
+    const mmb::PackSummary s = mmb::cli::pack_with_progress(c, c.input, "convert");
     std::fputs(mmb::cli::pack_summary_line(c.output, s).c_str(), stdout);
     return 0;
   }
@@ -81,7 +81,7 @@ int run_convert(const std::vector<std::string>& args) {
   std::string report = mmb::cli::run_kit_converter(c.input, converted);
   if (temp && report.rfind(" -> ") != std::string::npos) report.resize(report.rfind(" -> "));  // a folder about to vanish
   std::printf("%s\n", report.c_str());
-  const mmb::PackSummary s = mmb::pack_checkpoint(converted, c.output, c.options);
+  const mmb::PackSummary s = mmb::cli::pack_with_progress(c, converted, "convert");
   std::fputs(mmb::cli::pack_summary_line(c.output, s).c_str(), stdout);
   return 0;
 }

@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16|q8] [--codec none|zstd|shuffle-zstd]\n"
-    "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--meta key=value]...\n"
+    "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--meta key=value]... [--quiet]\n"
     "\n"
     "INPUT is a directory with config.json and model.safetensors (or a sharded\n"
     "model.safetensors.index.json), or one of those files with config.json beside it.\n"
@@ -26,7 +26,9 @@ constexpr const char* kUsage =
     "  --level N           zstd level, 1 to 22 (default 3)\n"
     "  --threads N         compression threads (default: all cores; same bytes for any N)\n"
     "  --tokenizer PATH    tokenizer.json; default: one beside config.json, else bytes\n"
-    "  --meta key=value    metadata stored in the bundle (repeatable)\n";
+    "  --meta key=value    metadata stored in the bundle (repeatable)\n"
+    "  --quiet             no progress on stderr (by default a bar on a terminal, else a\n"
+    "                      line every 10% of a long step)\n";
 
 int run_pack(const std::vector<std::string>& args) {
   const mmb::cli::PackCommandLine c = mmb::cli::parse_pack_command_line(args, "pack");
@@ -34,7 +36,7 @@ int run_pack(const std::vector<std::string>& args) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  const mmb::PackSummary s = mmb::pack_checkpoint(c.input, c.output, c.options);
+  const mmb::PackSummary s = mmb::cli::pack_with_progress(c, c.input, "pack");
   std::fputs(mmb::cli::pack_summary_line(c.output, s).c_str(), stdout);
   return 0;
 }

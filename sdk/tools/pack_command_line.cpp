@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 #include "bundle_args.hpp"
 #include "human_units.hpp"
+#include "progress_display.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -49,6 +50,11 @@ PackCommandLine parse_pack_command_line(const std::vector<std::string>& args, co
       value = arg.substr(eq + 1);
       arg.resize(eq);
     }
+    if (arg == "--quiet") {
+      if (inline_value) fail(MMB_ERR_INVALID_ARGUMENT, "--quiet takes no value (see `mmb ", command, " --help`)");
+      c.quiet = true;
+      continue;
+    }
     auto handler = handlers.find(arg);
     if (handler == handlers.end()) fail(MMB_ERR_INVALID_ARGUMENT, "unknown option '", arg, "' (see `mmb ", command, " --help`)");
     if (!inline_value) {
@@ -60,6 +66,15 @@ PackCommandLine parse_pack_command_line(const std::vector<std::string>& args, co
   if (c.input.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "no INPUT given (see `mmb ", command, " --help`)");
   if (c.output.empty()) fail(MMB_ERR_INVALID_ARGUMENT, "no output given: -o OUT.mmb");
   return c;
+}
+
+PackSummary pack_with_progress(const PackCommandLine& c, const std::string& input, const char* command) {
+  ProgressDisplay progress(command, c.quiet);
+  PackOptions options = c.options;
+  options.read_progress = progress.step("read");
+  options.convert_progress = progress.step("convert");
+  options.writer.progress = progress.step("write");
+  return pack_checkpoint(input, c.output, options);
 }
 
 std::string pack_summary_line(const std::string& output, const PackSummary& s) {

@@ -15,6 +15,7 @@
 
 #include "base/function_ref.hpp"
 #include "base/host_allocator.hpp"
+#include "base/progress.hpp"
 #include "bundle/bundle_format.hpp"
 #include "bundle/byte_source.hpp"
 #include "bundle/tensor_view.hpp"
@@ -44,7 +45,7 @@ struct ReadOptions {
   // tensor once it is decoded, copied or checked), always called on the thread that
   // called load(): first with done = 0, last with done = total. Return false to
   // cancel: load() then throws MMB_ERR_CANCELLED.
-  FunctionRef<bool(uint64_t done, uint64_t total)>* progress = nullptr;
+  ProgressFn* progress = nullptr;
 };
 
 class LoadedBundle {

@@ -161,6 +161,10 @@ void write_bundle(const BundleContents& c, const WriterOptions& o, std::vector<T
     pos = next;
   };
 
+  uint64_t progress_done = 0, progress_total = 0;
+  for (const WriterTensor& t : c.tensors) progress_total += t.data.size();
+  report_progress(o.progress, 0, progress_total, "writing");
+
   ThreadPool pool(o.threads);
   const uint64_t window_bytes = kWindowBytesPerThread * uint64_t(o.threads);
   std::vector<Encoded> encoded;
@@ -195,6 +199,8 @@ void write_bundle(const BundleContents& c, const WriterOptions& o, std::vector<T
       r.xxh64 = encoded[k].xxh64;
       sink.write(raw ? t.data.data() : encoded[k].frame.data(), size_t(r.stored_size));
       pos += r.stored_size;
+      progress_done += t.data.size();
+      if (progress_done < progress_total) report_progress(o.progress, progress_done, progress_total, "writing");
     }
     begin = end;
   }
@@ -216,6 +222,7 @@ void write_bundle(const BundleContents& c, const WriterOptions& o, std::vector<T
   sink.write(stored.data(), stored.size());
   encode_header(h, header);
   sink.write_at(0, header, sizeof header);
+  report_progress(o.progress, progress_total, progress_total, "writing");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "base/dtype.hpp"
+#include "base/progress.hpp"
 #include "bundle/tensor_codec.hpp"
 #include "model/model_config.hpp"
 #include "model/tokenizer_data.hpp"
@@ -48,6 +49,11 @@ struct WriterOptions {
   int level = 3;              // zstd level, ZSTD_minCLevel() to ZSTD_maxCLevel()
   int threads = 1;            // compression threads, >= 1 (output is the same for any count)
   bool compress_manifest = true;
+  // Progress in raw bytes of the tensors written (base/progress.hpp), called on the
+  // thread that called the writer after each tensor is written: first with done = 0,
+  // last with done = total once the whole bundle is written. Return false to cancel:
+  // the writer throws MMB_ERR_CANCELLED (a file writer removes its temporary file).
+  ProgressFn* progress = nullptr;
 };
 
 // Checks the contents and options first and throws mmb::Error(MMB_ERR_INVALID_ARGUMENT)

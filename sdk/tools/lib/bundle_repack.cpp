@@ -9,7 +9,7 @@
 
 namespace mmb {
 
-RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> weights) {
+RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> weights, ProgressFn* progress) {
   RepackedBundle r;
   r.contents.config = bundle.config();
   r.contents.tokenizer = bundle.tokenizer();
@@ -18,6 +18,9 @@ RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> we
   std::unordered_map<std::string, const TensorSpec*> spec_of;
   for (const TensorSpec& s : specs) spec_of.emplace(s.name, &s);
   r.storage.reserve(bundle.tensors().size());
+  uint64_t progress_done = 0, progress_total = 0;
+  for (const TensorView& t : bundle.tensors()) progress_total += t.raw_size;
+  report_progress(progress, 0, progress_total, "converting the bundle");
   for (const TensorView& t : bundle.tensors()) {
     const DType dtype = weights ? packed_dtype(*spec_of.at(t.name), *weights) : t.dtype;
     std::span<const std::byte> data(t.data, size_t(t.raw_size));
@@ -29,6 +32,8 @@ RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> we
       }
     }
     r.contents.tensors.push_back({t.name, dtype, t.shape, data});
+    progress_done += t.raw_size;
+    report_progress(progress, progress_done, progress_total, "converting the bundle");
   }
   return r;
 }

@@ -4,6 +4,7 @@
 // f32: a q8 source gives its dequantized values.
 #pragma once
 
+#include "base/progress.hpp"
 #include "bundle/bundle_reader.hpp"
 #include "bundle/bundle_writer.hpp"
 
@@ -29,7 +30,9 @@ struct RepackedBundle {
 // The bundle's config, tokenizer, metadata and tensors (in its order), converted to
 // `weights`; nullopt keeps every tensor as it is. The bundle must hold its tensor
 // data (ReadOptions::load_tensor_data). Throws mmb::Error(MMB_ERR_UNSUPPORTED) naming
-// the tensor when q8 cannot hold one of its values (NaN, Inf, huge).
-RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> weights);
+// the tensor when q8 cannot hold one of its values (NaN, Inf, huge). `progress`: in
+// raw bytes of the bundle's tensors, after each tensor (base/progress.hpp); returning
+// false cancels (MMB_ERR_CANCELLED).
+RepackedBundle repack_bundle(const LoadedBundle& bundle, std::optional<DType> weights, ProgressFn* progress = nullptr);
 
 }  // namespace mmb

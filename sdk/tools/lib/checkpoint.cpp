@@ -233,6 +233,9 @@ Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& op
     if (seen.size() == 1 && same_dtype(*seen.begin())) weights = *same_dtype(*seen.begin());
   }
 
+  uint64_t progress_done = 0, progress_total = 0;
+  for (const Match& m : matches) progress_total += m.entry->tensor->data.size();
+  report_progress(options.progress, 0, progress_total, "reading the checkpoint");
   for (const Match& m : matches) {
     const SafetensorsTensor& t = *m.entry->tensor;
     CheckpointTensor out;
@@ -253,6 +256,8 @@ Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& op
       }
     }
     ck.tensors.push_back(std::move(out));
+    progress_done += t.data.size();
+    report_progress(options.progress, progress_done, progress_total, "reading the checkpoint");
   }
   return ck;
 }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "base/dtype.hpp"
+#include "base/progress.hpp"
 #include "model/model_config.hpp"
 #include "safetensors_set.hpp"
 
@@ -42,6 +43,10 @@ struct CheckpointTensor {
 
 struct CheckpointOptions {
   std::optional<DType> dtype;  // dtype of the weights (see above); none: keep the checkpoint's
+  // Progress in bytes of the checkpoint's tensors (as stored in its files), after each
+  // tensor is mapped or converted: first 0, last the total. Returning false cancels
+  // (MMB_ERR_CANCELLED).
+  ProgressFn* progress = nullptr;
 };
 
 struct Checkpoint {

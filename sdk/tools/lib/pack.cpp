@@ -80,8 +80,10 @@ void write_and_summarize(const BundleContents& contents, const std::string& outp
 PackSummary pack_from_bundle(const std::string& input, const std::string& output, const PackOptions& options,
                              std::chrono::steady_clock::time_point start) {
   static const HostAllocator allocator;
-  const std::unique_ptr<LoadedBundle> bundle = LoadedBundle::load(open_file_source(input), ReadOptions{}, allocator);
-  RepackedBundle repacked = repack_bundle(*bundle, options.dtype);
+  ReadOptions read;
+  read.progress = options.read_progress;
+  const std::unique_ptr<LoadedBundle> bundle = LoadedBundle::load(open_file_source(input), read, allocator);
+  RepackedBundle repacked = repack_bundle(*bundle, options.dtype, options.convert_progress);
   BundleContents& contents = repacked.contents;
   PackSummary summary;
   summary.dialect = "mmb";
@@ -101,7 +103,7 @@ bool is_bundle_path(const std::string& path) {
 PackSummary pack_checkpoint(const std::string& input, const std::string& output, const PackOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (is_bundle_path(input)) return pack_from_bundle(input, output, options, start);
-  const Checkpoint ck = load_checkpoint(input, CheckpointOptions{options.dtype});
+  const Checkpoint ck = load_checkpoint(input, CheckpointOptions{options.dtype, options.read_progress});
 
   BundleContents contents;
   contents.config = ck.config;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/dtype.hpp"
+#include "base/progress.hpp"
 #include "bundle/bundle_writer.hpp"
 
 #include <cstddef>
@@ -24,6 +25,13 @@ struct PackOptions {
   // Stored after "source_format" (the dialect) and the native config's "metadata";
   // a key given again replaces the earlier value.
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Progress of each step before writer.progress's, in bytes (base/progress.hpp); null:
+  // none. read_progress: a checkpoint's tensors mapped or converted
+  // (CheckpointOptions::progress), or a bundle input loaded and verified
+  // (ReadOptions::progress); convert_progress: a bundle input's tensors converted to
+  // `dtype` (repack_bundle). Returning false cancels (MMB_ERR_CANCELLED).
+  ProgressFn* read_progress = nullptr;
+  ProgressFn* convert_progress = nullptr;
 };
 
 struct PackSummary {

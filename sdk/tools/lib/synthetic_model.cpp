@@ -110,6 +110,10 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
   m.contents.metadata = {{"name", "synthetic"}, {"source", cat("make_synthetic_model seed ", options.seed)}};
   const auto specs = tensor_specs(config);
   m.storage.resize(specs.size());
+  auto dtype_of = [&](const TensorSpec& spec) { return options.dtype == DType::Q8 ? packed_dtype(spec, DType::Q8) : options.dtype; };
+  uint64_t progress_done = 0, progress_total = 0;
+  for (const TensorSpec& spec : specs) progress_total += tensor_bytes(dtype_of(spec), spec.shape).value_or(0);
+  report_progress(options.progress, 0, progress_total, "making the synthetic model");
   std::vector<float> values;
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& spec = specs[i];
@@ -118,9 +122,11 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
     values.resize(count);
     Gaussian g(options.seed ^ name_hash(spec.name));  // per tensor: independent of order
     fill(spec, config, g, values);
-    const DType dtype = options.dtype == DType::Q8 ? packed_dtype(spec, DType::Q8) : options.dtype;
+    const DType dtype = dtype_of(spec);
     m.storage[i] = encode_values(values, dtype, spec.shape);
     m.contents.tensors.push_back({spec.name, dtype, spec.shape, std::span<const std::byte>(m.storage[i])});
+    progress_done += m.storage[i].size();
+    report_progress(options.progress, progress_done, progress_total, "making the synthetic model");
   }
   return m;
 }

@@ -5,6 +5,7 @@
 // so activations stay in a realistic range through many layers.
 #pragma once
 
+#include "base/progress.hpp"
 #include "bundle/bundle_writer.hpp"
 
 #include <cstddef>
@@ -18,6 +19,9 @@ struct SyntheticOptions {
   uint64_t seed = 1;
   // Of every tensor; for q8, of the tensors packed_dtype.hpp makes q8 (the rest f32).
   DType dtype = DType::F32;
+  // Progress in bytes of the tensors made (in their dtype), after each tensor: first 0,
+  // last the total. Returning false cancels (MMB_ERR_CANCELLED).
+  ProgressFn* progress = nullptr;
 };
 
 // Owns the tensor bytes that contents.tensors point into. Movable, not copyable.
