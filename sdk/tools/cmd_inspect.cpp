@@ -7,6 +7,7 @@
 #include "bundle/tensor_table.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -49,8 +50,22 @@ std::string projection(const char* name, const std::optional<ProjectionExperts>&
 std::string describe_mamba(const MambaConfig& m) {
   return cat("d_inner ", m.d_inner, ", d_state ", m.d_state, ", d_conv ", m.d_conv, ", dt_rank ", m.dt_rank,
              m.in_proj_bias ? ", in_proj bias" : "", m.conv_bias ? ", conv bias" : "",
-             m.out_proj_bias ? ", out_proj bias" : "", projection("x_proj_in", m.x_proj_experts),
+             m.out_proj_bias ? ", out_proj bias" : "",
+             m.dt_bc_norm == InnerNorm::None ? ""
+             : m.dt_bc_norm == InnerNorm::RMS ? cat(", dt/B/C rms (eps ", m.dt_bc_norm_eps, ")")
+                                              : cat(", dt/B/C weighted rms (eps ", m.dt_bc_norm_eps, ")"),
+             projection("x_proj_in", m.x_proj_experts),
              projection("z_proj_in", m.z_proj_experts), projection("out_proj", m.out_proj_experts));
+}
+
+std::string describe_mamba2(const Mamba2Config& m) {
+  std::string s = cat("d_inner ", m.d_inner, ", d_state ", m.d_state, ", d_conv ", m.d_conv, ", ", m.n_heads, " heads of ",
+                      m.head_dim(), ", ", m.n_groups, m.n_groups == 1 ? " group" : " groups");
+  if (m.gated_norm) s += cat(", gated norm over ", m.norm_group(), " channels (eps ", m.norm_eps, ")");
+  else s += ", gate without norm";
+  if (m.dt_min > 0.0f || std::isfinite(m.dt_max)) s += cat(", dt in [", m.dt_min, ", ", m.dt_max, "]");
+  return s + (m.d_per_channel ? ", D per channel" : "") + (m.in_proj_bias ? ", in_proj bias" : "") +
+         (m.conv_bias ? ", conv bias" : "") + (m.out_proj_bias ? ", out_proj bias" : "");
 }
 
 std::string describe_moe(const MoEConfig& m) {
@@ -68,6 +83,7 @@ std::string describe(const LayerConfig& l) {
     case LayerKind::Mamba: return "mamba  " + describe_mamba(l.mamba);
     case LayerKind::MoE: return "moe    " + describe_moe(l.moe);
     case LayerKind::MLP: return cat("mlp    ", feed_forward(l.mlp));
+    case LayerKind::Mamba2: return "mamba2 " + describe_mamba2(l.mamba2);
     case LayerKind::Parallel:
       return cat("parallel (", l.shared_norm ? "shared norm" : "own norms", ") mamba ", describe_mamba(l.mamba), "; moe ",
                  describe_moe(l.moe));

@@ -37,7 +37,8 @@ mmb_model* load_model(mmb_runtime* runtime, std::unique_ptr<ByteSource> source, 
   read.progress = o.progress ? &progress : nullptr;
   auto bundle = LoadedBundle::load(std::move(source), read, runtime->impl.allocator());
   const HostAllocator& allocator = runtime->impl.allocator();
-  auto* handle = make_host<mmb_model>(allocator, runtime, make_host<Model>(allocator, std::move(bundle), runtime->impl.memory(), runtime->impl.backend()))
+  const Backend& backend = runtime->impl.backend_for(bundle->config());
+  auto* handle = make_host<mmb_model>(allocator, runtime, make_host<Model>(allocator, std::move(bundle), runtime->impl.memory(), backend))
                      .release();
   retain(runtime);
   return handle;

@@ -20,6 +20,7 @@
 namespace mmb {
 
 class Model;
+struct ModelConfig;
 
 // Ends an object made with make_host whose concrete type only the object knows.
 template <typename T>
@@ -80,6 +81,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual int32_t kind() const = 0;
   virtual BackendDescription describe() const = 0;
+  // Empty when this backend runs every layer kind and option of `config`; else why not
+  // (the first layer it cannot run). prepare() refuses such a model (MMB_ERR_UNSUPPORTED).
+  virtual std::string unsupported(const ModelConfig& config) const { return {}; }
   // Prepares a model whose config and weights are bound (called once, at load).
   virtual OwnedBy<ModelCompute> prepare(const Model& model) const = 0;
   // The memory bandwidth a step's reads are bound by, measured now (bytes read per

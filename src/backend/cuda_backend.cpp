@@ -179,7 +179,20 @@ class CudaBackend final : public Backend {
     return copy;
   }
 
+  // The plugin's kernels cover Mamba-1, MoE, MLP and parallel layers; newer kinds and
+  // options run on the CPU until their kernels exist.
+  std::string unsupported(const ModelConfig& config) const override {
+    for (size_t i = 0; i < config.layers.size(); ++i) {
+      const LayerConfig& l = config.layers[i];
+      if (l.kind == LayerKind::Mamba2) return cat("layer ", i, " is a Mamba-2 layer, which the CUDA backend does not run yet");
+      if (l.has_mamba() && l.mamba.dt_bc_norm != InnerNorm::None)
+        return cat("layer ", i, " normalises dt, B and C, which the CUDA backend does not do yet");
+    }
+    return {};
+  }
+
   OwnedBy<ModelCompute> prepare(const Model& model) const override {
+    if (std::string why = unsupported(model.config()); !why.empty()) fail(MMB_ERR_UNSUPPORTED, why);
     plugin::ErrorText e{};
     plugin::CudaModel* m = nullptr;
     check(table_.model_upload(device_, &model.config(), &model.weights(), &m, &e), e, "uploading the weights");

@@ -30,7 +30,13 @@ fbs::Offset<fb::MambaLayer> encode_mamba(fbs::FlatBufferBuilder& b, const MambaC
   auto z = encode_projection(b, m.z_proj_experts);
   auto out = encode_projection(b, m.out_proj_experts);
   return fb::CreateMambaLayer(b, m.d_inner, m.d_state, m.d_conv, m.dt_rank, m.in_proj_bias, m.conv_bias,
-                              m.out_proj_bias, x, z, out);
+                              m.out_proj_bias, x, z, out, fb::InnerNorm(uint8_t(m.dt_bc_norm)), m.dt_bc_norm_eps);
+}
+
+fbs::Offset<fb::Mamba2Layer> encode_mamba2(fbs::FlatBufferBuilder& b, const Mamba2Config& m) {
+  return fb::CreateMamba2Layer(b, m.d_inner, m.d_state, m.d_conv, m.n_heads, m.n_groups, m.norm_group_size,
+                               m.gated_norm, m.norm_eps, m.in_proj_bias, m.conv_bias, m.out_proj_bias,
+                               m.d_per_channel, m.dt_min, m.dt_max);
 }
 
 fbs::Offset<fb::MoELayer> encode_moe(fbs::FlatBufferBuilder& b, const MoEConfig& m) {
@@ -50,6 +56,8 @@ fbs::Offset<fb::Layer> encode_layer(fbs::FlatBufferBuilder& b, const LayerConfig
       auto moe = encode_moe(b, l.moe);
       return fb::CreateLayer(b, fb::LayerKind::Parallel, mamba, moe, 0, l.shared_norm);
     }
+    case LayerKind::Mamba2:
+      return fb::CreateLayer(b, fb::LayerKind::Mamba2, 0, 0, 0, false, encode_mamba2(b, l.mamba2));
   }
   fail(MMB_ERR_INVALID_ARGUMENT, "layer kind ", int(l.kind), " is unknown");
 }
@@ -138,6 +146,27 @@ MambaConfig decode_mamba(const fb::MambaLayer* t) {
   m.x_proj_experts = decode_projection(t->x_proj_experts());
   m.z_proj_experts = decode_projection(t->z_proj_experts());
   m.out_proj_experts = decode_projection(t->out_proj_experts());
+  m.dt_bc_norm = InnerNorm(uint8_t(t->dt_bc_norm()));
+  m.dt_bc_norm_eps = t->dt_bc_norm_eps();
+  return m;
+}
+
+Mamba2Config decode_mamba2(const fb::Mamba2Layer* t) {
+  Mamba2Config m;
+  m.d_inner = t->d_inner();
+  m.d_state = t->d_state();
+  m.d_conv = t->d_conv();
+  m.n_heads = t->n_heads();
+  m.n_groups = t->n_groups();
+  m.norm_group_size = t->norm_group_size();
+  m.gated_norm = t->gated_norm();
+  m.norm_eps = t->norm_eps();
+  m.in_proj_bias = t->in_proj_bias();
+  m.conv_bias = t->conv_bias();
+  m.out_proj_bias = t->out_proj_bias();
+  m.d_per_channel = t->d_per_channel();
+  m.dt_min = t->dt_min();
+  m.dt_max = t->dt_max();
   return m;
 }
 
@@ -189,6 +218,10 @@ ModelConfig decode_config(const fb::Config* c) {
     if (l->kind() == fb::LayerKind::MLP) {
       if (!l->mlp()) missing_layer_table(i, l->kind(), "mlp");
       out.mlp = decode_feed_forward(l->mlp());
+    }
+    if (l->kind() == fb::LayerKind::Mamba2) {
+      if (!l->mamba2()) missing_layer_table(i, l->kind(), "mamba2");
+      out.mamba2 = decode_mamba2(l->mamba2());
     }
     out.shared_norm = l->shared_norm();
     // validate_config reports an unknown kind

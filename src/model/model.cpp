@@ -116,6 +116,11 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
       m.A_log = bind.matrix(q + ".A_log");
       m.D = bind.matrix(q + ".D");
       m.out_proj = bind.projection(q + ".out_proj", mc.out_proj_experts);
+      if (mc.dt_bc_norm == InnerNorm::RMSWeighted) {
+        m.dt_norm = bind.matrix(q + ".dt_norm.weight");
+        m.b_norm = bind.matrix(q + ".b_norm.weight");
+        m.c_norm = bind.matrix(q + ".c_norm.weight");
+      }
       inactive += unused_projection_bytes(m.x_in, mc.x_proj_experts) + unused_projection_bytes(m.z_in, mc.z_proj_experts) +
                   unused_projection_bytes(m.out_proj, mc.out_proj_experts);
       for (const auto* e : {&mc.x_proj_experts, &mc.z_proj_experts, &mc.out_proj_experts})
@@ -129,6 +134,31 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
       sizes_.max_d_state = std::max<uint64_t>(sizes_.max_d_state, mc.d_state);
       sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, mc.d_conv);
       sizes_.max_dbc = std::max<uint64_t>(sizes_.max_dbc, mc.dt_rank + 2ull * mc.d_state);
+    }
+    if (lc.kind == LayerKind::Mamba2) {
+      const std::string q = p + ".mamba2";
+      const Mamba2Config& mc = lc.mamba2;
+      Mamba2Weights& m = lw.mamba2;
+      m.in_proj = bind.linear(q + ".in_proj");
+      m.conv_weight = bind.matrix(q + ".conv1d.weight");
+      m.conv_bias = bind.optional(q + ".conv1d.bias");
+      m.dt_bias = bind.matrix(q + ".dt_bias");
+      m.D = bind.matrix(q + ".D");
+      if (mc.gated_norm) m.norm = bind.matrix(q + ".norm.weight");
+      m.out_proj = bind.linear(q + ".out_proj");
+      const Matrix A_log = bind.matrix(q + ".A_log");
+      auto& A = weights_.A[i];
+      A.resize(mc.n_heads);
+      for (uint64_t k = 0; k < A.size(); ++k) A[k] = -std::exp(element(A_log, k));
+      lw.state_offset = state;
+      state += uint64_t(mc.d_inner) * mc.d_state + uint64_t(mc.conv_channels()) * (mc.d_conv - 1);
+      sizes_.max_d_inner = std::max<uint64_t>(sizes_.max_d_inner, mc.d_inner);
+      sizes_.max_d_state = std::max<uint64_t>(sizes_.max_d_state, mc.d_state);
+      sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, mc.d_conv);
+      sizes_.max_in_proj = std::max<uint64_t>(sizes_.max_in_proj, mc.in_proj_rows());
+      sizes_.max_conv_channels = std::max<uint64_t>(sizes_.max_conv_channels, mc.conv_channels());
+      sizes_.max_heads = std::max<uint64_t>(sizes_.max_heads, mc.n_heads);
+      sizes_.max_groups = std::max<uint64_t>(sizes_.max_groups, mc.n_groups);
     }
     if (lc.has_moe()) {
       const std::string q = p + ".moe";

@@ -85,6 +85,27 @@ void check_mamba(const MambaConfig& m, const std::string& where) {
     fail(MMB_ERR_FORMAT, "config ", where, ".out_proj_bias is set but out_proj is routed (use out_proj_experts.bias)");
   if (m.x_proj_experts && m.z_proj_experts && m.in_proj_bias)
     fail(MMB_ERR_FORMAT, "config ", where, ".in_proj_bias is set but both halves of in_proj are routed (use their experts' bias)");
+  if (uint8_t(m.dt_bc_norm) > uint8_t(InnerNorm::RMSWeighted))
+    fail(MMB_ERR_FORMAT, "config ", where, ".dt_bc_norm has unknown value ", int(m.dt_bc_norm));
+  if (!(std::isfinite(m.dt_bc_norm_eps) && m.dt_bc_norm_eps > 0.0f && m.dt_bc_norm_eps < 1.0f))
+    fail(MMB_ERR_FORMAT, "config ", where, ".dt_bc_norm_eps = ", m.dt_bc_norm_eps, " must be in (0, 1)");
+}
+
+void check_mamba2(const Mamba2Config& m, const std::string& where) {
+  check_range(m.d_inner, 1, kMaxInner, where + ".d_inner");
+  check_range(m.d_state, 1, kMaxState, where + ".d_state");
+  check_range(m.d_conv, 1, kMaxConv, where + ".d_conv");
+  check_range(m.n_heads, 1, m.d_inner, where + ".n_heads");
+  check_range(m.n_groups, 1, m.n_heads, where + ".n_groups");
+  if (m.d_inner % m.n_heads) fail(MMB_ERR_FORMAT, "config ", where, ".d_inner = ", m.d_inner, " is not a multiple of n_heads = ", m.n_heads);
+  if (m.n_heads % m.n_groups) fail(MMB_ERR_FORMAT, "config ", where, ".n_heads = ", m.n_heads, " is not a multiple of n_groups = ", m.n_groups);
+  check_range(m.norm_group(), 1, m.d_inner, where + ".norm_group_size");
+  if (m.d_inner % m.norm_group())
+    fail(MMB_ERR_FORMAT, "config ", where, ".norm_group_size = ", m.norm_group(), " does not divide d_inner = ", m.d_inner);
+  if (!(std::isfinite(m.norm_eps) && m.norm_eps > 0.0f && m.norm_eps < 1.0f))
+    fail(MMB_ERR_FORMAT, "config ", where, ".norm_eps = ", m.norm_eps, " must be in (0, 1)");
+  if (!(std::isfinite(m.dt_min) && m.dt_min >= 0.0f && !std::isnan(m.dt_max) && m.dt_max > m.dt_min))
+    fail(MMB_ERR_FORMAT, "config ", where, ".dt_min = ", m.dt_min, ", dt_max = ", m.dt_max, ": need 0 <= dt_min < dt_max");
 }
 
 void check_moe(const MoEConfig& m, const std::string& where) {
@@ -116,10 +137,26 @@ void add_mamba(std::vector<TensorSpec>& out, const std::string& q, const MambaCo
   out.push_back({q + ".conv1d.weight", {m.d_inner, 1, m.d_conv}});
   if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.d_inner}});
   out.push_back({q + ".x_proj.weight", {uint64_t(m.dt_rank) + 2ull * m.d_state, m.d_inner}, false, true});
+  if (m.dt_bc_norm == InnerNorm::RMSWeighted) {
+    out.push_back({q + ".dt_norm.weight", {m.dt_rank}});
+    out.push_back({q + ".b_norm.weight", {m.d_state}});
+    out.push_back({q + ".c_norm.weight", {m.d_state}});
+  }
   add_linear(out, q + ".dt_proj", m.d_inner, m.dt_rank, true);
   out.push_back({q + ".A_log", {m.d_inner, m.d_state}});
   out.push_back({q + ".D", {m.d_inner}});
   add_projection(out, q + ".out_proj", m.out_proj_experts, d, m.d_inner, m.out_proj_bias);
+}
+
+void add_mamba2(std::vector<TensorSpec>& out, const std::string& q, const Mamba2Config& m, uint64_t d) {
+  add_linear(out, q + ".in_proj", m.in_proj_rows(), d, m.in_proj_bias);
+  out.push_back({q + ".conv1d.weight", {m.conv_channels(), 1, m.d_conv}});
+  if (m.conv_bias) out.push_back({q + ".conv1d.bias", {m.conv_channels()}});
+  out.push_back({q + ".dt_bias", {m.n_heads}});
+  out.push_back({q + ".A_log", {m.n_heads}});
+  out.push_back({q + ".D", {m.d_per_channel ? m.d_inner : m.n_heads}});
+  if (m.gated_norm) out.push_back({q + ".norm.weight", {m.d_inner}});
+  add_linear(out, q + ".out_proj", d, m.d_inner, m.out_proj_bias);
 }
 
 void add_moe(std::vector<TensorSpec>& out, const std::string& q, const MoEConfig& m, uint64_t d) {
@@ -152,6 +189,7 @@ void validate_config(const ModelConfig& c) {
       case LayerKind::Mamba: check_mamba(l.mamba, where); break;
       case LayerKind::MoE: check_moe(l.moe, where); break;
       case LayerKind::MLP: check_ff(l.mlp, where + ".mlp"); break;
+      case LayerKind::Mamba2: check_mamba2(l.mamba2, where + ".mamba2"); break;
       case LayerKind::Parallel:
         check_mamba(l.mamba, where + ".mamba");
         check_moe(l.moe, where + ".moe");
@@ -174,6 +212,7 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
       case LayerKind::Mamba: add_mamba(out, p + ".mamba", l.mamba, d); break;
       case LayerKind::MoE: add_moe(out, p + ".moe", l.moe, d); break;
       case LayerKind::MLP: add_feed_forward(out, p + ".mlp", l.mlp, d); break;
+      case LayerKind::Mamba2: add_mamba2(out, p + ".mamba2", l.mamba2, d); break;
       case LayerKind::Parallel:
         if (!l.shared_norm) add_norm(out, c.norm, p + ".norm_moe", d);
         add_mamba(out, p + ".mamba", l.mamba, d);
@@ -207,8 +246,11 @@ uint64_t params_active(const ModelConfig& c) {
 
 uint64_t state_floats(const ModelConfig& c) {
   uint64_t n = 0;
-  for (const auto& l : c.layers)
+  for (const auto& l : c.layers) {
     if (l.has_mamba()) n += uint64_t(l.mamba.d_inner) * (l.mamba.d_state + l.mamba.d_conv - 1);
+    if (l.kind == LayerKind::Mamba2)
+      n += uint64_t(l.mamba2.d_inner) * l.mamba2.d_state + uint64_t(l.mamba2.conv_channels()) * (l.mamba2.d_conv - 1);
+  }
   return n;
 }
 

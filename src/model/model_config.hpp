@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,7 +11,10 @@
 namespace mmb {
 
 enum class NormKind : uint8_t { None = 0, RMS = 1, Layer = 2 };
-enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2, Parallel = 3 };
+enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2, Parallel = 3, Mamba2 = 4 };
+// Mamba-1's optional RMS norms on dt (the dt_rank vector), B and C after x_proj:
+// weightless (Falcon-Mamba) or each with its own weight (Jamba).
+enum class InnerNorm : uint8_t { None = 0, RMS = 1, RMSWeighted = 2 };
 enum class RouterAct : uint8_t { Softmax = 0, Sigmoid = 1, ReLU = 2 };
 enum class ExpertAct : uint8_t { ReLU = 0, GELU = 1, GELUTanh = 2, SiLU = 3, SwiGLU = 4, GeGLU = 5 };
 
@@ -39,7 +43,36 @@ struct MambaConfig {
   // Set: that projection is routed. x/z are the halves of in_proj (rows [0, d_inner)
   // and [d_inner, 2 d_inner)); when either is routed, in_proj is stored split.
   std::optional<ProjectionExperts> x_proj_experts, z_proj_experts, out_proj_experts;
+  // RMS norms of dt, B and C (x_proj's three parts) before they are used.
+  InnerNorm dt_bc_norm = InnerNorm::None;
+  float dt_bc_norm_eps = 1e-6f;
   bool split_in_proj() const { return x_proj_experts || z_proj_experts; }
+};
+
+// Mamba-2 (SSD; DESIGN.md section 5): heads of head_dim() channels with a scalar decay
+// each, B and C shared by the n_heads / n_groups heads of a group, a gated RMSNorm
+// before out_proj. in_proj's rows are [z: d_inner | xBC: conv_channels() | dt: n_heads].
+struct Mamba2Config {
+  uint32_t d_inner = 0;         // n_heads * head_dim
+  uint32_t d_state = 128;       // N
+  uint32_t d_conv = 4;
+  uint32_t n_heads = 0;         // H
+  uint32_t n_groups = 1;        // G: B and C are [G, N]; head h reads group h / (H / G)
+  uint32_t norm_group_size = 0; // channels per group of the gated RMSNorm; 0: d_inner / n_groups
+  bool gated_norm = true;       // rmsnorm(y * silu(z)) * weight; false: y * silu(z)
+  float norm_eps = 1e-5f;
+  bool in_proj_bias = false;
+  bool conv_bias = true;
+  bool out_proj_bias = false;
+  bool d_per_channel = false;   // D is [d_inner] rather than one per head
+  // softplus(dt + dt_bias) is clamped to [dt_min, dt_max] (time_step_limit).
+  float dt_min = 0.0f;
+  float dt_max = std::numeric_limits<float>::infinity();
+
+  uint32_t head_dim() const { return n_heads ? d_inner / n_heads : 0; }
+  uint32_t conv_channels() const { return d_inner + 2 * n_groups * d_state; }
+  uint64_t in_proj_rows() const { return 2ull * d_inner + 2ull * n_groups * d_state + n_heads; }
+  uint32_t norm_group() const { return norm_group_size ? norm_group_size : (n_groups ? d_inner / n_groups : 0); }
 };
 
 // One feed-forward expert: w2 act(w1 h + b1) + b2, or the gated forms with w3.
@@ -67,6 +100,7 @@ struct MoEConfig {
 struct LayerConfig {
   LayerKind kind = LayerKind::Mamba;
   MambaConfig mamba;       // kind == Mamba or Parallel
+  Mamba2Config mamba2;     // kind == Mamba2
   MoEConfig moe;           // kind == MoE or Parallel
   FeedForwardConfig mlp;   // kind == MLP
   // Parallel: r = r + mamba(norm(r)) + moe(norm_moe(r)); shared_norm uses norm for both.
@@ -111,7 +145,9 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& config);
 uint64_t params_total(const ModelConfig& config);
 uint64_t params_active(const ModelConfig& config);
 
-// Floats of recurrent state per session: per Mamba part (Mamba and Parallel layers) d_inner * (d_state + d_conv - 1).
+// Floats of recurrent state per session: per Mamba part (Mamba and Parallel layers)
+// d_inner * (d_state + d_conv - 1); per Mamba-2 layer d_inner * d_state (the heads'
+// states) + conv_channels * (d_conv - 1).
 uint64_t state_floats(const ModelConfig& config);
 
 }  // namespace mmb

@@ -64,6 +64,17 @@ struct MambaWeights {
   Matrix A_log;            // [d_inner, d_state]
   Matrix D;                // [d_inner]
   ProjectionWeights out_proj;  // [d_model, d_inner]
+  Matrix dt_norm, b_norm, c_norm;  // [dt_rank], [d_state], [d_state]: InnerNorm::RMSWeighted only
+};
+
+struct Mamba2Weights {
+  LinearWeights in_proj;   // [2 d_inner + 2 G N + H, d_model]
+  Matrix conv_weight;      // [conv_channels, d_conv]
+  Matrix conv_bias;        // [conv_channels] or empty
+  Matrix dt_bias;          // [H]
+  Matrix D;                // [H] or [d_inner]
+  Matrix norm;             // [d_inner], gated_norm only
+  LinearWeights out_proj;  // [d_model, d_inner]
 };
 
 struct MoEWeights {
@@ -77,9 +88,12 @@ struct LayerWeights {
   NormWeights norm;
   NormWeights norm_moe;  // Parallel without shared_norm
   MambaWeights mamba;
+  Mamba2Weights mamba2;
   MoEWeights moe;
   FeedForwardWeights mlp;
-  // Offset of this layer's recurrent state in a session's state (floats); Mamba parts only.
+  // Offset of this layer's recurrent state in a session's state (floats); Mamba and
+  // Mamba-2 layers only. Mamba-2: the conv windows [conv_channels][d_conv - 1], then the
+  // heads' states [H][head_dim][d_state].
   uint64_t state_offset = 0;
 };
 
@@ -91,7 +105,8 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   NormWeights norm_f;
   Matrix head;             // [vocab, d_model]: lm_head or the embedding (first vocab rows)
-  // A_log turned into A = -exp(A_log) once at load, f32, per layer with a Mamba part (else empty).
+  // A_log turned into A = -exp(A_log) once at load, f32, per layer with a Mamba part
+  // ([d_inner][d_state]) or a Mamba-2 layer ([H]); else empty.
   std::pmr::vector<std::pmr::vector<float>> A;
 };
 

@@ -16,6 +16,8 @@ Runtime::Runtime(const mmb_runtime_options& o)
   pool_ = std::make_unique<ThreadPool>(threads);
   // Before the job worker starts: a backend that cannot open ends the construction here.
   backend_ = choose_backend(o);
+  if (o.backend == MMB_BACKEND_AUTO && backend_->kind() != MMB_BACKEND_CPU)
+    cpu_fallback_ = std::make_unique<CpuBackend>(allocator_, *pool_);
   pager_ = std::make_shared<SessionPager>(
       o.session_memory_budget, HostPageStore{o.page_store, o.page_load, o.page_drop, o.page_user_data});
   scheduler_ = std::make_shared<JobScheduler>(o.job_mode, o.run_task, o.run_task_user_data, pager_);
@@ -36,6 +38,14 @@ std::unique_ptr<Backend> Runtime::choose_backend(const mmb_runtime_options& o) c
     log(MMB_LOG_INFO, cat("backend auto: using the CPU backend (", e.what(), ")"));
   }
   return std::make_unique<CpuBackend>(allocator_, *pool_);
+}
+
+const Backend& Runtime::backend_for(const ModelConfig& config) const {
+  if (!cpu_fallback_) return *backend_;
+  const std::string why = backend_->unsupported(config);
+  if (why.empty()) return *backend_;
+  log(MMB_LOG_INFO, cat("backend auto: this model runs on the CPU backend (", why, ")"));
+  return *cpu_fallback_;
 }
 
 // Every session, and so every job that was running, is gone: the worker stops here.

@@ -26,6 +26,9 @@ class Runtime {
   std::pmr::memory_resource* memory() const { return &memory_; }
   ThreadPool& pool() const { return *pool_; }
   const Backend& backend() const { return *backend_; }
+  // The backend a model of `config` runs on: the runtime's, or with backend auto the CPU
+  // when the chosen device cannot run one of its layers (the reason is logged).
+  const Backend& backend_for(const ModelConfig& config) const;
   void log(int32_t level, const std::string& message) const;
   SessionPager& pager() const { return *pager_; }
   JobScheduler& scheduler() const { return *scheduler_; }
@@ -43,6 +46,7 @@ class Runtime {
   std::shared_ptr<SessionPager> pager_;
   std::shared_ptr<JobScheduler> scheduler_;  // shared with job handles and host tasks
   std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Backend> cpu_fallback_;  // backend auto on a device: for what it cannot run
 };
 
 }  // namespace mmb

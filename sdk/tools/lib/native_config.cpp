@@ -4,6 +4,7 @@
 #include "json_fields.hpp"
 
 #include <cfloat>
+#include <cmath>
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -15,7 +16,8 @@ using nlohmann::json;
 namespace {
 
 // Names in enum order, so a choice() index converts straight to the enum.
-constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp", "parallel"};
+constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp", "parallel", "mamba2"};
+constexpr std::string_view kInnerNormNames[] = {"none", "rms", "rms_weighted"};
 constexpr std::string_view kExpertNames[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
 constexpr std::string_view kRouterNames[] = {"softmax", "sigmoid", "relu"};
 constexpr std::string_view kNormNames[] = {"none", "rms", "layer"};
@@ -59,6 +61,28 @@ MambaConfig parse_mamba(JsonFields& f, uint32_t d_model) {
   m.x_proj_experts = parse_projection(f, "x_proj_experts");
   m.z_proj_experts = parse_projection(f, "z_proj_experts");
   m.out_proj_experts = parse_projection(f, "out_proj_experts");
+  m.dt_bc_norm = InnerNorm(f.choice("dt_bc_norm", kInnerNormNames, size_t(m.dt_bc_norm)));
+  m.dt_bc_norm_eps = float(f.number("dt_bc_norm_eps", 0.0, 1.0, m.dt_bc_norm_eps));
+  return m;
+}
+
+// dt_max: a number, or absent / null for no upper limit (JSON has no infinity).
+Mamba2Config parse_mamba2(JsonFields& f, uint32_t d_model) {
+  Mamba2Config m;
+  m.d_inner = u32(f, "d_inner", 2 * d_model);
+  m.d_state = u32(f, "d_state", m.d_state);
+  m.d_conv = u32(f, "d_conv", m.d_conv);
+  m.n_heads = u32(f, "n_heads");
+  m.n_groups = u32(f, "n_groups", m.n_groups);
+  m.norm_group_size = u32(f, "norm_group_size", m.norm_group_size);
+  m.gated_norm = f.boolean("gated_norm", m.gated_norm);
+  m.norm_eps = float(f.number("norm_eps", 0.0, 1.0, m.norm_eps));
+  m.in_proj_bias = f.boolean("in_proj_bias", m.in_proj_bias);
+  m.conv_bias = f.boolean("conv_bias", m.conv_bias);
+  m.out_proj_bias = f.boolean("out_proj_bias", m.out_proj_bias);
+  m.d_per_channel = f.boolean("d_per_channel", m.d_per_channel);
+  m.dt_min = float(f.number("dt_min", 0.0, FLT_MAX, m.dt_min));
+  if (f.has("dt_max") && !f.value("dt_max").is_null()) m.dt_max = float(f.number("dt_max", 0.0, FLT_MAX));
   return m;
 }
 
@@ -88,6 +112,7 @@ LayerConfig parse_layer(const json& value, const std::string& where, uint32_t d_
   layer.kind = LayerKind(f.choice("kind", kLayerNames));
   switch (layer.kind) {
     case LayerKind::Mamba: layer.mamba = parse_mamba(f, d_model); break;
+    case LayerKind::Mamba2: layer.mamba2 = parse_mamba2(f, d_model); break;
     case LayerKind::MoE: layer.moe = parse_moe(f); break;
     case LayerKind::MLP:
       layer.mlp.d_ff = u32(f, "d_ff");
@@ -157,6 +182,18 @@ json mamba_json(const MambaConfig& m) {
       j[key] = {{"n_experts", (*e)->n_experts}, {"top_k", (*e)->top_k}, {"router", kRouterNames[size_t((*e)->router)]},
                 {"router_bias", (*e)->router_bias}, {"sel_bias", (*e)->sel_bias}, {"renorm", (*e)->renorm},
                 {"routed_scale", float_json((*e)->routed_scale)}, {"bias", (*e)->bias}};
+  if (m.dt_bc_norm != InnerNorm::None)
+    j.update({{"dt_bc_norm", kInnerNormNames[size_t(m.dt_bc_norm)]}, {"dt_bc_norm_eps", float_json(m.dt_bc_norm_eps)}});
+  return j;
+}
+
+json mamba2_json(const Mamba2Config& m) {
+  json j = {{"kind", "mamba2"}, {"d_inner", m.d_inner}, {"d_state", m.d_state}, {"d_conv", m.d_conv},
+            {"n_heads", m.n_heads}, {"n_groups", m.n_groups}, {"norm_group_size", m.norm_group_size},
+            {"gated_norm", m.gated_norm}, {"norm_eps", float_json(m.norm_eps)}, {"in_proj_bias", m.in_proj_bias},
+            {"conv_bias", m.conv_bias}, {"out_proj_bias", m.out_proj_bias}, {"d_per_channel", m.d_per_channel},
+            {"dt_min", float_json(m.dt_min)}};
+  if (std::isfinite(m.dt_max)) j["dt_max"] = float_json(m.dt_max);
   return j;
 }
 
@@ -221,6 +258,7 @@ std::string native_config_json(const ModelConfig& c) {
         j = feed_forward_json(l.mlp, "d_ff", "expert", "bias");
         j["kind"] = "mlp";
         break;
+      case LayerKind::Mamba2: j = mamba2_json(l.mamba2); break;
     }
     layers.push_back(std::move(j));
   }

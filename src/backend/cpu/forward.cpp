@@ -2,7 +2,9 @@
 
 #include "backend/cpu/activations.hpp"
 #include "backend/cpu/conv_step.hpp"
+#include "backend/cpu/layer_mamba2.hpp"
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/row_batch.hpp"
 #include "backend/cpu/selective_scan.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -13,14 +15,6 @@
 namespace mmb::cpu {
 
 namespace {
-
-using MutablePointers = float* [kMaxLinearBatch];
-
-// Gathers one scratch field of every row into a pointer array for linear().
-template <typename Field>
-void gather(Row* rows, size_t n, Field field, float** out) {
-  for (size_t b = 0; b < n; ++b) out[b] = field(*rows[b].scratch);
-}
 
 void normalize(const NormWeights& w, float eps, const float* x, float* y, size_t d) {
   if (w.kind == NormKind::None) {
@@ -43,20 +37,12 @@ void normalize(const NormWeights& w, float eps, const float* x, float* y, size_t
   for (size_t i = 0; i < d; ++i) y[i] = float(x[i] - mean) * inv * load(w.weight, i) + load(w.bias, i);
 }
 
-// Splits [0, channels) over the pool as body(c0, c1) calls. Channels go in runs of 16
-// (the vector paths' width) and a task takes whole runs, so the split never depends on
-// the threads.
-template <typename Body>
-void for_channel_runs(ThreadPool& pool, size_t channels, Body body) {
-  constexpr size_t kRun = 16;
-  const size_t runs = (channels + kRun - 1) / kRun;
-  if (runs == 0) return;
-  const size_t tasks = std::min(runs, size_t(pool.size()) * 4);
-  const size_t per_task = (runs + tasks - 1) / tasks * kRun;
-  pool.run(tasks, [&](size_t task, int) {
-    const size_t c0 = std::min(channels, task * per_task), c1 = std::min(channels, c0 + per_task);
-    if (c0 < c1) body(c0, c1);
-  });
+// v / sqrt(mean(v^2) + eps), times weight when given, in place.
+void rms_normalize(float* v, size_t d, float eps, const Matrix* weight) {
+  double ss = 0.0;
+  for (size_t i = 0; i < d; ++i) ss += double(v[i]) * v[i];
+  const float inv = float(1.0 / std::sqrt(ss / double(d) + eps));
+  for (size_t i = 0; i < d; ++i) v[i] = v[i] * inv * (weight ? load(*weight, i) : 1.0f);
 }
 
 // The router options shared by MoE layers and routed projections.
@@ -190,6 +176,18 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   gather(rows, n, [](RowScratch& s) { return s.xc; }, in);
   gather(rows, n, [](RowScratch& s) { return s.dbc; }, out);
   linear(pool, w.x_proj, Matrix{}, in, out, n);
+  if (mc.dt_bc_norm != InnerNorm::None) {
+    // Falcon-Mamba / Jamba: dt, B and C each RMS-normalised (weighted for Jamba).
+    const bool weighted = mc.dt_bc_norm == InnerNorm::RMSWeighted;
+    const NormWeights parts[3] = {{NormKind::RMS, w.dt_norm, {}}, {NormKind::RMS, w.b_norm, {}},
+                                  {NormKind::RMS, w.c_norm, {}}};
+    const size_t offsets[3] = {0, r, r + ds}, lengths[3] = {r, ds, ds};
+    for (size_t b = 0; b < n; ++b)
+      for (int k = 0; k < 3; ++k) {
+        float* v = rows[b].scratch->dbc + offsets[k];
+        rms_normalize(v, lengths[k], mc.dt_bc_norm_eps, weighted ? &parts[k].weight : nullptr);
+      }
+  }
 
   // dt_proj's rows of a task's channels (dt reads dbc[0, dt_rank)), then the selective
   // scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
@@ -290,8 +288,10 @@ size_t row_scratch_floats(const Model& model) {
   const ModelConfig& c = model.config();
   const ModelSizes& z = model.sizes();
   auto round = [](uint64_t v) { return size_t((v + 15) / 16 * 16); };  // keep each field 64-byte aligned
-  return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) + round(2 * z.max_d_inner) +
-         3 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff);
+  return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) +
+         round(std::max(2 * z.max_d_inner, z.max_in_proj)) + round(std::max(z.max_d_inner, z.max_conv_channels)) +
+         2 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff) +
+         round(z.max_heads) + round(kMaxLinearBatch * z.max_groups);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
@@ -304,8 +304,8 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.out = take(c.d_model);
   s.ff_out = take(c.d_model);
   s.moe_acc = take(c.d_model);
-  s.xz = take(2 * z.max_d_inner);
-  s.xc = take(z.max_d_inner);
+  s.xz = take(std::max(2 * z.max_d_inner, z.max_in_proj));
+  s.xc = take(std::max(z.max_d_inner, z.max_conv_channels));
   s.dt = take(z.max_d_inner);
   s.y = take(z.max_d_inner);
   s.dbc = take(z.max_dbc);
@@ -315,6 +315,8 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.ff3 = take(z.max_d_ff);
   s.proj = take(std::max<uint64_t>(c.d_model, z.max_d_inner));
   s.mamba_out = take(c.d_model);
+  s.decay = take(z.max_heads);
+  s.gram = take(kMaxLinearBatch * z.max_groups);
   return s;
 }
 
@@ -347,6 +349,7 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
         break;
       }
       case LayerKind::MoE: moe_layer(config, lc, lw, pool, rows, n); break;
+      case LayerKind::Mamba2: mamba2_layer(lc.mamba2, lw, w.A[i], pool, rows, n); break;
       case LayerKind::MLP: {
         Row* members[kMaxLinearBatch];
         for (size_t b = 0; b < n; ++b) members[b] = &rows[b];

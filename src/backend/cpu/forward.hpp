@@ -19,8 +19,8 @@ namespace mmb::cpu {
 struct RowScratch {
   float* residual;  // d_model
   float* normed;    // d_model
-  float* xz;        // 2 d_inner
-  float* xc;        // d_inner: conv output after SiLU
+  float* xz;        // 2 d_inner; Mamba-2: in_proj's output [z | xBC | dt]
+  float* xc;        // d_inner: conv output after SiLU; Mamba-2: conv_channels
   float* dbc;       // dt_rank + 2 d_state
   float* dt;        // d_inner
   float* y;         // d_inner
@@ -33,6 +33,8 @@ struct RowScratch {
   float* moe_acc;   // d_model
   float* proj;      // max(d_model, d_inner): one projection expert's output
   float* mamba_out; // d_model: a parallel layer's Mamba part, while its MoE part runs
+  float* decay;     // Mamba-2 heads: the chunk's cumulative log-decay up to this row
+  float* gram;      // Mamba-2 groups x kMaxLinearBatch: C of this row . B of the chunk's rows
 };
 
 // Floats of scratch one row needs for this model.
