@@ -347,7 +347,7 @@ typedef struct mmb_model_info {
   int32_t vocab_size;        /**< Real vocabulary: logits have this many entries. */
   int32_t d_model;          /**< Width of the residual stream. */
   int32_t n_layers;         /**< Blocks of every kind. */
-  int32_t n_mamba_layers;   /**< Mamba blocks. */
+  int32_t n_mamba_layers;   /**< Mamba blocks, Mamba-1 and Mamba-2. */
   int32_t n_moe_layers;     /**< Mixture-of-experts blocks. */
   int32_t n_mlp_layers;     /**< Dense feed-forward blocks. */
   int32_t n_experts;         /**< Most routed experts in any MoE layer (0 without MoE). */
@@ -361,7 +361,10 @@ typedef struct mmb_model_info {
   uint64_t params_active;    /**< Parameters a token uses: only top_k of each MoE layer's experts. */
   uint64_t weight_bytes;     /**< Bytes of all weights as used in memory. */
   uint64_t active_weight_bytes; /**< Bytes of weights read per token at batch 1. */
-  uint64_t state_bytes;      /**< Bytes of one session's recurrent state (fixed). */
+  uint64_t state_bytes;      /**< Bytes of one session's recurrent state (fixed): 4 bytes times, summed
+                                  over the layers, d_inner * (d_state + d_conv - 1) for a Mamba-1 part and
+                                  d_inner * d_state + (d_inner + 2 * n_groups * d_state) * (d_conv - 1)
+                                  for a Mamba-2 layer. */
   uint64_t fingerprint;      /**< Identity of the weights and config; saved states carry it. */
   const char* name;          /**< Metadata "name", or "" ; owned by the model. */
 } mmb_model_info;

@@ -114,7 +114,7 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
     info.d_model = int32_t(c.d_model);
     info.n_layers = int32_t(c.layers.size());
     for (const auto& l : c.layers) {
-      info.n_mamba_layers += l.has_mamba();  // a parallel layer counts as both
+      info.n_mamba_layers += l.has_mamba() || l.kind == LayerKind::Mamba2;  // a parallel layer counts as both
       info.n_moe_layers += l.has_moe();
       info.n_mlp_layers += l.kind == LayerKind::MLP;
       if (l.has_moe()) {
