@@ -40,6 +40,31 @@ void expect_size(const std::vector<double>& v, size_t n, const std::string& name
                              std::to_string(n));
 }
 
+// The causal depthwise conv of Mamba and Mamba-2, one token. window ([channels][d_conv])
+// keeps the last d_conv inputs per channel, oldest first: drop the oldest, append x[c];
+// then x[c] = silu(sum_k w[c,k] * window[c,k] + b[c]) (b may be empty).
+void conv_step(std::vector<double>& window, const std::vector<double>& w, const std::vector<double>& b,
+               std::vector<double>& x) {
+  const size_t channels = x.size(), d_conv = window.size() / channels;
+  for (size_t c = 0; c < channels; ++c) {
+    double* win = &window[c * d_conv];
+    for (size_t k = 0; k + 1 < d_conv; ++k) win[k] = win[k + 1];
+    win[d_conv - 1] = x[c];
+    double sum = b.empty() ? 0.0 : b[c];
+    for (size_t k = 0; k < d_conv; ++k) sum += w[c * d_conv + k] * win[k];
+    x[c] = silu(sum);
+  }
+}
+
+// RMSNorm of v[0, n) in place: v / sqrt(mean(v^2) + eps), times weight when given.
+void rms_normalize(double* v, size_t n, const double* weight, double eps) {
+  double mean_sq = 0.0;
+  for (size_t i = 0; i < n; ++i) mean_sq += v[i] * v[i];
+  mean_sq /= double(n);
+  const double inv = 1.0 / std::sqrt(mean_sq + eps);
+  for (size_t i = 0; i < n; ++i) v[i] = v[i] * inv * (weight ? weight[i] : 1.0);
+}
+
 }  // namespace
 
 ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values)
@@ -81,12 +106,45 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
         expect_size(m.conv_b, c.d_inner, q + ".conv1d.bias");
       }
       m.x_proj = load_linear(values, q + ".x_proj", false, c.dt_rank + 2 * c.d_state, c.d_inner);
+      if (c.dt_bc_norm == InnerNorm::RMSWeighted) {
+        m.dt_norm = values(q + ".dt_norm.weight");
+        expect_size(m.dt_norm, c.dt_rank, q + ".dt_norm.weight");
+        m.b_norm = values(q + ".b_norm.weight");
+        expect_size(m.b_norm, c.d_state, q + ".b_norm.weight");
+        m.c_norm = values(q + ".c_norm.weight");
+        expect_size(m.c_norm, c.d_state, q + ".c_norm.weight");
+      }
       m.dt_proj = load_linear(values, q + ".dt_proj", true, c.d_inner, c.dt_rank);
       m.A_log = values(q + ".A_log");
       expect_size(m.A_log, size_t(c.d_inner) * c.d_state, q + ".A_log");
       m.D = values(q + ".D");
       expect_size(m.D, c.d_inner, q + ".D");
       m.out_proj = load_projection(values, q + ".out_proj", c.out_proj_experts, c.out_proj_bias, d, c.d_inner);
+    }
+    if (lc.kind == LayerKind::Mamba2) {
+      Mamba2Layer& m = layer.mamba2;
+      const Mamba2Config& c = lc.mamba2;
+      const std::string q = p + ".mamba2";
+      const size_t channels = size_t(c.d_inner) + 2 * size_t(c.n_groups) * c.d_state;  // x, B, C
+      m.cfg = c;
+      m.in_proj = load_linear(values, q + ".in_proj", c.in_proj_bias, c.d_inner + channels + c.n_heads, d);  // z, xBC, dt
+      m.conv_w = values(q + ".conv1d.weight");
+      expect_size(m.conv_w, channels * c.d_conv, q + ".conv1d.weight");
+      if (c.conv_bias) {
+        m.conv_b = values(q + ".conv1d.bias");
+        expect_size(m.conv_b, channels, q + ".conv1d.bias");
+      }
+      m.dt_bias = values(q + ".dt_bias");
+      expect_size(m.dt_bias, c.n_heads, q + ".dt_bias");
+      m.A_log = values(q + ".A_log");
+      expect_size(m.A_log, c.n_heads, q + ".A_log");
+      m.D = values(q + ".D");
+      expect_size(m.D, c.d_per_channel ? c.d_inner : c.n_heads, q + ".D");
+      if (c.gated_norm) {
+        m.norm = values(q + ".norm.weight");
+        expect_size(m.norm, c.d_inner, q + ".norm.weight");
+      }
+      m.out_proj = load_linear(values, q + ".out_proj", c.out_proj_bias, d, c.d_inner);
     }
     if (lc.kind == LayerKind::MoE || lc.kind == LayerKind::Parallel) {
       MoELayer& m = layer.moe;
@@ -112,12 +170,26 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
 
 void ReferenceModel::reset() {
   for (Layer& layer : layers_) {
-    if (layer.kind != LayerKind::Mamba && layer.kind != LayerKind::Parallel) continue;
-    MambaLayer& m = layer.mamba;
-    m.conv_window.assign(size_t(m.cfg.d_inner) * m.cfg.d_conv, 0.0);
-    m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
+    if (layer.kind == LayerKind::Mamba || layer.kind == LayerKind::Parallel) {
+      MambaLayer& m = layer.mamba;
+      m.conv_window.assign(size_t(m.cfg.d_inner) * m.cfg.d_conv, 0.0);
+      m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
+    }
+    if (layer.kind == LayerKind::Mamba2) {
+      Mamba2Layer& m = layer.mamba2;
+      const size_t channels = size_t(m.cfg.d_inner) + 2 * size_t(m.cfg.n_groups) * m.cfg.d_state;
+      m.conv_window.assign(channels * m.cfg.d_conv, 0.0);
+      m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
+    }
   }
   min_selection_margin_ = std::numeric_limits<double>::infinity();
+}
+
+const std::vector<double>& ReferenceModel::ssm_state(size_t layer) const {
+  const Layer& l = layers_.at(layer);
+  if (l.kind == LayerKind::Mamba2) return l.mamba2.s;
+  if (l.kind == LayerKind::Mamba || l.kind == LayerKind::Parallel) return l.mamba.s;
+  throw std::logic_error("reference: layer " + std::to_string(layer) + " has no scan state");
 }
 
 std::vector<double> ReferenceModel::step(int token) {
@@ -132,6 +204,7 @@ std::vector<double> ReferenceModel::step(int token) {
     std::vector<double> h = apply(layer.norm, r);
     std::vector<double> out;
     if (layer.kind == LayerKind::Mamba) out = mamba(layer.mamba, h);
+    else if (layer.kind == LayerKind::Mamba2) out = mamba2(layer.mamba2, h);
     else if (layer.kind == LayerKind::MoE) out = moe(layer.moe, h);
     else if (layer.kind == LayerKind::MLP) out = feed_forward(layer.mlp, h);
     else {
@@ -152,7 +225,7 @@ std::vector<double> ReferenceModel::step(int token) {
 
 // Mamba-1, one token: DESIGN.md section 5 line by line.
 std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<double>& h) {
-  const size_t d_inner = m.cfg.d_inner, d_state = m.cfg.d_state, d_conv = m.cfg.d_conv, dt_rank = m.cfg.dt_rank;
+  const size_t d_inner = m.cfg.d_inner, d_state = m.cfg.d_state, dt_rank = m.cfg.dt_rank;
 
   // xz = in_proj(h) [+ bias]; x, z = split(xz). Split: x = x_proj_in(h), z = z_proj_in(h).
   std::vector<double> x, z;
@@ -165,26 +238,25 @@ std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<doubl
     z.assign(xz.begin() + d_inner, xz.end());
   }
 
-  // The conv window keeps the last d_conv values of x per channel, oldest first:
-  // drop the oldest, append the newest.
-  for (size_t c = 0; c < d_inner; ++c) {
-    double* window = &m.conv_window[c * d_conv];
-    for (size_t k = 0; k + 1 < d_conv; ++k) window[k] = window[k + 1];
-    window[d_conv - 1] = x[c];
-  }
-
+  // The conv window keeps the last d_conv values of x per channel, oldest first;
   // x = silu(sum_k conv_w[c,k] * window[c,k] + conv_b[c])
-  for (size_t c = 0; c < d_inner; ++c) {
-    double sum = m.conv_b.empty() ? 0.0 : m.conv_b[c];
-    for (size_t k = 0; k < d_conv; ++k) sum += m.conv_w[c * d_conv + k] * m.conv_window[c * d_conv + k];
-    x[c] = silu(sum);
-  }
+  conv_step(m.conv_window, m.conv_w, m.conv_b, x);
 
   // dt, B, C = split(x_proj(x), [dt_rank, d_state, d_state])
   std::vector<double> dbc = apply(m.x_proj, x);
   std::vector<double> dt_low(dbc.begin(), dbc.begin() + dt_rank);
   std::vector<double> B(dbc.begin() + dt_rank, dbc.begin() + dt_rank + d_state);
   std::vector<double> C(dbc.begin() + dt_rank + d_state, dbc.end());
+
+  // Falcon-Mamba / Jamba: each of dt, B, C RMS-normalised over its own length (times its
+  // weight for RMSWeighted) before use.
+  if (m.cfg.dt_bc_norm != InnerNorm::None) {
+    const bool weighted = m.cfg.dt_bc_norm == InnerNorm::RMSWeighted;
+    const double eps = m.cfg.dt_bc_norm_eps;
+    rms_normalize(dt_low.data(), dt_rank, weighted ? m.dt_norm.data() : nullptr, eps);
+    rms_normalize(B.data(), d_state, weighted ? m.b_norm.data() : nullptr, eps);
+    rms_normalize(C.data(), d_state, weighted ? m.c_norm.data() : nullptr, eps);
+  }
 
   // dt = softplus(dt_proj(dt) + dt_bias)   (dt_proj carries dt_bias as its bias)
   std::vector<double> dt = apply(m.dt_proj, dt_low);
@@ -205,6 +277,63 @@ std::vector<double> ReferenceModel::mamba(MambaLayer& m, const std::vector<doubl
   }
 
   // out = out_proj(y) [+ bias]
+  return apply(m.out_proj, y);
+}
+
+// Mamba-2 (SSD), one token: DESIGN.md section 5 and mamba_ssm's Mamba2, line by line.
+std::vector<double> ReferenceModel::mamba2(Mamba2Layer& m, const std::vector<double>& h) {
+  const Mamba2Config& c = m.cfg;
+  const size_t d_inner = c.d_inner, N = c.d_state, H = c.n_heads, G = c.n_groups;
+  const size_t P = d_inner / H;                 // head_dim
+  const size_t heads_per_group = H / G;
+  const size_t channels = d_inner + 2 * G * N;  // the conv's: x, B, C
+
+  // zxbcdt = in_proj(h) [+ bias]; z, xBC, dt = split(zxbcdt, [d_inner, channels, H])
+  const std::vector<double> zxbcdt = apply(m.in_proj, h);
+  std::vector<double> z(zxbcdt.begin(), zxbcdt.begin() + d_inner);
+  std::vector<double> xBC(zxbcdt.begin() + d_inner, zxbcdt.begin() + d_inner + channels);
+  std::vector<double> dt(zxbcdt.begin() + d_inner + channels, zxbcdt.end());
+
+  // xBC = silu(causal depthwise conv(xBC)), the window as in Mamba-1.
+  conv_step(m.conv_window, m.conv_w, m.conv_b, xBC);
+
+  // x, B, C = split(xBC, [d_inner, G * N, G * N]): x[h][p], B[g][n], C[g][n].
+  const double* x = &xBC[0];
+  const double* B = &xBC[d_inner];
+  const double* C = &xBC[d_inner + G * N];
+
+  // Per head h (group g = h / (H / G)): dt_h = clamp(softplus(dt_h + dt_bias_h), dt_min,
+  // dt_max); A_h = -exp(A_log_h); s[h][p][n] = s * exp(dt_h A_h) + dt_h x[h][p] B[g][n];
+  // y[h][p] = sum_n s[h][p][n] C[g][n] + D x[h][p].
+  std::vector<double> y(d_inner);
+  for (size_t hd = 0; hd < H; ++hd) {
+    const size_t g = hd / heads_per_group;
+    double dt_h = softplus(dt[hd] + m.dt_bias[hd]);
+    dt_h = std::min(std::max(dt_h, double(c.dt_min)), double(c.dt_max));
+    const double A = -std::exp(m.A_log[hd]);
+    const double decay = std::exp(dt_h * A);
+    for (size_t p = 0; p < P; ++p) {
+      const size_t ch = hd * P + p;
+      double sum = 0.0;
+      for (size_t n = 0; n < N; ++n) {
+        double& s = m.s[ch * N + n];
+        s = s * decay + dt_h * x[ch] * B[g * N + n];
+        sum += s * C[g * N + n];
+      }
+      y[ch] = sum + (c.d_per_channel ? m.D[ch] : m.D[hd]) * x[ch];
+    }
+  }
+
+  // u = y * silu(z); with gated_norm, RMS-normalised per group of norm_group()
+  // consecutive channels (eps norm_eps), times norm.weight.
+  for (size_t i = 0; i < d_inner; ++i) y[i] *= silu(z[i]);
+  if (c.gated_norm) {
+    const size_t group = c.norm_group_size ? c.norm_group_size : d_inner / G;
+    for (size_t start = 0; start < d_inner; start += group)
+      rms_normalize(&y[start], group, &m.norm[start], c.norm_eps);
+  }
+
+  // out = out_proj(u) [+ bias]
   return apply(m.out_proj, y);
 }
 

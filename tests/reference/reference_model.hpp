@@ -12,6 +12,8 @@
 //   - A block norm of kind None is the identity.
 //   - Routed projections (projections as experts) route exactly as MoE layers do, over
 //     the projection's own input; both parts of a parallel layer read the block input.
+//   - Mamba-2: dt is clamped to [dt_min, dt_max] after softplus (mamba_ssm's
+//     time_step_limit); the gated norm's groups are consecutive channels.
 #pragma once
 
 #include "model/model_config.hpp"
@@ -37,6 +39,11 @@ class ReferenceModel {
   std::vector<double> step(int token);
   // Back to the empty state (position 0).
   void reset();
+
+  // The selective-scan state of layer `layer` (a Mamba, Parallel or Mamba-2 layer), as
+  // [d_inner][d_state]: channel c = h * head_dim + p for Mamba-2. For tests that check
+  // the state itself.
+  const std::vector<double>& ssm_state(size_t layer) const;
 
   // The smallest gap seen so far, over every MoE selection, between the score of the
   // last expert chosen and the experts left out, counting only gaps where either
@@ -83,9 +90,22 @@ class ReferenceModel {
     Linear x_proj, dt_proj;
     std::vector<double> conv_w, conv_b;  // [d_inner][d_conv]; conv_b may be empty
     std::vector<double> A_log, D;
+    // dt_bc_norm == RMSWeighted: the weights of the norms of dt, B and C.
+    std::vector<double> dt_norm, b_norm, c_norm;  // [dt_rank], [d_state], [d_state]
     // State: the last d_conv inputs of the conv per channel, oldest first, and s.
     std::vector<double> conv_window;  // [d_inner][d_conv]
     std::vector<double> s;            // [d_inner][d_state]
+  };
+  struct Mamba2Layer {
+    Mamba2Config cfg;
+    Linear in_proj, out_proj;
+    std::vector<double> conv_w, conv_b;  // [conv_channels][d_conv]; conv_b may be empty
+    std::vector<double> dt_bias, A_log;  // [n_heads]
+    std::vector<double> D;               // [n_heads], or [d_inner] when d_per_channel
+    std::vector<double> norm;            // [d_inner]; empty without gated_norm
+    // State: the last d_conv inputs of the conv per channel (of xBC), oldest first, and s.
+    std::vector<double> conv_window;  // [conv_channels][d_conv]
+    std::vector<double> s;            // [n_heads][head_dim][d_state]
   };
   struct MoELayer {
     MoEConfig cfg;
@@ -97,6 +117,7 @@ class ReferenceModel {
     Norm norm;
     Norm norm_moe;  // Parallel: the MoE part's norm (a copy of norm when shared)
     MambaLayer mamba;
+    Mamba2Layer mamba2;
     MoELayer moe;
     FeedForward mlp;
   };
@@ -115,6 +136,7 @@ class ReferenceModel {
   std::vector<std::pair<size_t, double>> route(const Router& r, const std::vector<double>& h);
   std::vector<double> apply(const Projection& p, const std::vector<double>& x);
   std::vector<double> mamba(MambaLayer& m, const std::vector<double>& h);
+  std::vector<double> mamba2(Mamba2Layer& m, const std::vector<double>& h);
   std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
 
   ModelConfig config_;
