@@ -259,8 +259,14 @@ TEST_CASE("mamba_ssm config.json: keys, defaults and unsupported models", "[pack
   const MambaConfig& n = l.layers[0].mamba;
   CHECK((n.d_inner == 192 && n.d_state == 4 && n.d_conv == 2 && n.dt_rank == 9 && n.in_proj_bias && n.out_proj_bias && !n.conv_bias));
 
-  CHECK(failure(parse_mamba_ssm_config, R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "ssm_cfg": {"layer": "Mamba2"}})")
+  CHECK(failure(parse_mamba_ssm_config, R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "ssm_cfg": {"layer": "Mamba3"}})")
             .first == MMB_ERR_UNSUPPORTED);
+  const ModelConfig m2 = parse_mamba_ssm_config(
+      parse_json_strict(R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "ssm_cfg": {"layer": "Mamba2"}})", "config.json"),
+      "config.json");
+  REQUIRE(m2.layers.size() == 2);
+  CHECK(m2.layers[0].kind == LayerKind::Mamba2);
+  CHECK((m2.layers[0].mamba2.d_inner == 128 && m2.layers[0].mamba2.n_heads == 2 && m2.layers[0].mamba2.d_state == 128));
   CHECK(failure(parse_mamba_ssm_config, R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "d_intermediate": 128})")
             .first == MMB_ERR_UNSUPPORTED);
   CHECK(failure(parse_mamba_ssm_config, R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "attn_layer_idx": [1]})")

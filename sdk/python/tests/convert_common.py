@@ -128,3 +128,55 @@ def setup_mmb(argv):
 
 def dt_rank_auto(d_model):
     return math.ceil(d_model / 16)
+
+
+# numpy float64 pieces for the forwards written from each family's code
+# (test_convert_mamba2.py, test_convert_falcon_mamba.py).
+
+def np_silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def np_softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def np_rms(x, eps, weight=None):
+    """x / sqrt(mean(x^2) + eps) over the last axis, times weight when given."""
+    y = x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+    return y if weight is None else y * weight
+
+
+def np_causal_conv(xs, weight, bias):
+    """Depthwise causal conv1d as nn.Conv1d(C, C, K, groups=C, padding=K-1)[..., :L]:
+    xs [L, C], weight [C, 1, K] (tap K-1 multiplies the newest input), bias [C] or None."""
+    L, K = xs.shape[0], weight.shape[2]
+    padded = np.concatenate([np.zeros((K - 1, xs.shape[1])), xs])
+    out = sum(padded[k:k + L] * weight[:, 0, k] for k in range(K))
+    return out if bias is None else out + bias
+
+
+def np_random(shape, rng, scale=None):
+    """f32-representable float64 values (what the library is given), ~N(0, 1/fan_in)."""
+    fan_in = shape[-1] if len(shape) > 1 else 1
+    s = fan_in ** -0.5 if scale is None else scale
+    return (rng.standard_normal(shape) * s).astype(np.float32).astype(np.float64)
+
+
+def save_safetensors(path, arrays):
+    """numpy arrays -> an f32 safetensors file, as transformers' save_pretrained writes it."""
+    from moemamba_kit.export import write_safetensors
+    write_safetensors(path, {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items()})
+
+
+def save_sharded_safetensors(directory, arrays, n_shards=2):
+    """model-0000K-of-0000N.safetensors + model.safetensors.index.json, as transformers shards."""
+    names = sorted(arrays)
+    weight_map = {}
+    for k in range(n_shards):
+        shard = f"model-{k + 1:05d}-of-{n_shards:05d}.safetensors"
+        part = {n: arrays[n] for n in names[k::n_shards]}
+        save_safetensors(os.path.join(directory, shard), part)
+        weight_map.update({n: shard for n in part})
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f)

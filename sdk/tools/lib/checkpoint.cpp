@@ -3,6 +3,8 @@
 #include "base/error.hpp"
 #include "base/tensor_values.hpp"
 #include "bundle/tensor_table.hpp"
+#include "hf_falcon_mamba_config.hpp"
+#include "hf_mamba2_config.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
 #include "native_config.hpp"
@@ -78,15 +80,19 @@ Plan plan_for(const json& config, const std::string& what) {
   if (config.contains("model_type")) {
     const json& type = config.at("model_type");
     if (!type.is_string()) fail(MMB_ERR_FORMAT, what, ".model_type: expected a string, got ", json_type_name(type));
-    if (type.get<std::string>() != "mamba")
-      fail(MMB_ERR_UNSUPPORTED, what, ": model_type \"", type.get<std::string>(),
-           "\" is not supported (pack reads \"mamba\", mamba_ssm's config and the native \"format\": \"moemamba\")");
-    return {"hf-mamba", parse_hf_mamba_config(config, what), hf_mamba_tensor_names, "", {}};
+    const std::string model_type = type.get<std::string>();
+    if (model_type == "mamba") return {"hf-mamba", parse_hf_mamba_config(config, what), hf_mamba_tensor_names, "", {}};
+    if (model_type == "mamba2") return {"hf-mamba2", parse_hf_mamba2_config(config, what), hf_mamba_tensor_names, "", {}};
+    if (model_type == "falcon_mamba")
+      return {"hf-falcon-mamba", parse_hf_falcon_mamba_config(config, what), hf_mamba_tensor_names, "", {}};
+    fail(MMB_ERR_UNSUPPORTED, what, ": model_type \"", model_type,
+         "\" is not supported (pack reads \"mamba\", \"mamba2\", \"falcon_mamba\", mamba_ssm's config and the native "
+         "\"format\": \"moemamba\")");
   }
   if (config.contains("d_model") && config.contains("n_layer"))
     return {"mamba_ssm", parse_mamba_ssm_config(config, what), hf_mamba_tensor_names, "", {}};
   fail(MMB_ERR_FORMAT, what, ": cannot tell the checkpoint's dialect: expected \"format\": \"moemamba\", "
-       "\"model_type\": \"mamba\", or mamba_ssm's \"d_model\" and \"n_layer\"");
+       "\"model_type\": \"mamba\" / \"mamba2\" / \"falcon_mamba\", or mamba_ssm's \"d_model\" and \"n_layer\"");
 }
 
 float read_element(const std::byte* p, SafetensorsDType t) {
@@ -208,7 +214,9 @@ std::string tokenizer_for(const Plan& plan, const fs::path& dir, const std::stri
 
 Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& options) {
   const Inputs inputs = locate(input);
-  const json config_json = parse_json_strict(read_text_file(inputs.config_path), inputs.config_path);
+  // Python's json writes bare Infinity (transformers' Mamba-2 time_step_limit).
+  const json config_json =
+      parse_json_strict(with_python_floats_spelled_out(read_text_file(inputs.config_path)), inputs.config_path);
   Plan plan = plan_for(config_json, inputs.config_path);
 
   Checkpoint ck;

@@ -6,13 +6,15 @@
 // file; config.json is looked for beside it. The dialect follows from config.json:
 //   "format": "moemamba"   the native dialect (native_config.hpp)
 //   "model_type": "mamba"  Hugging Face MambaForCausalLM (hf_mamba_config.hpp)
-//   "d_model" + "n_layer"  mamba_ssm's MambaLMHeadModel (hf_mamba_config.hpp)
+//   "model_type": "mamba2" Hugging Face Mamba2ForCausalLM (hf_mamba2_config.hpp)
+//   "model_type": "falcon_mamba"  Hugging Face FalconMambaForCausalLM (hf_falcon_mamba_config.hpp)
+//   "d_model" + "n_layer"  mamba_ssm's MambaLMHeadModel, Mamba1 or Mamba2 (hf_mamba_config.hpp)
 // The checkpoint must hold exactly the tensors the config implies, with their shapes
 // (embedding and head rows may exceed vocab_size: padded rows are kept). A tied model
 // may also hold the head; its values must then equal the embedding's, and it is dropped.
 //
 // dtypes: packed_dtype.hpp's rule, for weights of CheckpointOptions::dtype or, without
-// one, the checkpoint's own dtype when all of them (but A_log, D and dt_proj.bias)
+// one, the checkpoint's own dtype when all of them (but A_log, D, dt_proj.bias and dt_bias)
 // share one of f32/f16/bf16, else f32 (F64 is narrowed to f32). Rounding is to nearest
 // even; q8 quantizes (base/q8.hpp). Tensors whose dtype does not change point into the
 // mapped files, the rest into buffers the Checkpoint owns.
@@ -50,7 +52,7 @@ struct CheckpointOptions {
 };
 
 struct Checkpoint {
-  std::string dialect;  // "moemamba", "hf-mamba" or "mamba_ssm"
+  std::string dialect;  // "moemamba", "hf-mamba", "hf-mamba2", "hf-falcon-mamba" or "mamba_ssm"
   ModelConfig config;
   std::vector<CheckpointTensor> tensors;  // exactly tensor_specs(config), in its order
   // tokenizer.json to pack: the native config's "tokenizer" file, else a tokenizer.json

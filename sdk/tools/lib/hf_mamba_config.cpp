@@ -1,6 +1,7 @@
 #include "hf_mamba_config.hpp"
 
 #include "base/error.hpp"
+#include "hf_mamba2_config.hpp"
 #include "json_fields.hpp"
 
 #include <cstdint>
@@ -25,18 +26,25 @@ uint32_t expanded(JsonFields& f, const char* key, uint32_t d_model) {
   return uint32_t(expand * d_model);
 }
 
-ModelConfig plain_mamba(uint32_t d_model, uint32_t vocab, uint64_t n_layers, const MambaConfig& mixer) {
+// Every layer the same: plain Mamba, or plain Mamba-2.
+ModelConfig uniform(uint32_t d_model, uint32_t vocab, uint64_t n_layers, LayerConfig layer) {
   ModelConfig c;
   c.d_model = d_model;
   c.vocab_size = vocab;
-  LayerConfig layer;
-  layer.kind = LayerKind::Mamba;
-  layer.mamba = mixer;
   c.layers.assign(n_layers, layer);
   return c;
 }
 
-ModelConfig validated(ModelConfig c, const std::string& what) {
+LayerConfig mamba_layer(const MambaConfig& mixer) {
+  LayerConfig l;
+  l.kind = LayerKind::Mamba;
+  l.mamba = mixer;
+  return l;
+}
+
+}  // namespace
+
+ModelConfig validated_config(ModelConfig c, const std::string& what) {
   try {
     validate_config(c);
   } catch (const Error& e) {
@@ -45,9 +53,7 @@ ModelConfig validated(ModelConfig c, const std::string& what) {
   return c;
 }
 
-}  // namespace
-
-ModelConfig parse_hf_mamba_config(const json& config, const std::string& what) {
+ModelConfig parse_hf_mamba_family_config(const json& config, const std::string& what, const HfMambaDefaults& defaults) {
   JsonFields f(config, what);
   const std::string act = f.string("hidden_act", "silu");
   if (act != "silu") fail(MMB_ERR_UNSUPPORTED, f.field("hidden_act"), ": \"", act, "\" is not supported (Mamba mixers use \"silu\")");
@@ -58,13 +64,17 @@ ModelConfig parse_hf_mamba_config(const json& config, const std::string& what) {
   m.d_conv = uint32_t(f.integer("conv_kernel", 1, kU32, m.d_conv));
   m.dt_rank = dt_rank(f, "time_step_rank", d_model);
   // transformers' MambaConfig defaults use_bias to true; released checkpoints say false.
-  m.in_proj_bias = m.out_proj_bias = f.boolean("use_bias", true);
+  m.in_proj_bias = m.out_proj_bias = f.boolean("use_bias", defaults.use_bias);
   m.conv_bias = f.boolean("use_conv_bias", true);
-  ModelConfig c = plain_mamba(d_model, uint32_t(f.integer("vocab_size", 1, kU32)), f.integer("num_hidden_layers", 1, 4096), m);
+  ModelConfig c = uniform(d_model, uint32_t(f.integer("vocab_size", 1, kU32)), f.integer("num_hidden_layers", 1, 4096), mamba_layer(m));
   c.norm = c.final_norm = NormKind::RMS;
   c.norm_eps = float(f.number("layer_norm_epsilon", 0.0, 1.0, c.norm_eps));
-  c.tie_embeddings = f.boolean("tie_word_embeddings", true);
-  return validated(std::move(c), what);
+  c.tie_embeddings = f.boolean("tie_word_embeddings", defaults.tie_word_embeddings);
+  return validated_config(std::move(c), what);
+}
+
+ModelConfig parse_hf_mamba_config(const json& config, const std::string& what) {
+  return parse_hf_mamba_family_config(config, what, HfMambaDefaults{});
 }
 
 ModelConfig parse_mamba_ssm_config(const json& config, const std::string& what) {
@@ -78,32 +88,41 @@ ModelConfig parse_mamba_ssm_config(const json& config, const std::string& what) 
   static const json no_ssm_cfg = json::object();
   JsonFields ssm(f.has("ssm_cfg") ? f.value("ssm_cfg") : no_ssm_cfg, f.field("ssm_cfg"));
   const std::string layer = ssm.string("layer", "Mamba1");
-  if (layer != "Mamba1") fail(MMB_ERR_UNSUPPORTED, ssm.field("layer"), ": \"", layer, "\" is not supported (only Mamba1 mixers)");
-  MambaConfig m;
-  m.d_inner = expanded(ssm, "expand", d_model);
-  m.d_state = uint32_t(ssm.integer("d_state", 1, kU32, m.d_state));
-  m.d_conv = uint32_t(ssm.integer("d_conv", 1, kU32, m.d_conv));
-  m.dt_rank = dt_rank(ssm, "dt_rank", d_model);
-  m.conv_bias = ssm.boolean("conv_bias", true);
-  m.in_proj_bias = m.out_proj_bias = ssm.boolean("bias", false);
-
-  ModelConfig c = plain_mamba(d_model, uint32_t(f.integer("vocab_size", 1, kU32)), f.integer("n_layer", 1, 4096), m);
+  if (layer != "Mamba1" && layer != "Mamba2")
+    fail(MMB_ERR_UNSUPPORTED, ssm.field("layer"), ": \"", layer, "\" is not supported (Mamba1 or Mamba2 mixers)");
+  LayerConfig l;
+  if (layer == "Mamba2") {
+    l.kind = LayerKind::Mamba2;
+    l.mamba2 = mamba_ssm_mamba2_mixer(ssm, d_model);
+  } else {
+    MambaConfig m;
+    m.d_inner = expanded(ssm, "expand", d_model);
+    m.d_state = uint32_t(ssm.integer("d_state", 1, kU32, m.d_state));
+    m.d_conv = uint32_t(ssm.integer("d_conv", 1, kU32, m.d_conv));
+    m.dt_rank = dt_rank(ssm, "dt_rank", d_model);
+    m.conv_bias = ssm.boolean("conv_bias", true);
+    m.in_proj_bias = m.out_proj_bias = ssm.boolean("bias", false);
+    l = mamba_layer(m);
+  }
+  ModelConfig c = uniform(d_model, uint32_t(f.integer("vocab_size", 1, kU32)), f.integer("n_layer", 1, 4096), l);
   c.norm = c.final_norm = f.boolean("rms_norm", true) ? NormKind::RMS : NormKind::Layer;
   c.norm_eps = float(f.number("norm_epsilon", 0.0, 1.0, c.norm_eps));
   c.tie_embeddings = f.boolean("tie_embeddings", true);
   f.integer("pad_vocab_size_multiple", 1, kU32, 1);  // type-checked only: the embedding's rows carry the padding
-  return validated(std::move(c), what);
+  return validated_config(std::move(c), what);
 }
 
 std::vector<std::string> hf_mamba_tensor_names(const std::string& native) {
   if (native == "embed.weight") return {"backbone.embeddings.weight", "backbone.embedding.weight"};
   if (native.rfind("norm_f.", 0) == 0) return {"backbone." + native};
   if (native.rfind("layers.", 0) == 0) {
-    // layers.N.mamba.rest -> backbone.layers.N.mixer.rest; layers.N.norm.* keeps its tail.
+    // layers.N.mamba.rest and layers.N.mamba2.rest -> backbone.layers.N.mixer.rest;
+    // layers.N.norm.* keeps its tail.
     const size_t dot = native.find('.', 7);
     const std::string layer = native.substr(0, dot);
     const std::string rest = native.substr(dot + 1);
-    if (rest.rfind("mamba.", 0) == 0) return {"backbone." + layer + ".mixer." + rest.substr(6)};
+    for (const std::string mixer : {"mamba.", "mamba2."})
+      if (rest.rfind(mixer, 0) == 0) return {"backbone." + layer + ".mixer." + rest.substr(mixer.size())};
     return {"backbone." + native};
   }
   return {native};

@@ -10,13 +10,16 @@
 // mamba_ssm's MambaLMHeadModel config.json (d_model, n_layer, vocab_size required;
 //   ssm_cfg {d_state, d_conv, expand, dt_rank, conv_bias, bias, layer = "Mamba1"},
 //   rms_norm = true (false: LayerNorm with bias), tie_embeddings = true,
-//   norm_epsilon = 1e-5; pad_vocab_size_multiple is implied by the embedding's rows).
+//   norm_epsilon = 1e-5; pad_vocab_size_multiple is implied by the embedding's rows);
+//   ssm_cfg.layer = "Mamba2" makes every layer a Mamba-2 mixer (hf_mamba2_config.hpp).
 // Other keys of these files are ignored: they describe training, not the model.
 //
-// Tensor names: backbone.embeddings.weight (mamba_ssm: backbone.embedding.weight),
-// backbone.layers.N.norm.{weight,bias}, backbone.layers.N.mixer.{in_proj, conv1d,
-// x_proj, dt_proj, out_proj}.{weight,bias}, .A_log, .D, backbone.norm_f.{weight,bias},
-// lm_head.weight. Shapes are those of the native names.
+// Tensor names (these families, Hugging Face Mamba2ForCausalLM and
+// FalconMambaForCausalLM too): backbone.embeddings.weight (mamba_ssm:
+// backbone.embedding.weight), backbone.layers.N.norm.{weight,bias},
+// backbone.layers.N.mixer.* (the native layers.N.mamba.* or layers.N.mamba2.*:
+// in_proj, conv1d, x_proj, dt_proj, out_proj, A_log, D, dt_bias, norm),
+// backbone.norm_f.{weight,bias}, lm_head.weight. Shapes are those of the native names.
 #pragma once
 
 #include "model/model_config.hpp"
@@ -28,11 +31,24 @@
 
 namespace mmb {
 
+// transformers' MambaConfig defaults that the families built on it change
+// (FalconMambaConfig: use_bias = false).
+struct HfMambaDefaults {
+  bool use_bias = true;
+  bool tie_word_embeddings = true;
+};
+
 // Both throw mmb::Error: MMB_ERR_FORMAT naming the field, or MMB_ERR_UNSUPPORTED for
-// a model these cannot represent (another activation, Mamba-2 mixers, attention or
-// MLP blocks). The result has passed validate_config.
+// a model these cannot represent (another activation, attention or MLP blocks). The
+// result has passed validate_config.
 ModelConfig parse_hf_mamba_config(const nlohmann::json& config, const std::string& what);
 ModelConfig parse_mamba_ssm_config(const nlohmann::json& config, const std::string& what);
+// parse_hf_mamba_config with another family's defaults.
+ModelConfig parse_hf_mamba_family_config(const nlohmann::json& config, const std::string& what,
+                                         const HfMambaDefaults& defaults);
+
+// validate_config, its message prefixed with `what` (the config file).
+ModelConfig validated_config(ModelConfig config, const std::string& what);
 
 // The names a native tensor may have in these checkpoints, preferred first
 // ("embed.weight" -> {"backbone.embeddings.weight", "backbone.embedding.weight"}).

@@ -55,6 +55,45 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& what)
   return parsed;
 }
 
+std::string with_python_floats_spelled_out(std::string_view text) {
+  static constexpr std::string_view kTokens[] = {"-Infinity", "Infinity", "NaN"};
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (std::string_view token : kTokens)
+      if (text.substr(i, token.size()) == token) {
+        out += cat("{\"__float__\": \"", token, "\"}");
+        i += token.size();
+        replaced = true;
+        break;
+      }
+    if (!replaced) out += text[i++];
+  }
+  return out;
+}
+
+std::optional<double> python_float(const json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (!value.is_object() || value.size() != 1 || !value.contains("__float__") || !value.at("__float__").is_string())
+    return std::nullopt;
+  const std::string s = value.at("__float__").get<std::string>();
+  if (s == "Infinity") return HUGE_VAL;
+  if (s == "-Infinity") return -HUGE_VAL;
+  if (s == "NaN") return NAN;
+  return std::nullopt;
+}
+
 std::string json_type_name(const json& value) {
   if (value.is_number_integer()) return "an integer";
   if (value.is_number_float()) return "a fractional number";

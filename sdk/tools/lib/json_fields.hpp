@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -20,6 +21,17 @@ std::string read_text_file(const std::string& path);
 // Parses `text`; throws mmb::Error(MMB_ERR_FORMAT) starting with `what` on invalid
 // JSON (with the byte offset), invalid UTF-8 or a key repeated within one object.
 nlohmann::json parse_json_strict(std::string_view text, const std::string& what);
+
+// Python's json module writes the floats JSON lacks as bare NaN, Infinity and
+// -Infinity (transformers' config.json: "time_step_limit": [0.0, Infinity]). This
+// returns `text` with each such token outside strings replaced by transformers 5's
+// spelling of the same value, {"__float__": "Infinity"}, which parses as JSON;
+// python_float() reads either form back.
+std::string with_python_floats_spelled_out(std::string_view text);
+
+// A number, or a {"__float__": "Infinity" | "-Infinity" | "NaN"} object; nullopt for
+// anything else.
+std::optional<double> python_float(const nlohmann::json& value);
 
 // Names a JSON value for messages: "config.json: layers[3]".
 std::string json_type_name(const nlohmann::json& value);

@@ -13,7 +13,12 @@
 //   "in_proj_bias" = false, "conv_bias" = true, "out_proj_bias" = false,
 //   "x_proj_experts" / "z_proj_experts" / "out_proj_experts" = absent (a plain projection)
 //     or {"n_experts", "top_k" = 1, "router" = "softmax", "router_bias" = false,
-//         "sel_bias" = false, "renorm" = false, "routed_scale" = 1.0, "bias" = false}}
+//         "sel_bias" = false, "renorm" = false, "routed_scale" = 1.0, "bias" = false},
+//   "dt_bc_norm" = "none" | "rms" | "rms_weighted", "dt_bc_norm_eps" = 1e-6}
+//  {"kind": "mamba2", "n_heads", "d_inner" = 2*d_model, "d_state" = 128, "d_conv" = 4,
+//   "n_groups" = 1, "norm_group_size" = 0 (d_inner / n_groups), "gated_norm" = true,
+//   "norm_eps" = 1e-5, "in_proj_bias" = false, "conv_bias" = true, "out_proj_bias" = false,
+//   "d_per_channel" = false, "dt_min" = 0, "dt_max" = absent or null (no limit)}
 //  {"kind": "moe", "n_experts", "d_ff", "expert", "top_k" = 1, "expert_bias" = false,
 //   "router" = "softmax" | "sigmoid" | "relu", "router_bias" = false, "sel_bias" = false,
 //   "renorm" = false, "routed_scale" = 1.0, "n_shared" = 0, "shared_d_ff" = d_ff,

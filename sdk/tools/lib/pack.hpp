@@ -35,7 +35,7 @@ struct PackOptions {
 };
 
 struct PackSummary {
-  std::string dialect;    // "moemamba", "hf-mamba", "mamba_ssm", or "mmb" for a bundle
+  std::string dialect;    // Checkpoint::dialect, or "mmb" for a bundle
   std::string tokenizer;  // the tokenizer.json used, "bytes", or "the bundle's"
   std::string dtypes;     // of the stored tensors: "bf16+f32"
   size_t tensors = 0;

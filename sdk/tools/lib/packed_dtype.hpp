@@ -1,6 +1,6 @@
 // Which dtype each tensor of a model is stored in when its weights are packed as one
 // dtype (mmb pack --dtype, mmb synth, mmb bench decode). One rule for every tool:
-//   - A_log, D and dt_proj.bias are always f32: they are tiny, widening them is
+//   - A_log, D, dt_proj.bias and Mamba-2's dt_bias are always f32: they are tiny, widening them is
 //     lossless, and the scan's decay exp(dt * A) amplifies their rounding;
 //   - with q8, the weight matrices (TensorSpec::quantizable) are q8 except the
 //     routers, and every other tensor is f32. Routers stay f32 because expert

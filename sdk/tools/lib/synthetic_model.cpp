@@ -52,13 +52,23 @@ void fill(const TensorSpec& spec, const ModelConfig& config, Gaussian& g, std::v
   if (n == "embed.weight") return normal(0.02);  // the usual init; larger values make a tied head echo its input
   if (n == "lm_head.weight") return normal(1.0 / std::sqrt(double(config.d_model)));
   if (ends_with(n, "norm.weight") || ends_with(n, "norm_f.weight")) return normal(0.1, 1.0);
+  const bool mamba2 = n.find(".mamba2.") != std::string::npos;
+  if (mamba2 && ends_with(n, ".A_log")) {
+    // One decay per head: A = -uniform(1, 16), mamba_ssm's A_init_range.
+    for (auto& x : v) x = float(std::log(1.0 + 15.0 * g.uniform()));
+    return;
+  }
+  if (mamba2 && ends_with(n, ".D")) {
+    for (auto& x : v) x = 1.0f;  // mamba_ssm's init
+    return;
+  }
   if (ends_with(n, ".A_log")) {
     const uint64_t d_state = spec.shape[1];
     for (uint64_t i = 0; i < v.size(); ++i) v[i] = float(std::log(double(i % d_state + 1)) + 0.05 * g.normal());
     return;
   }
   if (ends_with(n, ".D")) return normal(0.1, 1.0);
-  if (ends_with(n, "dt_proj.bias")) {
+  if (ends_with(n, "dt_proj.bias") || ends_with(n, ".dt_bias")) {
     // softplus^-1 of dt drawn log-uniformly from [1e-3, 1e-1], as Mamba initializes it.
     for (auto& x : v) {
       double dt = std::exp(std::log(1e-3) + g.uniform() * (std::log(1e-1) - std::log(1e-3)));
@@ -81,6 +91,15 @@ LayerConfig mamba_layer(uint32_t d_model, uint32_t d_state = 16) {
   l.mamba.d_state = d_state;
   l.mamba.d_conv = 4;
   l.mamba.dt_rank = (d_model + 15) / 16;
+  return l;
+}
+
+// mamba_ssm's Mamba2 defaults: d_state 128, headdim 64, expand 2, ngroups 1, d_conv 4.
+LayerConfig mamba2_layer(uint32_t d_model) {
+  LayerConfig l;
+  l.kind = LayerKind::Mamba2;
+  l.mamba2.d_inner = 2 * d_model;
+  l.mamba2.n_heads = l.mamba2.d_inner / 64;
   return l;
 }
 
@@ -172,6 +191,25 @@ ModelConfig named_shape(const std::string& name) {
       c.layers.push_back(mamba_layer(768));
       c.layers.push_back(moe_layer(8, 1, 3072, ExpertAct::ReLU));
     }
+  } else if (name == "mamba2-130m" || name == "mamba2-1.3b") {
+    // state-spaces/mamba2-130m and mamba2-1.3b: ssm_cfg {"layer": "Mamba2"} (all else
+    // mamba_ssm's defaults), vocab 50277 padded to a multiple of 16, tied embeddings.
+    const bool small = name == "mamba2-130m";
+    c.d_model = small ? 768 : 2048;
+    c.vocab_size = 50288;
+    for (int i = 0; i < (small ? 24 : 48); ++i) c.layers.push_back(mamba2_layer(c.d_model));
+  } else if (name == "falcon-mamba-7b") {
+    // tiiuae/falcon-mamba-7b: intermediate_size 8192 (its "expand": 16 is not used),
+    // state_size 16, time_step_rank 256, conv_kernel 4, no in/out_proj bias, RMS norms
+    // of dt, B and C with mixer_rms_eps 1e-6, vocab 65024, untied head.
+    c.d_model = 4096;
+    c.vocab_size = 65024;
+    c.tie_embeddings = false;
+    LayerConfig l = mamba_layer(4096);
+    l.mamba.dt_rank = 256;
+    l.mamba.dt_bc_norm = InnerNorm::RMS;
+    l.mamba.dt_bc_norm_eps = 1e-6f;
+    c.layers.assign(64, l);
   } else {
     std::string known;
     for (const auto& n : named_shapes()) known += (known.empty() ? "" : ", ") + n;
@@ -180,6 +218,8 @@ ModelConfig named_shape(const std::string& name) {
   return c;
 }
 
-std::vector<std::string> named_shapes() { return {"tiny", "tiny-parallel-routed", "mamba-130m", "moe-mamba-130m"}; }
+std::vector<std::string> named_shapes() {
+  return {"tiny", "tiny-parallel-routed", "mamba-130m", "moe-mamba-130m", "mamba2-130m", "mamba2-1.3b", "falcon-mamba-7b"};
+}
 
 }  // namespace mmb

@@ -1,7 +1,8 @@
 // Random models with sane statistics, for tests, benchmarks and the demo bundle:
 // every tensor the config implies, filled from a seeded generator so the same seed
 // gives the same bytes everywhere. Values follow the usual initializations (linear
-// weights ~ N(0, 1/fan_in), A_log = log(1..d_state), dt in [1e-3, 1e-1], norms ~ 1),
+// weights ~ N(0, 1/fan_in), A_log = log(1..d_state) (Mamba-2: log uniform(1, 16) per
+// head, D = 1), dt in [1e-3, 1e-1] log-uniformly, norms ~ 1),
 // so activations stay in a realistic range through many layers.
 #pragma once
 
@@ -44,7 +45,11 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
 // Named shapes: "tiny" (every layer kind, byte vocab), "tiny-parallel-routed" (parallel
 // layers and a Mamba layer with routed projections, byte vocab), "mamba-130m" (Hugging Face
 // state-spaces/mamba-130m: d_model 768, 24 layers, vocab 50280), "moe-mamba-130m"
-// (alternating Mamba / 8-expert top-1 MoE, similar active size). Throws
+// (alternating Mamba / 8-expert top-1 MoE, similar active size), "mamba2-130m" and
+// "mamba2-1.3b" (state-spaces/mamba2-*: d_model 768 / 2048, 24 / 48 Mamba-2 layers of
+// 24 / 64 heads of 64 channels, d_state 128, one group, vocab 50288 rows, tied),
+// "falcon-mamba-7b" (tiiuae/falcon-mamba-7b: d_model 4096, 64 Mamba layers, d_inner
+// 8192, d_state 16, dt_rank 256, RMS-normed dt/B/C, vocab 65024, untied). Throws
 // MMB_ERR_INVALID_ARGUMENT listing the names for an unknown one.
 ModelConfig named_shape(const std::string& name);
 std::vector<std::string> named_shapes();

@@ -3,7 +3,7 @@
 convert(INPUT, OUT_DIR) reads a pickled PyTorch checkpoint safely (safe_load.py),
 detects its family from config.json and the tensor names, and writes OUT_DIR/
 model.safetensors + config.json (+ the tokenizer files found beside the input):
-  hf-mamba, mamba_ssm   same names and config, new container (mamba.py)
+  hf-mamba, hf-mamba2, hf-falcon-mamba, mamba_ssm   same names and config, new container (mamba.py)
   BlackMamba            the native dialect (blackmamba.py)
   llm-random            the native dialect (llm_random.py)
 Tensors keep their dtype (bf16 stays bf16); every tensor is accounted for, so a
@@ -25,7 +25,8 @@ _CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 _SHARD_INDEX = "pytorch_model.bin.index.json"  # transformers' sharded pickles
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
-_EXPECTED = ("expected one of: a Hugging Face Mamba config.json (\"model_type\": \"mamba\"), a mamba_ssm "
+_EXPECTED = ("expected one of: a Hugging Face Mamba config.json (\"model_type\": \"mamba\", \"mamba2\" or "
+             "\"falcon_mamba\"), a mamba_ssm "
              "config.json (\"d_model\" and \"n_layer\"), a BlackMamba config.json (\"mamba_moe_layers\"), or an "
              "llm-random checkpoint (tensors \"embedding_layer.layers.0.weight\", "
              "\"encoder.blocks.block_N.block.residual_NAME.layer.*\")")
@@ -105,7 +106,7 @@ def convert(path, out_dir):
         keys = ", ".join(sorted(state)[:5])
         where = f"{config_path} has keys {sorted(config)[:8]}" if config is not None else "no config.json"
         raise ConvertError(f"{checkpoint}: unknown checkpoint family ({where}; tensors {keys}, ...): {_EXPECTED}")
-    if family in ("hf-mamba", "mamba_ssm"):
+    if family in ("hf-mamba", "hf-mamba2", "hf-falcon-mamba", "mamba_ssm"):
         tensors, out_config = mamba.convert(state, config, family, checkpoint)
     elif family == "blackmamba":
         tensors, out_config = blackmamba.convert(state, config, checkpoint)
