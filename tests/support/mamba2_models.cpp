@@ -13,55 +13,14 @@
 
 namespace mmb::testing {
 
+using namespace builders;
+
 namespace {
 
 using E = ExpertAct;
 using R = RouterAct;
 using N = NormKind;
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank) {
-  LayerConfig l;
-  l.kind = LayerKind::Mamba;
-  l.mamba.d_inner = d_inner;
-  l.mamba.d_state = d_state;
-  l.mamba.d_conv = d_conv;
-  l.mamba.dt_rank = dt_rank;
-  return l;
-}
-
-LayerConfig moe(uint32_t n_experts, uint32_t top_k, uint32_t d_ff, ExpertAct act, RouterAct router) {
-  LayerConfig l;
-  l.kind = LayerKind::MoE;
-  l.moe.n_experts = n_experts;
-  l.moe.top_k = top_k;
-  l.moe.expert.d_ff = d_ff;
-  l.moe.expert.act = act;
-  l.moe.router = router;
-  return l;
-}
-
-LayerConfig mlp(uint32_t d_ff, ExpertAct act) {
-  LayerConfig l;
-  l.kind = LayerKind::MLP;
-  l.mlp.d_ff = d_ff;
-  l.mlp.act = act;
-  return l;
-}
-
-ModelCase make_case(std::string name, uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
-                    std::vector<LayerConfig> layers, uint64_t seed) {
-  ModelCase c;
-  c.name = std::move(name);
-  c.config.d_model = d_model;
-  c.config.vocab_size = vocab;
-  c.config.norm = norm;
-  c.config.final_norm = final_norm;
-  c.config.tie_embeddings = tied;
-  c.config.layers = std::move(layers);
-  c.seed = seed;
-  return c;
-}
 
 std::vector<uint32_t> divisors(uint32_t n) {
   std::vector<uint32_t> out;
@@ -156,11 +115,7 @@ void fill(const TensorSpec& spec, const ModelConfig& config, SplitMixRng& rng, s
 LayerConfig mamba2_layer(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t n_heads, uint32_t n_groups) {
   LayerConfig l;
   l.kind = LayerKind::Mamba2;
-  l.mamba2.d_inner = d_inner;
-  l.mamba2.d_state = d_state;
-  l.mamba2.d_conv = d_conv;
-  l.mamba2.n_heads = n_heads;
-  l.mamba2.n_groups = n_groups;
+  l.mamba2 = {d_inner, d_state, d_conv, n_heads, n_groups};
   return l;
 }
 
@@ -175,8 +130,8 @@ LayerConfig inner_norm_mamba_layer(uint32_t d_inner, uint32_t d_state, uint32_t 
 std::vector<ModelCase> mamba2_cases() {
   std::vector<ModelCase> cases;
   {  // The plainest: one group, default norm groups, two layers.
-    cases.push_back(make_case("mamba2 G=1", 32, 256, N::RMS, N::RMS, true,
-                              {mamba2_layer(64, 16, 4, 4, 1), mamba2_layer(64, 16, 4, 4, 1)}, 301));
+    cases.push_back(named("mamba2 G=1", model(32, 256, N::RMS, N::RMS, true,
+                                              {mamba2_layer(64, 16, 4, 4, 1), mamba2_layer(64, 16, 4, 4, 1)}), 301));
   }
   {  // Several groups, a norm group (16) other than d_inner / G (32), every bias, D per
      // channel, untied padded head; then one group per head.
@@ -184,8 +139,8 @@ std::vector<ModelCase> mamba2_cases() {
     a.mamba2.norm_group_size = 16;
     a.mamba2.in_proj_bias = a.mamba2.out_proj_bias = true;
     a.mamba2.d_per_channel = true;
-    ModelCase c = make_case("mamba2 H=8 G=2, norm groups of 16, biases, D per channel", 32, 270, N::RMS, N::Layer, false,
-                            {a, mamba2_layer(64, 8, 4, 8, 8)}, 302);
+    ModelCase c = named("mamba2 H=8 G=2, norm groups of 16, biases, D per channel",
+                        model(32, 270, N::RMS, N::Layer, false, {a, mamba2_layer(64, 8, 4, 8, 8)}), 302);
     c.pad_rows = 2;
     cases.push_back(c);
   }
@@ -199,12 +154,12 @@ std::vector<ModelCase> mamba2_cases() {
     LayerConfig b = mamba2_layer(48, 8, 4, 4, 4);
     b.mamba2.dt_min = 0.05f;
     b.mamba2.norm_eps = 0.1f;
-    cases.push_back(make_case("mamba2 H=8 G=4, no gated norm, no conv bias, dt clamped", 24, 256, N::RMS, N::RMS, true,
-                              {a, b}, 303));
+    cases.push_back(named("mamba2 H=8 G=4, no gated norm, no conv bias, dt clamped",
+                          model(24, 256, N::RMS, N::RMS, true, {a, b}), 303));
   }
   {  // A state as wide as Mamba-2 checkpoints use (N = 256; mamba2-2.7b has 128).
-    cases.push_back(make_case("mamba2 d_state 256", 32, 256, N::RMS, N::RMS, true,
-                              {mamba2_layer(64, 256, 4, 4, 2), mlp(48, E::SiLU)}, 304));
+    cases.push_back(named("mamba2 d_state 256", model(32, 256, N::RMS, N::RMS, true,
+                                                      {mamba2_layer(64, 256, 4, 4, 2), mlp(ff(48, E::SiLU))}), 304));
   }
   {  // Odd sizes: 15 heads of 2 in 3 groups with norm groups of 6 and d_conv 1 (no conv
      // state); 3 heads of 7 with d_conv 5.
@@ -213,46 +168,50 @@ std::vector<ModelCase> mamba2_cases() {
     a.mamba2.d_per_channel = true;
     LayerConfig b = mamba2_layer(21, 7, 5, 3, 1);
     b.mamba2.out_proj_bias = true;
-    ModelCase c = make_case("mamba2 odd sizes", 20, 263, N::RMS, N::RMS, true, {a, b}, 305);
+    ModelCase c = named("mamba2 odd sizes", model(20, 263, N::RMS, N::RMS, true, {a, b}), 305);
     c.config.norm_eps = 1e-3f;
     cases.push_back(c);
   }
   {  // MoE-Mamba-2: alternating Mamba-2 and MoE layers, llm-random's norms (LayerNorm
      // pre-norm, no final norm, untied head).
-    LayerConfig m2 = moe(4, 2, 32, E::SwiGLU, R::Sigmoid);
+    LayerConfig m2 = moe(4, 2, ff(32, E::SwiGLU), R::Sigmoid);
     m2.moe.renorm = true;
-    cases.push_back(make_case("moe-mamba2", 24, 256, N::Layer, N::None, false,
-                              {mamba2_layer(48, 16, 4, 6, 2), moe(4, 1, 48, E::ReLU, R::Softmax),
-                               mamba2_layer(48, 16, 4, 6, 3), m2}, 306));
+    cases.push_back(named("moe-mamba2", model(24, 256, N::Layer, N::None, false,
+                                              {mamba2_layer(48, 16, 4, 6, 2), moe(4, 1, ff(48, E::ReLU), R::Softmax),
+                                               mamba2_layer(48, 16, 4, 6, 3), m2}), 306));
   }
   {  // Mamba-1 and Mamba-2 in one plan, with MoE, MLP and a parallel block.
-    LayerConfig par;
-    par.kind = LayerKind::Parallel;
-    par.mamba = mamba(32, 8, 3, 2).mamba;
-    par.moe = moe(3, 1, 24, E::GELU, R::Softmax).moe;
-    par.shared_norm = true;
+    const LayerConfig par = parallel(mamba(32, 8, 3, 2), moe(3, 1, ff(24, E::GELU), R::Softmax), true);
     LayerConfig m2 = mamba2_layer(32, 8, 2, 2, 2);
     m2.mamba2.in_proj_bias = true;
-    cases.push_back(make_case("mamba + mamba2 mixed plan", 32, 256, N::RMS, N::RMS, true,
-                              {mamba(64, 16, 4, 2), mamba2_layer(64, 16, 4, 8, 2), moe(4, 2, 32, E::GeGLU, R::Softmax),
-                               mlp(40, E::SiLU), par, m2}, 307));
+    cases.push_back(named("mamba + mamba2 mixed plan",
+                          model(32, 256, N::RMS, N::RMS, true,
+                                {mamba(64, 16, 4, 2), mamba2_layer(64, 16, 4, 8, 2),
+                                 moe(4, 2, ff(32, E::GeGLU), R::Softmax), mlp(ff(40, E::SiLU)), par, m2}),
+                          307));
   }
   {  // Falcon-Mamba: weightless RMS norms on dt, B and C.
-    cases.push_back(make_case("falcon-mamba-like: RMS dt/B/C norms", 32, 256, N::RMS, N::RMS, true,
-                              {inner_norm_mamba_layer(64, 16, 4, 4, InnerNorm::RMS),
-                               inner_norm_mamba_layer(64, 16, 4, 3, InnerNorm::RMS, 1e-3f)}, 308));
+    cases.push_back(named("falcon-mamba-like: RMS dt/B/C norms",
+                          model(32, 256, N::RMS, N::RMS, true,
+                                {inner_norm_mamba_layer(64, 16, 4, 4, InnerNorm::RMS),
+                                 inner_norm_mamba_layer(64, 16, 4, 3, InnerNorm::RMS, 1e-3f)}),
+                          308));
   }
   {  // Jamba: weighted norms, beside MoE and Mamba-2; an eps of 0.25 so that it matters.
-    cases.push_back(make_case("jamba-like: weighted dt/B/C norms", 32, 256, N::RMS, N::RMS, true,
-                              {inner_norm_mamba_layer(64, 16, 4, 4, InnerNorm::RMSWeighted),
-                               moe(4, 2, 32, E::SwiGLU, R::Softmax), mamba2_layer(64, 16, 4, 4, 1),
-                               inner_norm_mamba_layer(64, 8, 4, 2, InnerNorm::RMSWeighted, 0.25f)}, 309));
+    cases.push_back(named("jamba-like: weighted dt/B/C norms",
+                          model(32, 256, N::RMS, N::RMS, true,
+                                {inner_norm_mamba_layer(64, 16, 4, 4, InnerNorm::RMSWeighted),
+                                 moe(4, 2, ff(32, E::SwiGLU), R::Softmax), mamba2_layer(64, 16, 4, 4, 1),
+                                 inner_norm_mamba_layer(64, 8, 4, 2, InnerNorm::RMSWeighted, 0.25f)}),
+                          309));
   }
   SplitMixRng rng(20250514);
   for (int i = 0; i < 6; ++i) {
     const uint32_t d_model = rng.pick({16u, 24u, 32u});
-    ModelCase c = make_case("random mamba2 " + std::to_string(i), d_model, 256 + rng.below(40),
-                            rng.pick({N::RMS, N::Layer}), rng.pick({N::RMS, N::Layer, N::None}), rng.coin(), {}, 400 + i);
+    ModelCase c = named("random mamba2 " + std::to_string(i),
+                        model(d_model, 256 + rng.below(40), rng.pick({N::RMS, N::Layer}),
+                              rng.pick({N::RMS, N::Layer, N::None}), rng.coin(), {}),
+                        400 + i);
     const uint32_t n_layers = 1 + rng.below(3);
     for (uint32_t l = 0; l < n_layers; ++l) c.config.layers.push_back(random_mamba2(rng));
     cases.push_back(c);

@@ -15,19 +15,17 @@
 
 namespace mmb::testing {
 
-namespace {
+namespace builders {
 
-using Rng = SplitMixRng;
-
-LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank, bool in_bias = false,
-                  bool conv_bias = true, bool out_bias = false) {
+LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank, bool in_bias, bool conv_bias,
+                  bool out_bias) {
   LayerConfig l;
   l.kind = LayerKind::Mamba;
   l.mamba = {d_inner, d_state, d_conv, dt_rank, in_bias, conv_bias, out_bias};
   return l;
 }
 
-FeedForwardConfig ff(uint32_t d_ff, ExpertAct act, bool bias = false) {
+FeedForwardConfig ff(uint32_t d_ff, ExpertAct act, bool bias) {
   FeedForwardConfig f;
   f.d_ff = d_ff;
   f.act = act;
@@ -61,26 +59,6 @@ LayerConfig parallel(const LayerConfig& mamba_part, const LayerConfig& moe_part,
   return l;
 }
 
-ProjectionExperts experts(uint32_t n_experts, uint32_t top_k, RouterAct router) {
-  ProjectionExperts e;
-  e.n_experts = n_experts;
-  e.top_k = top_k;
-  e.router = router;
-  return e;
-}
-
-ProjectionExperts random_experts(Rng& rng) {
-  const uint32_t n = 2 + rng.below(5);
-  ProjectionExperts e = experts(n, 1 + rng.below(std::min(n, 3u)),
-                                rng.pick({RouterAct::Softmax, RouterAct::Sigmoid, RouterAct::ReLU}));
-  e.router_bias = rng.coin();
-  e.sel_bias = rng.coin();
-  e.renorm = rng.coin();
-  e.routed_scale = rng.pick({1.0f, 0.5f, 2.0f});
-  e.bias = rng.coin();
-  return e;
-}
-
 ModelConfig model(uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
                   std::vector<LayerConfig> layers) {
   ModelConfig c;
@@ -99,6 +77,34 @@ ModelCase named(std::string name, ModelConfig config, uint64_t seed) {
   c.config = std::move(config);
   c.seed = seed;
   return c;
+}
+
+}  // namespace builders
+
+using namespace builders;
+
+namespace {
+
+using Rng = SplitMixRng;
+
+ProjectionExperts experts(uint32_t n_experts, uint32_t top_k, RouterAct router) {
+  ProjectionExperts e;
+  e.n_experts = n_experts;
+  e.top_k = top_k;
+  e.router = router;
+  return e;
+}
+
+ProjectionExperts random_experts(Rng& rng) {
+  const uint32_t n = 2 + rng.below(5);
+  ProjectionExperts e = experts(n, 1 + rng.below(std::min(n, 3u)),
+                                rng.pick({RouterAct::Softmax, RouterAct::Sigmoid, RouterAct::ReLU}));
+  e.router_bias = rng.coin();
+  e.sel_bias = rng.coin();
+  e.renorm = rng.coin();
+  e.routed_scale = rng.pick({1.0f, 0.5f, 2.0f});
+  e.bias = rng.coin();
+  return e;
 }
 
 LayerConfig random_layer(Rng& rng, uint32_t d_model) {
@@ -476,6 +482,68 @@ std::vector<int32_t> random_tokens(uint64_t seed, size_t n, uint32_t vocab) {
 // of the largest logit (plus 1, for logits near zero) keeps a tenfold margin, while a
 // wrong formula (a missing bias, a swapped split, a wrong activation) is off by 1e-2
 // or more.
+double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_steps) {
+  INFO("model: " << c.name << ", dtype " << int(c.dtype));
+  reference::ReferenceModel ref = build_reference(weights);
+  RuntimePtr rt = make_runtime();
+  ModelPtr model = load_model(rt.get(), weights);
+  SessionPtr session = make_session(model.get());
+  const std::vector<int32_t> tokens = random_tokens(c.seed * 7919, n_steps, c.config.vocab_size);
+  double worst_ratio = 0.0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const std::vector<double> expected = ref.step(tokens[t]);
+    if (t % 5 == 4) {
+      REQUIRE(mmb_session_step(session.get(), tokens[t], nullptr, 0) == MMB_OK);
+      continue;
+    }
+    const std::vector<float> got = step(session.get(), tokens[t]);
+    const double diff = max_abs_diff(got, expected);
+    const double tol = logit_tolerance(expected);
+    worst_ratio = std::max(worst_ratio, diff / tol);
+    INFO("step " << t << " token " << tokens[t] << ": max |lib - ref| = " << diff << ", tolerance " << tol);
+    REQUIRE(diff <= tol);
+  }
+  // Near-ties in expert selection would make a float32 choice legitimately differ; the
+  // seeds are such that none occurs. If this fails, change the case's seed.
+  INFO("smallest selection margin " << ref.min_selection_margin());
+  CHECK(ref.min_selection_margin() > kMinSelectionMargin);
+  CHECK(position(session.get()) == tokens.size());
+  UNSCOPED_INFO(c.name << " (dtype " << int(c.dtype) << "): worst error " << worst_ratio << " of the tolerance");
+  return worst_ratio;
+}
+
+size_t check_parity_in_dtypes(const std::vector<ModelCase>& cases, const std::set<std::string>& chosen,
+                              std::initializer_list<DType> dtypes, SyntheticModel (*build)(const ModelCase&),
+                              size_t n_steps) {
+  size_t runs = 0;
+  for (ModelCase c : cases) {
+    if (!chosen.count(c.name)) continue;
+    for (DType dtype : dtypes) {
+      c.dtype = dtype;
+      check_parity(c, build(c), n_steps);
+      ++runs;
+    }
+  }
+  return runs;
+}
+
+MixedPositions sessions_at_mixed_positions(mmb_model* model, const SyntheticModel& weights,
+                                           std::span<const size_t> advance) {
+  MixedPositions p;
+  for (size_t i = 0; i < advance.size(); ++i) {
+    p.batch.push_back(make_session(model));
+    p.single.push_back(make_session(model));
+    p.refs.push_back(build_reference(weights));
+    for (int32_t t : random_tokens(50 + i, advance[i], weights.contents.config.vocab_size)) {
+      step(p.batch[i].get(), t);
+      step(p.single[i].get(), t);
+      p.refs[i].step(t);
+    }
+  }
+  for (auto& s : p.batch) p.handles.push_back(s.get());
+  return p;
+}
+
 double logit_tolerance(const std::vector<double>& reference_logits) {
   double m = 0.0;
   for (double v : reference_logits) m = std::max(m, std::abs(v));

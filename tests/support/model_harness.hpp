@@ -9,7 +9,10 @@
 #include <moemamba/moemamba.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,21 @@ struct ModelCase {
   // Tensor values (f32, before dtype rounding) replacing the synthetic ones.
   std::vector<std::pair<std::string, std::vector<float>>> overrides;
 };
+
+// Short builders of test configs, so that a case reads as its layer plan. Each sets
+// what its arguments name; every other field keeps its default.
+namespace builders {
+LayerConfig mamba(uint32_t d_inner, uint32_t d_state, uint32_t d_conv, uint32_t dt_rank, bool in_bias = false,
+                  bool conv_bias = true, bool out_bias = false);
+FeedForwardConfig ff(uint32_t d_ff, ExpertAct act, bool bias = false);
+LayerConfig mlp(FeedForwardConfig f);
+LayerConfig moe(uint32_t n_experts, uint32_t top_k, FeedForwardConfig expert, RouterAct router);
+// The Mamba part of one layer and the MoE part of another, side by side in one block.
+LayerConfig parallel(const LayerConfig& mamba_part, const LayerConfig& moe_part, bool shared_norm);
+ModelConfig model(uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
+                  std::vector<LayerConfig> layers);
+ModelCase named(std::string name, ModelConfig config, uint64_t seed);
+}  // namespace builders
 
 // Every layer kind and option of DESIGN.md section 5, at small sizes: hand-made cases
 // named after the published models they imitate, plus seeded random combinations.
@@ -62,6 +80,31 @@ int32_t vocab_size(const mmb_model* model);
 
 // Seeded, portable token ids in [0, vocab).
 std::vector<int32_t> random_tokens(uint64_t seed, size_t n, uint32_t vocab);
+
+// The library's logits against the float64 reference (build_reference(weights)) over
+// n_steps random tokens seeded from c.seed, one mmb_session_step at a time; every fifth
+// step asks for no logits (the head is skipped) to show that skipping it leaves the
+// state right. A step beyond logit_tolerance stops the test (REQUIRE); the smallest
+// expert-selection margin and the final position are CHECKed. Returns the worst error
+// as a fraction of the tolerance.
+double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_steps);
+// check_parity on each of `cases` named in `chosen`, once stored in each of `dtypes`,
+// with the weights `build` gives (build_weights, build_mamba2_weights). Returns how
+// many runs there were, for the caller to check that every chosen name is a case.
+size_t check_parity_in_dtypes(const std::vector<ModelCase>& cases, const std::set<std::string>& chosen,
+                              std::initializer_list<DType> dtypes, SyntheticModel (*build)(const ModelCase&),
+                              size_t n_steps);
+
+// Sessions of one model at mixed positions, for the batch tests: for each i, a session
+// to step in batches, a twin to step alone and a reference, all three fed the same
+// advance[i] random tokens (seed 50 + i).
+struct MixedPositions {
+  std::vector<SessionPtr> batch, single;
+  std::vector<reference::ReferenceModel> refs;
+  std::vector<mmb_session*> handles;  // batch's sessions, for mmb_step_batch
+};
+MixedPositions sessions_at_mixed_positions(mmb_model* model, const SyntheticModel& weights,
+                                           std::span<const size_t> advance);
 
 // Tolerance of the library's float32 logits against the float64 reference; see the
 // comment at its definition for why this figure.

@@ -54,38 +54,6 @@ void check_close_to_reference(const std::vector<float>& got, const std::vector<d
   CHECK(diff <= logit_tolerance(expected));
 }
 
-// The library's logits against the reference over n_steps random tokens, one step at a
-// time (every fifth step without logits: skipping the head must leave the state right).
-// The tolerance is the parity tests' (model_harness.cpp: float32 against float64 on the
-// same weight values, 1e-4 of the largest logit + 1). Returns the worst error as a
-// fraction of the tolerance.
-double check_parity(const ModelCase& c, size_t n_steps) {
-  INFO("model: " << c.name << ", dtype " << int(c.dtype));
-  const SyntheticModel weights = build_mamba2_weights(c);
-  ReferenceModel ref = build_reference(weights);
-  RuntimePtr rt = make_runtime();
-  ModelPtr model = load_model(rt.get(), weights);
-  SessionPtr session = make_session(model.get());
-  const std::vector<int32_t> tokens = random_tokens(c.seed * 7919, n_steps, c.config.vocab_size);
-  double worst = 0.0;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const std::vector<double> expected = ref.step(tokens[t]);
-    if (t % 5 == 4) {
-      REQUIRE(mmb_session_step(session.get(), tokens[t], nullptr, 0) == MMB_OK);
-      continue;
-    }
-    const std::vector<float> got = step(session.get(), tokens[t]);
-    const double diff = max_abs_diff(got, expected), tol = logit_tolerance(expected);
-    worst = std::max(worst, diff / tol);
-    INFO("step " << t << " token " << tokens[t] << ": max |lib - ref| = " << diff << ", tolerance " << tol);
-    REQUIRE(diff <= tol);
-  }
-  INFO("smallest selection margin " << ref.min_selection_margin());
-  CHECK(ref.min_selection_margin() > kMinSelectionMargin);
-  UNSCOPED_INFO(c.name << " (dtype " << int(c.dtype) << "): worst error " << worst << " of the tolerance");
-  return worst;
-}
-
 // The float part of a saved state (after the blob's header).
 std::vector<float> state_floats_of(const mmb_session* session, const ModelConfig& config) {
   const std::vector<uint8_t> blob = save_state(session);
@@ -165,7 +133,7 @@ TEST_CASE("Mamba-2 cases cover every option of the layer and of Mamba-1's inner 
 // The library against the reference.
 
 TEST_CASE("Mamba-2 and inner-norm models: f32 logits match the reference", "[parity]") {
-  for (const ModelCase& c : mamba2_cases()) check_parity(c, 24);
+  for (const ModelCase& c : mamba2_cases()) check_parity(c, build_mamba2_weights(c), 24);
 }
 
 TEST_CASE("Mamba-2 and inner-norm models: f16 and bf16 weights match the reference on the rounded weights", "[parity]") {
@@ -174,16 +142,8 @@ TEST_CASE("Mamba-2 and inner-norm models: f16 and bf16 weights match the referen
   const std::set<std::string> chosen = {"mamba2 G=1", "mamba2 H=8 G=2, norm groups of 16, biases, D per channel",
                                         "mamba2 H=8 G=4, no gated norm, no conv bias, dt clamped", "moe-mamba2",
                                         "falcon-mamba-like: RMS dt/B/C norms", "jamba-like: weighted dt/B/C norms"};
-  size_t run = 0;
-  for (ModelCase c : mamba2_cases()) {
-    if (!chosen.count(c.name)) continue;
-    for (DType dtype : {DType::F16, DType::BF16}) {
-      c.dtype = dtype;
-      check_parity(c, 16);
-      ++run;
-    }
-  }
-  CHECK(run == 2 * chosen.size());
+  const size_t runs = check_parity_in_dtypes(mamba2_cases(), chosen, {DType::F16, DType::BF16}, build_mamba2_weights, 16);
+  CHECK(runs == 2 * chosen.size());
 }
 
 TEST_CASE("Mamba-2 and inner-norm models: q8 weights match the reference on the dequantized weights", "[parity][q8]") {
@@ -191,14 +151,7 @@ TEST_CASE("Mamba-2 and inner-norm models: q8 weights match the reference on the 
   // f32 tolerance applies, as in test_model_parity.cpp.
   const std::set<std::string> chosen = {"mamba2 H=8 G=2, norm groups of 16, biases, D per channel", "mamba2 d_state 256",
                                         "mamba + mamba2 mixed plan", "jamba-like: weighted dt/B/C norms"};
-  size_t run = 0;
-  for (ModelCase c : mamba2_cases()) {
-    if (!chosen.count(c.name)) continue;
-    c.dtype = DType::Q8;
-    check_parity(c, 16);
-    ++run;
-  }
-  CHECK(run == chosen.size());
+  CHECK(check_parity_in_dtypes(mamba2_cases(), chosen, {DType::Q8}, build_mamba2_weights, 16) == chosen.size());
 }
 
 // ---------------------------------------------------------------------------------
@@ -332,20 +285,7 @@ TEST_CASE("a batch step of Mamba-2 sessions at mixed positions equals single ste
     INFO("model " << name);
     constexpr size_t n = 4;
     const size_t advance[n] = {0, 3, 7, 12};
-    std::vector<SessionPtr> batch, single;
-    std::vector<ReferenceModel> refs;
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(f.session());
-      single.push_back(f.session());
-      refs.push_back(f.reference());
-      for (int32_t t : random_tokens(50 + i, advance[i], f.vocab)) {
-        step(batch[i].get(), t);
-        step(single[i].get(), t);
-        refs[i].step(t);
-      }
-    }
-    std::vector<mmb_session*> handles;
-    for (auto& s : batch) handles.push_back(s.get());
+    auto [batch, single, refs, handles] = sessions_at_mixed_positions(f.model.get(), f.weights, advance);
     const size_t stride = f.vocab + 3;
     for (int round = 0; round < 5; ++round) {
       INFO("round " << round);

@@ -6,44 +6,18 @@
 #include <catch2/catch.hpp>
 
 #include "reference/reference_model.hpp"
+#include "support/hand_made_models.hpp"
 #include "support/mamba2_models.hpp"
 #include "support/model_harness.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <stdexcept>
 
 using namespace mmb;
 using namespace mmb::testing;
 using mmb::reference::ReferenceModel;
 
 namespace {
-
-using Tensors = std::map<std::string, std::vector<double>>;
-
-ReferenceModel reference_of(const ModelConfig& config, const Tensors& tensors) {
-  return ReferenceModel(config, [&tensors](const std::string& name) {
-    auto it = tensors.find(name);
-    if (it == tensors.end()) throw std::runtime_error("hand-made model has no tensor " + name);
-    return it->second;
-  });
-}
-
-// d_model 2, vocab 2, identity embedding, no norms: logits are the residual stream.
-ModelConfig two_by_two(std::vector<LayerConfig> layers) {
-  ModelConfig c;
-  c.d_model = 2;
-  c.vocab_size = 2;
-  c.norm = NormKind::None;
-  c.final_norm = NormKind::None;
-  c.tie_embeddings = true;
-  c.layers = std::move(layers);
-  return c;
-}
-
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
-double softplus(double x) { return std::log(1.0 + std::exp(x)); }
 
 // ---------------------------------------------------------------------------------
 // The chunked SSD form of a one-layer Mamba-2 model (no norms, tied head), over a whole

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "reference/reference_model.hpp"
+#include "support/hand_made_models.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
@@ -15,38 +16,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <map>
 #include <set>
 #include <sstream>
-#include <stdexcept>
 
 using namespace mmb;
 using namespace mmb::testing;
 using mmb::reference::ReferenceModel;
 
 namespace {
-
-using Tensors = std::map<std::string, std::vector<double>>;
-
-ReferenceModel reference_of(const ModelConfig& config, const Tensors& tensors) {
-  return ReferenceModel(config, [&tensors](const std::string& name) {
-    auto it = tensors.find(name);
-    if (it == tensors.end()) throw std::runtime_error("hand-made model has no tensor " + name);
-    return it->second;
-  });
-}
-
-// d_model 2, vocab 2, identity embedding, no norms: logits are the residual stream.
-ModelConfig two_by_two(std::vector<LayerConfig> layers) {
-  ModelConfig c;
-  c.d_model = 2;
-  c.vocab_size = 2;
-  c.norm = NormKind::None;
-  c.final_norm = NormKind::None;
-  c.tie_embeddings = true;
-  c.layers = std::move(layers);
-  return c;
-}
 
 // A MoE layer of d_ff 1 ReLU experts, the rest of its options at their defaults.
 LayerConfig hand_moe(uint32_t n_experts, uint32_t top_k, RouterAct router) {
@@ -58,42 +35,6 @@ LayerConfig hand_moe(uint32_t n_experts, uint32_t top_k, RouterAct router) {
   l.moe.expert.act = ExpertAct::ReLU;
   l.moe.router = router;
   return l;
-}
-
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
-double softplus(double x) { return std::log(1.0 + std::exp(x)); }
-
-// Compares the library's logits with the reference over `tokens`, one step at a time.
-// Every fifth step asks for no logits (the head is skipped) to show that skipping it
-// leaves the state right.
-void check_parity(const ModelCase& c, size_t n_steps) {
-  INFO("model: " << c.name << ", dtype " << int(c.dtype));
-  const SyntheticModel weights = build_weights(c);
-  ReferenceModel ref = build_reference(weights);
-  RuntimePtr rt = make_runtime();
-  ModelPtr model = load_model(rt.get(), weights);
-  SessionPtr session = make_session(model.get());
-  const std::vector<int32_t> tokens = random_tokens(c.seed * 7919, n_steps, c.config.vocab_size);
-  double worst_ratio = 0.0;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const std::vector<double> expected = ref.step(tokens[t]);
-    if (t % 5 == 4) {
-      REQUIRE(mmb_session_step(session.get(), tokens[t], nullptr, 0) == MMB_OK);
-      continue;
-    }
-    const std::vector<float> got = step(session.get(), tokens[t]);
-    const double diff = max_abs_diff(got, expected);
-    const double tol = logit_tolerance(expected);
-    worst_ratio = std::max(worst_ratio, diff / tol);
-    INFO("step " << t << " token " << tokens[t] << ": max |lib - ref| = " << diff << ", tolerance " << tol);
-    REQUIRE(diff <= tol);
-  }
-  // Near-ties in expert selection would make a float32 choice legitimately differ; the
-  // seeds are such that none occurs. If this fails, change the case's seed.
-  INFO("smallest selection margin " << ref.min_selection_margin());
-  CHECK(ref.min_selection_margin() > kMinSelectionMargin);
-  CHECK(position(session.get()) == tokens.size());
-  UNSCOPED_INFO(c.name << ": worst error " << worst_ratio << " of the tolerance");
 }
 
 // Hugging Face MambaForCausalLM's name for a native tensor name.
@@ -401,7 +342,7 @@ TEST_CASE("parity cases cover every layer kind and option", "[parity]") {
 // The library against the reference.
 
 TEST_CASE("f32 logits match the reference on every layer kind and option", "[parity]") {
-  for (const ModelCase& c : parity_cases()) check_parity(c, 24);
+  for (const ModelCase& c : parity_cases()) check_parity(c, build_weights(c), 24);
 }
 
 TEST_CASE("f16 and bf16 weights match the reference on the rounded weights", "[parity]") {
@@ -412,16 +353,8 @@ TEST_CASE("f16 and bf16 weights match the reference on the rounded weights", "[p
   const std::set<std::string> chosen = {"blackmamba", "deepseek-like shared + sel_bias", "pure mamba with biases",
                                         "mixed plan", "parallel mamba + moe", "x, z and out_proj experts",
                                         "z experts in a parallel block"};
-  size_t run = 0;
-  for (ModelCase c : parity_cases()) {
-    if (!chosen.count(c.name)) continue;
-    for (DType dtype : {DType::F16, DType::BF16}) {
-      c.dtype = dtype;
-      check_parity(c, 16);
-      ++run;
-    }
-  }
-  CHECK(run == 2 * chosen.size());
+  const size_t runs = check_parity_in_dtypes(parity_cases(), chosen, {DType::F16, DType::BF16}, build_weights, 16);
+  CHECK(runs == 2 * chosen.size());
 }
 
 TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity][q8]") {
@@ -429,14 +362,7 @@ TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity]
   // in f32), so quantization costs nothing here and the f32 tolerance applies. The
   // library sums q * x per group before scaling, a different f32 rounding order only.
   const std::set<std::string> chosen = {"blackmamba", "pure mamba with biases", "mixed plan", "x, z and out_proj experts"};
-  size_t run = 0;
-  for (ModelCase c : parity_cases()) {
-    if (!chosen.count(c.name)) continue;
-    c.dtype = DType::Q8;
-    check_parity(c, 16);
-    ++run;
-  }
-  CHECK(run == chosen.size());
+  CHECK(check_parity_in_dtypes(parity_cases(), chosen, {DType::Q8}, build_weights, 16) == chosen.size());
 }
 
 TEST_CASE("a bundle loaded from a file gives the same logits as from memory", "[parity]") {

@@ -197,20 +197,7 @@ TEST_CASE("a batch step equals single steps for sessions at mixed positions", "[
   Fixture f;
   constexpr size_t n = 4;
   const size_t advance[n] = {0, 3, 7, 12};
-  std::vector<SessionPtr> batch, single;
-  std::vector<ReferenceModel> refs;
-  for (size_t i = 0; i < n; ++i) {
-    batch.push_back(f.session());
-    single.push_back(f.session());
-    refs.push_back(f.reference());
-    for (int32_t t : random_tokens(50 + i, advance[i], f.vocab)) {
-      step(batch[i].get(), t);
-      step(single[i].get(), t);
-      refs[i].step(t);
-    }
-  }
-  std::vector<mmb_session*> handles;
-  for (auto& s : batch) handles.push_back(s.get());
+  auto [batch, single, refs, handles] = sessions_at_mixed_positions(f.model.get(), f.weights, advance);
 
   // Rows are further apart than the vocabulary: the gap must stay untouched.
   const size_t stride = f.vocab + 3;
