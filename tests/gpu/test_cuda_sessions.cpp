@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "reference/reference_model.hpp"
+#include "support/mamba2_models.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
@@ -183,5 +184,50 @@ TEST_CASE("cuda: states move between the GPU and the CPU, and forks are independ
     REQUIRE(mmb_session_state_load(k10.get(), blob.data(), blob.size()) == MMB_OK);
     const std::vector<float> f = step(fork.get(), tokens[10]), r = step(k10.get(), tokens[10]);
     REQUIRE(max_abs_diff(f, widen(r)) <= logit_tolerance(widen(r)));
+  }
+}
+
+namespace {
+
+void collect_log(void* user_data, int32_t level, const char* message) {
+  static_cast<std::vector<std::string>*>(user_data)->push_back(message);
+}
+
+}  // namespace
+
+// Layer kinds the plugin has no kernels for yet (Mamba-2, Mamba-1's dt/B/C norms): an
+// explicit CUDA runtime refuses the model; backend auto runs it on the CPU, says why in
+// its log, and gives the CPU backend's logits bit for bit.
+TEST_CASE("cuda: a model the plugin cannot run is refused on cuda and runs on the CPU under auto", "[cuda]") {
+  for (const char* name : {"mamba + mamba2 mixed plan", "falcon-mamba-like: RMS dt/B/C norms"}) {
+    INFO(name);
+    const SyntheticModel weights = build_mamba2_weights(mamba2_case(name));
+    const std::vector<std::byte> bytes = bundle_bytes(weights);
+
+    RuntimePtr cuda = cuda_runtime();
+    mmb_model* refused = nullptr;
+    CHECK(mmb_model_load_memory(cuda.get(), bytes.data(), bytes.size(), nullptr, &refused) == MMB_ERR_UNSUPPORTED);
+    CHECK(refused == nullptr);
+    CHECK_THAT(std::string(mmb_last_error()), Catch::Contains("CUDA backend does not"));
+
+    std::vector<std::string> log;
+    mmb_runtime_options o;
+    REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
+    o.backend = MMB_BACKEND_AUTO;
+    o.n_threads = 2;
+    o.log_fn = collect_log;
+    o.log_user_data = &log;
+    o.log_level = MMB_LOG_INFO;
+    mmb_runtime* raw = nullptr;
+    REQUIRE(mmb_runtime_create(&o, &raw) == MMB_OK);
+    RuntimePtr automatic(raw);
+    ModelPtr on_auto = load_model(automatic.get(), weights);
+    CHECK(std::any_of(log.begin(), log.end(),
+                      [](const std::string& m) { return m.find("runs on the CPU backend") != std::string::npos; }));
+
+    RuntimePtr cpu = make_runtime(2, MMB_BACKEND_CPU);
+    ModelPtr on_cpu = load_model(cpu.get(), weights);
+    SessionPtr a = make_session(on_auto.get()), b = make_session(on_cpu.get());
+    for (int32_t token : {1, 5, 2, 7}) CHECK(step(a.get(), token) == step(b.get(), token));
   }
 }

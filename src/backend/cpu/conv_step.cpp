@@ -1,8 +1,6 @@
 #include "backend/cpu/conv_step.hpp"
 
-#include "backend/cpu/activations.hpp"
-#include "backend/cpu/simd_dispatch.hpp"
-#include "backend/cpu/vector_channels.hpp"
+#include "backend/cpu/silu_span.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 namespace mmb::cpu {
@@ -34,24 +32,7 @@ void convolve(const Matrix& weight, const Matrix& bias, size_t d_conv, const Con
 void conv_channels(const Matrix& weight, const Matrix& bias, size_t d_conv, const ConvRows& rows, size_t c0,
                    size_t c1) {
   convolve(weight, bias, d_conv, rows, c0, c1);
-  void (*silu_vector)(float*, size_t) = nullptr;
-  switch (kernel_path()) {
-#if MMB_HAVE_AVX2_PATH
-    case KernelPath::AVX512: silu_vector = silu_avx512; break;
-    case KernelPath::AVX2: silu_vector = silu_avx2; break;
-#endif
-#if MMB_HAVE_NEON_PATH
-    case KernelPath::NEON: silu_vector = silu_neon; break;
-#endif
-    default: break;
-  }
-  for (size_t row = 0; row < rows.n; ++row) {
-    if (silu_vector) {
-      silu_vector(rows.outs[row] + c0, c1 - c0);
-      continue;
-    }
-    for (size_t c = c0; c < c1; ++c) rows.outs[row][c] = silu(rows.outs[row][c]);
-  }
+  for (size_t row = 0; row < rows.n; ++row) silu_span(rows.outs[row] + c0, c1 - c0);
 }
 
 }  // namespace mmb::cpu

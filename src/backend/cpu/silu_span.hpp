@@ -1,0 +1,11 @@
+// silu(x) = x / (1 + exp(-x)) over a span, in place, on the best kernel path the CPU
+// has (vector_channels.inc's exp on AVX-512, AVX2 and NEON; libm on the portable path).
+#pragma once
+
+#include <cstddef>
+
+namespace mmb::cpu {
+
+void silu_span(float* v, size_t count);
+
+}  // namespace mmb::cpu
