@@ -180,3 +180,23 @@ def save_sharded_safetensors(directory, arrays, n_shards=2):
         weight_map.update({n: shard for n in part})
     with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f)
+
+
+def np_backbone_forward(w, s, tokens, mixer, embedding="backbone.embeddings.weight"):
+    """A Hugging Face Mamba-family backbone in float64: r = r + mixer(rmsnorm(r)) per
+    layer (mixer(h, w, s, prefix)), then norm_f and the head (tied: the embedding)."""
+    emb = w[embedding]
+    r = emb[tokens.numpy()]
+    for i in range(s["n_layer"]):
+        p = f"backbone.layers.{i}."
+        r = r + mixer(np_rms(r, s["eps"], w[p + "norm.weight"]), w, s, p + "mixer.")
+    r = np_rms(r, s["eps"], w["backbone.norm_f.weight"])
+    return r @ (emb if s["tied"] else w["lm_head.weight"]).T
+
+
+def with_changes(settings, **changes):
+    """A copy of a test's settings with some changed (a deliberately wrong reading)."""
+    out = dict(settings)
+    out.update(changes)
+    return out
+

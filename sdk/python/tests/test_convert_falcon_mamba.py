@@ -9,7 +9,6 @@ after x_proj; dt = softplus(dt_proj(time_step)). Config defaults are
 configuration_falcon_mamba.py's: use_bias false, mixer_rms_eps 1e-6, and
 PretrainedConfig's tie_word_embeddings true (left out of config.json when true).
 """
-import copy
 import math
 import os
 import sys
@@ -72,19 +71,7 @@ def mixer(h, w, s, m):
 
 
 def reference(w, s, tokens):
-    emb = w["backbone.embeddings.weight"]
-    r = emb[tokens.numpy()]
-    for i in range(s["n_layer"]):
-        p = f"backbone.layers.{i}."
-        r = r + mixer(cc.np_rms(r, s["eps"], w[p + "norm.weight"]), w, s, p + "mixer.")
-    r = cc.np_rms(r, s["eps"], w["backbone.norm_f.weight"])
-    return r @ (emb if s["tied"] else w["lm_head.weight"]).T
-
-
-def wrong(s, **changes):
-    out = copy.copy(s)
-    out.update(changes)
-    return out
+    return cc.np_backbone_forward(w, s, tokens, mixer)
 
 
 def falcon_config(s, vocab, **changes):
@@ -121,19 +108,19 @@ class FalconMamba(unittest.TestCase):
         w, s = build(seed=1)
         tokens = cc.tokens_for(300, seed=1)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, dt_bc_norm=False), tokens), "dt/B/C norms left out")
-        cc.assert_sensitive(self, right, reference(w, wrong(s, tied=True), tokens), "untied head replaced by the embedding")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_bc_norm=False), tokens), "dt/B/C norms left out")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, tied=True), tokens), "untied head replaced by the embedding")
         with tempfile.TemporaryDirectory() as d:
             save(d, w, falcon_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba dt/B/C norms")
 
     def test_mixer_rms_eps_is_read(self):
         w, s = build(seed=2)
-        s = wrong(s, mixer_eps=0.5)
+        s = cc.with_changes(s, mixer_eps=0.5)
         tokens = cc.tokens_for(300, seed=2)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, mixer_eps=1e-6), tokens), "mixer_rms_eps ignored")
-        cc.assert_sensitive(self, right, reference(w, wrong(s, mixer_eps=1e-5), tokens), "layer_norm_epsilon used instead")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, mixer_eps=1e-6), tokens), "mixer_rms_eps ignored")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, mixer_eps=1e-5), tokens), "layer_norm_epsilon used instead")
         with tempfile.TemporaryDirectory() as d:
             save(d, w, falcon_config(s, 300, mixer_rms_eps=0.5))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba mixer_rms_eps")
@@ -143,7 +130,7 @@ class FalconMamba(unittest.TestCase):
         use_bias is false (MambaConfig's is true) and the head is tied (transformers leaves
         true out of the file); the tied head is not saved."""
         w, s = build(seed=3)
-        s = wrong(s, tied=True)
+        s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=3)
         with tempfile.TemporaryDirectory() as d:
             save(d, w, falcon_config(s, 300, use_bias=None, tie_word_embeddings=None), tied=True)

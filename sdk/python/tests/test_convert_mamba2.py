@@ -13,7 +13,6 @@ channels (mamba_ssm's RMSNormGated(group_size=d_ssm // ngroups): how every check
 was trained) times the weight; out_proj. Each pitfall test also checks that getting it
 wrong moves the logits far beyond the tolerance.
 """
-import copy
 import json
 import math
 import os
@@ -89,19 +88,7 @@ def mixer(h, w, s, m):
 
 
 def reference(w, s, tokens):
-    emb = w[s["embedding"]]
-    r = emb[tokens.numpy()]
-    for i in range(s["n_layer"]):
-        p = f"backbone.layers.{i}."
-        r = r + mixer(cc.np_rms(r, s["eps"], w[p + "norm.weight"]), w, s, p + "mixer.")
-    r = cc.np_rms(r, s["eps"], w["backbone.norm_f.weight"])
-    return r @ (emb if s["tied"] else w["lm_head.weight"]).T
-
-
-def wrong(s, **changes):
-    out = copy.copy(s)
-    out.update(changes)
-    return out
+    return cc.np_backbone_forward(w, s, tokens, mixer, s["embedding"])
 
 
 def hf_config(s, vocab, **changes):
@@ -157,7 +144,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         w, s = build(seed=2)
         tokens = cc.tokens_for(300, seed=2)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, group_of=lambda h: h % 2), tokens), "head h reads group h % G")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, group_of=lambda h: h % 2), tokens), "head h reads group h % G")
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 group to head")
@@ -168,17 +155,17 @@ class HuggingFaceMamba2(unittest.TestCase):
         w, s = build(seed=3)
         tokens = cc.tokens_for(300, seed=3)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, norm_group=s["d_inner"]), tokens), "norm over all d_inner")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, norm_group=s["d_inner"]), tokens), "norm over all d_inner")
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 per-group gated norm")
 
     def test_dt_clamped_to_time_step_limit(self):
         w, s = build(seed=4)
-        s = wrong(s, dt_limit=(0.05, 0.4))
+        s = cc.with_changes(s, dt_limit=(0.05, 0.4))
         tokens = cc.tokens_for(300, seed=4)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, dt_limit=(0.0, math.inf)), tokens), "time_step_limit ignored")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_limit=(0.0, math.inf)), tokens), "time_step_limit ignored")
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300, time_step_limit=[0.05, 0.4]))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 time_step_limit")
@@ -190,7 +177,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         w, s = build(seed=5)
         tokens = cc.tokens_for(300, seed=5)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, dt_limit=(0.3, math.inf)), tokens), "dt clamped at time_step_min")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_limit=(0.3, math.inf)), tokens), "dt clamped at time_step_min")
         for spelling in ([0.0, float("inf")], [0.0, {"__float__": "Infinity"}]):
             with tempfile.TemporaryDirectory() as d:
                 save_hf(d, w, hf_config(s, 300, time_step_min=0.3, time_step_limit=spelling))
@@ -202,10 +189,10 @@ class HuggingFaceMamba2(unittest.TestCase):
     def test_layer_norm_epsilon_is_every_norms_eps(self):
         """Block norms, final norm and the gated norm all use layer_norm_epsilon."""
         w, s = build(seed=6)
-        s = wrong(s, eps=0.05, gated_eps=0.05)
+        s = cc.with_changes(s, eps=0.05, gated_eps=0.05)
         tokens = cc.tokens_for(300, seed=6)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, gated_eps=1e-5), tokens), "gated norm eps not layer_norm_epsilon")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, gated_eps=1e-5), tokens), "gated norm eps not layer_norm_epsilon")
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300, layer_norm_epsilon=0.05))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 layer_norm_epsilon")
@@ -226,14 +213,14 @@ class HuggingFaceMamba2(unittest.TestCase):
         w, s = build(seed=8)
         tokens = cc.tokens_for(300, seed=8)
         right = reference(w, s, tokens)
-        cc.assert_sensitive(self, right, reference(w, wrong(s, tied=True), tokens), "untied head replaced by the embedding")
+        cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, tied=True), tokens), "untied head replaced by the embedding")
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300, tie_word_embeddings=None))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 untied default")
 
     def test_tied_head_absent_from_file(self):
         w, s = build(seed=9)
-        s = wrong(s, tied=True)
+        s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=9)
         with tempfile.TemporaryDirectory() as d:
             save_hf(d, w, hf_config(s, 300, tie_word_embeddings=True), tied=True)
@@ -291,7 +278,7 @@ class MambaSsmMamba2(unittest.TestCase):
         """vocab 300 padded to 304 rows (pad_vocab_size_multiple 16), D_has_hdim (D per
         channel), ngroups 2: 300 logits, the first 300 of the padded model's."""
         w, s = build(seed=20, rows=304, d_per_channel=True, embedding="backbone.embedding.weight")
-        s = wrong(s, tied=True)
+        s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=20)
         full = reference(w, s, tokens)
         per_head = dict(w)
@@ -308,7 +295,7 @@ class MambaSsmMamba2(unittest.TestCase):
     def test_pickle_without_gated_norm(self):
         """rmsnorm false: y * silu(z) straight into out_proj (no norm.weight)."""
         w, s = build(seed=21, gated=False, embedding="backbone.embedding.weight", groups=1)
-        s = wrong(s, tied=True)
+        s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=21)
         with tempfile.TemporaryDirectory() as d:
             save_mamba_ssm(d, w, mamba_ssm_config(s, 300, 1, rmsnorm=False))
