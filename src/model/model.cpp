@@ -157,7 +157,6 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
       sizes_.max_d_conv = std::max<uint64_t>(sizes_.max_d_conv, mc.d_conv);
       sizes_.max_in_proj = std::max<uint64_t>(sizes_.max_in_proj, mc.in_proj_rows());
       sizes_.max_conv_channels = std::max<uint64_t>(sizes_.max_conv_channels, mc.conv_channels());
-      sizes_.max_heads = std::max<uint64_t>(sizes_.max_heads, mc.n_heads);
       sizes_.max_groups = std::max<uint64_t>(sizes_.max_groups, mc.n_groups);
     }
     if (lc.has_moe()) {

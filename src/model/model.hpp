@@ -18,8 +18,8 @@ struct ModelSizes {
   uint64_t weight_bytes = 0;         // every weight as held in memory
   uint64_t active_weight_bytes = 0;  // read per token at batch 1 (top_k experts per MoE layer)
   uint64_t max_d_inner = 0, max_d_state = 0, max_d_conv = 0, max_dbc = 0, max_d_ff = 0, max_experts = 0;
-  // Mamba-2 layers: the widest in_proj output and conv input, the most heads and groups.
-  uint64_t max_in_proj = 0, max_conv_channels = 0, max_heads = 0, max_groups = 0;
+  // Mamba-2 layers: the widest in_proj output and conv input, the most groups.
+  uint64_t max_in_proj = 0, max_conv_channels = 0, max_groups = 0;
 };
 
 class Model {

@@ -4,17 +4,22 @@
 
 namespace mmb {
 
-std::string human_bytes(uint64_t bytes) {
+ByteUnit byte_unit(uint64_t bytes) {
   static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(bytes);
+  double size = 1.0;
   int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
+  while (double(bytes) / size >= 1024.0 && u < 4) {
+    size *= 1024.0;
     ++u;
   }
+  return {units[u], size};
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const ByteUnit unit = byte_unit(bytes);
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (unit.size == 1.0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", double(bytes) / unit.size, unit.name);
   return buf;
 }
 

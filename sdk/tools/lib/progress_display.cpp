@@ -43,18 +43,12 @@ std::string eta_text(double seconds) {
 
 // "232.1 / 516.2 MiB": `done` in the unit human_bytes gives `total`, right-aligned to it.
 std::string bytes_of_total(uint64_t done, uint64_t total) {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  double scale = 1;
-  while (double(total) / scale >= 1024.0 && u < 4) {
-    scale *= 1024.0;
-    ++u;
-  }
+  const ByteUnit unit = byte_unit(total);
   char t[32], d[32], out[80];
-  const int decimals = u == 0 ? 0 : 1;
-  std::snprintf(t, sizeof t, "%.*f", decimals, double(total) / scale);
-  std::snprintf(d, sizeof d, "%*.*f", int(std::strlen(t)), decimals, double(done) / scale);
-  std::snprintf(out, sizeof out, "%s / %s %s", d, t, units[u]);
+  const int decimals = unit.size == 1.0 ? 0 : 1;
+  std::snprintf(t, sizeof t, "%.*f", decimals, double(total) / unit.size);
+  std::snprintf(d, sizeof d, "%*.*f", int(std::strlen(t)), decimals, double(done) / unit.size);
+  std::snprintf(out, sizeof out, "%s / %s %s", d, t, unit.name);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include "backend/cpu/conv_step.hpp"
 #include "backend/cpu/layer_mamba2.hpp"
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/rms_norm.hpp"
 #include "backend/cpu/row_batch.hpp"
 #include "backend/cpu/selective_scan.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -35,14 +36,6 @@ void normalize(const NormWeights& w, float eps, const float* x, float* y, size_t
   for (size_t i = 0; i < d; ++i) var += (x[i] - mean) * (x[i] - mean);
   float inv = float(1.0 / std::sqrt(var / double(d) + eps));
   for (size_t i = 0; i < d; ++i) y[i] = float(x[i] - mean) * inv * load(w.weight, i) + load(w.bias, i);
-}
-
-// v / sqrt(mean(v^2) + eps), times weight when given, in place.
-void rms_normalize(float* v, size_t d, float eps, const Matrix* weight) {
-  double ss = 0.0;
-  for (size_t i = 0; i < d; ++i) ss += double(v[i]) * v[i];
-  const float inv = float(1.0 / std::sqrt(ss / double(d) + eps));
-  for (size_t i = 0; i < d; ++i) v[i] = v[i] * inv * (weight ? load(*weight, i) : 1.0f);
 }
 
 // The router options shared by MoE layers and routed projections.
@@ -179,14 +172,11 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   if (mc.dt_bc_norm != InnerNorm::None) {
     // Falcon-Mamba / Jamba: dt, B and C each RMS-normalised (weighted for Jamba).
     const bool weighted = mc.dt_bc_norm == InnerNorm::RMSWeighted;
-    const NormWeights parts[3] = {{NormKind::RMS, w.dt_norm, {}}, {NormKind::RMS, w.b_norm, {}},
-                                  {NormKind::RMS, w.c_norm, {}}};
+    const Matrix* weights[3] = {&w.dt_norm, &w.b_norm, &w.c_norm};
     const size_t offsets[3] = {0, r, r + ds}, lengths[3] = {r, ds, ds};
     for (size_t b = 0; b < n; ++b)
-      for (int k = 0; k < 3; ++k) {
-        float* v = rows[b].scratch->dbc + offsets[k];
-        rms_normalize(v, lengths[k], mc.dt_bc_norm_eps, weighted ? &parts[k].weight : nullptr);
-      }
+      for (int k = 0; k < 3; ++k)
+        rms_normalize(rows[b].scratch->dbc + offsets[k], lengths[k], mc.dt_bc_norm_eps, weighted ? weights[k] : nullptr);
   }
 
   // dt_proj's rows of a task's channels (dt reads dbc[0, dt_rank)), then the selective
@@ -291,7 +281,7 @@ size_t row_scratch_floats(const Model& model) {
   return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) +
          round(std::max(2 * z.max_d_inner, z.max_in_proj)) + round(std::max(z.max_d_inner, z.max_conv_channels)) +
          2 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff) +
-         round(z.max_heads) + round(kMaxLinearBatch * z.max_groups);
+         round(kMaxLinearBatch * z.max_groups);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
@@ -315,7 +305,6 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.ff3 = take(z.max_d_ff);
   s.proj = take(std::max<uint64_t>(c.d_model, z.max_d_inner));
   s.mamba_out = take(c.d_model);
-  s.decay = take(z.max_heads);
   s.gram = take(kMaxLinearBatch * z.max_groups);
   return s;
 }

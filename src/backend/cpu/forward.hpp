@@ -33,7 +33,6 @@ struct RowScratch {
   float* moe_acc;   // d_model
   float* proj;      // max(d_model, d_inner): one projection expert's output
   float* mamba_out; // d_model: a parallel layer's Mamba part, while its MoE part runs
-  float* decay;     // Mamba-2 heads: the chunk's cumulative log-decay up to this row
   float* gram;      // Mamba-2 groups x kMaxLinearBatch: C of this row . B of the chunk's rows
 };
 

@@ -2,6 +2,7 @@
 
 #include "backend/cpu/activations.hpp"
 #include "backend/cpu/conv_step.hpp"
+#include "backend/cpu/rms_norm.hpp"
 #include "backend/cpu/row_batch.hpp"
 #include "backend/cpu/silu_span.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
@@ -15,26 +16,26 @@ namespace mmb::cpu {
 
 namespace {
 
-// Partial sums per lane: loops the compiler vectorizes without reassociating floats.
-constexpr size_t kLanes = 8;
+// Eight floats as one value: GCC and clang turn its arithmetic into one AVX register in
+// the x86-64-v3 clone and two SSE or NEON registers elsewhere, without reassociating
+// floats. Unaligned loads and stores go through memcpy.
+typedef float Vec8 __attribute__((vector_size(32)));
 
-inline float lane_total(const float (&acc)[kLanes]) {
-  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+inline Vec8 load8(const float* p) {
+  Vec8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
+inline void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
+inline float total8(Vec8 v) { return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])); }
 
 inline float dot(const float* a, const float* b, size_t n) {
-  float acc[kLanes] = {};
+  Vec8 acc = {};
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
+  for (; i + 8 <= n; i += 8) acc += load8(a + i) * load8(b + i);
   float tail = 0.0f;
   for (; i < n; ++i) tail += a[i] * b[i];
-  return lane_total(acc) + tail;
-}
-
-// y += a * x
-inline void axpy(float* y, float a, const float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+  return total8(acc) + tail;
 }
 
 // What a head reads of one row: its channels of x, its group's B and C, its dt, and
@@ -53,36 +54,22 @@ MMB_HOT_CLONES void head_step(float* s, size_t P, size_t N, float A, const HeadR
   for (size_t p = 0; p < P; ++p) {
     float* sp = s + p * N;
     const float dtx = r.dt * r.x[p];
-    float acc[kLanes] = {};
+    Vec8 acc = {};
     size_t k = 0;
-    for (; k + kLanes <= N; k += kLanes)
-      for (size_t j = 0; j < kLanes; ++j) {
-        const float v = sp[k + j] * decay + dtx * r.B[k + j];
-        sp[k + j] = v;
-        acc[j] += v * r.C[k + j];
-      }
+    for (; k + 8 <= N; k += 8) {
+      const Vec8 v = load8(sp + k) * decay + dtx * load8(r.B + k);
+      store8(sp + k, v);
+      acc += v * load8(r.C + k);
+    }
     float tail = 0.0f;
     for (; k < N; ++k) {
       const float v = sp[k] * decay + dtx * r.B[k];
       sp[k] = v;
       tail += v * r.C[k];
     }
-    r.y[p] = lane_total(acc) + tail;
+    r.y[p] = total8(acc) + tail;
   }
 }
-
-// Eight floats as one value: GCC and clang turn its arithmetic into one AVX register in
-// the x86-64-v3 clone and two SSE or NEON registers elsewhere. Unaligned loads and
-// stores go through memcpy.
-typedef float Vec8 __attribute__((vector_size(32)));
-
-inline Vec8 load8(const float* p) {
-  Vec8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
-inline float total8(Vec8 v) { return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])); }
 
 // A chunk of L tokens of one session in the SSD form. With the cumulative log-decay
 // c_t = sum_{u <= t} dt_u A and the Gram values g_t[u] = C_t . B_u of the head's group:
@@ -280,12 +267,7 @@ void mamba2_layer(const Mamba2Config& mc, const LayerWeights& lw, const std::pmr
     silu_span(s.xz, di);  // z is read only here
     for (size_t c = 0; c < di; ++c) s.y[c] *= s.xz[c];
     if (!mc.gated_norm) return;
-    for (size_t c0 = 0; c0 < di; c0 += group) {
-      double ss = 0.0;
-      for (size_t c = c0; c < c0 + group; ++c) ss += double(s.y[c]) * s.y[c];
-      const float inv = float(1.0 / std::sqrt(ss / double(group) + mc.norm_eps));
-      for (size_t c = c0; c < c0 + group; ++c) s.y[c] = s.y[c] * inv * load(w.norm, c);
-    }
+    for (size_t c0 = 0; c0 < di; c0 += group) rms_normalize(s.y + c0, group, mc.norm_eps, &w.norm, c0);
   });
 
   gather(rows, n, [](RowScratch& s) { return s.y; }, in);
