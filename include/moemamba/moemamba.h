@@ -74,7 +74,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 4 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
+#define MMB_VERSION_MINOR 5 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
@@ -96,7 +96,8 @@ enum {
   MMB_ERR_STATE_MISMATCH = 9,    /**< Objects that must belong together do not (another model's state, sessions of two models). */
   MMB_ERR_INTERNAL = 10,         /**< A bug in the library; the message says where. */
   MMB_ERR_BUSY = 11,             /**< The session is running a job (mmb_job_submit_text()); wait, cancel or destroy the job first. */
-  MMB_ERR_BUDGET = 12            /**< The runtime's session memory budget cannot hold this now (see mmb_runtime_options.session_memory_budget). */
+  MMB_ERR_BUDGET = 12,           /**< The runtime's session memory budget cannot hold this now (see mmb_runtime_options.session_memory_budget). */
+  MMB_ERR_CONTEXT_FULL = 13      /**< The session's context (mmb_session_options.max_context) cannot take these tokens: nothing was consumed. Reset the session, or use one with a larger context. Only models with attention layers have a context limit. */
 };
 
 /** A short constant name for a status ("MMB_ERR_FORMAT"), or "MMB_ERR_UNKNOWN" for a
@@ -364,9 +365,19 @@ typedef struct mmb_model_info {
   uint64_t state_bytes;      /**< Bytes of one session's recurrent state (fixed): 4 bytes times, summed
                                   over the layers, d_inner * (d_state + d_conv - 1) for a Mamba-1 part and
                                   d_inner * d_state + (d_inner + 2 * n_groups * d_state) * (d_conv - 1)
-                                  for a Mamba-2 layer. */
+                                  for a Mamba-2 layer. A model with attention layers adds a KV cache
+                                  that grows with the position: kv_values_per_token values per token
+                                  (see below). */
   uint64_t fingerprint;      /**< Identity of the weights and config; saved states carry it. */
   const char* name;          /**< Metadata "name", or "" ; owned by the model. */
+  /* 0.5: attention layers. */
+  int32_t n_attention_layers; /**< Attention blocks (0: the session state is constant in size). */
+  uint32_t context_length;    /**< A session's default context limit (mmb_session_options.max_context = 0);
+                                   0 for a model without attention layers. */
+  uint64_t kv_values_per_token; /**< Key and value elements one token adds to a session's KV cache: the sum over
+                                     attention layers of 2 * n_kv_heads * head_dim. Times 2 bytes (MMB_KV_F16) or
+                                     4 (MMB_KV_F32) per value, plus page rounding: a session's memory at position
+                                     p is about its constant part + p * this * value size. */
 } mmb_model_info;
 
 /** Describes the model.
@@ -396,10 +407,22 @@ MMB_API void mmb_model_destroy(mmb_model* model);
  *  session; different sessions may run concurrently. */
 typedef struct mmb_session mmb_session;
 
+/** Element types of a session's KV cache (mmb_session_options.kv_type). */
+typedef enum mmb_kv_type {
+  MMB_KV_F16 = 0, /**< Half precision: 2 bytes per value (default). */
+  MMB_KV_F32 = 1  /**< Single precision: 4 bytes per value. */
+} mmb_kv_type;
+
 /** Options of mmb_session_create(). */
 typedef struct mmb_session_options {
   uint32_t struct_size; /**< sizeof(mmb_session_options) in the host's header; set by mmb_session_options_init(). */
   uint32_t flags;       /**< Reserved, 0. */
+  /* 0.5: the context of models with attention layers (ignored by other models). */
+  uint64_t max_context; /**< Most tokens the session can consume before MMB_ERR_CONTEXT_FULL; 0 (default):
+                             mmb_model_info.context_length. Memory for keys and values is taken as the context
+                             grows (pages of 64 tokens), not at creation. At most 16777216. */
+  int32_t kv_type;      /**< An mmb_kv_type: MMB_KV_F16 (default) or MMB_KV_F32. */
+  uint32_t reserved;    /**< 0. */
 } mmb_session_options;
 
 /** Fills `options` with the defaults (listed with each field) in at most `struct_size`
@@ -412,7 +435,9 @@ typedef struct mmb_session_options {
 MMB_API mmb_status mmb_session_options_init(mmb_session_options* options, size_t struct_size);
 
 /** Creates a session at position 0 (empty state). All memory a session needs for
- *  stepping is allocated here: step, prefill and batch calls do not allocate.
+ *  stepping is allocated here: step, prefill and batch calls do not allocate, except
+ *  that a model with attention layers takes a page of key/value memory each 64 tokens
+ *  (MMB_ERR_OUT_OF_MEMORY from the step that needs it, with nothing consumed).
  *  @param model the model to run; the session keeps it alive.
  *  @param options NULL for defaults.
  *  @param out receives the session; the caller owns it (mmb_session_destroy()).

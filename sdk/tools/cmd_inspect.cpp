@@ -26,8 +26,8 @@ const char* norm_name(NormKind k) {
 }
 
 const char* act_name(ExpertAct a) {
-  static const char* const names[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
-  return uint8_t(a) < 6 ? names[uint8_t(a)] : "?";
+  static const char* const names[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "relu2"};
+  return uint8_t(a) < 7 ? names[uint8_t(a)] : "?";
 }
 
 const char* router_name(RouterAct r) {
@@ -68,6 +68,14 @@ std::string describe_mamba2(const Mamba2Config& m) {
          (m.conv_bias ? ", conv bias" : "") + (m.out_proj_bias ? ", out_proj bias" : "");
 }
 
+std::string describe_attention(const AttentionConfig& a) {
+  std::string s = cat(a.n_heads, " query heads, ", a.n_kv_heads, " kv heads of ", a.head_dim);
+  if (a.rotary_dim) s += cat(", rope on ", a.rotary_dim, " dims (theta ", a.rope_theta, ")");
+  else s += ", no rope";
+  if (a.scale > 0.0f) s += cat(", scale ", a.scale);
+  return s + (a.qkv_bias ? ", qkv bias" : "") + (a.out_bias ? ", o bias" : "");
+}
+
 std::string describe_moe(const MoEConfig& m) {
   std::string s = cat(m.n_experts, " experts (", feed_forward(m.expert), "), top ", m.top_k, ", router ",
                       router_name(m.router), m.router_bias ? " +bias" : "", m.sel_bias ? " +sel_bias" : "",
@@ -75,6 +83,7 @@ std::string describe_moe(const MoEConfig& m) {
   if (m.routed_scale != 1.0f) s += cat(", scale ", m.routed_scale);
   if (m.n_shared) s += cat(", ", m.n_shared, " shared (", feed_forward(m.shared), ")");
   if (m.normalize_expert_output) s += ", normalized outputs";
+  if (m.n_groups > 1) s += cat(", best ", m.topk_groups, " of ", m.n_groups, " groups");
   return s;
 }
 
@@ -84,6 +93,7 @@ std::string describe(const LayerConfig& l) {
     case LayerKind::MoE: return "moe    " + describe_moe(l.moe);
     case LayerKind::MLP: return cat("mlp    ", feed_forward(l.mlp));
     case LayerKind::Mamba2: return "mamba2 " + describe_mamba2(l.mamba2);
+    case LayerKind::Attention: return "attn   " + describe_attention(l.attention);
     case LayerKind::Parallel:
       return cat("parallel (", l.shared_norm ? "shared norm" : "own norms", ") mamba ", describe_mamba(l.mamba), "; moe ",
                  describe_moe(l.moe));
@@ -123,6 +133,12 @@ int run(const std::vector<std::string>& argv) {
   std::printf("config     d_model %u, vocab %u, norm %s, final norm %s, eps %g, embeddings %s\n", c.d_model,
               c.vocab_size, norm_name(c.norm), norm_name(c.final_norm), double(c.norm_eps),
               c.tie_embeddings ? "tied" : "untied (lm_head)");
+  if (c.embedding_scale != 1.0f || c.residual_scale != 1.0f || c.logits_divisor != 1.0f)
+    std::printf("scales     embedding x%g, residual x%g, logits / %g\n", double(c.embedding_scale),
+                double(c.residual_scale), double(c.logits_divisor));
+  if (c.has_attention())
+    std::printf("context    %u tokens by default; KV cache %llu values per token\n", c.default_context(),
+                (unsigned long long)kv_elements_per_token(c));
   std::printf("layers     %zu\n", c.layers.size());
   for (size_t i = 0; i < c.layers.size(); ++i) std::printf("  %4zu  %s\n", i, describe(c.layers[i]).c_str());
 

@@ -22,8 +22,9 @@ mmb_job_options read_options(const mmb_job_options* options) {
 void submit(mmb_session* session, mmb_sampler* sampler, std::vector<int32_t> prompt, const mmb_job_options& o, mmb_job** out) {
   api::check_idle(session);
   const Model& model = session->impl->model();
-  if (!session->runtime().pager().fits_alone(Session::resident_bytes(model)))
-    fail(MMB_ERR_BUDGET, "one session needs ", Session::resident_bytes(model), " bytes, more than the session memory budget");
+  const size_t bytes = Session::resident_bytes(model, session->impl->context());
+  if (!session->runtime().pager().fits_alone(bytes))
+    fail(MMB_ERR_BUDGET, "one session needs ", bytes, " bytes, more than the session memory budget");
   api::prepare_prompt(model, prompt);
   JobLimits limits;
   limits.max_tokens = o.max_tokens;

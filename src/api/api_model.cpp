@@ -6,6 +6,7 @@
 #include "bundle/bundle_reader.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace mmb::api {
@@ -105,7 +106,8 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
   return api::guard([&] {
     api::require(model, "model");
     api::require(out, "out");
-    api::check_struct_size(out->struct_size, sizeof(mmb_model_info), sizeof(mmb_model_info), "mmb_model_info");
+    api::check_struct_size(out->struct_size, offsetof(mmb_model_info, n_attention_layers), sizeof(mmb_model_info),
+                           "mmb_model_info");
     const Model& m = *model->impl;
     const ModelConfig& c = m.config();
     mmb_model_info info{};
@@ -117,6 +119,7 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
       info.n_mamba_layers += l.has_mamba() || l.kind == LayerKind::Mamba2;  // a parallel layer counts as both
       info.n_moe_layers += l.has_moe();
       info.n_mlp_layers += l.kind == LayerKind::MLP;
+      info.n_attention_layers += l.kind == LayerKind::Attention;
       if (l.has_moe()) {
         info.n_experts = std::max(info.n_experts, int32_t(l.moe.n_experts));
         info.top_k = std::max(info.top_k, int32_t(l.moe.top_k));
@@ -135,6 +138,8 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
     info.state_bytes = m.state_floats() * sizeof(float);
     info.fingerprint = m.fingerprint();
     info.name = m.name().c_str();
+    info.kv_values_per_token = kv_elements_per_token(c);
+    info.context_length = c.has_attention() ? c.default_context() : 0;
     std::memcpy(out, &info, out->struct_size);
   });
 }

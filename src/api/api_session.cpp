@@ -21,6 +21,8 @@ void Extensible<mmb_prefill_options>::set_defaults(mmb_prefill_options&) {}  // 
 
 namespace {
 
+constexpr uint64_t kMaxSessionContext = 1ull << 24;
+
 void check_token(const mmb_session* s, int32_t token) {
   const uint32_t vocab = s->impl->model().config().vocab_size;
   if (token < 0 || uint32_t(token) >= vocab) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", vocab, ")");
@@ -31,11 +33,21 @@ void check_logits(const mmb_session* s, const float* logits, size_t cap) {
   if (logits && cap < vocab) fail(MMB_ERR_BUFFER_TOO_SMALL, "logits capacity ", cap, " is below the vocabulary size ", vocab);
 }
 
+ContextOptions context_options(const mmb_session_options& o) {
+  if (o.flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
+  if (o.max_context > kMaxSessionContext)
+    fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.max_context ", o.max_context, " is above ", kMaxSessionContext);
+  if (o.kv_type != MMB_KV_F16 && o.kv_type != MMB_KV_F32)
+    fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.kv_type ", o.kv_type, " is not MMB_KV_F16 or MMB_KV_F32");
+  if (o.reserved) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.reserved must be 0");
+  return {o.max_context, o.kv_type == MMB_KV_F32 ? KvType::F32 : KvType::F16};
+}
+
 // Creates a session through `make` within the runtime's session memory budget.
 template <typename Make>
-mmb_session* make_session(mmb_model* model, Make&& make) {
+mmb_session* make_session(mmb_model* model, const ContextOptions& context, Make&& make) {
   SessionPager& pager = model->runtime->impl.pager();
-  const size_t bytes = Session::resident_bytes(*model->impl);
+  const size_t bytes = Session::resident_bytes(*model->impl, context);
   pager.reserve(bytes);
   HostPtr<mmb_session> handle;
   try {
@@ -111,8 +123,10 @@ MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_option
   return api::guard([&] {
     api::require(model, "model");
     api::require(out, "out");
-    if (api::read_struct(options).flags) fail(MMB_ERR_INVALID_ARGUMENT, "mmb_session_options.flags must be 0");
-    *out = make_session(model, [&] { return make_host<Session>(model->runtime->impl.allocator(), *model->impl, model->runtime->impl); });
+    const ContextOptions context = context_options(api::read_struct(options));
+    *out = make_session(model, context, [&] {
+      return make_host<Session>(model->runtime->impl.allocator(), *model->impl, model->runtime->impl, context);
+    });
   });
 }
 
@@ -227,7 +241,8 @@ MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** ou
     api::require(session, "session");
     api::require(out, "out");
     api::SessionUse use(session);
-    *out = make_session(session->model, [&] { return make_host<Session>(session->runtime().allocator(), *session->impl); });
+    *out = make_session(session->model, session->impl->context(),
+                        [&] { return make_host<Session>(session->runtime().allocator(), *session->impl); });
   });
 }
 

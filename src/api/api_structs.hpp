@@ -43,7 +43,8 @@ struct Extensible<mmb_load_options> {
 template <>
 struct Extensible<mmb_session_options> {
   static constexpr const char* name = "mmb_session_options";
-  static constexpr size_t sizes[] = {sizeof(mmb_session_options)};
+  // 0.1 flags only; 0.5 the context (max_context, kv_type).
+  static constexpr size_t sizes[] = {offsetof(mmb_session_options, max_context), sizeof(mmb_session_options)};
   static void set_defaults(mmb_session_options& o);
 };
 

@@ -30,6 +30,16 @@ struct DestroyDeleter {
 template <typename T>
 using OwnedBy = std::unique_ptr<T, DestroyDeleter<T>>;
 
+// The element type of a session's KV cache (models with attention layers).
+enum class KvType : uint8_t { F16 = 0, F32 = 1 };
+
+// What a session is made with: the most tokens its KV cache may hold (its context
+// limit) and their element type. Models without attention layers ignore both.
+struct ContextOptions {
+  uint64_t max_tokens = 0;
+  KvType kv_type = KvType::F16;
+};
+
 class SessionCompute {
  public:
   virtual void destroy() noexcept = 0;
@@ -38,7 +48,21 @@ class SessionCompute {
   // The buffers hold the floats' bytes at any alignment.
   virtual void read_state(void* out) const = 0;
   virtual void write_state(const void* in) = 0;  // nullptr: zeros
-  virtual void copy_state_from(const SessionCompute& other) = 0;  // same model
+  // Same model and options: the state and the used part of the KV cache.
+  virtual void copy_state_from(const SessionCompute& other) = 0;
+
+  // The KV cache holds one entry per token stepped (or written by write_kv); write_kv
+  // with 0 tokens empties it and gives its pages back. kv_tokens() counts them.
+  virtual uint64_t kv_tokens() const = 0;
+  // The first kv_tokens() entries in the portable layout (backend/cpu/kv_cache.hpp), in
+  // the session's KV element type; kv_bytes(tokens) bytes.
+  virtual void read_kv(void* out) const = 0;
+  // Replaces the cache with `tokens` entries in the portable layout, elements of type
+  // `from` (converted when it is not the session's own). Throws std::bad_alloc before
+  // changing anything when the pages cannot be had.
+  virtual void write_kv(const void* in, uint64_t tokens, KvType from) = 0;
+  // Host memory the session holds now: state, stepping scratch and KV pages.
+  virtual size_t host_bytes() const = 0;
 
  protected:
   ~SessionCompute() = default;
@@ -47,12 +71,14 @@ class SessionCompute {
 class ModelCompute {
  public:
   virtual void destroy() noexcept = 0;
-  // A session with a zeroed state.
-  virtual OwnedBy<SessionCompute> create_session() const = 0;
-  // Host memory one session holds (state and stepping scratch), for the pager's budget.
-  virtual size_t session_host_bytes() const = 0;
+  // A session with a zeroed state and an empty KV cache.
+  virtual OwnedBy<SessionCompute> create_session(const ContextOptions& options) const = 0;
+  // Host memory a new session holds (state, stepping scratch, an empty KV cache), for
+  // the pager's budget.
+  virtual size_t session_host_bytes(const ContextOptions& options) const = 0;
 
-  // One token for each of n distinct sessions; logits row i at logits + i * stride
+  // One token for each of n distinct sessions; each session's KV cache, if any, gains
+  // an entry (the caller keeps it within the session's limit). Logits row i at logits + i * stride
   // when logits is not null.
   virtual void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
                     size_t stride) const = 0;

@@ -74,9 +74,9 @@ const plugin::Table& load_table() {
 
 class CudaSession final : public SessionCompute {
  public:
-  CudaSession(const plugin::Table& table, plugin::CudaModel* model, plugin::CudaState* state,
+  CudaSession(const plugin::Table& table, plugin::CudaModel* model, plugin::CudaState* state, size_t state_bytes,
               const HostAllocator& allocator)
-      : table_(table), model_(model), state_(state), allocator_(allocator) {}
+      : table_(table), model_(model), state_(state), state_bytes_(state_bytes), allocator_(allocator) {}
   ~CudaSession() { table_.state_free(state_); }
 
   void destroy() noexcept override { HostDeleter<CudaSession>{allocator_}(this); }
@@ -92,12 +92,20 @@ class CudaSession final : public SessionCompute {
     plugin::ErrorText e{};
     check(table_.state_copy(model_, static_cast<const CudaSession&>(other).state_, state_, &e), e, "copying a state");
   }
+  // The plugin runs no attention layers (unsupported() refuses them): no KV cache.
+  uint64_t kv_tokens() const override { return 0; }
+  void read_kv(void*) const override {}
+  void write_kv(const void*, uint64_t tokens, KvType) override {
+    if (tokens) fail(MMB_ERR_INTERNAL, "a KV cache given to a CUDA session");
+  }
+  size_t host_bytes() const override { return sizeof(CudaSession) + state_bytes_; }
   plugin::CudaState* state() const { return state_; }
 
  private:
   const plugin::Table& table_;
   plugin::CudaModel* model_;
   plugin::CudaState* state_;
+  size_t state_bytes_;
   HostAllocator allocator_;
 };
 
@@ -110,12 +118,12 @@ class CudaModelCompute final : public ModelCompute {
 
   void destroy() noexcept override { HostDeleter<CudaModelCompute>{allocator_}(this); }
 
-  OwnedBy<SessionCompute> create_session() const override {
+  OwnedBy<SessionCompute> create_session(const ContextOptions&) const override {
     plugin::ErrorText e{};
     plugin::CudaState* state = nullptr;
     check(table_.state_create(model_, &state, &e), e, "creating a session's state");
     try {
-      return OwnedBy<SessionCompute>(make_host<CudaSession>(allocator_, table_, model_, state, allocator_).release());
+      return OwnedBy<SessionCompute>(make_host<CudaSession>(allocator_, table_, model_, state, state_bytes_, allocator_).release());
     } catch (...) {
       table_.state_free(state);
       throw;
@@ -123,7 +131,7 @@ class CudaModelCompute final : public ModelCompute {
   }
 
   // A session's state lives on the device: that is what the session budget counts.
-  size_t session_host_bytes() const override { return sizeof(CudaSession) + state_bytes_; }
+  size_t session_host_bytes(const ContextOptions&) const override { return sizeof(CudaSession) + state_bytes_; }
 
   void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
             size_t stride) const override {
@@ -185,9 +193,19 @@ class CudaBackend final : public Backend {
     for (size_t i = 0; i < config.layers.size(); ++i) {
       const LayerConfig& l = config.layers[i];
       if (l.kind == LayerKind::Mamba2) return cat("layer ", i, " is a Mamba-2 layer, which the CUDA backend does not run yet");
+      if (l.kind == LayerKind::Attention)
+        return cat("layer ", i, " is an attention layer, which the CUDA backend does not run yet");
       if (l.has_mamba() && l.mamba.dt_bc_norm != InnerNorm::None)
         return cat("layer ", i, " normalises dt, B and C, which the CUDA backend does not do yet");
+      if (l.has_moe() && l.moe.n_groups > 1)
+        return cat("layer ", i, " selects experts within groups, which the CUDA backend does not do yet");
+      const bool relu2 = (l.kind == LayerKind::MLP && l.mlp.act == ExpertAct::ReLU2) ||
+                         (l.has_moe() && (l.moe.expert.act == ExpertAct::ReLU2 ||
+                                          (l.moe.n_shared && l.moe.shared.act == ExpertAct::ReLU2)));
+      if (relu2) return cat("layer ", i, " uses relu2 feed-forwards, which the CUDA backend does not run yet");
     }
+    if (config.embedding_scale != 1.0f || config.residual_scale != 1.0f || config.logits_divisor != 1.0f)
+      return "the model scales its embedding, residual or logits, which the CUDA backend does not do yet";
     return {};
   }
 

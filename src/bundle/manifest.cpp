@@ -43,7 +43,13 @@ fbs::Offset<fb::MoELayer> encode_moe(fbs::FlatBufferBuilder& b, const MoEConfig&
   auto expert = encode_feed_forward(b, m.expert);
   auto shared = m.n_shared ? encode_feed_forward(b, m.shared) : fbs::Offset<fb::FeedForward>();
   return fb::CreateMoELayer(b, m.n_experts, m.top_k, expert, fb::RouterAct(uint8_t(m.router)), m.router_bias,
-                            m.sel_bias, m.renorm, m.routed_scale, m.n_shared, shared, m.normalize_expert_output);
+                            m.sel_bias, m.renorm, m.routed_scale, m.n_shared, shared, m.normalize_expert_output,
+                            m.n_groups, m.topk_groups);
+}
+
+fbs::Offset<fb::AttentionLayer> encode_attention(fbs::FlatBufferBuilder& b, const AttentionConfig& a) {
+  return fb::CreateAttentionLayer(b, a.n_heads, a.n_kv_heads, a.head_dim, a.rotary_dim, a.rope_theta, a.scale,
+                                  a.qkv_bias, a.out_bias);
 }
 
 fbs::Offset<fb::Layer> encode_layer(fbs::FlatBufferBuilder& b, const LayerConfig& l) {
@@ -58,6 +64,8 @@ fbs::Offset<fb::Layer> encode_layer(fbs::FlatBufferBuilder& b, const LayerConfig
     }
     case LayerKind::Mamba2:
       return fb::CreateLayer(b, fb::LayerKind::Mamba2, 0, 0, 0, false, encode_mamba2(b, l.mamba2));
+    case LayerKind::Attention:
+      return fb::CreateLayer(b, fb::LayerKind::Attention, 0, 0, 0, false, 0, encode_attention(b, l.attention));
   }
   fail(MMB_ERR_INVALID_ARGUMENT, "layer kind ", int(l.kind), " is unknown");
 }
@@ -68,7 +76,8 @@ fbs::Offset<fb::Config> encode_config(fbs::FlatBufferBuilder& b, const ModelConf
   for (const LayerConfig& l : c.layers) layers.push_back(encode_layer(b, l));
   auto layer_vector = b.CreateVector(layers);
   return fb::CreateConfig(b, c.d_model, c.vocab_size, fb::NormKind(uint8_t(c.norm)), fb::NormKind(uint8_t(c.final_norm)),
-                          c.norm_eps, c.tie_embeddings, layer_vector);
+                          c.norm_eps, c.tie_embeddings, layer_vector, c.embedding_scale, c.residual_scale,
+                          c.logits_divisor, c.context_length);
 }
 
 fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const TokenizerData& t) {
@@ -170,6 +179,19 @@ Mamba2Config decode_mamba2(const fb::Mamba2Layer* t) {
   return m;
 }
 
+AttentionConfig decode_attention(const fb::AttentionLayer* t) {
+  AttentionConfig a;
+  a.n_heads = t->n_heads();
+  a.n_kv_heads = t->n_kv_heads();
+  a.head_dim = t->head_dim();
+  a.rotary_dim = t->rotary_dim();
+  a.rope_theta = t->rope_theta();
+  a.scale = t->scale();
+  a.qkv_bias = t->qkv_bias();
+  a.out_bias = t->out_bias();
+  return a;
+}
+
 MoEConfig decode_moe(const fb::MoELayer* t, size_t layer, fb::LayerKind kind) {
   if (!t->expert()) missing_layer_table(layer, kind, "moe.expert");
   MoEConfig moe;
@@ -182,6 +204,8 @@ MoEConfig decode_moe(const fb::MoELayer* t, size_t layer, fb::LayerKind kind) {
   moe.renorm = t->renorm();
   moe.routed_scale = t->routed_scale();
   moe.n_shared = t->n_shared();
+  moe.n_groups = t->n_groups();
+  moe.topk_groups = t->topk_groups();
   if (moe.n_shared) {
     if (!t->shared()) missing_layer_table(layer, kind, "moe.shared");
     moe.shared = decode_feed_forward(t->shared());
@@ -198,6 +222,10 @@ ModelConfig decode_config(const fb::Config* c) {
   m.final_norm = NormKind(uint8_t(c->final_norm()));
   m.norm_eps = c->norm_eps();
   m.tie_embeddings = c->tie_embeddings();
+  m.embedding_scale = c->embedding_scale();
+  m.residual_scale = c->residual_scale();
+  m.logits_divisor = c->logits_divisor();
+  m.context_length = c->context_length();
   const auto* layers = c->layers();
   if (!layers) return m;  // validate_config reports the missing layers
   m.layers.resize(layers->size());
@@ -222,6 +250,10 @@ ModelConfig decode_config(const fb::Config* c) {
     if (l->kind() == fb::LayerKind::Mamba2) {
       if (!l->mamba2()) missing_layer_table(i, l->kind(), "mamba2");
       out.mamba2 = decode_mamba2(l->mamba2());
+    }
+    if (l->kind() == fb::LayerKind::Attention) {
+      if (!l->attention()) missing_layer_table(i, l->kind(), "attention");
+      out.attention = decode_attention(l->attention());
     }
     out.shared_norm = l->shared_norm();
     // validate_config reports an unknown kind

@@ -159,6 +159,17 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
       sizes_.max_conv_channels = std::max<uint64_t>(sizes_.max_conv_channels, mc.conv_channels());
       sizes_.max_groups = std::max<uint64_t>(sizes_.max_groups, mc.n_groups);
     }
+    if (lc.kind == LayerKind::Attention) {
+      const std::string q = p + ".attn";
+      AttentionWeights& a = lw.attention;
+      a.q = bind.linear(q + ".q_proj");
+      a.k = bind.linear(q + ".k_proj");
+      a.v = bind.linear(q + ".v_proj");
+      a.o = bind.linear(q + ".o_proj");
+      lw.kv_slot = uint32_t(sizes_.attention_layers++);
+      sizes_.max_q_dim = std::max<uint64_t>(sizes_.max_q_dim, lc.attention.q_dim());
+      sizes_.max_kv_dim = std::max<uint64_t>(sizes_.max_kv_dim, lc.attention.kv_dim());
+    }
     if (lc.has_moe()) {
       const std::string q = p + ".moe";
       const MoEConfig& mc = lc.moe;

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mmb {
@@ -18,6 +19,10 @@ constexpr uint32_t kMaxState = 1024;
 constexpr uint32_t kMaxConv = 64;
 constexpr uint32_t kMaxExperts = 4096;
 constexpr uint32_t kMaxShared = 64;
+constexpr uint32_t kMaxExpertGroups = 64;
+constexpr uint32_t kMaxHeads = 4096;
+constexpr uint32_t kMaxHeadDim = 1024;
+constexpr uint32_t kMaxContext = 1u << 24;
 
 void check_range(uint64_t value, uint64_t lo, uint64_t hi, const std::string& field) {
   if (value < lo || value > hi) fail(MMB_ERR_FORMAT, "config ", field, " = ", value, " is outside [", lo, ", ", hi, "]");
@@ -25,7 +30,7 @@ void check_range(uint64_t value, uint64_t lo, uint64_t hi, const std::string& fi
 
 void check_ff(const FeedForwardConfig& ff, const std::string& where) {
   check_range(ff.d_ff, 1, kMaxInner * 4, where + ".d_ff");
-  if (uint8_t(ff.act) > uint8_t(ExpertAct::GeGLU)) fail(MMB_ERR_FORMAT, "config ", where, ".act has unknown value ", int(ff.act));
+  if (uint8_t(ff.act) > uint8_t(ExpertAct::ReLU2)) fail(MMB_ERR_FORMAT, "config ", where, ".act has unknown value ", int(ff.act));
 }
 
 void add_norm(std::vector<TensorSpec>& out, NormKind kind, const std::string& prefix, uint64_t d) {
@@ -115,6 +120,33 @@ void check_moe(const MoEConfig& m, const std::string& where) {
   check_router(m.router, m.routed_scale, where);
   check_range(m.n_shared, 0, kMaxShared, where + ".n_shared");
   if (m.n_shared > 0) check_ff(m.shared, where + ".shared");
+  check_range(m.n_groups, 1, std::min(m.n_experts, kMaxExpertGroups), where + ".n_groups");
+  check_range(m.topk_groups, 1, m.n_groups, where + ".topk_groups");
+  if (m.n_experts % m.n_groups)
+    fail(MMB_ERR_FORMAT, "config ", where, ".n_experts = ", m.n_experts, " is not a multiple of n_groups = ", m.n_groups);
+  // A group is scored by its two best keys.
+  if (m.n_groups > 1 && m.n_experts / m.n_groups < 2)
+    fail(MMB_ERR_FORMAT, "config ", where, ".n_groups = ", m.n_groups, " leaves fewer than 2 experts per group");
+  if (uint64_t(m.topk_groups) * (m.n_experts / m.n_groups) < m.top_k)
+    fail(MMB_ERR_FORMAT, "config ", where, ".topk_groups = ", m.topk_groups, " groups hold fewer than top_k = ", m.top_k, " experts");
+}
+
+void check_attention(const AttentionConfig& a, const std::string& where) {
+  check_range(a.n_heads, 1, kMaxHeads, where + ".n_heads");
+  check_range(a.n_kv_heads, 1, a.n_heads, where + ".n_kv_heads");
+  if (a.n_heads % a.n_kv_heads)
+    fail(MMB_ERR_FORMAT, "config ", where, ".n_heads = ", a.n_heads, " is not a multiple of n_kv_heads = ", a.n_kv_heads);
+  check_range(a.head_dim, 1, kMaxHeadDim, where + ".head_dim");
+  check_range(a.rotary_dim, 0, a.head_dim, where + ".rotary_dim");
+  if (a.rotary_dim % 2) fail(MMB_ERR_FORMAT, "config ", where, ".rotary_dim = ", a.rotary_dim, " is odd");
+  if (!(std::isfinite(a.rope_theta) && a.rope_theta > 1.0f))
+    fail(MMB_ERR_FORMAT, "config ", where, ".rope_theta = ", a.rope_theta, " must be a finite number above 1");
+  if (!(std::isfinite(a.scale) && a.scale >= 0.0f))
+    fail(MMB_ERR_FORMAT, "config ", where, ".scale = ", a.scale, " must be finite and >= 0 (0: 1/sqrt(head_dim))");
+}
+
+void check_scale(float value, const char* field) {
+  if (!(std::isfinite(value) && value != 0.0f)) fail(MMB_ERR_FORMAT, "config ", field, " = ", value, " must be finite and nonzero");
 }
 
 // A projection [rows, cols]: plain (`prefix.weight`, `.bias` when plain_bias) or, when
@@ -159,6 +191,13 @@ void add_mamba2(std::vector<TensorSpec>& out, const std::string& q, const Mamba2
   add_linear(out, q + ".out_proj", d, m.d_inner, m.out_proj_bias);
 }
 
+void add_attention(std::vector<TensorSpec>& out, const std::string& q, const AttentionConfig& a, uint64_t d) {
+  add_linear(out, q + ".q_proj", a.q_dim(), d, a.qkv_bias);
+  add_linear(out, q + ".k_proj", a.kv_dim(), d, a.qkv_bias);
+  add_linear(out, q + ".v_proj", a.kv_dim(), d, a.qkv_bias);
+  add_linear(out, q + ".o_proj", d, a.q_dim(), a.out_bias);
+}
+
 void add_moe(std::vector<TensorSpec>& out, const std::string& q, const MoEConfig& m, uint64_t d) {
   add_linear(out, q + ".router", m.n_experts, d, m.router_bias);
   if (m.sel_bias) out.push_back({q + ".router.sel_bias", {m.n_experts}});
@@ -182,6 +221,10 @@ void validate_config(const ModelConfig& c) {
   if (uint8_t(c.final_norm) > uint8_t(NormKind::Layer)) fail(MMB_ERR_FORMAT, "config final_norm has unknown value ", int(c.final_norm));
   if (!(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f && c.norm_eps < 1.0f))
     fail(MMB_ERR_FORMAT, "config norm_eps = ", c.norm_eps, " must be in (0, 1)");
+  check_scale(c.embedding_scale, "embedding_scale");
+  check_scale(c.residual_scale, "residual_scale");
+  check_scale(c.logits_divisor, "logits_divisor");
+  check_range(c.context_length, 0, kMaxContext, "context_length");
   for (size_t i = 0; i < c.layers.size(); ++i) {
     const LayerConfig& l = c.layers[i];
     std::string where = cat("layers[", i, "]");
@@ -190,6 +233,7 @@ void validate_config(const ModelConfig& c) {
       case LayerKind::MoE: check_moe(l.moe, where); break;
       case LayerKind::MLP: check_ff(l.mlp, where + ".mlp"); break;
       case LayerKind::Mamba2: check_mamba2(l.mamba2, where + ".mamba2"); break;
+      case LayerKind::Attention: check_attention(l.attention, where + ".attention"); break;
       case LayerKind::Parallel:
         check_mamba(l.mamba, where + ".mamba");
         check_moe(l.moe, where + ".moe");
@@ -213,6 +257,7 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
       case LayerKind::MoE: add_moe(out, p + ".moe", l.moe, d); break;
       case LayerKind::MLP: add_feed_forward(out, p + ".mlp", l.mlp, d); break;
       case LayerKind::Mamba2: add_mamba2(out, p + ".mamba2", l.mamba2, d); break;
+      case LayerKind::Attention: add_attention(out, p + ".attn", l.attention, d); break;
       case LayerKind::Parallel:
         if (!l.shared_norm) add_norm(out, c.norm, p + ".norm_moe", d);
         add_mamba(out, p + ".mamba", l.mamba, d);
@@ -252,6 +297,21 @@ uint64_t state_floats(const ModelConfig& c) {
       n += uint64_t(l.mamba2.d_inner) * l.mamba2.d_state + uint64_t(l.mamba2.conv_channels()) * (l.mamba2.d_conv - 1);
   }
   return n;
+}
+
+uint64_t kv_elements_per_token(const ModelConfig& c) {
+  uint64_t n = 0;
+  for (const auto& l : c.layers)
+    if (l.kind == LayerKind::Attention) n += 2ull * l.attention.kv_dim();
+  return n;
+}
+
+float AttentionConfig::softmax_scale() const { return scale > 0.0f ? scale : float(1.0 / std::sqrt(double(head_dim))); }
+
+bool ModelConfig::has_attention() const {
+  for (const auto& l : layers)
+    if (l.kind == LayerKind::Attention) return true;
+  return false;
 }
 
 }  // namespace mmb

@@ -11,12 +11,13 @@
 namespace mmb {
 
 enum class NormKind : uint8_t { None = 0, RMS = 1, Layer = 2 };
-enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2, Parallel = 3, Mamba2 = 4 };
+enum class LayerKind : uint8_t { Mamba = 0, MoE = 1, MLP = 2, Parallel = 3, Mamba2 = 4, Attention = 5 };
 // Mamba-1's optional RMS norms on dt (the dt_rank vector), B and C after x_proj:
 // weightless (Falcon-Mamba) or each with its own weight (Jamba).
 enum class InnerNorm : uint8_t { None = 0, RMS = 1, RMSWeighted = 2 };
 enum class RouterAct : uint8_t { Softmax = 0, Sigmoid = 1, ReLU = 2 };
-enum class ExpertAct : uint8_t { ReLU = 0, GELU = 1, GELUTanh = 2, SiLU = 3, SwiGLU = 4, GeGLU = 5 };
+// ReLU2: relu(x)^2 (Nemotron-H's MLPs), not gated.
+enum class ExpertAct : uint8_t { ReLU = 0, GELU = 1, GELUTanh = 2, SiLU = 3, SwiGLU = 4, GeGLU = 5, ReLU2 = 6 };
 
 // A projection made a routed mixture of linear experts (MoE-Mamba's projections as
 // experts): out = sum over the top_k selected j of gate_j (W_j x + b_j), each W_j of
@@ -75,6 +76,25 @@ struct Mamba2Config {
   uint32_t norm_group() const { return norm_group_size ? norm_group_size : (n_groups ? d_inner / n_groups : 0); }
 };
 
+// Causal multi-head attention over every earlier token of the session (its KV cache;
+// DESIGN.md section 5). Grouped-query: key/value head j serves query heads
+// j g .. j g + g - 1, g = n_heads / n_kv_heads. RoPE (rotate-half convention) turns the
+// first rotary_dim dimensions of each query and key head by position * theta^(-2i/rotary_dim).
+struct AttentionConfig {
+  uint32_t n_heads = 0;
+  uint32_t n_kv_heads = 0;
+  uint32_t head_dim = 0;
+  uint32_t rotary_dim = 0;  // 0: no position encoding (Jamba, Nemotron-H, Granite's "nope")
+  float rope_theta = 10000.0f;
+  float scale = 0.0f;       // softmax scale; 0: 1 / sqrt(head_dim)
+  bool qkv_bias = false;
+  bool out_bias = false;
+
+  uint32_t q_dim() const { return n_heads * head_dim; }
+  uint32_t kv_dim() const { return n_kv_heads * head_dim; }
+  float softmax_scale() const;
+};
+
 // One feed-forward expert: w2 act(w1 h + b1) + b2, or the gated forms with w3.
 struct FeedForwardConfig {
   uint32_t d_ff = 0;
@@ -95,12 +115,18 @@ struct MoEConfig {
   uint32_t n_shared = 0;
   FeedForwardConfig shared;
   bool normalize_expert_output = false;
+  // Group-limited selection (Nemotron-H, DeepSeek-V3): the experts form n_groups
+  // contiguous groups, each scored by the sum of its two best selection keys; only the
+  // topk_groups best groups stay eligible (the others' keys become 0).
+  uint32_t n_groups = 1;
+  uint32_t topk_groups = 1;
 };
 
 struct LayerConfig {
   LayerKind kind = LayerKind::Mamba;
   MambaConfig mamba;       // kind == Mamba or Parallel
   Mamba2Config mamba2;     // kind == Mamba2
+  AttentionConfig attention;  // kind == Attention
   MoEConfig moe;           // kind == MoE or Parallel
   FeedForwardConfig mlp;   // kind == MLP
   // Parallel: r = r + mamba(norm(r)) + moe(norm_moe(r)); shared_norm uses norm for both.
@@ -117,6 +143,17 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
   bool tie_embeddings = true;
   std::vector<LayerConfig> layers;
+  // Granite's multipliers: the residual starts as embed[token] * embedding_scale, each
+  // layer adds residual_scale * its output, and the logits are divided by logits_divisor.
+  float embedding_scale = 1.0f;
+  float residual_scale = 1.0f;
+  float logits_divisor = 1.0f;
+  // The context the model was trained for: a session's default limit when it has
+  // attention layers (0: kDefaultContext).
+  uint32_t context_length = 0;
+  static constexpr uint32_t kDefaultContext = 4096;
+  uint32_t default_context() const { return context_length ? context_length : kDefaultContext; }
+  bool has_attention() const;
 };
 
 // One tensor the config implies. Row counts of embed.weight and lm_head.weight may be
@@ -149,5 +186,9 @@ uint64_t params_active(const ModelConfig& config);
 // d_inner * (d_state + d_conv - 1); per Mamba-2 layer d_inner * d_state (the heads'
 // states) + conv_channels * (d_conv - 1).
 uint64_t state_floats(const ModelConfig& config);
+
+// Key and value elements one token adds to a session's KV cache: 2 n_kv_heads head_dim
+// per attention layer (0 for a model without attention).
+uint64_t kv_elements_per_token(const ModelConfig& config);
 
 }  // namespace mmb

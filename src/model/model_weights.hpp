@@ -77,6 +77,11 @@ struct Mamba2Weights {
   LinearWeights out_proj;  // [d_model, d_inner]
 };
 
+struct AttentionWeights {
+  LinearWeights q, k, v;  // [n_heads head_dim, d_model], [n_kv_heads head_dim, d_model] twice
+  LinearWeights o;        // [d_model, n_heads head_dim]
+};
+
 struct MoEWeights {
   LinearWeights router;    // [n_experts, d_model]
   Matrix sel_bias;         // [n_experts] or empty
@@ -89,12 +94,16 @@ struct LayerWeights {
   NormWeights norm_moe;  // Parallel without shared_norm
   MambaWeights mamba;
   Mamba2Weights mamba2;
+  AttentionWeights attention;
   MoEWeights moe;
   FeedForwardWeights mlp;
   // Offset of this layer's recurrent state in a session's state (floats); Mamba and
   // Mamba-2 layers only. Mamba-2: the conv windows [conv_channels][d_conv - 1], then the
   // heads' states [H][head_dim][d_state].
   uint64_t state_offset = 0;
+  // Attention layers: this layer's index among the model's attention layers (its slot
+  // in a session's KV cache).
+  uint32_t kv_slot = 0;
 };
 
 struct ModelWeights {

@@ -1,33 +1,64 @@
 #include "runtime/session.hpp"
 
+#include "base/error.hpp"
 #include "base/host_allocator.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/state_blob.hpp"
 #include "runtime/state_compression.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace mmb {
 
-Session::Session(const Model& model, const Runtime&) : model_(model), compute_(model.compute().create_session()) {}
+namespace {
+
+bool has_kv(const Model& model) { return kv_elements_per_token(model.config()) > 0; }
+
+size_t kv_element_size(KvType type) { return type == KvType::F16 ? 2 : 4; }
+
+}  // namespace
+
+ContextOptions Session::resolved(const Model& model, ContextOptions options) {
+  if (options.max_tokens == 0) options.max_tokens = model.config().default_context();
+  return options;
+}
+
+Session::Session(const Model& model, const Runtime&, ContextOptions options)
+    : model_(model), options_(resolved(model, options)), compute_(model.compute().create_session(options_)) {}
 
 Session::Session(const Session& other)
-    : model_(other.model_), compute_(other.model_.compute().create_session()), position_(other.position_) {
+    : model_(other.model_), options_(other.options_), compute_(other.model_.compute().create_session(other.options_)),
+      position_(other.position_) {
   compute_->copy_state_from(*other.compute_);
+}
+
+uint64_t Session::context_left() const {
+  if (!has_kv(model_)) return UINT64_MAX;
+  return options_.max_tokens > position_ ? options_.max_tokens - position_ : 0;
+}
+
+void Session::check_room(uint64_t n) const {
+  if (n > context_left())
+    fail(MMB_ERR_CONTEXT_FULL, "the session's context holds ", options_.max_tokens, " tokens; it is at ", position_,
+         " and ", n, n == 1 ? " more does" : " more do", " not fit (reset it, or create it with a larger max_context)");
 }
 
 void Session::reset() {
   compute_->write_state(nullptr);
+  compute_->write_kv(nullptr, 0, options_.kv_type);
   position_ = 0;
 }
 
 void Session::step(int32_t token, float* logits) {
+  check_room(1);
   SessionCompute* one = compute_.get();
   model_.compute().step(&one, &token, 1, logits, 0);
   ++position_;
 }
 
 bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRef<bool(uint64_t, uint64_t)>* progress) {
+  check_room(n);
   const ModelCompute& compute = model_.compute();
   // Progress goes to the host every few backend chunks: the backend may then group
   // more tokens per pass over the weights.
@@ -43,6 +74,7 @@ bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRe
 }
 
 void Session::step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride) {
+  for (size_t i = 0; i < n; ++i) sessions[i]->check_room(1);
   constexpr size_t kGroup = 256;
   SessionCompute* computes[kGroup];
   const ModelCompute& compute = sessions[0]->model_.compute();
@@ -63,28 +95,42 @@ void Session::page_out(std::vector<std::byte>& compressed) {
 
 void Session::page_in(const std::vector<std::byte>& compressed) {
   const std::vector<std::byte> blob = decompress_state(compressed, state_blob_size());
-  StateBlobView view = check_state_blob(blob.data(), blob.size(), model_.fingerprint(), model_.state_floats());
-  OwnedBy<SessionCompute> compute = model_.compute().create_session();
-  compute->write_state(view.payload);
+  OwnedBy<SessionCompute> compute = model_.compute().create_session(options_);
+  restore(*compute, blob.data(), blob.size());
   compute_ = std::move(compute);
-  position_ = view.position;
 }
 
-size_t Session::state_blob_size() const { return kStateHeaderSize + model_.state_floats() * sizeof(float); }
+size_t Session::state_blob_size() const {
+  const uint64_t kv_bytes = position_ * kv_elements_per_token(model_.config()) * kv_element_size(options_.kv_type);
+  const StateKv kv{uint32_t(options_.kv_type), kv_bytes};
+  return state_header_size(has_kv(model_) ? &kv : nullptr) + model_.state_floats() * sizeof(float) + kv_bytes;
+}
 
 void Session::save_state(void* buf) const {
   const size_t n = model_.state_floats();
+  const uint64_t kv_bytes = position_ * kv_elements_per_token(model_.config()) * kv_element_size(options_.kv_type);
+  const StateKv kv{uint32_t(options_.kv_type), kv_bytes};
+  const StateKv* kv_part = has_kv(model_) ? &kv : nullptr;
   // The blob's payload follows its header: the backend writes it in place, then the
   // header (with the checksum over the payload) is written around it.
-  std::byte* payload = static_cast<std::byte*>(buf) + kStateHeaderSize;
+  std::byte* payload = static_cast<std::byte*>(buf) + state_header_size(kv_part);
   compute_->read_state(payload);
-  write_state_blob(buf, model_.fingerprint(), position_, nullptr, n);
+  if (kv_part) compute_->read_kv(payload + n * sizeof(float));
+  write_state_blob(buf, model_.fingerprint(), position_, nullptr, n, kv_part);
 }
 
-void Session::load_state(const void* buf, size_t size) {
-  StateBlobView blob = check_state_blob(buf, size, model_.fingerprint(), model_.state_floats());
-  compute_->write_state(blob.payload);
+void Session::restore(SessionCompute& compute, const void* buf, size_t size) {
+  const StateBlobView blob =
+      check_state_blob(buf, size, model_.fingerprint(), model_.state_floats(), kv_elements_per_token(model_.config()));
+  if (has_kv(model_) && blob.position > options_.max_tokens)
+    fail(MMB_ERR_CONTEXT_FULL, "the saved state holds ", blob.position, " tokens; this session's context holds ",
+         options_.max_tokens);
+  // The KV cache first: its allocation may fail, and then nothing has changed.
+  if (blob.kv) compute.write_kv(blob.kv, blob.position, KvType(blob.kv_info.type));
+  compute.write_state(blob.payload);
   position_ = blob.position;
 }
+
+void Session::load_state(const void* buf, size_t size) { restore(*compute_, buf, size); }
 
 }  // namespace mmb

@@ -17,12 +17,18 @@ class Runtime;
 
 class Session {
  public:
-  Session(const Model& model, const Runtime& runtime);
+  // options.max_tokens: the context limit of a model with attention layers (0: the
+  // model's default context).
+  Session(const Model& model, const Runtime& runtime, ContextOptions options = {});
   Session(const Session& other);  // fork: a deep copy, independent afterwards
   Session& operator=(const Session&) = delete;
 
   const Model& model() const { return model_; }
   uint64_t position() const { return position_; }
+  const ContextOptions& context() const { return options_; }
+  // Tokens the session can still take: its context limit minus its position for a
+  // model with attention layers, else unlimited (UINT64_MAX).
+  uint64_t context_left() const;
   void reset();
 
   void step(int32_t token, float* logits);
@@ -37,8 +43,14 @@ class Session {
   // logits + i * stride (logits may be null).
   static void step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride);
 
-  // Bytes of host memory a resident session of `model` holds: state and stepping scratch.
-  static size_t resident_bytes(const Model& model) { return model.compute().session_host_bytes(); }
+  // Bytes of host memory a new session holds: state, stepping scratch, empty KV cache.
+  static size_t resident_bytes(const Model& model, const ContextOptions& options) {
+    return model.compute().session_host_bytes(resolved(model, options));
+  }
+  // Bytes this session holds now (its KV cache grows with its position); 0 when paged out.
+  size_t resident_bytes() const { return compute_ ? compute_->host_bytes() : 0; }
+  // Options with the model's defaults filled in.
+  static ContextOptions resolved(const Model& model, ContextOptions options);
   // Paging (runtime/session_pager.hpp decides when): page_out() compresses the state
   // blob into `compressed` and frees state and scratch; page_in() restores them
   // exactly. Nothing but position() may be used while paged out.
@@ -49,10 +61,17 @@ class Session {
   size_t state_blob_size() const;
   void save_state(void* buf) const;  // state_blob_size() bytes
   // Verifies the blob completely before changing anything (see state_blob.hpp).
+  // MMB_ERR_CONTEXT_FULL when its position exceeds this session's context limit.
   void load_state(const void* buf, size_t size);
 
  private:
+  // Throws MMB_ERR_CONTEXT_FULL unless n more tokens fit the context.
+  void check_room(uint64_t n) const;
+  // Writes a checked blob's state and KV cache into `compute`.
+  void restore(SessionCompute& compute, const void* buf, size_t size);
+
   const Model& model_;
+  ContextOptions options_;
   OwnedBy<SessionCompute> compute_;
   uint64_t position_ = 0;
 };

@@ -112,6 +112,11 @@ void SessionPager::unpin(Session* session) {
   Entry& entry = entries_.at(session);
   --entry.pins;
   entry.last_use = ++clock_;
+  // A session's KV cache grows while it is in use: count what it holds now. The next
+  // room made for anyone pages others out if the budget was passed.
+  const size_t now = session->resident_bytes();
+  resident_ = resident_ - entry.bytes + now;
+  entry.bytes = now;
 }
 
 void SessionPager::page_out(Session* session) {

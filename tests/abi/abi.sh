@@ -29,7 +29,7 @@ disallowed_changes() {
     /^ *(in pointed to type|in unqualified underlying type) .*:$/ { next }
     /^ *(underlying type|type of) .* changed:$/ { next }
     /^ *(unqualified underlying type|pointed to type|underlying type) .* changed.*, as reported earlier$/ { next }
-    /^ *[0-9]+ data member changes?:$/ { next }
+    /^ *[0-9]+ data member changes?( \([0-9]+ filtered\))?:$/ { next }
     /^ *type size changed from [0-9]+ to [0-9]+ \(in bits\)$/ { old_size = $5 + 0; next }
     /^ *[0-9]+ data member insertions?:$/ { next }
     /^ *.*, at offset [0-9]+ \(in bits\)/ {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a build into a fresh prefix and uses it as a user's project would, with no
 # build tree in sight: the layout and the library's SONAME links; a CMake project with
-# find_package(moemamba 0.4) (and a refused 0.5); the C sample with pkg-config and plain
+# find_package(moemamba MAJOR.MINOR) of this version (and a refused next minor); the C sample with pkg-config and plain
 # cc, also after the prefix has moved; the installed mmb; each binding from the prefix.
 # Usage: install_and_consume.sh BUILD_DIR BUNDLE WORK_DIR
 set -euo pipefail
@@ -28,10 +28,10 @@ soname=$(readelf -d "$prefix/lib/libmoemamba.so" | sed -n 's/.*Library soname: \
 [ -f "$prefix/lib/libmoemamba.so.$version" ] || fail "libmoemamba.so.$version missing"
 echo "ok: version $version, SONAME $soname"
 
-echo "== CMake consumer: find_package(moemamba 0.4)"
+echo "== CMake consumer: find_package(moemamba ${version%.*})"
 sample="$prefix/share/moemamba/samples/c_generate/generate.c"
 cmake -S "$here/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DMMB_SAMPLE_SOURCE="$sample" \
-  -DCMAKE_C_COMPILER_LAUNCHER= >/dev/null
+  -DMMB_REQUIRED_VERSION="${version%.*}" -DCMAKE_C_COMPILER_LAUNCHER= >/dev/null
 cmake --build "$work/consumer" >/dev/null
 [ "$("$work/consumer/print_version")" = "$version" ] || fail "the consumer's mmb_version_string() is not $version"
 text=$("$work/consumer/generate" "$bundle" "The house")

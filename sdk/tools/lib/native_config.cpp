@@ -16,9 +16,9 @@ using nlohmann::json;
 namespace {
 
 // Names in enum order, so a choice() index converts straight to the enum.
-constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp", "parallel", "mamba2"};
+constexpr std::string_view kLayerNames[] = {"mamba", "moe", "mlp", "parallel", "mamba2", "attention"};
 constexpr std::string_view kInnerNormNames[] = {"none", "rms", "rms_weighted"};
-constexpr std::string_view kExpertNames[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"};
+constexpr std::string_view kExpertNames[] = {"relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "relu2"};
 constexpr std::string_view kRouterNames[] = {"softmax", "sigmoid", "relu"};
 constexpr std::string_view kNormNames[] = {"none", "rms", "layer"};
 constexpr std::string_view kBlockNormNames[] = {"rms", "layer"};  // NormKind - 1: blocks always have a norm
@@ -103,7 +103,22 @@ MoEConfig parse_moe(JsonFields& f) {
   m.shared.act = f.has("shared_expert") ? expert_act(f, "shared_expert") : m.expert.act;
   m.shared.bias = f.boolean("shared_bias", m.expert.bias);
   m.normalize_expert_output = f.boolean("normalize_expert_output", m.normalize_expert_output);
+  m.n_groups = u32(f, "n_groups", m.n_groups);
+  m.topk_groups = u32(f, "topk_groups", m.topk_groups);
   return m;
+}
+
+AttentionConfig parse_attention(JsonFields& f, uint32_t d_model) {
+  AttentionConfig a;
+  a.n_heads = u32(f, "n_heads");
+  a.n_kv_heads = u32(f, "n_kv_heads", a.n_heads);
+  a.head_dim = u32(f, "head_dim", a.n_heads ? d_model / a.n_heads : 0);
+  a.rotary_dim = u32(f, "rotary_dim", a.rotary_dim);
+  a.rope_theta = float(f.number("rope_theta", 0.0, FLT_MAX, a.rope_theta));
+  a.scale = float(f.number("scale", 0.0, FLT_MAX, a.scale));
+  a.qkv_bias = f.boolean("qkv_bias", a.qkv_bias);
+  a.out_bias = f.boolean("out_bias", a.out_bias);
+  return a;
 }
 
 LayerConfig parse_layer(const json& value, const std::string& where, uint32_t d_model) {
@@ -113,6 +128,7 @@ LayerConfig parse_layer(const json& value, const std::string& where, uint32_t d_
   switch (layer.kind) {
     case LayerKind::Mamba: layer.mamba = parse_mamba(f, d_model); break;
     case LayerKind::Mamba2: layer.mamba2 = parse_mamba2(f, d_model); break;
+    case LayerKind::Attention: layer.attention = parse_attention(f, d_model); break;
     case LayerKind::MoE: layer.moe = parse_moe(f); break;
     case LayerKind::MLP:
       layer.mlp.d_ff = u32(f, "d_ff");
@@ -197,12 +213,19 @@ json mamba2_json(const Mamba2Config& m) {
   return j;
 }
 
+json attention_json(const AttentionConfig& a) {
+  return {{"kind", "attention"}, {"n_heads", a.n_heads}, {"n_kv_heads", a.n_kv_heads}, {"head_dim", a.head_dim},
+          {"rotary_dim", a.rotary_dim}, {"rope_theta", float_json(a.rope_theta)}, {"scale", float_json(a.scale)},
+          {"qkv_bias", a.qkv_bias}, {"out_bias", a.out_bias}};
+}
+
 json moe_json(const MoEConfig& m) {
   json j = feed_forward_json(m.expert, "d_ff", "expert", "expert_bias");
   j.update({{"n_experts", m.n_experts}, {"top_k", m.top_k}, {"router", kRouterNames[size_t(m.router)]},
             {"router_bias", m.router_bias}, {"sel_bias", m.sel_bias}, {"renorm", m.renorm},
             {"routed_scale", float_json(m.routed_scale)}, {"n_shared", m.n_shared},
-            {"normalize_expert_output", m.normalize_expert_output}});
+            {"normalize_expert_output", m.normalize_expert_output}, {"n_groups", m.n_groups},
+            {"topk_groups", m.topk_groups}});
   if (m.n_shared > 0) j.update(feed_forward_json(m.shared, "shared_d_ff", "shared_expert", "shared_bias"));
   return j;
 }
@@ -221,6 +244,10 @@ NativeConfig parse_native_config(const json& config, const std::string& what) {
   c.final_norm = NormKind(top.choice("final_norm", kNormNames, size_t(c.norm)));
   c.norm_eps = float(top.number("norm_eps", 0.0, 1.0, c.norm_eps));
   c.tie_embeddings = top.boolean("tie_embeddings", c.tie_embeddings);
+  c.embedding_scale = float(top.number("embedding_scale", -FLT_MAX, FLT_MAX, c.embedding_scale));
+  c.residual_scale = float(top.number("residual_scale", -FLT_MAX, FLT_MAX, c.residual_scale));
+  c.logits_divisor = float(top.number("logits_divisor", -FLT_MAX, FLT_MAX, c.logits_divisor));
+  c.context_length = u32(top, "context_length", c.context_length);
   c.layers = parse_layers(top, c.d_model);
   out.tokenizer = top.string("tokenizer", "");
   if (top.has("metadata")) {
@@ -259,12 +286,17 @@ std::string native_config_json(const ModelConfig& c) {
         j["kind"] = "mlp";
         break;
       case LayerKind::Mamba2: j = mamba2_json(l.mamba2); break;
+      case LayerKind::Attention: j = attention_json(l.attention); break;
     }
     layers.push_back(std::move(j));
   }
   json config = {{"format", "moemamba"}, {"d_model", c.d_model}, {"vocab_size", c.vocab_size},
                  {"norm", kNormNames[size_t(c.norm)]}, {"final_norm", kNormNames[size_t(c.final_norm)]},
                  {"norm_eps", float_json(c.norm_eps)}, {"tie_embeddings", c.tie_embeddings}, {"layers", std::move(layers)}};
+  if (c.embedding_scale != 1.0f) config["embedding_scale"] = float_json(c.embedding_scale);
+  if (c.residual_scale != 1.0f) config["residual_scale"] = float_json(c.residual_scale);
+  if (c.logits_divisor != 1.0f) config["logits_divisor"] = float_json(c.logits_divisor);
+  if (c.context_length) config["context_length"] = c.context_length;
   return config.dump(2) + "\n";
 }
 

@@ -1,6 +1,7 @@
 #include "backend/cpu/cpu_backend.hpp"
 
 #include "backend/cpu/forward.hpp"
+#include "backend/cpu/kv_cache.hpp"
 #include "backend/cpu/linear.hpp"
 #include "model/model.hpp"
 
@@ -22,10 +23,11 @@ constexpr size_t kWideChunk = 64;
 
 class CpuSession final : public SessionCompute {
  public:
-  CpuSession(const Model& model, const HostAllocator& allocator)
+  CpuSession(const Model& model, const ContextOptions& options, const HostAllocator& allocator)
       : allocator_(allocator),
         state_(allocator, model.state_floats()),
-        scratch_(allocator, cpu::row_scratch_floats(model) * kPrefillChunk) {
+        scratch_(allocator, cpu::row_scratch_floats(model) * kPrefillChunk),
+        kv_(allocator, model, options) {
     const size_t per_row = cpu::row_scratch_floats(model);
     for (size_t i = 0; i < kPrefillChunk; ++i) rows_[i] = cpu::carve_row_scratch(model, scratch_.data() + i * per_row);
   }
@@ -42,17 +44,40 @@ class CpuSession final : public SessionCompute {
       std::memset(state_.data(), 0, state_.size() * sizeof(float));
   }
   void copy_state_from(const SessionCompute& other) override {
-    write_state(static_cast<const CpuSession&>(other).state_.data());
+    const auto& o = static_cast<const CpuSession&>(other);
+    kv_.copy_from(o.kv_, o.kv_tokens_);
+    write_state(o.state_.data());
+    kv_tokens_ = o.kv_tokens_;
+  }
+  uint64_t kv_tokens() const override { return kv_tokens_; }
+  void read_kv(void* out) const override { kv_.copy_out(out, kv_tokens_); }
+  void write_kv(const void* in, uint64_t tokens, KvType from) override {
+    if (tokens) kv_.copy_in(in, tokens, from);
+    kv_.trim(tokens);
+    kv_tokens_ = tokens;
+  }
+  size_t host_bytes() const override {
+    return sizeof(CpuSession) + (state_.size() + scratch_.size()) * sizeof(float) + kv_.bytes_held();
   }
 
-  cpu::Row row(size_t i, int32_t token, float* logits) { return {token, state_.data(), &rows_[i], logits}; }
-  float* state() { return state_.data(); }
+  // Makes room in the KV cache for n more tokens (before any of them is stepped).
+  void reserve(size_t n) { kv_.reserve(kv_tokens_ + n); }
+  // Row i of this session's scratch for the next token; `offset` tokens after kv_tokens().
+  cpu::Row row(size_t i, int32_t token, float* logits, size_t offset = 0) {
+    return {token, state_.data(), &rows_[i], logits, &kv_, kv_tokens_ + offset};
+  }
+  cpu::Row row_on(cpu::RowScratch* scratch, int32_t token, float* logits, size_t offset) {
+    return {token, state_.data(), scratch, logits, &kv_, kv_tokens_ + offset};
+  }
+  void advance(size_t n) { kv_tokens_ += n; }
 
  private:
   HostAllocator allocator_;
   HostBuffer<float> state_;
   HostBuffer<float> scratch_;
   cpu::RowScratch rows_[kPrefillChunk];
+  cpu::KvCache kv_;
+  uint64_t kv_tokens_ = 0;  // tokens stepped since the state was last written
 };
 
 class CpuModel final : public ModelCompute {
@@ -67,16 +92,22 @@ class CpuModel final : public ModelCompute {
 
   void destroy() noexcept override { HostDeleter<CpuModel>{allocator_}(this); }
 
-  OwnedBy<SessionCompute> create_session() const override {
-    return OwnedBy<SessionCompute>(make_host<CpuSession>(allocator_, model_, allocator_).release());
+  OwnedBy<SessionCompute> create_session(const ContextOptions& options) const override {
+    return OwnedBy<SessionCompute>(make_host<CpuSession>(allocator_, model_, options, allocator_).release());
   }
 
-  size_t session_host_bytes() const override {
-    return (model_.state_floats() + cpu::row_scratch_floats(model_) * kPrefillChunk) * sizeof(float);
+  size_t session_host_bytes(const ContextOptions& options) const override {
+    const uint64_t page_table = model_.config().has_attention()
+                                    ? (options.max_tokens + cpu::KvCache::kPageTokens - 1) / cpu::KvCache::kPageTokens
+                                    : 0;
+    return sizeof(CpuSession) + (model_.state_floats() + cpu::row_scratch_floats(model_) * kPrefillChunk) * sizeof(float) +
+           page_table * sizeof(std::byte*);
   }
 
   void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
             size_t stride) const override {
+    // Every session's KV page first: an allocation failure leaves all states as they were.
+    for (size_t i = 0; i < n; ++i) static_cast<CpuSession*>(sessions[i])->reserve(1);
     cpu::Row rows[cpu::kMaxLinearBatch];
     for (size_t start = 0; start < n; start += cpu::kMaxLinearBatch) {
       const size_t m = std::min(cpu::kMaxLinearBatch, n - start);
@@ -84,11 +115,13 @@ class CpuModel final : public ModelCompute {
         rows[i] = static_cast<CpuSession*>(sessions[start + i])
                       ->row(0, tokens[start + i], logits ? logits + (start + i) * stride : nullptr);
       cpu::forward(model_, pool_, rows, m);
+      for (size_t i = 0; i < m; ++i) static_cast<CpuSession*>(sessions[start + i])->advance(1);
     }
   }
 
   void prefill(SessionCompute& session, const int32_t* tokens, size_t n, float* logits) const override {
     auto& s = static_cast<CpuSession&>(session);
+    s.reserve(n);
     // The wide scratch when no other prefill holds it (never waits for it).
     std::unique_lock wide(wide_mutex_, std::defer_lock);
     if (n > kPrefillChunk) (void)wide.try_lock();
@@ -98,9 +131,10 @@ class CpuModel final : public ModelCompute {
       const size_t m = std::min(chunk, n - done);
       for (size_t i = 0; i < m; ++i) {
         float* out = done + i + 1 == n ? logits : nullptr;
-        rows[i] = wide ? cpu::Row{tokens[done + i], s.state(), &wide_rows_[i], out} : s.row(i, tokens[done + i], out);
+        rows[i] = wide ? s.row_on(&wide_rows_[i], tokens[done + i], out, i) : s.row(i, tokens[done + i], out, i);
       }
       cpu::forward(model_, pool_, rows, m);
+      s.advance(m);
       done += m;
     }
   }

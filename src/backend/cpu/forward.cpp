@@ -2,6 +2,8 @@
 
 #include "backend/cpu/activations.hpp"
 #include "backend/cpu/conv_step.hpp"
+#include "backend/cpu/kv_cache.hpp"
+#include "backend/cpu/layer_attention.hpp"
 #include "backend/cpu/layer_mamba2.hpp"
 #include "backend/cpu/linear.hpp"
 #include "backend/cpu/rms_norm.hpp"
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace mmb::cpu {
 
@@ -46,12 +49,42 @@ struct Routing {
   bool renorm;
   float routed_scale;
   const Matrix& sel_bias;
+  size_t n_groups = 1;
+  size_t topk_groups = 1;
 };
+
+// Group-limited selection: keeps the topk_groups groups whose two best keys sum
+// highest (ties to the lower group) and sets every other expert's key to 0, as the
+// families do. keys has n_experts entries.
+void limit_to_groups(const Routing& r, float* keys) {
+  constexpr size_t kMaxGroups = 64;  // validate_config's bound
+  const size_t per_group = r.n_experts / r.n_groups;
+  float group_score[kMaxGroups];
+  bool kept[kMaxGroups];
+  for (size_t grp = 0; grp < r.n_groups; ++grp) {
+    const float* k = keys + grp * per_group;
+    float best = -std::numeric_limits<float>::infinity(), second = best;
+    for (size_t e = 0; e < per_group; ++e) {
+      if (k[e] > best) { second = best; best = k[e]; }
+      else if (k[e] > second) second = k[e];
+    }
+    group_score[grp] = best + second;
+    kept[grp] = false;
+  }
+  for (size_t pick = 0; pick < r.topk_groups; ++pick) {
+    size_t top = r.n_groups;
+    for (size_t grp = 0; grp < r.n_groups; ++grp)
+      if (!kept[grp] && (top == r.n_groups || group_score[grp] > group_score[top])) top = grp;
+    kept[top] = true;
+  }
+  for (size_t grp = 0; grp < r.n_groups; ++grp)
+    if (!kept[grp]) std::fill(keys + grp * per_group, keys + (grp + 1) * per_group, 0.0f);
+}
 
 // Router probabilities, top-k selection and gates for one row (DESIGN.md section 5):
 // p holds the router's logits on entry and their probabilities on return;
-// gates[e] < 0 marks "not selected".
-void route(const Routing& r, float* p, float* gates) {
+// gates[e] < 0 marks "not selected"; keys is scratch for the selection keys.
+void route(const Routing& r, float* p, float* keys, float* gates) {
   const size_t E = r.n_experts;
   switch (r.act) {
     case RouterAct::Softmax: {
@@ -68,16 +101,18 @@ void route(const Routing& r, float* p, float* gates) {
       for (size_t e = 0; e < E; ++e) p[e] = p[e] > 0.0f ? p[e] : 0.0f;
       break;
   }
-  // Top-k by p + sel_bias; ties go to the lower index.
-  for (size_t e = 0; e < E; ++e) gates[e] = -1.0f;
+  // Top-k by p + sel_bias (within the best groups); ties go to the lower index.
+  constexpr float kUnselected = -1.0f;
+  for (size_t e = 0; e < E; ++e) keys[e] = p[e] + (r.sel_bias ? load(r.sel_bias, e) : 0.0f);
+  if (r.n_groups > 1) limit_to_groups(r, keys);
+  for (size_t e = 0; e < E; ++e) gates[e] = kUnselected;
   float selected_sum = 0.0f;
   for (size_t k = 0; k < r.top_k; ++k) {
     size_t best = E;
     float best_key = 0.0f;
     for (size_t e = 0; e < E; ++e) {
       if (gates[e] >= 0.0f) continue;
-      float key = p[e] + (r.sel_bias ? load(r.sel_bias, e) : 0.0f);
-      if (best == E || key > best_key) { best = e; best_key = key; }
+      if (best == E || keys[e] > best_key) { best = e; best_key = keys[e]; }
     }
     gates[best] = p[best];
     selected_sum += p[best];
@@ -104,7 +139,7 @@ void project(const std::optional<ProjectionExperts>& pc, const ProjectionWeights
   linear(pool, w.router.weight, w.router.bias, src, scores, n);
   const Routing routing{pc->n_experts, pc->top_k, pc->router, pc->renorm, pc->routed_scale, w.sel_bias};
   for (size_t b = 0; b < n; ++b) {
-    route(routing, rows[b].scratch->scores, rows[b].scratch->gates);
+    route(routing, rows[b].scratch->scores, rows[b].scratch->keys, rows[b].scratch->gates);
     std::fill(dst[b], dst[b] + out_dim, 0.0f);
   }
   size_t members[kMaxLinearBatch];
@@ -204,6 +239,7 @@ float activate(ExpertAct act, float x) {
     case ExpertAct::GELU: case ExpertAct::GeGLU: return gelu(x);
     case ExpertAct::GELUTanh: return gelu_tanh(x);
     case ExpertAct::SiLU: case ExpertAct::SwiGLU: return silu(x);
+    case ExpertAct::ReLU2: return x > 0.0f ? x * x : 0.0f;
   }
   return x;
 }
@@ -238,9 +274,10 @@ void moe_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWeig
   gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
   gather(rows, n, [](RowScratch& s) { return s.scores; }, out);
   linear(pool, lw.moe.router.weight, lw.moe.router.bias, in, out, n);
-  const Routing routing{mc.n_experts, mc.top_k, mc.router, mc.renorm, mc.routed_scale, lw.moe.sel_bias};
+  const Routing routing{mc.n_experts, mc.top_k, mc.router, mc.renorm, mc.routed_scale, lw.moe.sel_bias,
+                        mc.n_groups, mc.topk_groups};
   for (size_t b = 0; b < n; ++b) {
-    route(routing, rows[b].scratch->scores, rows[b].scratch->gates);
+    route(routing, rows[b].scratch->scores, rows[b].scratch->keys, rows[b].scratch->gates);
     std::fill(rows[b].scratch->moe_acc, rows[b].scratch->moe_acc + d, 0.0f);
   }
   // Each selected expert runs once over the rows that chose it: only selected
@@ -280,8 +317,8 @@ size_t row_scratch_floats(const Model& model) {
   auto round = [](uint64_t v) { return size_t((v + 15) / 16 * 16); };  // keep each field 64-byte aligned
   return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) +
          round(std::max(2 * z.max_d_inner, z.max_in_proj)) + round(std::max(z.max_d_inner, z.max_conv_channels)) +
-         2 * round(z.max_d_inner) + round(z.max_dbc) + 2 * round(z.max_experts) + 2 * round(z.max_d_ff) +
-         round(kMaxLinearBatch * z.max_groups);
+         2 * round(z.max_d_inner) + round(z.max_dbc) + 3 * round(z.max_experts) + 2 * round(z.max_d_ff) +
+         round(kMaxLinearBatch * z.max_groups) + 4 * round(z.max_q_dim) + round(2 * z.max_kv_dim);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
@@ -301,11 +338,16 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.dbc = take(z.max_dbc);
   s.scores = take(z.max_experts);
   s.gates = take(z.max_experts);
+  s.keys = take(z.max_experts);
   s.ff1 = take(z.max_d_ff);
   s.ff3 = take(z.max_d_ff);
   s.proj = take(std::max<uint64_t>(c.d_model, z.max_d_inner));
   s.mamba_out = take(c.d_model);
   s.gram = take(kMaxLinearBatch * z.max_groups);
+  s.q = take(z.max_q_dim);
+  s.kv = take(2 * z.max_kv_dim);
+  s.attn = take(z.max_q_dim);
+  s.softmax = take(2 * z.max_q_dim);  // 2 n_heads <= 2 n_heads head_dim
   return s;
 }
 
@@ -314,7 +356,12 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
   const ModelWeights& w = model.weights();
   const size_t d = config.d_model;
 
-  for (size_t b = 0; b < n; ++b) load_row(w.embed, uint64_t(rows[b].token), rows[b].scratch->residual);
+  for (size_t b = 0; b < n; ++b) {
+    float* r = rows[b].scratch->residual;
+    load_row(w.embed, uint64_t(rows[b].token), r);
+    if (config.embedding_scale != 1.0f)
+      for (size_t j = 0; j < d; ++j) r[j] *= config.embedding_scale;
+  }
 
   for (size_t i = 0; i < config.layers.size(); ++i) {
     const LayerConfig& lc = config.layers[i];
@@ -339,6 +386,7 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
       }
       case LayerKind::MoE: moe_layer(config, lc, lw, pool, rows, n); break;
       case LayerKind::Mamba2: mamba2_layer(lc.mamba2, lw, w.A[i], pool, rows, n); break;
+      case LayerKind::Attention: attention_layer(lc.attention, lw, pool, rows, n); break;
       case LayerKind::MLP: {
         Row* members[kMaxLinearBatch];
         for (size_t b = 0; b < n; ++b) members[b] = &rows[b];
@@ -347,10 +395,14 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
         break;
       }
     }
+    const float scale = config.residual_scale;
     for (size_t b = 0; b < n; ++b) {
       float* r = rows[b].scratch->residual;
       const float* o = rows[b].scratch->out;
-      for (size_t j = 0; j < d; ++j) r[j] += o[j];
+      if (scale == 1.0f)
+        for (size_t j = 0; j < d; ++j) r[j] += o[j];
+      else
+        for (size_t j = 0; j < d; ++j) r[j] += scale * o[j];
     }
   }
 
@@ -363,6 +415,9 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
     out[m++] = rows[b].logits;
   }
   if (m) linear(pool, w.head, Matrix{}, in, out, m);
+  if (config.logits_divisor != 1.0f)
+    for (size_t b = 0; b < m; ++b)
+      for (size_t j = 0; j < config.vocab_size; ++j) out[b][j] /= config.logits_divisor;
 }
 
 }  // namespace mmb::cpu

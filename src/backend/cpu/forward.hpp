@@ -27,6 +27,7 @@ struct RowScratch {
   float* out;       // d_model: a layer's output
   float* scores;    // n_experts
   float* gates;     // n_experts: gate of each selected expert, 0 elsewhere
+  float* keys;      // n_experts: selection keys (probability + selection bias)
   float* ff1;       // d_ff
   float* ff3;       // d_ff
   float* ff_out;    // d_model
@@ -34,6 +35,10 @@ struct RowScratch {
   float* proj;      // max(d_model, d_inner): one projection expert's output
   float* mamba_out; // d_model: a parallel layer's Mamba part, while its MoE part runs
   float* gram;      // Mamba-2 groups x kMaxLinearBatch: C of this row . B of the chunk's rows
+  float* q;         // attention: the query heads [n_heads][head_dim]
+  float* kv;        // attention: this token's keys then values, 2 x [n_kv_heads][head_dim]
+  float* attn;      // attention: the query heads' outputs [n_heads][head_dim]
+  float* softmax;   // attention: each query head's running max, then running sum
 };
 
 // Floats of scratch one row needs for this model.
@@ -41,15 +46,19 @@ size_t row_scratch_floats(const Model& model);
 // Lays out a RowScratch over `floats` (row_scratch_floats(model) of them, 64-byte aligned).
 RowScratch carve_row_scratch(const Model& model, float* floats);
 
+class KvCache;
+
 struct Row {
   int32_t token;
   float* state;         // the session's recurrent state (Model::state_floats() floats)
   RowScratch* scratch;
   float* logits;        // vocab_size floats, or nullptr to skip the head
+  KvCache* kv = nullptr;  // the session's KV cache (attention models), pages reserved
+  uint64_t position = 0;  // tokens the session consumed before this one
 };
 
 // Runs rows [0, n), n <= kMaxLinearBatch. Rows that share a state must be listed in
-// time order. Never allocates.
+// time order, at consecutive positions. Never allocates (KV pages are reserved first).
 void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n);
 
 }  // namespace mmb::cpu

@@ -1,0 +1,130 @@
+#include "backend/cpu/layer_attention.hpp"
+
+#include "backend/cpu/f16_span.hpp"
+#include "backend/cpu/kv_cache.hpp"
+#include "backend/cpu/row_batch.hpp"
+#include "backend/cpu/vec8.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace mmb::cpu {
+
+namespace {
+
+constexpr size_t kMaxHeadDim = 1024;  // validate_config's bound
+
+// Rotate-half RoPE of each head's first rotary_dim dimensions. The angles follow the
+// families' own float32 arithmetic (inverse frequency and position * frequency in
+// f32), so long positions round as they did in training.
+void rotate(const AttentionConfig& c, uint64_t position, float* heads, size_t n_heads) {
+  const size_t half = c.rotary_dim / 2;
+  float cos_a[kMaxHeadDim / 2], sin_a[kMaxHeadDim / 2];
+  for (size_t i = 0; i < half; ++i) {
+    const float inv_freq = float(1.0 / std::pow(double(c.rope_theta), double(2 * i) / double(c.rotary_dim)));
+    const double angle = double(float(position) * inv_freq);
+    cos_a[i] = float(std::cos(angle));
+    sin_a[i] = float(std::sin(angle));
+  }
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* x = heads + h * c.head_dim;
+    for (size_t i = 0; i < half; ++i) {
+      const float x1 = x[i], x2 = x[i + half];
+      x[i] = x1 * cos_a[i] - x2 * sin_a[i];
+      x[i + half] = x2 * cos_a[i] + x1 * sin_a[i];
+    }
+  }
+}
+
+void store_row(const KvCache& kv, std::byte* dst, const float* src, size_t count) {
+  if (kv.type() == KvType::F32)
+    std::memcpy(dst, src, count * sizeof(float));
+  else
+    f32_to_f16_span(src, reinterpret_cast<uint16_t*>(dst), count);
+}
+
+// A cached row as f32: in place for an f32 cache, widened into `buffer` for f16.
+const float* load_row(const KvCache& kv, const std::byte* src, float* buffer, size_t count) {
+  if (kv.type() == KvType::F32) return reinterpret_cast<const float*>(src);
+  f16_to_f32_span(reinterpret_cast<const uint16_t*>(src), buffer, count);
+  return buffer;
+}
+
+// Query heads [h0, h0 + g) of one row over tokens 0..position of key/value head j.
+void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, size_t h0, size_t g) {
+  const size_t hd = c.head_dim;
+  const float scale = c.softmax_scale();
+  const KvCache& kv = *row.kv;
+  RowScratch& s = *row.scratch;
+  float* out = s.attn + h0 * hd;
+  float* running_max = s.softmax + h0;
+  float* running_sum = s.softmax + c.n_heads + h0;
+  std::fill(out, out + g * hd, 0.0f);
+  std::fill(running_max, running_max + g, -std::numeric_limits<float>::infinity());
+  std::fill(running_sum, running_sum + g, 0.0f);
+  float key_buffer[kMaxHeadDim], value_buffer[kMaxHeadDim];
+  for (uint64_t t = 0; t <= row.position; ++t) {
+    const float* key = load_row(kv, kv.keys(slot, t) + j * hd * kv.element_size(), key_buffer, hd);
+    const float* value = load_row(kv, kv.values(slot, t) + j * hd * kv.element_size(), value_buffer, hd);
+    for (size_t h = 0; h < g; ++h) {
+      const float score = scale * dot(s.q + (h0 + h) * hd, key, hd);
+      float* acc = out + h * hd;
+      if (score > running_max[h]) {
+        // A new maximum: what was summed so far shrinks by exp(old - new).
+        const float shrink = std::exp(running_max[h] - score);
+        running_sum[h] *= shrink;
+        for (size_t i = 0; i < hd; ++i) acc[i] *= shrink;
+        running_max[h] = score;
+      }
+      const float weight = std::exp(score - running_max[h]);
+      running_sum[h] += weight;
+      const Vec8 w = {weight, weight, weight, weight, weight, weight, weight, weight};
+      size_t i = 0;
+      for (; i + 8 <= hd; i += 8) store8(acc + i, load8(acc + i) + w * load8(value + i));
+      for (; i < hd; ++i) acc[i] += weight * value[i];
+    }
+  }
+  for (size_t h = 0; h < g; ++h) {
+    const float inv = 1.0f / running_sum[h];
+    for (size_t i = 0; i < hd; ++i) out[h * hd + i] *= inv;
+  }
+}
+
+}  // namespace
+
+void attention_layer(const AttentionConfig& c, const LayerWeights& lw, ThreadPool& pool, Row* rows, size_t n) {
+  const AttentionWeights& w = lw.attention;
+  const size_t kv_dim = c.kv_dim();
+  MutablePointers in = {}, q = {}, k = {}, v = {};
+  gather(rows, n, [](RowScratch& s) { return s.normed; }, in);
+  gather(rows, n, [](RowScratch& s) { return s.q; }, q);
+  gather(rows, n, [](RowScratch& s) { return s.kv; }, k);
+  gather(rows, n, [&](RowScratch& s) { return s.kv + kv_dim; }, v);
+  linear(pool, w.q.weight, w.q.bias, in, q, n);
+  linear(pool, w.k.weight, w.k.bias, in, k, n);
+  linear(pool, w.v.weight, w.v.bias, in, v, n);
+
+  for (size_t b = 0; b < n; ++b) {
+    Row& r = rows[b];
+    if (c.rotary_dim) {
+      rotate(c, r.position, r.scratch->q, c.n_heads);
+      rotate(c, r.position, r.scratch->kv, c.n_kv_heads);
+    }
+    store_row(*r.kv, r.kv->keys(lw.kv_slot, r.position), r.scratch->kv, kv_dim);
+    store_row(*r.kv, r.kv->values(lw.kv_slot, r.position), r.scratch->kv + kv_dim, kv_dim);
+  }
+
+  const size_t g = c.n_heads / c.n_kv_heads;
+  pool.run(n * c.n_kv_heads, [&](size_t task, int) {
+    const size_t b = task / c.n_kv_heads, j = task % c.n_kv_heads;
+    attend(c, lw.kv_slot, rows[b], j, j * g, g);
+  });
+
+  MutablePointers heads = {}, out = {};
+  gather(rows, n, [](RowScratch& s) { return s.attn; }, heads);
+  gather(rows, n, [](RowScratch& s) { return s.out; }, out);
+  linear(pool, w.o.weight, w.o.bias, heads, out, n);
+}
+
+}  // namespace mmb::cpu
