@@ -7,7 +7,9 @@
 #include "synthetic_model.hpp"
 
 #include "api/api_objects.hpp"
+#include "base/dtype.hpp"
 #include "base/error.hpp"
+#include "runtime/state_blob.hpp"
 
 #include <moemamba/moemamba.h>
 
@@ -36,6 +38,7 @@ struct Options {
   int32_t backend = MMB_BACKEND_AUTO;
   int32_t device = 0;
   int experts = 0;              // > 0: every MoE layer of the shape gets this many experts
+  std::vector<int> contexts;    // batch-1 decode after this many tokens of context (attention models)
   bool json = false;
 };
 
@@ -83,6 +86,7 @@ Options parse(const std::vector<std::string>& args) {
     }
     else if (a == "--device") o.device = number(0, 1023);
     else if (a == "--experts") o.experts = number(1, 1024);
+    else if (a == "--context") o.contexts.push_back(number(0, 1 << 22));
     else if (a == "--json") o.json = true;
     else if (!a.empty() && a[0] == '-') fail(MMB_ERR_INVALID_ARGUMENT, "unknown option ", a);
     else if (o.bundle.empty()) o.bundle = a;
@@ -102,17 +106,55 @@ struct Row {
   double tokens_per_s, spread_lo, spread_hi, ms_per_token, floor_pct;
 };
 
+// A saved state at `position` whose recurrent state is zero and whose KV cache holds
+// small pseudo-random f16 values: what decoding after that much context reads, made
+// without prefilling it (which would take minutes for large shapes and long contexts).
+std::vector<std::byte> state_at_context(const mmb_model_info& info, uint64_t position) {
+  const uint64_t floats = info.state_bytes / sizeof(float);
+  const uint64_t values = position * info.kv_values_per_token;
+  const StateKv kv{MMB_KV_F16, values * 2};
+  std::vector<std::byte> blob(state_header_size(&kv) + floats * sizeof(float) + kv.bytes);
+  std::byte* out = blob.data() + state_header_size(&kv) + floats * sizeof(float);
+  uint32_t x = 12345;
+  for (uint64_t i = 0; i < values; ++i) {
+    x = x * 1664525u + 1013904223u;
+    const uint16_t h = f32_to_f16(float(int32_t(x >> 8) % 2001 - 1000) / 1000.0f);
+    std::memcpy(out + 2 * i, &h, 2);
+  }
+  write_state_blob(blob.data(), info.fingerprint, position, nullptr, floats, &kv);
+  return blob;
+}
+
+// What a context costs in memory: KV bytes per token and how many sessions of a 4k
+// context fit in 4 GB (KV cache at f16 plus each session's constant part).
+void print_context_memory(mmb_runtime* rt, mmb_model* model, const mmb_model_info& info) {
+  mmb_session* s = nullptr;
+  check(mmb_session_create(model, nullptr, &s), "session");
+  mmb_session_memory m;
+  m.struct_size = sizeof m;
+  check(mmb_runtime_get_session_memory(rt, &m), "session memory");
+  mmb_session_destroy(s);
+  const double per_token = double(info.kv_values_per_token) * 2.0;
+  const double session_4k = double(m.resident_bytes) + 4096.0 * per_token;
+  std::printf("KV cache: %d attention layers, %.0f bytes per token per session (f16); a 4096-token session holds "
+              "%.1f MB -> %d sessions in 4 GB\n",
+              info.n_attention_layers, per_token, session_4k / 1e6, int(4e9 / session_4k));
+}
+
 }  // namespace
 
 int run_bench_decode(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8]) [--threads N]...\n"
                 "         [--tokens N] [--repetitions N] [--prefill N] [--batch N]... [--backend auto|cpu|cuda]\n"
-                "         [--device N] [--experts N] [--json]\n"
+                "         [--device N] [--experts N] [--context N]... [--json]\n"
                 "--experts N gives every MoE layer of the shape N experts (top-k kept, at most N):\n"
                 "equal active bytes for any N, so decode time should not depend on it.\n"
+                "--context N (models with attention layers) adds decode at batch 1 after N tokens of\n"
+                "context (a loaded state with an f16 KV cache of N tokens, so no prefill is timed).\n"
                 "The floor is each token's bytes over the read bandwidth measured in the same run: the\n"
-                "host's memory on the CPU, the device's copy bandwidth on a GPU.\n");
+                "host's memory on the CPU, the device's copy bandwidth on a GPU; with a KV cache, the\n"
+                "keys and values of the context count too.\n");
     return 0;
   }
   Options o = parse(args);
@@ -181,6 +223,31 @@ int run_bench_decode(const std::vector<std::string>& args) {
       rows.push_back({"decode b=1", threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min, st.median * 1e3,
                       100.0 * floor_s / st.median});
     }
+    // Decode at batch 1 after a context: every token also reads the context's keys and values.
+    for (const int context : o.contexts) {
+      if (info.n_attention_layers == 0) fail(MMB_ERR_INVALID_ARGUMENT, "--context needs a model with attention layers");
+      mmb_session_options so;
+      check(mmb_session_options_init(&so, sizeof so), "session options");
+      so.max_context = uint64_t(context) + 8 + uint64_t(o.tokens) * uint64_t(o.repetitions);
+      mmb_session* s = nullptr;
+      check(mmb_session_create(model, &so, &s), "session");
+      const std::vector<std::byte> blob = state_at_context(info, uint64_t(context));
+      check(mmb_session_state_load(s, blob.data(), blob.size()), "state at the context");
+      for (int i = 0; i < 8; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "warm-up");
+      std::vector<double> per_token;
+      for (int r = 0; r < o.repetitions; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < o.tokens; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "step");
+        per_token.push_back(seconds_since(t0) / o.tokens);
+      }
+      mmb_session_destroy(s);
+      Stats st = summarize(per_token);
+      // The keys and values read at the middle of the timed steps.
+      const double kv_bytes = double(info.kv_values_per_token) * 2.0 * (context + 8 + o.tokens / 2.0);
+      const double floor_context = (floor_bytes + kv_bytes) / (bw.read_gbps * 1e9);
+      rows.push_back({"decode @" + std::to_string(context), threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min,
+                      st.median * 1e3, 100.0 * floor_context / st.median});
+    }
     // Batched decode: weights read once per step of the whole batch.
     for (const int batch : o.batches) {
       if (batch <= 1) continue;
@@ -226,6 +293,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
                   o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(),
                   o.experts ? cat(", ", o.experts, " experts").c_str() : "", info.params_total / 1e6,
                   info.params_active / 1e6, info.active_weight_bytes / 1e6, info.state_bytes / 1e6);
+      if (info.n_attention_layers) print_context_memory(rt, model, info);
     }
     if (!o.json && gpu)
       std::printf("CUDA device %d (%s, %.1f GB): copy bandwidth %.1f GB/s -> floor %.1f us/token at batch 1\n",

@@ -77,7 +77,11 @@ void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, s
         for (size_t i = 0; i < hd; ++i) acc[i] *= shrink;
         running_max[h] = score;
       }
-      const float weight = std::exp(score - running_max[h]);
+      // Below e^-80 a weight is lost in the sum anyway; skipping it also keeps
+      // subnormal floats (slow on x86) out of the accumulator.
+      const float x = score - running_max[h];
+      if (x < -80.0f) continue;
+      const float weight = std::exp(x);
       running_sum[h] += weight;
       const Vec8 w = {weight, weight, weight, weight, weight, weight, weight, weight};
       size_t i = 0;
