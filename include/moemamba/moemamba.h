@@ -467,7 +467,9 @@ MMB_API mmb_model* mmb_session_get_model(const mmb_session* session);
  *  @param logits_cap capacity of `logits` in floats.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL session, token out of range: the state
  *  is unchanged); MMB_ERR_BUFFER_TOO_SMALL (logits_cap < vocab_size: checked before the
- *  state changes); MMB_ERR_BACKEND. */
+ *  state changes); MMB_ERR_CONTEXT_FULL (a model with attention layers whose session is
+ *  at its max_context: nothing consumed); MMB_ERR_OUT_OF_MEMORY (its next page of
+ *  keys and values could not be had: nothing consumed); MMB_ERR_BACKEND. */
 MMB_API mmb_status mmb_session_step(mmb_session* session, int32_t token, float* logits,
                                     size_t logits_cap);
 
@@ -494,7 +496,8 @@ MMB_API mmb_status mmb_prefill_options_init(mmb_prefill_options* options, size_t
  *  @param n number of tokens (0 is allowed when logits is NULL).
  *  @param logits NULL, or receives the logits after the last token.
  *  @param logits_cap capacity of logits in floats.
- *  @return as mmb_session_step(); every token is checked before any is consumed. */
+ *  @return as mmb_session_step(); every token, and room for all n in the context, is
+ *  checked before any is consumed. */
 MMB_API mmb_status mmb_session_prefill(mmb_session* session, const int32_t* tokens, size_t n,
                                        float* logits, size_t logits_cap);
 
@@ -514,12 +517,15 @@ MMB_API mmb_status mmb_session_prefill_ex(mmb_session* session, const int32_t* t
  *  @param logits_stride floats between rows, >= vocab_size when logits is not NULL.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULLs, n == 0, a token out of range, a
  *  session listed twice); MMB_ERR_STATE_MISMATCH (sessions of different models);
- *  MMB_ERR_BUFFER_TOO_SMALL (stride < vocab_size); all checked before any state changes.
- *  Thread rules: no other call may use any of these sessions meanwhile. */
+ *  MMB_ERR_BUFFER_TOO_SMALL (stride < vocab_size); MMB_ERR_CONTEXT_FULL (a session at
+ *  its max_context); all checked before any state changes. Sessions may be at different
+ *  positions. Thread rules: no other call may use any of these sessions meanwhile. */
 MMB_API mmb_status mmb_step_batch(mmb_session* const* sessions, const int32_t* tokens, size_t n,
                                   float* logits, size_t logits_stride);
 
-/** Size in bytes of a saved state of this session (constant for a model).
+/** Size in bytes of a saved state of this session now: constant for a model without
+ *  attention layers; with them, it grows with the position (the keys and values of
+ *  the tokens consumed, in the session's kv_type, are saved too).
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
 MMB_API mmb_status mmb_session_state_size(const mmb_session* session, size_t* bytes);
 
@@ -537,10 +543,13 @@ MMB_API mmb_status mmb_session_state_save(const mmb_session* session, void* buf,
 /** Replaces the session's state with a saved one. On any error the session is unchanged.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL); MMB_ERR_FORMAT (not a state blob,
  *  truncated, checksum mismatch); MMB_ERR_STATE_MISMATCH (saved from another model);
- *  MMB_ERR_UNSUPPORTED (a newer major state version). */
+ *  MMB_ERR_UNSUPPORTED (a newer major state version); MMB_ERR_CONTEXT_FULL (the state
+ *  holds more tokens than this session's max_context); MMB_ERR_OUT_OF_MEMORY. A state
+ *  saved with the other kv_type is converted. */
 MMB_API mmb_status mmb_session_state_load(mmb_session* session, const void* buf, size_t size);
 
-/** Makes an independent copy of a session (same model, same state and position).
+/** Makes an independent copy of a session (same model, same state and position, same
+ *  max_context and kv_type; the used part of the KV cache is copied).
  *  @param session the session to copy.
  *  @param out receives the copy; the caller owns it.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY. */
