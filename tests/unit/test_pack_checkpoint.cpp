@@ -318,8 +318,8 @@ TEST_CASE("checkpoint inputs: paths, dialect detection and tokenizer files", "[p
   expect(dir.dir(), MMB_ERR_IO, "config.json: cannot open");
   test::write_text(dir.path("config.json"), "{\"n_layer\": 2}");
   expect(dir.dir(), MMB_ERR_FORMAT, "cannot tell the checkpoint's dialect");
-  test::write_text(dir.path("config.json"), "{\"model_type\": \"jamba\", \"hidden_size\": 16}");
-  expect(dir.dir(), MMB_ERR_UNSUPPORTED, "model_type \"jamba\" is not supported");
+  test::write_text(dir.path("config.json"), "{\"model_type\": \"zamba2\", \"hidden_size\": 16}");
+  expect(dir.dir(), MMB_ERR_UNSUPPORTED, "model_type \"zamba2\" is not supported");
   test::write_text(dir.path("config.json"), "{\"model_type\": 3}");
   expect(dir.dir(), MMB_ERR_FORMAT, "model_type: expected a string");
   test::write_text(dir.path("config.json"), "{\"format\": \"moemamba\",}");

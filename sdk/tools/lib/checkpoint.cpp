@@ -4,14 +4,20 @@
 #include "base/tensor_values.hpp"
 #include "bundle/tensor_table.hpp"
 #include "hf_falcon_mamba_config.hpp"
+#include "hf_granite_hybrid_config.hpp"
+#include "hf_jamba_config.hpp"
 #include "hf_mamba2_config.hpp"
 #include "hf_mamba_config.hpp"
+#include "hf_nemotron_h_config.hpp"
 #include "json_fields.hpp"
 #include "native_config.hpp"
 #include "packed_dtype.hpp"
+#include "tensor_slice.hpp"
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 
 namespace mmb {
@@ -58,7 +64,9 @@ Inputs locate(const std::string& input) {
   fail(MMB_ERR_INVALID_ARGUMENT, input, ": expected a checkpoint directory, a .safetensors file or a .safetensors.index.json file");
 }
 
-using TensorNames = std::vector<std::string> (*)(const std::string& native);
+// The names a native tensor may have in the checkpoint, preferred first; a name may denote
+// part of a checkpoint tensor (tensor_slice.hpp).
+using TensorNames = std::function<std::vector<std::string>(const std::string& native)>;
 
 std::vector<std::string> native_tensor_names(const std::string& native) { return {native}; }
 
@@ -85,14 +93,23 @@ Plan plan_for(const json& config, const std::string& what) {
     if (model_type == "mamba2") return {"hf-mamba2", parse_hf_mamba2_config(config, what), hf_mamba_tensor_names, "", {}};
     if (model_type == "falcon_mamba")
       return {"hf-falcon-mamba", parse_hf_falcon_mamba_config(config, what), hf_mamba_tensor_names, "", {}};
+    if (model_type == "jamba") return {"hf-jamba", parse_hf_jamba_config(config, what), hf_jamba_tensor_names, "", {}};
+    if (model_type == "nemotron_h")
+      return {"hf-nemotron-h", parse_hf_nemotron_h_config(config, what), hf_nemotron_h_tensor_names, "", {}};
+    if (model_type == "granitemoehybrid") {
+      ModelConfig c = parse_hf_granite_hybrid_config(config, what);
+      TensorNames names = [c](const std::string& native) { return hf_granite_hybrid_tensor_names(native, c); };
+      return {"hf-granite-hybrid", std::move(c), std::move(names), "", {}};
+    }
     fail(MMB_ERR_UNSUPPORTED, what, ": model_type \"", model_type,
-         "\" is not supported (pack reads \"mamba\", \"mamba2\", \"falcon_mamba\", mamba_ssm's config and the native "
-         "\"format\": \"moemamba\")");
+         "\" is not supported (pack reads \"mamba\", \"mamba2\", \"falcon_mamba\", \"granitemoehybrid\", \"jamba\", "
+         "\"nemotron_h\", mamba_ssm's config and the native \"format\": \"moemamba\")");
   }
   if (config.contains("d_model") && config.contains("n_layer"))
     return {"mamba_ssm", parse_mamba_ssm_config(config, what), hf_mamba_tensor_names, "", {}};
   fail(MMB_ERR_FORMAT, what, ": cannot tell the checkpoint's dialect: expected \"format\": \"moemamba\", "
-       "\"model_type\": \"mamba\" / \"mamba2\" / \"falcon_mamba\", or mamba_ssm's \"d_model\" and \"n_layer\"");
+       "\"model_type\": \"mamba\" / \"mamba2\" / \"falcon_mamba\" / \"granitemoehybrid\" / \"jamba\" / \"nemotron_h\", "
+       "or mamba_ssm's \"d_model\" and \"n_layer\"");
 }
 
 float read_element(const std::byte* p, SafetensorsDType t) {
@@ -142,8 +159,25 @@ std::string spec_shape(const TensorSpec& spec) {
 
 struct Match {
   const TensorSpec* spec;
-  const SafetensorsSet::Entry* entry;
+  SafetensorsTensor tensor;  // a whole tensor of the files, or part of one
+  const SafetensorsFile* file;
 };
+
+// The tensor a name denotes: a whole one, or part of one (tensor_slice.hpp).
+struct Found {
+  SafetensorsTensor tensor;
+  const SafetensorsSet::Entry* source;
+  bool part = false;
+};
+
+std::optional<Found> find_tensor(const SafetensorsSet& files, const std::string& name) {
+  if (const SafetensorsSet::Entry* e = files.find(name)) return Found{*e->tensor, e};
+  const std::optional<TensorSlice> slice = parse_sliced_name(name);
+  if (!slice) return std::nullopt;
+  const SafetensorsSet::Entry* e = files.find(slice->source);
+  if (!e) return std::nullopt;
+  return Found{slice_tensor(*e->tensor, *slice, e->file->path()), e, true};
+}
 
 // Pairs every tensor the config implies with one in the files; anything missing,
 // misshapen or left over is an error.
@@ -152,14 +186,15 @@ std::vector<Match> match_tensors(const Plan& plan, const std::vector<TensorSpec>
   std::vector<Match> matches;
   std::vector<std::string> missing;
   std::set<std::string> used;
+  std::map<const SafetensorsSet::Entry*, std::vector<std::span<const std::byte>>> parts;  // of each sliced source
   for (const TensorSpec& spec : specs) {
     const std::vector<std::string> names = plan.names(spec.name);
-    const SafetensorsSet::Entry* found = nullptr;
+    std::optional<Found> found;
     for (const std::string& name : names) {
-      const SafetensorsSet::Entry* e = files.find(name);
-      if (!e) continue;
-      if (found) fail(MMB_ERR_FORMAT, files.what(), ": holds both '", found->tensor->name, "' and '", name, "' for ", spec.name);
-      found = e;
+      std::optional<Found> f = find_tensor(files, name);
+      if (!f) continue;
+      if (found) fail(MMB_ERR_FORMAT, files.what(), ": holds both '", found->tensor.name, "' and '", name, "' for ", spec.name);
+      found = std::move(f);
     }
     if (!found) {
       std::string alternatives;
@@ -167,19 +202,22 @@ std::vector<Match> match_tensors(const Plan& plan, const std::vector<TensorSpec>
       missing.push_back(alternatives);
       continue;
     }
-    const SafetensorsTensor& t = *found->tensor;
+    const SafetensorsTensor& t = found->tensor;
+    const SafetensorsFile* file = found->source->file;
     if (!shape_fits(spec, t.shape))
-      fail(MMB_ERR_FORMAT, found->file->path(), ": tensor '", t.name, "' has shape ", shape_string(t.shape), " but ",
+      fail(MMB_ERR_FORMAT, file->path(), ": tensor '", t.name, "' has shape ", shape_string(t.shape), " but ",
            config_what, " implies ", spec_shape(spec), t.name == spec.name ? "" : cat(" (", spec.name, ")"));
-    used.insert(t.name);
-    matches.push_back({&spec, found});
+    used.insert(found->source->tensor->name);
+    if (found->part) parts[found->source].push_back(t.data);
+    matches.push_back({&spec, std::move(found->tensor), file});
   }
   if (!missing.empty())
     fail(MMB_ERR_FORMAT, files.what(), ": missing ", missing.size(), " tensor(s) that ", config_what, " implies: ", name_list(missing));
+  for (const auto& [source, spans] : parts) check_parts_tile(*source->tensor, spans, source->file->path());
 
   // A tied model saved with its head: harmless when the head is the embedding.
   if (plan.config.tie_embeddings) {
-    const SafetensorsTensor& embed = *matches.front().entry->tensor;  // tensor_specs starts with embed.weight
+    const SafetensorsTensor& embed = matches.front().tensor;  // tensor_specs starts with embed.weight
     for (const std::string& name : plan.names("lm_head.weight")) {
       const SafetensorsSet::Entry* head = files.find(name);
       if (!head) continue;
@@ -237,18 +275,18 @@ Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& op
     // The checkpoint's own dtype, judged on the tensors that follow it.
     std::set<SafetensorsDType> seen;
     for (const Match& m : matches)
-      if (!keeps_f32(m.spec->name)) seen.insert(m.entry->tensor->dtype);
+      if (!keeps_f32(m.spec->name)) seen.insert(m.tensor.dtype);
     if (seen.size() == 1 && same_dtype(*seen.begin())) weights = *same_dtype(*seen.begin());
   }
 
   uint64_t progress_done = 0, progress_total = 0;
-  for (const Match& m : matches) progress_total += m.entry->tensor->data.size();
+  for (const Match& m : matches) progress_total += m.tensor.data.size();
   report_progress(options.progress, 0, progress_total, "reading the checkpoint");
   for (const Match& m : matches) {
-    const SafetensorsTensor& t = *m.entry->tensor;
+    const SafetensorsTensor& t = m.tensor;
     CheckpointTensor out;
     out.name = m.spec->name;
-    out.source = cat(m.entry->file->path(), ": ", t.name);
+    out.source = cat(m.file->path(), ": ", t.name);
     out.dtype = packed_dtype(*m.spec, weights);
     out.shape = t.shape;
     if (same_dtype(t.dtype) == out.dtype) {

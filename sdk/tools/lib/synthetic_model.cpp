@@ -4,6 +4,7 @@
 #include "base/tensor_values.hpp"
 #include "packed_dtype.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -113,6 +114,61 @@ LayerConfig moe_layer(uint32_t n_experts, uint32_t top_k, uint32_t d_ff, ExpertA
   return l;
 }
 
+// An IBM Granite 4.0 H stack (GraniteMoeHybridForCausalLM; hf_granite_hybrid_config.hpp):
+// per decoder layer a mixer, Mamba-2 (heads of 64 channels, one group, d_conv 4) or, at
+// the listed decoder layers, attention without positions ("nope"), then the feed-forward:
+// routed SwiGLU experts (softmax over the top-k logits) plus the shared SwiGLU MLP, or,
+// with no experts, that MLP alone. What every published 4.0 H model shares: vocab 100352,
+// tied embeddings, RMS eps 1e-5, embedding_multiplier 12, residual_multiplier 0.22,
+// 128K context (max_position_embeddings 131072).
+struct GraniteShape {
+  uint32_t d_model = 0, decoder_layers = 0;
+  std::vector<uint32_t> attention_at;
+  uint32_t heads = 0, kv_heads = 0;  // of d_model / heads
+  float attention_multiplier = 0.0f;
+  uint32_t mamba_heads = 0, d_state = 0;
+  uint32_t experts = 0, top_k = 0, d_ff = 0, shared_ff = 0;  // experts 0: dense
+  float logits_scaling = 1.0f;
+};
+
+ModelConfig granite_hybrid(const GraniteShape& g) {
+  ModelConfig c;
+  c.d_model = g.d_model;
+  c.vocab_size = 100352;
+  c.norm_eps = 1e-5f;
+  c.embedding_scale = 12.0f;
+  c.residual_scale = 0.22f;
+  c.logits_divisor = g.logits_scaling;
+  c.context_length = 131072;
+  LayerConfig mamba2 = mamba2_layer(g.d_model);
+  mamba2.mamba2.d_inner = g.mamba_heads * 64;
+  mamba2.mamba2.n_heads = g.mamba_heads;
+  mamba2.mamba2.d_state = g.d_state;
+  mamba2.mamba2.norm_eps = c.norm_eps;
+  LayerConfig attention;
+  attention.kind = LayerKind::Attention;
+  attention.attention.n_heads = g.heads;
+  attention.attention.n_kv_heads = g.kv_heads;
+  attention.attention.head_dim = g.d_model / g.heads;
+  attention.attention.scale = g.attention_multiplier;
+  LayerConfig ffn;
+  if (g.experts) {
+    ffn = moe_layer(g.experts, g.top_k, g.d_ff, ExpertAct::SwiGLU);
+    ffn.moe.renorm = true;
+    ffn.moe.n_shared = 1;
+    ffn.moe.shared = {g.shared_ff, ExpertAct::SwiGLU};
+  } else {
+    ffn.kind = LayerKind::MLP;
+    ffn.mlp = {g.shared_ff, ExpertAct::SwiGLU};
+  }
+  for (uint32_t i = 0; i < g.decoder_layers; ++i) {
+    const bool attends = std::find(g.attention_at.begin(), g.attention_at.end(), i) != g.attention_at.end();
+    c.layers.push_back(attends ? attention : mamba2);
+    c.layers.push_back(ffn);
+  }
+  return c;
+}
+
 }  // namespace
 
 std::vector<float> SyntheticModel::values(const std::string& name) const {
@@ -210,6 +266,95 @@ ModelConfig named_shape(const std::string& name) {
     l.mamba.dt_bc_norm = InnerNorm::RMS;
     l.mamba.dt_bc_norm_eps = 1e-6f;
     c.layers.assign(64, l);
+  } else if (name == "nemotron-h-4b") {
+    // nvidia/Nemotron-H-4B-Base-8K (Megatron-Bridge's NemotronHModelProvider4B, NemotronHConfig
+    // defaults elsewhere): d_model 3072, 52 blocks "M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-"
+    // (24 Mamba-2, 4 attention, 24 MLP); Mamba-2 of 112 heads x 64 (d_inner 7168), d_state
+    // 128, 8 groups (gated norm per 896 channels), d_conv 4; attention of 32 query and 8
+    // key/value heads of 128, no RoPE; ReLU^2 MLPs of 12288; vocab 131072, untied, 8K context.
+    c.d_model = 3072;
+    c.vocab_size = 131072;
+    c.tie_embeddings = false;
+    c.context_length = 8192;
+    LayerConfig mamba2 = mamba2_layer(3072);
+    mamba2.mamba2.d_inner = 112 * 64;
+    mamba2.mamba2.n_heads = 112;
+    mamba2.mamba2.n_groups = 8;
+    LayerConfig attention;
+    attention.kind = LayerKind::Attention;
+    attention.attention.n_heads = 32;
+    attention.attention.n_kv_heads = 8;
+    attention.attention.head_dim = 128;
+    LayerConfig mlp;
+    mlp.kind = LayerKind::MLP;
+    mlp.mlp.d_ff = 12288;
+    mlp.mlp.act = ExpertAct::ReLU2;
+    for (char block : std::string("M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-"))
+      c.layers.push_back(block == 'M' ? mamba2 : block == '*' ? attention : mlp);
+  } else if (name == "granite-4.0-h-tiny") {
+    // ibm-granite/granite-4.0-h-tiny (7B total, 1B active), from its GGUF metadata as IBM
+    // publishes it on ollama (ollama.com/library/granite4:tiny-h: embedding_length 1536,
+    // block_count 40, head_count 12, attention.scale 0.0078125, expert_count 64,
+    // expert_used_count 6, feed_forward_length 512, expert_shared_feed_forward_length 1024,
+    // ssm.inner_size 3072, ssm.time_step_rank (= Mamba-2 heads) 48, ssm.state_size 128,
+    // ssm.group_count 1, logit_scale 6, residual_scale 0.22, embedding_scale 12, rms eps
+    // 1e-5, vocab 100352) and its config.json (num_key_value_heads 4, attention at decoder
+    // layers 5, 15, 25, 35, tie_word_embeddings true, max_position_embeddings 131072).
+    c = granite_hybrid({.d_model = 1536, .decoder_layers = 40, .attention_at = {5, 15, 25, 35}, .heads = 12,
+                        .kv_heads = 4, .attention_multiplier = 0.0078125f, .mamba_heads = 48, .d_state = 128,
+                        .experts = 64, .top_k = 6, .d_ff = 512, .shared_ff = 1024, .logits_scaling = 6.0f});
+  } else if (name == "granite-4.0-h-micro") {
+    // ibm-granite/granite-4.0-h-micro (3B, dense hybrid), from its config.json (as mirrored
+    // at huggingface.co/anuj6316/granite): hidden_size 2048, 40 layers with attention at 5,
+    // 15, 25, 35, num_attention_heads 32, num_key_value_heads 8, attention_multiplier
+    // 0.015625, mamba_n_heads 64 x mamba_d_head 64, mamba_d_state 128, mamba_n_groups 1,
+    // num_local_experts 0, intermediate_size 8192, logits_scaling 8, embedding_multiplier 12,
+    // max_position_embeddings 131072. The shared MLP width (8192, = intermediate_size, as in
+    // granite-4.0-h-1b), residual_multiplier 0.22, rms eps 1e-5 and tied embeddings are the
+    // family's values (the excerpt did not show them); they give the stated 3B parameters.
+    c = granite_hybrid({.d_model = 2048, .decoder_layers = 40, .attention_at = {5, 15, 25, 35}, .heads = 32,
+                        .kv_heads = 8, .attention_multiplier = 0.015625f, .mamba_heads = 64, .d_state = 128,
+                        .shared_ff = 8192, .logits_scaling = 8.0f});
+  } else if (name == "granite-4.0-h-1b") {
+    // ibm-granite/granite-4.0-h-1b: published as a hybrid (dense), from its GGUF metadata
+    // (ollama.com/library/granite4:1b-h: embedding_length 1536, block_count 40, head_count
+    // 12, attention.scale 0.0078125, expert_count 0, feed_forward_length and
+    // expert_shared_feed_forward_length 4096, ssm.inner_size 3072, ssm.time_step_rank 48,
+    // ssm.state_size 128, ssm.group_count 1, logit_scale 6, residual_scale 0.22,
+    // embedding_scale 12, vocab 100352) and its config.json (num_key_value_heads 4,
+    // attention at decoder layers 5, 15, 25, 35, tied, max_position_embeddings 131072).
+    c = granite_hybrid({.d_model = 1536, .decoder_layers = 40, .attention_at = {5, 15, 25, 35}, .heads = 12,
+                        .kv_heads = 4, .attention_multiplier = 0.0078125f, .mamba_heads = 48, .d_state = 128,
+                        .shared_ff = 4096, .logits_scaling = 6.0f});
+  } else if (name == "small-hybrid") {
+    // A few of every hybrid part, for fast tests: Mamba-2 (8 heads of 32, 2 groups), GQA
+    // attention with RoPE (4 query, 2 key/value heads of 32), an MoE of 8 SwiGLU experts
+    // (top 2, softmax renormalized) with a shared expert, a SwiGLU MLP; Granite's
+    // embedding / residual / logit multipliers; 2K context.
+    c.d_model = 128;
+    c.vocab_size = 512;
+    c.embedding_scale = 4.0f;
+    c.residual_scale = 0.5f;
+    c.logits_divisor = 2.0f;
+    c.context_length = 2048;
+    LayerConfig mamba2 = mamba2_layer(128);
+    mamba2.mamba2.n_heads = 8;
+    mamba2.mamba2.n_groups = 2;
+    mamba2.mamba2.d_state = 16;
+    LayerConfig attention;
+    attention.kind = LayerKind::Attention;
+    attention.attention.n_heads = 4;
+    attention.attention.n_kv_heads = 2;
+    attention.attention.head_dim = 32;
+    attention.attention.rotary_dim = 32;
+    LayerConfig moe = moe_layer(8, 2, 64, ExpertAct::SwiGLU);
+    moe.moe.renorm = true;
+    moe.moe.n_shared = 1;
+    moe.moe.shared = {128, ExpertAct::SwiGLU};
+    LayerConfig mlp;
+    mlp.kind = LayerKind::MLP;
+    mlp.mlp = {256, ExpertAct::SwiGLU};
+    c.layers = {mamba2, moe, attention, moe, mamba2, mlp};
   } else {
     std::string known;
     for (const auto& n : named_shapes()) known += (known.empty() ? "" : ", ") + n;
@@ -219,7 +364,9 @@ ModelConfig named_shape(const std::string& name) {
 }
 
 std::vector<std::string> named_shapes() {
-  return {"tiny", "tiny-parallel-routed", "mamba-130m", "moe-mamba-130m", "mamba2-130m", "mamba2-1.3b", "falcon-mamba-7b"};
+  return {"tiny",          "tiny-parallel-routed", "mamba-130m",         "moe-mamba-130m",
+          "mamba2-130m",   "mamba2-1.3b",          "falcon-mamba-7b",    "nemotron-h-4b",
+          "small-hybrid",  "granite-4.0-h-tiny",   "granite-4.0-h-micro", "granite-4.0-h-1b"};
 }
 
 }  // namespace mmb
