@@ -190,11 +190,14 @@ typedef struct mmb_runtime_options {
   int32_t job_mode;      /**< MMB_JOBS_*: who advances jobs; default MMB_JOBS_WORKER. */
   mmb_run_task_fn run_task; /**< Required with MMB_JOBS_HOST, else ignored. Called from the thread that submits a job or ends a task. */
   void* run_task_user_data; /**< Passed to run_task. */
-  /** Most bytes of session memory (recurrent state plus stepping scratch, see
-   *  mmb_runtime_get_session_memory()) resident at once over all sessions of this
-   *  runtime; 0 = no limit (default). Above it, idle sessions are paged out, least
-   *  recently used first: their state is compressed into host memory and restored
-   *  exactly on the next use. A request that cannot fit returns MMB_ERR_BUDGET. */
+  /** Most bytes of session memory (recurrent state plus stepping scratch, and the KV
+   *  cache of models with attention layers, see mmb_runtime_get_session_memory())
+   *  resident at once over all sessions of this runtime; 0 = no limit (default). Above
+   *  it, idle sessions are paged out, least recently used first: their state (and the
+   *  used part of their KV cache) is compressed into host memory and restored exactly
+   *  on the next use. A request that cannot fit returns MMB_ERR_BUDGET. A session's KV
+   *  cache grows while it is in use and is counted when the use ends: the budget may be
+   *  passed by the pages that use took until the next request makes room. */
   uint64_t session_memory_budget;
   /* Appended in 0.3 (absent from a struct_size of 96). */
   /** Where paged-out states go: NULL (default) keeps them compressed in the library's
@@ -580,8 +583,11 @@ MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t
                                 int32_t* tokens, size_t cap, size_t* n, uint32_t flags);
 
 /** The raw bytes of one token (may be part of a UTF-8 character; special tokens give
- *  their text). Size-then-copy; no NUL is added.
- *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token out of range, NULL); MMB_ERR_BUFFER_TOO_SMALL. */
+ *  their text). Size-then-copy; no NUL is added. Any id the model can output is
+ *  accepted: an id in [0, vocab_size) the tokenizer has no piece for (a padded or
+ *  unused row of the model's head) has no bytes.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token outside both the vocabulary and the
+ *  tokenizer's pieces, NULL); MMB_ERR_BUFFER_TOO_SMALL. */
 MMB_API mmb_status mmb_token_to_bytes(const mmb_model* model, int32_t token, char* buf, size_t cap,
                                       size_t* len);
 
@@ -601,7 +607,8 @@ MMB_API void mmb_detokenizer_destroy(mmb_detokenizer* detok);
  *  bytes wait, so `cap` >= 3 * token bytes + 3 always suffices (mmb_token_to_bytes()
  *  gives the token's bytes).
  *  @param detok the detokenizer.
- *  @param token the next token id.
+ *  @param token the next token id; an id the model can output without a tokenizer
+ *  piece (see mmb_token_to_bytes()) adds no text.
  *  @param buf receives the text.
  *  @param cap capacity of buf in bytes.
  *  @param len receives the bytes written (0 is common). No NUL is added.
@@ -815,7 +822,11 @@ MMB_API mmb_status mmb_job_options_init(mmb_job_options* options, size_t struct_
  *  bad struct_size, negative max_tokens, stop_text NULL with a length);
  *  MMB_ERR_BUSY (the session already runs an unfinished job); MMB_ERR_BUDGET (one
  *  session does not fit in the runtime's session memory budget at all);
- *  MMB_ERR_OUT_OF_MEMORY. Nothing is submitted on error.
+ *  MMB_ERR_CONTEXT_FULL (the prompt does not fit what is left of the session's
+ *  context); MMB_ERR_OUT_OF_MEMORY. Nothing is submitted on error. A job whose
+ *  generation reaches the end of the context finishes with MMB_ERR_CONTEXT_FULL after
+ *  the last token that fit (every emitted token is in the state); other jobs stepping
+ *  in the same batches are not affected.
  *  Thread rules: a session call (one at a time per session); with MMB_JOBS_HOST,
  *  run_task may be called from inside this call. */
 MMB_API mmb_status mmb_job_submit_text(mmb_session* session, mmb_sampler* sampler, const char* prompt,

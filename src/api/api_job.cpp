@@ -26,6 +26,9 @@ void submit(mmb_session* session, mmb_sampler* sampler, std::vector<int32_t> pro
   if (!session->runtime().pager().fits_alone(bytes))
     fail(MMB_ERR_BUDGET, "one session needs ", bytes, " bytes, more than the session memory budget");
   api::prepare_prompt(model, prompt);
+  if (prompt.size() > session->impl->context_left())
+    fail(MMB_ERR_CONTEXT_FULL, "the prompt of ", prompt.size(), " tokens does not fit the ", session->impl->context_left(),
+         " left in the session's context");
   JobLimits limits;
   limits.max_tokens = o.max_tokens;
   limits.stop_at_eos = o.stop_at_eos != 0;

@@ -4,6 +4,7 @@
 
 #include "runtime/detokenizer.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,6 +19,13 @@ void hand_out(const std::string& text, char* buf, size_t cap, size_t* len) {
   if (text.size() > cap || (!buf && !text.empty()))
     fail(MMB_ERR_BUFFER_TOO_SMALL, "output needs ", text.size(), " bytes, buffer has ", buf ? cap : 0);
   if (!text.empty()) std::memcpy(buf, text.data(), text.size());
+}
+
+// A token the text functions take: one the model can output (below vocab_size) or one
+// the tokenizer has a piece for.
+void check_output_token(const Model& model, int32_t token) {
+  const int64_t limit = std::max<int64_t>(model.tokenizer().n_pieces(), model.config().vocab_size);
+  if (token < 0 || token >= limit) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", limit, ")");
 }
 
 }  // namespace
@@ -60,8 +68,8 @@ MMB_API mmb_status mmb_token_to_bytes(const mmb_model* model, int32_t token, cha
     api::require(model, "model");
     api::require(len, "len");
     const Tokenizer& t = model->impl->tokenizer();
-    if (token < 0 || token >= t.n_pieces()) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", t.n_pieces(), ")");
-    std::string_view piece = t.piece(token);
+    check_output_token(*model->impl, token);
+    std::string_view piece = token < t.n_pieces() ? t.piece(token) : std::string_view();
     *len = piece.size();
     if (piece.size() > cap || (!buf && !piece.empty()))
       fail(MMB_ERR_BUFFER_TOO_SMALL, "token ", token, " needs ", piece.size(), " bytes, buffer has ", buf ? cap : 0);
@@ -91,10 +99,10 @@ MMB_API mmb_status mmb_detokenizer_push(mmb_detokenizer* detok, int32_t token, c
     api::require(detok, "detok");
     api::require(len, "len");
     const Tokenizer& t = detok->model->impl->tokenizer();
-    if (token < 0 || token >= t.n_pieces()) fail(MMB_ERR_INVALID_ARGUMENT, "token ", token, " is outside [0, ", t.n_pieces(), ")");
+    check_output_token(*detok->model->impl, token);
     Detokenizer trial = detok->impl;  // pushed on a copy: nothing is consumed if the buffer is short
     detok->pending.clear();
-    trial.push(token, detok->pending);
+    if (token < t.n_pieces()) trial.push(token, detok->pending);
     hand_out(detok->pending, buf, cap, len);
     detok->impl = trial;
   });

@@ -1,5 +1,7 @@
 #include "runtime/job.hpp"
 
+#include "base/error.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -31,6 +33,10 @@ size_t Job::prefill_chunk() {
 }
 
 int32_t Job::sample_next(bool* last) {
+  // Checked before sampling: a token is emitted only when it can enter the state, and a
+  // full session never reaches (and fails) the batched step of other jobs.
+  if (session_->context_left() == 0)
+    fail(MMB_ERR_CONTEXT_FULL, "the session's context of ", session_->context().max_tokens, " tokens is full");
   const Tokenizer& tokenizer = session_->model().tokenizer();
   const int32_t token = sampler_->sample(logits_.data(), logits_.size());
   if (limits_.stop_at_eos && token == tokenizer.eos_id()) return -1;
