@@ -37,9 +37,9 @@ LoadedModel load_model(const std::string& path, int32_t n_threads, int32_t backe
   return loaded;
 }
 
-SessionPtr create_session(mmb_model* model) {
+SessionPtr create_session(mmb_model* model, const mmb_session_options* options) {
   mmb_session* session = nullptr;
-  check(mmb_session_create(model, nullptr, &session), "creating a session");
+  check(mmb_session_create(model, options, &session), "creating a session");
   return SessionPtr(session);
 }
 

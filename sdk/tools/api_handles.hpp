@@ -40,7 +40,7 @@ LoadedModel load_model(const std::string& path, int32_t n_threads, int32_t backe
 // std::invalid_argument naming the value otherwise.
 int32_t parse_backend(std::string_view name);
 
-SessionPtr create_session(mmb_model* model);
+SessionPtr create_session(mmb_model* model, const mmb_session_options* options = nullptr);
 
 // The token ids of `text` (MMB_TOKENIZE_* flags).
 std::vector<int32_t> tokenize(const mmb_model* model, std::string_view text, uint32_t flags);

@@ -28,6 +28,7 @@ const std::vector<Option> kOptions = {
     {"out", "FILE", "the .npy file to write (required)"},
     {"threads", "N", "compute threads; 0 = one per core (default)"},
     {"backend", "NAME", "auto (default), cpu or cuda"},
+    {"kv", "TYPE", "f16 (default) or f32: the KV cache of a model with attention layers"},
 };
 
 struct Settings {
@@ -39,6 +40,7 @@ struct Settings {
   std::string out;
   int32_t threads = 0;
   int32_t backend = MMB_BACKEND_AUTO;
+  int32_t kv_type = MMB_KV_F16;
 };
 
 Settings read_settings(const Args& args) {
@@ -60,6 +62,9 @@ Settings read_settings(const Args& args) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  const std::string kv = args.get_string("kv", "f16");
+  if (kv != "f16" && kv != "f32") throw UsageError("--kv is f16 or f32, not " + kv);
+  s.kv_type = kv == "f32" ? MMB_KV_F32 : MMB_KV_F16;
   return s;
 }
 
@@ -80,7 +85,12 @@ int write_logits(const Settings& settings) {
     }
   }
 
-  const SessionPtr session = create_session(loaded.model.get());
+  mmb_session_options options;
+  check(mmb_session_options_init(&options, sizeof options), "session options");
+  options.kv_type = settings.kv_type;
+  // Room for every token even past the model's default context.
+  if (loaded.info.n_attention_layers && tokens.size() > loaded.info.context_length) options.max_context = tokens.size();
+  const SessionPtr session = create_session(loaded.model.get(), &options);
   std::vector<float> row(static_cast<size_t>(vocab));
   const auto start = std::chrono::steady_clock::now();
   {

@@ -85,7 +85,7 @@ def library_logits(bundle, tokens):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "logits.npy")
         subprocess.run([MMB, "logits", bundle, "--tokens", ",".join(map(str, tokens.tolist())), "--out", out,
-                        "--threads", "1"], check=True, capture_output=True)
+                        "--threads", "1", "--kv", "f32"], check=True, capture_output=True)
         return np.load(out).astype(np.float64)
 
 

@@ -1,7 +1,8 @@
 """The reproduction script (sdk/scripts/reproduce.sh --smoke) end to end: every model of
-both comparisons (Mamba: the paper's set and the designs; Mamba-2: Mamba-2, Mamba-2-MLP,
-MoE-Mamba-2) trains on the Brown corpus, every PNG, results table and curves file is
-written and names every model; plus the table's interpolation on a hand-made curve.
+the three comparisons (Mamba: the paper's set and the designs; Mamba-2: Mamba-2,
+Mamba-2-MLP, MoE-Mamba-2; hybrid: MoE-Mamba-2 with an attention layer) trains on the
+Brown corpus, every PNG, results table and curves file is written and names every model;
+plus the table's interpolation on a hand-made curve.
 
 Usage: test_experiment.py
 """
@@ -46,7 +47,7 @@ class SmokeRun(unittest.TestCase):
             configs = experiment.model_configs(dict(experiment.SMOKE), 8)
             steps = int(experiment.SMOKE["steps"])
             records = {}
-            # Both comparisons (Mamba and Mamba-2), each with its figures, table and curves.
+            # Every comparison (Mamba, Mamba-2, hybrid), each with its figures, table and curves.
             for sets, results_file, curves_file in experiment.COMPARISONS.values():
                 sets = [(fig, heading, [n.format(E=8) for n in order]) for fig, heading, _, order in sets]
                 for _, _, order in sets:
@@ -104,6 +105,8 @@ class FullSize(unittest.TestCase):
             self.assertLess(abs(active - base) / base, 0.02, name)
         self.assertGreater(counts["moe_mamba_32"][0], 3 * base)  # the experts are there
         self.assertGreater(counts["moe_mamba2_8"][0], 3 * base)
+        hybrid = MoEMamba(experiment.model_configs(sizes, 8)["hybrid_moe_mamba2_8"][1]).config["layers"]
+        self.assertEqual([l["kind"] for l in hybrid].count("attention"), 1)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,21 @@
 """Exported models give the same logits in PyTorch and in the C library (`mmb logits`):
-Mamba, MoE, MLP, parallel, routed-projection and Mamba-2 layers; and a trained
-MoE-Mamba-2 (its float32 weights after a few training steps, not only random ones).
+Mamba, MoE, MLP, parallel, routed-projection, Mamba-2 and attention layers (GQA, full and
+partial RoPE, biases, softmax scale) mixed in hybrids, relu2 feed-forwards, group-limited
+expert selection, the embedding/residual/logits scales; and a trained MoE-Mamba-2 and
+hybrid (their float32 weights after a few training steps, not only random ones).
 
 Usage: test_export_parity.py PATH_TO_MMB
 Tolerance: |torch_f64 - c_f32| <= 5e-5 * max(1, max|logit|) per logit, the f32
 rounding of a few dozen layers' accumulations (observed: 1e-6 to 6e-6).
+Models with attention: `mmb logits` steps a default session, whose KV cache holds keys
+and values as f16, and the kit's forward rounds them the same way (Attention.kv_dtype).
+Most logits then agree as closely, but a key or value within f32 rounding of an f16
+rounding midpoint rounds one f16 step apart on the two sides, which moves logits by up
+to ~4e-4 relative (one model in five of this test's size has one); these models are
+compared at ATTENTION_TOLERANCE (as the hybrid converter tests), and each also checks
+that its attention layers and RoPE move the logits far beyond it. Where the library
+was built as libmoemamba.so beside mmb, the Python binding steps the same models with an
+f32 KV cache, compared with the unrounded forward at TOLERANCE.
 """
 import os
 import subprocess
@@ -24,6 +35,7 @@ from random_weights import randomize  # noqa: E402
 
 MMB = os.environ.get("MMB_CLI", "")
 TOLERANCE = 5e-5
+ATTENTION_TOLERANCE = 1e-3
 
 CONFIGS = {
     "moe_mamba_top1_rms_tied": {
@@ -94,49 +106,151 @@ CONFIGS = {
         "d_model": 32, "vocab_size": 300, "layer_pattern": {"repeat": 2, "pattern": [
             {"kind": "mamba2", "n_heads": 4, "d_state": 16},
             {"kind": "moe", "n_experts": 8, "d_ff": 48, "expert": "relu"}]}},
+    # Hybrids: attention layers among Mamba, Mamba-2, MoE and MLP layers, by a pattern
+    # string. GQA g = 2, one attention layer with full RoPE and one without.
+    "hybrid_gqa_rope_and_none": {
+        "d_model": 32, "vocab_size": 300, "layer_pattern": {"pattern": "MRE2A-", "symbols": {
+            "M": {"kind": "mamba", "d_state": 8},
+            "R": {"kind": "attention", "n_heads": 4, "n_kv_heads": 2, "head_dim": 8, "rotary_dim": 8},
+            "E": {"kind": "moe", "n_experts": 4, "d_ff": 48, "expert": "relu2"},
+            "2": {"kind": "mamba2", "n_heads": 4, "d_state": 8},
+            "A": {"kind": "attention", "n_heads": 4, "n_kv_heads": 2},
+            "-": {"kind": "mlp", "d_ff": 40, "expert": "relu2"}}}},
+    # Every attention option (head_dim != d_model / n_heads, partial RoPE with its own
+    # theta, softmax scale, q/k/v and o biases, g = 1 and g = 4), group-limited routing
+    # with relu2 experts, and the embedding, residual and logits scales.
+    "attention_options_groups_scales": {
+        "d_model": 24, "vocab_size": 280, "norm": "layer", "tie_embeddings": False, "embedding_scale": 1.7,
+        "residual_scale": 0.6, "logits_divisor": 1.3, "context_length": 64, "layers": [
+            {"kind": "attention", "n_heads": 3, "head_dim": 10, "rotary_dim": 6, "rope_theta": 500.0,
+             "scale": 0.2, "qkv_bias": True, "out_bias": True},
+            {"kind": "moe", "n_experts": 8, "top_k": 2, "d_ff": 16, "expert": "relu2", "router": "sigmoid",
+             "sel_bias": True, "renorm": True, "routed_scale": 2.0, "n_groups": 4, "topk_groups": 2},
+            {"kind": "mamba", "d_state": 4},
+            {"kind": "attention", "n_heads": 4, "n_kv_heads": 1, "head_dim": 6, "rotary_dim": 4}]},
 }
+
+
+def random_model(name):
+    """CONFIGS[name] in float64 with random weights, and 37 random tokens."""
+    i = list(CONFIGS).index(name)
+    torch.manual_seed(i)
+    model = MoEMamba(CONFIGS[name]).double().eval()
+    randomize(model, 10 + i)
+    tokens = torch.randint(0, model.config["vocab_size"], (1, 37), generator=torch.Generator().manual_seed(i))
+    return model, tokens
+
+
+def native_binding():
+    """The Python binding (bindings/python) on the library built beside MMB
+    (BUILD/src/libmoemamba.so for BUILD/sdk/tools/mmb; MOEMAMBA_LIB overrides), or None
+    when either is missing or the binding has no KV cache type option."""
+    lib = os.environ.get("MOEMAMBA_LIB") or os.path.join(os.path.dirname(os.path.abspath(MMB)), "..", "..", "src",
+                                                         "libmoemamba.so")
+    if not os.path.exists(lib):
+        return None
+    os.environ["MOEMAMBA_LIB"] = lib
+    sys.path.insert(0, os.path.join(__file__.rsplit("/sdk/", 1)[0], "bindings", "python"))
+    try:
+        import moemamba
+        moemamba.KvType.F32
+    except (ImportError, OSError, AttributeError):
+        return None
+    return moemamba
 
 
 class ExportParity(unittest.TestCase):
     def test_logits_match_c_library(self):
         self.assertTrue(os.path.exists(MMB), f"set MMB_CLI to the mmb program (got {MMB!r})")
-        for i, (name, config) in enumerate(CONFIGS.items()):
+        for name in CONFIGS:
             with self.subTest(name):
-                torch.manual_seed(i)
-                model = MoEMamba(config).double().eval()
-                randomize(model, 10 + i)
-                V = model.config["vocab_size"]
-                tokens = torch.randint(0, V, (1, 37), generator=torch.Generator().manual_seed(i))
+                model, tokens = random_model(name)
+                tolerance = self.as_default_session(model)
                 with torch.no_grad():
                     expected = model(tokens)[0].numpy()
                 err = self.c_logits_error(model, tokens, expected, name)
-                self.assertLessEqual(err, TOLERANCE * max(1.0, np.abs(expected).max()))
+                self.assertLessEqual(err, tolerance * max(1.0, np.abs(expected).max()))
                 # Non-trivial logits: agreeing near-zero outputs would prove little.
                 self.assertGreater(np.abs(expected).max(), 0.1)
+                if model.attention_layers():
+                    self.assert_attention_matters(model, tokens, expected, tolerance)
 
-    def test_trained_moe_mamba2_matches_c_library(self):
+    def test_attention_with_f32_kv_cache_within_5e_5(self):
+        """Sessions whose KV cache is f32 (through the Python binding, `mmb logits` has no
+        such option) agree with the kit's unrounded forward at TOLERANCE, as models
+        without attention do."""
+        moemamba = native_binding()
+        if moemamba is None:
+            self.skipTest("no libmoemamba.so beside mmb, or a Python binding without KvType")
+        for name in CONFIGS:
+            model, tokens = random_model(name)
+            if not model.attention_layers():
+                continue
+            with self.subTest(name), tempfile.TemporaryDirectory() as tmp:
+                with torch.no_grad():
+                    expected = model(tokens)[0].numpy()
+                export(model, os.path.join(tmp, "ck"))
+                bundle = os.path.join(tmp, "m.mmb")
+                pack(MMB, os.path.join(tmp, "ck"), bundle, "f32", "none")
+                with moemamba.Runtime(n_threads=1, backend=moemamba.BACKEND_CPU) as rt, \
+                        moemamba.Model.load_file(rt, bundle) as m, \
+                        moemamba.Session(m, kv_type=moemamba.KvType.F32) as session:
+                    got = np.stack([np.asarray(session.step_logits(t), dtype=np.float64)
+                                    for t in tokens[0].tolist()])
+                err = np.abs(got - expected).max()
+                print(f"{name}, f32 KV cache: max |torch - C| = {err:.3g} (max |logit| {np.abs(expected).max():.3g})")
+                self.assertLessEqual(err, TOLERANCE * max(1.0, np.abs(expected).max()))
+
+    def test_trained_models_match_c_library(self):
         # A few AdamW steps of the kit's own trainer move every weight away from its
-        # initialisation (A_log, dt_bias, norm and router included).
+        # initialisation (A_log, dt_bias, norm, router and attention included).
         self.assertTrue(os.path.exists(MMB), f"set MMB_CLI to the mmb program (got {MMB!r})")
         from moemamba_kit import train
-        torch.manual_seed(5)
-        config = CONFIGS["moe_mamba2_top1"]
-        a = train.parse_args(["--config", "x", "--data", "x", "--valid", "x", "--tokenizer", "x", "--out", "x",
-                              "--steps", "8", "--warmup", "1", "--lr", "3e-3"])
-        model = train.build_model(config, a)
-        opt = train.make_optimizer(model, a)
-        gen = torch.Generator().manual_seed(5)
-        data = torch.randint(0, 300, (4000,), generator=gen).numpy()
-        model.train()
-        for step in range(a.steps):
-            x, y = train.batches(data, 4, 32, gen)
-            train.train_step(model, opt, x, y, step, a)
-        model = model.double().eval()
-        tokens = torch.randint(0, 300, (1, 45), generator=gen)
-        with torch.no_grad():
-            expected = model(tokens)[0].numpy()
-        err = self.c_logits_error(model, tokens, expected, "trained_moe_mamba2")
-        self.assertLessEqual(err, TOLERANCE * max(1.0, np.abs(expected).max()))
+        for name in ("moe_mamba2_top1", "hybrid_gqa_rope_and_none"):
+            with self.subTest(name):
+                torch.manual_seed(5)
+                a = train.parse_args(["--config", "x", "--data", "x", "--valid", "x", "--tokenizer", "x",
+                                      "--out", "x", "--steps", "8", "--warmup", "1", "--lr", "3e-3"])
+                model = train.build_model(CONFIGS[name], a)
+                opt = train.make_optimizer(model, a)
+                gen = torch.Generator().manual_seed(5)
+                data = torch.randint(0, 300, (4000,), generator=gen).numpy()
+                model.train()
+                for step in range(a.steps):
+                    x, y = train.batches(data, 4, 32, gen)
+                    train.train_step(model, opt, x, y, step, a)
+                model = model.double().eval()
+                tolerance = self.as_default_session(model)
+                tokens = torch.randint(0, 300, (1, 45), generator=gen)
+                with torch.no_grad():
+                    expected = model(tokens)[0].numpy()
+                err = self.c_logits_error(model, tokens, expected, f"trained_{name}")
+                self.assertLessEqual(err, tolerance * max(1.0, np.abs(expected).max()))
+
+    @staticmethod
+    def as_default_session(model):
+        """Rounds the attention layers' keys and values to f16 as a default native
+        session's KV cache; returns the model's tolerance."""
+        for attn in model.attention_layers():
+            attn.kv_dtype = torch.float16
+        return ATTENTION_TOLERANCE if model.attention_layers() else TOLERANCE
+
+    def assert_attention_matters(self, model, tokens, expected, tolerance):
+        """Without its attention layers' output, or with RoPE off, the model's logits move
+        by over 20x the tolerance: the comparison would catch a wrong attention layer."""
+        bound = 20 * tolerance * max(1.0, np.abs(expected).max())
+        for attn in model.attention_layers():
+            with torch.no_grad():
+                saved = attn.o_proj.weight.clone()
+                attn.o_proj.weight.zero_()
+                moved = np.abs(model(tokens)[0].numpy() - expected).max()
+                attn.o_proj.weight.copy_(saved)
+                self.assertGreater(moved, bound, "an attention layer's output")
+                rotary_dim, attn.rotary_dim = attn.rotary_dim, 0
+                if rotary_dim:
+                    moved = np.abs(model(tokens)[0].numpy() - expected).max()
+                    self.assertGreater(moved, bound, "RoPE")
+                attn.rotary_dim = rotary_dim
 
     def c_logits_error(self, model, tokens, expected, name):
         """max |logits of `mmb logits` on the exported model - expected|."""
