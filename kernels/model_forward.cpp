@@ -255,6 +255,9 @@ struct Pass {
           break;
         case LayerKind::MoE: moe(lc, dl); break;
         case LayerKind::MLP: feed_forward(lc.mlp, dl.mlp, s.out); break;
+        case LayerKind::Mamba2:
+        case LayerKind::Attention:
+          break;  // CudaBackend::unsupported() keeps such models off the device
       }
       add_rows(stream, s.residual, d, s.out, d, d, n);
     }

@@ -126,6 +126,14 @@ type ModelInfo struct {
 	NExperts, TopK, BosID, EosID, PadID, UnkID                       int
 	ParamsTotal, ParamsActive, StateBytes, Fingerprint               uint64
 	Name                                                             string
+	// NAttentionLayers counts the attention blocks (0: the session state is constant in size).
+	NAttentionLayers int
+	// ContextLength is a session's default context limit (SessionOptions.MaxContext 0);
+	// 0 for a model without attention layers.
+	ContextLength int
+	// KVValuesPerToken is the key and value elements one token adds to a session's KV
+	// cache (2 or 4 bytes each, by KVType); 0 without attention layers.
+	KVValuesPerToken uint64
 }
 
 // Model is an immutable loaded bundle, safe to share across goroutines.
@@ -215,6 +223,8 @@ func (m *Model) Info() (ModelInfo, error) {
 		PadID: int(i.pad_id), UnkID: int(i.unk_id), ParamsTotal: uint64(i.params_total),
 		ParamsActive: uint64(i.params_active), StateBytes: uint64(i.state_bytes),
 		Fingerprint: uint64(i.fingerprint), Name: C.GoString(i.name),
+		NAttentionLayers: int(i.n_attention_layers), ContextLength: int(i.context_length),
+		KVValuesPerToken: uint64(i.kv_values_per_token),
 	}, nil
 }
 
@@ -253,24 +263,9 @@ type Session struct {
 	host  *hostTasks
 }
 
-// NewSession opens a session on the model.
+// NewSession opens a session on the model with the default options (see NewSessionWith).
 func (m *Model) NewSession() (*Session, error) {
-	info, err := m.Info()
-	if err != nil {
-		return nil, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.p == nil {
-		return nil, ErrClosed
-	}
-	var p *C.mmb_session
-	if err := call(func() C.mmb_status { return C.mmb_session_create(m.p, nil, &p) }); err != nil {
-		return nil, err
-	}
-	s := newSession(p, info.VocabSize)
-	s.host = m.host
-	return s, nil
+	return m.NewSessionWith(SessionOptions{})
 }
 
 func newSession(p *C.mmb_session, vocab int) *Session {
@@ -326,6 +321,16 @@ func (s *Session) Prefill(tokens []int32, logits []float32) error {
 		return C.mmb_session_prefill(s.p, (*C.int32_t)(unsafe.Pointer(&tokens[0])), C.size_t(len(tokens)),
 			floatPtr(logits), C.size_t(len(logits)))
 	})
+}
+
+// Reset puts the session back at position 0 (an empty state and context).
+func (s *Session) Reset() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return ErrClosed
+	}
+	return call(func() C.mmb_status { return C.mmb_session_reset(s.p) })
 }
 
 // Position is the number of tokens fed so far.

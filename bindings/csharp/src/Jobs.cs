@@ -423,7 +423,7 @@ namespace Moemamba
                 string name = Marshal.PtrToStringAnsi(Native.mmb_status_string(status));
                 if (status == Native.ErrCancelled) return new MoemambaException(status, name, "the job was cancelled");
                 string message = _sink != null ? _sink.Message : null;
-                return new MoemambaException(status, name, message ?? "the job failed (give it onEvent to receive the library's message)");
+                return MoemambaException.For(status, name, message ?? "the job failed (give it onEvent to receive the library's message)");
             }
         }
     }

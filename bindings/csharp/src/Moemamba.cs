@@ -7,8 +7,9 @@ using System.Text;
 
 namespace Moemamba
 {
-    /// <summary>A failed library call: its status code, its name and mmb_last_error().</summary>
-    public sealed class MoemambaException : Exception
+    /// <summary>A failed library call: its status code, its name and mmb_last_error().
+    /// A status of Native.ErrContextFull comes as its subclass ContextFullException.</summary>
+    public class MoemambaException : Exception
     {
         public MoemambaException(int status, string name, string detail)
             : base(name + ": " + detail) { Status = status; StatusName = name; Detail = detail; }
@@ -16,12 +17,18 @@ namespace Moemamba
         public string StatusName { get; private set; }
         public string Detail { get; private set; }
 
+        /// <summary>The exception for a status: ContextFullException for Native.ErrContextFull.</summary>
+        public static MoemambaException For(int status, string name, string detail)
+        {
+            if (status == Native.ErrContextFull) return new ContextFullException(name, detail);
+            return new MoemambaException(status, name, detail);
+        }
+
         // The message is thread-local: read it right after the failing call.
         internal static void Check(int status)
         {
             if (status == Native.Ok) return;
-            throw new MoemambaException(status, Marshal.PtrToStringAnsi(Native.mmb_status_string(status)),
-                                        Utf8(Native.mmb_last_error()));
+            throw For(status, Marshal.PtrToStringAnsi(Native.mmb_status_string(status)), Utf8(Native.mmb_last_error()));
         }
 
         internal static string Utf8(IntPtr p)
@@ -33,6 +40,24 @@ namespace Moemamba
             Marshal.Copy(p, bytes, 0, n);
             return Encoding.UTF8.GetString(bytes);
         }
+    }
+
+    /// <summary>Native.ErrContextFull: the session's context (its maxContext) cannot take
+    /// these tokens, and nothing was consumed. Reset the session, or use one with a larger
+    /// context. Only models with attention layers have a context limit.</summary>
+    public sealed class ContextFullException : MoemambaException
+    {
+        public ContextFullException(string name, string detail) : base(Native.ErrContextFull, name, detail) { }
+    }
+
+    /// <summary>Element type of a session's KV cache (MMB_KV_*): how the attention layers
+    /// store each key and value.</summary>
+    public enum KvType
+    {
+        /// <summary>Half precision, 2 bytes per value (the default).</summary>
+        F16 = 0,
+        /// <summary>Single precision, 4 bytes per value.</summary>
+        F32 = 1
     }
 
     /// <summary>Base of every owned C object: released once, errors after Dispose.</summary>
@@ -184,10 +209,18 @@ namespace Moemamba
             return tokens;
         }
 
-        public Session CreateSession()
+        /// <summary>A new session at position 0. For models with attention layers: maxContext, the
+        /// most tokens it can consume (0: Info.ContextLength; at most 16777216), after which
+        /// stepping throws ContextFullException and consumes nothing; kvType, how its KV cache
+        /// stores keys and values. Other models ignore both.</summary>
+        public Session CreateSession(ulong maxContext = 0, KvType kvType = KvType.F16)
         {
+            var o = new SessionOptions();
+            MoemambaException.Check(Native.mmb_session_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(SessionOptions))));
+            o.MaxContext = maxContext;
+            o.KvType = (int)kvType;
             IntPtr p;
-            MoemambaException.Check(Native.mmb_session_create(Ptr, IntPtr.Zero, out p));
+            MoemambaException.Check(Native.mmb_session_create(Ptr, ref o, out p));
             return new Session(p, Info.VocabSize) { Host = Host };
         }
 
@@ -228,6 +261,9 @@ namespace Moemamba
             MoemambaException.Check(Native.mmb_step_batch(ptrs, tokens, (UIntPtr)sessions.Length, logits,
                 (UIntPtr)(logits == null ? 0 : stride)));
         }
+
+        /// <summary>Back to position 0 (an empty state and context).</summary>
+        public void Reset() { MoemambaException.Check(Native.mmb_session_reset(Ptr)); }
 
         public ulong Position
         {

@@ -47,6 +47,22 @@ namespace Moemamba
         public int PadId; public int UnkId; public int WeightDtype; public ulong ParamsTotal; public ulong ParamsActive;
         public ulong WeightBytes; public ulong ActiveWeightBytes; public ulong StateBytes; public ulong Fingerprint;
         public IntPtr NamePtr;
+        // Appended in 0.5: attention layers.
+        /// <summary>Attention blocks (0: the session state is constant in size).</summary>
+        public int NAttentionLayers;
+        /// <summary>A session's default context limit (maxContext 0); 0 for a model without attention layers.</summary>
+        public uint ContextLength;
+        /// <summary>Key and value elements one token adds to a session's KV cache (2 or 4 bytes each, by KvType).</summary>
+        public ulong KvValuesPerToken;
+    }
+
+    /// <summary>mmb_session_options; Model.CreateSession fills it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SessionOptions
+    {
+        public uint StructSize; public uint Flags;
+        // Appended in 0.5: the context of models with attention layers.
+        public ulong MaxContext; public int KvType; public uint Reserved;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -107,7 +123,7 @@ namespace Moemamba
         public const string Library = "moemamba";
 #endif
         public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrBackend = 6, ErrCancelled = 7,
-                         ErrBufferTooSmall = 8, ErrBusy = 11, ErrBudget = 12;
+                         ErrBufferTooSmall = 8, ErrBusy = 11, ErrBudget = 12, ErrContextFull = 13;
         public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
 
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
@@ -123,8 +139,11 @@ namespace Moemamba
         [DllImport(Library)] public static extern int mmb_model_load_memory(IntPtr rt, byte[] data, UIntPtr size, ref LoadOptions o, out IntPtr model);
         [DllImport(Library)] public static extern int mmb_model_get_info(IntPtr model, ref ModelInfo info);
         [DllImport(Library)] public static extern void mmb_model_destroy(IntPtr model);
+        [DllImport(Library)] public static extern int mmb_session_options_init(ref SessionOptions o, UIntPtr structSize);
         [DllImport(Library)] public static extern int mmb_session_create(IntPtr model, IntPtr options, out IntPtr session);
+        [DllImport(Library)] public static extern int mmb_session_create(IntPtr model, ref SessionOptions options, out IntPtr session);
         [DllImport(Library)] public static extern void mmb_session_destroy(IntPtr session);
+        [DllImport(Library)] public static extern int mmb_session_reset(IntPtr session);
         [DllImport(Library)] public static extern int mmb_session_get_position(IntPtr session, out ulong position);
         [DllImport(Library)] public static extern int mmb_session_step(IntPtr session, int token, float[] logits, UIntPtr cap);
         [DllImport(Library)] public static extern int mmb_session_prefill(IntPtr session, int[] tokens, UIntPtr n, float[] logits, UIntPtr cap);

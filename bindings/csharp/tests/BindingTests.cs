@@ -1,5 +1,8 @@
 // Self-contained test runner for the C# binding: real library, real bundle.
-// Usage: mono BindingTests.exe BUNDLE MMB_CLI
+// Usage: mono BindingTests.exe BUNDLE MMB_CLI [HYBRID_BUNDLE]
+//   BUNDLE: `mmb synth --shape tiny --seed 3`; HYBRID_BUNDLE: `mmb synth --shape small-hybrid`
+//   (made with MMB_CLI when not given). The layout test reads MOEMAMBA_LAYOUT_C (the path
+//   of bindings/rust/sys/tests/layout.c) and MOEMAMBA_INCLUDE_DIR.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -233,6 +236,7 @@ static partial class BindingTests
         }
         RunJobTests();
         RunBackendTests();
+        RunContextTests(args);
         Console.WriteLine("{0} passed, {1} failed", s_passed, s_failed);
         return s_failed == 0 ? 0 : 1;
     }

@@ -13,22 +13,24 @@ time budget (Runtime(job_mode=JOBS_FRAME)) and delivers their events.
 Thread rules follow the header: share a Runtime or Model between threads freely; give
 each thread its own Session, Sampler and Detokenizer (each also locks itself, so misuse
 waits instead of crashing). Failures raise MoemambaError(status, message); using an
-object after close() raises it too.
+object after close() raises it too. A session of a model with attention layers has a
+context limit (Model.session(max_context=...)): a token past it raises
+ContextFullError, a MoemambaError with Status.CONTEXT_FULL.
 """
 from . import _native
-from .errors import MoemambaError, Status
+from .errors import ContextFullError, MoemambaError, Status
 from .job import EventKind, Job, JobEvent, JobState
 from .model import Model, ModelInfo
 from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, Backend,
                       BackendInfo, FrameStats, Runtime, SessionMemory, Task)
 from .sampler import Sampler, default_params
-from .session import Piece, Session, step_batch
+from .session import KvType, Piece, Session, step_batch
 from .text import Detokenizer
 
-__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME",
-           "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "Model", "ModelInfo", "MoemambaError", "Piece",
-           "Runtime", "Sampler", "Session", "SessionMemory", "Status", "Task", "default_params", "step_batch",
-           "version"]
+__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "ContextFullError", "Detokenizer",
+           "EventKind", "FrameStats", "JOBS_FRAME", "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "KvType",
+           "Model", "ModelInfo", "MoemambaError", "Piece", "Runtime", "Sampler", "Session", "SessionMemory", "Status",
+           "Task", "default_params", "step_batch", "version"]
 
 
 def version():

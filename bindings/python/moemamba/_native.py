@@ -26,6 +26,8 @@ MMB_JOBS_HOST = 2
 MMB_BACKEND_AUTO = 0
 MMB_BACKEND_CPU = 1
 MMB_BACKEND_CUDA = 2
+MMB_KV_F16 = 0
+MMB_KV_F32 = 1
 
 status_t = c_int32
 
@@ -102,7 +104,16 @@ class mmb_model_info(Structure):
                 ("bos_id", c_int32), ("eos_id", c_int32), ("pad_id", c_int32), ("unk_id", c_int32),
                 ("weight_dtype", c_int32), ("params_total", c_uint64), ("params_active", c_uint64),
                 ("weight_bytes", c_uint64), ("active_weight_bytes", c_uint64),
-                ("state_bytes", c_uint64), ("fingerprint", c_uint64), ("name", c_char_p)]
+                ("state_bytes", c_uint64), ("fingerprint", c_uint64), ("name", c_char_p),
+                # Appended in 0.5: attention layers.
+                ("n_attention_layers", c_int32), ("context_length", c_uint32),
+                ("kv_values_per_token", c_uint64)]
+
+
+class mmb_session_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("flags", c_uint32),
+                # Appended in 0.5: the context of models with attention layers.
+                ("max_context", c_uint64), ("kv_type", c_int32), ("reserved", c_uint32)]
 
 
 class mmb_sampler_params(Structure):
@@ -183,7 +194,8 @@ _SIGNATURES = {
     "mmb_model_get_info": (status_t, [model_p, POINTER(mmb_model_info)]),
     "mmb_model_get_meta": (status_t, [model_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
     "mmb_model_destroy": (None, [model_p]),
-    "mmb_session_create": (status_t, [model_p, c_void_p, POINTER(session_p)]),
+    "mmb_session_options_init": (status_t, [POINTER(mmb_session_options), c_size_t]),
+    "mmb_session_create": (status_t, [model_p, POINTER(mmb_session_options), POINTER(session_p)]),
     "mmb_session_destroy": (None, [session_p]),
     "mmb_session_reset": (status_t, [session_p]),
     "mmb_session_get_position": (status_t, [session_p, POINTER(c_uint64)]),

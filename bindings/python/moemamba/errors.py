@@ -19,6 +19,7 @@ class Status(enum.IntEnum):
     INTERNAL = 10
     BUSY = 11
     BUDGET = 12
+    CONTEXT_FULL = 13
 
 
 class MoemambaError(Exception):
@@ -35,11 +36,25 @@ class MoemambaError(Exception):
         super().__init__(f"{self.status_name}: {message}")
 
 
+class ContextFullError(MoemambaError):
+    """Status.CONTEXT_FULL: the session's context (its max_context) cannot take these
+    tokens, and nothing was consumed. Reset the session, or use one with a larger
+    context. Only models with attention layers have a context limit."""
+
+
+def error(status, message):
+    """The MoemambaError for a status: ContextFullError for Status.CONTEXT_FULL."""
+    if status == Status.CONTEXT_FULL:
+        return ContextFullError(status, message)
+    return MoemambaError(status, message)
+
+
 def check(status):
-    """Raises MoemambaError for a failed status, with mmb_last_error() of this thread
-    (ctypes makes the call and this read on the same thread)."""
+    """Raises MoemambaError (ContextFullError for Status.CONTEXT_FULL) for a failed
+    status, with mmb_last_error() of this thread (ctypes makes the call and this read on
+    the same thread)."""
     if status != _native.MMB_OK:
-        raise MoemambaError(status, _native.lib.mmb_last_error().decode("utf-8", "replace"))
+        raise error(status, _native.lib.mmb_last_error().decode("utf-8", "replace"))
 
 
 def closed(what):

@@ -8,7 +8,7 @@ import weakref
 from collections import namedtuple
 
 from . import _native
-from .errors import MoemambaError, Status, check, closed
+from .errors import MoemambaError, Status, check, closed, error
 
 
 class JobState(enum.IntEnum):
@@ -314,4 +314,4 @@ class Job:
             return MoemambaError(self._status, "the job was cancelled")
         message = (self._sink.message if self._sink is not None else None) or \
             "the job failed (pass on_event to receive the library's message)"
-        return MoemambaError(self._status, message)
+        return error(self._status, message)

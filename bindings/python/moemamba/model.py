@@ -7,13 +7,18 @@ from collections import namedtuple
 from . import _native
 from ._owner import HandleOwner
 from .errors import MoemambaError, check, closed
+from .session import KvType, Session
 
 ModelInfo = namedtuple("ModelInfo", [
     "vocab_size", "d_model", "n_layers", "n_mamba_layers", "n_moe_layers", "n_mlp_layers",
     "n_experts", "top_k", "bos_id", "eos_id", "pad_id", "unk_id", "weight_dtype",
     "params_total", "params_active", "weight_bytes", "active_weight_bytes", "state_bytes",
-    "fingerprint", "name"])
-ModelInfo.__doc__ = "What a model is (mmb_model_info); token ids are -1 when absent."
+    "fingerprint", "name", "n_attention_layers", "context_length", "kv_values_per_token"])
+ModelInfo.__doc__ = """What a model is (mmb_model_info); token ids are -1 when absent.
+n_attention_layers: attention blocks (0: the session state is constant in size);
+context_length: a session's default context limit (0 without attention layers);
+kv_values_per_token: key and value elements one token adds to a session's KV cache (2 or
+4 bytes each, by KvType)."""
 
 
 class Model(HandleOwner):
@@ -107,10 +112,13 @@ class Model(HandleOwner):
         check(_native.lib.mmb_token_to_bytes(self.handle, token, buf, len(buf), ctypes.byref(length)))
         return buf.raw[:length.value]
 
-    def session(self):
-        """A new session at position 0."""
-        from .session import Session
-        return Session(self)
+    def session(self, max_context=0, kv_type=KvType.F16):
+        """A new session at position 0. For models with attention layers: max_context, the
+        most tokens it can consume (0: info.context_length; at most 16777216), after which
+        stepping raises ContextFullError and consumes nothing; kv_type, how its KV cache
+        stores keys and values (KvType.F16, the default, or KvType.F32). Other models
+        ignore both."""
+        return Session(self, max_context=max_context, kv_type=kv_type)
 
     def detokenizer(self):
         from .text import Detokenizer

@@ -1,6 +1,7 @@
 """A session: one stream of recurrent state over a model; stepping, prefill, batches,
 state save/load/fork and generation."""
 import ctypes
+import enum
 import threading
 from collections import namedtuple
 from contextlib import ExitStack
@@ -9,6 +10,14 @@ from . import _buffers, _native
 from ._owner import HandleOwner
 from .errors import MoemambaError, Status, check, closed
 from .job import EventSink, Job, delivering, job_options, register, unregister
+
+
+class KvType(enum.IntEnum):
+    """Element type of a session's KV cache (MMB_KV_*): how the attention layers store
+    each key and value."""
+    F16 = _native.MMB_KV_F16  # half precision, 2 bytes per value (the default)
+    F32 = _native.MMB_KV_F32  # single precision, 4 bytes per value
+
 
 Piece = namedtuple("Piece", ["token", "text"])
 Piece.__doc__ = "One step of a stream: the token chosen (None for the final flush) and the text it completed."
@@ -21,10 +30,14 @@ class Session(HandleOwner):
 
     _destroy_name = "mmb_session_destroy"
 
-    def __init__(self, model, handle=None):
+    def __init__(self, model, handle=None, *, max_context=0, kv_type=KvType.F16):
         if handle is None:
+            options = _native.mmb_session_options()
+            check(_native.lib.mmb_session_options_init(ctypes.byref(options), ctypes.sizeof(options)))
+            options.max_context = max_context
+            options.kv_type = KvType(kv_type)
             handle = _native.session_p()
-            check(_native.lib.mmb_session_create(model.handle, None, ctypes.byref(handle)))
+            check(_native.lib.mmb_session_create(model.handle, ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
         self._lock = threading.Lock()
         self.model = model

@@ -5,6 +5,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _bundle = None
+_hybrid_bundle = None
 
 
 def mmb():
@@ -24,6 +25,20 @@ def bundle():
             subprocess.run([mmb(), "synth", "--shape", "tiny", "--seed", "3", "-o", _bundle],
                            check=True, capture_output=True)
     return _bundle
+
+
+def hybrid_bundle():
+    """A small hybrid bundle (attention, Mamba-2 and MoE layers; a default context of 2048
+    tokens): MOEMAMBA_TEST_HYBRID_BUNDLE (ctest makes it), else written once with
+    `mmb synth --shape small-hybrid`."""
+    global _hybrid_bundle
+    if _hybrid_bundle is None:
+        _hybrid_bundle = os.environ.get("MOEMAMBA_TEST_HYBRID_BUNDLE")
+        if not _hybrid_bundle:
+            _hybrid_bundle = os.path.join(tempfile.mkdtemp(prefix="moemamba-py-"), "small-hybrid.mmb")
+            subprocess.run([mmb(), "synth", "--shape", "small-hybrid", "--quiet", "-o", _hybrid_bundle],
+                           check=True, capture_output=True)
+    return _hybrid_bundle
 
 
 def argmax(values):

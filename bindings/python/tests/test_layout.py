@@ -7,14 +7,15 @@ import subprocess
 import tempfile
 import unittest
 
-from moemamba import EventKind, JobState, Status, _native
+from moemamba import EventKind, JobState, KvType, Status, _native
 
 from .support import HERE
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 STRUCTS = [_native.mmb_runtime_options, _native.mmb_backend_info, _native.mmb_load_options,
-           _native.mmb_model_info, _native.mmb_sampler_params, _native.mmb_generate_options, _native.mmb_job_options,
-           _native.mmb_frame_stats, _native.mmb_session_memory]
+           _native.mmb_model_info, _native.mmb_session_options, _native.mmb_sampler_params,
+           _native.mmb_generate_options, _native.mmb_job_options, _native.mmb_frame_stats,
+           _native.mmb_session_memory]
 
 
 def c_layout():
@@ -45,7 +46,7 @@ class LayoutTest(unittest.TestCase):
         for name in ("MMB_OK", "MMB_ERR_INVALID_ARGUMENT", "MMB_ERR_BUFFER_TOO_SMALL", "MMB_ERR_INTERNAL",
                      "MMB_LOAD_COPY_MEMORY", "MMB_TOKENIZE_ADD_BOS", "MMB_TOKENIZE_PARSE_SPECIAL",
                      "MMB_JOBS_WORKER", "MMB_JOBS_FRAME", "MMB_JOBS_HOST", "MMB_BACKEND_AUTO", "MMB_BACKEND_CPU",
-                     "MMB_BACKEND_CUDA"):
+                     "MMB_BACKEND_CUDA", "MMB_KV_F16", "MMB_KV_F32"):
             self.assertEqual(getattr(_native, name), int(table[f"const {name}"]), name)
         for status in Status:
             if status != Status.OK:
@@ -54,3 +55,5 @@ class LayoutTest(unittest.TestCase):
             self.assertEqual(int(state), int(table[f"const MMB_JOB_{state.name}"]), state.name)
         for kind in EventKind:
             self.assertEqual(int(kind), int(table[f"const MMB_JOB_EVENT_{kind.name}"]), kind.name)
+        for kv_type in KvType:
+            self.assertEqual(int(kv_type), int(table[f"const MMB_KV_{kv_type.name}"]), kv_type.name)

@@ -20,6 +20,10 @@ pub enum Status {
     Busy,
     /// The runtime's session memory budget cannot hold this now.
     Budget,
+    /// The session's context ([`SessionOptions::max_context`](crate::SessionOptions))
+    /// cannot take these tokens; nothing was consumed. Reset the session, or use one
+    /// with a larger context. Only models with attention layers have a context limit.
+    ContextFull,
     /// A status this binding does not know (from a newer library).
     Other(i32),
 }
@@ -39,6 +43,7 @@ impl Status {
             sys::MMB_ERR_INTERNAL => Status::Internal,
             sys::MMB_ERR_BUSY => Status::Busy,
             sys::MMB_ERR_BUDGET => Status::Budget,
+            sys::MMB_ERR_CONTEXT_FULL => Status::ContextFull,
             other => Status::Other(other),
         }
     }

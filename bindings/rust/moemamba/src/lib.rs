@@ -67,7 +67,7 @@ pub use job::{EventHandler, Job, JobEvent, JobOptions, JobState};
 pub use model::{Model, ModelInfo};
 pub use runtime::{Backend, BackendInfo, FrameStats, JobMode, Runtime, RuntimeOptions, SessionMemory, Task};
 pub use sampler::{Sampler, SamplerParams};
-pub use session::{step_batch, Session};
+pub use session::{step_batch, KvType, Session, SessionOptions};
 pub use text::Detokenizer;
 
 /// The raw C declarations, for what the safe layer does not cover.

@@ -3,7 +3,7 @@
 use crate::error::{check, Error, Result};
 use crate::options::defaults;
 use crate::runtime::{HostTasks, Runtime};
-use crate::session::Session;
+use crate::session::{Session, SessionOptions};
 use crate::text::Detokenizer;
 use moemamba_sys as sys;
 use std::ffi::{CStr, CString};
@@ -36,6 +36,14 @@ pub struct ModelInfo {
     pub state_bytes: u64,
     pub fingerprint: u64,
     pub name: String,
+    /// Attention blocks; 0: the session state is constant in size.
+    pub n_attention_layers: i32,
+    /// A session's default context limit (what a [`SessionOptions::max_context`] of 0
+    /// takes); 0 for a model without attention layers.
+    pub context_length: u32,
+    /// Key and value elements one token adds to a session's KV cache (2 or 4 bytes
+    /// each, by [`KvType`](crate::KvType)); 0 without attention layers.
+    pub kv_values_per_token: u64,
 }
 
 /// An immutable loaded model; `Send + Sync`: share it between threads by reference.
@@ -121,6 +129,9 @@ impl Model {
             state_bytes: i.state_bytes,
             fingerprint: i.fingerprint,
             name,
+            n_attention_layers: i.n_attention_layers,
+            context_length: i.context_length,
+            kv_values_per_token: i.kv_values_per_token,
         })
     }
 
@@ -199,9 +210,15 @@ impl Model {
         Ok(buf)
     }
 
-    /// Opens a session at position 0. It borrows the model.
+    /// Opens a session at position 0 with the default options. It borrows the model.
     pub fn session(&self) -> Result<Session<'_>> {
-        Session::new(self)
+        Session::new(self, &SessionOptions::default())
+    }
+
+    /// Opens a session at position 0 with a context limit and KV cache type of its own.
+    /// Errors: `Status::InvalidArgument` for a `max_context` above 16777216.
+    pub fn session_with(&self, options: &SessionOptions) -> Result<Session<'_>> {
+        Session::new(self, options)
     }
 
     pub fn detokenizer(&self) -> Result<Detokenizer<'_>> {

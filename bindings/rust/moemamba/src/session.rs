@@ -1,9 +1,52 @@
 // A session: one stream of recurrent state over a borrowed model.
 use crate::error::{check, Error, Result};
 use crate::model::Model;
+use crate::options::defaults;
 use moemamba_sys as sys;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
+
+/// Element type of a session's KV cache (MMB_KV_*): what each key and value of the
+/// attention layers is stored as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KvType {
+    /// Half precision, 2 bytes per value (the default).
+    #[default]
+    F16,
+    /// Single precision, 4 bytes per value.
+    F32,
+}
+
+impl KvType {
+    fn raw(self) -> i32 {
+        match self {
+            KvType::F16 => sys::MMB_KV_F16,
+            KvType::F32 => sys::MMB_KV_F32,
+        }
+    }
+}
+
+/// Options of [`Model::session_with`]. Both concern models with attention layers
+/// ([`ModelInfo::n_attention_layers`](crate::ModelInfo) > 0); other models ignore them.
+///
+/// ```no_run
+/// # let runtime = moemamba::Runtime::new()?;
+/// # let model = moemamba::Model::load_file(&runtime, "model.mmb")?;
+/// use moemamba::{KvType, SessionOptions};
+/// let session = model.session_with(&SessionOptions { max_context: 512, kv_type: KvType::F32 })?;
+/// # Ok::<(), moemamba::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SessionOptions {
+    /// Most tokens the session can consume; one more fails with
+    /// [`Status::ContextFull`](crate::Status) and consumes nothing. 0 (the default):
+    /// the model's [`context_length`](crate::ModelInfo::context_length). Key and value
+    /// memory is taken as the context grows (pages of 64 tokens), not at creation. At
+    /// most 16777216.
+    pub max_context: u64,
+    /// How the KV cache stores keys and values.
+    pub kv_type: KvType,
+}
 
 /// One stream of state. `Send` (move it to another thread) but not `Sync`: the header
 /// allows one call at a time per session, which `&mut self` on every stepping call
@@ -21,9 +64,12 @@ pub struct Session<'m> {
 unsafe impl Send for Session<'_> {}
 
 impl<'m> Session<'m> {
-    pub(crate) fn new(model: &'m Model) -> Result<Session<'m>> {
+    pub(crate) fn new(model: &'m Model, options: &SessionOptions) -> Result<Session<'m>> {
+        let mut raw_options = defaults(sys::mmb_session_options_init)?;
+        raw_options.max_context = options.max_context;
+        raw_options.kv_type = options.kv_type.raw();
         let mut raw = ptr::null_mut();
-        check(unsafe { sys::mmb_session_create(model.as_raw(), ptr::null(), &mut raw) })?;
+        check(unsafe { sys::mmb_session_create(model.as_raw(), &raw_options, &mut raw) })?;
         Ok(Session::adopt(raw, model))
     }
 

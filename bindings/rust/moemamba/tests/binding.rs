@@ -1,10 +1,10 @@
 //! The safe binding through the real libmoemamba and a real bundle.
 mod common;
 
-use common::{argmax, assert_close, bundle, mmb, scratch};
+use common::{argmax, assert_close, bundle, hybrid_bundle, mmb, scratch};
 use moemamba::{
-    step_batch, Backend, BackendInfo, Detokenizer, GenerateOptions, Model, Runtime, RuntimeOptions, Sampler,
-    SamplerParams, Session, Status,
+    step_batch, Backend, BackendInfo, Detokenizer, GenerateOptions, KvType, Model, Runtime, RuntimeOptions, Sampler,
+    SamplerParams, Session, SessionOptions, Status,
 };
 use std::process::Command;
 
@@ -51,6 +51,8 @@ fn loads_from_file_and_from_memory_alike() {
     assert_eq!(info.n_layers, info.n_mamba_layers + info.n_moe_layers + info.n_mlp_layers);
     assert!(info.params_active <= info.params_total && info.params_total > 0);
     assert!(info.state_bytes > 0 && info.fingerprint != 0);
+    // No attention layers: no KV cache, no context limit.
+    assert_eq!((info.n_attention_layers, info.context_length, info.kv_values_per_token), (0, 0, 0));
     assert_eq!(from_memory.info(), info);
     let tokens = from_file.tokenize("abc", false).unwrap();
     assert_eq!(logits_after(&from_file, &tokens), logits_after(&from_memory, &tokens));
@@ -360,4 +362,107 @@ fn sessions_and_models_drop_in_any_order() {
     let mut sampler = Sampler::new(&SamplerParams::default()).unwrap();
     sampler.accept(3).unwrap();
     sampler.reset().unwrap();
+}
+
+fn load_hybrid() -> (Runtime, Model) {
+    let runtime = Runtime::new().expect("runtime");
+    let model = Model::load_file(&runtime, hybrid_bundle()).expect("loading the small-hybrid bundle");
+    (runtime, model)
+}
+
+#[test]
+fn a_hybrid_model_describes_its_attention_layers() {
+    let (_rt, model) = load_hybrid();
+    let info = model.info();
+    assert!(info.n_attention_layers >= 1, "{info:?}");
+    assert_eq!(info.context_length, 2048, "{info:?}");
+    assert!(info.kv_values_per_token > 0, "{info:?}");
+    assert!(info.n_layers >= info.n_attention_layers);
+}
+
+#[test]
+fn a_full_context_refuses_the_next_token_and_consumes_nothing() {
+    let (_rt, model) = load_hybrid();
+    let mut session = model.session_with(&SessionOptions { max_context: 8, ..Default::default() }).unwrap();
+    let tokens: Vec<i32> = (1..=8).collect();
+    let mut logits = vec![0f32; model.vocab_size()];
+    session.prefill_logits(&tokens, &mut logits).unwrap();
+    assert_eq!(session.position().unwrap(), 8);
+
+    let err = session.step(9).unwrap_err();
+    assert_eq!(err.status(), Status::ContextFull, "{err}");
+    assert_eq!(err.raw_status(), moemamba_sys::MMB_ERR_CONTEXT_FULL);
+    assert!(err.to_string().starts_with("MMB_ERR_CONTEXT_FULL: "), "{err}");
+    assert_eq!(session.position().unwrap(), 8, "a refused step consumes nothing");
+    let err = session.step_logits(9, &mut logits).unwrap_err();
+    assert_eq!(err.status(), Status::ContextFull, "{err}");
+    assert_eq!(session.prefill(&[9, 10]).unwrap_err().status(), Status::ContextFull);
+    assert_eq!(session.position().unwrap(), 8);
+
+    // After a reset the whole context is there again, and stepping gives what a fresh
+    // session gives.
+    session.reset().unwrap();
+    assert_eq!(session.position().unwrap(), 0);
+    let mut after_reset = vec![0f32; model.vocab_size()];
+    session.step_logits(1, &mut after_reset).unwrap();
+    assert_eq!(session.position().unwrap(), 1);
+    let mut fresh = model.session().unwrap();
+    let mut expected = vec![0f32; model.vocab_size()];
+    fresh.step_logits(1, &mut expected).unwrap();
+    assert_close(&after_reset, &expected, 1e-5);
+    session.prefill(&tokens[1..]).unwrap();
+    assert_eq!(session.step(9).unwrap_err().status(), Status::ContextFull);
+
+    // A prefill that would cross the limit is refused whole.
+    let mut short = model.session_with(&SessionOptions { max_context: 8, ..Default::default() }).unwrap();
+    let nine: Vec<i32> = (1..=9).collect();
+    assert_eq!(short.prefill(&nine).unwrap_err().status(), Status::ContextFull);
+    assert_eq!(short.position().unwrap(), 0);
+}
+
+#[test]
+fn the_default_context_is_the_models() {
+    let (_rt, model) = load_hybrid();
+    let mut session = model.session().unwrap();
+    let tokens: Vec<i32> = (0..model.info().context_length as i32).map(|i| i % 256).collect();
+    session.prefill(&tokens).unwrap();
+    assert_eq!(session.step(1).unwrap_err().status(), Status::ContextFull);
+    assert_eq!(session.position().unwrap(), 2048);
+}
+
+#[test]
+fn an_f32_kv_cache_gives_the_logits_of_an_f16_one() {
+    let (_rt, model) = load_hybrid();
+    let tokens = model.tokenize("The quick brown fox jumps over the lazy dog.", false).unwrap();
+    let logits_with = |kv_type: KvType| {
+        let mut session = model.session_with(&SessionOptions { kv_type, ..Default::default() }).unwrap();
+        let mut logits = vec![0f32; model.vocab_size()];
+        session.prefill_logits(&tokens, &mut logits).unwrap();
+        session.step_logits(b'!' as i32, &mut logits).unwrap();
+        logits
+    };
+    let f16 = logits_with(KvType::F16);
+    let f32 = logits_with(KvType::F32);
+    assert_eq!(f16, logits_with(KvType::default()), "F16 is the default");
+    assert_close(&f32, &f16, 1e-2);
+    assert_eq!(argmax(&f32), argmax(&f16));
+}
+
+#[test]
+fn session_options_are_checked_and_ignored_without_attention() {
+    let (_rt, hybrid) = load_hybrid();
+    let too_long = SessionOptions { max_context: (1 << 24) + 1, ..Default::default() };
+    let err = hybrid.session_with(&too_long).unwrap_err();
+    assert_eq!(err.status(), Status::InvalidArgument, "{err}");
+    assert!(err.message().contains("max_context"), "{err}");
+
+    // A pure-Mamba model has no context limit: the options change nothing.
+    let (_rt, tiny) = load();
+    let options = SessionOptions { max_context: 8, kv_type: KvType::F32 };
+    let mut limited = tiny.session_with(&options).unwrap();
+    let tokens: Vec<i32> = (1..=12).collect();
+    let mut logits = vec![0f32; tiny.vocab_size()];
+    limited.prefill_logits(&tokens, &mut logits).unwrap();
+    assert_eq!(limited.position().unwrap(), 12);
+    assert_close(&logits, &logits_after(&tiny, &tokens), 1e-5);
 }

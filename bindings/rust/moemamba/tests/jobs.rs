@@ -3,10 +3,10 @@
 //! same seed on a fresh session: a job must produce exactly what mmb_generate() does.
 mod common;
 
-use common::bundle;
+use common::{argmax, bundle, hybrid_bundle};
 use moemamba::{
     GenerateOptions, Job, JobEvent, JobMode, JobOptions, JobState, Model, Runtime, RuntimeOptions, Sampler,
-    SamplerParams, Session, Status,
+    SamplerParams, Session, SessionOptions, Status,
 };
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -353,4 +353,56 @@ fn handler_panics_resume_in_the_polling_call_and_bad_options_are_errors() {
     job.wait().unwrap();
     let text = job.poll().unwrap();
     assert!(text.ends_with(&stop) && text.len() < free.len(), "{text:?} should stop at {stop:?} within {free:?}");
+}
+
+#[test]
+fn a_prompt_past_the_context_is_refused_at_submit() {
+    let rt = runtime(JobMode::Frame, 0);
+    let model = Model::load_file(&rt, hybrid_bundle()).unwrap();
+    let mut session = model.session_with(&SessionOptions { max_context: 8, ..Default::default() }).unwrap();
+    let tokens: Vec<i32> = (1..=9).collect();
+    let err = session
+        .submit_tokens(None, &tokens, JobOptions { on_event: Some(Box::new(|_| {})), ..options(0) })
+        .err()
+        .expect("a prompt of 9 tokens does not fit a context of 8");
+    assert_eq!(err.status(), Status::ContextFull, "{err}");
+    assert!(err.message().contains("context"), "{err}");
+    assert_eq!(session.position().unwrap(), 0, "nothing was submitted");
+    session.step(1).unwrap(); // not busy: no job holds the session
+    assert_eq!(session.position().unwrap(), 1);
+}
+
+#[test]
+fn a_job_past_the_context_fails_with_context_full() {
+    let rt = runtime(JobMode::Frame, 0);
+    let model = Model::load_file(&rt, hybrid_bundle()).unwrap();
+    let mut session = model.session_with(&SessionOptions { max_context: 8, ..Default::default() }).unwrap();
+    let prompt = [1, 2, 3, 4];
+    let greedy = Sampler::new(&SamplerParams::greedy()).unwrap();
+    let job = session
+        .submit_tokens(Some(&greedy), &prompt, JobOptions { on_event: Some(Box::new(|_| {})), ..options(16) })
+        .unwrap();
+    job.wait().unwrap();
+    job.poll().unwrap();
+    assert!(job.is_finished());
+    let err = job.result().unwrap_err();
+    assert_eq!(err.status(), Status::ContextFull, "{err}");
+    assert!(err.message().contains("context"), "{err}");
+    let tokens = job.read_tokens().unwrap();
+    drop(job);
+    assert_eq!(tokens.len(), 4, "4 prompt tokens and 4 more fill the context: {tokens:?}");
+    assert_eq!(session.position().unwrap(), 8);
+
+    // Every emitted token entered the state: the prompt and then each token, stepped into
+    // a fresh session as the job does, give the same state, and each token is the greedy
+    // choice after the ones before it.
+    let mut fresh = model.session_with(&SessionOptions { max_context: 8, ..Default::default() }).unwrap();
+    let mut logits = vec![0.0f32; model.vocab_size()];
+    fresh.prefill_logits(&prompt, &mut logits).unwrap();
+    for &token in &tokens {
+        assert_eq!(token, argmax(&logits), "{tokens:?}");
+        fresh.step_logits(token, &mut logits).unwrap();
+    }
+    assert_eq!(fresh.position().unwrap(), 8);
+    assert!(session.save_state().unwrap() == fresh.save_state().unwrap(), "the job's state differs");
 }

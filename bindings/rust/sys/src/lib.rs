@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void};
 pub type mmb_status = i32;
 
 pub const MMB_VERSION_MAJOR: u32 = 0;
-pub const MMB_VERSION_MINOR: u32 = 4;
+pub const MMB_VERSION_MINOR: u32 = 5;
 pub const MMB_VERSION_PATCH: u32 = 0;
 pub const MMB_VERSION_NUMBER: u32 = MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH;
 pub const MMB_ABI_VERSION: u32 = 2;
@@ -27,6 +27,7 @@ pub const MMB_ERR_STATE_MISMATCH: mmb_status = 9;
 pub const MMB_ERR_INTERNAL: mmb_status = 10;
 pub const MMB_ERR_BUSY: mmb_status = 11;
 pub const MMB_ERR_BUDGET: mmb_status = 12;
+pub const MMB_ERR_CONTEXT_FULL: mmb_status = 13;
 
 pub const MMB_LOG_ERROR: i32 = 0;
 pub const MMB_LOG_WARN: i32 = 1;
@@ -36,6 +37,9 @@ pub const MMB_LOG_DEBUG: i32 = 3;
 pub const MMB_BACKEND_AUTO: i32 = 0;
 pub const MMB_BACKEND_CPU: i32 = 1;
 pub const MMB_BACKEND_CUDA: i32 = 2;
+
+pub const MMB_KV_F16: i32 = 0;
+pub const MMB_KV_F32: i32 = 1;
 
 pub const MMB_LOAD_SKIP_CHECKSUMS: u32 = 1 << 0;
 pub const MMB_LOAD_COPY_MEMORY: u32 = 1 << 1;
@@ -230,6 +234,10 @@ pub struct mmb_model_info {
     pub state_bytes: u64,
     pub fingerprint: u64,
     pub name: *const c_char,
+    // Appended in 0.5: attention layers.
+    pub n_attention_layers: i32,
+    pub context_length: u32,
+    pub kv_values_per_token: u64,
 }
 
 #[repr(C)]
@@ -237,6 +245,10 @@ pub struct mmb_model_info {
 pub struct mmb_session_options {
     pub struct_size: u32,
     pub flags: u32,
+    // Appended in 0.5: the context of models with attention layers.
+    pub max_context: u64,
+    pub kv_type: i32,
+    pub reserved: u32,
 }
 
 #[repr(C)]

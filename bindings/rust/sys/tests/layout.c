@@ -71,9 +71,15 @@ int main(void) {
   FIELD(mmb_model_info, state_bytes);
   FIELD(mmb_model_info, fingerprint);
   FIELD(mmb_model_info, name);
+  FIELD(mmb_model_info, n_attention_layers);
+  FIELD(mmb_model_info, context_length);
+  FIELD(mmb_model_info, kv_values_per_token);
   SIZE(mmb_session_options);
   FIELD(mmb_session_options, struct_size);
   FIELD(mmb_session_options, flags);
+  FIELD(mmb_session_options, max_context);
+  FIELD(mmb_session_options, kv_type);
+  FIELD(mmb_session_options, reserved);
   SIZE(mmb_prefill_options);
   FIELD(mmb_prefill_options, struct_size);
   FIELD(mmb_prefill_options, progress);
@@ -199,6 +205,7 @@ int main(void) {
   CONSTANT(MMB_ERR_INTERNAL);
   CONSTANT(MMB_ERR_BUSY);
   CONSTANT(MMB_ERR_BUDGET);
+  CONSTANT(MMB_ERR_CONTEXT_FULL);
   CONSTANT(MMB_LOG_ERROR);
   CONSTANT(MMB_LOG_WARN);
   CONSTANT(MMB_LOG_INFO);
@@ -206,6 +213,8 @@ int main(void) {
   CONSTANT(MMB_BACKEND_AUTO);
   CONSTANT(MMB_BACKEND_CPU);
   CONSTANT(MMB_BACKEND_CUDA);
+  CONSTANT(MMB_KV_F16);
+  CONSTANT(MMB_KV_F32);
   CONSTANT(MMB_LOAD_SKIP_CHECKSUMS);
   CONSTANT(MMB_LOAD_COPY_MEMORY);
   CONSTANT(MMB_TOKENIZE_ADD_BOS);

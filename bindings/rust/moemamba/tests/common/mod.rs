@@ -31,6 +31,26 @@ pub fn bundle() -> &'static PathBuf {
     })
 }
 
+/// A small hybrid bundle (attention, Mamba-2 and MoE layers; a default context of 2048
+/// tokens): MOEMAMBA_TEST_HYBRID_BUNDLE (ctest makes it), else written once per test
+/// binary with `mmb synth --shape small-hybrid`.
+pub fn hybrid_bundle() -> &'static PathBuf {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        if let Some(path) = std::env::var_os("MOEMAMBA_TEST_HYBRID_BUNDLE") {
+            return PathBuf::from(path);
+        }
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("small-hybrid.mmb");
+        let out = Command::new(mmb())
+            .args(["synth", "--shape", "small-hybrid", "--quiet", "-o"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} (set MOEMAMBA_MMB): {e}", mmb().display()));
+        assert!(out.status.success(), "mmb synth failed: {}", String::from_utf8_lossy(&out.stderr));
+        path
+    })
+}
+
 /// A file in the test scratch folder.
 pub fn scratch(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
