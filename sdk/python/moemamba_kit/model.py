@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .scan import selective_scan_chunked, ssd_chunked
 
-EXPERT_ACTS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu")
+EXPERT_ACTS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "relu2")
 
 
 # A Mamba layer's projections that may be routed mixtures of linear experts, and the
@@ -84,7 +84,46 @@ def _moe_defaults(layer):
     l.setdefault("shared_expert", l["expert"])
     l.setdefault("shared_bias", l["expert_bias"])
     l.setdefault("normalize_expert_output", False)
+    l.setdefault("n_groups", 1)
+    l.setdefault("topk_groups", 1)
+    E, G = l["n_experts"], l["n_groups"]
+    if E % G or (G > 1 and E // G < 2):
+        raise ValueError("moe: n_groups must divide n_experts and leave at least 2 experts per group")
+    if l["topk_groups"] * (E // G) < l["top_k"]:
+        raise ValueError("moe: the topk_groups groups hold fewer than top_k experts")
     return l
+
+
+def _attention_defaults(layer, d):
+    l = dict(layer)
+    if "n_heads" not in l:
+        raise ValueError("an attention layer needs n_heads")
+    l.setdefault("n_kv_heads", l["n_heads"])
+    l.setdefault("head_dim", d // l["n_heads"])
+    l.setdefault("rotary_dim", 0)
+    l.setdefault("rope_theta", 10000.0)
+    l.setdefault("scale", 0.0)  # 0: 1/sqrt(head_dim)
+    l.setdefault("qkv_bias", False)
+    l.setdefault("out_bias", False)
+    if l["n_heads"] % l["n_kv_heads"]:
+        raise ValueError("attention: n_kv_heads must divide n_heads")
+    if l["rotary_dim"] % 2 or l["rotary_dim"] > l["head_dim"]:
+        raise ValueError("attention: rotary_dim must be even and at most head_dim")
+    return l
+
+
+def _expand_pattern(lp):
+    """layer_pattern -> the list of layers: `pattern` is a list of layers, or a string of
+    symbols each naming a layer of `symbols` (e.g. "MEME*EME" with M, E and * defined
+    there); the whole pattern `repeat` times (default 1)."""
+    pattern = lp["pattern"]
+    if isinstance(pattern, str):
+        symbols = lp.get("symbols", {})
+        unknown = sorted(set(pattern) - set(symbols))
+        if unknown:
+            raise ValueError(f"layer_pattern: symbols {unknown} are not in layer_pattern.symbols")
+        pattern = [symbols[ch] for ch in pattern]
+    return [dict(l) for _ in range(lp.get("repeat", 1)) for l in pattern]
 
 
 def full_config(config):
@@ -95,9 +134,12 @@ def full_config(config):
     c.setdefault("final_norm", c["norm"])
     c.setdefault("norm_eps", 1e-5)
     c.setdefault("tie_embeddings", True)
+    c.setdefault("embedding_scale", 1.0)  # residual starts as embed[token] * embedding_scale
+    c.setdefault("residual_scale", 1.0)  # r += residual_scale * layer(norm(r))
+    c.setdefault("logits_divisor", 1.0)  # logits = head(norm_f(r)) / logits_divisor
+    c.setdefault("context_length", 0)  # trained context, the native sessions' default (0: 4096)
     if "layer_pattern" in c:
-        lp = c.pop("layer_pattern")
-        c["layers"] = [dict(l) for _ in range(lp["repeat"]) for l in lp["pattern"]]
+        c["layers"] = _expand_pattern(c.pop("layer_pattern"))
     d = c["d_model"]
     layers = []
     for layer in c["layers"]:
@@ -106,6 +148,8 @@ def full_config(config):
             l = _mamba_defaults(layer, d)
         elif kind == "mamba2":
             l = _mamba2_defaults(layer, d)
+        elif kind == "attention":
+            l = _attention_defaults(layer, d)
         elif kind == "moe":
             l = _moe_defaults(layer)
         elif kind == "mlp":
@@ -242,6 +286,62 @@ class Mamba2(nn.Module):
         return self.out_proj(y)
 
 
+def rope_angles(length, rotary_dim, theta):
+    """[length, rotary_dim / 2] angles position * inv_freq, inv_freq[i] = theta^(-2i/rotary_dim),
+    in float32 as the native library (and the families it runs) computes them, so that
+    long positions round alike."""
+    i = torch.arange(0, rotary_dim, 2, dtype=torch.float64)
+    inv_freq = (1.0 / theta ** (i / rotary_dim)).float()
+    return torch.arange(length, dtype=torch.float32)[:, None] * inv_freq
+
+
+def rotate_half(x, cos, sin, rotary_dim):
+    """Rotate-half (GPT-NeoX / Llama) RoPE on the first rotary_dim dims of x's last axis."""
+    half = rotary_dim // 2
+    x1, x2, rest = x[..., :half], x[..., half:rotary_dim], x[..., rotary_dim:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], dim=-1)
+
+
+class Attention(nn.Module):
+    """Causal grouped-query self-attention: H query heads, Hkv key/value heads (key/value
+    head j serves query heads j*g .. j*g+g-1, g = H / Hkv), optional rotate-half RoPE on
+    the first rotary_dim dims of each query and key head, softmax scale (0: 1/sqrt(head_dim)),
+    optional q/k/v and o biases. A token at position t attends to positions 0..t of its
+    sequence; positions start at 0 with each sequence, as a fresh native session's."""
+
+    def __init__(self, d_model, l):
+        super().__init__()
+        H, Hkv, hd = l["n_heads"], l["n_kv_heads"], l["head_dim"]
+        self.n_heads, self.n_kv_heads, self.head_dim = H, Hkv, hd
+        self.rotary_dim, self.rope_theta = l["rotary_dim"], l["rope_theta"]
+        self.scale = l["scale"] or hd ** -0.5
+        self.q_proj = nn.Linear(d_model, H * hd, bias=l["qkv_bias"])
+        self.k_proj = nn.Linear(d_model, Hkv * hd, bias=l["qkv_bias"])
+        self.v_proj = nn.Linear(d_model, Hkv * hd, bias=l["qkv_bias"])
+        self.o_proj = nn.Linear(H * hd, d_model, bias=l["out_bias"])
+
+    def forward(self, h):
+        b, L, _ = h.shape
+        H, Hkv, hd = self.n_heads, self.n_kv_heads, self.head_dim
+        q = self.q_proj(h).view(b, L, H, hd)
+        k = self.k_proj(h).view(b, L, Hkv, hd)
+        v = self.v_proj(h).view(b, L, Hkv, hd)
+        if self.rotary_dim:
+            angle = rope_angles(L, self.rotary_dim, self.rope_theta).to(h.device, h.dtype)[:, None, :]
+            cos, sin = angle.cos(), angle.sin()
+            q = rotate_half(q, cos, sin, self.rotary_dim)
+            k = rotate_half(k, cos, sin, self.rotary_dim)
+        # [b, Hkv, g, L, hd] queries against [b, Hkv, 1, L, hd] keys: each key/value head
+        # broadcasts over its g query heads without a copy.
+        q = q.view(b, L, Hkv, H // Hkv, hd).permute(0, 2, 3, 1, 4)
+        k = k.permute(0, 2, 1, 3)[:, :, None]
+        v = v.permute(0, 2, 1, 3)[:, :, None]
+        scores = (q @ k.transpose(-1, -2)) * self.scale
+        future = torch.ones(L, L, dtype=torch.bool, device=h.device).triu(1)
+        y = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1) @ v
+        return self.o_proj(y.permute(0, 3, 1, 2, 4).reshape(b, L, H * hd))
+
+
 def projection(d_in, d_out, bias, experts):
     """A plain nn.Linear, or a RoutedLinear when `experts` (the *_proj_experts table) is given."""
     if experts is None:
@@ -252,6 +352,8 @@ def projection(d_in, d_out, bias, experts):
 def expert_act(name, x):
     if name == "relu":
         return F.relu(x)
+    if name == "relu2":  # not gated: relu(x)^2 (Nemotron-H, Primer)
+        return F.relu(x).square()
     if name in ("gelu", "geglu"):
         return F.gelu(x)
     if name == "gelu_tanh":
@@ -293,6 +395,19 @@ class Router(nn.Module):
         return F.linear(h, self.weight, self.bias)
 
 
+def limit_to_groups(key, n_groups, topk_groups):
+    """Group-limited selection (DeepSeek-V3, Nemotron-H): the experts are n_groups
+    contiguous groups, each scored by the sum of its two largest keys; outside the
+    topk_groups best groups (ties to the lower group) every key becomes 0, as the
+    families' masked_fill(..., 0.0)."""
+    n, E = key.shape
+    grouped = key.view(n, n_groups, E // n_groups)
+    score = grouped.topk(2, dim=-1).values.sum(-1)
+    best = torch.sort(score, dim=-1, descending=True, stable=True).indices[:, :topk_groups]
+    kept = torch.zeros_like(score, dtype=torch.bool).scatter_(1, best, True)
+    return grouped.masked_fill(~kept[..., None], 0.0).reshape(n, E)
+
+
 class Routed(nn.Module):
     """Top-k routing over experts, shared by MoE layers and routed projections: the
     inference math of DESIGN.md section 5 plus the training-time options (noise,
@@ -321,10 +436,12 @@ class Routed(nn.Module):
             p = torch.sigmoid(logits)
         else:
             p = F.relu(logits)
-        key = p if self.router.sel_bias is None else p + self.router.sel_bias
+        key = (p if self.router.sel_bias is None else p + self.router.sel_bias).detach()
+        if l.get("n_groups", 1) > 1:
+            key = limit_to_groups(key, l["n_groups"], l["topk_groups"])
         # torch.topk has no tie rule; ties go to the lower index in the C library, so
         # sort stably by descending key.
-        sel = torch.sort(key.detach(), dim=-1, descending=True, stable=True).indices[:, :k]
+        sel = torch.sort(key, dim=-1, descending=True, stable=True).indices[:, :k]
         gates = p.gather(1, sel)
         if l["renorm"]:
             s = gates.sum(-1, keepdim=True)
@@ -400,18 +517,21 @@ class RoutedLinear(Routed):
 
 
 class Block(nn.Module):
-    """One residual layer: r + part(norm(r)); a parallel layer adds its Mamba part on
-    norm(r) and its MoE part on norm_moe(r) (norm(r) when shared_norm)."""
+    """One residual layer: r + residual_scale * part(norm(r)); a parallel layer's part is
+    its Mamba part on norm(r) plus its MoE part on norm_moe(r) (norm(r) when shared_norm)."""
 
     def __init__(self, c, l, expert_init_scale):
         super().__init__()
         d = c["d_model"]
         self.kind = l["kind"]
+        self.residual_scale = c["residual_scale"]
         self.norm = Norm(c["norm"], d, c["norm_eps"])
         if self.kind == "mamba":
             self.mamba = Mamba(d, l)
         elif self.kind == "mamba2":
             self.mamba2 = Mamba2(d, l)
+        elif self.kind == "attention":
+            self.attn = Attention(d, l)  # the native tensor names: layers.i.attn.*
         elif self.kind == "moe":
             self.moe = MoE(d, l, c["norm_eps"], expert_init_scale)
         elif self.kind == "parallel":
@@ -425,11 +545,15 @@ class Block(nn.Module):
     def forward(self, r, scan):
         h = self.norm(r)
         if self.kind == "mamba":
-            return r + self.mamba(h, scan)
-        if self.kind == "parallel":
+            out = self.mamba(h, scan)
+        elif self.kind == "parallel":
             h_moe = self.norm_moe(r) if hasattr(self, "norm_moe") else h
-            return r + self.mamba(h, scan) + self.moe(h_moe)
-        return r + getattr(self, self.kind)(h)
+            out = self.mamba(h, scan) + self.moe(h_moe)
+        elif self.kind == "attention":
+            out = self.attn(h)
+        else:
+            out = getattr(self, self.kind)(h)
+        return r + self.residual_scale * out
 
 
 class MoEMamba(nn.Module):
@@ -456,14 +580,19 @@ class MoEMamba(nn.Module):
         for m in self.routed_layers():
             m.routing = options
 
+    def attention_layers(self):
+        """Every attention layer's module, in model order."""
+        return [m for m in self.modules() if isinstance(m, Attention)]
+
     def forward(self, tokens, scan=selective_scan_chunked):
-        r = self.embed(tokens)
+        c = self.config
+        r = self.embed(tokens) * c["embedding_scale"]
         for b in self.layers:
             r = b(r, scan)
         if hasattr(self, "norm_f"):
             r = self.norm_f(r)
-        head = self.embed.weight if self.config["tie_embeddings"] else self.lm_head.weight
-        return F.linear(r, head)
+        head = self.embed.weight if c["tie_embeddings"] else self.lm_head.weight
+        return F.linear(r, head) / c["logits_divisor"]
 
     def param_counts(self):
         """(total, active per token): active counts top_k of each router's experts."""
