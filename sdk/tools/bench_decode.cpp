@@ -207,10 +207,9 @@ int run_bench_decode(const std::vector<std::string>& args) {
 
     auto token_at = [&](int i) { return int32_t((i * 7919 + 13) % info.vocab_size); };
 
-    // Decode at batch 1.
-    {
-      mmb_session* s = nullptr;
-      check(mmb_session_create(model, nullptr, &s), "session");
+    // Eight warm-up steps, then the repetitions' seconds per token, on a session
+    // (destroyed after).
+    auto time_steps = [&](mmb_session* s) {
       for (int i = 0; i < 8; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "warm-up");
       std::vector<double> per_token;
       for (int r = 0; r < o.repetitions; ++r) {
@@ -219,7 +218,14 @@ int run_bench_decode(const std::vector<std::string>& args) {
         per_token.push_back(seconds_since(t0) / o.tokens);
       }
       mmb_session_destroy(s);
-      Stats st = summarize(per_token);
+      return summarize(per_token);
+    };
+
+    // Decode at batch 1.
+    {
+      mmb_session* s = nullptr;
+      check(mmb_session_create(model, nullptr, &s), "session");
+      const Stats st = time_steps(s);
       rows.push_back({"decode b=1", threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min, st.median * 1e3,
                       100.0 * floor_s / st.median});
     }
@@ -233,15 +239,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
       check(mmb_session_create(model, &so, &s), "session");
       const std::vector<std::byte> blob = state_at_context(info, uint64_t(context));
       check(mmb_session_state_load(s, blob.data(), blob.size()), "state at the context");
-      for (int i = 0; i < 8; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "warm-up");
-      std::vector<double> per_token;
-      for (int r = 0; r < o.repetitions; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < o.tokens; ++i) check(mmb_session_step(s, token_at(i), logits.data(), logits.size()), "step");
-        per_token.push_back(seconds_since(t0) / o.tokens);
-      }
-      mmb_session_destroy(s);
-      Stats st = summarize(per_token);
+      const Stats st = time_steps(s);
       // The keys and values read at the middle of the timed steps.
       const double kv_bytes = double(info.kv_values_per_token) * 2.0 * (context + 8 + o.tokens / 2.0);
       const double floor_context = (floor_bytes + kv_bytes) / (bw.read_gbps * 1e9);
