@@ -23,8 +23,10 @@ constexpr const char* kUsage =
     "INPUT is a checkpoint directory (config.json beside model.safetensors, pytorch_model.bin\n"
     "or a *.pt / *.pth / *.bin file) or the checkpoint file itself. Families: Hugging Face\n"
     "MambaForCausalLM, Mamba2ForCausalLM and FalconMambaForCausalLM, mamba_ssm (Mamba1 and\n"
-    "Mamba2), Zyphra BlackMamba, llm-random MoE-Mamba, and the native\n"
-    "dialect (docs/converting.md). Safetensors are packed directly; pickles are read by\n"
+    "Mamba2), Zyphra BlackMamba, llm-random MoE-Mamba, the native dialect, and, as\n"
+    "safetensors only, JambaForCausalLM (\"jamba\"), GraniteMoeHybridForCausalLM (Granite\n"
+    "4.0 H, \"granitemoehybrid\") and NemotronHForCausalLM (\"nemotron_h\")\n"
+    "(docs/converting.md). Safetensors are packed directly; pickles are read by\n"
     "`python3 -m moemamba_kit.convert` (weights_only: no code in the pickle runs), which\n"
     "needs Python with PyTorch ($MMB_PYTHON, default /usr/bin/python3) and the kit\n"
     "($MMB_KIT_PATH, default: found beside mmb).\n"
@@ -87,7 +89,7 @@ int run_convert(const std::vector<std::string>& args) {
   return 0;
 }
 
-mmb::cli::RegisterCommand reg("convert", "convert a published checkpoint (HF Mamba / Mamba-2 / Falcon-Mamba, mamba_ssm, BlackMamba, llm-random) into a bundle",
+mmb::cli::RegisterCommand reg("convert", "convert a published checkpoint (HF Mamba families and hybrids, mamba_ssm, BlackMamba, llm-random) into a bundle",
                               run_convert);
 
 }  // namespace

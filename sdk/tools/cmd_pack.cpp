@@ -1,4 +1,4 @@
-// mmb pack: a safetensors checkpoint (native, Hugging Face Mamba or mamba_ssm) into a
+// mmb pack: a safetensors checkpoint (native, Hugging Face or mamba_ssm) into a
 // .mmb bundle. The work is in lib/pack.cpp; this file reads the command line.
 #include "command.hpp"
 
@@ -15,12 +15,15 @@ constexpr const char* kUsage =
     "INPUT is a directory with config.json and model.safetensors (or a sharded\n"
     "model.safetensors.index.json), or one of those files with config.json beside it.\n"
     "config.json is the native format (\"format\": \"moemamba\"), Hugging Face's\n"
-    "MambaForCausalLM, Mamba2ForCausalLM or FalconMambaForCausalLM (\"model_type\":\n"
-    "\"mamba\", \"mamba2\", \"falcon_mamba\") or mamba_ssm's. INPUT may also be a\n"
-    "bundle (*.mmb), written again with these options (its tokenizer and metadata kept).\n"
+    "MambaForCausalLM, Mamba2ForCausalLM, FalconMambaForCausalLM, JambaForCausalLM,\n"
+    "GraniteMoeHybridForCausalLM or NemotronHForCausalLM (\"model_type\": \"mamba\",\n"
+    "\"mamba2\", \"falcon_mamba\", \"jamba\", \"granitemoehybrid\", \"nemotron_h\") or\n"
+    "mamba_ssm's. INPUT may also be a bundle (*.mmb), written again with these options\n"
+    "(its tokenizer and metadata kept).\n"
     "  -o, --output PATH   the bundle to write\n"
     "  --dtype T           dtype of the weights; default: the checkpoint's own if all tensors\n"
-    "                      share f32, f16 or bf16, else f32. A_log, D, dt_proj.bias, dt_bias stay f32.\n"
+    "                      share f32, f16 or bf16, else f32. A_log, D, dt_proj.bias, dt_bias and\n"
+    "                      routers' sel_bias stay f32.\n"
     "                      q8: int8 matrices with a scale per 32 values; routers, norms,\n"
     "                      biases and the conv kernel f32 (docs/packing.md).\n"
     "  --codec C           tensor codec (default none: tensors are used in place from the map)\n"
@@ -42,6 +45,6 @@ int run_pack(const std::vector<std::string>& args) {
   return 0;
 }
 
-mmb::cli::RegisterCommand reg("pack", "pack a safetensors checkpoint (native, Hugging Face Mamba) or a bundle into a bundle", run_pack);
+mmb::cli::RegisterCommand reg("pack", "pack a safetensors checkpoint (native, Hugging Face, mamba_ssm) or a bundle into a bundle", run_pack);
 
 }  // namespace

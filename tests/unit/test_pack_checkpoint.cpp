@@ -5,6 +5,7 @@
 #include "base/error.hpp"
 #include "checkpoint.hpp"
 #include "native_config.hpp"
+#include "packed_dtype.hpp"
 #include "support/bundle_fixtures.hpp"
 #include "support/checkpoint_fixture.hpp"
 #include "synthetic_model.hpp"
@@ -149,6 +150,47 @@ TEST_CASE("a checkpoint mixing dtypes packs as f32 by default, ignoring the scan
   const Checkpoint ck = load_checkpoint(dir.dir());
   for (const auto& t : ck.tensors) CHECK(t.dtype == DType::F32);
   check_values(ck, fixture, [](const std::string& n) { return n; });
+}
+
+TEST_CASE("routers' selection bias packs as f32 and does not decide the checkpoint's dtype", "[pack]") {
+  // Nemotron-H's routers: sigmoid, e_score_correction_bias (native router.sel_bias) for
+  // selection only, shipped f32 beside bf16 weights.
+  ModelConfig config = named_shape("tiny");
+  for (LayerConfig& l : config.layers)
+    if (l.kind == LayerKind::MoE) {
+      l.moe.router = RouterAct::Sigmoid;
+      l.moe.sel_bias = true;
+    }
+  auto is_sel_bias = [](const std::string& name) { return name.ends_with(".router.sel_bias"); };
+  const std::vector<TensorSpec> specs = tensor_specs(config);
+  REQUIRE(std::count_if(specs.begin(), specs.end(), [&](const TensorSpec& s) { return is_sel_bias(s.name); }) == 2);
+  for (const TensorSpec& spec : specs)
+    if (is_sel_bias(spec.name)) {
+      CHECK(keeps_f32(spec.name));
+      for (DType weights : {DType::F32, DType::F16, DType::BF16, DType::Q8}) CHECK(packed_dtype(spec, weights) == DType::F32);
+    }
+
+  TempDir dir;
+  FixtureOptions bf16;
+  bf16.dtype = SafetensorsDType::BF16;
+  auto fixture = test::fixture_tensors(config, bf16);
+  FixtureOptions rough_f32;
+  rough_f32.rough = true;  // full f32 mantissas: any rounding would show
+  const auto f32 = test::fixture_tensors(config, rough_f32);
+  for (size_t i = 0; i < fixture.size(); ++i)
+    if (is_sel_bias(fixture[i].name) || scan_parameter(fixture[i].name)) fixture[i] = f32[i];
+  test::write_fixture(dir.path("model.safetensors"), fixture);
+  test::write_text(dir.path("config.json"), native_config_json(config));
+  for (std::optional<DType> wanted : {std::optional<DType>(), std::optional(DType::F16), std::optional(DType::BF16)}) {
+    INFO("--dtype " << (wanted ? dtype_name(*wanted) : "none"));
+    const Checkpoint ck = load_checkpoint(dir.dir(), {wanted});
+    for (const auto& t : ck.tensors) {
+      INFO(t.name);
+      const bool kept = is_sel_bias(t.name) || scan_parameter(t.name);
+      CHECK(t.dtype == (kept ? DType::F32 : wanted.value_or(DType::BF16)));
+    }
+    check_values(ck, fixture, [](const std::string& n) { return n; });
+  }
 }
 
 TEST_CASE("Hugging Face Mamba checkpoints: names, padded vocab, tied heads, biases", "[pack]") {

@@ -272,7 +272,8 @@ Checkpoint load_checkpoint(const std::string& input, const CheckpointOptions& op
   if (options.dtype) {
     weights = *options.dtype;
   } else {
-    // The checkpoint's own dtype, judged on the tensors that follow it.
+    // The checkpoint's own dtype, judged on the tensors that follow it (not those kept f32,
+    // which checkpoints often ship f32 beside 16-bit weights).
     std::set<SafetensorsDType> seen;
     for (const Match& m : matches)
       if (!keeps_f32(m.spec->name)) seen.insert(m.tensor.dtype);

@@ -8,16 +8,20 @@
 //   "model_type": "mamba"  Hugging Face MambaForCausalLM (hf_mamba_config.hpp)
 //   "model_type": "mamba2" Hugging Face Mamba2ForCausalLM (hf_mamba2_config.hpp)
 //   "model_type": "falcon_mamba"  Hugging Face FalconMambaForCausalLM (hf_falcon_mamba_config.hpp)
+//   "model_type": "jamba"  Hugging Face JambaForCausalLM (hf_jamba_config.hpp)
+//   "model_type": "granitemoehybrid"  Granite 4.0 H, GraniteMoeHybridForCausalLM (hf_granite_hybrid_config.hpp)
+//   "model_type": "nemotron_h"  NVIDIA NemotronHForCausalLM (hf_nemotron_h_config.hpp)
 //   "d_model" + "n_layer"  mamba_ssm's MambaLMHeadModel, Mamba1 or Mamba2 (hf_mamba_config.hpp)
 // The checkpoint must hold exactly the tensors the config implies, with their shapes
 // (embedding and head rows may exceed vocab_size: padded rows are kept). A tied model
 // may also hold the head; its values must then equal the embedding's, and it is dropped.
 //
 // dtypes: packed_dtype.hpp's rule, for weights of CheckpointOptions::dtype or, without
-// one, the checkpoint's own dtype when all of them (but A_log, D, dt_proj.bias and dt_bias)
-// share one of f32/f16/bf16, else f32 (F64 is narrowed to f32). Rounding is to nearest
-// even; q8 quantizes (base/q8.hpp). Tensors whose dtype does not change point into the
-// mapped files, the rest into buffers the Checkpoint owns.
+// one, the checkpoint's own dtype when all of them (but the tensors keeps_f32 names: A_log,
+// D, dt_proj.bias, dt_bias, router.sel_bias) share one of f32/f16/bf16, else f32 (F64 is
+// narrowed to f32). Rounding is to nearest even; q8 quantizes (base/q8.hpp). Tensors whose
+// dtype does not change point into the mapped files, the rest into buffers the Checkpoint
+// owns.
 #pragma once
 
 #include "base/dtype.hpp"

@@ -1,16 +1,15 @@
 #include "hf_granite_hybrid_config.hpp"
 
 #include "base/error.hpp"
+#include "hf_mamba2_config.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
 #include "tensor_slice.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <string_view>
 #include <utility>
 
 namespace mmb {
@@ -21,12 +20,9 @@ namespace {
 
 constexpr uint64_t kU32 = UINT32_MAX;
 
-// A key the config class accepts as None, where None means its default.
-bool given(JsonFields& f, const char* key) { return f.has(key) && !f.value(key).is_null(); }
-
 double finite_number(JsonFields& f, const char* key, double fallback) {
-  return given(f, key) ? f.number(key, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max())
-                       : fallback;
+  return f.given(key) ? f.number(key, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max())
+                      : fallback;
 }
 
 // A multiplier the native model stores as a nonzero scale.
@@ -38,8 +34,8 @@ float nonzero_scale(JsonFields& f, const char* key) {
 
 // One of "mamba" / "attention" per decoder layer.
 std::vector<bool> attention_layers(JsonFields& f, uint64_t n_layers) {
-  const char* key = given(f, "layer_types") || !given(f, "layers_block_type") ? "layer_types" : "layers_block_type";
-  if (!given(f, key)) return std::vector<bool>(n_layers, false);
+  const char* key = f.given("layer_types") || !f.given("layers_block_type") ? "layer_types" : "layers_block_type";
+  if (!f.given(key)) return std::vector<bool>(n_layers, false);
   const json& types = f.value(key);
   if (!types.is_array())
     fail(MMB_ERR_FORMAT, f.field(key), ": expected a list of \"mamba\" / \"attention\", got ", json_type_name(types));
@@ -56,36 +52,14 @@ std::vector<bool> attention_layers(JsonFields& f, uint64_t n_layers) {
   return attention;
 }
 
-// time_step_limit: [low, high], each a number, Python's Infinity or null (no limit).
-void read_time_step_limit(JsonFields& f, Mamba2Config& m) {
-  const char* key = "time_step_limit";
-  if (!given(f, key)) return;
-  const json& v = f.value(key);
-  if (!v.is_array() || v.size() != 2)
-    fail(MMB_ERR_FORMAT, f.field(key), ": expected [low, high], got ", json_type_name(v));
-  const auto bound = [&](size_t i, double none) {
-    if (v[i].is_null()) return none;
-    const std::optional<double> x = python_float(v[i]);
-    if (!x || std::isnan(*x))
-      fail(MMB_ERR_FORMAT, f.field(key), "[", i, "]: expected a number or Infinity, got ", json_type_name(v[i]));
-    return *x;
-  };
-  const double low = bound(0, 0.0), high = bound(1, HUGE_VAL);
-  if (!(low >= 0.0 && std::isfinite(low) && high > low))
-    fail(MMB_ERR_FORMAT, f.field(key), ": [", low, ", ", high, "] is not a range 0 <= low < high");
-  m.dt_min = float(low);
-  m.dt_max = std::isfinite(high) ? float(high) : std::numeric_limits<float>::infinity();
-}
-
 Mamba2Config mamba2_mixer(JsonFields& f, uint32_t d_model, float eps) {
   Mamba2Config m;
-  const double expand = f.number("mamba_expand", 1.0 / d_model, double(kU32) / d_model, 2.0);
-  m.d_inner = uint32_t(expand * d_model);  // int(mamba_expand * hidden_size), as the mixer computes it
+  m.d_inner = read_expanded_width(f, "mamba_expand", d_model);
   m.n_heads = uint32_t(f.integer("mamba_n_heads", 1, kU32, 128));
   if (m.d_inner % m.n_heads)
     fail(MMB_ERR_FORMAT, f.field("mamba_n_heads"), ": ", m.n_heads,
          " does not divide mamba_expand x hidden_size = ", m.d_inner);
-  if (given(f, "mamba_d_head") && !(f.value("mamba_d_head").is_string() && f.string("mamba_d_head") == "auto")) {
+  if (f.given("mamba_d_head") && !(f.value("mamba_d_head").is_string() && f.string("mamba_d_head") == "auto")) {
     const uint64_t d_head = f.integer("mamba_d_head", 1, kU32);
     if (d_head * m.n_heads != m.d_inner)
       fail(MMB_ERR_FORMAT, f.field("mamba_d_head"), ": ", d_head, " x mamba_n_heads (", m.n_heads,
@@ -102,7 +76,7 @@ Mamba2Config mamba2_mixer(JsonFields& f, uint32_t d_model, float eps) {
   // Per group, as the family trains it (see the header), with the model's one eps.
   m.norm_group_size = m.d_inner / m.n_groups;
   m.norm_eps = eps;
-  read_time_step_limit(f, m);
+  read_dt_limit(f, "time_step_limit", m);
   return m;
 }
 
@@ -111,14 +85,14 @@ Mamba2Config mamba2_mixer(JsonFields& f, uint32_t d_model, float eps) {
 float rope_theta(JsonFields& f) {
   double theta = finite_number(f, "rope_theta", 10000.0);
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
-    if (!given(f, key)) continue;
+    if (!f.given(key)) continue;
     JsonFields rope(f.value(key), f.field(key));
     const char* type_key = rope.has("rope_type") ? "rope_type" : "type";
     const std::string type = rope.string(type_key, "default");
     if (type != "default")
       fail(MMB_ERR_UNSUPPORTED, rope.field(type_key), ": \"", type,
            "\" RoPE scaling is not supported (only \"default\")");
-    if (given(rope, "rope_theta")) theta = finite_number(rope, "rope_theta", theta);
+    if (rope.given("rope_theta")) theta = finite_number(rope, "rope_theta", theta);
   }
   if (!(theta > 1.0)) fail(MMB_ERR_FORMAT, f.field("rope_theta"), ": ", theta, " must be above 1");
   return float(theta);
@@ -127,11 +101,11 @@ float rope_theta(JsonFields& f) {
 AttentionConfig attention(JsonFields& f, uint32_t d_model) {
   AttentionConfig a;
   a.n_heads = uint32_t(f.integer("num_attention_heads", 1, kU32, 32));
-  a.n_kv_heads = given(f, "num_key_value_heads") ? uint32_t(f.integer("num_key_value_heads", 1, kU32)) : a.n_heads;
+  a.n_kv_heads = f.given("num_key_value_heads") ? uint32_t(f.integer("num_key_value_heads", 1, kU32)) : a.n_heads;
   if (a.n_heads % a.n_kv_heads)
     fail(MMB_ERR_FORMAT, f.field("num_key_value_heads"), ": ", a.n_kv_heads,
          " does not divide num_attention_heads = ", a.n_heads);
-  a.head_dim = given(f, "head_dim") ? uint32_t(f.integer("head_dim", 1, kU32)) : d_model / a.n_heads;
+  a.head_dim = f.given("head_dim") ? uint32_t(f.integer("head_dim", 1, kU32)) : d_model / a.n_heads;
   if (a.head_dim == 0)
     fail(MMB_ERR_FORMAT, f.field("num_attention_heads"), ": ", a.n_heads,
          " heads leave no dimensions of hidden_size = ", d_model);
@@ -142,7 +116,7 @@ AttentionConfig attention(JsonFields& f, uint32_t d_model) {
     fail(MMB_ERR_UNSUPPORTED, f.field("attention_multiplier"), ": ", scale,
          " is not supported (a positive softmax scale)");
   a.scale = float(scale);
-  const std::string positions = given(f, "position_embedding_type") ? f.string("position_embedding_type") : "nope";
+  const std::string positions = f.given("position_embedding_type") ? f.string("position_embedding_type") : "nope";
   if (positions == "rope") {
     a.rotary_dim = a.head_dim;
     a.rope_theta = rope_theta(f);
@@ -176,8 +150,6 @@ LayerConfig feed_forward(JsonFields& f) {
   m.shared = shared;
   return l;
 }
-
-bool starts_with(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
 // "w1.weight" / "w2.weight" / "w3.weight" of a SwiGLU expert cut from Granite's packed
 // pair: input_linear [.., 2 d_ff, d] holds w1 rows then w3 rows; output_linear is w2.
@@ -228,22 +200,22 @@ ModelConfig parse_hf_granite_hybrid_config(const json& config, const std::string
 std::vector<std::string> hf_granite_hybrid_tensor_names(const std::string& native, const ModelConfig& config) {
   if (native == "embed.weight") return {"model.embed_tokens.weight"};
   if (native == "norm_f.weight") return {"model.norm.weight"};
-  if (!starts_with(native, "layers.")) return {native};  // lm_head.weight
+  if (!native.starts_with("layers.")) return {native};  // lm_head.weight
   const size_t dot = native.find('.', 7);
   const uint64_t i = std::stoull(native.substr(7, dot - 7));
   const std::string rest = native.substr(dot + 1);
   const std::string layer = cat("model.layers.", i / 2, ".");
   if (rest == "norm.weight") return {layer + (i % 2 ? "post_attention_layernorm.weight" : "input_layernorm.weight")};
-  if (starts_with(rest, "mamba2.")) return {layer + "mamba." + rest.substr(7)};
-  if (starts_with(rest, "attn.")) return {layer + "self_attn." + rest.substr(5)};
+  if (rest.starts_with("mamba2.")) return {layer + "mamba." + rest.substr(7)};
+  if (rest.starts_with("attn.")) return {layer + "self_attn." + rest.substr(5)};
   if (rest == "moe.router.weight") return {layer + "block_sparse_moe.router.layer.weight"};
   const LayerConfig& l = config.layers.at(i);
   const std::string shared_in = layer + "shared_mlp.input_linear.weight",
                     shared_out = layer + "shared_mlp.output_linear.weight";
-  if (starts_with(rest, "mlp.")) return {expert_part(rest.substr(4), shared_in, shared_out, std::nullopt, l.mlp.d_ff)};
-  if (starts_with(rest, "moe.shared.0."))
+  if (rest.starts_with("mlp.")) return {expert_part(rest.substr(4), shared_in, shared_out, std::nullopt, l.mlp.d_ff)};
+  if (rest.starts_with("moe.shared.0."))
     return {expert_part(rest.substr(13), shared_in, shared_out, std::nullopt, l.moe.shared.d_ff)};
-  if (starts_with(rest, "moe.experts.")) {
+  if (rest.starts_with("moe.experts.")) {
     const size_t end = rest.find('.', 12);
     const uint64_t j = std::stoull(rest.substr(12, end - 12));
     return {expert_part(rest.substr(end + 1), layer + "block_sparse_moe.input_linear.weight",

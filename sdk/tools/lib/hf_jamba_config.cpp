@@ -16,8 +16,6 @@ namespace {
 
 constexpr uint64_t kU32 = UINT32_MAX;
 
-bool given(JsonFields& f, const char* key) { return f.has(key) && !f.value(key).is_null(); }
-
 // Layer i has the feature when i % period == offset (JambaConfig.layers_block_type and
 // layers_num_experts).
 struct Schedule {
@@ -37,8 +35,7 @@ MambaConfig mamba_mixer(JsonFields& f, uint32_t d_model, float eps) {
   m.d_inner = uint32_t(f.integer("mamba_expand", 1, kU32 / d_model, 2) * d_model);
   m.d_state = uint32_t(f.integer("mamba_d_state", 1, kU32, 16));
   m.d_conv = uint32_t(f.integer("mamba_d_conv", 1, kU32, 4));
-  const bool auto_rank = !f.has("mamba_dt_rank") || (f.value("mamba_dt_rank").is_string() && f.string("mamba_dt_rank") == "auto");
-  m.dt_rank = auto_rank ? (d_model + 15) / 16 : uint32_t(f.integer("mamba_dt_rank", 1, kU32));
+  m.dt_rank = read_dt_rank(f, "mamba_dt_rank", d_model);
   m.conv_bias = f.boolean("mamba_conv_bias", true);
   m.in_proj_bias = m.out_proj_bias = f.boolean("mamba_proj_bias", false);
   m.dt_bc_norm = InnerNorm::RMSWeighted;  // dt_layernorm, b_layernorm, c_layernorm
@@ -47,19 +44,10 @@ MambaConfig mamba_mixer(JsonFields& f, uint32_t d_model, float eps) {
 }
 
 AttentionConfig attention(JsonFields& f, uint32_t d_model) {
-  if (given(f, "sliding_window"))
-    fail(MMB_ERR_UNSUPPORTED, f.field("sliding_window"), ": sliding-window attention is not supported (null: every earlier token)");
-  AttentionConfig a;
-  a.n_heads = uint32_t(f.integer("num_attention_heads", 1, kU32, 32));
+  AttentionConfig a = read_jamba_attention_heads(f);
   if (d_model % a.n_heads)
     fail(MMB_ERR_FORMAT, f.field("num_attention_heads"), " = ", a.n_heads, " does not divide hidden_size = ", d_model);
   a.head_dim = d_model / a.n_heads;
-  // JambaConfig: default 8; null means as many as the query heads.
-  a.n_kv_heads = !f.has("num_key_value_heads")  ? 8
-                 : given(f, "num_key_value_heads") ? uint32_t(f.integer("num_key_value_heads", 1, kU32))
-                                                   : a.n_heads;
-  if (a.n_heads % a.n_kv_heads)
-    fail(MMB_ERR_FORMAT, f.field("num_key_value_heads"), " = ", a.n_kv_heads, " does not divide num_attention_heads = ", a.n_heads);
   return a;  // no RoPE, no biases, scale 1/sqrt(head_dim)
 }
 
@@ -82,6 +70,19 @@ FeedForwardConfig swiglu(uint32_t d_ff) {
 }
 
 }  // namespace
+
+AttentionConfig read_jamba_attention_heads(JsonFields& f) {
+  if (f.given("sliding_window"))
+    fail(MMB_ERR_UNSUPPORTED, f.field("sliding_window"), ": sliding-window attention is not supported (null: every earlier token)");
+  AttentionConfig a;
+  a.n_heads = uint32_t(f.integer("num_attention_heads", 1, kU32, 32));
+  a.n_kv_heads = !f.has("num_key_value_heads")    ? 8
+                 : f.given("num_key_value_heads") ? uint32_t(f.integer("num_key_value_heads", 1, kU32))
+                                                  : a.n_heads;
+  if (a.n_heads % a.n_kv_heads)
+    fail(MMB_ERR_FORMAT, f.field("num_key_value_heads"), " = ", a.n_kv_heads, " does not divide num_attention_heads = ", a.n_heads);
+  return a;
+}
 
 ModelConfig parse_hf_jamba_config(const json& config, const std::string& what) {
   JsonFields f(config, what);

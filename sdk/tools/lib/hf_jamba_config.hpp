@@ -39,6 +39,7 @@
 // model.layers.i.feed_forward.router.weight and .experts.J.{gate,up,down}_proj.weight.
 #pragma once
 
+#include "json_fields.hpp"
 #include "model/model_config.hpp"
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,12 @@ namespace mmb {
 // native model cannot represent (another hidden_act, a sliding window). The result has
 // passed validate_config.
 ModelConfig parse_hf_jamba_config(const nlohmann::json& config, const std::string& what);
+
+// The attention keys as JambaConfig reads them, and NemotronHConfig after it:
+// num_attention_heads (32), num_key_value_heads (8; null: one per query head; must divide
+// the heads), sliding_window (must be null: MMB_ERR_UNSUPPORTED). The caller sets
+// head_dim, biases and positions.
+AttentionConfig read_jamba_attention_heads(JsonFields& f);
 
 // The checkpoint name of a native tensor ("layers.3.moe.experts.0.w1.weight" ->
 // "model.layers.1.feed_forward.experts.0.gate_proj.weight").

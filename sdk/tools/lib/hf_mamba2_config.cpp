@@ -15,9 +15,16 @@ namespace {
 
 constexpr uint64_t kU32 = UINT32_MAX;
 
-// [low, high] of a time_step_limit / dt_limit pair; see the header for the spellings.
+// mamba_ssm's per-group gated RMSNorm (RMSNormGated with group_size = d_inner / ngroups),
+// the norm every Mamba-2 checkpoint was trained with.
+void per_group_norm(Mamba2Config& m) {
+  if (m.n_groups && m.d_inner % m.n_groups == 0) m.norm_group_size = m.d_inner / m.n_groups;
+}
+
+}  // namespace
+
 void read_dt_limit(JsonFields& f, const char* key, Mamba2Config& m) {
-  if (!f.has(key)) return;
+  if (!f.given(key)) return;
   const json& v = f.value(key);
   if (!v.is_array() || v.size() != 2)
     fail(MMB_ERR_FORMAT, f.field(key), ": expected [low, high], got ", json_type_name(v));
@@ -35,23 +42,14 @@ void read_dt_limit(JsonFields& f, const char* key, Mamba2Config& m) {
   m.dt_max = std::isfinite(high) ? float(high) : std::numeric_limits<float>::infinity();
 }
 
-// mamba_ssm's per-group gated RMSNorm (RMSNormGated with group_size = d_inner / ngroups),
-// the norm every Mamba-2 checkpoint was trained with.
-void per_group_norm(Mamba2Config& m) {
-  if (m.n_groups && m.d_inner % m.n_groups == 0) m.norm_group_size = m.d_inner / m.n_groups;
-}
-
-}  // namespace
-
 ModelConfig parse_hf_mamba2_config(const json& config, const std::string& what) {
   JsonFields f(config, what);
   const std::string act = f.string("hidden_act", "silu");
   if (act != "silu") fail(MMB_ERR_UNSUPPORTED, f.field("hidden_act"), ": \"", act, "\" is not supported (Mamba-2 mixers use \"silu\")");
   const uint32_t d_model = uint32_t(f.integer("hidden_size", 1, kU32, 4096));
-  const double expand = f.number("expand", 1.0 / d_model, double(kU32) / d_model, 2.0);
 
   Mamba2Config m;
-  m.d_inner = uint32_t(expand * d_model);  // int(expand * hidden_size), as transformers computes it
+  m.d_inner = read_expanded_width(f, "expand", d_model);
   m.n_heads = uint32_t(f.integer("num_heads", 1, kU32, 128));
   const uint64_t head_dim = f.integer("head_dim", 1, kU32, 64);
   if (uint64_t(m.n_heads) * head_dim != m.d_inner)
@@ -83,8 +81,7 @@ ModelConfig parse_hf_mamba2_config(const json& config, const std::string& what) 
 
 Mamba2Config mamba_ssm_mamba2_mixer(JsonFields& ssm, uint32_t d_model) {
   Mamba2Config m;
-  const double expand = ssm.number("expand", 1.0 / d_model, double(kU32) / d_model, 2.0);
-  m.d_inner = uint32_t(expand * d_model);
+  m.d_inner = read_expanded_width(ssm, "expand", d_model);
   if (ssm.has("d_ssm") && !ssm.value("d_ssm").is_null() && ssm.integer("d_ssm", 1, kU32) != m.d_inner)
     fail(MMB_ERR_UNSUPPORTED, ssm.field("d_ssm"), ": an SSM narrower than d_inner (with a gated MLP beside it) is not supported");
   const uint64_t head_dim = ssm.integer("headdim", 1, kU32, 64);

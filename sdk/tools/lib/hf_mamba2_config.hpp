@@ -30,7 +30,7 @@
 //
 // time_step_limit / dt_limit entries are numbers, Python's Infinity (read through
 // with_python_floats_spelled_out), transformers 5's {"__float__": "Infinity"}, or
-// null (no limit).
+// null (no limit); read_dt_limit reads them for every family with Mamba-2 mixers.
 #pragma once
 
 #include "json_fields.hpp"
@@ -48,5 +48,10 @@ ModelConfig parse_hf_mamba2_config(const nlohmann::json& config, const std::stri
 
 // One Mamba-2 mixer from mamba_ssm's ssm_cfg (parse_mamba_ssm_config uses it).
 Mamba2Config mamba_ssm_mamba2_mixer(JsonFields& ssm_cfg, uint32_t d_model);
+
+// The [low, high] pair under `key` (time_step_limit, dt_limit, mamba_dt_limit) into
+// m.dt_min / m.dt_max, the clamp of softplus(dt + dt_bias); absent or null leaves them
+// (no limit). Throws MMB_ERR_FORMAT naming the field unless 0 <= low < high, low finite.
+void read_dt_limit(JsonFields& f, const char* key, Mamba2Config& m);
 
 }  // namespace mmb

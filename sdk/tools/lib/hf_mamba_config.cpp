@@ -14,18 +14,6 @@ namespace {
 
 constexpr uint64_t kU32 = UINT32_MAX;
 
-// Both families write "auto" or an integer; "auto" is ceil(d_model / 16).
-uint32_t dt_rank(JsonFields& f, const char* key, uint32_t d_model) {
-  if (!f.has(key) || (f.value(key).is_string() && f.string(key) == "auto")) return (d_model + 15) / 16;
-  return uint32_t(f.integer(key, 1, kU32));
-}
-
-// int(expand * d_model), as both families compute it.
-uint32_t expanded(JsonFields& f, const char* key, uint32_t d_model) {
-  const double expand = f.number(key, 1.0 / d_model, double(kU32) / d_model, 2.0);
-  return uint32_t(expand * d_model);
-}
-
 // Every layer the same: plain Mamba, or plain Mamba-2.
 ModelConfig uniform(uint32_t d_model, uint32_t vocab, uint64_t n_layers, LayerConfig layer) {
   ModelConfig c;
@@ -44,6 +32,16 @@ LayerConfig mamba_layer(const MambaConfig& mixer) {
 
 }  // namespace
 
+uint32_t read_dt_rank(JsonFields& f, const char* key, uint32_t d_model) {
+  if (!f.has(key) || (f.value(key).is_string() && f.string(key) == "auto")) return (d_model + 15) / 16;
+  return uint32_t(f.integer(key, 1, kU32));
+}
+
+uint32_t read_expanded_width(JsonFields& f, const char* key, uint32_t d_model) {
+  const double expand = f.number(key, 1.0 / d_model, double(kU32) / d_model, 2.0);
+  return uint32_t(expand * d_model);
+}
+
 ModelConfig validated_config(ModelConfig c, const std::string& what) {
   try {
     validate_config(c);
@@ -59,10 +57,11 @@ ModelConfig parse_hf_mamba_family_config(const json& config, const std::string& 
   if (act != "silu") fail(MMB_ERR_UNSUPPORTED, f.field("hidden_act"), ": \"", act, "\" is not supported (Mamba mixers use \"silu\")");
   const uint32_t d_model = uint32_t(f.integer("hidden_size", 1, kU32));
   MambaConfig m;
-  m.d_inner = f.has("intermediate_size") ? uint32_t(f.integer("intermediate_size", 1, kU32)) : expanded(f, "expand", d_model);
+  m.d_inner = f.has("intermediate_size") ? uint32_t(f.integer("intermediate_size", 1, kU32))
+                                         : read_expanded_width(f, "expand", d_model);
   m.d_state = uint32_t(f.integer("state_size", 1, kU32, m.d_state));
   m.d_conv = uint32_t(f.integer("conv_kernel", 1, kU32, m.d_conv));
-  m.dt_rank = dt_rank(f, "time_step_rank", d_model);
+  m.dt_rank = read_dt_rank(f, "time_step_rank", d_model);
   // transformers' MambaConfig defaults use_bias to true; released checkpoints say false.
   m.in_proj_bias = m.out_proj_bias = f.boolean("use_bias", defaults.use_bias);
   m.conv_bias = f.boolean("use_conv_bias", true);
@@ -96,10 +95,10 @@ ModelConfig parse_mamba_ssm_config(const json& config, const std::string& what) 
     l.mamba2 = mamba_ssm_mamba2_mixer(ssm, d_model);
   } else {
     MambaConfig m;
-    m.d_inner = expanded(ssm, "expand", d_model);
+    m.d_inner = read_expanded_width(ssm, "expand", d_model);
     m.d_state = uint32_t(ssm.integer("d_state", 1, kU32, m.d_state));
     m.d_conv = uint32_t(ssm.integer("d_conv", 1, kU32, m.d_conv));
-    m.dt_rank = dt_rank(ssm, "dt_rank", d_model);
+    m.dt_rank = read_dt_rank(ssm, "dt_rank", d_model);
     m.conv_bias = ssm.boolean("conv_bias", true);
     m.in_proj_bias = m.out_proj_bias = ssm.boolean("bias", false);
     l = mamba_layer(m);

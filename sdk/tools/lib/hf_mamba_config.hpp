@@ -22,10 +22,12 @@
 // backbone.norm_f.{weight,bias}, lm_head.weight. Shapes are those of the native names.
 #pragma once
 
+#include "json_fields.hpp"
 #include "model/model_config.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,12 @@ ModelConfig parse_mamba_ssm_config(const nlohmann::json& config, const std::stri
 // parse_hf_mamba_config with another family's defaults.
 ModelConfig parse_hf_mamba_family_config(const nlohmann::json& config, const std::string& what,
                                          const HfMambaDefaults& defaults);
+
+// Fields that every family built on these mixers spells the same way, under its own key:
+// a dt rank of "auto" (or absent: ceil(d_model / 16)) or an integer; a mixer width
+// int(expand * d_model) from a number expand (default 2), as the Python classes compute it.
+uint32_t read_dt_rank(JsonFields& f, const char* key, uint32_t d_model);
+uint32_t read_expanded_width(JsonFields& f, const char* key, uint32_t d_model);
 
 // validate_config, its message prefixed with `what` (the config file).
 ModelConfig validated_config(ModelConfig config, const std::string& what);

@@ -1,16 +1,14 @@
 #include "hf_nemotron_h_config.hpp"
 
 #include "base/error.hpp"
+#include "hf_jamba_config.hpp"
+#include "hf_mamba2_config.hpp"
 #include "hf_mamba_config.hpp"
 #include "json_fields.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <map>
-#include <optional>
-#include <utility>
 
 namespace mmb {
 
@@ -20,30 +18,9 @@ namespace {
 
 constexpr uint64_t kU32 = UINT32_MAX;
 
-bool given(JsonFields& f, const char* key) { return f.has(key) && !f.value(key).is_null(); }
-
 // The saved attribute name wins over the constructor's argument name (see the header).
 const char* spelled(JsonFields& f, const char* attribute, const char* argument) {
   return f.has(attribute) || !f.has(argument) ? attribute : argument;
-}
-
-// clamp(softplus(dt + dt_bias), low, high), from [low, high] (entries may be null).
-void read_dt_limit(JsonFields& f, const char* key, Mamba2Config& m) {
-  if (!given(f, key)) return;
-  const json& v = f.value(key);
-  if (!v.is_array() || v.size() != 2) fail(MMB_ERR_FORMAT, f.field(key), ": expected [low, high], got ", json_type_name(v));
-  double bounds[2] = {0.0, HUGE_VAL};
-  for (size_t i = 0; i < 2; ++i) {
-    if (v[i].is_null()) continue;
-    const std::optional<double> x = python_float(v[i]);
-    if (!x || std::isnan(*x))
-      fail(MMB_ERR_FORMAT, f.field(key), "[", i, "]: expected a number or Infinity, got ", json_type_name(v[i]));
-    bounds[i] = *x;
-  }
-  if (!(bounds[0] >= 0.0 && std::isfinite(bounds[0]) && bounds[1] > bounds[0]))
-    fail(MMB_ERR_FORMAT, f.field(key), ": [", bounds[0], ", ", bounds[1], "] is not a range 0 <= low < high");
-  m.dt_min = float(bounds[0]);
-  m.dt_max = std::isfinite(bounds[1]) ? float(bounds[1]) : std::numeric_limits<float>::infinity();
 }
 
 Mamba2Config mamba2_mixer(JsonFields& f, float eps) {
@@ -70,16 +47,7 @@ Mamba2Config mamba2_mixer(JsonFields& f, float eps) {
 }
 
 AttentionConfig attention(JsonFields& f) {
-  if (given(f, "sliding_window"))
-    fail(MMB_ERR_UNSUPPORTED, f.field("sliding_window"), ": sliding-window attention is not supported (null: every earlier token)");
-  AttentionConfig a;
-  a.n_heads = uint32_t(f.integer("num_attention_heads", 1, kU32, 32));
-  // NemotronHConfig: default 8; null means as many as the query heads.
-  a.n_kv_heads = !f.has("num_key_value_heads")  ? 8
-                 : given(f, "num_key_value_heads") ? uint32_t(f.integer("num_key_value_heads", 1, kU32))
-                                                   : a.n_heads;
-  if (a.n_heads % a.n_kv_heads)
-    fail(MMB_ERR_FORMAT, f.field("num_key_value_heads"), " = ", a.n_kv_heads, " does not divide num_attention_heads = ", a.n_heads);
+  AttentionConfig a = read_jamba_attention_heads(f);
   a.head_dim = uint32_t(f.integer("head_dim", 1, kU32, 128));
   a.qkv_bias = a.out_bias = f.boolean("attention_bias", false);
   return a;  // no RoPE, scale 1/sqrt(head_dim)
@@ -94,7 +62,7 @@ FeedForwardConfig relu2(uint32_t d_ff, bool bias) {
 }
 
 MoEConfig moe(JsonFields& f, bool bias) {
-  if (given(f, "moe_latent_size"))
+  if (f.given("moe_latent_size"))
     fail(MMB_ERR_UNSUPPORTED, f.field("moe_latent_size"), ": latent expert projections (fc1/fc2_latent_proj) are not supported");
   MoEConfig m;
   m.n_experts = uint32_t(f.integer("n_routed_experts", 1, kU32, 8));

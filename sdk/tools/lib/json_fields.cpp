@@ -122,6 +122,11 @@ const json* JsonFields::find(std::string_view key) {
   return &*it;
 }
 
+bool JsonFields::given(std::string_view key) {
+  const json* v = find(key);
+  return v && !v->is_null();
+}
+
 const json& JsonFields::value(std::string_view key) {
   const json* v = find(key);
   if (!v) fail(MMB_ERR_FORMAT, where_, ": missing required key '", key, "'");

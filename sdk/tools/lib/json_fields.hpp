@@ -45,6 +45,8 @@ class JsonFields {
 
   const std::string& where() const { return where_; }
   bool has(std::string_view key) const;
+  // Present and not null (marked as read): Python config classes read None as their default.
+  bool given(std::string_view key);
   // The raw value (marked as read); throws when the key is missing.
   const nlohmann::json& value(std::string_view key);
 

@@ -4,6 +4,8 @@
 //  "norm": "rms" | "layer",                      default "rms"
 //  "final_norm": "rms" | "layer" | "none",       default: same as norm
 //  "norm_eps": 1e-5, "tie_embeddings": true,     defaults
+//  "embedding_scale": 1, "residual_scale": 1, "logits_divisor": 1,   defaults (nonzero)
+//  "context_length": 0,                          default (0: 4096)
 //  "layers": [ layer, ... ]   or   "layer_pattern": {"repeat": 12, "pattern": [layer, ...]},
 //  "tokenizer": "bytes" | "<file beside config.json>",   optional
 //  "metadata": {"name": "...", "license": "..."}}        optional, copied into the bundle
@@ -22,10 +24,14 @@
 //  {"kind": "moe", "n_experts", "d_ff", "expert", "top_k" = 1, "expert_bias" = false,
 //   "router" = "softmax" | "sigmoid" | "relu", "router_bias" = false, "sel_bias" = false,
 //   "renorm" = false, "routed_scale" = 1.0, "n_shared" = 0, "shared_d_ff" = d_ff,
-//   "shared_expert" = expert, "shared_bias" = expert_bias, "normalize_expert_output" = false}
+//   "shared_expert" = expert, "shared_bias" = expert_bias, "normalize_expert_output" = false,
+//   "n_groups" = 1, "topk_groups" = 1}
+//  {"kind": "attention", "n_heads", "n_kv_heads" = n_heads, "head_dim" = d_model / n_heads,
+//   "rotary_dim" = 0 (no RoPE), "rope_theta" = 10000, "scale" = 0 (1/sqrt(head_dim)),
+//   "qkv_bias" = false, "out_bias" = false}
 //  {"kind": "mlp", "d_ff", "expert", "bias" = false}
 //  {"kind": "parallel", "shared_norm" = false, "mamba": {mamba fields}, "moe": {moe fields}}
-// expert: "relu" | "gelu" | "gelu_tanh" | "silu" | "swiglu" | "geglu".
+// expert: "relu" | "gelu" | "gelu_tanh" | "silu" | "swiglu" | "geglu" | "relu2".
 // Unknown keys are errors: a misspelt key must not silently become a default.
 #pragma once
 

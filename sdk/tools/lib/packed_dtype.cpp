@@ -14,7 +14,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 bool keeps_f32(const std::string& native_name) {
   return ends_with(native_name, ".A_log") || ends_with(native_name, ".D") || ends_with(native_name, ".dt_proj.bias") ||
-         ends_with(native_name, ".dt_bias");
+         ends_with(native_name, ".dt_bias") || ends_with(native_name, ".router.sel_bias");
 }
 
 DType packed_dtype(const TensorSpec& spec, DType weights) {

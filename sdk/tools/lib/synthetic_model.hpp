@@ -49,8 +49,16 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
 // "mamba2-1.3b" (state-spaces/mamba2-*: d_model 768 / 2048, 24 / 48 Mamba-2 layers of
 // 24 / 64 heads of 64 channels, d_state 128, one group, vocab 50288 rows, tied),
 // "falcon-mamba-7b" (tiiuae/falcon-mamba-7b: d_model 4096, 64 Mamba layers, d_inner
-// 8192, d_state 16, dt_rank 256, RMS-normed dt/B/C, vocab 65024, untied). Throws
-// MMB_ERR_INVALID_ARGUMENT listing the names for an unknown one.
+// 8192, d_state 16, dt_rank 256, RMS-normed dt/B/C, vocab 65024, untied),
+// "nemotron-h-4b" (nvidia/Nemotron-H-4B-Base-8K: d_model 3072, 52 blocks of Mamba-2,
+// GQA attention without RoPE and ReLU^2 MLPs, vocab 131072, untied, 8K context),
+// "granite-4.0-h-tiny" (ibm-granite: d_model 1536, 40 decoder layers, attention at 4 of
+// them, 64 SwiGLU experts top 6 plus a shared MLP, Granite's multipliers, tied),
+// "granite-4.0-h-micro" and "granite-4.0-h-1b" (the dense hybrids: d_model 2048 / 1536,
+// a shared MLP instead of experts), and "small-hybrid" (a few of every hybrid part, for
+// fast tests: Mamba-2, GQA attention with RoPE, MoE with a shared expert, MLP,
+// multipliers, 2K context). Throws MMB_ERR_INVALID_ARGUMENT listing the names for an
+// unknown one.
 ModelConfig named_shape(const std::string& name);
 std::vector<std::string> named_shapes();
 
