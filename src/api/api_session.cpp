@@ -43,11 +43,11 @@ ContextOptions context_options(const mmb_session_options& o) {
   return {o.max_context, o.kv_type == MMB_KV_F32 ? KvType::F32 : KvType::F16};
 }
 
-// Creates a session through `make` within the runtime's session memory budget.
+// Creates a session through `make` within the runtime's session memory budget; `bytes`:
+// the host memory it holds once made.
 template <typename Make>
-mmb_session* make_session(mmb_model* model, const ContextOptions& context, Make&& make) {
+mmb_session* make_session(mmb_model* model, size_t bytes, Make&& make) {
   SessionPager& pager = model->runtime->impl.pager();
-  const size_t bytes = Session::resident_bytes(*model->impl, context);
   pager.reserve(bytes);
   HostPtr<mmb_session> handle;
   try {
@@ -124,7 +124,7 @@ MMB_API mmb_status mmb_session_create(mmb_model* model, const mmb_session_option
     api::require(model, "model");
     api::require(out, "out");
     const ContextOptions context = context_options(api::read_struct(options));
-    *out = make_session(model, context, [&] {
+    *out = make_session(model, Session::resident_bytes(*model->impl, context), [&] {
       return make_host<Session>(model->runtime->impl.allocator(), *model->impl, model->runtime->impl, context);
     });
   });
@@ -195,6 +195,8 @@ MMB_API mmb_status mmb_step_batch(mmb_session* const* sessions, const int32_t* t
     }
     check_logits(sessions[0], logits, logits_stride);
     BatchUse use(sessions, n);
+    // Every session's room before the first group of 256 steps: a full one consumes nothing.
+    for (size_t i = 0; i < n; ++i) sessions[i]->impl->check_room(1);
     Session* impls[256];
     for (size_t start = 0; start < n; start += 256) {
       size_t m = std::min<size_t>(256, n - start);
@@ -241,7 +243,8 @@ MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** ou
     api::require(session, "session");
     api::require(out, "out");
     api::SessionUse use(session);
-    *out = make_session(session->model, session->impl->context(),
+    // A fork holds what its original holds: the same state, scratch and KV pages.
+    *out = make_session(session->model, session->impl->resident_bytes(),
                         [&] { return make_host<Session>(session->runtime().allocator(), *session->impl); });
   });
 }

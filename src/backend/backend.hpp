@@ -61,6 +61,10 @@ class SessionCompute {
   // `from` (converted when it is not the session's own). Throws std::bad_alloc before
   // changing anything when the pages cannot be had.
   virtual void write_kv(const void* in, uint64_t tokens, KvType from) = 0;
+  // Holds pages for exactly the entries [0, tokens), tokens >= kv_tokens(): takes the
+  // missing ones (std::bad_alloc with nothing changed when they cannot be had) and gives
+  // back those past them. A prompt's pages are taken before any of it is consumed.
+  virtual void hold_kv(uint64_t tokens) = 0;
   // Host memory the session holds now: state, stepping scratch and KV pages.
   virtual size_t host_bytes() const = 0;
 

@@ -98,6 +98,7 @@ class CudaSession final : public SessionCompute {
   void write_kv(const void*, uint64_t tokens, KvType) override {
     if (tokens) fail(MMB_ERR_INTERNAL, "a KV cache given to a CUDA session");
   }
+  void hold_kv(uint64_t) override {}
   size_t host_bytes() const override { return sizeof(CudaSession) + state_bytes_; }
   plugin::CudaState* state() const { return state_; }
 

@@ -167,6 +167,7 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
       a.v = bind.linear(q + ".v_proj");
       a.o = bind.linear(q + ".o_proj");
       lw.kv_slot = uint32_t(sizes_.attention_layers++);
+      sizes_.max_attention_heads = std::max<uint64_t>(sizes_.max_attention_heads, lc.attention.n_heads);
       sizes_.max_q_dim = std::max<uint64_t>(sizes_.max_q_dim, lc.attention.q_dim());
       sizes_.max_kv_dim = std::max<uint64_t>(sizes_.max_kv_dim, lc.attention.kv_dim());
     }

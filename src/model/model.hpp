@@ -20,8 +20,9 @@ struct ModelSizes {
   uint64_t max_d_inner = 0, max_d_state = 0, max_d_conv = 0, max_dbc = 0, max_d_ff = 0, max_experts = 0;
   // Mamba-2 layers: the widest in_proj output and conv input, the most groups.
   uint64_t max_in_proj = 0, max_conv_channels = 0, max_groups = 0;
-  // Attention layers: how many, and the widest query and key/value projections.
-  uint64_t attention_layers = 0, max_q_dim = 0, max_kv_dim = 0;
+  // Attention layers: how many, the most query heads, the widest query and key/value
+  // projections.
+  uint64_t attention_layers = 0, max_attention_heads = 0, max_q_dim = 0, max_kv_dim = 0;
 };
 
 class Model {

@@ -59,6 +59,8 @@ void Session::step(int32_t token, float* logits) {
 
 bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRef<bool(uint64_t, uint64_t)>* progress) {
   check_room(n);
+  // The pages of the whole prompt first: running out of memory consumes none of it.
+  compute_->hold_kv(position_ + n);
   const ModelCompute& compute = model_.compute();
   // Progress goes to the host every few backend chunks: the backend may then group
   // more tokens per pass over the weights.
@@ -68,7 +70,10 @@ bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRe
     compute.prefill(*compute_, tokens + done, m, done + m == n ? logits : nullptr);
     done += m;
     position_ += m;
-    if (progress && done < n && !(*progress)(done, n)) return false;
+    if (progress && done < n && !(*progress)(done, n)) {
+      compute_->hold_kv(position_);  // the pages of the tokens left unconsumed go back
+      return false;
+    }
   }
   return true;
 }

@@ -29,6 +29,8 @@ class Session {
   // Tokens the session can still take: its context limit minus its position for a
   // model with attention layers, else unlimited (UINT64_MAX).
   uint64_t context_left() const;
+  // Throws MMB_ERR_CONTEXT_FULL unless n more tokens fit the context.
+  void check_room(uint64_t n) const;
   void reset();
 
   void step(int32_t token, float* logits);
@@ -65,8 +67,6 @@ class Session {
   void load_state(const void* buf, size_t size);
 
  private:
-  // Throws MMB_ERR_CONTEXT_FULL unless n more tokens fit the context.
-  void check_room(uint64_t n) const;
   // Writes a checked blob's state and KV cache into `compute`.
   void restore(SessionCompute& compute, const void* buf, size_t size);
 

@@ -14,8 +14,8 @@
 //   48 u32      KV element type (0 f16, 1 f32)              (1.1)
 //   52 u32      reserved, 0                                  (1.1)
 //   56 u64      KV bytes after the floats: position x the model's KV elements per
-//               token x the element size, in the portable layout of
-//               backend/cpu/kv_cache.hpp                     (1.1)
+//               token x the element size; per attention layer in order, the keys
+//               [kv_head][position][head_dim] then the values alike (1.1)
 #pragma once
 
 #include <cstddef>

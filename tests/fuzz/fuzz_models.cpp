@@ -33,6 +33,43 @@ ModelConfig narrow_config(uint32_t vocab_size) {
   return c;
 }
 
+ModelConfig hybrid_config() {
+  ModelConfig c = narrow_config(256);
+  LayerConfig rope;
+  rope.kind = LayerKind::Attention;
+  rope.attention.n_heads = 4;
+  rope.attention.n_kv_heads = 2;
+  rope.attention.head_dim = 4;
+  rope.attention.rotary_dim = 2;
+  rope.attention.qkv_bias = true;
+  rope.attention.out_bias = true;
+  LayerConfig nope;
+  nope.kind = LayerKind::Attention;
+  nope.attention.n_heads = 2;
+  nope.attention.n_kv_heads = 1;
+  nope.attention.head_dim = 8;
+  nope.attention.scale = 0.125f;
+  LayerConfig mamba2;
+  mamba2.kind = LayerKind::Mamba2;
+  mamba2.mamba2.d_inner = 16;
+  mamba2.mamba2.d_state = 4;
+  mamba2.mamba2.n_heads = 4;
+  mamba2.mamba2.n_groups = 2;
+  LayerConfig moe = c.layers[1];
+  moe.moe.n_experts = 4;
+  moe.moe.expert.act = ExpertAct::ReLU2;
+  moe.moe.router = RouterAct::Sigmoid;
+  moe.moe.sel_bias = true;
+  moe.moe.n_groups = 2;
+  moe.moe.topk_groups = 1;
+  c.layers = {rope, mamba2, moe, nope, c.layers[2]};
+  c.embedding_scale = 2.0f;
+  c.residual_scale = 0.5f;
+  c.logits_divisor = 4.0f;
+  c.context_length = uint32_t(kHybridContext);
+  return c;
+}
+
 std::vector<std::byte> write(SyntheticModel& m, bool compressed) {
   WriterOptions options;
   options.codec = compressed ? Codec::Zstd : Codec::None;
@@ -49,6 +86,11 @@ std::vector<std::byte> tiny_bundle(bool compressed) {
 std::vector<std::byte> q8_bundle(bool compressed) {
   SyntheticModel m = make_synthetic_model(narrow_config(256), {13, DType::Q8});
   return write(m, compressed);
+}
+
+std::vector<std::byte> hybrid_bundle() {
+  SyntheticModel m = make_synthetic_model(hybrid_config(), {17, DType::F16});
+  return write(m, false);
 }
 
 std::vector<std::byte> bpe_bundle() {

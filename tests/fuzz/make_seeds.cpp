@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 using namespace mmb::fuzz;
 namespace fs = std::filesystem;
@@ -74,9 +75,12 @@ std::string tokenizer_json(const nlohmann::json& normalizer, const nlohmann::jso
   return doc.dump();
 }
 
-std::vector<uint8_t> state_after(mmb_model* model, const std::string& text) {
+std::vector<uint8_t> state_after(mmb_model* model, const std::string& text, int32_t kv_type = MMB_KV_F16) {
+  mmb_session_options options;
+  if (mmb_session_options_init(&options, sizeof options) != MMB_OK) std::abort();
+  options.kv_type = kv_type;
   mmb_session* s = nullptr;
-  if (mmb_session_create(model, nullptr, &s) != MMB_OK) std::abort();
+  if (mmb_session_create(model, &options, &s) != MMB_OK) std::abort();
   SessionPtr session(s);
   for (char c : text) mmb_session_step(s, uint8_t(c), nullptr, 0);
   size_t size = 0;
@@ -96,22 +100,35 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   const std::vector<std::byte> raw = tiny_bundle(false), zstd = tiny_bundle(true), bpe = bpe_bundle();
   const std::vector<std::byte> q8 = q8_bundle(false), q8_zstd = q8_bundle(true);
+  const std::vector<std::byte> hybrid = hybrid_bundle();
 
   write_seed(root / "fuzz_bundle_memory", "tiny_raw.bin", raw);
   write_seed(root / "fuzz_bundle_memory", "tiny_zstd.bin", zstd);
   write_seed(root / "fuzz_bundle_memory", "bpe.bin", bpe);
   write_seed(root / "fuzz_bundle_memory", "q8_raw.bin", q8);
+  write_seed(root / "fuzz_bundle_memory", "hybrid.bin", hybrid);
 
   // First byte: 0 = whole reads, >= 128 = reads capped at (byte - 127) * 64 bytes.
   write_seed(root / "fuzz_bundle_io", "tiny_zstd_whole.bin", with_prefix(0, zstd));
   write_seed(root / "fuzz_bundle_io", "tiny_raw_chunked.bin", with_prefix(130, raw));
   write_seed(root / "fuzz_bundle_io", "q8_zstd_whole.bin", with_prefix(0, q8_zstd));
+  write_seed(root / "fuzz_bundle_io", "hybrid_chunked.bin", with_prefix(131, hybrid));
 
   RuntimePtr runtime = single_thread_runtime();
   ModelPtr model = load_valid(runtime.get(), raw);
   for (const auto& [name, text] : {std::pair<std::string, std::string>{"fresh.state", ""},
                                    {"hello.state", "Hello, world"}}) {
     const std::vector<uint8_t> blob = state_after(model.get(), text);
+    write_seed(root / "fuzz_state_load", name, blob.data(), blob.size());
+  }
+  // State format 1.1: the hybrid's floats and KV cache, empty, part of a page, and the
+  // whole (one-page) context in f32.
+  ModelPtr hybrid_model = load_valid(runtime.get(), hybrid);
+  for (const auto& [name, text, kv_type] :
+       {std::tuple<std::string, std::string, int32_t>{"hybrid_fresh.state", "", MMB_KV_F16},
+        {"hybrid_hello.state", "Hello, world", MMB_KV_F16},
+        {"hybrid_full_f32.state", std::string(kHybridContext, 'z'), MMB_KV_F32}}) {
+    const std::vector<uint8_t> blob = state_after(hybrid_model.get(), text, kv_type);
     write_seed(root / "fuzz_state_load", name, blob.data(), blob.size());
   }
 

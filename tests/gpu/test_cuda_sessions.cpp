@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "reference/reference_model.hpp"
+#include "support/attention_models.hpp"
 #include "support/mamba2_models.hpp"
 #include "support/model_harness.hpp"
 
@@ -199,9 +200,20 @@ void collect_log(void* user_data, int32_t level, const char* message) {
 // explicit CUDA runtime refuses the model; backend auto runs it on the CPU, says why in
 // its log, and gives the CPU backend's logits bit for bit.
 TEST_CASE("cuda: a model the plugin cannot run is refused on cuda and runs on the CPU under auto", "[cuda]") {
-  for (const char* name : {"mamba + mamba2 mixed plan", "falcon-mamba-like: RMS dt/B/C norms"}) {
+  struct Refused {
+    const char* name;
+    SyntheticModel weights;
+  };
+  const Refused models[] = {
+      {"mamba + mamba2 mixed plan", build_mamba2_weights(mamba2_case("mamba + mamba2 mixed plan"))},
+      {"falcon-mamba-like: RMS dt/B/C norms", build_mamba2_weights(mamba2_case("falcon-mamba-like: RMS dt/B/C norms"))},
+      {"jamba-like (attention)", build_attention_weights(attention_case("jamba-like"))},
+      {"nemotron-h-like (attention, relu2, group-limited)", build_attention_weights(attention_case("nemotron-h-like"))},
+  };
+  for (const Refused& r : models) {
+    const char* name = r.name;
     INFO(name);
-    const SyntheticModel weights = build_mamba2_weights(mamba2_case(name));
+    const SyntheticModel& weights = r.weights;
     const std::vector<std::byte> bytes = bundle_bytes(weights);
 
     RuntimePtr cuda = cuda_runtime();

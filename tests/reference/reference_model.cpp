@@ -28,6 +28,7 @@ double expert_act(ExpertAct act, double x) {
     case ExpertAct::SiLU: return silu(x);
     case ExpertAct::SwiGLU: return silu(x);
     case ExpertAct::GeGLU: return gelu(x);
+    case ExpertAct::ReLU2: return relu(x) * relu(x);
   }
   throw std::logic_error("unknown expert activation");
 }
@@ -146,6 +147,17 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
       }
       m.out_proj = load_linear(values, q + ".out_proj", c.out_proj_bias, d, c.d_inner);
     }
+    if (lc.kind == LayerKind::Attention) {
+      AttentionLayer& a = layer.attention;
+      const AttentionConfig& c = lc.attention;
+      const std::string q = p + ".attn";
+      const size_t q_dim = size_t(c.n_heads) * c.head_dim, kv_dim = size_t(c.n_kv_heads) * c.head_dim;
+      a.cfg = c;
+      a.q = load_linear(values, q + ".q_proj", c.qkv_bias, q_dim, d);
+      a.k = load_linear(values, q + ".k_proj", c.qkv_bias, kv_dim, d);
+      a.v = load_linear(values, q + ".v_proj", c.qkv_bias, kv_dim, d);
+      a.o = load_linear(values, q + ".o_proj", c.out_bias, d, q_dim);
+    }
     if (lc.kind == LayerKind::MoE || lc.kind == LayerKind::Parallel) {
       MoELayer& m = layer.moe;
       const MoEConfig& c = lc.moe;
@@ -153,6 +165,8 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
       m.cfg = c;
       m.router = {c.n_experts, c.top_k, c.router, c.renorm, c.routed_scale,
                   load_linear(values, q + ".router", c.router_bias, c.n_experts, d), {}};
+      m.router.n_groups = c.n_groups;
+      m.router.topk_groups = c.topk_groups;
       if (c.sel_bias) {
         m.router.sel_bias = values(q + ".router.sel_bias");
         expect_size(m.router.sel_bias, c.n_experts, q + ".router.sel_bias");
@@ -181,7 +195,10 @@ void ReferenceModel::reset() {
       m.conv_window.assign(channels * m.cfg.d_conv, 0.0);
       m.s.assign(size_t(m.cfg.d_inner) * m.cfg.d_state, 0.0);
     }
+    layer.attention.keys.clear();
+    layer.attention.values.clear();
   }
+  position_ = 0;
   min_selection_margin_ = std::numeric_limits<double>::infinity();
 }
 
@@ -196,15 +213,18 @@ std::vector<double> ReferenceModel::step(int token) {
   const size_t d = config_.d_model;
   if (token < 0 || size_t(token) >= config_.vocab_size) throw std::out_of_range("reference: token out of range");
 
-  // Residual stream starts as the token's embedding row.
+  // Residual stream starts as the token's embedding row times embedding_scale.
   std::vector<double> r(embed_.begin() + size_t(token) * d, embed_.begin() + size_t(token + 1) * d);
+  for (double& v : r) v *= config_.embedding_scale;
 
-  // Each block: r = r + mixer(norm(r)); a parallel block: r = r + mamba(norm(r)) + moe(norm_moe(r)).
+  // Each block: r = r + residual_scale * mixer(norm(r)); a parallel block's mixer is
+  // mamba(norm(r)) + moe(norm_moe(r)).
   for (Layer& layer : layers_) {
     std::vector<double> h = apply(layer.norm, r);
     std::vector<double> out;
     if (layer.kind == LayerKind::Mamba) out = mamba(layer.mamba, h);
     else if (layer.kind == LayerKind::Mamba2) out = mamba2(layer.mamba2, h);
+    else if (layer.kind == LayerKind::Attention) out = attention(layer.attention, h);
     else if (layer.kind == LayerKind::MoE) out = moe(layer.moe, h);
     else if (layer.kind == LayerKind::MLP) out = feed_forward(layer.mlp, h);
     else {
@@ -212,14 +232,17 @@ std::vector<double> ReferenceModel::step(int token) {
       std::vector<double> moe_out = moe(layer.moe, apply(layer.norm_moe, r));
       for (size_t i = 0; i < d; ++i) out[i] += moe_out[i];
     }
-    for (size_t i = 0; i < d; ++i) r[i] += out[i];
+    for (size_t i = 0; i < d; ++i) r[i] += config_.residual_scale * out[i];
   }
+  ++position_;
 
-  // logits = head(norm_f(r)), for the real vocabulary only.
+  // logits = head(norm_f(r)) / logits_divisor, for the real vocabulary only.
   std::vector<double> h = apply(final_norm_, r);
   std::vector<double> logits(config_.vocab_size, 0.0);
-  for (size_t v = 0; v < config_.vocab_size; ++v)
+  for (size_t v = 0; v < config_.vocab_size; ++v) {
     for (size_t i = 0; i < d; ++i) logits[v] += head_[v * d + i] * h[i];
+    logits[v] /= config_.logits_divisor;
+  }
   return logits;
 }
 
@@ -337,6 +360,61 @@ std::vector<double> ReferenceModel::mamba2(Mamba2Layer& m, const std::vector<dou
   return apply(m.out_proj, y);
 }
 
+// Attention, one token at position_: DESIGN.md section 5 and the spec's AttentionConfig.
+std::vector<double> ReferenceModel::attention(AttentionLayer& a, const std::vector<double>& h) {
+  const AttentionConfig& c = a.cfg;
+  const size_t H = c.n_heads, hd = c.head_dim;
+  const size_t g = H / c.n_kv_heads;  // query heads per key/value head
+
+  // q, k, v = q_proj(h), k_proj(h), v_proj(h) [+ biases]: q [H][hd], k and v [H_kv][hd].
+  std::vector<double> q = apply(a.q, h), k = apply(a.k, h), v = apply(a.v, h);
+
+  // RoPE, rotate-half: in each head, the pairs (x[i], x[i + rd/2]) for i < rd/2 turn by
+  // the angle position * theta^(-2i/rd); dimensions from rotary_dim on stay as they are.
+  if (c.rotary_dim) {
+    const size_t half = c.rotary_dim / 2;
+    auto rotate = [&](std::vector<double>& heads) {
+      for (size_t start = 0; start < heads.size(); start += hd)
+        for (size_t i = 0; i < half; ++i) {
+          const double inv_freq = std::pow(double(c.rope_theta), -double(2 * i) / double(c.rotary_dim));
+          const double angle = double(position_) * inv_freq;
+          const double x1 = heads[start + i], x2 = heads[start + i + half];
+          heads[start + i] = x1 * std::cos(angle) - x2 * std::sin(angle);
+          heads[start + i + half] = x2 * std::cos(angle) + x1 * std::sin(angle);
+        }
+    };
+    rotate(q);
+    rotate(k);
+  }
+
+  // The token attends to itself and every earlier token.
+  a.keys.push_back(k);
+  a.values.push_back(v);
+
+  // Query head i reads key/value head i / g: w_t = softmax_t(scale * q_i . k_t), out_i =
+  // sum_t w_t v_t; scale 0 means 1 / sqrt(head_dim).
+  const double scale = c.scale > 0.0f ? double(c.scale) : 1.0 / std::sqrt(double(hd));
+  const size_t T = a.keys.size();
+  std::vector<double> heads(H * hd, 0.0), w(T);
+  for (size_t i = 0; i < H; ++i) {
+    const size_t j = i / g;
+    double max = -std::numeric_limits<double>::infinity();
+    for (size_t t = 0; t < T; ++t) {
+      double dot = 0.0;
+      for (size_t e = 0; e < hd; ++e) dot += q[i * hd + e] * a.keys[t][j * hd + e];
+      w[t] = scale * dot;
+      max = std::max(max, w[t]);
+    }
+    double sum = 0.0;
+    for (double& x : w) { x = std::exp(x - max); sum += x; }
+    for (size_t t = 0; t < T; ++t)
+      for (size_t e = 0; e < hd; ++e) heads[i * hd + e] += w[t] / sum * a.values[t][j * hd + e];
+  }
+
+  // out = o_proj(heads) [+ bias]
+  return apply(a.o, heads);
+}
+
 // Routing, one token: DESIGN.md section 5.
 std::vector<std::pair<size_t, double>> ReferenceModel::route(const Router& r, const std::vector<double>& h) {
   const size_t n_experts = r.n_experts;
@@ -355,11 +433,41 @@ std::vector<std::pair<size_t, double>> ReferenceModel::route(const Router& r, co
     for (double& v : p) v = relu(v);
   }
 
-  // Select top_k by p + sel_bias: repeatedly the best remaining expert; a strict '>'
-  // while scanning upward gives ties to the lower index.
+  // Selection keys: p + sel_bias.
   std::vector<double> score = p;
   if (!r.sel_bias.empty())
     for (size_t e = 0; e < n_experts; ++e) score[e] += r.sel_bias[e];
+
+  // Group-limited selection (Nemotron-H, DeepSeek-V3): the experts form n_groups
+  // contiguous groups, each scored by the sum of its two largest keys; the topk_groups
+  // best groups stay, every other expert's key becomes 0.
+  if (r.n_groups > 1) {
+    const size_t per_group = n_experts / r.n_groups;
+    std::vector<double> group_score(r.n_groups);
+    for (size_t grp = 0; grp < r.n_groups; ++grp) {
+      std::vector<double> keys(score.begin() + grp * per_group, score.begin() + (grp + 1) * per_group);
+      std::sort(keys.begin(), keys.end(), std::greater<>());
+      group_score[grp] = keys[0] + keys[1];
+    }
+    std::vector<bool> kept(r.n_groups, false);
+    size_t last_kept = 0;
+    for (uint32_t k = 0; k < r.topk_groups; ++k) {
+      size_t best = r.n_groups;
+      for (size_t grp = 0; grp < r.n_groups; ++grp)
+        if (!kept[grp] && (best == r.n_groups || group_score[grp] > group_score[best])) best = grp;
+      kept[best] = true;
+      last_kept = best;
+    }
+    for (size_t grp = 0; grp < r.n_groups; ++grp) {
+      if (kept[grp]) continue;
+      const double gap = group_score[last_kept] - group_score[grp];
+      if (gap != 0.0) min_selection_margin_ = std::min(min_selection_margin_, gap);
+      for (size_t e = grp * per_group; e < (grp + 1) * per_group; ++e) score[e] = 0.0;
+    }
+  }
+
+  // Select top_k by key: repeatedly the best remaining expert; a strict '>' while
+  // scanning upward gives ties to the lower index.
   std::vector<bool> taken(n_experts, false);
   std::vector<size_t> chosen;
   for (uint32_t k = 0; k < r.top_k; ++k) {

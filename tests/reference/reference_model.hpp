@@ -14,6 +14,10 @@
 //     the projection's own input; both parts of a parallel layer read the block input.
 //   - Mamba-2: dt is clamped to [dt_min, dt_max] after softplus (mamba_ssm's
 //     time_step_limit); the gated norm's groups are consecutive channels.
+//   - Group-limited selection: equal group scores go to the lower group index, as equal
+//     expert keys go to the lower expert.
+//   - Attention: a token's position is the number of tokens stepped before it since the
+//     last reset; RoPE's inverse frequencies and angles are computed in float64.
 #pragma once
 
 #include "model/model_config.hpp"
@@ -37,8 +41,10 @@ class ReferenceModel {
 
   // Feeds one token; returns the vocab_size logits after it.
   std::vector<double> step(int token);
-  // Back to the empty state (position 0).
+  // Back to the empty state (position 0, no keys or values).
   void reset();
+  // Tokens stepped since the last reset.
+  size_t position() const { return position_; }
 
   // The selective-scan state of layer `layer` (a Mamba, Parallel or Mamba-2 layer), as
   // [d_inner][d_state]: channel c = h * head_dim + p for Mamba-2. For tests that check
@@ -47,8 +53,10 @@ class ReferenceModel {
 
   // The smallest gap seen so far, over every MoE selection, between the score of the
   // last expert chosen and the experts left out, counting only gaps where either
-  // expert's p is non-zero (otherwise the choice cannot change the output). A tiny gap
-  // means a float32 implementation may rightly choose differently; tests check it.
+  // expert's p is non-zero (otherwise the choice cannot change the output), and, with
+  // group-limited selection, between the score of the last group kept and the groups
+  // left out. A tiny gap means a float32 implementation may rightly choose differently;
+  // tests check it.
   // Exact ties are not counted: the tie rule settles them, and the tests build them
   // only from router rows of zeros, which tie exactly in float32 as well.
   double min_selection_margin() const { return min_selection_margin_; }
@@ -75,6 +83,7 @@ class ReferenceModel {
     double routed_scale = 1.0;
     Linear linear;                 // [n_experts, in]
     std::vector<double> sel_bias;  // empty when absent
+    uint32_t n_groups = 1, topk_groups = 1;  // group-limited selection (MoE layers only)
   };
   // A projection: plain, or a routed mixture of linear experts.
   struct Projection {
@@ -107,6 +116,13 @@ class ReferenceModel {
     std::vector<double> conv_window;  // [conv_channels][d_conv]
     std::vector<double> s;            // [n_heads][head_dim][d_state]
   };
+  struct AttentionLayer {
+    AttentionConfig cfg;
+    Linear q, k, v, o;
+    // State: the keys (after RoPE) and values of every token stepped so far, each
+    // [n_kv_heads][head_dim].
+    std::vector<std::vector<double>> keys, values;
+  };
   struct MoELayer {
     MoEConfig cfg;
     Router router;
@@ -118,6 +134,7 @@ class ReferenceModel {
     Norm norm_moe;  // Parallel: the MoE part's norm (a copy of norm when shared)
     MambaLayer mamba;
     Mamba2Layer mamba2;
+    AttentionLayer attention;
     MoELayer moe;
     FeedForward mlp;
   };
@@ -137,6 +154,7 @@ class ReferenceModel {
   std::vector<double> apply(const Projection& p, const std::vector<double>& x);
   std::vector<double> mamba(MambaLayer& m, const std::vector<double>& h);
   std::vector<double> mamba2(Mamba2Layer& m, const std::vector<double>& h);
+  std::vector<double> attention(AttentionLayer& a, const std::vector<double>& h);
   std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
 
   ModelConfig config_;
@@ -144,6 +162,7 @@ class ReferenceModel {
   std::vector<double> head_;   // first vocab_size rows of lm_head or embed
   Norm final_norm_;
   std::vector<Layer> layers_;
+  size_t position_ = 0;
   double min_selection_margin_;
 };
 

@@ -22,23 +22,14 @@ using R = RouterAct;
 using N = NormKind;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-std::vector<uint32_t> divisors(uint32_t n) {
-  std::vector<uint32_t> out;
-  for (uint32_t k = 1; k <= n; ++k)
-    if (n % k == 0) out.push_back(k);
-  return out;
-}
-
-uint32_t pick_from(SplitMixRng& rng, const std::vector<uint32_t>& v) { return v[rng.below(uint32_t(v.size()))]; }
-
 // Every option drawn independently: heads of 1 to 8 channels, any group count that
 // divides the heads, any norm group that divides d_inner.
 LayerConfig random_mamba2(SplitMixRng& rng) {
   const uint32_t heads = rng.pick({1u, 2u, 3u, 4u, 8u}), head_dim = rng.pick({1u, 2u, 4u, 5u, 8u});
   LayerConfig l = mamba2_layer(heads * head_dim, rng.pick({1u, 3u, 8u, 16u, 64u}), rng.pick({1u, 2u, 3u, 4u}), heads,
-                               pick_from(rng, divisors(heads)));
+                               rng.pick(divisors(heads)));
   Mamba2Config& m = l.mamba2;
-  if (rng.coin()) m.norm_group_size = pick_from(rng, divisors(m.d_inner));
+  if (rng.coin()) m.norm_group_size = rng.pick(divisors(m.d_inner));
   m.gated_norm = rng.below(4) != 0;
   m.norm_eps = rng.pick({1e-5f, 1e-3f});
   m.in_proj_bias = rng.coin();
@@ -106,7 +97,8 @@ void fill(const TensorSpec& spec, const ModelConfig& config, SplitMixRng& rng, s
   }
   if (ends_with(n, "conv1d.weight")) return gaussian(1.0 / std::sqrt(double(spec.shape[2])));
   if (ends_with(n, ".bias") || ends_with(n, ".sel_bias")) return gaussian(0.1);
-  const bool to_residual = ends_with(n, "out_proj.weight") || ends_with(n, "w2.weight") || contains(n, ".out_proj.experts.");
+  const bool to_residual = ends_with(n, "out_proj.weight") || ends_with(n, "o_proj.weight") || ends_with(n, "w2.weight") ||
+                           contains(n, ".out_proj.experts.");
   gaussian(1.0 / std::sqrt(cols) * (to_residual ? residual_scale : 1.0));
 }
 
@@ -219,12 +211,7 @@ std::vector<ModelCase> mamba2_cases() {
   return cases;
 }
 
-ModelCase mamba2_case(const std::string& name) {
-  for (const ModelCase& c : mamba2_cases())
-    if (c.name == name) return c;
-  FAIL("no Mamba-2 test case named " << name);
-  return {};
-}
+ModelCase mamba2_case(const std::string& name) { return case_named(mamba2_cases(), name); }
 
 SyntheticModel build_mamba2_weights(const ModelCase& c) {
   validate_config(c.config);

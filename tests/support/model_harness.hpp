@@ -52,6 +52,10 @@ LayerConfig parallel(const LayerConfig& mamba_part, const LayerConfig& moe_part,
 ModelConfig model(uint32_t d_model, uint32_t vocab, NormKind norm, NormKind final_norm, bool tied,
                   std::vector<LayerConfig> layers);
 ModelCase named(std::string name, ModelConfig config, uint64_t seed);
+// The divisors of n, ascending: the head and group counts a size allows.
+std::vector<uint32_t> divisors(uint32_t n);
+// The case of that name among `cases` (REQUIREs that it exists).
+ModelCase case_named(const std::vector<ModelCase>& cases, const std::string& name);
 }  // namespace builders
 
 // Every layer kind and option of DESIGN.md section 5, at small sizes: hand-made cases
@@ -70,6 +74,9 @@ RuntimePtr make_runtime(int32_t n_threads = 2, int32_t backend = MMB_BACKEND_CPU
 // Loads the weights through mmb_model_load_memory (the bytes are copied).
 ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights);
 SessionPtr make_session(mmb_model* model);
+// A session with its KV cache's element type (MMB_KV_F16 or MMB_KV_F32) and context
+// limit (0: the model's).
+SessionPtr make_session(mmb_model* model, int32_t kv_type, uint64_t max_context = 0);
 
 // One mmb_session_step that must succeed; returns the logits (vocab floats).
 std::vector<float> step(mmb_session* session, int32_t token);
@@ -84,16 +91,16 @@ std::vector<int32_t> random_tokens(uint64_t seed, size_t n, uint32_t vocab);
 // The library's logits against the float64 reference (build_reference(weights)) over
 // n_steps random tokens seeded from c.seed, one mmb_session_step at a time; every fifth
 // step asks for no logits (the head is skipped) to show that skipping it leaves the
-// state right. A step beyond logit_tolerance stops the test (REQUIRE); the smallest
-// expert-selection margin and the final position are CHECKed. Returns the worst error
-// as a fraction of the tolerance.
-double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_steps);
+// state right. The session keeps keys and values as kv_type. A step beyond
+// kv_logit_tolerance stops the test (REQUIRE); the smallest expert-selection margin and
+// the final position are CHECKed. Returns the worst error as a fraction of the tolerance.
+double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_steps, int32_t kv_type = MMB_KV_F32);
 // check_parity on each of `cases` named in `chosen`, once stored in each of `dtypes`,
 // with the weights `build` gives (build_weights, build_mamba2_weights). Returns how
 // many runs there were, for the caller to check that every chosen name is a case.
 size_t check_parity_in_dtypes(const std::vector<ModelCase>& cases, const std::set<std::string>& chosen,
                               std::initializer_list<DType> dtypes, SyntheticModel (*build)(const ModelCase&),
-                              size_t n_steps);
+                              size_t n_steps, int32_t kv_type = MMB_KV_F32);
 
 // Sessions of one model at mixed positions, for the batch tests: for each i, a session
 // to step in batches, a twin to step alone and a reference, all three fed the same
@@ -109,6 +116,10 @@ MixedPositions sessions_at_mixed_positions(mmb_model* model, const SyntheticMode
 // Tolerance of the library's float32 logits against the float64 reference; see the
 // comment at its definition for why this figure.
 double logit_tolerance(const std::vector<double>& reference_logits);
+// The tolerance for a session of `config` that keeps keys and values as kv_type:
+// logit_tolerance, widened for f16 keys and values of a model with attention layers
+// (see the comment at its definition).
+double kv_logit_tolerance(const std::vector<double>& reference_logits, const ModelConfig& config, int32_t kv_type);
 // Below this gap between the score of a chosen and of a rejected expert, a float32
 // implementation may rightly choose differently from the float64 reference: its router
 // scores carry errors around 1e-6 (rounding in the layers before and in the router's

@@ -21,6 +21,8 @@ class SplitMixRng {
   bool coin() { return next() & 1; }
   template <typename T>
   T pick(std::initializer_list<T> options) { return *(options.begin() + below(uint32_t(options.size()))); }
+  template <typename T>
+  T pick(const std::vector<T>& options) { return options[below(uint32_t(options.size()))]; }
   // Uniform in [lo, hi), 24 bits of resolution.
   float uniform(float lo, float hi) { return lo + (hi - lo) * float(next() >> 40) / float(1ull << 24); }
   std::vector<float> values(size_t n, float lo = -1.0f, float hi = 1.0f) {

@@ -7,87 +7,17 @@
 // Only the hook's allocations are failed: they are everything that grows with the
 // model (tests/heap measures what is left on the C++ heap: per-tensor bookkeeping).
 #include "support/bundle_fixtures.hpp"
+#include "support/failing_heap.hpp"
 #include "support/model_harness.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <functional>
-#include <mutex>
-#include <unordered_map>
+#include <cstdio>
 
 using namespace mmb;
 using namespace mmb::testing;
 
 namespace {
-
-// A host heap that counts every hook allocation, fails the one numbered fail_at, and
-// knows which blocks are outstanding (a block freed with the wrong size, or freed
-// twice, is counted as a misuse).
-class FailingHeap {
- public:
-  void arm(uint64_t nth) {
-    std::lock_guard lock(mutex_);
-    fail_at_ = calls_ + nth;
-    failed_ = false;
-  }
-  // Stops failing; true when the armed allocation was reached.
-  bool disarm() {
-    std::lock_guard lock(mutex_);
-    fail_at_ = 0;
-    return failed_;
-  }
-  size_t outstanding() {
-    std::lock_guard lock(mutex_);
-    return live_.size();
-  }
-  size_t misuses() {
-    std::lock_guard lock(mutex_);
-    return misuses_;
-  }
-
-  static void* alloc(void* user, size_t size, size_t alignment) {
-    auto* heap = static_cast<FailingHeap*>(user);
-    std::lock_guard lock(heap->mutex_);
-    if (++heap->calls_ == heap->fail_at_) {
-      heap->failed_ = true;
-      return nullptr;
-    }
-    void* p = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    if (p) heap->live_.emplace(p, size);
-    return p;
-  }
-  static void release(void* user, void* ptr, size_t size) {
-    auto* heap = static_cast<FailingHeap*>(user);
-    std::lock_guard lock(heap->mutex_);
-    auto it = heap->live_.find(ptr);
-    if (it == heap->live_.end() || it->second != size) {
-      ++heap->misuses_;
-      return;
-    }
-    heap->live_.erase(it);
-    std::free(ptr);
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<void*, size_t> live_;
-  uint64_t calls_ = 0, fail_at_ = 0;
-  bool failed_ = false;
-  size_t misuses_ = 0;
-};
-
-RuntimePtr runtime_on(FailingHeap& heap) {
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.n_threads = 2;
-  o.alloc_fn = &FailingHeap::alloc;
-  o.free_fn = &FailingHeap::release;
-  o.alloc_user_data = &heap;
-  mmb_runtime* rt = nullptr;
-  REQUIRE(mmb_runtime_create(&o, &rt) == MMB_OK);
-  return RuntimePtr(rt);
-}
 
 std::vector<std::byte> tiny_bundle(Codec codec) {
   SyntheticModel m = test::tiny_model(DType::F16, 5);
@@ -121,30 +51,6 @@ struct EarlierSession {
     CHECK(step(session.get(), next) == step(twin.get(), next));
   }
 };
-
-// Runs `op` with the Nth hook allocation failing for N = 1, 2, ... Each failing run must
-// return MMB_ERR_OUT_OF_MEMORY and leave the heap as before; `after_failure` then checks
-// the earlier objects. Returns the injection points exercised; `op` is last run with no
-// failure reached and must then succeed.
-size_t inject_each(FailingHeap& heap, const std::function<mmb_status()>& op,
-                   const std::function<void()>& after_failure) {
-  for (uint64_t n = 1; n < 100000; ++n) {
-    INFO("hook allocation " << n << " fails");
-    const size_t before = heap.outstanding();
-    heap.arm(n);
-    const mmb_status status = op();
-    const bool reached = heap.disarm();
-    if (!reached) {
-      REQUIRE(status == MMB_OK);
-      return size_t(n - 1);
-    }
-    CHECK(status == MMB_ERR_OUT_OF_MEMORY);
-    CHECK(heap.outstanding() == before);
-    after_failure();
-  }
-  FAIL("the operation never completed");
-  return 0;
-}
 
 }  // namespace
 

@@ -70,6 +70,7 @@ __attribute__((target("avx2,fma,f16c"))) void scan_channels_avx2(const ScanStep&
 }
 
 __attribute__((target("avx2,fma,f16c"))) void silu_avx2(float* v, size_t count) { avx2::silu_span(v, count); }
+__attribute__((target("avx2,fma,f16c"))) void exp_avx2(float* v, size_t count) { avx2::exp_span(v, count); }
 
 }  // namespace mmb::cpu
 

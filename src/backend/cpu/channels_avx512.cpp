@@ -72,6 +72,7 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void scan_channels_avx512(const
 }
 
 __attribute__((target("avx512f,avx2,fma,f16c"))) void silu_avx512(float* v, size_t count) { avx512::silu_span(v, count); }
+__attribute__((target("avx512f,avx2,fma,f16c"))) void exp_avx512(float* v, size_t count) { avx512::exp_span(v, count); }
 
 }  // namespace mmb::cpu
 

@@ -70,6 +70,7 @@ void scan_channels_neon(const ScanStep& step, size_t c0, size_t c1, size_t d_sta
 }
 
 void silu_neon(float* v, size_t count) { neon::silu_span(v, count); }
+void exp_neon(float* v, size_t count) { neon::exp_span(v, count); }
 
 }  // namespace mmb::cpu
 

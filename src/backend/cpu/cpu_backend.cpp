@@ -56,6 +56,10 @@ class CpuSession final : public SessionCompute {
     kv_.trim(tokens);
     kv_tokens_ = tokens;
   }
+  void hold_kv(uint64_t tokens) override {
+    kv_.reserve(tokens);
+    kv_.trim(tokens);
+  }
   size_t host_bytes() const override {
     return sizeof(CpuSession) + (state_.size() + scratch_.size()) * sizeof(float) + kv_.bytes_held();
   }
@@ -106,8 +110,15 @@ class CpuModel final : public ModelCompute {
 
   void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
             size_t stride) const override {
-    // Every session's KV page first: an allocation failure leaves all states as they were.
-    for (size_t i = 0; i < n; ++i) static_cast<CpuSession*>(sessions[i])->reserve(1);
+    // Every session's KV page first: an allocation failure leaves all states, and the
+    // memory they hold, as they were.
+    size_t reserved = 0;
+    try {
+      for (; reserved < n; ++reserved) static_cast<CpuSession*>(sessions[reserved])->reserve(1);
+    } catch (...) {
+      for (size_t i = 0; i < reserved; ++i) sessions[i]->hold_kv(sessions[i]->kv_tokens());
+      throw;
+    }
     cpu::Row rows[cpu::kMaxLinearBatch];
     for (size_t start = 0; start < n; start += cpu::kMaxLinearBatch) {
       const size_t m = std::min(cpu::kMaxLinearBatch, n - start);

@@ -318,7 +318,8 @@ size_t row_scratch_floats(const Model& model) {
   return 6 * round(c.d_model) + round(std::max<uint64_t>(c.d_model, z.max_d_inner)) +
          round(std::max(2 * z.max_d_inner, z.max_in_proj)) + round(std::max(z.max_d_inner, z.max_conv_channels)) +
          2 * round(z.max_d_inner) + round(z.max_dbc) + 3 * round(z.max_experts) + 2 * round(z.max_d_ff) +
-         round(kMaxLinearBatch * z.max_groups) + 4 * round(z.max_q_dim) + round(2 * z.max_kv_dim);
+         round(kMaxLinearBatch * z.max_groups) + 4 * round(z.max_q_dim) + round(2 * z.max_kv_dim) +
+         round(KvCache::kPageTokens * z.max_attention_heads);
 }
 
 RowScratch carve_row_scratch(const Model& model, float* p) {
@@ -348,6 +349,7 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   s.kv = take(2 * z.max_kv_dim);
   s.attn = take(z.max_q_dim);
   s.softmax = take(2 * z.max_q_dim);  // 2 n_heads <= 2 n_heads head_dim
+  s.attn_weights = take(KvCache::kPageTokens * z.max_attention_heads);
   return s;
 }
 

@@ -39,6 +39,7 @@ struct RowScratch {
   float* kv;        // attention: this token's keys then values, 2 x [n_kv_heads][head_dim]
   float* attn;      // attention: the query heads' outputs [n_heads][head_dim]
   float* softmax;   // attention: each query head's running max, then running sum
+  float* attn_weights;  // attention: each query head's weights over a block of 64 tokens
 };
 
 // Floats of scratch one row needs for this model.

@@ -14,7 +14,7 @@ KvCache::KvCache(const HostAllocator& allocator, const Model& model, const Conte
   const ModelConfig& c = model.config();
   for (const LayerConfig& l : c.layers) {
     if (l.kind != LayerKind::Attention) continue;
-    slots_.push_back({l.attention.kv_dim(), page_bytes_});
+    slots_.push_back({l.attention.n_kv_heads, l.attention.head_dim, page_bytes_});
     page_bytes_ += 2 * kPageTokens * l.attention.kv_dim() * element_size();
   }
   if (!slots_.empty()) pages_ = HostBuffer<std::byte*>(allocator_, (max_tokens_ + kPageTokens - 1) / kPageTokens);
@@ -27,8 +27,13 @@ size_t KvCache::bytes_held() const { return pages_.size() * sizeof(std::byte*) +
 void KvCache::reserve(uint64_t tokens) {
   if (slots_.empty()) return;
   if (tokens > max_tokens_) fail(MMB_ERR_INTERNAL, "KV cache asked for ", tokens, " tokens beyond its limit of ", max_tokens_);
-  const size_t pages = (tokens + kPageTokens - 1) / kPageTokens;
-  for (; pages_used_ < pages; ++pages_used_) pages_[pages_used_] = static_cast<std::byte*>(allocator_.allocate(page_bytes_, 64));
+  const size_t pages = (tokens + kPageTokens - 1) / kPageTokens, had = pages_used_;
+  try {
+    for (; pages_used_ < pages; ++pages_used_) pages_[pages_used_] = static_cast<std::byte*>(allocator_.allocate(page_bytes_, 64));
+  } catch (...) {
+    trim(had * kPageTokens);  // out of memory is the moment to hold no more than before
+    throw;
+  }
 }
 
 void KvCache::trim(uint64_t tokens) noexcept {
@@ -40,10 +45,11 @@ template <typename F>
 void KvCache::for_each_run(uint64_t tokens, F f) const {
   for (uint32_t slot = 0; slot < slots_.size(); ++slot)
     for (int value = 0; value < 2; ++value)
-      for (uint64_t t = 0; t < tokens; t += kPageTokens - t % kPageTokens) {
-        const uint64_t n = std::min(tokens - t, kPageTokens - t % kPageTokens);
-        f(row(slot, t, value), n * slots_[slot].kv_dim);
-      }
+      for (size_t head = 0; head < slots_[slot].heads; ++head)
+        for (uint64_t t = 0; t < tokens; t += kPageTokens - t % kPageTokens) {
+          const uint64_t n = std::min(tokens - t, kPageTokens - t % kPageTokens);
+          f(row(slot, t, value, head), n * slots_[slot].head_dim);
+        }
 }
 
 void KvCache::copy_out(void* out, uint64_t tokens) const {

@@ -3,10 +3,13 @@
 // Storage grows in pages of kPageTokens tokens as the context grows, so a short
 // session stays small; the page table is sized for the session's context limit at
 // creation. A page holds, for each attention layer (slot) in turn, the keys of its
-// kPageTokens tokens ([token][kv_dim]) and then their values, in f16 or f32.
+// kPageTokens tokens and then their values, each head's rows together
+// ([kv_head][token][head_dim]: attention reads one head's tokens as one stream), in
+// f16 or f32.
 //
 // The portable layout (saved states, forks, paging) is, per slot in order, the keys
-// [tokens][kv_dim] then the values [tokens][kv_dim], in the cache's element type.
+// [kv_head][tokens][head_dim] then the values [kv_head][tokens][head_dim], in the
+// cache's element type.
 #pragma once
 
 #include "backend/backend.hpp"
@@ -37,16 +40,17 @@ class KvCache {
   // Bytes held now (page table and pages).
   size_t bytes_held() const;
 
-  // Pages for tokens [0, tokens): allocates what is missing. Throws (nothing changed
-  // but whole pages added) when tokens exceeds max_tokens or memory runs out.
+  // Pages for tokens [0, tokens): allocates what is missing. Throws with nothing
+  // changed (the pages it took given back) when tokens exceeds max_tokens or memory
+  // runs out.
   void reserve(uint64_t tokens);
   // Gives back the pages past those tokens [0, tokens) need (all of them for 0).
   void trim(uint64_t tokens) noexcept;
 
-  // Token t's key (or value) row of kv_dim elements of `slot`'s layer; t < reserved.
-  std::byte* keys(uint32_t slot, uint64_t t) const { return row(slot, t, 0); }
-  std::byte* values(uint32_t slot, uint64_t t) const { return row(slot, t, 1); }
-  uint64_t kv_dim(uint32_t slot) const { return slots_[slot].kv_dim; }
+  // Token t's key (or value) of `slot`'s layer and key/value head `head`: head_dim
+  // elements, followed by the head's next tokens up to the end of t's page; t < reserved.
+  std::byte* keys(uint32_t slot, uint64_t t, size_t head) const { return row(slot, t, 0, head); }
+  std::byte* values(uint32_t slot, uint64_t t, size_t head) const { return row(slot, t, 1, head); }
 
   // The first `tokens` tokens in the portable layout (header comment).
   void copy_out(void* out, uint64_t tokens) const;
@@ -57,16 +61,16 @@ class KvCache {
 
  private:
   struct Slot {
-    uint64_t kv_dim;
+    uint64_t heads, head_dim;
     size_t offset;  // bytes into a page where this slot's keys start; values follow
   };
-  std::byte* row(uint32_t slot, uint64_t t, int value) const {
+  std::byte* row(uint32_t slot, uint64_t t, int value, size_t head) const {
     const Slot& s = slots_[slot];
-    const size_t row_bytes = s.kv_dim * element_size();
-    return pages_[t / kPageTokens] + s.offset + (value * kPageTokens + t % kPageTokens) * row_bytes;
+    return pages_[t / kPageTokens] + s.offset +
+           ((value * s.heads + head) * kPageTokens + t % kPageTokens) * s.head_dim * element_size();
   }
-  // Applies f(slot, keys-or-values, token range within one page, bytes there) to the
-  // rows of tokens [0, tokens) page run by page run, in portable-layout order.
+  // Applies f(first element, element count) to the rows of tokens [0, tokens), one
+  // head's run within one page at a time, in portable-layout order.
   template <typename F>
   void for_each_run(uint64_t tokens, F f) const;
 

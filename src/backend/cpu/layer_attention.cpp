@@ -3,8 +3,10 @@
 #include "backend/cpu/f16_span.hpp"
 #include "backend/cpu/kv_cache.hpp"
 #include "backend/cpu/row_batch.hpp"
+#include "backend/cpu/silu_span.hpp"
 #include "backend/cpu/vec8.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -51,8 +53,14 @@ const float* load_row(const KvCache& kv, const std::byte* src, float* buffer, si
   return buffer;
 }
 
-// Query heads [h0, h0 + g) of one row over tokens 0..position of key/value head j.
+// Query heads [h0, h0 + g) of one row over tokens 0..position of key/value head j, a
+// block of tokens at a time (the tokens of one KV page: block edges sit at the same
+// absolute positions for a step and for any prefill chunk, so both give the same bits).
+// Per block: each key widened once and scored against the g queries; per head, the
+// running softmax moves to the block's maximum once, the block's weights go through
+// one vector exp; then each value widened once and added with the g heads' weights.
 void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, size_t h0, size_t g) {
+  constexpr size_t kBlock = KvCache::kPageTokens;
   const size_t hd = c.head_dim;
   const float scale = c.softmax_scale();
   const KvCache& kv = *row.kv;
@@ -60,34 +68,48 @@ void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, s
   float* out = s.attn + h0 * hd;
   float* running_max = s.softmax + h0;
   float* running_sum = s.softmax + c.n_heads + h0;
+  float* weights = s.attn_weights + h0 * kBlock;  // [g][kBlock]
   std::fill(out, out + g * hd, 0.0f);
   std::fill(running_max, running_max + g, -std::numeric_limits<float>::infinity());
   std::fill(running_sum, running_sum + g, 0.0f);
-  float key_buffer[kMaxHeadDim], value_buffer[kMaxHeadDim];
-  for (uint64_t t = 0; t <= row.position; ++t) {
-    const float* key = load_row(kv, kv.keys(slot, t) + j * hd * kv.element_size(), key_buffer, hd);
-    const float* value = load_row(kv, kv.values(slot, t) + j * hd * kv.element_size(), value_buffer, hd);
-    for (size_t h = 0; h < g; ++h) {
-      const float score = scale * dot(s.q + (h0 + h) * hd, key, hd);
-      float* acc = out + h * hd;
-      if (score > running_max[h]) {
-        // A new maximum: what was summed so far shrinks by exp(old - new).
-        const float shrink = std::exp(running_max[h] - score);
-        running_sum[h] *= shrink;
-        for (size_t i = 0; i < hd; ++i) acc[i] *= shrink;
-        running_max[h] = score;
-      }
-      // Below e^-80 a weight is lost in the sum anyway; skipping it also keeps
-      // subnormal floats (slow on x86) out of the accumulator.
-      const float x = score - running_max[h];
-      if (x < -80.0f) continue;
-      const float weight = std::exp(x);
-      running_sum[h] += weight;
-      const Vec8 w = {weight, weight, weight, weight, weight, weight, weight, weight};
-      size_t i = 0;
-      for (; i + 8 <= hd; i += 8) store8(acc + i, load8(acc + i) + w * load8(value + i));
-      for (; i < hd; ++i) acc[i] += weight * value[i];
+  float buffer[kMaxHeadDim];
+  for (uint64_t t0 = 0; t0 <= row.position;) {
+    const uint64_t t1 = std::min<uint64_t>(row.position + 1, (t0 / kBlock + 1) * kBlock);
+    const size_t n = size_t(t1 - t0);
+    for (size_t i = 0; i < n; ++i) {
+      const float* key = load_row(kv, kv.keys(slot, t0 + i, j), buffer, hd);
+      for (size_t h = 0; h < g; ++h) weights[h * kBlock + i] = scale * dot(s.q + (h0 + h) * hd, key, hd);
     }
+    for (size_t h = 0; h < g; ++h) {
+      float* w = weights + h * kBlock;
+      const float block_max = *std::max_element(w, w + n);
+      if (block_max > running_max[h]) {
+        // A new maximum: what was summed so far shrinks by exp(old - new).
+        const float shrink = std::exp(running_max[h] - block_max);
+        running_sum[h] *= shrink;
+        for (size_t i = 0; i < hd; ++i) out[h * hd + i] *= shrink;
+        running_max[h] = block_max;
+      }
+      // Floored at -87: e^-87 is still a normal float (subnormal sums are slow on x86),
+      // and every kernel path gives the same value there.
+      for (size_t i = 0; i < n; ++i) w[i] = std::max(w[i] - running_max[h], -87.0f);
+      exp_span(w, n);
+      float sum = 0.0f;
+      for (size_t i = 0; i < n; ++i) sum += w[i];
+      running_sum[h] += sum;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const float* value = load_row(kv, kv.values(slot, t0 + i, j), buffer, hd);
+      for (size_t h = 0; h < g; ++h) {
+        const float weight = weights[h * kBlock + i];
+        const Vec8 wv = {weight, weight, weight, weight, weight, weight, weight, weight};
+        float* acc = out + h * hd;
+        size_t k = 0;
+        for (; k + 8 <= hd; k += 8) store8(acc + k, load8(acc + k) + wv * load8(value + k));
+        for (; k < hd; ++k) acc[k] += weight * value[k];
+      }
+    }
+    t0 = t1;
   }
   for (size_t h = 0; h < g; ++h) {
     const float inv = 1.0f / running_sum[h];
@@ -115,8 +137,10 @@ void attention_layer(const AttentionConfig& c, const LayerWeights& lw, ThreadPoo
       rotate(c, r.position, r.scratch->q, c.n_heads);
       rotate(c, r.position, r.scratch->kv, c.n_kv_heads);
     }
-    store_row(*r.kv, r.kv->keys(lw.kv_slot, r.position), r.scratch->kv, kv_dim);
-    store_row(*r.kv, r.kv->values(lw.kv_slot, r.position), r.scratch->kv + kv_dim, kv_dim);
+    for (size_t j = 0; j < c.n_kv_heads; ++j) {
+      store_row(*r.kv, r.kv->keys(lw.kv_slot, r.position, j), r.scratch->kv + j * c.head_dim, c.head_dim);
+      store_row(*r.kv, r.kv->values(lw.kv_slot, r.position, j), r.scratch->kv + kv_dim + j * c.head_dim, c.head_dim);
+    }
   }
 
   const size_t g = c.n_heads / c.n_kv_heads;
