@@ -4,6 +4,7 @@
 #include "backend/cpu/kv_cache.hpp"
 #include "backend/cpu/row_batch.hpp"
 #include "backend/cpu/silu_span.hpp"
+#include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/vec8.hpp"
 
 #include <algorithm>
@@ -59,7 +60,7 @@ const float* load_row(const KvCache& kv, const std::byte* src, float* buffer, si
 // Per block: each key widened once and scored against the g queries; per head, the
 // running softmax moves to the block's maximum once, the block's weights go through
 // one vector exp; then each value widened once and added with the g heads' weights.
-void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, size_t h0, size_t g) {
+MMB_HOT_CLONES void attend(const AttentionConfig& c, uint32_t slot, const Row& row, size_t j, size_t h0, size_t g) {
   constexpr size_t kBlock = KvCache::kPageTokens;
   const size_t hd = c.head_dim;
   const float scale = c.softmax_scale();
