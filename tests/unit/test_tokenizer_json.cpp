@@ -184,6 +184,15 @@ TEST_CASE("tokenizer.json variants: merge pairs, Sequence, no regex, BOS templat
     CHECK(d.bos_id == 262);
     CHECK(d.add_bos);
   }
+  // A component "type" that is no string names no known component: ignored, never thrown.
+  for (const char* processor : {R"({"type": 7, "single": []})", R"({"type": "Sequence", "processors": [{"type": null}]})",
+                                R"({"type": ["TemplateProcessing"]})"}) {
+    json doc = base_document();
+    doc["post_processor"] = json::parse(processor);
+    const TokenizerData plain = convert(base_document()), d = convert(doc);
+    CHECK(d.bos_id == plain.bos_id);
+    CHECK(d.add_bos == plain.add_bos);
+  }
 }
 
 TEST_CASE("tokenizer_config.json names BOS, EOS, PAD and asks for BOS", "[tokenizer]") {

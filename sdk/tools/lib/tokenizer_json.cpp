@@ -19,6 +19,14 @@ namespace {
 
 using nlohmann::json;
 
+// The "type" of a tokenizer.json component: its string, or "" when the value is no
+// object or its "type" is missing or not a string (json::value would throw on those).
+std::string component_type(const json& component) {
+  if (!component.is_object()) return "";
+  const auto it = component.find("type");
+  return it != component.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 template <typename... Parts>
 [[noreturn]] void bad(std::string_view file, const Parts&... parts) {
   fail(MMB_ERR_FORMAT, file, ": ", parts...);
@@ -203,7 +211,7 @@ Normalizer read_normalizer(const json& root, const Fields& f) {
     const json* list = f.find(*n, "normalizers");
     if (!list || !list->is_array()) bad(f.file, "normalizer.normalizers: expected an array");
     if (list->empty()) return Normalizer::None;
-    if (list->size() == 1 && (*list)[0].is_object() && (*list)[0].value("type", "") == "NFC") return Normalizer::NFC;
+    if (list->size() == 1 && component_type((*list)[0]) == "NFC") return Normalizer::NFC;
   }
   bad(f.file, "normalizer ", n->dump(), " is not supported (only NFC)");
 }
@@ -222,12 +230,12 @@ void check_model_options(const json& model, const Fields& f) {
 void read_post_processor(const json& root, const Fields& f, TokenizerData& data) {
   const json* p = f.find(root, "post_processor");
   if (!p || !p->is_object()) return;
-  if (p->value("type", "") == "Sequence") {
+  if (component_type(*p) == "Sequence") {
     if (const json* list = f.find(*p, "processors"); list && list->is_array())
       for (const json& item : *list)
-        if (item.is_object() && item.value("type", "") == "TemplateProcessing") p = &item;
+        if (component_type(item) == "TemplateProcessing") p = &item;
   }
-  if (p->value("type", "") != "TemplateProcessing") return;
+  if (component_type(*p) != "TemplateProcessing") return;
   const json* single = f.find(*p, "single");
   if (!single || !single->is_array() || single->size() < 2) return;
   const json& first = (*single)[0];
