@@ -30,16 +30,18 @@ func hybridBundlePath(t testing.TB) string {
 	return p
 }
 
-func loadHybrid(t testing.TB) (*Runtime, *Model) {
-	rt, err := NewRuntime(1)
+func loadHybrid(t testing.TB, opts ...RuntimeOption) (*Runtime, *Model) {
+	return loadFrom(t, hybridBundlePath(t), opts...)
+}
+
+// sessionWith opens a session with options o; the caller closes it.
+func sessionWith(t *testing.T, m *Model, o SessionOptions) *Session {
+	t.Helper()
+	s, err := m.NewSessionWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rt.LoadFile(hybridBundlePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt, m
+	return s
 }
 
 func isStatus(err error, status int) bool {
@@ -83,10 +85,7 @@ func TestFullContextRefusesTheNextToken(t *testing.T) {
 	rt, m := loadHybrid(t)
 	defer rt.Close()
 	defer m.Close()
-	s, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer s.Close()
 	tokens := []int32{1, 2, 3, 4, 5, 6, 7, 8}
 	logits := make([]float32, s.VocabSize())
@@ -97,7 +96,7 @@ func TestFullContextRefusesTheNextToken(t *testing.T) {
 		t.Fatalf("position %d after 8 tokens", p)
 	}
 
-	err = s.Step(9, nil)
+	err := s.Step(9, nil)
 	var e *Error
 	if !errors.As(err, &e) || e.Status != ErrContextFull || e.Name != "MMB_ERR_CONTEXT_FULL" || e.Message == "" {
 		t.Fatalf("the 9th token: %v", err)
@@ -146,10 +145,7 @@ func TestFullContextRefusesTheNextToken(t *testing.T) {
 	}
 
 	// A prefill that would cross the limit is refused whole.
-	short, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	short := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer short.Close()
 	if err := short.Prefill(append(tokens, 9), nil); !isStatus(err, ErrContextFull) {
 		t.Fatalf("9 tokens into 8: %v", err)
@@ -188,23 +184,12 @@ func TestGenerationStopsAtTheContextLimit(t *testing.T) {
 	rt, m := loadHybrid(t)
 	defer rt.Close()
 	defer m.Close()
-	s, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer s.Close()
-	sp, err := DefaultSamplerParams()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Temperature = 0
-	sampler, err := NewSampler(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sampler := greedySampler(t)
 	defer sampler.Close()
 	n := 0
-	err = s.Generate(sampler, "abcd", 16, func(int32, string) bool { n++; return true })
+	err := s.Generate(sampler, "abcd", 16, func(int32, string) bool { n++; return true })
 	if !isStatus(err, ErrContextFull) {
 		t.Fatalf("generating past the context: %v", err)
 	}
@@ -213,29 +198,11 @@ func TestGenerationStopsAtTheContextLimit(t *testing.T) {
 	}
 }
 
-// loadHybridFrames is loadHybrid on a runtime whose jobs advance in frames (Job.Wait
-// does the work).
-func loadHybridFrames(t *testing.T) (*Runtime, *Model) {
-	rt, err := NewRuntime(1, WithJobMode(JobsFrame))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := rt.LoadFile(hybridBundlePath(t))
-	if err != nil {
-		rt.Close()
-		t.Fatal(err)
-	}
-	return rt, m
-}
-
 func TestAPromptPastTheContextIsRefusedAtSubmit(t *testing.T) {
-	rt, m := loadHybridFrames(t)
+	rt, m := loadHybrid(t, WithJobMode(JobsFrame)) // jobs advance in frames: Job.Wait does the work
 	defer rt.Close()
 	defer m.Close()
-	s, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer s.Close()
 	o := DefaultJobOptions()
 	o.OnEvent = func(JobEvent) {}
@@ -256,23 +223,12 @@ func TestAPromptPastTheContextIsRefusedAtSubmit(t *testing.T) {
 }
 
 func TestJobPastTheContextFailsWithContextFull(t *testing.T) {
-	rt, m := loadHybridFrames(t)
+	rt, m := loadHybrid(t, WithJobMode(JobsFrame)) // jobs advance in frames: Job.Wait does the work
 	defer rt.Close()
 	defer m.Close()
-	s, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer s.Close()
-	sp, err := DefaultSamplerParams()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Temperature = 0
-	sampler, err := NewSampler(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sampler := greedySampler(t)
 	defer sampler.Close()
 	o := DefaultJobOptions()
 	o.MaxTokens = 16
@@ -316,10 +272,7 @@ func TestJobPastTheContextFailsWithContextFull(t *testing.T) {
 	// Every emitted token entered the state: the prompt and then each token, stepped
 	// into a fresh session as the job does, give the same state, and each token is the
 	// greedy choice after the ones before it.
-	fresh, err := m.NewSessionWith(SessionOptions{MaxContext: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := sessionWith(t, m, SessionOptions{MaxContext: 8})
 	defer fresh.Close()
 	logits := make([]float32, fresh.VocabSize())
 	if err := fresh.Prefill(prompt, logits); err != nil {

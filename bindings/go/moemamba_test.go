@@ -23,16 +23,36 @@ func bundlePath(t testing.TB) string {
 	return p
 }
 
-func loadModel(t testing.TB, opts ...RuntimeOption) (*Runtime, *Model) {
+// loadFrom loads the bundle at path into a new one-thread runtime.
+func loadFrom(t testing.TB, path string, opts ...RuntimeOption) (*Runtime, *Model) {
 	rt, err := NewRuntime(1, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rt.LoadFile(bundlePath(t))
+	m, err := rt.LoadFile(path)
 	if err != nil {
+		rt.Close()
 		t.Fatal(err)
 	}
 	return rt, m
+}
+
+func loadModel(t testing.TB, opts ...RuntimeOption) (*Runtime, *Model) {
+	return loadFrom(t, bundlePath(t), opts...)
+}
+
+// greedySampler samples at temperature 0: always the argmax.
+func greedySampler(t testing.TB) *Sampler {
+	sp, err := DefaultSamplerParams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Temperature = 0
+	sampler, err := NewSampler(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sampler
 }
 
 func argmax(l []float32) int32 {
@@ -117,15 +137,7 @@ func TestGreedyMatchesStepLoopAndCLI(t *testing.T) {
 	defer m.Close()
 	const prompt = "hello"
 	const n = 12
-	sp, err := DefaultSamplerParams()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Temperature = 0
-	sampler, err := NewSampler(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sampler := greedySampler(t)
 	defer sampler.Close()
 	s, _ := m.NewSession()
 	defer s.Close()

@@ -35,19 +35,10 @@ ModelConfig narrow_config(uint32_t vocab_size) {
 
 ModelConfig hybrid_config() {
   ModelConfig c = narrow_config(256);
-  LayerConfig rope;
-  rope.kind = LayerKind::Attention;
-  rope.attention.n_heads = 4;
-  rope.attention.n_kv_heads = 2;
-  rope.attention.head_dim = 4;
-  rope.attention.rotary_dim = 2;
+  LayerConfig rope = attention_layer(4, 2, 4, 2);
   rope.attention.qkv_bias = true;
   rope.attention.out_bias = true;
-  LayerConfig nope;
-  nope.kind = LayerKind::Attention;
-  nope.attention.n_heads = 2;
-  nope.attention.n_kv_heads = 1;
-  nope.attention.head_dim = 8;
+  LayerConfig nope = attention_layer(2, 1, 8);
   nope.attention.scale = 0.125f;
   LayerConfig mamba2;
   mamba2.kind = LayerKind::Mamba2;

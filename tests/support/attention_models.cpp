@@ -75,16 +75,6 @@ LayerConfig random_mixer(SplitMixRng& rng, uint32_t d_model) {
 
 }  // namespace
 
-LayerConfig attention_layer(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, uint32_t rotary_dim) {
-  LayerConfig l;
-  l.kind = LayerKind::Attention;
-  l.attention.n_heads = n_heads;
-  l.attention.n_kv_heads = n_kv_heads;
-  l.attention.head_dim = head_dim;
-  l.attention.rotary_dim = rotary_dim;
-  return l;
-}
-
 LayerConfig grouped_moe(uint32_t n_experts, uint32_t top_k, FeedForwardConfig expert, RouterAct router,
                         uint32_t n_groups, uint32_t topk_groups) {
   LayerConfig l = moe(n_experts, top_k, expert, router);

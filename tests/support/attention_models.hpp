@@ -1,7 +1,7 @@
-// Models for the attention and hybrid-family tests: builders for attention layers and
-// group-limited MoE layers, the hybrid cases the library is compared on (named after
-// the families they imitate: Jamba, Granite 4.0 H, Nemotron-H, plus each attention
-// option alone), and seeded random hybrids.
+// Models for the attention and hybrid-family tests: a builder for group-limited MoE
+// layers (attention layers: attention_layer() of synthetic_model.hpp), the hybrid cases
+// the library is compared on (named after the families they imitate: Jamba, Granite 4.0
+// H, Nemotron-H, plus each attention option alone), and seeded random hybrids.
 #pragma once
 
 #include "support/model_harness.hpp"
@@ -12,10 +12,6 @@
 
 namespace mmb::testing {
 
-// An attention layer: GQA with n_heads / n_kv_heads query heads per key/value head,
-// RoPE on the first rotary_dim dimensions of each head (0: none), default theta and
-// softmax scale, no biases.
-LayerConfig attention_layer(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, uint32_t rotary_dim = 0);
 // An MoE layer whose experts form n_groups groups, topk_groups of them eligible.
 LayerConfig grouped_moe(uint32_t n_experts, uint32_t top_k, FeedForwardConfig expert, RouterAct router,
                         uint32_t n_groups, uint32_t topk_groups);

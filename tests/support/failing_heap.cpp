@@ -53,15 +53,11 @@ void FailingHeap::release(void* user, void* ptr, size_t size) {
 }
 
 RuntimePtr runtime_on(FailingHeap& heap) {
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.n_threads = 2;
-  o.alloc_fn = &FailingHeap::alloc;
-  o.free_fn = &FailingHeap::release;
-  o.alloc_user_data = &heap;
-  mmb_runtime* rt = nullptr;
-  REQUIRE(mmb_runtime_create(&o, &rt) == MMB_OK);
-  return RuntimePtr(rt);
+  return make_runtime([&](mmb_runtime_options& o) {
+    o.alloc_fn = &FailingHeap::alloc;
+    o.free_fn = &FailingHeap::release;
+    o.alloc_user_data = &heap;
+  });
 }
 
 size_t inject_each(FailingHeap& heap, const std::function<mmb_status()>& op, const std::function<void()>& after_failure) {

@@ -424,6 +424,19 @@ RuntimePtr make_runtime(int32_t n_threads, int32_t backend) {
   return RuntimePtr(rt);
 }
 
+RuntimePtr make_runtime(const std::function<void(mmb_runtime_options&)>& configure) {
+  mmb_runtime_options o;
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
+  o.backend = MMB_BACKEND_CPU;
+  o.n_threads = 2;
+  configure(o);
+  mmb_runtime* rt = nullptr;
+  const mmb_status s = mmb_runtime_create(&o, &rt);
+  INFO(mmb_last_error());
+  REQUIRE(s == MMB_OK);
+  return RuntimePtr(rt);
+}
+
 ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights) {
   const std::vector<std::byte> bytes = bundle_bytes(weights);
   mmb_load_options o;

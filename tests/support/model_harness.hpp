@@ -9,6 +9,7 @@
 #include <moemamba/moemamba.h>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <set>
@@ -71,6 +72,9 @@ std::vector<std::byte> bundle_bytes(const SyntheticModel& weights);
 
 // n_threads: compute threads of the runtime (the caller's included); backend: MMB_BACKEND_*.
 RuntimePtr make_runtime(int32_t n_threads = 2, int32_t backend = MMB_BACKEND_CPU);
+// A CPU runtime of two compute threads with what `configure` sets on top (job mode,
+// session memory budget, allocator or page-store hooks).
+RuntimePtr make_runtime(const std::function<void(mmb_runtime_options&)>& configure);
 // Loads the weights through mmb_model_load_memory (the bytes are copied).
 ModelPtr load_model(mmb_runtime* runtime, const SyntheticModel& weights);
 SessionPtr make_session(mmb_model* model);

@@ -34,15 +34,10 @@ uint64_t page_bytes(const mmb_model* model, int32_t kv_type) {
 // A CPU runtime whose jobs advance only in the host's calls (frame mode: the thread
 // that waits does the work), with that session memory budget (0: none).
 RuntimePtr frame_runtime(uint64_t budget = 0) {
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.backend = MMB_BACKEND_CPU;
-  o.n_threads = 2;
-  o.job_mode = MMB_JOBS_FRAME;
-  o.session_memory_budget = budget;
-  mmb_runtime* rt = nullptr;
-  REQUIRE(mmb_runtime_create(&o, &rt) == MMB_OK);
-  return RuntimePtr(rt);
+  return make_runtime([&](mmb_runtime_options& o) {
+    o.job_mode = MMB_JOBS_FRAME;
+    o.session_memory_budget = budget;
+  });
 }
 
 // Feeds n seeded random tokens in one prefill.

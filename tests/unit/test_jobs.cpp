@@ -69,19 +69,14 @@ struct HostJobSystem {
 };
 
 RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostJobSystem* host = nullptr) {
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.backend = MMB_BACKEND_CPU;
-  o.n_threads = 2;
-  o.job_mode = mode;
-  o.session_memory_budget = budget;
-  if (host) {
-    o.run_task = &HostJobSystem::enqueue;
-    o.run_task_user_data = host;
-  }
-  mmb_runtime* rt = nullptr;
-  REQUIRE(mmb_runtime_create(&o, &rt) == MMB_OK);
-  return RuntimePtr(rt);
+  return make_runtime([&](mmb_runtime_options& o) {
+    o.job_mode = mode;
+    o.session_memory_budget = budget;
+    if (host) {
+      o.run_task = &HostJobSystem::enqueue;
+      o.run_task_user_data = host;
+    }
+  });
 }
 
 SamplerPtr sampler(uint64_t seed) {
@@ -422,18 +417,13 @@ TEST_CASE("a host page store holds paged-out states; refused stores, failed load
   const uint64_t per_session = m.resident_bytes;
 
   HostPages host;
-  mmb_runtime_options o;
-  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-  o.backend = MMB_BACKEND_CPU;
-  o.n_threads = 2;
-  o.session_memory_budget = per_session;  // one session resident at a time
-  o.page_store = &HostPages::store;
-  o.page_load = &HostPages::load;
-  o.page_drop = &HostPages::drop;
-  o.page_user_data = &host;
-  mmb_runtime* raw = nullptr;
-  REQUIRE(mmb_runtime_create(&o, &raw) == MMB_OK);
-  RuntimePtr rt(raw);
+  RuntimePtr rt = make_runtime([&](mmb_runtime_options& o) {
+    o.session_memory_budget = per_session;  // one session resident at a time
+    o.page_store = &HostPages::store;
+    o.page_load = &HostPages::load;
+    o.page_drop = &HostPages::drop;
+    o.page_user_data = &host;
+  });
   ModelPtr model = load_model(rt.get(), b.weights);
 
   // Two sessions taking turns: each use pages the other out to the host.
@@ -500,7 +490,11 @@ TEST_CASE("a host page store holds paged-out states; refused stores, failed load
   CHECK(host.loads - 3 == host.drops - 1);
 
   // Some but not all of the three functions is a bad argument.
-  o.page_drop = nullptr;
+  mmb_runtime_options o;
+  REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
+  o.page_store = &HostPages::store;
+  o.page_load = &HostPages::load;
+  o.page_user_data = &host;
   mmb_runtime* bad = nullptr;
   CHECK(mmb_runtime_create(&o, &bad) == MMB_ERR_INVALID_ARGUMENT);
   CHECK(bad == nullptr);

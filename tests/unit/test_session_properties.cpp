@@ -412,16 +412,11 @@ void counting_free(void* user, void* ptr, size_t size) {
 TEST_CASE("step, prefill and batch make no allocation after warm-up", "[session]") {
   AllocationCounter counter;
   {
-    mmb_runtime_options o;
-    REQUIRE(mmb_runtime_options_init(&o, sizeof o) == MMB_OK);
-    o.backend = MMB_BACKEND_CPU;
-    o.n_threads = 2;
-    o.alloc_fn = counting_alloc;
-    o.free_fn = counting_free;
-    o.alloc_user_data = &counter;
-    mmb_runtime* raw = nullptr;
-    REQUIRE(mmb_runtime_create(&o, &raw) == MMB_OK);
-    RuntimePtr rt(raw);
+    RuntimePtr rt = make_runtime([&](mmb_runtime_options& o) {
+      o.alloc_fn = counting_alloc;
+      o.free_fn = counting_free;
+      o.alloc_user_data = &counter;
+    });
     const ModelCase c = property_case();
     const SyntheticModel weights = build_weights(c);
     ModelPtr model = load_model(rt.get(), weights);

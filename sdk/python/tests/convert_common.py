@@ -184,6 +184,42 @@ def save_sharded_safetensors(directory, arrays, n_shards=2):
         json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f)
 
 
+def save_hf(directory, arrays, config, tied=False, shards=1):
+    """arrays and config.json as transformers' save_pretrained writes them: a tied head
+    (lm_head.weight) left out, model.safetensors or `shards` shards with their index."""
+    arrays = {k: v for k, v in arrays.items() if not (tied and k == "lm_head.weight")}
+    if shards > 1:
+        save_sharded_safetensors(directory, arrays, n_shards=shards)
+    else:
+        save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
+    write_config(directory, config)
+
+
+def np_mamba1_mixer(h, w, m, d_inner, d_state, dt_rank, dt_bc_norm=None):
+    """Hugging Face's MambaMixer (Mamba-1) over h [L, d_model] in float64, with the weights
+    w[m + "in_proj.weight"] etc. (biases used when present): in_proj -> [x | z], causal
+    conv1d and silu on x, x_proj -> [time_step | B | C], then dt_bc_norm(time_step, B, C)
+    -> (time_step, B, C) when given (Falcon-Mamba's and Jamba's RMSNorms), softplus(dt_proj),
+    the selective scan token by token, y * silu(z) and out_proj."""
+    L, di, N, R = h.shape[0], d_inner, d_state, dt_rank
+    xz = h @ w[m + "in_proj.weight"].T + w.get(m + "in_proj.bias", 0.0)
+    x, z = xz[:, :di], xz[:, di:]
+    x = np_silu(np_causal_conv(x, w[m + "conv1d.weight"], w.get(m + "conv1d.bias")))
+    dbc = x @ w[m + "x_proj.weight"].T
+    time_step, B, C = dbc[:, :R], dbc[:, R:R + N], dbc[:, R + N:]
+    if dt_bc_norm is not None:
+        time_step, B, C = dt_bc_norm(time_step, B, C)
+    dt = np_softplus(time_step @ w[m + "dt_proj.weight"].T + w[m + "dt_proj.bias"])
+    A = -np.exp(w[m + "A_log"])
+    state = np.zeros((di, N))
+    ys = []
+    for t in range(L):
+        state = state * np.exp(dt[t][:, None] * A) + (dt[t] * x[t])[:, None] * B[t][None, :]
+        ys.append(state @ C[t] + w[m + "D"] * x[t])
+    y = np.stack(ys) * np_silu(z)
+    return y @ w[m + "out_proj.weight"].T + w.get(m + "out_proj.bias", 0.0)
+
+
 def np_backbone_forward(w, s, tokens, mixer, embedding="backbone.embeddings.weight"):
     """A Hugging Face Mamba-family backbone in float64: r = r + mixer(rmsnorm(r)) per
     layer (mixer(h, w, s, prefix)), then norm_f and the head (tied: the embedding)."""

@@ -5,14 +5,14 @@ RoPE. Written from the families' own modeling code, numpy only.
 
 The converter tests run `mmb logits --kv f32`: the session's KV cache keeps keys and
 values in f32, so models with attention are held to the same tolerance as the others
-(TOLERANCE). With the default f16 cache a key within f32 rounding of an f16 rounding
-midpoint rounds one f16 step apart on the two sides; over 400 random small models that
-moved logits by up to 4.1e-4 relative (KV_DTYPE = np.float16 reproduces the rounding).
+(convert_common.TOLERANCE). With the default f16 cache a key within f32 rounding of an
+f16 rounding midpoint rounds one f16 step apart on the two sides; over 400 random small
+models that moved logits by up to 4.1e-4 relative (KV_DTYPE = np.float16 reproduces the
+rounding).
 """
 import numpy as np
 
 KV_DTYPE = None
-TOLERANCE = 5e-5
 
 
 def np_softmax(x, axis=-1):

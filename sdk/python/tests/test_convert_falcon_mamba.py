@@ -51,23 +51,9 @@ def build(d_model=40, n_layer=2, vocab=300, d_inner=80, d_state=8, d_conv=4, bia
 
 
 def mixer(h, w, s, m):
-    L, di, N, R = h.shape[0], s["d_inner"], s["d_state"], s["dt_rank"]
-    xz = h @ w[m + "in_proj.weight"].T + w.get(m + "in_proj.bias", 0.0)
-    x, z = xz[:, :di], xz[:, di:]
-    x = cc.np_silu(cc.np_causal_conv(x, w[m + "conv1d.weight"], w[m + "conv1d.bias"]))
-    dbc = x @ w[m + "x_proj.weight"].T
-    time_step, B, C = dbc[:, :R], dbc[:, R:R + N], dbc[:, R + N:]
-    if s["dt_bc_norm"]:
-        B, C, time_step = (cc.np_rms(v, s["mixer_eps"]) for v in (B, C, time_step))
-    dt = cc.np_softplus(time_step @ w[m + "dt_proj.weight"].T + w[m + "dt_proj.bias"])
-    A = -np.exp(w[m + "A_log"])
-    state = np.zeros((di, N))
-    ys = []
-    for t in range(L):
-        state = state * np.exp(dt[t][:, None] * A) + (dt[t] * x[t])[:, None] * B[t][None, :]
-        ys.append(state @ C[t] + w[m + "D"] * x[t])
-    y = np.stack(ys) * cc.np_silu(z)
-    return y @ w[m + "out_proj.weight"].T + w.get(m + "out_proj.bias", 0.0)
+    def rms_normed(time_step, B, C):
+        return (cc.np_rms(v, s["mixer_eps"]) for v in (time_step, B, C))
+    return cc.np_mamba1_mixer(h, w, m, s["d_inner"], s["d_state"], s["dt_rank"], rms_normed if s["dt_bc_norm"] else None)
 
 
 def reference(w, s, tokens):
@@ -91,12 +77,6 @@ def falcon_config(s, vocab, **changes):
     return {k: v for k, v in c.items() if v is not None}
 
 
-def save(directory, w, config, tied=False):
-    arrays = {k: v for k, v in w.items() if not (tied and k == "lm_head.weight")}
-    cc.save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
-    cc.write_config(directory, config)
-
-
 class FalconMamba(unittest.TestCase):
     def convert_and_check(self, d, w, s, tokens, name):
         got = cc.convert_and_run(self, d, tokens)
@@ -111,7 +91,7 @@ class FalconMamba(unittest.TestCase):
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_bc_norm=False), tokens), "dt/B/C norms left out")
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, tied=True), tokens), "untied head replaced by the embedding")
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, falcon_config(s, 300))
+            cc.save_hf(d, w, falcon_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba dt/B/C norms")
 
     def test_mixer_rms_eps_is_read(self):
@@ -122,7 +102,7 @@ class FalconMamba(unittest.TestCase):
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, mixer_eps=1e-6), tokens), "mixer_rms_eps ignored")
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, mixer_eps=1e-5), tokens), "layer_norm_epsilon used instead")
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, falcon_config(s, 300, mixer_rms_eps=0.5))
+            cc.save_hf(d, w, falcon_config(s, 300, mixer_rms_eps=0.5))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba mixer_rms_eps")
 
     def test_defaults_no_bias_and_tied(self):
@@ -133,14 +113,14 @@ class FalconMamba(unittest.TestCase):
         s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=3)
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, falcon_config(s, 300, use_bias=None, tie_word_embeddings=None), tied=True)
+            cc.save_hf(d, w, falcon_config(s, 300, use_bias=None, tie_word_embeddings=None), tied=True)
             self.convert_and_check(d, w, s, tokens, "falcon-mamba defaults")
 
     def test_use_bias(self):
         w, s = build(seed=4, bias=True)
         tokens = cc.tokens_for(300, seed=4)
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, falcon_config(s, 300, use_bias=True))
+            cc.save_hf(d, w, falcon_config(s, 300, use_bias=True))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba biases")
 
     def test_expand_without_intermediate_size(self):
@@ -148,7 +128,7 @@ class FalconMamba(unittest.TestCase):
         w, s = build(seed=5, d_inner=60)
         tokens = cc.tokens_for(300, seed=5)
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, falcon_config(s, 300, intermediate_size=None, expand=1.5))
+            cc.save_hf(d, w, falcon_config(s, 300, intermediate_size=None, expand=1.5))
             self.convert_and_check(d, w, s, tokens, "falcon-mamba expand")
 
 

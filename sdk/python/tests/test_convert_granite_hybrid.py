@@ -43,10 +43,6 @@ N_TOKENS = 16
 DROP = object()  # hf_config(key=DROP): the key left out of config.json
 
 
-def tolerance(s):
-    return cc.TOLERANCE
-
-
 def build(layer_types=("mamba", "attention", "mamba"), d_model=32, heads=4, kv_heads=2, head_dim=None, mamba_heads=4,
           d_state=8, groups=2, d_conv=4, experts=4, top_k=2, ff=24, shared_ff=20, attention_bias=False, conv_bias=True,
           proj_bias=False, seed=0):
@@ -208,12 +204,6 @@ def hf_config(s, **changes):
     return {k: v for k, v in c.items() if v is not DROP}
 
 
-def save_hf(directory, w, config, tied=False):
-    arrays = {k: v for k, v in w.items() if not (tied and k == "lm_head.weight")}  # transformers drops a tied head
-    cc.save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
-    cc.write_config(directory, config)
-
-
 def inspect_layers(test, directory):
     """The layer lines of `mmb inspect` on the converted bundle: ["attn ...", "moe ...", ...]."""
     bundle = os.path.join(directory, "m.mmb")
@@ -250,26 +240,15 @@ class GraniteMoeHybrid(unittest.TestCase):
         """Converts (config, w) and compares the library's logits with reference(w, s)."""
         tokens = self.tokens(len(name)) if tokens is None else tokens
         with tempfile.TemporaryDirectory() as d:
-            if sharded:
-                cc.save_sharded_safetensors(d, w)
-                cc.write_config(d, config)
-            else:
-                save_hf(d, w, config, tied=tied)
+            cc.save_hf(d, w, config, tied=tied, shards=2 if sharded else 1)
             got = cc.convert_and_run(self, d, tokens)
-        expected = reference(w, s, tokens)
-        err, scale = np.abs(got - expected).max(), max(1.0, np.abs(expected).max())
-        print(f"{name}: max |reference - library| = {err:.3g} (max |logit| {np.abs(expected).max():.3g})")
-        self.assertEqual(got.shape, expected.shape, name)
-        self.assertLessEqual(err, tolerance(s) * scale, name)
-        self.assertGreater(np.abs(expected).max(), 0.1, f"{name}: trivial logits prove little")
+        cc.assert_matches(self, got, reference(w, s, tokens), name)
 
     def sensitive(self, w, s, tokens, what, wrong_w=None, **wrong):
         """Reading the checkpoint as `wrong_w` / `wrong` settings would move the logits far
         beyond the tolerance: a converter making that mistake fails check()."""
-        right = reference(w, s, tokens)
-        diff = np.abs(right - reference(w if wrong_w is None else wrong_w, cc.with_changes(s, **wrong), tokens)).max()
-        print(f"  {what}: done wrong moves logits by {diff:.3g}")
-        self.assertGreater(diff, 100 * tolerance(s) * max(1.0, np.abs(right).max()), what)
+        wrong_logits = reference(w if wrong_w is None else wrong_w, cc.with_changes(s, **wrong), tokens)
+        cc.assert_sensitive(self, reference(w, s, tokens), wrong_logits, what)
 
     def tokens(self, seed):
         return cc.tokens_for(VOCAB, n=N_TOKENS, seed=seed)
@@ -281,7 +260,7 @@ class GraniteMoeHybrid(unittest.TestCase):
         says) and 2N + 1 (its feed-forward), each with its own pre-norm."""
         w, s = build(layer_types=("attention", "mamba", "mamba", "attention"), seed=1)
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s))
+            cc.save_hf(d, w, hf_config(s))
             kinds = [line.split()[0] for line in inspect_layers(self, d)]
         self.assertEqual(kinds, ["attn", "moe", "mamba2", "moe", "mamba2", "moe", "attn", "moe"])
         self.check(w, s, hf_config(s), "granite layer_types")
@@ -291,7 +270,7 @@ class GraniteMoeHybrid(unittest.TestCase):
         w, s = build(layer_types=("mamba", "mamba"), seed=2)
         for spelling in (DROP, None):
             with tempfile.TemporaryDirectory() as d:
-                save_hf(d, w, hf_config(s, layer_types=spelling))
+                cc.save_hf(d, w, hf_config(s, layer_types=spelling))
                 kinds = [line.split()[0] for line in inspect_layers(self, d)]
             self.assertEqual(kinds, ["mamba2", "moe", "mamba2", "moe"])
         self.check(w, s, hf_config(s, layer_types=DROP), "granite default layer_types")
@@ -475,7 +454,7 @@ class GraniteMoeHybrid(unittest.TestCase):
         tokens = self.tokens(21)
         self.sensitive(w, s, tokens, "shared MLP left out", shared=False)
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s))
+            cc.save_hf(d, w, hf_config(s))
             moe_lines = [line for line in inspect_layers(self, d) if line.startswith("moe")]
         self.assertTrue(moe_lines and all("1 shared" in line for line in moe_lines), moe_lines)
         self.check(w, s, hf_config(s), "granite shared MLP", tokens)
@@ -488,7 +467,7 @@ class GraniteMoeHybrid(unittest.TestCase):
         tokens = self.tokens(22)
         self.sensitive(w, s, tokens, "shared MLP halves swapped", halves="swapped")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s))
+            cc.save_hf(d, w, hf_config(s))
             kinds = [line.split()[0] for line in inspect_layers(self, d)]
         self.assertEqual(kinds, ["mamba2", "mlp", "attn", "mlp"])
         self.check(w, s, hf_config(s), "granite dense", tokens)
@@ -542,7 +521,7 @@ class GraniteMoeHybrid(unittest.TestCase):
                  ({"logits_scaling": 0}, "logits_scaling")]
         for change, word in cases:
             with tempfile.TemporaryDirectory() as d:
-                save_hf(d, w, hf_config(s, **change))
+                cc.save_hf(d, w, hf_config(s, **change))
                 r = cc.mmb_convert(d, os.path.join(d, "m.mmb"))
                 self.assertNotEqual(r.returncode, 0, change)
                 self.assertIn(word, r.stderr, change)
@@ -557,7 +536,7 @@ class GraniteMoeHybrid(unittest.TestCase):
         for weights, config, words in ((extra, hf_config(s), (key, "not all read")),
                                        (w, hf_config(s, intermediate_size=s["ff"] - 4), ("output_linear", "shape"))):
             with tempfile.TemporaryDirectory() as d:
-                save_hf(d, weights, config)
+                cc.save_hf(d, weights, config)
                 r = cc.mmb_convert(d, os.path.join(d, "m.mmb"))
             self.assertNotEqual(r.returncode, 0)
             for word in words:

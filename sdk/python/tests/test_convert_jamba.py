@@ -14,8 +14,8 @@ encoding, scale 1/sqrt(head_dim), head_dim = hidden_size / num_attention_heads.
 JambaSparseMoeBlock: softmax over all experts, top-k of those probabilities, used as
 gates as they are (no renormalization); experts and the dense MLP are
 down_proj(silu(gate_proj x) * up_proj x). Each pitfall test also checks that getting it
-wrong moves the logits far beyond the tolerance (hybrid_reference.py's with attention
-layers: their keys and values are f16 in the session's cache).
+wrong moves the logits far beyond the tolerance (convert_common.py's, attention layers
+included: `mmb logits --kv f32`, see hybrid_reference.py).
 """
 import math
 import os
@@ -37,7 +37,7 @@ ABSENT = object()  # a config key left out of config.json
 def build(d_model=32, n_layers=4, attn=(2, 1), experts=(2, 1), n_experts=4, top_k=2, d_ff=24, heads=4, kv_heads=2,
           expand=2, d_state=8, d_conv=4, dt_rank=4, proj_bias=False, conv_bias=True, seed=0):
     """Random weights under their checkpoint names, for every part a layer could have
-    (save() keeps those the schedule implies), and the math options of the forward."""
+    (checkpoint_tensors() keeps those the schedule implies), and the math options of the forward."""
     rng = np.random.default_rng(seed)
     d_inner, head_dim = expand * d_model, d_model // heads
     w = {"model.embed_tokens.weight": cc.np_random((VOCAB, d_model), rng, 1.0),
@@ -100,28 +100,16 @@ def is_moe(s, i):
 
 
 def mamba(h, w, s, m):
-    L, di, N, R = h.shape[0], s["d_inner"], s["d_state"], s["dt_rank"]
-    xz = h @ w[m + "in_proj.weight"].T + w.get(m + "in_proj.bias", 0.0)
-    x, z = xz[:, :di], xz[:, di:]
-    x = cc.np_silu(cc.np_causal_conv(x, w[m + "conv1d.weight"], w.get(m + "conv1d.bias")))
-    dbc = x @ w[m + "x_proj.weight"].T
-    time_step, B, C = dbc[:, :R], dbc[:, R:R + N], dbc[:, R + N:]
     eps = s["eps"] if s["inner_eps"] is None else s["inner_eps"]
-    if s["dt_bc_norm"] == "weighted":
-        time_step = cc.np_rms(time_step, eps, w[m + "dt_layernorm.weight"])
-        B = cc.np_rms(B, eps, w[m + "b_layernorm.weight"])
-        C = cc.np_rms(C, eps, w[m + "c_layernorm.weight"])
-    elif s["dt_bc_norm"] == "plain":
-        time_step, B, C = cc.np_rms(time_step, eps), cc.np_rms(B, eps), cc.np_rms(C, eps)
-    dt = cc.np_softplus(time_step @ w[m + "dt_proj.weight"].T + w[m + "dt_proj.bias"])
-    A = -np.exp(w[m + "A_log"])
-    state = np.zeros((di, N))
-    ys = []
-    for t in range(L):
-        state = state * np.exp(dt[t][:, None] * A) + (dt[t] * x[t])[:, None] * B[t][None, :]
-        ys.append(state @ C[t] + w[m + "D"] * x[t])
-    y = np.stack(ys) * cc.np_silu(z)
-    return y @ w[m + "out_proj.weight"].T + w.get(m + "out_proj.bias", 0.0)
+
+    def normed(time_step, B, C):
+        if s["dt_bc_norm"] == "weighted":
+            return (cc.np_rms(time_step, eps, w[m + "dt_layernorm.weight"]), cc.np_rms(B, eps, w[m + "b_layernorm.weight"]),
+                    cc.np_rms(C, eps, w[m + "c_layernorm.weight"]))
+        if s["dt_bc_norm"] == "plain":
+            return cc.np_rms(time_step, eps), cc.np_rms(B, eps), cc.np_rms(C, eps)
+        return time_step, B, C
+    return cc.np_mamba1_mixer(h, w, m, s["d_inner"], s["d_state"], s["dt_rank"], normed)
 
 
 def swiglu(h, w, s, e):
@@ -199,22 +187,12 @@ def checkpoint_tensors(w, s):
     return {k: v for k, v in w.items() if kept(k)}
 
 
-def save(directory, w, s, config, sharded=False):
-    arrays = checkpoint_tensors(w, s)
-    if sharded:
-        cc.save_sharded_safetensors(directory, arrays, n_shards=3)
-    else:
-        cc.save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
-    cc.write_config(directory, config)
-
-
 class Jamba(unittest.TestCase):
     def convert_and_check(self, w, s, config, tokens, name, sharded=False):
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, s, config, sharded)
+            cc.save_hf(d, checkpoint_tensors(w, s), config, shards=3 if sharded else 1)
             got = cc.convert_and_run(self, d, tokens)
-        attention = any(is_attention(s, i) for i in range(s["n_layers"]))
-        cc.assert_matches(self, got, reference(w, s, tokens), name, hr.TOLERANCE if attention else None)
+        cc.assert_matches(self, got, reference(w, s, tokens), name)
 
     def assert_mistake_moves(self, right, w, s, tokens, what, **changes):
         """Reading the checkpoint with `changes` (a converter's mistake) moves the logits
@@ -329,7 +307,7 @@ class Jamba(unittest.TestCase):
                  ({"num_experts_per_tok": 5}, "num_experts_per_tok", "MMB_ERR_FORMAT")]
         for change, word, status in cases:
             with tempfile.TemporaryDirectory() as d:
-                save(d, w, s, jamba_config(s, **change))
+                cc.save_hf(d, checkpoint_tensors(w, s), jamba_config(s, **change))
                 r = cc.mmb_convert(d, os.path.join(d, "m.mmb"))
                 self.assertNotEqual(r.returncode, 0, change)
                 self.assertIn(word, r.stderr)

@@ -107,12 +107,6 @@ def hf_config(s, vocab, **changes):
     return {k: v for k, v in c.items() if v is not None}
 
 
-def save_hf(directory, w, config, tied=False):
-    arrays = {k: v for k, v in w.items() if not (tied and k == "lm_head.weight")}  # transformers drops a tied head
-    cc.save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
-    cc.write_config(directory, config)
-
-
 def swap_z_and_x(w, s):
     """The weights a converter would use if it read in_proj as [x | z | ...]."""
     out = dict(w)
@@ -136,7 +130,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(swap_z_and_x(w, s), s, tokens), "in_proj read as [x | z | B | C | dt]")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300))
+            cc.save_hf(d, w, hf_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 in_proj order")
 
     def test_head_reads_group_h_over_heads_per_group(self):
@@ -146,7 +140,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, group_of=lambda h: h % 2), tokens), "head h reads group h % G")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300))
+            cc.save_hf(d, w, hf_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 group to head")
 
     def test_gated_norm_is_per_group(self):
@@ -157,7 +151,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, norm_group=s["d_inner"]), tokens), "norm over all d_inner")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300))
+            cc.save_hf(d, w, hf_config(s, 300))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 per-group gated norm")
 
     def test_dt_clamped_to_time_step_limit(self):
@@ -167,7 +161,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_limit=(0.0, math.inf)), tokens), "time_step_limit ignored")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300, time_step_limit=[0.05, 0.4]))
+            cc.save_hf(d, w, hf_config(s, 300, time_step_limit=[0.05, 0.4]))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 time_step_limit")
 
     def test_time_step_min_does_not_clamp(self):
@@ -180,7 +174,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, dt_limit=(0.3, math.inf)), tokens), "dt clamped at time_step_min")
         for spelling in ([0.0, float("inf")], [0.0, {"__float__": "Infinity"}]):
             with tempfile.TemporaryDirectory() as d:
-                save_hf(d, w, hf_config(s, 300, time_step_min=0.3, time_step_limit=spelling))
+                cc.save_hf(d, w, hf_config(s, 300, time_step_min=0.3, time_step_limit=spelling))
                 if isinstance(spelling[1], float):
                     with open(os.path.join(d, "config.json")) as f:
                         self.assertIn("Infinity", f.read())
@@ -194,7 +188,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, gated_eps=1e-5), tokens), "gated norm eps not layer_norm_epsilon")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300, layer_norm_epsilon=0.05))
+            cc.save_hf(d, w, hf_config(s, 300, layer_norm_epsilon=0.05))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 layer_norm_epsilon")
 
     def test_use_bias_and_use_conv_bias(self):
@@ -204,7 +198,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         dropped = {k: v for k, v in w.items() if not k.endswith("in_proj.bias")}
         cc.assert_sensitive(self, right, reference(dropped, s, tokens), "in_proj bias dropped")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300, use_bias=True, use_conv_bias=False))
+            cc.save_hf(d, w, hf_config(s, 300, use_bias=True, use_conv_bias=False))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 biases")
 
     def test_untied_by_default(self):
@@ -215,7 +209,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         right = reference(w, s, tokens)
         cc.assert_sensitive(self, right, reference(w, cc.with_changes(s, tied=True), tokens), "untied head replaced by the embedding")
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300, tie_word_embeddings=None))
+            cc.save_hf(d, w, hf_config(s, 300, tie_word_embeddings=None))
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 untied default")
 
     def test_tied_head_absent_from_file(self):
@@ -223,15 +217,14 @@ class HuggingFaceMamba2(unittest.TestCase):
         s = cc.with_changes(s, tied=True)
         tokens = cc.tokens_for(300, seed=9)
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300, tie_word_embeddings=True), tied=True)
+            cc.save_hf(d, w, hf_config(s, 300, tie_word_embeddings=True), tied=True)
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 tied head")
 
     def test_sharded_safetensors(self):
         w, s = build(seed=10, n_layer=3)
         tokens = cc.tokens_for(300, seed=10)
         with tempfile.TemporaryDirectory() as d:
-            cc.save_sharded_safetensors(d, w)
-            cc.write_config(d, hf_config(s, 300))
+            cc.save_hf(d, w, hf_config(s, 300), shards=2)
             self.convert_and_check(d, w, s, tokens, "hf-mamba2 sharded safetensors")
 
     def test_padded_vocabulary_rows(self):
@@ -240,7 +233,7 @@ class HuggingFaceMamba2(unittest.TestCase):
         w, s = build(seed=11, rows=304)
         tokens = cc.tokens_for(300, seed=11)
         with tempfile.TemporaryDirectory() as d:
-            save_hf(d, w, hf_config(s, 300))
+            cc.save_hf(d, w, hf_config(s, 300))
             got = cc.convert_and_run(self, d, tokens)
         cc.assert_matches(self, got, reference(w, s, tokens)[:, :300], "hf-mamba2 padded rows")
 
@@ -250,7 +243,7 @@ class HuggingFaceMamba2(unittest.TestCase):
                  ({"time_step_limit": [0.5, 0.1]}, "time_step_limit")]
         for change, word in cases:
             with tempfile.TemporaryDirectory() as d:
-                save_hf(d, w, hf_config(s, 300, **change))
+                cc.save_hf(d, w, hf_config(s, 300, **change))
                 r = cc.mmb_convert(d, os.path.join(d, "m.mmb"))
                 self.assertNotEqual(r.returncode, 0, change)
                 self.assertIn(word, r.stderr)

@@ -18,8 +18,8 @@ as it is: residual_in_fp32 only casts), then norm_f and lm_head.
      = p (no bias), divided by their sum when norm_topk_prob, times
      routed_scaling_factor; plus one shared ReLU^2 expert.
 Each pitfall test also checks that getting it wrong moves the logits far beyond the
-tolerance (hybrid_reference.py's with attention blocks: their keys and values are f16 in
-the session's cache).
+tolerance (convert_common.py's, attention blocks included: `mmb logits --kv f32`, see
+hybrid_reference.py).
 """
 import math
 import os
@@ -45,7 +45,7 @@ def build(d_model=32, pattern="ME*M-E", m_heads=4, m_head_dim=16, d_state=8, gro
           topk_group=1, routed_scale=2.5, use_bias=False, conv_bias=True, attention_bias=False, mlp_bias=False,
           seed=0):
     """Random weights under their checkpoint names, for every mixer a block could have
-    (save() keeps those the pattern implies), and the math options of the forward."""
+    (checkpoint_tensors() keeps those the pattern implies), and the math options of the forward."""
     rng = np.random.default_rng(seed)
     d_inner = m_heads * m_head_dim
     conv_dim = d_inner + 2 * groups * d_state
@@ -207,22 +207,12 @@ def checkpoint_tensors(w, s):
     return {k: v for k, v in w.items() if kept(k)}
 
 
-def save(directory, w, s, config, sharded=False):
-    arrays = checkpoint_tensors(w, s)
-    if sharded:
-        cc.save_sharded_safetensors(directory, arrays, n_shards=3)
-    else:
-        cc.save_safetensors(os.path.join(directory, "model.safetensors"), arrays)
-    cc.write_config(directory, config)
-
-
 class NemotronH(unittest.TestCase):
     def convert_and_check(self, w, s, config, tokens, name, sharded=False):
         with tempfile.TemporaryDirectory() as d:
-            save(d, w, s, config, sharded)
+            cc.save_hf(d, checkpoint_tensors(w, s), config, shards=3 if sharded else 1)
             got = cc.convert_and_run(self, d, tokens)
-        tolerance = hr.TOLERANCE if "attention" in s["blocks"] else None
-        cc.assert_matches(self, got, reference(w, s, tokens), name, tolerance)
+        cc.assert_matches(self, got, reference(w, s, tokens), name)
 
     def assert_mistake_moves(self, right, w, s, tokens, what, **changes):
         """Reading the checkpoint with `changes` (a converter's mistake) moves the logits
@@ -361,7 +351,7 @@ class NemotronH(unittest.TestCase):
                  ({"topk_group": 3}, "topk_group", "MMB_ERR_FORMAT")]
         for change, word, status in cases:
             with tempfile.TemporaryDirectory() as d:
-                save(d, w, s, nemotron_config(s, **change))
+                cc.save_hf(d, checkpoint_tensors(w, s), nemotron_config(s, **change))
                 r = cc.mmb_convert(d, os.path.join(d, "m.mmb"))
                 self.assertNotEqual(r.returncode, 0, change)
                 self.assertIn(word, r.stderr)

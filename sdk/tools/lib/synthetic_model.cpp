@@ -114,6 +114,13 @@ LayerConfig moe_layer(uint32_t n_experts, uint32_t top_k, uint32_t d_ff, ExpertA
   return l;
 }
 
+LayerConfig mlp_layer(uint32_t d_ff, ExpertAct act) {
+  LayerConfig l;
+  l.kind = LayerKind::MLP;
+  l.mlp = {d_ff, act};
+  return l;
+}
+
 // An IBM Granite 4.0 H stack (GraniteMoeHybridForCausalLM; hf_granite_hybrid_config.hpp):
 // per decoder layer a mixer, Mamba-2 (heads of 64 channels, one group, d_conv 4) or, at
 // the listed decoder layers, attention without positions ("nope"), then the feed-forward:
@@ -145,11 +152,7 @@ ModelConfig granite_hybrid(const GraniteShape& g) {
   mamba2.mamba2.n_heads = g.mamba_heads;
   mamba2.mamba2.d_state = g.d_state;
   mamba2.mamba2.norm_eps = c.norm_eps;
-  LayerConfig attention;
-  attention.kind = LayerKind::Attention;
-  attention.attention.n_heads = g.heads;
-  attention.attention.n_kv_heads = g.kv_heads;
-  attention.attention.head_dim = g.d_model / g.heads;
+  LayerConfig attention = attention_layer(g.heads, g.kv_heads, g.d_model / g.heads);
   attention.attention.scale = g.attention_multiplier;
   LayerConfig ffn;
   if (g.experts) {
@@ -158,8 +161,7 @@ ModelConfig granite_hybrid(const GraniteShape& g) {
     ffn.moe.n_shared = 1;
     ffn.moe.shared = {g.shared_ff, ExpertAct::SwiGLU};
   } else {
-    ffn.kind = LayerKind::MLP;
-    ffn.mlp = {g.shared_ff, ExpertAct::SwiGLU};
+    ffn = mlp_layer(g.shared_ff, ExpertAct::SwiGLU);
   }
   for (uint32_t i = 0; i < g.decoder_layers; ++i) {
     const bool attends = std::find(g.attention_at.begin(), g.attention_at.end(), i) != g.attention_at.end();
@@ -170,6 +172,16 @@ ModelConfig granite_hybrid(const GraniteShape& g) {
 }
 
 }  // namespace
+
+LayerConfig attention_layer(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, uint32_t rotary_dim) {
+  LayerConfig l;
+  l.kind = LayerKind::Attention;
+  l.attention.n_heads = n_heads;
+  l.attention.n_kv_heads = n_kv_heads;
+  l.attention.head_dim = head_dim;
+  l.attention.rotary_dim = rotary_dim;
+  return l;
+}
 
 std::vector<float> SyntheticModel::values(const std::string& name) const {
   for (const auto& t : contents.tensors) {
@@ -280,15 +292,8 @@ ModelConfig named_shape(const std::string& name) {
     mamba2.mamba2.d_inner = 112 * 64;
     mamba2.mamba2.n_heads = 112;
     mamba2.mamba2.n_groups = 8;
-    LayerConfig attention;
-    attention.kind = LayerKind::Attention;
-    attention.attention.n_heads = 32;
-    attention.attention.n_kv_heads = 8;
-    attention.attention.head_dim = 128;
-    LayerConfig mlp;
-    mlp.kind = LayerKind::MLP;
-    mlp.mlp.d_ff = 12288;
-    mlp.mlp.act = ExpertAct::ReLU2;
+    const LayerConfig attention = attention_layer(32, 8, 128);
+    const LayerConfig mlp = mlp_layer(12288, ExpertAct::ReLU2);
     for (char block : std::string("M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-"))
       c.layers.push_back(block == 'M' ? mamba2 : block == '*' ? attention : mlp);
   } else if (name == "granite-4.0-h-tiny") {
@@ -341,20 +346,12 @@ ModelConfig named_shape(const std::string& name) {
     mamba2.mamba2.n_heads = 8;
     mamba2.mamba2.n_groups = 2;
     mamba2.mamba2.d_state = 16;
-    LayerConfig attention;
-    attention.kind = LayerKind::Attention;
-    attention.attention.n_heads = 4;
-    attention.attention.n_kv_heads = 2;
-    attention.attention.head_dim = 32;
-    attention.attention.rotary_dim = 32;
+    const LayerConfig attention = attention_layer(4, 2, 32, 32);
     LayerConfig moe = moe_layer(8, 2, 64, ExpertAct::SwiGLU);
     moe.moe.renorm = true;
     moe.moe.n_shared = 1;
     moe.moe.shared = {128, ExpertAct::SwiGLU};
-    LayerConfig mlp;
-    mlp.kind = LayerKind::MLP;
-    mlp.mlp = {256, ExpertAct::SwiGLU};
-    c.layers = {mamba2, moe, attention, moe, mamba2, mlp};
+    c.layers = {mamba2, moe, attention, moe, mamba2, mlp_layer(256, ExpertAct::SwiGLU)};
   } else {
     std::string known;
     for (const auto& n : named_shapes()) known += (known.empty() ? "" : ", ") + n;

@@ -62,4 +62,9 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
 ModelConfig named_shape(const std::string& name);
 std::vector<std::string> named_shapes();
 
+// An attention layer: GQA with n_heads / n_kv_heads query heads per key/value head,
+// RoPE on the first rotary_dim dimensions of each head (0: none), default theta and
+// softmax scale, no biases.
+LayerConfig attention_layer(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim, uint32_t rotary_dim = 0);
+
 }  // namespace mmb
