@@ -48,7 +48,7 @@ void store_row(const KvCache& kv, std::byte* dst, const float* src, size_t count
 }
 
 // A cached row as f32: in place for an f32 cache, widened into `buffer` for f16.
-const float* load_row(const KvCache& kv, const std::byte* src, float* buffer, size_t count) {
+const float* widened_row(const KvCache& kv, const std::byte* src, float* buffer, size_t count) {
   if (kv.type() == KvType::F32) return reinterpret_cast<const float*>(src);
   f16_to_f32_span(reinterpret_cast<const uint16_t*>(src), buffer, count);
   return buffer;
@@ -78,7 +78,7 @@ MMB_HOT_CLONES void attend(const AttentionConfig& c, uint32_t slot, const Row& r
     const uint64_t t1 = std::min<uint64_t>(row.position + 1, (t0 / kBlock + 1) * kBlock);
     const size_t n = size_t(t1 - t0);
     for (size_t i = 0; i < n; ++i) {
-      const float* key = load_row(kv, kv.keys(slot, t0 + i, j), buffer, hd);
+      const float* key = widened_row(kv, kv.keys(slot, t0 + i, j), buffer, hd);
       for (size_t h = 0; h < g; ++h) weights[h * kBlock + i] = scale * dot(s.q + (h0 + h) * hd, key, hd);
     }
     for (size_t h = 0; h < g; ++h) {
@@ -100,7 +100,7 @@ MMB_HOT_CLONES void attend(const AttentionConfig& c, uint32_t slot, const Row& r
       running_sum[h] += sum;
     }
     for (size_t i = 0; i < n; ++i) {
-      const float* value = load_row(kv, kv.values(slot, t0 + i, j), buffer, hd);
+      const float* value = widened_row(kv, kv.values(slot, t0 + i, j), buffer, hd);
       for (size_t h = 0; h < g; ++h) {
         const float weight = weights[h * kBlock + i];
         const Vec8 wv = {weight, weight, weight, weight, weight, weight, weight, weight};
