@@ -138,7 +138,7 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
     info.state_bytes = m.state_floats() * sizeof(float);
     info.fingerprint = m.fingerprint();
     info.name = m.name().c_str();
-    info.kv_values_per_token = kv_elements_per_token(c);
+    info.kv_values_per_token = m.kv_values_per_token();
     info.context_length = c.has_attention() ? c.default_context() : 0;
     std::memcpy(out, &info, out->struct_size);
   });

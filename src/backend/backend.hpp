@@ -32,6 +32,7 @@ using OwnedBy = std::unique_ptr<T, DestroyDeleter<T>>;
 
 // The element type of a session's KV cache (models with attention layers).
 enum class KvType : uint8_t { F16 = 0, F32 = 1 };
+inline size_t kv_element_size(KvType type) { return type == KvType::F16 ? 2 : 4; }
 
 // What a session is made with: the most tokens its KV cache may hold (its context
 // limit) and their element type. Models without attention layers ignore both.

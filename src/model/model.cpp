@@ -201,6 +201,7 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
   sizes_.active_weight_bytes = sizes_.weight_bytes - inactive - weights_.embed.bytes() + embed_row.bytes() +
                                (c.tie_embeddings ? weights_.head.bytes() : 0);
   state_floats_ = state;
+  kv_values_per_token_ = kv_elements_per_token(c);
   tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer(), memory);
   bundle_->release_tokenizer_data();  // the tokenizer holds all of it now
 

@@ -39,6 +39,8 @@ class Model {
   // The model as its runtime's backend runs it; sessions step through it.
   const ModelCompute& compute() const { return *compute_; }
   uint64_t state_floats() const { return state_floats_; }
+  // Key and value elements a token adds to a session's KV cache (0 without attention).
+  uint64_t kv_values_per_token() const { return kv_values_per_token_; }
   uint64_t fingerprint() const { return fingerprint_; }
   const std::string& name() const { return name_; }
   // The metadata value for key, or nullptr.
@@ -50,6 +52,7 @@ class Model {
   std::unique_ptr<Tokenizer> tokenizer_;
   ModelSizes sizes_;
   uint64_t state_floats_ = 0;
+  uint64_t kv_values_per_token_ = 0;
   uint64_t fingerprint_ = 0;
   std::string name_;
   OwnedBy<ModelCompute> compute_;  // last: ends before the weights it reads

@@ -13,9 +13,7 @@ namespace mmb {
 
 namespace {
 
-bool has_kv(const Model& model) { return kv_elements_per_token(model.config()) > 0; }
-
-size_t kv_element_size(KvType type) { return type == KvType::F16 ? 2 : 4; }
+bool has_kv(const Model& model) { return model.kv_values_per_token() > 0; }
 
 }  // namespace
 
@@ -105,17 +103,20 @@ void Session::page_in(const std::vector<std::byte>& compressed) {
   compute_ = std::move(compute);
 }
 
+std::optional<StateKv> Session::kv_part() const {
+  if (!has_kv(model_)) return std::nullopt;
+  return StateKv{uint32_t(options_.kv_type), position_ * model_.kv_values_per_token() * kv_element_size(options_.kv_type)};
+}
+
 size_t Session::state_blob_size() const {
-  const uint64_t kv_bytes = position_ * kv_elements_per_token(model_.config()) * kv_element_size(options_.kv_type);
-  const StateKv kv{uint32_t(options_.kv_type), kv_bytes};
-  return state_header_size(has_kv(model_) ? &kv : nullptr) + model_.state_floats() * sizeof(float) + kv_bytes;
+  const std::optional<StateKv> kv = kv_part();
+  return state_header_size(kv ? &*kv : nullptr) + model_.state_floats() * sizeof(float) + (kv ? kv->bytes : 0);
 }
 
 void Session::save_state(void* buf) const {
   const size_t n = model_.state_floats();
-  const uint64_t kv_bytes = position_ * kv_elements_per_token(model_.config()) * kv_element_size(options_.kv_type);
-  const StateKv kv{uint32_t(options_.kv_type), kv_bytes};
-  const StateKv* kv_part = has_kv(model_) ? &kv : nullptr;
+  const std::optional<StateKv> kv = kv_part();
+  const StateKv* kv_part = kv ? &*kv : nullptr;
   // The blob's payload follows its header: the backend writes it in place, then the
   // header (with the checksum over the payload) is written around it.
   std::byte* payload = static_cast<std::byte*>(buf) + state_header_size(kv_part);
@@ -126,7 +127,7 @@ void Session::save_state(void* buf) const {
 
 void Session::restore(SessionCompute& compute, const void* buf, size_t size) {
   const StateBlobView blob =
-      check_state_blob(buf, size, model_.fingerprint(), model_.state_floats(), kv_elements_per_token(model_.config()));
+      check_state_blob(buf, size, model_.fingerprint(), model_.state_floats(), model_.kv_values_per_token());
   if (has_kv(model_) && blob.position > options_.max_tokens)
     fail(MMB_ERR_CONTEXT_FULL, "the saved state holds ", blob.position, " tokens; this session's context holds ",
          options_.max_tokens);

@@ -6,9 +6,11 @@
 #include "backend/backend.hpp"
 #include "base/function_ref.hpp"
 #include "model/model.hpp"
+#include "runtime/state_blob.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace mmb {
@@ -67,6 +69,8 @@ class Session {
   void load_state(const void* buf, size_t size);
 
  private:
+  // The KV part of this session's saved state; none for a model without attention.
+  std::optional<StateKv> kv_part() const;
   // Writes a checked blob's state and KV cache into `compute`.
   void restore(SessionCompute& compute, const void* buf, size_t size);
 

@@ -101,9 +101,7 @@ class CpuModel final : public ModelCompute {
   }
 
   size_t session_host_bytes(const ContextOptions& options) const override {
-    const uint64_t page_table = model_.config().has_attention()
-                                    ? (options.max_tokens + cpu::KvCache::kPageTokens - 1) / cpu::KvCache::kPageTokens
-                                    : 0;
+    const uint64_t page_table = model_.kv_values_per_token() ? cpu::KvCache::pages_for(options.max_tokens) : 0;
     return sizeof(CpuSession) + (model_.state_floats() + cpu::row_scratch_floats(model_) * kPrefillChunk) * sizeof(float) +
            page_table * sizeof(std::byte*);
   }

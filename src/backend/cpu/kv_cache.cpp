@@ -17,7 +17,7 @@ KvCache::KvCache(const HostAllocator& allocator, const Model& model, const Conte
     slots_.push_back({l.attention.n_kv_heads, l.attention.head_dim, page_bytes_});
     page_bytes_ += 2 * kPageTokens * l.attention.kv_dim() * element_size();
   }
-  if (!slots_.empty()) pages_ = HostBuffer<std::byte*>(allocator_, (max_tokens_ + kPageTokens - 1) / kPageTokens);
+  if (!slots_.empty()) pages_ = HostBuffer<std::byte*>(allocator_, pages_for(max_tokens_));
 }
 
 KvCache::~KvCache() { trim(0); }
@@ -27,7 +27,7 @@ size_t KvCache::bytes_held() const { return pages_.size() * sizeof(std::byte*) +
 void KvCache::reserve(uint64_t tokens) {
   if (slots_.empty()) return;
   if (tokens > max_tokens_) fail(MMB_ERR_INTERNAL, "KV cache asked for ", tokens, " tokens beyond its limit of ", max_tokens_);
-  const size_t pages = (tokens + kPageTokens - 1) / kPageTokens, had = pages_used_;
+  const size_t pages = pages_for(tokens), had = pages_used_;
   try {
     for (; pages_used_ < pages; ++pages_used_) pages_[pages_used_] = static_cast<std::byte*>(allocator_.allocate(page_bytes_, 64));
   } catch (...) {
@@ -37,7 +37,7 @@ void KvCache::reserve(uint64_t tokens) {
 }
 
 void KvCache::trim(uint64_t tokens) noexcept {
-  const size_t keep = (tokens + kPageTokens - 1) / kPageTokens;
+  const size_t keep = pages_for(tokens);
   for (; pages_used_ > keep; --pages_used_) allocator_.deallocate(pages_[pages_used_ - 1], page_bytes_);
 }
 
@@ -64,7 +64,7 @@ void KvCache::copy_in(const void* in, uint64_t tokens, KvType from) {
   if (slots_.empty()) return;
   reserve(tokens);
   const auto* src = static_cast<const std::byte*>(in);
-  const size_t from_size = from == KvType::F16 ? 2 : 4;
+  const size_t from_size = kv_element_size(from);
   for_each_run(tokens, [&](std::byte* rows, uint64_t elements) {
     if (from == type_) {
       std::memcpy(rows, src, elements * element_size());

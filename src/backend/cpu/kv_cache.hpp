@@ -35,7 +35,9 @@ class KvCache {
   KvCache& operator=(const KvCache&) = delete;
 
   KvType type() const { return type_; }
-  size_t element_size() const { return type_ == KvType::F16 ? 2 : 4; }
+  size_t element_size() const { return kv_element_size(type_); }
+  // Pages that hold `tokens` tokens.
+  static uint64_t pages_for(uint64_t tokens) { return (tokens + kPageTokens - 1) / kPageTokens; }
   uint64_t max_tokens() const { return max_tokens_; }
   // Bytes held now (page table and pages).
   size_t bytes_held() const;
