@@ -4,7 +4,7 @@
 #include "api/api_objects.hpp"
 #include "api/api_structs.hpp"
 
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 
 #include <string>
 #include <vector>

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "model/model.hpp"
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 #include "runtime/job.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/sampler.hpp"

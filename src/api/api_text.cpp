@@ -2,7 +2,7 @@
 #include "api/api_guard.hpp"
 #include "api/api_objects.hpp"
 
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 
 #include <algorithm>
 #include <cstring>

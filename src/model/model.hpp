@@ -6,7 +6,7 @@
 #include "bundle/bundle_reader.hpp"
 #include "model/model_config.hpp"
 #include "model/model_weights.hpp"
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,6 @@
 // A tokenizer as stored in a bundle: pieces (raw bytes per id), BPE merges by rank,
 // special and other added tokens. The runtime builds its encoder from this
-// (runtime/tokenizer.hpp validates it); it never parses JSON.
+// (tokenizer/tokenizer.hpp validates it); it never parses JSON.
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,7 @@
 // for a stop at any time through an atomic flag.
 #pragma once
 
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 #include "runtime/sampler.hpp"
 #include "runtime/session.hpp"
 

@@ -4,7 +4,7 @@
 // the converter's way to refuse a file; anything else escaping, or a sanitizer report,
 // is a finding. A converted tokenizer must then build, encode and decode: what the
 // converter accepts, the bundle loader must accept too.
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 #include "tokenizer_json.hpp"
 
 #include "base/error.hpp"

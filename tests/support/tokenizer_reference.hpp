@@ -4,7 +4,7 @@
 // they exchange. A missing reference fails the test with a message naming the fix.
 #pragma once
 
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 #include <string>
 #include <vector>

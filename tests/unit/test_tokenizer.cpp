@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
-#include "runtime/gpt2_pretokenizer.hpp"
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/gpt2_pretokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 #include "support/text_corpus.hpp"
 #include "support/tokenizer_reference.hpp"
 

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 #include "tokenizer_json.hpp"
 
 #include <nlohmann/json.hpp>

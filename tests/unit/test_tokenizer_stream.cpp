@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 #include "support/text_corpus.hpp"
 #include "support/tokenizer_reference.hpp"
 

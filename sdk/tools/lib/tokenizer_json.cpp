@@ -1,7 +1,7 @@
 #include "tokenizer_json.hpp"
 
 #include "base/error.hpp"
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>

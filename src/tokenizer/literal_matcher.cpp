@@ -1,4 +1,4 @@
-#include "runtime/literal_matcher.hpp"
+#include "tokenizer/literal_matcher.hpp"
 
 namespace mmb {
 

@@ -1,4 +1,4 @@
-#include "runtime/detokenizer.hpp"
+#include "tokenizer/detokenizer.hpp"
 
 #include <cstring>
 

@@ -9,8 +9,8 @@
 #pragma once
 
 #include "model/tokenizer_data.hpp"
-#include "runtime/bpe_merges.hpp"
-#include "runtime/literal_matcher.hpp"
+#include "tokenizer/bpe_merges.hpp"
+#include "tokenizer/literal_matcher.hpp"
 
 #include <cstdint>
 #include <memory_resource>

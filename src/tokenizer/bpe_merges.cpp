@@ -1,4 +1,4 @@
-#include "runtime/bpe_merges.hpp"
+#include "tokenizer/bpe_merges.hpp"
 
 #include "base/error.hpp"
 

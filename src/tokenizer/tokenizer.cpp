@@ -1,8 +1,8 @@
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 #include "base/error.hpp"
-#include "runtime/gpt2_pretokenizer.hpp"
-#include "runtime/unicode_nfc.hpp"
+#include "tokenizer/gpt2_pretokenizer.hpp"
+#include "tokenizer/unicode_nfc.hpp"
 
 #include <cstdio>
 #include <limits>

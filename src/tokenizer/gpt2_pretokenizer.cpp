@@ -1,4 +1,4 @@
-#include "runtime/gpt2_pretokenizer.hpp"
+#include "tokenizer/gpt2_pretokenizer.hpp"
 
 #include <utf8proc.h>
 

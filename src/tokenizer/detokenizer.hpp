@@ -8,7 +8,7 @@
 // fits (the C API's size-then-copy does this).
 #pragma once
 
-#include "runtime/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 #include <cstddef>
 #include <cstdint>

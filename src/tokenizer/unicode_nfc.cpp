@@ -1,4 +1,4 @@
-#include "runtime/unicode_nfc.hpp"
+#include "tokenizer/unicode_nfc.hpp"
 
 #include <utf8proc.h>
 
