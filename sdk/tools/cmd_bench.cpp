@@ -1,7 +1,9 @@
 // `mmb bench WHAT`: the benchmark programs, one per subcommand.
+#include "bench_chat.hpp"
 #include "bench_decode.hpp"
 #include "bench_jobs.hpp"
 #include "bench_load.hpp"
+#include "bench_tokenizer.hpp"
 #include "command.hpp"
 
 #include "base/error.hpp"
@@ -23,13 +25,16 @@ struct Bench {
 const Bench kBenches[] = {
     {"load", "bundle open, verify and decode speed; compression ratios", run_bench_load},
     {"decode", "decode (batch 1 and batched) and prefill speed, % of the bandwidth floor", run_bench_decode},
+    {"chat", "a conversation through mmb_chat vs re-feeding the whole prompt each turn", run_bench_chat},
     {"jobs", "a game scene through frames and jobs: frame work vs budget, cancel latency, paging", run_bench_jobs},
+    {"tokenizer", "tokenizer encoding speed (MB/s, one thread) on English and varied text, GPT-2 as baseline",
+     run_bench_tokenizer},
 };
 
 int run(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::printf("usage: mmb bench WHAT [arguments]   (mmb bench WHAT --help for each)\n\n");
-    for (const Bench& b : kBenches) std::printf("  %-8s %s\n", b.name, b.summary);
+    for (const Bench& b : kBenches) std::printf("  %-10s %s\n", b.name, b.summary);
     return args.empty() ? 2 : 0;
   }
   for (const Bench& b : kBenches)
@@ -37,7 +42,7 @@ int run(const std::vector<std::string>& args) {
   fail(MMB_ERR_INVALID_ARGUMENT, "unknown benchmark '", args[0], "' (see mmb bench --help)");
 }
 
-const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs", run);
+const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs | chat | tokenizer", run);
 
 }  // namespace
 

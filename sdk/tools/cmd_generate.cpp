@@ -4,6 +4,7 @@
 #include "api_handles.hpp"
 #include "cli_args.hpp"
 #include "command.hpp"
+#include "sampler_args.hpp"
 
 #include <moemamba/moemamba.h>
 
@@ -24,23 +25,14 @@ const char* const kDescription =
     "the speed goes to stderr. Ctrl-C stops the generation cleanly. With --chat, lines read\n"
     "from stdin continue the same session until an empty line or the end of input.";
 
-const std::vector<Option> kOptions = {
+const std::vector<Option> kOptions = with_sampler_options({
     {"prompt", "TEXT", "the text to continue (required unless --chat)"},
     {"max-tokens", "N", "most tokens to generate per prompt (default 128)"},
-    {"temp", "T", "temperature; 0 = greedy (default 0.8)"},
-    {"top-k", "K", "keep the K most likely tokens; 0 = off (default 40)"},
-    {"top-p", "P", "keep the smallest set of tokens with mass >= P; 1 = off (default 0.95)"},
-    {"min-p", "M", "drop tokens below M times the best probability; 0 = off (default 0.05)"},
-    {"repeat-penalty", "R", "divide positive, multiply negative logits of recent tokens; 1 = off (default)"},
-    {"presence-penalty", "A", "subtract A from the logit of each recent token; 0 = off (default)"},
-    {"frequency-penalty", "F", "subtract F per occurrence among recent tokens; 0 = off (default)"},
-    {"penalty-window", "N", "how many recent tokens the penalties see (default 64)"},
-    {"seed", "S", "random seed: the same seed gives the same text (default 0)"},
     {"threads", "N", "compute threads; 0 = one per core (default)"},
     {"backend", "NAME", "auto (default), cpu or cuda"},
     {"no-bos", nullptr, "do not prepend the BOS token"},
     {"chat", nullptr, "after the prompt, read lines from stdin and continue the session"},
-};
+});
 
 struct Settings {
   std::string bundle;
@@ -61,7 +53,6 @@ Settings read_settings(const Args& args) {
   s.prompt = s.chat ? args.get_string("prompt", "") : args.require("prompt");
   s.bos = !args.has("no-bos");
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-  constexpr double kAny = std::numeric_limits<double>::max();
   s.max_tokens = int32_t(args.get_int("max-tokens", 128, 0, kInt32Max));
   s.threads = int32_t(args.get_int("threads", 0, 0, 4096));
   try {
@@ -69,17 +60,7 @@ Settings read_settings(const Args& args) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  mmb_sampler_params& p = s.sampler;
-  check(mmb_sampler_params_init(&p, sizeof p), "filling the sampler parameters");
-  p.temperature = float(args.get_double("temp", p.temperature, 0.0, kAny));
-  p.top_k = int32_t(args.get_int("top-k", p.top_k, 0, kInt32Max));
-  p.top_p = float(args.get_double("top-p", p.top_p, 0.0, 1.0));
-  p.min_p = float(args.get_double("min-p", p.min_p, 0.0, 1.0));
-  p.repetition_penalty = float(args.get_double("repeat-penalty", p.repetition_penalty, 0.0, kAny));
-  p.presence_penalty = float(args.get_double("presence-penalty", p.presence_penalty, 0.0, kAny));
-  p.frequency_penalty = float(args.get_double("frequency-penalty", p.frequency_penalty, 0.0, kAny));
-  p.penalty_window = int32_t(args.get_int("penalty-window", p.penalty_window, 0, 65536));
-  p.seed = args.get_uint64("seed", p.seed);
+  s.sampler = read_sampler_params(args);
   return s;
 }
 

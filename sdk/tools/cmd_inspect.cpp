@@ -145,11 +145,25 @@ int run(const std::vector<std::string>& argv) {
   const TokenizerData& t = b->tokenizer();
   std::printf("tokenizer  %s, normalizer %s, pre-tokenizer %s, %zu pieces, %zu merges, %zu special and %zu added "
               "tokens; bos %d, eos %d, pad %d, unk %d%s\n",
-              t.kind == TokenizerKind::Bytes ? "bytes" : "byte-level BPE",
+              t.kind == TokenizerKind::Bytes ? "bytes" : t.kind == TokenizerKind::CharBPE ? "char BPE" : "byte-level BPE",
               t.normalizer == Normalizer::NFC ? "nfc" : "none", t.pre_tokenizer == PreTokenizer::GPT2 ? "gpt2" : "none",
               t.pieces.size(), t.merges.size(),
               t.specials.size(), t.added.size(), t.bos_id, t.eos_id, t.pad_id, t.unk_id, t.add_bos ? ", adds bos" : "");
   for (const SpecialToken& s : t.specials) std::printf("             special %d = %s\n", s.id, s.text.c_str());
+  // The pipeline of tokenizer.json, when the bundle has one.
+  auto ids = [](const std::vector<int32_t>& list) {
+    std::string s;
+    for (int32_t id : list) s += (s.empty() ? "" : " ") + std::to_string(id);
+    return "[" + s + "]";
+  };
+  if (!t.normalizers.empty() || !t.pre_tokenizers.empty() || !t.decoders.empty() || !t.post_prefix.empty() ||
+      !t.post_suffix.empty() || t.byte_fallback)
+    std::printf("             %zu normalizer, %zu pre-tokenizer and %zu decoder steps%s; special tokens added: %s text %s\n",
+                t.normalizers.size(), t.pre_tokenizers.size(), t.decoders.size(), t.byte_fallback ? ", byte fallback" : "",
+                ids(t.post_prefix).c_str(), ids(t.post_suffix).c_str());
+  if (!t.stop_ids.empty()) std::printf("             stop ids %s\n", ids(t.stop_ids).c_str());
+  for (const ChatTemplateText& c : t.chat_templates)
+    std::printf("             chat template \"%s\" (%zu bytes)\n", c.name.c_str(), c.text.size());
   if (b->metadata().empty()) std::printf("metadata   (none)\n");
   for (size_t i = 0; i < b->metadata().size(); ++i)
     std::printf("%s%s = %s\n", i ? "           " : "metadata   ", b->metadata()[i].first.c_str(),

@@ -29,7 +29,9 @@ constexpr const char* kUsage =
     "  --codec C           tensor codec (default none: tensors are used in place from the map)\n"
     "  --level N           zstd level, 1 to 22 (default 3)\n"
     "  --threads N         compression threads (default: all cores; same bytes for any N)\n"
-    "  --tokenizer PATH    tokenizer.json; default: one beside config.json, else bytes\n"
+    "  --tokenizer PATH    tokenizer.json (with special_tokens_map.json, tokenizer_config.json and\n"
+    "                      generation_config.json beside it, when present); default: one beside\n"
+    "                      config.json, else bytes\n"
     "  --meta key=value    metadata stored in the bundle (repeatable)\n"
     "  --quiet             no progress on stderr (by default a bar on a terminal, else a\n"
     "                      line every 10% of a long step)\n";

@@ -79,8 +79,8 @@ PackSummary pack_with_progress(const PackCommandLine& c, const std::string& inpu
 
 std::string pack_summary_line(const std::string& output, const PackSummary& s) {
   char line[1024];
-  std::snprintf(line, sizeof line, "packed %s (%s, %s, tokenizer %s): %zu tensors, %s params, %s -> %s (%.1f%%) in %.2f s\n",
-                output.c_str(), s.dialect.c_str(), s.dtypes.c_str(), s.tokenizer.c_str(), s.tensors,
+  std::snprintf(line, sizeof line, "packed %s (%s, %s, tokenizer %s%s): %zu tensors, %s params, %s -> %s (%.1f%%) in %.2f s\n",
+                output.c_str(), s.dialect.c_str(), s.dtypes.c_str(), s.tokenizer.c_str(), s.tokenizer_found.c_str(), s.tensors,
                 human_count(s.params).c_str(), human_bytes(s.bytes_in).c_str(), human_bytes(s.bytes_out).c_str(),
                 s.bytes_in ? 100.0 * double(s.bytes_out) / double(s.bytes_in) : 0.0, s.seconds);
   return line;

@@ -17,6 +17,34 @@ void api::Extensible<mmb_generate_options>::set_defaults(mmb_generate_options& o
   o.tokenize_flags = MMB_TOKENIZE_ADD_BOS;
 }
 
+void api::sample_reply(mmb_session* session, mmb_sampler* sampler, std::vector<float>& logits,
+                       const mmb_generate_options& o, mmb_token_callback cb, void* user_data,
+                       int32_t last_prompt_token, std::vector<int32_t>* reply) {
+  const Model& model = session->impl->model();
+  const Tokenizer& tokenizer = model.tokenizer();
+  Detokenizer detok(tokenizer);
+  // Text that starts right after BOS loses a SentencePiece-style leading space.
+  if (last_prompt_token >= 0 && last_prompt_token == tokenizer.bos_id()) detok.set_after_bos();
+  std::string text;
+  for (int32_t i = 0; i < o.max_tokens; ++i) {
+    int32_t token = 0;
+    mmb_status s = mmb_sampler_sample(sampler, logits.data(), logits.size(), &token);
+    if (s != MMB_OK) fail(s, mmb_last_error());
+    if (o.stop_at_eos && model.ends_turn(token)) break;
+    text.clear();
+    if (token < tokenizer.n_pieces()) detok.push(token, text);
+    // Every emitted token enters the state, so a later call continues the text;
+    // the last one needs no logits.
+    const bool more = i + 1 < o.max_tokens;
+    session->impl->step(token, more ? logits.data() : nullptr);
+    if (reply) reply->push_back(token);
+    if (cb && !cb(user_data, token, text.data(), text.size())) return;
+  }
+  text.clear();
+  detok.flush(text);
+  if (cb && !text.empty()) cb(user_data, -1, text.data(), text.size());
+}
+
 extern "C" {
 
 MMB_API mmb_status mmb_generate_options_init(mmb_generate_options* options, size_t struct_size) {
@@ -33,7 +61,6 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     const mmb_generate_options o = api::read_struct(options);
     if (o.max_tokens < 0) fail(MMB_ERR_INVALID_ARGUMENT, "max_tokens ", o.max_tokens, " is negative");
     const Model& model = session->impl->model();
-    const Tokenizer& tokenizer = model.tokenizer();
     const uint32_t vocab = model.config().vocab_size;
 
     std::vector<int32_t> prompt_tokens = api::tokenize(session->model, prompt, len, o.tokenize_flags);
@@ -45,25 +72,7 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     po.progress_user_data = o.progress_user_data;
     mmb_status s = mmb_session_prefill_ex(session, prompt_tokens.data(), prompt_tokens.size(), logits.data(), logits.size(), &po);
     if (s != MMB_OK) fail(s, mmb_last_error());
-
-    Detokenizer detok(tokenizer);
-    std::string text;
-    for (int32_t i = 0; i < o.max_tokens; ++i) {
-      int32_t token = 0;
-      s = mmb_sampler_sample(sampler, logits.data(), logits.size(), &token);
-      if (s != MMB_OK) fail(s, mmb_last_error());
-      if (o.stop_at_eos && token == tokenizer.eos_id()) break;
-      text.clear();
-      if (token < tokenizer.n_pieces()) detok.push(token, text);
-      // Every emitted token enters the state, so a later call continues the text;
-      // the last one needs no logits.
-      const bool more = i + 1 < o.max_tokens;
-      session->impl->step(token, more ? logits.data() : nullptr);
-      if (cb && !cb(user_data, token, text.data(), text.size())) return;
-    }
-    text.clear();
-    detok.flush(text);
-    if (cb && !text.empty()) cb(user_data, -1, text.data(), text.size());
+    api::sample_reply(session, sampler, logits, o, cb, user_data, prompt_tokens.back(), nullptr);
   });
 }
 

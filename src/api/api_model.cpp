@@ -140,6 +140,8 @@ MMB_API mmb_status mmb_model_get_info(const mmb_model* model, mmb_model_info* ou
     info.name = m.name().c_str();
     info.kv_values_per_token = m.kv_values_per_token();
     info.context_length = c.has_attention() ? c.default_context() : 0;
+    info.n_chat_templates = int32_t(m.chat_templates().size());
+    info.n_stop_tokens = int32_t(m.stop_tokens().size());
     std::memcpy(out, &info, out->struct_size);
   });
 }
@@ -156,6 +158,18 @@ MMB_API mmb_status mmb_model_get_meta(const mmb_model* model, const char* key, c
       fail(MMB_ERR_BUFFER_TOO_SMALL, "metadata '", key, "' needs ", value->size() + 1, " bytes, buffer has ", buf ? cap : 0);
     std::memcpy(buf, value->data(), value->size());
     buf[value->size()] = '\0';
+  });
+}
+
+MMB_API mmb_status mmb_model_get_stop_tokens(const mmb_model* model, int32_t* tokens, size_t cap, size_t* n) {
+  return api::guard([&] {
+    api::require(model, "model");
+    api::require(n, "n");
+    const std::vector<int32_t>& stops = model->impl->stop_tokens();
+    *n = stops.size();
+    if (stops.size() > cap || (!tokens && !stops.empty()))
+      fail(MMB_ERR_BUFFER_TOO_SMALL, "the model has ", stops.size(), " stop tokens, buffer has room for ", tokens ? cap : 0);
+    std::copy(stops.begin(), stops.end(), tokens);
   });
 }
 

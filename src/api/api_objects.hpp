@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "chat/conversation.hpp"
 #include "model/model.hpp"
 #include "tokenizer/detokenizer.hpp"
 #include "runtime/job.hpp"
@@ -60,6 +61,14 @@ struct mmb_sampler {
   mmb::Sampler impl;
 };
 
+// A chat owns its session (made by mmb_session_create, so it holds the model); the
+// chat itself and its history come from the C++ heap, like samplers.
+struct mmb_chat {
+  mmb_session* session = nullptr;
+  const mmb::ChatTemplate* chat_template = nullptr;  // one of the model's
+  mmb::Conversation conversation;
+};
+
 namespace mmb::api {
 
 // Destroys a handle made with mmb::make_host() from `allocator` (a copy: the handle
@@ -80,6 +89,14 @@ std::vector<int32_t> tokenize(const mmb_model* model, const char* text, size_t l
 // Makes `prompt` one the model can start from: BOS (or token 0) when it is empty, so
 // there is something to condition on; throws when an id is outside the vocabulary.
 void prepare_prompt(const mmb::Model& model, std::vector<int32_t>& prompt);
+
+// Samples up to o.max_tokens tokens from `logits` (the session's last), stepping each
+// into the session and streaming its text to `cb`, until the model ends its turn
+// (o.stop_at_eos) or cb returns 0; appends the tokens to `reply` if given.
+// `last_prompt_token` (-1: none) tells whether the text starts right after BOS.
+void sample_reply(mmb_session* session, mmb_sampler* sampler, std::vector<float>& logits,
+                  const mmb_generate_options& o, mmb_token_callback cb, void* user_data,
+                  int32_t last_prompt_token, std::vector<int32_t>* reply);
 
 // Throws MMB_ERR_BUSY when a job runs on the session.
 void check_idle(const mmb_session* s);

@@ -76,6 +76,13 @@ struct Extensible<mmb_job_options> {
   static void set_defaults(mmb_job_options& o);
 };
 
+template <>
+struct Extensible<mmb_chat_options> {
+  static constexpr const char* name = "mmb_chat_options";
+  static constexpr size_t sizes[] = {sizeof(mmb_chat_options)};
+  static void set_defaults(mmb_chat_options&) {}
+};
+
 // Throws MMB_ERR_INVALID_ARGUMENT unless `given` is one of `known`, the sizes of the
 // struct `what`'s versions.
 void check_known_size(size_t given, std::span<const size_t> known, const char* what);

@@ -64,6 +64,21 @@ MMB_API const mmb_api* mmb_get_api(uint32_t abi_version) {
       mmb_runtime_get_session_memory,
       mmb_session_page_out,
       mmb_runtime_get_backend_info,
+      mmb_chat_render,
+      mmb_chat_options_init,
+      mmb_chat_create,
+      mmb_chat_destroy,
+      mmb_chat_get_session,
+      mmb_chat_add,
+      mmb_chat_get_message_count,
+      mmb_chat_get_message,
+      mmb_chat_prefill,
+      mmb_chat_generate,
+      mmb_chat_reset,
+      mmb_chat_state_size,
+      mmb_chat_state_save,
+      mmb_chat_state_load,
+      mmb_model_get_stop_tokens,
   };
   // Version 2 only: version 1's *_init members took no struct_size (0.y may break, docs/abi.md).
   return abi_version == MMB_ABI_VERSION ? &table : nullptr;

@@ -35,8 +35,12 @@ std::vector<int32_t> api::tokenize(const mmb_model* model, const char* text, siz
     fail(MMB_ERR_INVALID_ARGUMENT, "unknown tokenize flags 0x", std::hex, flags);
   const Tokenizer& t = model->impl->tokenizer();
   std::vector<int32_t> ids;
-  if ((flags & MMB_TOKENIZE_ADD_BOS) && t.bos_id() >= 0) ids.push_back(t.bos_id());
+  // ADD_BOS asks for the special tokens the model's post-processor adds (BOS before,
+  // for some models EOS after), as Hugging Face's add_special_tokens does.
+  const bool add_special = (flags & MMB_TOKENIZE_ADD_BOS) != 0;
+  if (add_special) ids.assign(t.prefix_ids().begin(), t.prefix_ids().end());
   t.encode(std::string_view(text ? text : "", len), (flags & MMB_TOKENIZE_PARSE_SPECIAL) != 0, ids);
+  if (add_special) ids.insert(ids.end(), t.suffix_ids().begin(), t.suffix_ids().end());
   return ids;
 }
 
@@ -69,7 +73,7 @@ MMB_API mmb_status mmb_token_to_bytes(const mmb_model* model, int32_t token, cha
     api::require(len, "len");
     const Tokenizer& t = model->impl->tokenizer();
     check_output_token(*model->impl, token);
-    std::string_view piece = token < t.n_pieces() ? t.piece(token) : std::string_view();
+    std::string_view piece = token < t.n_pieces() ? t.token_bytes(token) : std::string_view();
     *len = piece.size();
     if (piece.size() > cap || (!buf && !piece.empty()))
       fail(MMB_ERR_BUFFER_TOO_SMALL, "token ", token, " needs ", piece.size(), " bytes, buffer has ", buf ? cap : 0);

@@ -99,17 +99,78 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
   }
   auto literal_vector = [&](const std::vector<SpecialToken>& tokens) {
     std::vector<fbs::Offset<fb::SpecialToken>> offsets;
-    for (const SpecialToken& s : tokens) offsets.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text)));
+    for (const SpecialToken& s : tokens)
+      offsets.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text), s.lstrip, s.rstrip, s.single_word, s.normalized));
     return b.CreateVector(offsets);
   };
+  // Optional strings and vectors stay absent when empty, so a bundle without a
+  // pipeline is byte for byte what older writers made.
+  auto string_or_absent = [&](const std::string& s) { return s.empty() ? fbs::Offset<fbs::String>() : b.CreateString(s); };
+  auto ids_or_absent = [&](const std::vector<int32_t>& ids) { return ids.empty() ? fbs::Offset<fbs::Vector<int32_t>>() : b.CreateVector(ids); };
+  constexpr std::string_view kMetaspace = "\xE2\x96\x81";
+  auto replacement_or_absent = [&](const std::string& s) { return s == kMetaspace ? fbs::Offset<fbs::String>() : b.CreateString(s); };
+
+  std::vector<fbs::Offset<fb::NormalizerStep>> normalizers;
+  for (const NormalizerStep& n : t.normalizers)
+    normalizers.push_back(fb::CreateNormalizerStep(b, fb::NormalizerKind(uint8_t(n.kind)), string_or_absent(n.pattern),
+                                                   n.pattern_is_regex, string_or_absent(n.content), n.left, n.right));
+  std::vector<fbs::Offset<fb::PreTokenizerStep>> pre_tokenizers;
+  for (const PreTokenizerStep& p : t.pre_tokenizers)
+    pre_tokenizers.push_back(fb::CreatePreTokenizerStep(
+        b, fb::PreTokenizerKind(uint8_t(p.kind)), string_or_absent(p.pattern), p.pattern_is_regex,
+        fb::SplitBehavior(uint8_t(p.behavior)), p.invert, p.add_prefix_space, p.use_regex, replacement_or_absent(p.replacement),
+        fb::PrependScheme(uint8_t(p.prepend_scheme)), p.split, p.individual_digits));
+  std::vector<fbs::Offset<fb::DecoderStep>> decoders;
+  for (const DecoderStep& d : t.decoders)
+    decoders.push_back(fb::CreateDecoderStep(b, fb::DecoderKind(uint8_t(d.kind)), string_or_absent(d.pattern),
+                                             string_or_absent(d.content), d.start, d.stop, replacement_or_absent(d.replacement),
+                                             fb::PrependScheme(uint8_t(d.prepend_scheme))));
+  std::vector<fbs::Offset<fb::ChatTemplate>> templates;
+  for (const ChatTemplateText& c : t.chat_templates)
+    templates.push_back(fb::CreateChatTemplate(b, b.CreateString(c.name), b.CreateString(c.text)));
+
   auto specials_vector = literal_vector(t.specials);
   auto added_vector = literal_vector(t.added);
   auto bytes_vector = b.CreateVector(bytes);
   auto offsets_vector = b.CreateVector(offsets);
   auto merges_vector = b.CreateVector(merges);
-  return fb::CreateTokenizer(b, fb::TokenizerKind(uint8_t(t.kind)), fb::PreTokenizer(uint8_t(t.pre_tokenizer)),
-                             bytes_vector, offsets_vector, merges_vector, specials_vector, t.bos_id, t.eos_id, t.pad_id,
-                             t.unk_id, t.add_bos, fb::Normalizer(uint8_t(t.normalizer)), added_vector);
+  auto normalizers_vector = normalizers.empty() ? 0 : b.CreateVector(normalizers);
+  auto pre_tokenizers_vector = pre_tokenizers.empty() ? 0 : b.CreateVector(pre_tokenizers);
+  auto decoders_vector = decoders.empty() ? 0 : b.CreateVector(decoders);
+  auto templates_vector = templates.empty() ? 0 : b.CreateVector(templates);
+  auto prefix_string = string_or_absent(t.continuing_subword_prefix);
+  auto suffix_string = string_or_absent(t.end_of_word_suffix);
+  auto post_prefix = ids_or_absent(t.post_prefix);
+  auto post_suffix = ids_or_absent(t.post_suffix);
+  auto stop_ids = ids_or_absent(t.stop_ids);
+
+  fb::TokenizerBuilder tb(b);
+  tb.add_kind(fb::TokenizerKind(uint8_t(t.kind)));
+  tb.add_pre_tokenizer(fb::PreTokenizer(uint8_t(t.pre_tokenizer)));
+  tb.add_piece_bytes(bytes_vector);
+  tb.add_piece_offsets(offsets_vector);
+  tb.add_merges(merges_vector);
+  tb.add_specials(specials_vector);
+  tb.add_bos_id(t.bos_id);
+  tb.add_eos_id(t.eos_id);
+  tb.add_pad_id(t.pad_id);
+  tb.add_unk_id(t.unk_id);
+  tb.add_add_bos(t.add_bos);
+  tb.add_normalizer(fb::Normalizer(uint8_t(t.normalizer)));
+  tb.add_added(added_vector);
+  tb.add_normalizers(normalizers_vector);
+  tb.add_pre_tokenizers(pre_tokenizers_vector);
+  tb.add_decoders(decoders_vector);
+  tb.add_byte_fallback(t.byte_fallback);
+  tb.add_fuse_unk(t.fuse_unk);
+  tb.add_ignore_merges(t.ignore_merges);
+  tb.add_continuing_subword_prefix(prefix_string);
+  tb.add_end_of_word_suffix(suffix_string);
+  tb.add_post_prefix(post_prefix);
+  tb.add_post_suffix(post_suffix);
+  tb.add_stop_ids(stop_ids);
+  tb.add_chat_templates(templates_vector);
+  return tb.Finish();
 }
 
 // ---- decoding ----
@@ -290,16 +351,65 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
     out.merges.resize(merges->size() / 2);
     for (fbs::uoffset_t r = 0; r < out.merges.size(); ++r) out.merges[r] = {merges->Get(2 * r), merges->Get(2 * r + 1)};
   }
+  auto literal = [](const fb::SpecialToken* s) {
+    return SpecialToken{s->id(), to_string(s->text()), s->lstrip(), s->rstrip(), s->single_word(), s->normalized()};
+  };
   if (const auto* specials = t->specials())
-    for (const fb::SpecialToken* s : *specials) out.specials.push_back({s->id(), to_string(s->text())});
+    for (const fb::SpecialToken* s : *specials) out.specials.push_back(literal(s));
   if (const auto* added = t->added())
-    for (const fb::SpecialToken* s : *added) out.added.push_back({s->id(), to_string(s->text())});
+    for (const fb::SpecialToken* s : *added) out.added.push_back(literal(s));
   out.bos_id = t->bos_id();
   out.eos_id = t->eos_id();
   out.pad_id = t->pad_id();
   out.unk_id = t->unk_id();
   out.add_bos = t->add_bos();
   out.normalizer = Normalizer(uint8_t(t->normalizer()));
+
+  // Enum values are copied as stored: the tokenizer's validation names unknown ones.
+  auto replacement = [](const fbs::String* s) { return s ? to_string(s) : std::string("\xE2\x96\x81"); };
+  if (const auto* steps = t->normalizers())
+    for (const fb::NormalizerStep* n : *steps)
+      out.normalizers.push_back({NormalizerKind(uint8_t(n->kind())), to_string(n->pattern()), n->pattern_is_regex(),
+                                 to_string(n->content()), n->left(), n->right()});
+  if (const auto* steps = t->pre_tokenizers())
+    for (const fb::PreTokenizerStep* p : *steps) {
+      PreTokenizerStep step;
+      step.kind = PreTokenizerKind(uint8_t(p->kind()));
+      step.pattern = to_string(p->pattern());
+      step.pattern_is_regex = p->pattern_is_regex();
+      step.behavior = SplitBehavior(uint8_t(p->behavior()));
+      step.invert = p->invert();
+      step.add_prefix_space = p->add_prefix_space();
+      step.use_regex = p->use_regex();
+      step.replacement = replacement(p->replacement());
+      step.prepend_scheme = PrependScheme(uint8_t(p->prepend_scheme()));
+      step.split = p->split();
+      step.individual_digits = p->individual_digits();
+      out.pre_tokenizers.push_back(std::move(step));
+    }
+  if (const auto* steps = t->decoders())
+    for (const fb::DecoderStep* d : *steps) {
+      DecoderStep step;
+      step.kind = DecoderKind(uint8_t(d->kind()));
+      step.pattern = to_string(d->pattern());
+      step.content = to_string(d->content());
+      step.start = d->start();
+      step.stop = d->stop();
+      step.replacement = replacement(d->replacement());
+      step.prepend_scheme = PrependScheme(uint8_t(d->prepend_scheme()));
+      out.decoders.push_back(std::move(step));
+    }
+  out.byte_fallback = t->byte_fallback();
+  out.fuse_unk = t->fuse_unk();
+  out.ignore_merges = t->ignore_merges();
+  out.continuing_subword_prefix = to_string(t->continuing_subword_prefix());
+  out.end_of_word_suffix = to_string(t->end_of_word_suffix());
+  auto ids = [](const fbs::Vector<int32_t>* v) { return v ? std::vector<int32_t>(v->begin(), v->end()) : std::vector<int32_t>(); };
+  out.post_prefix = ids(t->post_prefix());
+  out.post_suffix = ids(t->post_suffix());
+  out.stop_ids = ids(t->stop_ids());
+  if (const auto* templates = t->chat_templates())
+    for (const fb::ChatTemplate* c : *templates) out.chat_templates.push_back({to_string(c->name()), to_string(c->text())});
   return out;
 }
 
@@ -380,7 +490,7 @@ Manifest decode_manifest(std::span<const std::byte> bytes) {
 }
 
 void check_tokenizer(const TokenizerData& t, uint32_t vocab_size, mmb_status status) {
-  if (uint8_t(t.kind) > uint8_t(TokenizerKind::ByteBPE))
+  if (uint8_t(t.kind) > uint8_t(TokenizerKind::CharBPE))
     fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown kind ", int(t.kind));
   if (uint8_t(t.pre_tokenizer) > uint8_t(PreTokenizer::None))
     fail(MMB_ERR_UNSUPPORTED, "tokenizer: unknown pre_tokenizer ", int(t.pre_tokenizer));
@@ -404,6 +514,10 @@ void check_tokenizer(const TokenizerData& t, uint32_t vocab_size, mmb_status sta
   for (const auto& [field, id] : ids)
     if (id < -1 || (id >= 0 && uint32_t(id) >= vocab_size))
       fail(status, "tokenizer: ", field, " = ", id, " is outside [-1, ", vocab_size, ")");
+  for (const auto& [what, list] : {std::pair{"post_prefix", &t.post_prefix}, std::pair{"post_suffix", &t.post_suffix},
+                                   std::pair{"stop_ids", &t.stop_ids}})
+    for (int32_t id : *list)
+      if (id < 0 || uint32_t(id) >= vocab_size) fail(status, "tokenizer: ", what, " holds ", id, ", outside [0, ", vocab_size, ")");
 }
 
 void check_metadata(const Metadata& metadata, mmb_status status) {

@@ -39,8 +39,10 @@ std::vector<std::byte> encode_manifest(const ModelConfig& config, const Tokenize
 Manifest decode_manifest(std::span<const std::byte> bytes);
 
 // Tokenizer rules: a known kind, normalizer and pre-tokenizer (else MMB_ERR_UNSUPPORTED),
-// 1 to vocab_size pieces, merges between existing pieces, special and bos/eos/pad/unk
-// ids below vocab_size (-1 allowed for the latter). Throws `status` otherwise.
+// 1 to vocab_size pieces, merges between existing pieces, special, bos/eos/pad/unk,
+// post_prefix, post_suffix and stop ids below vocab_size (-1 allowed for bos/eos/pad/
+// unk). The pipeline steps are checked when the Tokenizer is built. Throws `status`
+// otherwise.
 void check_tokenizer(const TokenizerData& tokenizer, uint32_t vocab_size, mmb_status status);
 
 // Metadata keys are non-empty and unique. Throws `status` otherwise.

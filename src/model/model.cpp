@@ -203,7 +203,14 @@ Model::Model(std::unique_ptr<LoadedBundle> bundle, std::pmr::memory_resource* me
   state_floats_ = state;
   kv_values_per_token_ = kv_elements_per_token(c);
   tokenizer_ = std::make_unique<Tokenizer>(bundle_->tokenizer(), memory);
-  bundle_->release_tokenizer_data();  // the tokenizer holds all of it now
+  chat_templates_ = std::make_unique<ChatTemplateSet>(bundle_->tokenizer(), *tokenizer_);
+  for (int32_t id : bundle_->tokenizer().stop_ids) {
+    if (id < 0 || id >= tokenizer_->n_pieces())
+      fail(MMB_ERR_FORMAT, "tokenizer: stop token ", id, " is outside [0, ", tokenizer_->n_pieces(), ")");
+    if (id != tokenizer_->eos_id() && std::find(stop_tokens_.begin(), stop_tokens_.end(), id) == stop_tokens_.end())
+      stop_tokens_.push_back(id);
+  }
+  bundle_->release_tokenizer_data();  // the tokenizer and the templates hold all of it now
 
   // The fingerprint binds saved states to exactly this config and these weights:
   // the tensors' names, shapes, dtypes and checksums, and the config's scalars.

@@ -4,12 +4,15 @@
 
 #include "backend/backend.hpp"
 #include "bundle/bundle_reader.hpp"
+#include "chat/chat_template_set.hpp"
 #include "model/model_config.hpp"
 #include "model/model_weights.hpp"
 #include "tokenizer/tokenizer.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
 
 namespace mmb {
@@ -34,6 +37,13 @@ class Model {
   const ModelConfig& config() const { return bundle_->config(); }
   const ModelWeights& weights() const { return weights_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const ChatTemplateSet& chat_templates() const { return *chat_templates_; }
+  // End-of-turn tokens besides EOS (generation_config.json's list), and whether
+  // `token` ends a turn (EOS or one of those): generation stops there.
+  const std::vector<int32_t>& stop_tokens() const { return stop_tokens_; }
+  bool ends_turn(int32_t token) const {
+    return token == tokenizer_->eos_id() || std::find(stop_tokens_.begin(), stop_tokens_.end(), token) != stop_tokens_.end();
+  }
   const LoadedBundle& bundle() const { return *bundle_; }
   const ModelSizes& sizes() const { return sizes_; }
   // The model as its runtime's backend runs it; sessions step through it.
@@ -50,6 +60,8 @@ class Model {
   std::unique_ptr<LoadedBundle> bundle_;
   ModelWeights weights_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatTemplateSet> chat_templates_;
+  std::vector<int32_t> stop_tokens_;
   ModelSizes sizes_;
   uint64_t state_floats_ = 0;
   uint64_t kv_values_per_token_ = 0;

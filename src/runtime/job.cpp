@@ -16,6 +16,9 @@ Job::Job(Session& session, std::unique_ptr<Sampler> sampler, std::vector<int32_t
       detok_(session.model().tokenizer()),
       limits_(std::move(limits)),
       events_(events) {
+  // Text generated right after a lone BOS starts the text: Metaspace tokenizers drop
+  // its leading space there (detokenizer.hpp).
+  if (!prompt_.empty() && prompt_.back() == session.model().tokenizer().bos_id()) detok_.set_after_bos();
   if (sampler_) {
     for (int32_t t : prompt_) sampler_->accept(t);
     sampler_->reserve(logits_.size());
@@ -39,7 +42,7 @@ int32_t Job::sample_next(bool* last) {
     fail(MMB_ERR_CONTEXT_FULL, "the session's context of ", session_->context().max_tokens, " tokens is full");
   const Tokenizer& tokenizer = session_->model().tokenizer();
   const int32_t token = sampler_->sample(logits_.data(), logits_.size());
-  if (limits_.stop_at_eos && token == tokenizer.eos_id()) return -1;
+  if (limits_.stop_at_eos && session_->model().ends_turn(token)) return -1;
   piece_.clear();
   if (token < tokenizer.n_pieces()) detok_.push(token, piece_);
   emit(token, piece_);

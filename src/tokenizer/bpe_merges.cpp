@@ -48,15 +48,22 @@ void bpe_encode(std::string_view word, const BpeMerges& merges, const int32_t (&
     return;
   }
   auto& symbols = scratch.symbols;
-  auto& heap = scratch.heap;
   symbols.resize(size_t(n));
   for (int32_t i = 0; i < n; ++i) symbols[size_t(i)] = {byte_tokens[uint8_t(word[size_t(i)])], i - 1, i + 1 < n ? i + 1 : -1};
+  bpe_merge(merges, scratch, n);
+  for (int32_t i = 0; i >= 0; i = symbols[size_t(i)].next) out.push_back(symbols[size_t(i)].id);
+}
+
+void bpe_merge(const BpeMerges& merges, BpeScratch& scratch, int32_t n) {
+  auto& symbols = scratch.symbols;
+  auto& heap = scratch.heap;
 
   heap.clear();
   auto consider = [&](int32_t pos) {
     const BpeScratch::Symbol& left = symbols[size_t(pos)];
     if (left.next < 0) return;
     int32_t right_id = symbols[size_t(left.next)].id;
+    if (left.id < 0 || right_id < 0) return;  // unknown symbols never merge
     if (const BpeMerges::Merge* m = merges.find(left.id, right_id)) {
       heap.push_back({m->rank, pos, left.id, right_id, m->result});
       std::push_heap(heap.begin(), heap.end(), later);
@@ -81,7 +88,6 @@ void bpe_encode(std::string_view word, const BpeMerges& merges, const int32_t (&
     if (left.prev >= 0) consider(left.prev);
     consider(c.pos);
   }
-  for (int32_t i = 0; i >= 0; i = symbols[size_t(i)].next) out.push_back(symbols[size_t(i)].id);
 }
 
 }  // namespace mmb

@@ -1,5 +1,5 @@
-// Byte-level BPE: the merge table (pair of token ids -> rank and merged id) and the
-// merge loop that turns one pre-tokenized word into token ids.
+// BPE: the merge table (pair of token ids -> rank and merged id) and the merge loop
+// that turns one pre-tokenized word's initial symbols into token ids.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +46,7 @@ class BpeMerges {
 // Working memory of the merge loop, reused from word to word within one call.
 struct BpeScratch {
   struct Symbol {
-    int32_t id;    // -1 once merged into its left neighbour
+    int32_t id;    // -1 once merged into its left neighbour; kUnknown: no token (never merges)
     int32_t prev;  // index, -1 at the start
     int32_t next;  // index, -1 at the end
   };
@@ -57,9 +57,16 @@ struct BpeScratch {
     int32_t right;
     int32_t result;
   };
+  static constexpr int32_t kUnknown = -2;
   std::vector<Symbol> symbols;
   std::vector<Candidate> heap;
+  std::vector<uint32_t> begins;  // CharBPE: byte offset of each initial symbol in its word
 };
+
+// Merges scratch.symbols[0, n) (n >= 1, ids set, linked in order) lowest rank first,
+// leftmost first among equal ranks (the order of GPT-2's encoder and of Hugging Face
+// tokenizers). The survivors are then the chain from symbol 0 along `next`.
+void bpe_merge(const BpeMerges& merges, BpeScratch& scratch, int32_t n);
 
 // Appends the ids of `word` (non-empty): its bytes as byte tokens, then merged
 // lowest rank first, leftmost first among equal ranks (the order of GPT-2's encoder

@@ -81,8 +81,18 @@ size_t decode(const Joined& in, Sink& sink) {
 
 }  // namespace
 
+std::string_view Detokenizer::text_of(int32_t id) const {
+  std::string_view text = tokenizer_->token_bytes(id);
+  if (after_bos_) {
+    const Tokenizer::LeadingStrip strip = tokenizer_->leading_strip();
+    for (uint32_t i = 0; i < strip.count && !strip.text.empty() && text.starts_with(strip.text); ++i)
+      text.remove_prefix(strip.text.size());
+  }
+  return text;
+}
+
 size_t Detokenizer::push(int32_t id, char* buf, size_t cap) {
-  const Joined in{waiting_, n_waiting_, tokenizer_->piece(id)};
+  const Joined in{waiting_, n_waiting_, text_of(id)};
   if (cap < max_push_size(in.piece.size())) {
     Sink count;
     decode(in, count);
@@ -95,12 +105,14 @@ size_t Detokenizer::push(int32_t id, char* buf, size_t cap) {
   for (size_t j = 0; j < n_next; ++j) next[j] = in[rest + j];
   std::memcpy(waiting_, next, n_next);
   n_waiting_ = uint8_t(n_next);
+  after_bos_ = id == tokenizer_->bos_id();
   return write.size;
 }
 
 size_t Detokenizer::flush(char* buf, size_t cap) {
+  if (n_waiting_ != 0 && cap < 3) return 3;
+  after_bos_ = false;
   if (n_waiting_ == 0) return 0;
-  if (cap < 3) return 3;
   std::memcpy(buf, kReplacement, 3);
   n_waiting_ = 0;
   return 3;
@@ -108,7 +120,7 @@ size_t Detokenizer::flush(char* buf, size_t cap) {
 
 void Detokenizer::push(int32_t id, std::string& out) {
   const size_t old = out.size();
-  out.resize(old + max_push_size(tokenizer_->piece(id).size()));
+  out.resize(old + max_push_size(tokenizer_->token_bytes(id).size()));
   out.resize(old + push(id, out.data() + old, out.size() - old));
 }
 

@@ -32,8 +32,9 @@ trap 'rm -rf "$work"' EXIT
 
 # Nothing from the caller's environment may point a binding at some other library.
 unset MOEMAMBA_LIB MOEMAMBA_LIB_DIR MOEMAMBA_PREFIX MOEMAMBA_MMB MOEMAMBA_INCLUDE_DIR MOEMAMBA_TEST_BUNDLE \
-      LD_LIBRARY_PATH PKG_CONFIG_PATH CGO_CFLAGS CGO_LDFLAGS MONO_PATH CARGO_TARGET_DIR
+      MOEMAMBA_DEMO_BUNDLE MMB_TEST_DEMO_BUNDLE LD_LIBRARY_PATH PKG_CONFIG_PATH CGO_CFLAGS CGO_LDFLAGS MONO_PATH CARGO_TARGET_DIR
 tiny=$work/tiny.mmb  # what the binding test suites run on, as under ctest
+# and what their chat tests pack with chat templates: BUNDLE (the demo model)
 "$prefix/bin/mmb" synth --shape tiny --seed 3 -o "$tiny" >/dev/null
 skipped=()
 skip() { echo "SKIP $1: $2"; skipped+=("$1"); }
@@ -99,7 +100,8 @@ EOF
   cp -r "$share/bindings/python/tests" "$tests/python/"
   cp "$share/bindings/rust/sys/tests/layout.c" "$tests/rust/sys/tests/"
   (cd "$tests/python" && run python-unittest env MOEMAMBA_PREFIX="$prefix" MOEMAMBA_MMB="$prefix/bin/mmb" \
-     MOEMAMBA_INCLUDE_DIR="$prefix/include" MOEMAMBA_TEST_BUNDLE="$tiny" PYTHONDONTWRITEBYTECODE=1 \
+     MOEMAMBA_INCLUDE_DIR="$prefix/include" MOEMAMBA_TEST_BUNDLE="$tiny" MOEMAMBA_DEMO_BUNDLE="$bundle" \
+     PYTHONDONTWRITEBYTECODE=1 \
      "$venv/bin/python" -m unittest discover -s tests -t .)
   echo "ok: python unit tests: $(grep '^Ran ' "$work/python-unittest.log")"
 fi
@@ -145,6 +147,7 @@ else
   # there); cargo's output goes to the scratch folder.
   export PKG_CONFIG_PATH=$prefix/lib/pkgconfig CARGO_TARGET_DIR=$work/cargo
   run rust-test env MOEMAMBA_MMB="$prefix/bin/mmb" MOEMAMBA_INCLUDE_DIR="$prefix/include" MOEMAMBA_TEST_BUNDLE="$tiny" \
+    MOEMAMBA_DEMO_BUNDLE="$bundle" \
     "$cargo" test --offline --locked --manifest-path "$share/bindings/rust/Cargo.toml"
   echo "ok: cargo test: $(grep -c '^test .* ok$' "$work/rust-test.log") tests passed"
   loads_from_prefix "$(find "$CARGO_TARGET_DIR/debug/deps" -name 'binding-*' -type f -executable | head -n 1)"
@@ -165,7 +168,7 @@ else
   CGO_LDFLAGS="$(pc --libs) -Wl,-rpath,$(pc --variable=libdir)" || fail "pkg-config --libs moemamba"
   export CGO_CFLAGS CGO_LDFLAGS GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$work/gocache GOPATH=$work/gopath
   echo "CGO_CFLAGS=$CGO_CFLAGS CGO_LDFLAGS=$CGO_LDFLAGS"
-  (cd "$share/bindings/go" && run go-test env MMB_TEST_BUNDLE="$tiny" MMB_TEST_CLI="$prefix/bin/mmb" \
+  (cd "$share/bindings/go" && run go-test env MMB_TEST_BUNDLE="$tiny" MMB_TEST_CLI="$prefix/bin/mmb" MMB_TEST_DEMO_BUNDLE="$bundle" \
      go test -count=1 -v ./...)
   echo "ok: go test: $(grep -c '^--- PASS' "$work/go-test.log") tests passed"
   (cd "$share/samples/go_stream" && run go-sample go build -o "$work/go_stream" .)

@@ -66,12 +66,12 @@ const Tokenizer& gpt2_tokenizer() {
   return *tokenizer;
 }
 
-void run_node_script(const std::string& script, const std::vector<std::string>& args) {
+void run_node_script(const std::string& script, const std::vector<std::string>& args, const std::string& folder) {
   if (std::system("node --version > /dev/null 2>&1") != 0)
     FAIL("node (Node.js) is not installed or not on PATH: run sdk/scripts/setup.sh");
   ScratchDir scratch("node_log");
   const std::string log = scratch.path("stderr.txt");
-  std::string command = "node " + shell_quote(std::string(MMB_SOURCE_DIR) + "/tests/tokenizer/" + script);
+  std::string command = "node " + shell_quote(std::string(MMB_SOURCE_DIR) + "/tests/" + folder + "/" + script);
   for (const std::string& a : args) command += " " + shell_quote(a);
   command += " 2> " + shell_quote(log);
   const int status = std::system(command.c_str());

@@ -33,8 +33,9 @@ std::string gpt2_package_dir();
 // per process.
 const Tokenizer& gpt2_tokenizer();
 
-// Runs `node tests/tokenizer/<script> <args...>`; fails the current test (with node's
+// Runs `node tests/<folder>/<script> <args...>`; fails the current test (with node's
 // own messages) when node is missing or the script exits with an error.
-void run_node_script(const std::string& script, const std::vector<std::string>& args);
+void run_node_script(const std::string& script, const std::vector<std::string>& args,
+                     const std::string& folder = "tokenizer");
 
 }  // namespace mmb::test

@@ -34,11 +34,11 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Runs `mmb <arguments>` (shell syntax) with stdin from /dev/null.
-Run run_mmb(const std::string& arguments) {
+// Runs `mmb <arguments>` (shell syntax) with stdin from `input` (default /dev/null).
+Run run_mmb(const std::string& arguments, const std::string& input = "/dev/null") {
   const std::string base = std::string(MMB_BINARY_DIR) + "/test_cli_commands." + std::to_string(::getpid());
   const std::string command = std::string(MMB_CLI_LAUNCHER) + "'" + MMB_CLI_PATH + "' " + arguments +
-                              " < /dev/null > '" + base + ".out' 2> '" + base + ".err'";
+                              " < '" + input + "' > '" + base + ".out' 2> '" + base + ".err'";
   const int status = std::system(command.c_str());
   Run run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(base + ".out"), read_file(base + ".err")};
   std::remove((base + ".out").c_str());
@@ -186,4 +186,82 @@ TEST_CASE("mmb logits writes each step's logits as a float32 (n, vocab) .npy", "
       REQUIRE(got == expected[v]);  // same library, same thread count: the same bits
     }
   }
+}
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The tiny model with a ChatML template (whose markers the byte tokenizer reads as
+// plain text) and a second template that refuses conversations not opened by a user.
+const std::string& chat_bundle() {
+  static const ProcessFile file = [] {
+    const std::string p = std::string(MMB_BINARY_DIR) + "/test_cli_chat." + std::to_string(::getpid()) + ".mmb";
+    mmb::SyntheticModel model = mmb::make_synthetic_model(mmb::named_shape("tiny"), {});
+    model.contents.tokenizer.chat_templates = {
+        {"default",
+         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n{% endfor %}"
+         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"},
+        {"strict",
+         "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversations must start with the user') }}{% endif %}"
+         "{% for m in messages %}{{ m.content }};{% endfor %}"}};
+    mmb::write_bundle_to_file(model.contents, {}, p);
+    return ProcessFile{p};
+  }();
+  return file.path;
+}
+
+}  // namespace
+
+TEST_CASE("mmb chat --render prints exactly the template's text, or fails with its message", "[cli][chat]") {
+  const std::string bundle = "'" + chat_bundle() + "'";
+  const ProcessFile messages{std::string(MMB_BINARY_DIR) + "/test_cli_chat_messages." + std::to_string(::getpid()) + ".json"};
+  write_text(messages.path, R"([{"role": "system", "content": "  Be \"brief\".  "}, {"role": "user", "content": "h\u00e9llo\nthere"}])");
+
+  const Run plain = run_mmb("chat " + bundle + " --render '" + messages.path + "'");
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.out == "<|im_start|>system\nBe \"brief\".<|im_end|>\n<|im_start|>user\nh\xC3\xA9llo\nthere<|im_end|>\n");
+  const Run open = run_mmb("chat " + bundle + " --render '" + messages.path + "' --add-generation-prompt");
+  REQUIRE(open.exit_code == 0);
+  CHECK(open.out == plain.out + "<|im_start|>assistant\n");
+
+  const Run refused = run_mmb("chat " + bundle + " --template strict --render '" + messages.path + "'");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.empty());
+  CHECK(refused.err.find("MMB_ERR_TEMPLATE") != std::string::npos);
+  CHECK(refused.err.find("Conversations must start with the user") != std::string::npos);
+
+  write_text(messages.path, R"([{"role": "user"}])");
+  const Run malformed = run_mmb("chat " + bundle + " --render '" + messages.path + "'");
+  CHECK(malformed.exit_code == 1);
+  CHECK(malformed.err.find("message 0 needs a string") != std::string::npos);
+  CHECK(run_mmb("chat " + bundle + " --template nope --render '" + messages.path + "'").exit_code == 1);
+}
+
+TEST_CASE("mmb chat talks over stdin: replies, reuse, /save and /load, /reset", "[cli][chat]") {
+  const std::string bundle = "'" + chat_bundle() + "'";
+  const std::string base = std::string(MMB_BINARY_DIR) + "/test_cli_chat_session." + std::to_string(::getpid());
+  const ProcessFile input{base + ".txt"}, saved{base + ".chat"};
+  write_text(input.path, "Hello there\n/save " + saved.path + "\nAnd again\n/load " + saved.path +
+                             "\nAnd again\n/reset\nFresh start\n/bogus\n/quit\nnever read\n");
+  const Run run = run_mmb("chat " + bundle + " --temp 0 --max-tokens 6 --stats", input.path);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  // Four replies, one line each (the tiny model's text is arbitrary bytes: count lines).
+  CHECK(std::count(run.out.begin(), run.out.end(), '\n') >= 4);
+  CHECK(run.err.find("[saved " + saved.path + ": 2 messages]") != std::string::npos);
+  CHECK(run.err.find("[loaded " + saved.path + ": 2 messages]") != std::string::npos);
+  CHECK(run.err.find("[new conversation]") != std::string::npos);
+  CHECK(run.err.find("[commands: /reset, /save FILE, /load FILE, /quit]") != std::string::npos);
+  // The second turn reuses the first; after /load the same turn reuses just as much.
+  std::vector<std::string> stats;
+  for (size_t at = run.err.find("[prompt "); at != std::string::npos; at = run.err.find("[prompt ", at + 1))
+    stats.push_back(run.err.substr(at, run.err.find(']', at) - at));
+  REQUIRE(stats.size() == 4);
+  CHECK(stats[0].find(" 0 reused") != std::string::npos);
+  CHECK(stats[1].find(" 0 reused") == std::string::npos);
+  CHECK(stats[1].substr(0, stats[1].find(';')) == stats[2].substr(0, stats[2].find(';')));
+  CHECK(stats[3].find(" 0 reused") != std::string::npos);
 }

@@ -440,3 +440,35 @@ TEST_CASE("mmb pack CLI: one summary line, or one error line and a non-zero exit
   CHECK_THAT(run_cli(dir, cases[0].args).err.at(0), Catch::Contains("config.json.hidden_size: expected an integer"));
   CHECK_FALSE(std::ifstream(dir.path("bad.mmb")).good());
 }
+
+TEST_CASE("pack: special_tokens_map, tokenizer_config and generation_config beside tokenizer.json", "[pack]") {
+  TempDir dir;
+  hf_checkpoint(dir.dir(), SafetensorsDType::F32);
+  test::write_text(dir.path("tokenizer.json"), small_tokenizer_json());
+  test::write_text(dir.path("special_tokens_map.json"), R"({"pad_token": {"content": "<|endoftext|>"}})");
+  test::write_text(dir.path("tokenizer_config.json"), R"({"eos_token": "<|endoftext|>", "add_eos_token": true,
+      "chat_template": [{"name": "default", "template": "{{ x }}"}, {"name": "rag", "template": "{{ y }}"}]})");
+  test::write_text(dir.path("generation_config.json"), R"({"eos_token_id": [257, 256]})");
+  const PackSummary s = pack_checkpoint(dir.dir(), dir.path("out.mmb"), {});
+  CHECK(s.tokenizer == dir.path("tokenizer.json"));
+  CHECK(s.tokenizer_found ==
+        " + special_tokens_map.json + tokenizer_config.json + generation_config.json: byte-level BPE, 258 tokens, 2 chat templates, 1 stop id");
+  const auto b = load(dir.path("out.mmb"));
+  const TokenizerData& t = b->tokenizer();
+  CHECK(t.pad_id == 257);
+  CHECK(t.eos_id == 257);
+  CHECK(t.post_suffix == std::vector<int32_t>{257});
+  CHECK(t.stop_ids == std::vector<int32_t>{256});
+  REQUIRE(t.chat_templates.size() == 2);
+  CHECK(t.chat_templates[1].name == "rag");
+  CHECK(t.chat_templates[1].text == "{{ y }}");
+
+  test::write_text(dir.path("generation_config.json"), R"({"eos_token_id": [257, 999]})");
+  try {
+    pack_checkpoint(dir.dir(), dir.path("bad.mmb"), {});
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.status() == MMB_ERR_FORMAT);
+    CHECK_THAT(e.what(), Catch::StartsWith(dir.path("generation_config.json") + ": eos_token_id 999 is outside"));
+  }
+}

@@ -184,15 +184,14 @@ TEST_CASE("tokenizer.json variants: merge pairs, Sequence, no regex, BOS templat
     CHECK(d.bos_id == 262);
     CHECK(d.add_bos);
   }
-  // A component "type" that is no string names no known component: ignored, never thrown.
-  for (const char* processor : {R"({"type": 7, "single": []})", R"({"type": "Sequence", "processors": [{"type": null}]})",
-                                R"({"type": ["TemplateProcessing"]})"}) {
-    json doc = base_document();
-    doc["post_processor"] = json::parse(processor);
-    const TokenizerData plain = convert(base_document()), d = convert(doc);
-    CHECK(d.bos_id == plain.bos_id);
-    CHECK(d.add_bos == plain.add_bos);
-  }
+  // A component "type" that is no string is an error naming its path, never a crash.
+  const std::pair<const char*, const char*> bad_processors[] = {
+      {R"({"type": 7, "single": []})", "post_processor.type: expected a string"},
+      {R"({"type": "Sequence", "processors": [{"type": null}]})", "post_processor.processors[0].type is missing"},
+      {R"({"type": ["TemplateProcessing"]})", "post_processor.type: expected a string"},
+      {R"({"type": "RobertaProcessing"})", "post_processor.type \"RobertaProcessing\" is not supported"}};
+  for (const auto& [processor, message] : bad_processors)
+    require_json_error([&](json& d) { d["post_processor"] = json::parse(processor); }, message);
 }
 
 TEST_CASE("tokenizer_config.json names BOS, EOS, PAD and asks for BOS", "[tokenizer]") {
@@ -209,6 +208,108 @@ TEST_CASE("tokenizer_config.json names BOS, EOS, PAD and asks for BOS", "[tokeni
   require_format_error([&] { apply_hf_tokenizer_config(d, R"({"add_bos_token": "yes"})"); }, "tokenizer_config.json: ",
                        "add_bos_token: expected true or false");
   require_format_error([&] { apply_hf_tokenizer_config(d, "{\"bos_token\": "); }, "tokenizer_config.json: ", "not valid JSON");
+}
+
+TEST_CASE("tokenizer_config.json: chat templates, add_bos_token and add_eos_token", "[tokenizer]") {
+  TokenizerData d = convert(base_document());
+  CHECK(d.post_prefix.empty());
+  apply_hf_tokenizer_config(d, R"({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"})");
+  REQUIRE(d.chat_templates.size() == 1);
+  CHECK(d.chat_templates[0].name == "default");
+  CHECK(d.chat_templates[0].text == "{% for m in messages %}{{ m.content }}{% endfor %}");
+  apply_hf_tokenizer_config(d, R"({"chat_template": [{"name": "default", "template": "A"}, {"name": "tool_use", "template": "B"}]})");
+  REQUIRE(d.chat_templates.size() == 2);
+  CHECK(d.chat_templates[1].name == "tool_use");
+  CHECK(d.chat_templates[1].text == "B");
+
+  apply_hf_tokenizer_config(d, R"({"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "add_bos_token": true, "add_eos_token": true})");
+  CHECK(d.post_prefix == Ids{262});
+  CHECK(d.post_suffix == Ids{262});
+  CHECK(d.add_bos);
+  apply_hf_tokenizer_config(d, R"({"add_bos_token": false})");
+  CHECK(d.post_prefix.empty());
+  CHECK_FALSE(d.add_bos);
+  CHECK(d.post_suffix == Ids{262});
+  {
+    const Tokenizer t(d);
+    CHECK(t.prefix_ids().empty());
+    CHECK(Ids(t.suffix_ids().begin(), t.suffix_ids().end()) == Ids{262});
+  }
+
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"chat_template": 5})"); }, "tokenizer_config.json: ",
+                       "chat_template: expected a string or a list");
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"chat_template": [{"name": "x"}]})"); }, "tokenizer_config.json: ",
+                       "chat_template[0]: expected an object with \"name\" and \"template\"");
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"chat_template": [{"name": "x", "template": ""}, {"name": "x", "template": ""}]})"); },
+                       "tokenizer_config.json: ", "chat_template[1]: the name \"x\" appears twice");
+  require_format_error([&] { apply_hf_tokenizer_config(d, R"({"eos_token": null, "add_eos_token": true})"); }, "tokenizer_config.json: ",
+                       "add_eos_token is true but there is no EOS token");
+}
+
+TEST_CASE("generation_config.json: eos_token_id as an id or a list gives the stop ids", "[tokenizer]") {
+  TokenizerData d = convert(base_document());
+  REQUIRE(d.eos_id == 262);
+  apply_hf_generation_config(d, R"({"eos_token_id": 262, "max_length": 20})");
+  CHECK(d.stop_ids.empty());
+  apply_hf_generation_config(d, R"({"eos_token_id": [262, 263, 256, 263]})");
+  CHECK(d.stop_ids == Ids{263, 256});
+  apply_hf_generation_config(d, R"({"temperature": 0.7})");
+  CHECK(d.stop_ids == Ids{263, 256});
+  d.eos_id = -1;
+  d.stop_ids.clear();
+  apply_hf_generation_config(d, R"({"eos_token_id": [263, 262]})");
+  CHECK(d.eos_id == 263);
+  CHECK(d.stop_ids == Ids{262});
+  CHECK(Tokenizer(d).stop_ids().size() == 1);
+  require_format_error([&] { apply_hf_generation_config(d, R"({"eos_token_id": 5000})"); }, "generation_config.json: ",
+                       "eos_token_id 5000 is outside the tokenizer's 264 tokens");
+  require_format_error([&] { apply_hf_generation_config(d, R"({"eos_token_id": ["</s>"]})"); }, "generation_config.json: ",
+                       "eos_token_id[0]: expected a token id, got string");
+  require_format_error([&] { apply_hf_generation_config(d, "[1]"); }, "generation_config.json: ", "expected an object at the top");
+}
+
+TEST_CASE("tokenizer.json: a Falcon-style Split + ByteLevel Sequence and a CharBPE vocabulary convert to steps", "[tokenizer]") {
+  {
+    json doc = base_document();
+    doc["pre_tokenizer"] = json::parse(R"({"type": "Sequence", "pretokenizers": [
+        {"type": "Punctuation", "behavior": "Contiguous"},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+        {"type": "Digits", "individual_digits": false},
+        {"type": "Split", "pattern": {"Regex": "[0-9][0-9][0-9]"}, "behavior": "Isolated", "invert": false}]})");
+    doc["normalizer"] = nullptr;
+    const TokenizerData d = convert(doc);
+    CHECK(d.kind == TokenizerKind::ByteBPE);
+    CHECK(d.pre_tokenizer == PreTokenizer::None);
+    REQUIRE(d.pre_tokenizers.size() == 4);
+    CHECK(d.pre_tokenizers[0].kind == PreTokenizerKind::Punctuation);
+    CHECK(d.pre_tokenizers[0].behavior == SplitBehavior::Contiguous);
+    CHECK(d.pre_tokenizers[1].kind == PreTokenizerKind::ByteLevel);
+    CHECK(d.pre_tokenizers[2].kind == PreTokenizerKind::Digits);
+    CHECK(d.pre_tokenizers[3].kind == PreTokenizerKind::Split);
+    CHECK(d.pre_tokenizers[3].pattern == "[0-9][0-9][0-9]");
+    CHECK(d.pre_tokenizers[3].pattern_is_regex);
+    REQUIRE(d.decoders.size() == 1);
+    CHECK(d.decoders[0].kind == DecoderKind::ByteLevel);
+    REQUIRE(d.added.size() == 1);
+    CHECK(d.added[0].normalized);  // as the file says
+    CHECK_FALSE(d.specials[0].normalized);
+  }
+  {
+    // Without ByteLevel anywhere the vocabulary's strings are the pieces themselves.
+    json doc = json::parse(R"({"added_tokens": [{"id": 0, "content": "<unk>", "special": true}],
+      "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"},
+      "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+      "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true, "fuse_unk": true,
+        "vocab": {"<unk>": 0, "Ġ": 1, "a": 2, "Ġa": 3}, "merges": ["Ġ a"]}})");
+    const TokenizerData d = convert(doc);
+    CHECK(d.kind == TokenizerKind::CharBPE);
+    CHECK(d.pieces[1] == "Ġ");  // not mapped back to a space byte
+    CHECK(d.byte_fallback);
+    CHECK(d.fuse_unk);
+    CHECK(d.unk_id == 0);
+    const Tokenizer t(d);
+    CHECK(encode(t, "Ġa a zz") == Ids{3, 2, 0});
+  }
 }
 
 TEST_CASE("malformed tokenizer.json gives MMB_ERR_FORMAT naming the problem", "[tokenizer]") {
@@ -236,19 +337,31 @@ TEST_CASE("malformed tokenizer.json gives MMB_ERR_FORMAT naming the problem", "[
   require_json_error([](json& d) { d["model"]["merges"][2] = json::array({"Ġ"}); }, "model.merges[2]: expected \"a b\" or");
   require_json_error([](json& d) { d["model"]["merges"][2] = json::array({"Ġ", 4}); }, "model.merges[2][1]: expected a string, got number");
   require_json_error([](json& d) { d["model"]["merges"].push_back("h e"); }, "makes \"he\", which is no token");
-  require_json_error([](json& d) { d["model"]["byte_fallback"] = true; }, "model.byte_fallback = true is not supported");
+  require_json_error([](json& d) { d["model"]["dropout"] = 0.1; }, "model.dropout = 0.1 is not supported");
   require_json_error([](json& d) { d["model"]["continuing_subword_prefix"] = "##"; }, "model.continuing_subword_prefix = \"##\" is not supported");
   require_json_error([](json& d) { d["added_tokens"] = json::object(); }, "added_tokens: expected an array, got object");
   require_json_error([](json& d) { d["added_tokens"][0].erase("content"); }, "added_tokens[0]: needs \"id\" and \"content\"");
   require_json_error([](json& d) { d["added_tokens"][1]["content"] = 5; }, "added_tokens[1].content: expected a string, got number");
   require_json_error([](json& d) { d["added_tokens"][1]["special"] = "no"; }, "added_tokens[1].special: expected true or false");
   require_json_error([](json& d) { d["added_tokens"][1]["id"] = 262; }, "added_tokens: id 262 appears twice");
-  require_json_error([](json& d) { d["pre_tokenizer"] = nullptr; }, "only byte-level BPE");
-  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Whitespace"}}; }, "pre_tokenizer.type \"Whitespace\" is not supported");
-  require_json_error([](json& d) { d["pre_tokenizer"]["add_prefix_space"] = true; }, "pre_tokenizer.add_prefix_space = true is not supported");
-  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({{{"type", "Digits"}}})}}; },
-                     "pre_tokenizer.pretokenizers[0]: type \"Digits\" is not supported");
-  require_json_error([](json& d) { d["normalizer"] = {{"type", "Lowercase"}}; }, "is not supported (only NFC)");
+  require_json_error([](json& d) { d["model"]["type"] = "Unigram"; }, "WordPiece and Unigram models are used by none");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "BertPreTokenizer"}}; }, "pre_tokenizer.type \"BertPreTokenizer\" is not supported");
+  require_json_error([](json& d) { d["pre_tokenizer"]["add_prefix_space"] = 1; }, "pre_tokenizer.add_prefix_space: expected true or false");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({{{"type", "UnicodeScripts"}}})}}; },
+                     "pre_tokenizer.pretokenizers[0].type \"UnicodeScripts\" is not supported");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Glob", "*"}}}}; },
+                     "pre_tokenizer.pattern: expected {\"String\": ...} or {\"Regex\": ...}");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "("}}}}; }, "regex");
+  require_json_error([](json& d) { d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", "x"}}}, {"behavior", "Sideways"}}; },
+                     "pre_tokenizer.behavior \"Sideways\" is unknown");
+  require_json_error([](json& d) { d["decoder"] = {{"type", "Sequence"}, {"decoders", json::array({{{"type", "CTC"}}})}}; },
+                     "decoder.decoders[0].type \"CTC\" is not supported");
+  require_json_error([](json& d) { d["decoder"] = {{"type", "Replace"}, {"pattern", {{"Regex", " +"}}}, {"content", " "}}; },
+                     "decoder.pattern: a Regex pattern is not supported in a decoder");
+  require_json_error([](json& d) { d["decoder"] = {{"type", "Strip"}, {"content", " "}, {"start", -1}}; }, "decoder.start: expected a count");
+  require_json_error([](json& d) { d["model"]["end_of_word_suffix"] = "</w>"; }, "model.end_of_word_suffix is not supported for byte-level BPE");
+  require_json_error([](json& d) { d["normalizer"] = {{"type", "BertNormalizer"}}; }, "normalizer.type \"BertNormalizer\" is not supported");
+  require_json_error([](json& d) { d["normalizer"] = {{"type", "Sequence"}, {"normalizers", 3}}; }, "normalizer.normalizers: expected an array");
 }
 
 TEST_CASE("GPT-2's encoder.json and vocab.bpe convert and malformed ones are refused", "[tokenizer]") {

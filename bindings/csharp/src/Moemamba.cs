@@ -8,7 +8,8 @@ using System.Text;
 namespace Moemamba
 {
     /// <summary>A failed library call: its status code, its name and mmb_last_error().
-    /// A status of Native.ErrContextFull comes as its subclass ContextFullException.</summary>
+    /// A status of Native.ErrContextFull comes as its subclass ContextFullException,
+    /// Native.ErrTemplate as TemplateException.</summary>
     public class MoemambaException : Exception
     {
         public MoemambaException(int status, string name, string detail)
@@ -17,10 +18,12 @@ namespace Moemamba
         public string StatusName { get; private set; }
         public string Detail { get; private set; }
 
-        /// <summary>The exception for a status: ContextFullException for Native.ErrContextFull.</summary>
+        /// <summary>The exception for a status: ContextFullException for Native.ErrContextFull,
+        /// TemplateException for Native.ErrTemplate.</summary>
         public static MoemambaException For(int status, string name, string detail)
         {
             if (status == Native.ErrContextFull) return new ContextFullException(name, detail);
+            if (status == Native.ErrTemplate) return new TemplateException(name, detail);
             return new MoemambaException(status, name, detail);
         }
 
@@ -50,6 +53,14 @@ namespace Moemamba
         public ContextFullException(string name, string detail) : base(Native.ErrContextFull, name, detail) { }
     }
 
+    /// <summary>Native.ErrTemplate: the model's chat template refused the conversation (its
+    /// raise_exception(), e.g. roles that do not alternate) or ran past its limits. Detail is
+    /// the template's own message.</summary>
+    public sealed class TemplateException : MoemambaException
+    {
+        public TemplateException(string name, string detail) : base(Native.ErrTemplate, name, detail) { }
+    }
+
     /// <summary>Element type of a session's KV cache (MMB_KV_*): how the attention layers
     /// store each key and value.</summary>
     public enum KvType
@@ -60,10 +71,12 @@ namespace Moemamba
         F32 = 1
     }
 
-    /// <summary>Base of every owned C object: released once, errors after Dispose.</summary>
+    /// <summary>Base of every owned C object: released once, errors after Dispose. A handle
+    /// that does not own its object (a chat's session) is never released by it.</summary>
     public abstract class MoemambaHandle : SafeHandle
     {
         protected MoemambaHandle() : base(IntPtr.Zero, true) { }
+        protected MoemambaHandle(bool ownsHandle) : base(IntPtr.Zero, ownsHandle) { }
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         internal void Set(IntPtr p) { SetHandle(p); }
         internal IntPtr Ptr
@@ -179,7 +192,7 @@ namespace Moemamba
     }
 
     /// <summary>An immutable loaded model; safe to share across threads.</summary>
-    public sealed class Model : MoemambaHandle
+    public sealed partial class Model : MoemambaHandle
     {
         internal Model(IntPtr p) { Set(p); }
         protected override bool ReleaseHandle() { Native.mmb_model_destroy(handle); return true; }
@@ -236,6 +249,10 @@ namespace Moemamba
     public sealed partial class Session : MoemambaHandle
     {
         internal Session(IntPtr p, int vocab) { Set(p); VocabSize = vocab; }
+        // A session the library owns (Chat.Session): disposing it only ends this wrapper,
+        // which keeps its owner reachable while it is in use.
+        internal Session(IntPtr p, int vocab, object owner) : base(false) { Set(p); VocabSize = vocab; Owner = owner; }
+        internal object Owner { get; private set; }
         internal HostTasks Host;
         protected override bool ReleaseHandle() { Native.mmb_session_destroy(handle); return true; }
         public int VocabSize { get; private set; }
@@ -319,7 +336,7 @@ namespace Moemamba
 
         // One static delegate for every call (IL2CPP cannot marshal instance delegates);
         // the handler travels through a GCHandle in user_data.
-        private static readonly TokenCallbackNative s_onToken = OnToken;
+        internal static readonly TokenCallbackNative s_onToken = OnToken;
 
         [MonoPInvokeCallback(typeof(TokenCallbackNative))]
         private static int OnToken(IntPtr userData, int token, IntPtr text, UIntPtr len)

@@ -54,6 +54,12 @@ namespace Moemamba
         public uint ContextLength;
         /// <summary>Key and value elements one token adds to a session's KV cache (2 or 4 bytes each, by KvType).</summary>
         public ulong KvValuesPerToken;
+        // Appended in 0.6: chat templates.
+        /// <summary>Chat templates in the bundle (0: Model.CreateChat and Model.Render throw
+        /// MoemambaException with Native.ErrUnsupported).</summary>
+        public int NChatTemplates;
+        /// <summary>End-of-turn tokens besides EosId at which generation stops (Model.StopTokens).</summary>
+        public int NStopTokens;
     }
 
     /// <summary>mmb_session_options; Model.CreateSession fills it.</summary>
@@ -103,6 +109,43 @@ namespace Moemamba
         public ulong ResidentBytes; public ulong PagedBytes; public ulong BudgetBytes; public ulong PageOuts; public ulong PageIns;
     }
 
+    /// <summary>mmb_chat_message: NUL-terminated UTF-8 strings the binding allocates for one call.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ChatMessageNative
+    {
+        public IntPtr Role; public IntPtr Content;
+    }
+
+    /// <summary>mmb_chat_options; Model.CreateChat fills it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ChatOptions
+    {
+        public uint StructSize; public IntPtr TemplateName; public IntPtr Session;
+    }
+
+    /// <summary>What one Chat.Prefill or Chat.Generate did (mmb_chat_stats).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ChatStats
+    {
+        public uint StructSize;
+        /// <summary>1: the new rendering did not continue what the session had seen, so it started over.</summary>
+        public int Restarted;
+        /// <summary>Tokens of the whole rendered conversation.</summary>
+        public ulong PromptTokens;
+        /// <summary>Of those, already in the session: not computed again.</summary>
+        public ulong ReusedTokens;
+        /// <summary>Fed to the session by this call.</summary>
+        public ulong PrefilledTokens;
+        /// <summary>Tokens of the reply (Chat.Generate).</summary>
+        public ulong GeneratedTokens;
+
+        public override string ToString()
+        {
+            return string.Format("prompt {0} tokens: {1} reused, {2} prefilled{3}; {4} generated", PromptTokens,
+                                 ReusedTokens, PrefilledTokens, Restarted != 0 ? " (restarted)" : "", GeneratedTokens);
+        }
+    }
+
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     public delegate int TokenCallbackNative(IntPtr userData, int token, IntPtr text, UIntPtr len);
 
@@ -122,8 +165,9 @@ namespace Moemamba
 #else
         public const string Library = "moemamba";
 #endif
-        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrBackend = 6, ErrCancelled = 7,
-                         ErrBufferTooSmall = 8, ErrBusy = 11, ErrBudget = 12, ErrContextFull = 13;
+        public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrUnsupported = 4, ErrBackend = 6,
+                         ErrCancelled = 7, ErrBufferTooSmall = 8, ErrStateMismatch = 9, ErrBusy = 11, ErrBudget = 12,
+                         ErrContextFull = 13, ErrTemplate = 14;
         public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
 
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
@@ -176,5 +220,21 @@ namespace Moemamba
         [DllImport(Library)] public static extern int mmb_runtime_frame(IntPtr runtime, ulong budgetUs, ref FrameStats stats);
         [DllImport(Library)] public static extern int mmb_runtime_get_session_memory(IntPtr runtime, ref SessionMemory memory);
         [DllImport(Library)] public static extern int mmb_session_page_out(IntPtr session);
+        // Chat (0.6).
+        [DllImport(Library)] public static extern int mmb_model_get_stop_tokens(IntPtr model, int[] tokens, UIntPtr cap, out UIntPtr n);
+        [DllImport(Library)] public static extern int mmb_chat_render(IntPtr model, byte[] templateName, ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Library)] public static extern int mmb_chat_options_init(ref ChatOptions o, UIntPtr structSize);
+        [DllImport(Library)] public static extern int mmb_chat_create(IntPtr model, ref ChatOptions o, out IntPtr chat);
+        [DllImport(Library)] public static extern void mmb_chat_destroy(IntPtr chat);
+        [DllImport(Library)] public static extern IntPtr mmb_chat_get_session(IntPtr chat);
+        [DllImport(Library)] public static extern int mmb_chat_add(IntPtr chat, byte[] role, byte[] content);
+        [DllImport(Library)] public static extern int mmb_chat_get_message_count(IntPtr chat, out UIntPtr count);
+        [DllImport(Library)] public static extern int mmb_chat_get_message(IntPtr chat, UIntPtr index, byte[] role, UIntPtr roleCap, out UIntPtr roleLen, byte[] content, UIntPtr contentCap, out UIntPtr contentLen);
+        [DllImport(Library)] public static extern int mmb_chat_prefill(IntPtr chat, ref ChatStats stats);
+        [DllImport(Library)] public static extern int mmb_chat_generate(IntPtr chat, IntPtr sampler, ref GenerateOptions o, TokenCallbackNative cb, IntPtr userData, ref ChatStats stats);
+        [DllImport(Library)] public static extern int mmb_chat_reset(IntPtr chat);
+        [DllImport(Library)] public static extern int mmb_chat_state_size(IntPtr chat, out UIntPtr bytes);
+        [DllImport(Library)] public static extern int mmb_chat_state_save(IntPtr chat, byte[] buf, UIntPtr cap, out UIntPtr written);
+        [DllImport(Library)] public static extern int mmb_chat_state_load(IntPtr chat, byte[] buf, UIntPtr size);
     }
 }

@@ -2,7 +2,9 @@
 // Usage: mono BindingTests.exe BUNDLE MMB_CLI [HYBRID_BUNDLE]
 //   BUNDLE: `mmb synth --shape tiny --seed 3`; HYBRID_BUNDLE: `mmb synth --shape small-hybrid`
 //   (made with MMB_CLI when not given). The layout test reads MOEMAMBA_LAYOUT_C (the path
-//   of bindings/rust/sys/tests/layout.c) and MOEMAMBA_INCLUDE_DIR.
+//   of bindings/rust/sys/tests/layout.c) and MOEMAMBA_INCLUDE_DIR; the chat tests pack
+//   MOEMAMBA_DEMO_BUNDLE (default: the repository's models/demo-moe-mamba.mmb) with chat
+//   templates.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -237,6 +239,7 @@ static partial class BindingTests
         RunJobTests();
         RunBackendTests();
         RunContextTests(args);
+        RunChatTests();
         Console.WriteLine("{0} passed, {1} failed", s_passed, s_failed);
         return s_failed == 0 ? 0 : 1;
     }

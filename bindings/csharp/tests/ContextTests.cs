@@ -97,7 +97,9 @@ static partial class BindingTests
                 { "mmb_load_options", typeof(LoadOptions) }, { "mmb_model_info", typeof(ModelInfo) },
                 { "mmb_session_options", typeof(SessionOptions) }, { "mmb_sampler_params", typeof(SamplerParams) },
                 { "mmb_generate_options", typeof(GenerateOptions) }, { "mmb_job_options", typeof(JobOptions) },
-                { "mmb_frame_stats", typeof(FrameStats) }, { "mmb_session_memory", typeof(SessionMemory) } };
+                { "mmb_frame_stats", typeof(FrameStats) }, { "mmb_session_memory", typeof(SessionMemory) },
+                { "mmb_chat_message", typeof(ChatMessageNative) }, { "mmb_chat_options", typeof(ChatOptions) },
+                { "mmb_chat_stats", typeof(ChatStats) } };
             var renamed = new Dictionary<string, string> { { "mmb_model_info.name", "NamePtr" } };
             foreach (var pair in structs)
             {
@@ -117,6 +119,8 @@ static partial class BindingTests
                 }
             }
             Require(Native.ErrContextFull == c["const MMB_ERR_CONTEXT_FULL"], "MMB_ERR_CONTEXT_FULL");
+            Require(Native.ErrTemplate == c["const MMB_ERR_TEMPLATE"] && Native.ErrUnsupported == c["const MMB_ERR_UNSUPPORTED"] &&
+                    Native.ErrStateMismatch == c["const MMB_ERR_STATE_MISMATCH"], "MMB_ERR_TEMPLATE, MMB_ERR_UNSUPPORTED, MMB_ERR_STATE_MISMATCH");
             Require((int)KvType.F16 == c["const MMB_KV_F16"] && (int)KvType.F32 == c["const MMB_KV_F32"], "MMB_KV_*");
         });
 

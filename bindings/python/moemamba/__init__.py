@@ -16,9 +16,14 @@ waits instead of crashing). Failures raise MoemambaError(status, message); using
 object after close() raises it too. A session of a model with attention layers has a
 context limit (Model.session(max_context=...)): a token past it raises
 ContextFullError, a MoemambaError with Status.CONTEXT_FULL.
+
+Conversations in the model's own prompt format: Model.chat() returns a Chat that renders
+its history with the bundle's chat template and computes only each turn's new tokens;
+Model.render() gives the prompt text alone. A template's refusal raises TemplateError.
 """
 from . import _native
-from .errors import ContextFullError, MoemambaError, Status
+from .chat import Chat, ChatMessage, ChatReply, ChatStats
+from .errors import ContextFullError, MoemambaError, Status, TemplateError
 from .job import EventKind, Job, JobEvent, JobState
 from .model import Model, ModelInfo
 from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, Backend,
@@ -27,10 +32,11 @@ from .sampler import Sampler, default_params
 from .session import KvType, Piece, Session, step_batch
 from .text import Detokenizer
 
-__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "ContextFullError", "Detokenizer",
-           "EventKind", "FrameStats", "JOBS_FRAME", "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "KvType",
-           "Model", "ModelInfo", "MoemambaError", "Piece", "Runtime", "Sampler", "Session", "SessionMemory", "Status",
-           "Task", "default_params", "step_batch", "version"]
+__all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "Chat", "ChatMessage", "ChatReply",
+           "ChatStats", "ContextFullError", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME", "JOBS_HOST",
+           "JOBS_WORKER", "Job", "JobEvent", "JobState", "KvType", "Model", "ModelInfo", "MoemambaError", "Piece",
+           "Runtime", "Sampler", "Session", "SessionMemory", "Status", "Task", "TemplateError", "default_params",
+           "step_batch", "version"]
 
 
 def version():

@@ -15,8 +15,10 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_float, c_
 
 MMB_OK = 0
 MMB_ERR_INVALID_ARGUMENT = 1
+MMB_ERR_UNSUPPORTED = 4
 MMB_ERR_BUFFER_TOO_SMALL = 8
 MMB_ERR_INTERNAL = 10
+MMB_ERR_TEMPLATE = 14
 MMB_LOAD_COPY_MEMORY = 1 << 1
 MMB_TOKENIZE_ADD_BOS = 1 << 0
 MMB_TOKENIZE_PARSE_SPECIAL = 1 << 1
@@ -56,12 +58,17 @@ class mmb_job(Structure):
     pass
 
 
+class mmb_chat(Structure):
+    pass
+
+
 runtime_p = POINTER(mmb_runtime)
 model_p = POINTER(mmb_model)
 session_p = POINTER(mmb_session)
 detok_p = POINTER(mmb_detokenizer)
 sampler_p = POINTER(mmb_sampler)
 job_p = POINTER(mmb_job)
+chat_p = POINTER(mmb_chat)
 
 log_fn = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 alloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
@@ -107,7 +114,9 @@ class mmb_model_info(Structure):
                 ("state_bytes", c_uint64), ("fingerprint", c_uint64), ("name", c_char_p),
                 # Appended in 0.5: attention layers.
                 ("n_attention_layers", c_int32), ("context_length", c_uint32),
-                ("kv_values_per_token", c_uint64)]
+                ("kv_values_per_token", c_uint64),
+                # Appended in 0.6: chat templates.
+                ("n_chat_templates", c_int32), ("n_stop_tokens", c_int32)]
 
 
 class mmb_session_options(Structure):
@@ -145,6 +154,20 @@ class mmb_session_memory(Structure):
     _fields_ = [("struct_size", c_uint32), ("sessions", c_uint32), ("resident_sessions", c_uint32),
                 ("paged_sessions", c_uint32), ("resident_bytes", c_uint64), ("paged_bytes", c_uint64),
                 ("budget_bytes", c_uint64), ("page_outs", c_uint64), ("page_ins", c_uint64)]
+
+
+class mmb_chat_message(Structure):
+    _fields_ = [("role", c_char_p), ("content", c_char_p)]
+
+
+class mmb_chat_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("template_name", c_char_p),
+                ("session", POINTER(mmb_session_options))]
+
+
+class mmb_chat_stats(Structure):
+    _fields_ = [("struct_size", c_uint32), ("restarted", c_int32), ("prompt_tokens", c_uint64),
+                ("reused_tokens", c_uint64), ("prefilled_tokens", c_uint64), ("generated_tokens", c_uint64)]
 
 
 def _find_library():
@@ -237,6 +260,25 @@ _SIGNATURES = {
     "mmb_runtime_frame": (status_t, [runtime_p, c_uint64, POINTER(mmb_frame_stats)]),
     "mmb_runtime_get_session_memory": (status_t, [runtime_p, POINTER(mmb_session_memory)]),
     "mmb_session_page_out": (status_t, [session_p]),
+    # Chat templates and conversations (0.6).
+    "mmb_model_get_stop_tokens": (status_t, [model_p, POINTER(c_int32), c_size_t, POINTER(c_size_t)]),
+    "mmb_chat_render": (status_t, [model_p, c_char_p, POINTER(mmb_chat_message), c_size_t, c_int32, c_void_p,
+                                   c_size_t, POINTER(c_size_t)]),
+    "mmb_chat_options_init": (status_t, [POINTER(mmb_chat_options), c_size_t]),
+    "mmb_chat_create": (status_t, [model_p, POINTER(mmb_chat_options), POINTER(chat_p)]),
+    "mmb_chat_destroy": (None, [chat_p]),
+    "mmb_chat_get_session": (session_p, [chat_p]),
+    "mmb_chat_add": (status_t, [chat_p, c_char_p, c_char_p]),
+    "mmb_chat_get_message_count": (status_t, [chat_p, POINTER(c_size_t)]),
+    "mmb_chat_get_message": (status_t, [chat_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t), c_void_p, c_size_t,
+                                        POINTER(c_size_t)]),
+    "mmb_chat_prefill": (status_t, [chat_p, POINTER(mmb_chat_stats)]),
+    "mmb_chat_generate": (status_t, [chat_p, sampler_p, POINTER(mmb_generate_options), token_callback, c_void_p,
+                                     POINTER(mmb_chat_stats)]),
+    "mmb_chat_reset": (status_t, [chat_p]),
+    "mmb_chat_state_size": (status_t, [chat_p, POINTER(c_size_t)]),
+    "mmb_chat_state_save": (status_t, [chat_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_chat_state_load": (status_t, [chat_p, c_void_p, c_size_t]),
 }
 
 for _name, (_result, _args) in _SIGNATURES.items():

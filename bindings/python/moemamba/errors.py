@@ -20,6 +20,7 @@ class Status(enum.IntEnum):
     BUSY = 11
     BUDGET = 12
     CONTEXT_FULL = 13
+    TEMPLATE = 14
 
 
 class MoemambaError(Exception):
@@ -42,17 +43,26 @@ class ContextFullError(MoemambaError):
     context. Only models with attention layers have a context limit."""
 
 
+class TemplateError(MoemambaError):
+    """Status.TEMPLATE: the model's chat template refused the conversation (its
+    raise_exception(), e.g. roles that do not alternate) or ran past its limits; `message`
+    is the template's own."""
+
+
 def error(status, message):
-    """The MoemambaError for a status: ContextFullError for Status.CONTEXT_FULL."""
+    """The MoemambaError for a status: ContextFullError for Status.CONTEXT_FULL,
+    TemplateError for Status.TEMPLATE."""
     if status == Status.CONTEXT_FULL:
         return ContextFullError(status, message)
+    if status == Status.TEMPLATE:
+        return TemplateError(status, message)
     return MoemambaError(status, message)
 
 
 def check(status):
-    """Raises MoemambaError (ContextFullError for Status.CONTEXT_FULL) for a failed
-    status, with mmb_last_error() of this thread (ctypes makes the call and this read on
-    the same thread)."""
+    """Raises MoemambaError (ContextFullError for Status.CONTEXT_FULL, TemplateError for
+    Status.TEMPLATE) for a failed status, with mmb_last_error() of this thread (ctypes
+    makes the call and this read on the same thread)."""
     if status != _native.MMB_OK:
         raise error(status, _native.lib.mmb_last_error().decode("utf-8", "replace"))
 

@@ -13,12 +13,15 @@ ModelInfo = namedtuple("ModelInfo", [
     "vocab_size", "d_model", "n_layers", "n_mamba_layers", "n_moe_layers", "n_mlp_layers",
     "n_experts", "top_k", "bos_id", "eos_id", "pad_id", "unk_id", "weight_dtype",
     "params_total", "params_active", "weight_bytes", "active_weight_bytes", "state_bytes",
-    "fingerprint", "name", "n_attention_layers", "context_length", "kv_values_per_token"])
+    "fingerprint", "name", "n_attention_layers", "context_length", "kv_values_per_token", "n_chat_templates",
+    "n_stop_tokens"])
 ModelInfo.__doc__ = """What a model is (mmb_model_info); token ids are -1 when absent.
 n_attention_layers: attention blocks (0: the session state is constant in size);
 context_length: a session's default context limit (0 without attention layers);
 kv_values_per_token: key and value elements one token adds to a session's KV cache (2 or
-4 bytes each, by KvType)."""
+4 bytes each, by KvType); n_chat_templates: chat templates in the bundle (0: Model.chat()
+and Model.render() raise MoemambaError with Status.UNSUPPORTED); n_stop_tokens: end-of-turn
+tokens besides eos_id at which generation stops (Model.stop_tokens())."""
 
 
 class Model(HandleOwner):
@@ -119,6 +122,29 @@ class Model(HandleOwner):
         stores keys and values (KvType.F16, the default, or KvType.F32). Other models
         ignore both."""
         return Session(self, max_context=max_context, kv_type=kv_type)
+
+    def stop_tokens(self):
+        """The model's end-of-turn tokens besides EOS (e.g. <|im_end|>), at which generation,
+        jobs and chats stop: a list of int."""
+        from . import chat
+        return chat.stop_tokens(self)
+
+    def render(self, messages, add_generation_prompt=False, template_name=None):
+        """The prompt text the model's chat template makes of `messages` (ChatMessage or
+        (role, content) pairs), exactly: tokenize it with parse_special=True and without BOS
+        (the template adds what the model wants). add_generation_prompt: end with the
+        opening of the assistant's turn. template_name: None for the main template, else a
+        named one. Raises TemplateError when the template refuses the conversation (the
+        message is its own), MoemambaError with Status.UNSUPPORTED when the model has no
+        such template."""
+        from . import chat
+        return chat.render(self, messages, add_generation_prompt, template_name)
+
+    def chat(self, template_name=None, max_context=0, kv_type=KvType.F16):
+        """A Chat: a conversation with an empty history and a session of its own (max_context
+        and kv_type as for session()), on the main template or a named one."""
+        from .chat import Chat
+        return Chat(self, template_name=template_name, max_context=max_context, kv_type=kv_type)
 
     def detokenizer(self):
         from .text import Detokenizer

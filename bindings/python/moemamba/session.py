@@ -30,7 +30,7 @@ class Session(HandleOwner):
 
     _destroy_name = "mmb_session_destroy"
 
-    def __init__(self, model, handle=None, *, max_context=0, kv_type=KvType.F16):
+    def __init__(self, model, handle=None, *, max_context=0, kv_type=KvType.F16, owner=None):
         if handle is None:
             options = _native.mmb_session_options()
             check(_native.lib.mmb_session_options_init(ctypes.byref(options), ctypes.sizeof(options)))
@@ -41,6 +41,17 @@ class Session(HandleOwner):
         self._handle = handle
         self._lock = threading.Lock()
         self.model = model
+        # A chat's session (Chat.session) belongs to the chat, which this keeps alive.
+        self._owner = owner
+
+    def close(self):
+        """Destroys the session; calling it again does nothing. A chat's session is
+        destroyed with its chat: close() only ends this handle to it."""
+        if self._owner is None:
+            super().close()
+            return
+        with self._lock:
+            self._handle = None
 
     def _live(self):
         if self._handle is None:

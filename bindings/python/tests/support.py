@@ -1,11 +1,20 @@
 """Shared by the tests: the real CLI and a real bundle made with it."""
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _bundle = None
 _hybrid_bundle = None
+_chat_bundles = {}
+
+# ChatML, as Qwen-style instruct models write it.
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# A template that refuses every conversation.
+REFUSING = "{{ raise_exception('roles must alternate') }}"
 
 
 def mmb():
@@ -39,6 +48,40 @@ def hybrid_bundle():
             subprocess.run([mmb(), "synth", "--shape", "small-hybrid", "--quiet", "-o", _hybrid_bundle],
                            check=True, capture_output=True)
     return _hybrid_bundle
+
+
+def demo_bundle():
+    """The demo model: MOEMAMBA_DEMO_BUNDLE, else this repository's models/demo-moe-mamba.mmb."""
+    return os.environ.get("MOEMAMBA_DEMO_BUNDLE") or os.path.normpath(
+        os.path.join(HERE, "..", "..", "..", "models", "demo-moe-mamba.mmb"))
+
+
+def pack_with_template(name, template):
+    """The demo bundle packed again with `template` as its chat template, once per run:
+    `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja`."""
+    if name not in _chat_bundles:
+        folder = tempfile.mkdtemp(prefix="moemamba-py-chat-")
+        atexit.register(shutil.rmtree, folder, True)
+        jinja = os.path.join(folder, name + ".jinja")
+        bundle_path = os.path.join(folder, name + ".mmb")
+        with open(jinja, "w", encoding="utf-8") as f:
+            f.write(template)
+        done = subprocess.run([mmb(), "pack", demo_bundle(), "-o", bundle_path, "--chat-template", jinja, "--quiet"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError("mmb pack --chat-template failed: " + done.stderr)
+        _chat_bundles[name] = bundle_path
+    return _chat_bundles[name]
+
+
+def chat_bundle():
+    """The demo bundle with the ChatML template."""
+    return pack_with_template("chatml", CHATML)
+
+
+def refusing_bundle():
+    """The demo bundle with a template that always refuses."""
+    return pack_with_template("refusing", REFUSING)
 
 
 def argmax(values):

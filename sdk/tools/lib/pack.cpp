@@ -28,14 +28,31 @@ auto naming_file(const std::string& path, std::string_view generic, Convert conv
   }
 }
 
-// A tokenizer.json, and the tokenizer_config.json beside it when there is one (it
-// names BOS, EOS and PAD, which tokenizer.json alone leaves to convention).
-TokenizerData read_tokenizer(const std::string& path) {
+// A tokenizer.json, and the files beside it when there are: special_tokens_map.json
+// and tokenizer_config.json (they name BOS, EOS and PAD, which tokenizer.json alone
+// leaves to convention; the config also holds chat templates and add_bos/eos_token),
+// then generation_config.json (the end-of-generation tokens). `found` gets the
+// summary line's note: " + " each file applied, then what the tokenizer holds.
+TokenizerData read_tokenizer(const std::string& path, std::string& found) {
   TokenizerData data = naming_file(path, "tokenizer.json", [](const std::string& text) { return tokenizer_from_hf_json(text); });
-  const std::string config = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(config, ec))
-    naming_file(config, "tokenizer_config.json", [&](const std::string& text) { apply_hf_tokenizer_config(data, text); return 0; });
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::vector<std::string> files;
+  auto beside = [&](const char* name, const char* generic, void (*apply)(TokenizerData&, const std::string&)) {
+    const std::string file = (dir / name).string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) return;
+    naming_file(file, generic, [&](const std::string& text) { apply(data, text); return 0; });
+    files.push_back(name);
+  };
+  beside("special_tokens_map.json", "tokenizer_config.json", apply_hf_tokenizer_config);
+  beside("tokenizer_config.json", "tokenizer_config.json", apply_hf_tokenizer_config);
+  beside("generation_config.json", "generation_config.json", apply_hf_generation_config);
+  found.clear();
+  for (const std::string& f : files) found += " + " + f;
+  found += cat(": ", data.kind == TokenizerKind::CharBPE ? "char BPE" : "byte-level BPE", ", ", data.pieces.size(), " tokens");
+  if (!data.chat_templates.empty())
+    found += cat(", ", data.chat_templates.size(), data.chat_templates.size() == 1 ? " chat template" : " chat templates");
+  if (!data.stop_ids.empty()) found += cat(", ", data.stop_ids.size(), data.stop_ids.size() == 1 ? " stop id" : " stop ids");
   return data;
 }
 
@@ -48,9 +65,12 @@ void set_metadata(std::vector<std::pair<std::string, std::string>>& pairs, const
   pairs.emplace_back(key, value);
 }
 
-// A tokenizer given on the command line replaces the input's; it must fit the vocabulary.
-void use_tokenizer(BundleContents& contents, const std::string& tokenizer_path) {
-  if (!tokenizer_path.empty()) contents.tokenizer = read_tokenizer(tokenizer_path);
+// A tokenizer given on the command line replaces the input's; it must fit the
+// vocabulary. The summary's tokenizer gets what was found beside it.
+void use_tokenizer(BundleContents& contents, const std::string& tokenizer_path, PackSummary& summary) {
+  if (!tokenizer_path.empty()) {
+    contents.tokenizer = read_tokenizer(tokenizer_path, summary.tokenizer_found);
+  }
   if (contents.tokenizer.pieces.size() > contents.config.vocab_size)
     fail(MMB_ERR_FORMAT, "the ", tokenizer_path.empty() ? std::string("byte tokenizer") : tokenizer_path, " has ",
          contents.tokenizer.pieces.size(), " tokens, more than the model's vocab_size of ", contents.config.vocab_size,
@@ -88,7 +108,7 @@ PackSummary pack_from_bundle(const std::string& input, const std::string& output
   PackSummary summary;
   summary.dialect = "mmb";
   summary.tokenizer = options.tokenizer_path.empty() ? "the bundle's" : options.tokenizer_path;
-  use_tokenizer(contents, options.tokenizer_path);
+  use_tokenizer(contents, options.tokenizer_path, summary);
   for (const auto& [k, v] : options.metadata) set_metadata(contents.metadata, k, v);
   write_and_summarize(contents, output, options, bundle->file_size(), start, summary);
   return summary;
@@ -111,7 +131,7 @@ PackSummary pack_checkpoint(const std::string& input, const std::string& output,
   summary.dialect = ck.dialect;
   const std::string tokenizer_path = options.tokenizer_path.empty() ? ck.tokenizer_path : options.tokenizer_path;
   summary.tokenizer = tokenizer_path.empty() ? "bytes" : tokenizer_path;
-  use_tokenizer(contents, tokenizer_path);
+  use_tokenizer(contents, tokenizer_path, summary);
 
   set_metadata(contents.metadata, "source_format", ck.dialect);
   for (const auto& [k, v] : ck.metadata) set_metadata(contents.metadata, k, v);

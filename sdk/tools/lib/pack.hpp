@@ -18,7 +18,8 @@ namespace mmb {
 struct PackOptions {
   std::optional<DType> dtype;  // the weights' dtype (packed_dtype.hpp); none: keep the input's
   WriterOptions writer;
-  // tokenizer.json to convert (with the tokenizer_config.json beside it, if any);
+  // tokenizer.json to convert (with the special_tokens_map.json, tokenizer_config.json
+  // and generation_config.json beside it, if any);
   // empty: the checkpoint's (its config's "tokenizer" or a tokenizer.json beside
   // config.json), else the 256-entry byte tokenizer.
   std::string tokenizer_path;
@@ -37,6 +38,10 @@ struct PackOptions {
 struct PackSummary {
   std::string dialect;    // Checkpoint::dialect, or "mmb" for a bundle
   std::string tokenizer;  // the tokenizer.json used, "bytes", or "the bundle's"
+  // For a converted tokenizer.json: the files applied beside it and what it holds
+  // (" + tokenizer_config.json + generation_config.json: byte-level BPE, 50277 tokens,
+  // 1 chat template, 2 stop ids"); else empty.
+  std::string tokenizer_found;
   std::string dtypes;     // of the stored tensors: "bf16+f32"
   size_t tensors = 0;
   uint64_t params = 0;     // elements of all tensors, padded embedding rows included

@@ -19,14 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-// The "type" of a tokenizer.json component: its string, or "" when the value is no
-// object or its "type" is missing or not a string (json::value would throw on those).
-std::string component_type(const json& component) {
-  if (!component.is_object()) return "";
-  const auto it = component.find("type");
-  return it != component.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 template <typename... Parts>
 [[noreturn]] void bad(std::string_view file, const Parts&... parts) {
   fail(MMB_ERR_FORMAT, file, ": ", parts...);
@@ -133,7 +125,10 @@ struct Vocab {
 
 // Fills data.pieces from the vocabulary, leaving ids listed in `literal` (added and
 // special tokens, whose text is given raw) to the caller.
-void decode_pieces(const Vocab& vocab, const std::vector<bool>& literal, std::string_view file, TokenizerData& data) {
+// Pieces of a byte-level vocabulary are mapped back to raw bytes; the others are
+// their text already.
+void decode_pieces(const Vocab& vocab, const std::vector<bool>& literal, bool byte_level, std::string_view file,
+                   TokenizerData& data) {
   const ByteLevelAlphabet alphabet;
   std::vector<bool> seen(data.pieces.size(), false);
   std::string bytes;
@@ -141,6 +136,10 @@ void decode_pieces(const Vocab& vocab, const std::vector<bool>& literal, std::st
     if (seen[size_t(id)]) bad(file, "two pieces have the id ", id);
     seen[size_t(id)] = true;
     if (literal[size_t(id)]) continue;
+    if (!byte_level) {
+      data.pieces[size_t(id)] = name;
+      continue;
+    }
     if (!alphabet.decode(name, bytes)) bad(file, "piece \"", name, "\" (id ", id, ") is not in GPT-2's byte-level form");
     data.pieces[size_t(id)] = bytes;
   }
@@ -168,85 +167,268 @@ void assign_roles_by_name(TokenizerData& data) {
   if (data.unk_id < 0) data.unk_id = first_special(data, {"<unk>", "<|unk|>"});
 }
 
-PreTokenizer read_pre_tokenizer(const json& root, const Fields& f) {
-  const json* p = f.find(root, "pre_tokenizer");
-  if (!p) bad(f.file, "pre_tokenizer is null: only byte-level BPE (pre_tokenizer ByteLevel) is supported");
-  if (!p->is_object()) bad(f.file, "pre_tokenizer: expected an object, got ", p->type_name());
-  auto type_of = [&](const json& v, const std::string& where) {
-    if (!v.is_object() || !v.contains("type")) bad(f.file, where, ": expected an object with a \"type\"");
-    return f.string(v["type"], where + ".type");
-  };
-  const json* byte_level = nullptr;
-  std::string where = "pre_tokenizer";
-  std::string type = type_of(*p, where);
-  if (type == "ByteLevel") {
-    byte_level = p;
-  } else if (type == "Sequence") {
-    const json* list = f.find(*p, "pretokenizers");
-    if (!list || !list->is_array()) bad(f.file, "pre_tokenizer.pretokenizers: expected an array");
-    for (size_t i = 0; i < list->size(); ++i) {
-      std::string item = "pre_tokenizer.pretokenizers[" + std::to_string(i) + "]";
-      std::string t = type_of((*list)[i], item);
-      if (t != "ByteLevel" || byte_level)
-        bad(f.file, item, ": type \"", t, "\" is not supported (a Sequence may hold one ByteLevel only)");
-      byte_level = &(*list)[i];
-      where = item;
+// A component and its place in the file, for messages ("pre_tokenizer.pretokenizers[1]").
+struct Component {
+  const json* value;
+  std::string where;
+};
+
+// The members of `root[key]`, a Sequence (under `list_key`) flattened, nested ones too.
+std::vector<Component> flatten(const json& root, const char* key, const char* list_key, const Fields& f) {
+  std::vector<Component> out;
+  const json* top = f.find(root, key);
+  if (!top) return out;
+  std::vector<Component> todo{{top, key}};
+  while (!todo.empty()) {
+    Component c = todo.front();
+    todo.erase(todo.begin());
+    if (!c.value->is_object()) bad(f.file, c.where, ": expected an object, got ", c.value->type_name());
+    const json* type = f.find(*c.value, "type");
+    if (!type) bad(f.file, c.where, ".type is missing");
+    if (f.string(*type, c.where + ".type") != "Sequence") {
+      out.push_back(c);
+      continue;
     }
-    if (!byte_level) bad(f.file, "pre_tokenizer: the Sequence holds no ByteLevel pre-tokenizer");
+    const json* list = f.find(*c.value, list_key);
+    if (!list || !list->is_array()) bad(f.file, c.where, ".", list_key, ": expected an array");
+    std::vector<Component> members;
+    for (size_t i = 0; i < list->size(); ++i)
+      members.push_back({&(*list)[i], c.where + "." + list_key + "[" + std::to_string(i) + "]"});
+    todo.insert(todo.begin(), members.begin(), members.end());
+  }
+  return out;
+}
+
+std::string type_of(const Component& c, const Fields& f) { return f.string((*c.value)["type"], c.where + ".type"); }
+
+[[noreturn]] void unsupported(const Fields& f, const Component& c, const std::string& type) {
+  bad(f.file, c.where, ".type \"", type, "\" is not supported");
+}
+
+std::string string_or(const json& object, const char* key, const std::string& fallback, const Fields& f, const std::string& where) {
+  const json* v = f.find(object, key);
+  return v ? f.string(*v, where + "." + key) : fallback;
+}
+
+uint32_t count_or(const json& object, const char* key, const Fields& f, const std::string& where) {
+  const json* v = f.find(object, key);
+  if (!v) return 0;
+  if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0))
+    bad(f.file, where, ".", key, ": expected a count, got ", v->dump());
+  return uint32_t(std::min<uint64_t>(v->get<uint64_t>(), UINT32_MAX));
+}
+
+// A Split or Replace pattern: {"String": text} or {"Regex": pattern}.
+void read_pattern(const json& object, const Fields& f, const std::string& where, std::string& pattern, bool& is_regex) {
+  const json* p = f.find(object, "pattern");
+  if (!p || !p->is_object()) bad(f.file, where, ".pattern: expected {\"String\": ...} or {\"Regex\": ...}");
+  if (const json* s = f.find(*p, "String")) {
+    pattern = f.string(*s, where + ".pattern.String");
+    is_regex = false;
+  } else if (const json* r = f.find(*p, "Regex")) {
+    pattern = f.string(*r, where + ".pattern.Regex");
+    is_regex = true;
   } else {
-    bad(f.file, "pre_tokenizer.type \"", type, "\" is not supported: only byte-level BPE (ByteLevel) is");
+    bad(f.file, where, ".pattern: expected {\"String\": ...} or {\"Regex\": ...}");
   }
-  if (f.boolean(*byte_level, "add_prefix_space", false, where + "."))
-    bad(f.file, where, ".add_prefix_space = true is not supported");
-  return f.boolean(*byte_level, "use_regex", true, where + ".") ? PreTokenizer::GPT2 : PreTokenizer::None;
 }
 
-Normalizer read_normalizer(const json& root, const Fields& f) {
-  const json* n = f.find(root, "normalizer");
-  if (!n) return Normalizer::None;
-  if (!n->is_object() || !n->contains("type")) bad(f.file, "normalizer: expected an object with a \"type\"");
-  std::string type = f.string((*n)["type"], "normalizer.type");
-  if (type == "NFC") return Normalizer::NFC;
-  if (type == "Sequence") {
-    const json* list = f.find(*n, "normalizers");
-    if (!list || !list->is_array()) bad(f.file, "normalizer.normalizers: expected an array");
-    if (list->empty()) return Normalizer::None;
-    if (list->size() == 1 && component_type((*list)[0]) == "NFC") return Normalizer::NFC;
+SplitBehavior read_behavior(const json& object, const Fields& f, const std::string& where) {
+  const std::string b = string_or(object, "behavior", "Isolated", f, where);
+  if (b == "Removed") return SplitBehavior::Removed;
+  if (b == "Isolated") return SplitBehavior::Isolated;
+  if (b == "MergedWithPrevious") return SplitBehavior::MergedWithPrevious;
+  if (b == "MergedWithNext") return SplitBehavior::MergedWithNext;
+  if (b == "Contiguous") return SplitBehavior::Contiguous;
+  bad(f.file, where, ".behavior \"", b, "\" is unknown");
+}
+
+// Metaspace's prepend_scheme; absent means "always" (what tokenizers.js assumes,
+// whatever the older add_prefix_space says).
+PrependScheme read_prepend_scheme(const json& object, const Fields& f, const std::string& where) {
+  const std::string s = string_or(object, "prepend_scheme", "always", f, where);
+  if (s == "always") return PrependScheme::Always;
+  if (s == "never") return PrependScheme::Never;
+  if (s == "first") return PrependScheme::First;
+  bad(f.file, where, ".prepend_scheme \"", s, "\" is unknown");
+}
+
+void read_normalizers(const json& root, const Fields& f, TokenizerData& data) {
+  for (const Component& c : flatten(root, "normalizer", "normalizers", f)) {
+    const std::string type = type_of(c, f);
+    NormalizerStep step;
+    if (type == "NFC") step.kind = NormalizerKind::NFC;
+    else if (type == "NFD") step.kind = NormalizerKind::NFD;
+    else if (type == "NFKC") step.kind = NormalizerKind::NFKC;
+    else if (type == "NFKD") step.kind = NormalizerKind::NFKD;
+    else if (type == "Lowercase") step.kind = NormalizerKind::Lowercase;
+    else if (type == "Replace") {
+      step.kind = NormalizerKind::Replace;
+      read_pattern(*c.value, f, c.where, step.pattern, step.pattern_is_regex);
+      step.content = string_or(*c.value, "content", "", f, c.where);
+    } else if (type == "Prepend") {
+      step.kind = NormalizerKind::Prepend;
+      step.content = string_or(*c.value, "prepend", "", f, c.where);
+    } else if (type == "Strip") {
+      step.kind = NormalizerKind::Strip;
+      step.left = f.boolean(*c.value, "strip_left", true, c.where + ".");
+      step.right = f.boolean(*c.value, "strip_right", true, c.where + ".");
+    } else {
+      unsupported(f, c, type);
+    }
+    data.normalizers.push_back(std::move(step));
   }
-  bad(f.file, "normalizer ", n->dump(), " is not supported (only NFC)");
+  // NFC alone is what bundles described before steps existed: stored that way, older
+  // runtimes read it the same.
+  if (data.normalizers.size() == 1 && data.normalizers[0].kind == NormalizerKind::NFC) {
+    data.normalizers.clear();
+    data.normalizer = Normalizer::NFC;
+  }
 }
 
-void check_model_options(const json& model, const Fields& f) {
-  for (const char* key : {"byte_fallback", "ignore_merges"})
-    if (f.boolean(model, key, false, "model."))
-      bad(f.file, "model.", key, " = true is not supported");
-  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (const json* v = f.find(model, key); v && !(v->is_string() && v->get<std::string>().empty()))
-      bad(f.file, "model.", key, " = ", v->dump(), " is not supported");
+void read_pre_tokenizers(const json& root, const Fields& f, TokenizerData& data) {
+  for (const Component& c : flatten(root, "pre_tokenizer", "pretokenizers", f)) {
+    const std::string type = type_of(c, f);
+    PreTokenizerStep step;
+    if (type == "ByteLevel") {
+      step.kind = PreTokenizerKind::ByteLevel;
+      step.add_prefix_space = f.boolean(*c.value, "add_prefix_space", false, c.where + ".");
+      step.use_regex = f.boolean(*c.value, "use_regex", true, c.where + ".");
+    } else if (type == "Split") {
+      step.kind = PreTokenizerKind::Split;
+      read_pattern(*c.value, f, c.where, step.pattern, step.pattern_is_regex);
+      step.behavior = read_behavior(*c.value, f, c.where);
+      step.invert = f.boolean(*c.value, "invert", false, c.where + ".");
+    } else if (type == "Metaspace") {
+      step.kind = PreTokenizerKind::Metaspace;
+      step.replacement = string_or(*c.value, "replacement", step.replacement, f, c.where);
+      step.prepend_scheme = read_prepend_scheme(*c.value, f, c.where);
+      step.split = f.boolean(*c.value, "split", true, c.where + ".");
+    } else if (type == "Digits") {
+      step.kind = PreTokenizerKind::Digits;
+      step.individual_digits = f.boolean(*c.value, "individual_digits", false, c.where + ".");
+    } else if (type == "Punctuation") {
+      step.kind = PreTokenizerKind::Punctuation;
+      step.behavior = read_behavior(*c.value, f, c.where);
+    } else if (type == "Whitespace") {
+      step.kind = PreTokenizerKind::Whitespace;
+    } else if (type == "WhitespaceSplit") {
+      step.kind = PreTokenizerKind::WhitespaceSplit;
+    } else {
+      unsupported(f, c, type);
+    }
+    data.pre_tokenizers.push_back(std::move(step));
+  }
+  data.pre_tokenizer = PreTokenizer::None;
+  // A lone ByteLevel without prefix space is what bundles described before steps
+  // existed (GPT-2's regex, or none): stored that way.
+  if (data.pre_tokenizers.size() == 1 && data.pre_tokenizers[0].kind == PreTokenizerKind::ByteLevel &&
+      !data.pre_tokenizers[0].add_prefix_space) {
+    data.pre_tokenizer = data.pre_tokenizers[0].use_regex ? PreTokenizer::GPT2 : PreTokenizer::None;
+    data.pre_tokenizers.clear();
+  }
 }
 
-// A TemplateProcessing post-processor that puts a special token before the text
-// names the BOS token and asks for it.
+void read_decoders(const json& root, const Fields& f, TokenizerData& data) {
+  for (const Component& c : flatten(root, "decoder", "decoders", f)) {
+    const std::string type = type_of(c, f);
+    DecoderStep step;
+    if (type == "ByteLevel") {
+      step.kind = DecoderKind::ByteLevel;
+    } else if (type == "Metaspace") {
+      step.kind = DecoderKind::Metaspace;
+      step.replacement = string_or(*c.value, "replacement", step.replacement, f, c.where);
+      step.prepend_scheme = read_prepend_scheme(*c.value, f, c.where);
+    } else if (type == "ByteFallback") {
+      step.kind = DecoderKind::ByteFallback;
+    } else if (type == "Fuse") {
+      step.kind = DecoderKind::Fuse;
+    } else if (type == "Strip") {
+      step.kind = DecoderKind::Strip;
+      step.content = string_or(*c.value, "content", "", f, c.where);
+      step.start = count_or(*c.value, "start", f, c.where);
+      step.stop = count_or(*c.value, "stop", f, c.where);
+    } else if (type == "Replace") {
+      step.kind = DecoderKind::Replace;
+      bool is_regex = false;
+      read_pattern(*c.value, f, c.where, step.pattern, is_regex);
+      if (is_regex) bad(f.file, c.where, ".pattern: a Regex pattern is not supported in a decoder (only String)");
+      step.content = string_or(*c.value, "content", "", f, c.where);
+    } else {
+      unsupported(f, c, type);
+    }
+    data.decoders.push_back(std::move(step));
+  }
+}
+
+// The model is byte-level when a ByteLevel pre-tokenizer or decoder says so: its
+// vocabulary is then in GPT-2's byte alphabet.
+bool is_byte_level(const json& root, const Fields& f) {
+  for (const auto& [key, list] : {std::pair{"pre_tokenizer", "pretokenizers"}, std::pair{"decoder", "decoders"}})
+    for (const Component& c : flatten(root, key, list, f))
+      if (type_of(c, f) == "ByteLevel") return true;
+  return false;
+}
+
+void read_model_options(const json& model, const Fields& f, TokenizerData& data) {
+  if (const json* dropout = f.find(model, "dropout"); dropout && !(dropout->is_number() && dropout->get<double>() == 0))
+    bad(f.file, "model.dropout = ", dropout->dump(), " is not supported (BPE dropout is for training)");
+  data.byte_fallback = f.boolean(model, "byte_fallback", false, "model.");
+  data.fuse_unk = f.boolean(model, "fuse_unk", false, "model.");
+  data.ignore_merges = f.boolean(model, "ignore_merges", false, "model.");
+  if (const json* v = f.find(model, "continuing_subword_prefix"); v && !(v->is_string() && v->get<std::string>().empty()))
+    bad(f.file, "model.continuing_subword_prefix = ", v->dump(), " is not supported");
+  if (const json* v = f.find(model, "end_of_word_suffix")) data.end_of_word_suffix = f.string(*v, "model.end_of_word_suffix");
+  if (data.kind == TokenizerKind::ByteBPE && !data.end_of_word_suffix.empty())
+    bad(f.file, "model.end_of_word_suffix is not supported for byte-level BPE");
+}
+
+// The id of a token named in a template or config: an added token's, else the
+// vocabulary's.
+int32_t token_id(const TokenizerData& data, const std::string& name) {
+  if (const SpecialToken* t = find_literal(data, name)) return t->id;
+  for (size_t i = 0; i < data.pieces.size(); ++i)
+    if (data.pieces[i] == name) return int32_t(i);
+  return -1;
+}
+
+// The post-processor's single-sequence template: special tokens before the text
+// ("A") go to post_prefix, after it to post_suffix. A prefix names the BOS token.
 void read_post_processor(const json& root, const Fields& f, TokenizerData& data) {
-  const json* p = f.find(root, "post_processor");
-  if (!p || !p->is_object()) return;
-  if (component_type(*p) == "Sequence") {
-    if (const json* list = f.find(*p, "processors"); list && list->is_array())
-      for (const json& item : *list)
-        if (component_type(item) == "TemplateProcessing") p = &item;
+  const json* top = f.find(root, "post_processor");
+  if (!top) return;
+  for (const Component& c : flatten(root, "post_processor", "processors", f)) {
+    const std::string type = type_of(c, f);
+    if (type == "ByteLevel") continue;  // offsets only
+    if (type != "TemplateProcessing") unsupported(f, c, type);
+    const json* single = f.find(*c.value, "single");
+    if (!single || !single->is_array()) bad(f.file, c.where, ".single: expected an array");
+    bool seen_text = false;
+    data.post_prefix.clear();
+    data.post_suffix.clear();
+    for (size_t i = 0; i < single->size(); ++i) {
+      const std::string where = c.where + ".single[" + std::to_string(i) + "]";
+      const json& item = (*single)[i];
+      if (!item.is_object()) bad(f.file, where, ": expected an object, got ", item.type_name());
+      if (const json* seq = f.find(item, "Sequence")) {
+        if (!seq->is_object() || !seq->contains("id")) bad(f.file, where, ".Sequence: expected an object with an \"id\"");
+        if (f.string((*seq)["id"], where + ".Sequence.id") != "A") bad(f.file, where, ": the single template uses sequence B");
+        seen_text = true;
+      } else if (const json* token = f.find(item, "SpecialToken")) {
+        if (!token->is_object() || !token->contains("id")) bad(f.file, where, ".SpecialToken: expected an object with an \"id\"");
+        const std::string name = f.string((*token)["id"], where + ".SpecialToken.id");
+        const int32_t id = token_id(data, name);
+        if (id < 0) bad(f.file, where, ": the template's token \"", name, "\" is no token");
+        (seen_text ? data.post_suffix : data.post_prefix).push_back(id);
+      } else {
+        bad(f.file, where, ": expected a \"Sequence\" or a \"SpecialToken\"");
+      }
+    }
   }
-  if (component_type(*p) != "TemplateProcessing") return;
-  const json* single = f.find(*p, "single");
-  if (!single || !single->is_array() || single->size() < 2) return;
-  const json& first = (*single)[0];
-  if (!first.is_object() || !first.contains("SpecialToken") || !(*single)[1].contains("Sequence")) return;
-  const json& token = first["SpecialToken"];
-  if (!token.is_object() || !token.contains("id")) return;
-  std::string name = f.string(token["id"], "post_processor.single[0].SpecialToken.id");
-  const SpecialToken* t = find_literal(data, name);
-  if (!t) bad(f.file, "post_processor: the template's first token \"", name, "\" is not an added token");
-  data.bos_id = t->id;
-  data.add_bos = true;
+  if (!data.post_prefix.empty()) {
+    data.bos_id = data.post_prefix.front();
+    data.add_bos = true;
+  }
 }
 
 // Builds the tokenizer once so that every problem shows at conversion time.
@@ -267,14 +449,17 @@ TokenizerData tokenizer_from_hf_json(const std::string& json_text) {
   const json& model = f.object(root, "model", "");
   if (const json* type = f.find(model, "type")) {
     std::string t = f.string(*type, "model.type");
-    if (t != "BPE") bad(f.file, "model.type \"", t, "\" is not supported: only byte-level BPE is");
+    if (t != "BPE")
+      bad(f.file, "model.type \"", t, "\" is not supported: only BPE is (WordPiece and Unigram models are used by none of the supported families)");
   }
-  check_model_options(model, f);
 
   TokenizerData data;
-  data.kind = TokenizerKind::ByteBPE;
-  data.pre_tokenizer = read_pre_tokenizer(root, f);
-  data.normalizer = read_normalizer(root, f);
+  const bool byte_level = is_byte_level(root, f);
+  data.kind = byte_level ? TokenizerKind::ByteBPE : TokenizerKind::CharBPE;
+  read_model_options(model, f, data);
+  read_normalizers(root, f, data);
+  read_pre_tokenizers(root, f, data);
+  read_decoders(root, f, data);
 
   Vocab vocab;
   const json& vocab_json = f.object(model, "vocab", "model.");
@@ -293,7 +478,12 @@ TokenizerData tokenizer_from_hf_json(const std::string& json_text) {
       SpecialToken token{f.id(t["id"], where + ".id"), f.string(t["content"], where + ".content")};
       if (token.text.empty()) bad(f.file, where, ".content is empty");
       max_id = std::max(max_id, token.id);
-      added_special.push_back(f.boolean(t, "special", false, where + "."));
+      const bool special = f.boolean(t, "special", false, where + ".");
+      token.lstrip = f.boolean(t, "lstrip", false, where + ".");
+      token.rstrip = f.boolean(t, "rstrip", false, where + ".");
+      token.single_word = f.boolean(t, "single_word", false, where + ".");
+      token.normalized = f.boolean(t, "normalized", !special, where + ".");
+      added_special.push_back(special);
       added.push_back(std::move(token));
     }
   }
@@ -309,7 +499,7 @@ TokenizerData tokenizer_from_hf_json(const std::string& json_text) {
     data.pieces[size_t(t.id)] = t.text;
     (added_special[i] ? data.specials : data.added).push_back(std::move(t));
   }
-  decode_pieces(vocab, literal, f.file, data);
+  decode_pieces(vocab, literal, byte_level, f.file, data);
 
   const json* merges = f.find(model, "merges");
   if (!merges) bad(f.file, "model.merges is missing");
@@ -361,17 +551,64 @@ void apply_hf_tokenizer_config(TokenizerData& data, const std::string& config_js
     }
     const json& name_json = it->is_object() && it->contains("content") ? (*it)["content"] : *it;
     const std::string name = f.string(name_json, key);
-    if (const SpecialToken* t = find_literal(data, name)) {
-      *id = t->id;
-      continue;
-    }
-    *id = -1;
-    for (size_t i = 0; i < data.pieces.size() && *id < 0; ++i)
-      if (data.pieces[i] == name) *id = int32_t(i);
+    *id = token_id(data, name);
     if (*id < 0) bad(f.file, key, " \"", name, "\" is no token of the tokenizer");
   }
-  data.add_bos = f.boolean(root, "add_bos_token", data.add_bos, "");
-  if (data.add_bos && data.bos_id < 0) bad(f.file, "add_bos_token is true but there is no BOS token");
+  // add_bos_token / add_eos_token rebuild the template around the text the way
+  // transformers does for the Llama family: BOS first, EOS last, or not.
+  auto set_end = [&](const char* key, int32_t id, std::vector<int32_t>& ids, bool front) {
+    const json* v = f.find(root, key);
+    if (!v) return;
+    const bool want = f.boolean(root, key, false, "");
+    if (want && id < 0) bad(f.file, key, " is true but there is no ", front ? "BOS" : "EOS", " token");
+    const bool has = !ids.empty() && (front ? ids.front() : ids.back()) == id;
+    if (want && !has) ids.insert(front ? ids.begin() : ids.end(), id);
+    if (!want && has) ids.erase(front ? ids.begin() : ids.end() - 1);
+  };
+  if (data.add_bos && data.post_prefix.empty() && data.post_suffix.empty() && data.bos_id >= 0) data.post_prefix = {data.bos_id};
+  set_end("add_bos_token", data.bos_id, data.post_prefix, true);
+  set_end("add_eos_token", data.eos_id, data.post_suffix, false);
+  data.add_bos = !data.post_prefix.empty() && data.post_prefix.front() == data.bos_id;
+
+  if (const json* templates = f.find(root, "chat_template")) {
+    data.chat_templates.clear();
+    if (templates->is_string()) {
+      data.chat_templates.push_back({"default", templates->get<std::string>()});
+    } else if (templates->is_array()) {
+      for (size_t i = 0; i < templates->size(); ++i) {
+        const std::string where = "chat_template[" + std::to_string(i) + "]";
+        const json& t = (*templates)[i];
+        if (!t.is_object() || !t.contains("name") || !t.contains("template"))
+          bad(f.file, where, ": expected an object with \"name\" and \"template\"");
+        ChatTemplateText text{f.string(t["name"], where + ".name"), f.string(t["template"], where + ".template")};
+        for (const ChatTemplateText& other : data.chat_templates)
+          if (other.name == text.name) bad(f.file, where, ": the name \"", text.name, "\" appears twice");
+        data.chat_templates.push_back(std::move(text));
+      }
+    } else {
+      bad(f.file, "chat_template: expected a string or a list of {\"name\", \"template\"}, got ", templates->type_name());
+    }
+  }
+}
+
+void apply_hf_generation_config(TokenizerData& data, const std::string& config_json_text) {
+  const Fields f{"generation_config.json"};
+  const json root = parse(config_json_text, f.file);
+  if (!root.is_object()) bad(f.file, "expected an object at the top, got ", root.type_name());
+  const json* eos = f.find(root, "eos_token_id");
+  if (!eos) return;
+  std::vector<int32_t> ids;
+  if (eos->is_array()) {
+    for (size_t i = 0; i < eos->size(); ++i) ids.push_back(f.id((*eos)[i], "eos_token_id[" + std::to_string(i) + "]"));
+  } else {
+    ids.push_back(f.id(*eos, "eos_token_id"));
+  }
+  for (int32_t id : ids)
+    if (size_t(id) >= data.pieces.size()) bad(f.file, "eos_token_id ", id, " is outside the tokenizer's ", data.pieces.size(), " tokens");
+  if (data.eos_id < 0 && !ids.empty()) data.eos_id = ids.front();
+  for (int32_t id : ids)
+    if (id != data.eos_id && std::find(data.stop_ids.begin(), data.stop_ids.end(), id) == data.stop_ids.end())
+      data.stop_ids.push_back(id);
 }
 
 TokenizerData tokenizer_from_gpt2_files(const std::string& encoder_json_text, const std::string& vocab_bpe_text) {
@@ -388,7 +625,7 @@ TokenizerData tokenizer_from_gpt2_files(const std::string& encoder_json_text, co
   data.pre_tokenizer = PreTokenizer::GPT2;
   data.pieces.resize(size_t(vocab.max_id) + 1);
   std::vector<bool> literal(data.pieces.size(), false);
-  decode_pieces(vocab, literal, f.file, data);
+  decode_pieces(vocab, literal, true, f.file, data);
 
   constexpr std::string_view bpe_file = "vocab.bpe";
   size_t line_no = 0;

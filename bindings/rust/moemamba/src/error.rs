@@ -24,6 +24,10 @@ pub enum Status {
     /// cannot take these tokens; nothing was consumed. Reset the session, or use one
     /// with a larger context. Only models with attention layers have a context limit.
     ContextFull,
+    /// The model's chat template refused the conversation (its `raise_exception()`, e.g.
+    /// roles that do not alternate) or ran past its limits; the message is the
+    /// template's own.
+    Template,
     /// A status this binding does not know (from a newer library).
     Other(i32),
 }
@@ -44,6 +48,7 @@ impl Status {
             sys::MMB_ERR_BUSY => Status::Busy,
             sys::MMB_ERR_BUDGET => Status::Budget,
             sys::MMB_ERR_CONTEXT_FULL => Status::ContextFull,
+            sys::MMB_ERR_TEMPLATE => Status::Template,
             other => Status::Other(other),
         }
     }

@@ -97,29 +97,8 @@ impl<'m> Session<'m> {
         options: &GenerateOptions,
         mut on_piece: impl FnMut(Option<i32>, &str) -> bool,
     ) -> Result<()> {
-        struct Context<'f> {
-            on_piece: &'f mut dyn FnMut(Option<i32>, &str) -> bool,
-            panic: Option<Box<dyn std::any::Any + Send>>,
-        }
-        unsafe extern "C" fn trampoline(user: *mut c_void, token: i32, text: *const c_char, len: usize) -> i32 {
-            let context = &mut *(user as *mut Context);
-            let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(text as *const u8, len) };
-            let text = String::from_utf8_lossy(bytes);
-            let token = (token >= 0).then_some(token);
-            // A panic must not unwind through C: stop the generation and rethrow after.
-            match panic::catch_unwind(AssertUnwindSafe(|| (context.on_piece)(token, &text))) {
-                Ok(go_on) => go_on as i32,
-                Err(payload) => {
-                    context.panic = Some(payload);
-                    0
-                }
-            }
-        }
-        let mut raw_options = defaults(sys::mmb_generate_options_init)?;
-        raw_options.max_tokens = options.max_tokens;
-        raw_options.stop_at_eos = options.stop_at_eos as i32;
-        raw_options.tokenize_flags = options.tokenize_flags();
-        let mut context = Context { on_piece: &mut on_piece, panic: None };
+        let raw_options = options.raw()?;
+        let mut context = PieceCallback { on_piece: &mut on_piece, panic: None };
         let status = unsafe {
             sys::mmb_generate(
                 self.as_raw(),
@@ -127,14 +106,63 @@ impl<'m> Session<'m> {
                 prompt.as_ptr().cast(),
                 prompt.len(),
                 &raw_options,
-                Some(trampoline),
-                (&mut context as *mut Context).cast(),
+                Some(piece_trampoline),
+                context.user_data(),
             )
         };
-        if let Some(payload) = context.panic.take() {
+        context.rethrow();
+        check(status)
+    }
+}
+
+impl GenerateOptions {
+    pub(crate) fn raw(&self) -> Result<sys::mmb_generate_options> {
+        let mut raw = defaults(sys::mmb_generate_options_init)?;
+        raw.max_tokens = self.max_tokens;
+        raw.stop_at_eos = self.stop_at_eos as i32;
+        raw.tokenize_flags = self.tokenize_flags();
+        Ok(raw)
+    }
+}
+
+/// The `user_data` of [`piece_trampoline`]: a Rust closure called with each token and
+/// its text, and the panic it raised, if any.
+pub(crate) struct PieceCallback<'f> {
+    pub(crate) on_piece: &'f mut dyn FnMut(Option<i32>, &str) -> bool,
+    pub(crate) panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl PieceCallback<'_> {
+    pub(crate) fn user_data(&mut self) -> *mut c_void {
+        (self as *mut Self).cast()
+    }
+
+    /// Raises again, on the caller's side of the C call, a panic of the closure.
+    pub(crate) fn rethrow(&mut self) {
+        if let Some(payload) = self.panic.take() {
             panic::resume_unwind(payload);
         }
-        check(status)
+    }
+}
+
+/// The mmb_token_callback of every call that streams text; `user` is a PieceCallback.
+pub(crate) unsafe extern "C" fn piece_trampoline(
+    user: *mut c_void,
+    token: i32,
+    text: *const c_char,
+    len: usize,
+) -> i32 {
+    let context = &mut *(user as *mut PieceCallback);
+    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(text as *const u8, len) };
+    let text = String::from_utf8_lossy(bytes);
+    let token = (token >= 0).then_some(token);
+    // A panic must not unwind through C: stop the generation and rethrow after.
+    match panic::catch_unwind(AssertUnwindSafe(|| (context.on_piece)(token, &text))) {
+        Ok(go_on) => go_on as i32,
+        Err(payload) => {
+            context.panic = Some(payload);
+            0
+        }
     }
 }
 

@@ -12,6 +12,10 @@
 //! # Ok::<(), moemamba::Error>(())
 //! ```
 //!
+//! Conversations in the model's own prompt format: [`Model::chat`] returns a [`Chat`]
+//! that renders its history with the bundle's chat template and computes only the new
+//! tokens of each turn; [`Model::render`] gives the prompt text alone.
+//!
 //! Non-blocking generation for game loops: [`Session::submit_text`] returns a [`Job`] at
 //! once; [`Job::poll`] returns the new text, [`Runtime::frame`] advances every job within
 //! a time budget (with [`JobMode::Frame`]) and delivers their events.
@@ -50,7 +54,12 @@
 //! fn shareable<T: Sync>() {}
 //! shareable::<moemamba::Detokenizer<'static>>();
 //! ```
+//! ```compile_fail
+//! fn shareable<T: Sync>() {}
+//! shareable::<moemamba::Chat<'static>>();
+//! ```
 
+mod chat;
 mod error;
 mod generate;
 mod job;
@@ -61,6 +70,7 @@ mod sampler;
 mod session;
 mod text;
 
+pub use chat::{Chat, ChatMessage, ChatOptions, ChatReply, ChatStats};
 pub use error::{Error, Result, Status};
 pub use generate::{GenerateOptions, Generation, Piece};
 pub use job::{EventHandler, Job, JobEvent, JobOptions, JobState};

@@ -44,6 +44,12 @@ pub struct ModelInfo {
     /// Key and value elements one token adds to a session's KV cache (2 or 4 bytes
     /// each, by [`KvType`](crate::KvType)); 0 without attention layers.
     pub kv_values_per_token: u64,
+    /// Chat templates in the bundle; 0: [`Model::chat`] and [`Model::render`] fail with
+    /// [`Status::Unsupported`](crate::Status).
+    pub n_chat_templates: i32,
+    /// End-of-turn tokens besides `eos_id` at which generation stops
+    /// ([`Model::stop_tokens`]).
+    pub n_stop_tokens: i32,
 }
 
 /// An immutable loaded model; `Send + Sync`: share it between threads by reference.
@@ -132,6 +138,8 @@ impl Model {
             n_attention_layers: i.n_attention_layers,
             context_length: i.context_length,
             kv_values_per_token: i.kv_values_per_token,
+            n_chat_templates: i.n_chat_templates,
+            n_stop_tokens: i.n_stop_tokens,
         })
     }
 

@@ -48,6 +48,15 @@ pub struct SessionOptions {
     pub kv_type: KvType,
 }
 
+impl SessionOptions {
+    pub(crate) fn raw(&self) -> Result<sys::mmb_session_options> {
+        let mut raw = defaults(sys::mmb_session_options_init)?;
+        raw.max_context = self.max_context;
+        raw.kv_type = self.kv_type.raw();
+        Ok(raw)
+    }
+}
+
 /// One stream of state. `Send` (move it to another thread) but not `Sync`: the header
 /// allows one call at a time per session, which `&mut self` on every stepping call
 /// enforces. The lifetime ties it to its model.
@@ -65,15 +74,13 @@ unsafe impl Send for Session<'_> {}
 
 impl<'m> Session<'m> {
     pub(crate) fn new(model: &'m Model, options: &SessionOptions) -> Result<Session<'m>> {
-        let mut raw_options = defaults(sys::mmb_session_options_init)?;
-        raw_options.max_context = options.max_context;
-        raw_options.kv_type = options.kv_type.raw();
+        let raw_options = options.raw()?;
         let mut raw = ptr::null_mut();
         check(unsafe { sys::mmb_session_create(model.as_raw(), &raw_options, &mut raw) })?;
         Ok(Session::adopt(raw, model))
     }
 
-    fn adopt(raw: *mut sys::mmb_session, model: &'m Model) -> Session<'m> {
+    pub(crate) fn adopt(raw: *mut sys::mmb_session, model: &'m Model) -> Session<'m> {
         Session { raw: NonNull::new(raw).expect("MMB_OK with a NULL session"), model, _not_sync: PhantomData }
     }
 

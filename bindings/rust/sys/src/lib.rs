@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void};
 pub type mmb_status = i32;
 
 pub const MMB_VERSION_MAJOR: u32 = 0;
-pub const MMB_VERSION_MINOR: u32 = 5;
+pub const MMB_VERSION_MINOR: u32 = 6;
 pub const MMB_VERSION_PATCH: u32 = 0;
 pub const MMB_VERSION_NUMBER: u32 = MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH;
 pub const MMB_ABI_VERSION: u32 = 2;
@@ -28,6 +28,7 @@ pub const MMB_ERR_INTERNAL: mmb_status = 10;
 pub const MMB_ERR_BUSY: mmb_status = 11;
 pub const MMB_ERR_BUDGET: mmb_status = 12;
 pub const MMB_ERR_CONTEXT_FULL: mmb_status = 13;
+pub const MMB_ERR_TEMPLATE: mmb_status = 14;
 
 pub const MMB_LOG_ERROR: i32 = 0;
 pub const MMB_LOG_WARN: i32 = 1;
@@ -83,6 +84,10 @@ pub struct mmb_sampler {
 }
 #[repr(C)]
 pub struct mmb_job {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct mmb_chat {
     _opaque: [u8; 0],
 }
 
@@ -238,6 +243,9 @@ pub struct mmb_model_info {
     pub n_attention_layers: i32,
     pub context_length: u32,
     pub kv_values_per_token: u64,
+    // Appended in 0.6: chat templates.
+    pub n_chat_templates: i32,
+    pub n_stop_tokens: i32,
 }
 
 #[repr(C)]
@@ -283,6 +291,33 @@ pub struct mmb_generate_options {
     pub tokenize_flags: u32,
     pub progress: mmb_progress_fn,
     pub progress_user_data: *mut c_void,
+}
+
+/// One turn of a conversation: NUL-terminated UTF-8.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_chat_message {
+    pub role: *const c_char,
+    pub content: *const c_char,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_chat_options {
+    pub struct_size: u32,
+    pub template_name: *const c_char,
+    pub session: *const mmb_session_options,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_chat_stats {
+    pub struct_size: u32,
+    pub restarted: i32,
+    pub prompt_tokens: u64,
+    pub reused_tokens: u64,
+    pub prefilled_tokens: u64,
+    pub generated_tokens: u64,
 }
 
 /// The function table of mmb_get_api(), members in the header's order.
@@ -419,6 +454,55 @@ pub struct mmb_api {
     pub session_page_out: Option<unsafe extern "C" fn(*mut mmb_session) -> mmb_status>,
     // Appended in 0.3: the backend's description.
     pub runtime_get_backend_info: Option<unsafe extern "C" fn(*const mmb_runtime, *mut mmb_backend_info) -> mmb_status>,
+    // Appended in 0.6: chat templates and conversations.
+    pub chat_render: Option<
+        unsafe extern "C" fn(
+            *const mmb_model,
+            *const c_char,
+            *const mmb_chat_message,
+            usize,
+            i32,
+            *mut c_char,
+            usize,
+            *mut usize,
+        ) -> mmb_status,
+    >,
+    pub chat_options_init: Option<unsafe extern "C" fn(*mut mmb_chat_options, usize) -> mmb_status>,
+    pub chat_create:
+        Option<unsafe extern "C" fn(*mut mmb_model, *const mmb_chat_options, *mut *mut mmb_chat) -> mmb_status>,
+    pub chat_destroy: Option<unsafe extern "C" fn(*mut mmb_chat)>,
+    pub chat_get_session: Option<unsafe extern "C" fn(*mut mmb_chat) -> *mut mmb_session>,
+    pub chat_add: Option<unsafe extern "C" fn(*mut mmb_chat, *const c_char, *const c_char) -> mmb_status>,
+    pub chat_get_message_count: Option<unsafe extern "C" fn(*const mmb_chat, *mut usize) -> mmb_status>,
+    pub chat_get_message: Option<
+        unsafe extern "C" fn(
+            *const mmb_chat,
+            usize,
+            *mut c_char,
+            usize,
+            *mut usize,
+            *mut c_char,
+            usize,
+            *mut usize,
+        ) -> mmb_status,
+    >,
+    pub chat_prefill: Option<unsafe extern "C" fn(*mut mmb_chat, *mut mmb_chat_stats) -> mmb_status>,
+    pub chat_generate: Option<
+        unsafe extern "C" fn(
+            *mut mmb_chat,
+            *mut mmb_sampler,
+            *const mmb_generate_options,
+            mmb_token_callback,
+            *mut c_void,
+            *mut mmb_chat_stats,
+        ) -> mmb_status,
+    >,
+    pub chat_reset: Option<unsafe extern "C" fn(*mut mmb_chat) -> mmb_status>,
+    pub chat_state_size: Option<unsafe extern "C" fn(*const mmb_chat, *mut usize) -> mmb_status>,
+    pub chat_state_save: Option<unsafe extern "C" fn(*const mmb_chat, *mut c_void, usize, *mut usize) -> mmb_status>,
+    pub chat_state_load: Option<unsafe extern "C" fn(*mut mmb_chat, *const c_void, usize) -> mmb_status>,
+    pub model_get_stop_tokens:
+        Option<unsafe extern "C" fn(*const mmb_model, *mut i32, usize, *mut usize) -> mmb_status>,
 }
 
 extern "C" {
@@ -460,6 +544,12 @@ extern "C" {
         buf: *mut c_char,
         cap: usize,
         len: *mut usize,
+    ) -> mmb_status;
+    pub fn mmb_model_get_stop_tokens(
+        model: *const mmb_model,
+        tokens: *mut i32,
+        cap: usize,
+        n: *mut usize,
     ) -> mmb_status;
     pub fn mmb_model_destroy(model: *mut mmb_model);
 
@@ -583,6 +673,50 @@ extern "C" {
     pub fn mmb_runtime_frame(runtime: *mut mmb_runtime, budget_us: u64, stats: *mut mmb_frame_stats) -> mmb_status;
     pub fn mmb_runtime_get_session_memory(runtime: *const mmb_runtime, out: *mut mmb_session_memory) -> mmb_status;
     pub fn mmb_session_page_out(session: *mut mmb_session) -> mmb_status;
+
+    pub fn mmb_chat_render(
+        model: *const mmb_model,
+        template_name: *const c_char,
+        messages: *const mmb_chat_message,
+        n_messages: usize,
+        add_generation_prompt: i32,
+        buf: *mut c_char,
+        cap: usize,
+        len: *mut usize,
+    ) -> mmb_status;
+    pub fn mmb_chat_options_init(options: *mut mmb_chat_options, struct_size: usize) -> mmb_status;
+    pub fn mmb_chat_create(
+        model: *mut mmb_model,
+        options: *const mmb_chat_options,
+        out: *mut *mut mmb_chat,
+    ) -> mmb_status;
+    pub fn mmb_chat_destroy(chat: *mut mmb_chat);
+    pub fn mmb_chat_get_session(chat: *mut mmb_chat) -> *mut mmb_session;
+    pub fn mmb_chat_add(chat: *mut mmb_chat, role: *const c_char, content: *const c_char) -> mmb_status;
+    pub fn mmb_chat_get_message_count(chat: *const mmb_chat, count: *mut usize) -> mmb_status;
+    pub fn mmb_chat_get_message(
+        chat: *const mmb_chat,
+        index: usize,
+        role: *mut c_char,
+        role_cap: usize,
+        role_len: *mut usize,
+        content: *mut c_char,
+        content_cap: usize,
+        content_len: *mut usize,
+    ) -> mmb_status;
+    pub fn mmb_chat_prefill(chat: *mut mmb_chat, stats: *mut mmb_chat_stats) -> mmb_status;
+    pub fn mmb_chat_generate(
+        chat: *mut mmb_chat,
+        sampler: *mut mmb_sampler,
+        options: *const mmb_generate_options,
+        cb: mmb_token_callback,
+        user_data: *mut c_void,
+        stats: *mut mmb_chat_stats,
+    ) -> mmb_status;
+    pub fn mmb_chat_reset(chat: *mut mmb_chat) -> mmb_status;
+    pub fn mmb_chat_state_size(chat: *const mmb_chat, bytes: *mut usize) -> mmb_status;
+    pub fn mmb_chat_state_save(chat: *const mmb_chat, buf: *mut c_void, cap: usize, written: *mut usize) -> mmb_status;
+    pub fn mmb_chat_state_load(chat: *mut mmb_chat, buf: *const c_void, size: usize) -> mmb_status;
 
     pub fn mmb_get_api(abi_version: u32) -> *const mmb_api;
 }

@@ -73,3 +73,49 @@ pub fn assert_close(a: &[f32], b: &[f32], rel: f32) {
         assert!((x - y).abs() <= rel * scale, "logit {i}: {x} vs {y} (tolerance {rel} of {scale})");
     }
 }
+
+/// ChatML, as Qwen-style instruct models write it.
+pub const CHATML: &str =
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}\
+                          {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+/// A template that refuses every conversation.
+pub const REFUSING: &str = "{{ raise_exception('roles must alternate') }}";
+
+/// The demo model: MOEMAMBA_DEMO_BUNDLE, else this repository's models/demo-moe-mamba.mmb.
+pub fn demo_bundle() -> PathBuf {
+    std::env::var_os("MOEMAMBA_DEMO_BUNDLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../models/demo-moe-mamba.mmb"))
+}
+
+/// The demo bundle packed again with `template` as its chat template:
+/// `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja`.
+pub fn pack_with_template(name: &str, template: &str) -> PathBuf {
+    let jinja = scratch(&format!("{name}.jinja"));
+    let path = scratch(&format!("{name}.mmb"));
+    std::fs::write(&jinja, template).unwrap();
+    let out = Command::new(mmb())
+        .arg("pack")
+        .arg(demo_bundle())
+        .arg("-o")
+        .arg(&path)
+        .arg("--chat-template")
+        .arg(&jinja)
+        .arg("--quiet")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set MOEMAMBA_MMB): {e}", mmb().display()));
+    assert!(out.status.success(), "mmb pack --chat-template failed: {}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+/// The demo bundle with the ChatML template, made once per test binary.
+pub fn chat_bundle() -> &'static PathBuf {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| pack_with_template("chatml", CHATML))
+}
+
+/// The demo bundle with a template that always refuses, made once per test binary.
+pub fn refusing_bundle() -> &'static PathBuf {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| pack_with_template("refusing", REFUSING))
+}
