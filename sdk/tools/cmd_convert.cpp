@@ -32,7 +32,8 @@ constexpr const char* kUsage =
     "($MMB_KIT_PATH, default: found beside mmb).\n"
     "  -o, --output PATH        the bundle to write\n"
     "  --keep-converted DIR     keep the converted safetensors + config.json in DIR\n"
-    "  --dtype, --codec, --level, --threads, --tokenizer, --meta, --quiet   as for `mmb pack`\n";
+    "  --dtype, --codec, --level, --threads, --tokenizer, --chat-template, --meta, --quiet\n"
+    "                      as for `mmb pack`\n";
 
 bool is_safetensors_input(const fs::path& input) {
   std::error_code ec;

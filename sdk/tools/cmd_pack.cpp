@@ -10,7 +10,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16|q8] [--codec none|zstd|shuffle-zstd]\n"
-    "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--meta key=value]... [--quiet]\n"
+    "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--chat-template [NAME=]FILE]...\n"
+    "                [--meta key=value]... [--quiet]\n"
     "\n"
     "INPUT is a directory with config.json and model.safetensors (or a sharded\n"
     "model.safetensors.index.json), or one of those files with config.json beside it.\n"
@@ -32,6 +33,9 @@ constexpr const char* kUsage =
     "  --tokenizer PATH    tokenizer.json (with special_tokens_map.json, tokenizer_config.json and\n"
     "                      generation_config.json beside it, when present); default: one beside\n"
     "                      config.json, else bytes\n"
+    "  --chat-template [NAME=]FILE  a Jinja chat template to store as NAME (default: \"default\",\n"
+    "                      the main one), replacing the tokenizer_config.json's of that name;\n"
+    "                      repeatable. Every template is checked at pack time.\n"
     "  --meta key=value    metadata stored in the bundle (repeatable)\n"
     "  --quiet             no progress on stderr (by default a bar on a terminal, else a\n"
     "                      line every 10% of a long step)\n";

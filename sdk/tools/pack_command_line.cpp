@@ -24,6 +24,14 @@ PackCommandLine parse_pack_command_line(const std::vector<std::string>& args, co
       {"--level", [&](const std::string& o, const std::string& v) { c.options.writer.level = int(parse_integer(o, v, 1, 22)); }},
       {"--threads", [&](const std::string& o, const std::string& v) { c.options.writer.threads = int(parse_integer(o, v, 1, 1024)); }},
       {"--tokenizer", [&](const std::string&, const std::string& v) { c.options.tokenizer_path = v; }},
+      {"--chat-template",
+       [&](const std::string&, const std::string& v) {
+         // NAME=FILE, or FILE for the main template ("default").
+         const size_t eq = v.find('=');
+         if (eq == std::string::npos) c.options.chat_templates.emplace_back("default", v);
+         else if (eq == 0 || eq + 1 == v.size()) fail(MMB_ERR_INVALID_ARGUMENT, "--chat-template expects FILE or NAME=FILE, got '", v, "'");
+         else c.options.chat_templates.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+       }},
       {"--meta",
        [&](const std::string&, const std::string& v) {
          const size_t eq = v.find('=');

@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 #include "bundle/byte_source.hpp"
 #include "bundle_repack.hpp"
+#include "chat/chat_template.hpp"
 #include "checkpoint.hpp"
 #include "json_fields.hpp"
 #include "tokenizer_json.hpp"
@@ -77,6 +78,25 @@ void use_tokenizer(BundleContents& contents, const std::string& tokenizer_path, 
          tokenizer_path.empty() ? " (give a tokenizer.json)" : "");
 }
 
+// Templates from files replace those of the same name; then every template must
+// compile, so that a bundle never carries one the library would refuse at load.
+void use_chat_templates(TokenizerData& tokenizer, const PackOptions& options, PackSummary& summary) {
+  for (const auto& [name, path] : options.chat_templates) {
+    std::string text = read_text_file(path);
+    auto same = [&](const ChatTemplateText& t) { return t.name == name; };
+    std::erase_if(tokenizer.chat_templates, same);
+    tokenizer.chat_templates.push_back({name, std::move(text)});
+    summary.tokenizer_found += cat(" + chat template \"", name, "\" from ", path);
+  }
+  for (const ChatTemplateText& t : tokenizer.chat_templates) {
+    try {
+      ChatTemplate check(t.text);
+    } catch (const Error& e) {
+      fail(MMB_ERR_UNSUPPORTED, "chat template \"", t.name, "\": ", e.what());
+    }
+  }
+}
+
 // Writes the bundle and completes the summary (dialect and tokenizer are the caller's).
 void write_and_summarize(const BundleContents& contents, const std::string& output, const PackOptions& options,
                          uint64_t bytes_in, std::chrono::steady_clock::time_point start, PackSummary& summary) {
@@ -109,6 +129,7 @@ PackSummary pack_from_bundle(const std::string& input, const std::string& output
   summary.dialect = "mmb";
   summary.tokenizer = options.tokenizer_path.empty() ? "the bundle's" : options.tokenizer_path;
   use_tokenizer(contents, options.tokenizer_path, summary);
+  use_chat_templates(contents.tokenizer, options, summary);
   for (const auto& [k, v] : options.metadata) set_metadata(contents.metadata, k, v);
   write_and_summarize(contents, output, options, bundle->file_size(), start, summary);
   return summary;
@@ -132,6 +153,7 @@ PackSummary pack_checkpoint(const std::string& input, const std::string& output,
   const std::string tokenizer_path = options.tokenizer_path.empty() ? ck.tokenizer_path : options.tokenizer_path;
   summary.tokenizer = tokenizer_path.empty() ? "bytes" : tokenizer_path;
   use_tokenizer(contents, tokenizer_path, summary);
+  use_chat_templates(contents.tokenizer, options, summary);
 
   set_metadata(contents.metadata, "source_format", ck.dialect);
   for (const auto& [k, v] : ck.metadata) set_metadata(contents.metadata, k, v);

@@ -23,6 +23,9 @@ struct PackOptions {
   // empty: the checkpoint's (its config's "tokenizer" or a tokenizer.json beside
   // config.json), else the 256-entry byte tokenizer.
   std::string tokenizer_path;
+  // Chat templates to store (name, Jinja file), each replacing the tokenizer's
+  // template of that name; every template is compiled at pack time.
+  std::vector<std::pair<std::string, std::string>> chat_templates;
   // Stored after "source_format" (the dialect) and the native config's "metadata";
   // a key given again replaces the earlier value.
   std::vector<std::pair<std::string, std::string>> metadata;
