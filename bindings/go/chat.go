@@ -193,7 +193,9 @@ func (m *Model) NewChatWith(o ChatOptions) (*Chat, error) {
 	so.max_context = C.uint64_t(o.Session.MaxContext)
 	so.kv_type = C.int32_t(o.Session.KVType)
 	var raw C.mmb_chat_options
-	if err := call(func() C.mmb_status { return C.mmb_chat_options_init(&raw, C.size_t(unsafe.Sizeof(raw))) }); err != nil {
+	if err := call(func() C.mmb_status {
+		return C.mmb_chat_options_init(&raw, C.size_t(unsafe.Sizeof(raw)))
+	}); err != nil {
 		return nil, err
 	}
 	raw.session = so
@@ -292,7 +294,8 @@ func (c *Chat) Message(i int) (ChatMessage, error) {
 
 func message(p *C.mmb_chat, i int) (ChatMessage, error) {
 	if i < 0 {
-		return ChatMessage{}, &Error{Status: ErrInvalidArg, Name: "MMB_ERR_INVALID_ARGUMENT", Message: "negative message index"}
+		return ChatMessage{}, &Error{Status: ErrInvalidArg, Name: "MMB_ERR_INVALID_ARGUMENT",
+			Message: "negative message index"}
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -307,7 +310,8 @@ func message(p *C.mmb_chat, i int) (ChatMessage, error) {
 	buf := (*C.char)(C.malloc(roleLen + contentLen + 1))
 	defer C.free(unsafe.Pointer(buf))
 	content := (*C.char)(unsafe.Add(unsafe.Pointer(buf), roleLen))
-	if err := check(C.mmb_chat_get_message(p, C.size_t(i), buf, roleLen, &roleLen, content, contentLen, &contentLen)); err != nil {
+	st = C.mmb_chat_get_message(p, C.size_t(i), buf, roleLen, &roleLen, content, contentLen, &contentLen)
+	if err := check(st); err != nil {
 		return ChatMessage{}, err
 	}
 	return ChatMessage{Role: C.GoStringN(buf, C.int(roleLen)), Content: C.GoStringN(content, C.int(contentLen))}, nil
@@ -366,7 +370,9 @@ func (c *Chat) Generate(sampler *Sampler, maxTokens int, f TokenFunc) (ChatReply
 		return ChatReply{}, ErrClosed
 	}
 	var o C.mmb_generate_options
-	if err := call(func() C.mmb_status { return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+	if err := call(func() C.mmb_status {
+		return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o)))
+	}); err != nil {
 		return ChatReply{}, err
 	}
 	o.max_tokens = C.int32_t(maxTokens)

@@ -15,6 +15,10 @@ import (
 const chatML = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}" +
 	"{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 
+// plain is a second, named template of the ChatML bundle.
+const plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}" +
+	"{% if add_generation_prompt %}assistant:{% endif %}"
+
 // refusing is a template that refuses every conversation.
 const refusing = "{{ raise_exception('roles must alternate') }}"
 
@@ -25,10 +29,11 @@ var chatBundles struct {
 	err            error
 }
 
-// packWithTemplate writes the demo bundle again with template as its chat template:
-// `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja`. The demo bundle is
-// MMB_TEST_DEMO_BUNDLE, else the repository's models/demo-moe-mamba.mmb.
-func packWithTemplate(cli, dir, name, template string) (string, error) {
+// packWithTemplate writes the demo bundle again with template as its chat template and,
+// when plainTemplate is not "", that as the template "plain":
+// `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja [--chat-template plain=FILE]`.
+// The demo bundle is MMB_TEST_DEMO_BUNDLE, else the repository's models/demo-moe-mamba.mmb.
+func packWithTemplate(cli, dir, name, template, plainTemplate string) (string, error) {
 	demo := os.Getenv("MMB_TEST_DEMO_BUNDLE")
 	if demo == "" {
 		demo = filepath.Join("..", "..", "models", "demo-moe-mamba.mmb")
@@ -38,7 +43,15 @@ func packWithTemplate(cli, dir, name, template string) (string, error) {
 	if err := os.WriteFile(jinja, []byte(template), 0o644); err != nil {
 		return "", err
 	}
-	if out, err := exec.Command(cli, "pack", demo, "-o", bundle, "--chat-template", jinja, "--quiet").CombinedOutput(); err != nil {
+	args := []string{"pack", demo, "-o", bundle, "--chat-template", jinja, "--quiet"}
+	if plainTemplate != "" {
+		file := filepath.Join(dir, name+"-plain.jinja")
+		if err := os.WriteFile(file, []byte(plainTemplate), 0o644); err != nil {
+			return "", err
+		}
+		args = append(args, "--chat-template", "plain="+file)
+	}
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		return "", errors.New("mmb pack --chat-template: " + err.Error() + "\n" + string(out))
 	}
 	return bundle, nil
@@ -56,10 +69,11 @@ func chatBundlePaths(t testing.TB) (chat, refused string) {
 		if chatBundles.dir, chatBundles.err = os.MkdirTemp("", "moemamba-go-chat-"); chatBundles.err != nil {
 			return
 		}
-		if chatBundles.chat, chatBundles.err = packWithTemplate(cli, chatBundles.dir, "chatml", chatML); chatBundles.err != nil {
+		chatBundles.chat, chatBundles.err = packWithTemplate(cli, chatBundles.dir, "chatml", chatML, plain)
+		if chatBundles.err != nil {
 			return
 		}
-		chatBundles.refusing, chatBundles.err = packWithTemplate(cli, chatBundles.dir, "refusing", refusing)
+		chatBundles.refusing, chatBundles.err = packWithTemplate(cli, chatBundles.dir, "refusing", refusing, "")
 	})
 	if chatBundles.err != nil {
 		t.Fatal(chatBundles.err)
@@ -139,7 +153,8 @@ func TestRenderGivesTheTemplatesTextExactly(t *testing.T) {
 		t.Fatalf("stop tokens %v (%v), info %+v", stop, err, info)
 	}
 	messages := []ChatMessage{{"system", "You are terse."}, {"user", "héllo 世界"}}
-	const want = "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhéllo 世界<|im_end|>\n<|im_start|>assistant\n"
+	const want = "<|im_start|>system\nYou are terse.<|im_end|>\n" +
+		"<|im_start|>user\nhéllo 世界<|im_end|>\n<|im_start|>assistant\n"
 	cases := []struct {
 		prompt bool
 		name   string
@@ -150,6 +165,10 @@ func TestRenderGivesTheTemplatesTextExactly(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Fatalf("render(prompt %v, %q) = %q (%v), want %q", c.prompt, c.name, got, err, c.want)
 		}
+	}
+	const plainWant = "system: You are terse.\nuser: héllo 世界\nassistant:"
+	if got, err := m.Render(messages, true, "plain"); got != plainWant || err != nil {
+		t.Fatalf("the named template: %q (%v)", got, err)
 	}
 	if got, err := m.Render(nil, false, ""); got != "" || err != nil {
 		t.Fatalf("no messages: %q (%v)", got, err)
@@ -181,7 +200,8 @@ func TestASecondTurnReusesWhatTheSessionHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := first.Stats
-	if s1.GeneratedTokens == 0 || s1.GeneratedTokens > 12 || s1.Restarted || s1.ReusedTokens != 0 || s1.PrefilledTokens != s1.PromptTokens {
+	if s1.GeneratedTokens == 0 || s1.GeneratedTokens > 12 || s1.Restarted || s1.ReusedTokens != 0 ||
+		s1.PrefilledTokens != s1.PromptTokens {
 		t.Fatalf("first turn: %+v", s1)
 	}
 	// The prompt is the rendering, tokenized with special tokens and without BOS.
@@ -214,6 +234,30 @@ func TestASecondTurnReusesWhatTheSessionHolds(t *testing.T) {
 	}
 }
 
+func TestAChatOnANamedTemplateRendersWithIt(t *testing.T) {
+	rt, m := loadChatModel(t)
+	defer rt.Close()
+	defer m.Close()
+	c, err := m.NewChatWith(ChatOptions{TemplateName: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustAdd(t, c, "user", "Hi")
+	s := reply(t, c, 4).Stats
+	tokens := func(name string) uint64 {
+		text, err := m.Render([]ChatMessage{{"user", "Hi"}}, true, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := m.Tokenize(text, 2 /* MMB_TOKENIZE_PARSE_SPECIAL */)
+		return uint64(len(ids))
+	}
+	if s.PromptTokens != tokens("plain") || s.PromptTokens == tokens("") {
+		t.Fatalf("prompt tokens %d: plain %d, main %d", s.PromptTokens, tokens("plain"), tokens(""))
+	}
+}
+
 func TestPrefillComputesOnlyWhatIsNew(t *testing.T) {
 	rt, m := loadChatModel(t)
 	defer rt.Close()
@@ -222,7 +266,8 @@ func TestPrefillComputesOnlyWhatIsNew(t *testing.T) {
 	defer c.Close()
 	mustAdd(t, c, "system", "You are a guard at the castle gate.")
 	p1, err := c.Prefill()
-	if err != nil || p1.PromptTokens == 0 || p1.PrefilledTokens != p1.PromptTokens || p1.ReusedTokens != 0 || p1.GeneratedTokens != 0 {
+	if err != nil || p1.PromptTokens == 0 || p1.PrefilledTokens != p1.PromptTokens || p1.ReusedTokens != 0 ||
+		p1.GeneratedTokens != 0 {
 		t.Fatalf("first prefill %+v (%v)", p1, err)
 	}
 	p2, err := c.Prefill()
@@ -369,7 +414,8 @@ func TestTheTemplatesRefusalIsErrTemplateWithItsMessage(t *testing.T) {
 	defer m.Close()
 	_, err := m.Render([]ChatMessage{{"user", "hi"}}, true, "")
 	var e *Error
-	if !errors.As(err, &e) || e.Status != ErrTemplate || e.Name != "MMB_ERR_TEMPLATE" || !strings.Contains(e.Message, "roles must alternate") {
+	if !errors.As(err, &e) || e.Status != ErrTemplate || e.Name != "MMB_ERR_TEMPLATE" ||
+		!strings.Contains(e.Message, "roles must alternate") {
 		t.Fatalf("render: %v", err)
 	}
 	c := newChat(t, m)
@@ -377,7 +423,8 @@ func TestTheTemplatesRefusalIsErrTemplateWithItsMessage(t *testing.T) {
 	mustAdd(t, c, "user", "hi")
 	sampler := greedySampler(t)
 	defer sampler.Close()
-	if _, err := c.Generate(sampler, 4, nil); !isStatus(err, ErrTemplate) || !strings.Contains(err.Error(), "roles must alternate") {
+	_, err = c.Generate(sampler, 4, nil)
+	if !isStatus(err, ErrTemplate) || !strings.Contains(err.Error(), "roles must alternate") {
 		t.Fatalf("generate: %v", err)
 	}
 	if _, err := c.Prefill(); !isStatus(err, ErrTemplate) {

@@ -24,7 +24,8 @@ static int fail(const char* what, mmb_status status) {
 static void print_stats(const char* what, const mmb_chat_stats* stats) {
   printf("[%s] prompt_tokens=%llu reused_tokens=%llu prefilled_tokens=%llu generated_tokens=%llu restarted=%d\n", what,
          (unsigned long long)stats->prompt_tokens, (unsigned long long)stats->reused_tokens,
-         (unsigned long long)stats->prefilled_tokens, (unsigned long long)stats->generated_tokens, (int)stats->restarted);
+         (unsigned long long)stats->prefilled_tokens, (unsigned long long)stats->generated_tokens,
+         (int)stats->restarted);
   fflush(stdout);
 }
 

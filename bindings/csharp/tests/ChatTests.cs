@@ -15,6 +15,9 @@ static partial class BindingTests
     const string ChatMl = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}" +
                           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
     const string Refusing = "{{ raise_exception('roles must alternate') }}";
+    // A second, named template of the ChatML bundle ("plain").
+    const string Plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}" +
+                         "{% if add_generation_prompt %}assistant:{% endif %}";
 
     // The demo bundle: MOEMAMBA_DEMO_BUNDLE (ctest sets it), else the repository's, found
     // from MOEMAMBA_INCLUDE_DIR.
@@ -26,13 +29,19 @@ static partial class BindingTests
         return Path.Combine(include, "..", "models", "demo-moe-mamba.mmb");
     }
 
-    // `mmb pack DEMO -o DIR/NAME.mmb --chat-template DIR/NAME.jinja`
-    static string PackWithTemplate(string dir, string name, string template)
+    // `mmb pack DEMO -o DIR/NAME.mmb --chat-template DIR/NAME.jinja [--chat-template plain=DIR/plain.jinja]`
+    static string PackWithTemplate(string dir, string name, string template, string plain = null)
     {
         string jinja = Path.Combine(dir, name + ".jinja");
         string bundle = Path.Combine(dir, name + ".mmb");
         File.WriteAllText(jinja, template, new UTF8Encoding(false));
-        RunProcess(s_cli, "pack \"" + DemoBundle() + "\" -o \"" + bundle + "\" --chat-template \"" + jinja + "\" --quiet");
+        string named = "";
+        if (plain != null)
+        {
+            File.WriteAllText(Path.Combine(dir, "plain.jinja"), plain, new UTF8Encoding(false));
+            named = " --chat-template \"plain=" + Path.Combine(dir, "plain.jinja") + "\"";
+        }
+        RunProcess(s_cli, "pack \"" + DemoBundle() + "\" -o \"" + bundle + "\" --chat-template \"" + jinja + "\"" + named + " --quiet");
         return bundle;
     }
 
@@ -77,7 +86,7 @@ static partial class BindingTests
         {
             string chatBundle = null, refusing = null;
             Run("mmb pack adds a chat template", () => {
-                chatBundle = PackWithTemplate(dir, "chatml", ChatMl);
+                chatBundle = PackWithTemplate(dir, "chatml", ChatMl, Plain);
                 refusing = PackWithTemplate(dir, "refusing", Refusing);
             });
             if (chatBundle == null || refusing == null) return;
@@ -99,6 +108,7 @@ static partial class BindingTests
             Require(m.Render(messages) == want.Substring(0, want.Length - "<|im_start|>assistant\n".Length), "without the prompt");
             Require(m.Render(messages, true, "default") == want, "\"default\" is the main template");
             Require(m.Render(new ChatMessage[0]) == "", "no messages, no text");
+            Require(m.Render(messages, true, "plain") == "system: You are terse.\nuser: héllo 世界\nassistant:", "the named template");
             var e = Throws<MoemambaException>(() => m.Render(messages, true, "no_such_template"));
             Require(e.Status == Native.ErrUnsupported && e.Detail.Length > 0, "unknown template: " + e);
             e = Throws<MoemambaException>(() => m.CreateChat("no_such_template").Dispose());
@@ -133,6 +143,18 @@ static partial class BindingTests
                 Require(s2.ReusedTokens == s1.PromptTokens + s1.GeneratedTokens, "reused: " + s2 + " after " + s1);
                 Require(s2.PrefilledTokens > 0 && s2.ReusedTokens + s2.PrefilledTokens == s2.PromptTokens, "prefilled: " + s2);
                 Require(chat.MessageCount == 5, "five messages: " + chat.MessageCount);
+            }
+        });
+
+        Run("a chat on a named template renders with it", () => {
+            using (var chat = m.CreateChat("plain"))
+            {
+                chat.Add("user", "Hi");
+                var s = Reply(chat, 4).Stats;
+                var hi = new[] { new ChatMessage("user", "Hi") };
+                string rendered = m.Render(hi, true, "plain");
+                Require(s.PromptTokens == (ulong)m.Tokenize(rendered, 2u).Length, "prompt tokens " + s.PromptTokens + " for '" + rendered + "'");
+                Require(s.PromptTokens != (ulong)m.Tokenize(m.Render(hi, true), 2u).Length, "the main template gives as many tokens");
             }
         });
 

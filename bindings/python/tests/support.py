@@ -13,6 +13,9 @@ _chat_bundles = {}
 # ChatML, as Qwen-style instruct models write it.
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# A second, named template of the ChatML bundle ("plain").
+PLAIN = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+         "{% if add_generation_prompt %}assistant:{% endif %}")
 # A template that refuses every conversation.
 REFUSING = "{{ raise_exception('roles must alternate') }}"
 
@@ -56,9 +59,10 @@ def demo_bundle():
         os.path.join(HERE, "..", "..", "..", "models", "demo-moe-mamba.mmb"))
 
 
-def pack_with_template(name, template):
-    """The demo bundle packed again with `template` as its chat template, once per run:
-    `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja`."""
+def pack_with_template(name, template, named=()):
+    """The demo bundle packed again with `template` as its chat template and the `named`
+    (name, template) ones beside it, once per run:
+    `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja [--chat-template OTHER=FILE]...`."""
     if name not in _chat_bundles:
         folder = tempfile.mkdtemp(prefix="moemamba-py-chat-")
         atexit.register(shutil.rmtree, folder, True)
@@ -66,8 +70,13 @@ def pack_with_template(name, template):
         bundle_path = os.path.join(folder, name + ".mmb")
         with open(jinja, "w", encoding="utf-8") as f:
             f.write(template)
-        done = subprocess.run([mmb(), "pack", demo_bundle(), "-o", bundle_path, "--chat-template", jinja, "--quiet"],
-                              capture_output=True, text=True)
+        command = [mmb(), "pack", demo_bundle(), "-o", bundle_path, "--chat-template", jinja, "--quiet"]
+        for other, text in named:
+            path = os.path.join(folder, other + ".jinja")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            command += ["--chat-template", f"{other}={path}"]
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError("mmb pack --chat-template failed: " + done.stderr)
         _chat_bundles[name] = bundle_path
@@ -75,8 +84,8 @@ def pack_with_template(name, template):
 
 
 def chat_bundle():
-    """The demo bundle with the ChatML template."""
-    return pack_with_template("chatml", CHATML)
+    """The demo bundle with the ChatML template, and "plain"."""
+    return pack_with_template("chatml", CHATML, [("plain", PLAIN)])
 
 
 def refusing_bundle():

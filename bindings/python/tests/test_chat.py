@@ -7,7 +7,8 @@ from moemamba import (ChatMessage, ChatReply, MoemambaError, Model, Runtime, Sam
 
 from .support import bundle, chat_bundle, refusing_bundle
 
-WANT = "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhéllo 世界<|im_end|>\n<|im_start|>assistant\n"
+WANT = ("<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhéllo 世界<|im_end|>\n"
+        "<|im_start|>assistant\n")
 
 
 def reply(chat, max_tokens):
@@ -48,6 +49,8 @@ class ChatTest(unittest.TestCase):
         self.assertEqual(m.render(messages), WANT[:-len("<|im_start|>assistant\n")])
         self.assertEqual(m.render(messages, True, template_name="default"), WANT)
         self.assertEqual(m.render([]), "")
+        self.assertEqual(m.render(messages, True, template_name="plain"),
+                         "system: You are terse.\nuser: héllo 世界\nassistant:")
         for call in (lambda: m.render(messages, True, template_name="no_such_template"),
                      lambda: m.chat(template_name="no_such_template")):
             with self.assertRaises(MoemambaError) as caught:
@@ -84,6 +87,18 @@ class ChatTest(unittest.TestCase):
             self.assertTrue(0 < s2.prefilled_tokens < s2.prompt_tokens, s2)
             self.assertEqual(s2.reused_tokens + s2.prefilled_tokens, s2.prompt_tokens)
             self.assertEqual(len(chat), 5)
+
+    def test_a_chat_on_a_named_template_renders_with_it(self):
+        m = self.model
+        with m.chat(template_name="plain") as chat:
+            chat.add("user", "Hi")
+            s = reply(chat, 4).stats
+
+        def tokens(name):
+            return len(m.tokenize(m.render([("user", "Hi")], True, template_name=name), parse_special=True))
+
+        self.assertEqual(s.prompt_tokens, tokens("plain"))
+        self.assertNotEqual(s.prompt_tokens, tokens(None), "the main template would give as many tokens")
 
     def test_prefill_computes_only_what_is_new(self):
         with self.model.chat() as chat:

@@ -45,6 +45,10 @@ fn render_gives_the_templates_text_exactly() {
     assert_eq!(model.render(&messages, false, None).unwrap(), WANT.strip_suffix("<|im_start|>assistant\n").unwrap());
     assert_eq!(model.render(&messages, true, Some("default")).unwrap(), WANT);
     assert_eq!(model.render(&[], false, None).unwrap(), "");
+    assert_eq!(
+        model.render(&messages, true, Some("plain")).unwrap(),
+        "system: You are terse.\nuser: héllo 世界\nassistant:"
+    );
     let err = model.render(&messages, true, Some("no_such_template")).unwrap_err();
     assert_eq!(err.status(), Status::Unsupported, "{err}");
     let options = ChatOptions { template_name: Some("no_such_template".into()), ..Default::default() };
@@ -95,6 +99,21 @@ fn a_second_turn_reuses_what_the_session_holds() {
     assert!(s2.prefilled_tokens > 0 && s2.prefilled_tokens < s2.prompt_tokens, "{s2:?}");
     assert_eq!(s2.reused_tokens + s2.prefilled_tokens, s2.prompt_tokens);
     assert_eq!(chat.message_count().unwrap(), 5);
+}
+
+#[test]
+fn a_chat_on_a_named_template_renders_with_it() {
+    let (_rt, model) = load(chat_bundle());
+    let options = ChatOptions { template_name: Some("plain".into()), ..Default::default() };
+    let mut chat = model.chat_with(&options).unwrap();
+    chat.add("user", "Hi").unwrap();
+    let s = reply(&mut chat, 4).stats;
+    let tokens = |name| {
+        let text = model.render(&[ChatMessage::user("Hi")], true, name).unwrap();
+        model.tokenize_with(text.as_bytes(), moemamba::sys::MMB_TOKENIZE_PARSE_SPECIAL).unwrap().len() as u64
+    };
+    assert_eq!(s.prompt_tokens, tokens(Some("plain")), "{s:?}");
+    assert_ne!(s.prompt_tokens, tokens(None), "the main template would give as many tokens");
 }
 
 #[test]

@@ -78,6 +78,9 @@ pub fn assert_close(a: &[f32], b: &[f32], rel: f32) {
 pub const CHATML: &str =
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}\
                           {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+/// A second, named template of the ChatML bundle ("plain").
+pub const PLAIN: &str =
+    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
 /// A template that refuses every conversation.
 pub const REFUSING: &str = "{{ raise_exception('roles must alternate') }}";
 
@@ -88,19 +91,21 @@ pub fn demo_bundle() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../models/demo-moe-mamba.mmb"))
 }
 
-/// The demo bundle packed again with `template` as its chat template:
-/// `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja`.
-pub fn pack_with_template(name: &str, template: &str) -> PathBuf {
+/// The demo bundle packed again with `template` as its chat template and the `named`
+/// ones beside it: `mmb pack DEMO -o NAME.mmb --chat-template NAME.jinja
+/// [--chat-template OTHER=OTHER.jinja]...`.
+pub fn pack_with_template(name: &str, template: &str, named: &[(&str, &str)]) -> PathBuf {
     let jinja = scratch(&format!("{name}.jinja"));
     let path = scratch(&format!("{name}.mmb"));
     std::fs::write(&jinja, template).unwrap();
-    let out = Command::new(mmb())
-        .arg("pack")
-        .arg(demo_bundle())
-        .arg("-o")
-        .arg(&path)
-        .arg("--chat-template")
-        .arg(&jinja)
+    let mut command = Command::new(mmb());
+    command.arg("pack").arg(demo_bundle()).arg("-o").arg(&path).arg("--chat-template").arg(&jinja);
+    for (other, text) in named {
+        let file = scratch(&format!("{name}-{other}.jinja"));
+        std::fs::write(&file, text).unwrap();
+        command.arg("--chat-template").arg(format!("{other}={}", file.display()));
+    }
+    let out = command
         .arg("--quiet")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {} (set MOEMAMBA_MMB): {e}", mmb().display()));
@@ -108,14 +113,14 @@ pub fn pack_with_template(name: &str, template: &str) -> PathBuf {
     path
 }
 
-/// The demo bundle with the ChatML template, made once per test binary.
+/// The demo bundle with the ChatML template (and "plain"), made once per test binary.
 pub fn chat_bundle() -> &'static PathBuf {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
-    BUNDLE.get_or_init(|| pack_with_template("chatml", CHATML))
+    BUNDLE.get_or_init(|| pack_with_template("chatml", CHATML, &[("plain", PLAIN)]))
 }
 
 /// The demo bundle with a template that always refuses, made once per test binary.
 pub fn refusing_bundle() -> &'static PathBuf {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
-    BUNDLE.get_or_init(|| pack_with_template("refusing", REFUSING))
+    BUNDLE.get_or_init(|| pack_with_template("refusing", REFUSING, &[]))
 }
