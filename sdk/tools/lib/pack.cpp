@@ -83,8 +83,7 @@ void use_tokenizer(BundleContents& contents, const std::string& tokenizer_path, 
 void use_chat_templates(TokenizerData& tokenizer, const PackOptions& options, PackSummary& summary) {
   for (const auto& [name, path] : options.chat_templates) {
     std::string text = read_text_file(path);
-    auto same = [&](const ChatTemplateText& t) { return t.name == name; };
-    std::erase_if(tokenizer.chat_templates, same);
+    std::erase_if(tokenizer.chat_templates, [&name = name](const ChatTemplateText& t) { return t.name == name; });
     tokenizer.chat_templates.push_back({name, std::move(text)});
     summary.tokenizer_found += cat(" + chat template \"", name, "\" from ", path);
   }
