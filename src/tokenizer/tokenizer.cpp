@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "tokenizer/utf8_repair.hpp"
+#include "tokenizer/word_cache.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -149,6 +150,8 @@ std::string_view trim_white_space(std::string_view s, bool front, bool back) {
 struct Tokenizer::Scratch {
   BpeScratch bpe;
   std::string normalized;
+  WordCache words;
+  bool cache_words = false;  // a long text: its repeated words are worth remembering
 };
 
 Tokenizer::Tokenizer(const TokenizerData& d, std::pmr::memory_resource* memory)
@@ -358,6 +361,7 @@ void Tokenizer::split_literals(std::string_view text, const LiteralMatcher& matc
 
 void Tokenizer::encode(std::string_view text, bool parse_special, std::vector<int32_t>& out) const {
   Scratch scratch;
+  scratch.cache_words = text.size() >= kCacheWordsFrom;
   split_literals(text, parse_special ? raw_all_ : raw_added_, true, out, [&](std::string_view section, bool first) {
     encode_raw_section(section, first, parse_special, scratch, out);
   });
@@ -394,8 +398,14 @@ void Tokenizer::encode_word(std::string_view word, Scratch& scratch, std::vector
       return;
     }
   }
-  if (kind_ == TokenizerKind::ByteBPE) bpe_encode(word, merges_, byte_tokens_, scratch.bpe, out);
-  else encode_char_word(word, scratch, out, section_begin);
+  if (kind_ != TokenizerKind::ByteBPE) {
+    encode_char_word(word, scratch, out, section_begin);
+    return;
+  }
+  if (scratch.cache_words && scratch.words.find(word, out)) return;
+  const size_t before = out.size();
+  bpe_encode(word, merges_, byte_tokens_, scratch.bpe, out);
+  if (scratch.cache_words) scratch.words.keep(word, std::span(out).subspan(before));
 }
 
 void Tokenizer::push_unknown(std::string_view bytes, std::vector<int32_t>& out, size_t section_begin) const {

@@ -40,6 +40,10 @@ namespace mmb {
 
 class Tokenizer {
  public:
+  // Texts at least this long remember their words' ids during one encode call
+  // (tokenizer/word_cache.hpp): the same ids, found faster.
+  static constexpr size_t kCacheWordsFrom = 4096;
+
   // Validates `data` and builds the encoder. Throws mmb::Error(MMB_ERR_FORMAT) naming
   // the problem: ids out of range, an unknown step kind, a merge whose joined bytes
   // are no token, a byte without its token (ByteBPE), two tokens with the same bytes,

@@ -38,7 +38,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 TEST_CASE("GPT-2 BPE gives the reference encoder's ids on a megabyte of varied text", "[tokenizer]") {
   const Tokenizer& gpt2 = test::gpt2_tokenizer();
-  const std::vector<std::string> docs = test::varied_corpus(1 << 20, 20240515);
+  std::vector<std::string> docs = test::varied_corpus(1 << 20, 20240515);
+  // Documents this long remember their words while encoding (Tokenizer::kCacheWordsFrom):
+  // a few of them, built from the others, check that path too.
+  for (size_t first = 0; first < 40; first += 10) {
+    std::string joined;
+    for (size_t i = first; i < docs.size() && joined.size() < 64 * Tokenizer::kCacheWordsFrom; ++i) joined += docs[i];
+    docs.push_back(std::move(joined));
+  }
   size_t bytes = 0;
   for (const std::string& d : docs) bytes += d.size();
   REQUIRE(bytes >= (1u << 20));
