@@ -200,7 +200,11 @@ MMB_API mmb_status mmb_chat_generate(mmb_chat* chat, mmb_sampler* sampler, const
       ~Record() {
         std::string text;
         try {
-          tokenizer.decode(reply, text);
+          // Ids the model can output without a tokenizer piece (a padded head) have no text.
+          std::vector<int32_t> with_text;
+          for (int32_t t : reply)
+            if (t < tokenizer.n_pieces()) with_text.push_back(t);
+          tokenizer.decode(with_text, text);
           conversation.add_reply(reply, std::move(text));
         } catch (...) {
           // Out of memory while recording: the next turn sees the session out of step and starts over.

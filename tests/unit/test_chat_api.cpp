@@ -29,8 +29,11 @@ struct ChatModel {
   RuntimePtr rt = make_runtime();
   ModelPtr model;
 
-  explicit ChatModel(std::vector<ChatTemplateText> templates, std::vector<int32_t> stop_ids = {}) {
-    SyntheticModel m = test::tiny_model(DType::F32, 5);
+  explicit ChatModel(std::vector<ChatTemplateText> templates, std::vector<int32_t> stop_ids = {}, uint32_t vocab = 256) {
+    ModelConfig shape = named_shape("tiny");
+    shape.vocab_size = vocab;  // more rows than the byte tokenizer's pieces: ids without text
+    SyntheticModel m = make_synthetic_model(shape, {5, DType::F32});
+    m.contents.tokenizer = test::byte_tokenizer();
     m.contents.tokenizer.chat_templates = std::move(templates);
     m.contents.tokenizer.stop_ids = std::move(stop_ids);
     model = load_model(rt.get(), m);
@@ -310,4 +313,21 @@ TEST_CASE("Generation stops at the model's end-of-turn tokens", "[chat]") {
   mmb_chat_stats stats{};
   CHECK(reply(chat.get(), 16, stats).empty());
   CHECK(stats.generated_tokens == 0);
+}
+
+TEST_CASE("A reply with ids that have no text still joins the history, and the next turn reuses it", "[chat]") {
+  // A model's head may have rows past its tokenizer's pieces (padding); sampling can
+  // pick them. They are in the session, so the history must keep the reply anyway.
+  ChatModel m(std::vector<ChatTemplateText>{{"default", kChatML}}, {}, 4096);
+  ChatPtr chat = make_chat(m.model.get());
+  size_t count = 0;
+  for (int turn = 0; turn < 3; ++turn) {
+    REQUIRE(mmb_chat_add(chat.get(), "user", "Tell me more.") == MMB_OK);
+    mmb_chat_stats stats{};
+    reply(chat.get(), 16, stats);
+    CHECK(stats.restarted == 0);
+    if (turn > 0) CHECK(stats.reused_tokens > 0);
+    REQUIRE(mmb_chat_get_message_count(chat.get(), &count) == MMB_OK);
+    CHECK(count == size_t(2 * (turn + 1)));
+  }
 }
