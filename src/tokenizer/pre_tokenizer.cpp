@@ -17,6 +17,7 @@ namespace mmb {
 
 struct PreTokenizerChain::Step {
   PreTokenizerStep config;
+  bool after_byte_level;                // an earlier step was ByteLevel (see char_at)
   std::unique_ptr<Regex> regex;         // Split with a regex pattern
   std::optional<Llama3Pattern> llama3;  // ...that the hand-written scanner runs faster
 };
@@ -109,18 +110,28 @@ std::vector<Span> literal_spans(std::string_view piece, std::string_view literal
   });
 }
 
+// The character at byte `at` as a step sees it. Hugging Face's Rust tokenizers
+// rewrites each piece that ByteLevel cuts into GPT-2's byte-level alphabet, one
+// character per byte, and the steps after it classify those characters; we keep the
+// bytes, so after ByteLevel each byte is read as the character it stands for (so the
+// UTF-8 continuation byte B2 of "²" or "в" is the number '²').
+Utf8Char char_at(std::string_view piece, size_t at, bool byte_level) {
+  if (byte_level) return {byte_level_char(uint8_t(piece[at])), 1};
+  return decode_utf8(piece, at);
+}
+
 // Cuts `piece` into runs of characters of the same class; `keep(cls)` says which
 // classes are pieces (the rest is dropped), `single(cls)` which are one per piece.
 template <typename Classify, typename Keep, typename Single>
-void split_runs(std::string_view piece, Classify&& classify, Keep&& keep, Single&& single, Emit emit) {
+void split_runs(std::string_view piece, bool byte_level, Classify&& classify, Keep&& keep, Single&& single, Emit emit) {
   size_t at = 0;
   while (at < piece.size()) {
-    Utf8Char c = decode_utf8(piece, at);
+    Utf8Char c = char_at(piece, at, byte_level);
     int cls = classify(c.cp);
     size_t end = at + c.length;
     if (!single(cls)) {
       while (end < piece.size()) {
-        Utf8Char n = decode_utf8(piece, end);
+        Utf8Char n = char_at(piece, end, byte_level);
         if (classify(n.cp) != cls) break;
         end += n.length;
       }
@@ -145,9 +156,6 @@ bool is_punctuation(int32_t cp) {
   }
 }
 
-bool is_ascii_digit(int32_t cp) { return cp >= '0' && cp <= '9'; }
-bool is_ascii_word(int32_t cp) { return is_ascii_digit(cp) || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_'; }
-
 std::string replace_spaces(std::string_view piece, const std::string& replacement) {
   std::string out;
   out.reserve(piece.size() + replacement.size());
@@ -162,8 +170,10 @@ std::string replace_spaces(std::string_view piece, const std::string& replacemen
 
 PreTokenizerChain::PreTokenizerChain(const std::vector<PreTokenizerStep>& steps, PreTokenizer legacy) : legacy_(legacy) {
   steps_.reserve(steps.size());
+  bool after_byte_level = false;
   for (const PreTokenizerStep& config : steps) {
-    Step step{config, nullptr, std::nullopt};
+    Step step{config, after_byte_level, nullptr, std::nullopt};
+    after_byte_level |= config.kind == PreTokenizerKind::ByteLevel;
     if (config.kind == PreTokenizerKind::Split && config.pattern_is_regex) {
       step.llama3 = recognize_llama3_pattern(config.pattern);
       if (!step.llama3) step.regex = std::make_unique<Regex>(config.pattern);
@@ -203,6 +213,9 @@ void run_step(const std::vector<StepT>& steps, size_t index, std::string_view pi
       return;
     }
     case PreTokenizerKind::Split: {
+      // Matched against the bytes even after ByteLevel, where the Rust crate matches
+      // the byte-level alphabet: the same pieces for a pattern that only picks out
+      // printable ASCII (Falcon's [0-9][0-9][0-9]), which stands for itself there.
       std::vector<Span> spans;
       if (step.llama3) {
         spans = spans_of(piece, c.invert, [&](auto&& on_match) { for_each_llama3_match(piece, *step.llama3, on_match); });
@@ -230,9 +243,12 @@ void run_step(const std::vector<StepT>& steps, size_t index, std::string_view pi
       return;
     }
     case PreTokenizerKind::Digits: {
-      // The reference's [^\d]+|\d+ (or \d alone): ASCII digits, as JavaScript's \d.
+      // Runs of numbers and of the rest (each number alone with individual_digits). A
+      // number is what Rust's char::is_numeric says, as in the Rust crate that models
+      // were trained with: '²', '½' and Arabic-Indic digits too, and after ByteLevel
+      // the bytes B2 B3 B9 BC BD BE (tokenizers.js: ASCII 0-9 only).
       split_runs(
-          piece, [](int32_t cp) { return is_ascii_digit(cp) ? 1 : 0; }, [](int) { return true; },
+          piece, step.after_byte_level, [](int32_t cp) { return is_numeric(cp) ? 1 : 0; }, [](int) { return true; },
           [&](int cls) { return cls == 1 && c.individual_digits; }, emit);
       return;
     }
@@ -240,20 +256,24 @@ void run_step(const std::vector<StepT>& steps, size_t index, std::string_view pi
       // The reference cuts runs of punctuation from runs of the rest, whatever the
       // configured behavior ([^P]+|[P]+).
       split_runs(
-          piece, [](int32_t cp) { return is_punctuation(cp) ? 1 : 0; }, [](int) { return true; }, [](int) { return false; },
-          emit);
-      return;
-    }
-    case PreTokenizerKind::Whitespace: {
-      // \w+|[^\w\s]+ with JavaScript's ASCII \w and its \s; whitespace is dropped.
-      split_runs(
-          piece, [](int32_t cp) { return is_ascii_word(cp) ? 0 : is_js_whitespace(cp) ? 2 : 1; }, [](int cls) { return cls != 2; },
+          piece, step.after_byte_level, [](int32_t cp) { return is_punctuation(cp) ? 1 : 0; }, [](int) { return true; },
           [](int) { return false; }, emit);
       return;
     }
-    case PreTokenizerKind::WhitespaceSplit: {
+    case PreTokenizerKind::Whitespace: {
+      // \w+|[^\w\s]+ with the Rust regex crate's Unicode \w and \s, as in the Rust
+      // crate ("naïve café" and "日本語" stay words); whitespace is dropped.
+      // tokenizers.js: ASCII \w and JavaScript's \s.
       split_runs(
-          piece, [](int32_t cp) { return is_js_whitespace(cp) ? 1 : 0; }, [](int cls) { return cls == 0; },
+          piece, step.after_byte_level, [](int32_t cp) { return is_unicode_word(cp) ? 0 : is_white_space(cp) ? 2 : 1; },
+          [](int cls) { return cls != 2; }, [](int) { return false; }, emit);
+      return;
+    }
+    case PreTokenizerKind::WhitespaceSplit: {
+      // JavaScript's \s, as tokenizers.js; the Rust crate splits at White_Space
+      // (U+0085 yes, U+FEFF no).
+      split_runs(
+          piece, step.after_byte_level, [](int32_t cp) { return is_js_whitespace(cp) ? 1 : 0; }, [](int cls) { return cls == 0; },
           [](int) { return false; }, emit);
       return;
     }

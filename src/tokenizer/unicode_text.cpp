@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include <array>
+
 namespace mmb {
 
 Utf8Char decode_utf8(std::string_view text, size_t at) {
@@ -18,6 +20,58 @@ void append_utf8(int32_t cp, std::string& out) {
   utf8proc_uint8_t buffer[4];
   utf8proc_ssize_t n = utf8proc_encode_char(cp, buffer);
   out.append(reinterpret_cast<const char*>(buffer), size_t(n));
+}
+
+namespace {
+
+// GPT-2's byte-level alphabet, built once at compile time (steps after ByteLevel read
+// every byte through it).
+constexpr std::array<int32_t, 256> kByteLevelChars = [] {
+  std::array<int32_t, 256> chars{};
+  int32_t next = 0x100;
+  for (int b = 0; b < 256; ++b) {
+    const bool stands_for_itself = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    chars[size_t(b)] = stands_for_itself ? b : next++;
+  }
+  return chars;
+}();
+
+}  // namespace
+
+int32_t byte_level_char(uint8_t b) { return kByteLevelChars[b]; }
+
+bool is_numeric(int32_t cp) {
+  if (cp < 0) return false;
+  if (cp < 0x80) return cp >= '0' && cp <= '9';
+  switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_white_space(int32_t cp) {
+  if (cp < 0x80) return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20;
+  if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A)) return true;
+  return cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+bool is_unicode_word(int32_t cp) {
+  if (cp < 0) return false;
+  if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
+  switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_PC:
+      return true;
+    default:
+      break;
+  }
+  // Join_Control, and the symbols that Unicode calls Alphabetic (Other_Alphabetic
+  // outside the marks): circled Ⓐ..ⓩ and the squared / negative-squared letters.
+  return cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
+         (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
 bool is_js_whitespace(int32_t cp) {

@@ -2,7 +2,8 @@
 // (npm @huggingface/tokenizers), built from a tokenizer.json and tokenizer_config.json,
 // encodes each string of a JSON array and decodes the ids back.
 //
-// usage: node hf_encode.mjs PACKAGE_DIR TOKENIZER_DIR TEXTS.json OUT.json [--special N] [--as-published]
+// usage: node hf_encode.mjs PACKAGE_DIR TOKENIZER_DIR TEXTS.json OUT.json [--special N]
+//          [--as-published | --corrections NAME,...]
 //
 // OUT.json: {"ids": [[...]], "decoded": [...], "special_ids": [[...]], "corrections": [...]}
 //   ids: encode(text, {add_special_tokens: false}) (added tokens in the text are still
@@ -11,22 +12,27 @@
 //   special_ids: encode(text) with the post-processor's tokens, for the first N texts.
 //
 // tokenizers.js differs from the Rust crate that defines these files in a few places;
-// unless --as-published is given, they are corrected here to the Rust crate's behavior
-// (listed in "corrections"):
-//   - Digits splits at ASCII 0-9 only (JavaScript's \d); Rust: char::is_numeric, every
-//     Unicode number (N*) such as '²', '½' or Arabic-Indic digits.
-//   - Whitespace uses ASCII \w (a RegExp without the u flag); Rust's regex crate: Unicode
-//     \w and \s.
-//   - trim(), trimStart(), trimEnd() (Strip normalizer, lstrip/rstrip of added tokens)
+// they are corrected here to the Rust crate's behavior (listed in "corrections"): all of
+// them by default, none with --as-published, the named ones with --corrections (names:
+// trim, digits, whitespace, byte-fallback, byte-level-regex):
+// (digits and whitespace are in rust_pre_tokenizers.cjs, shared with pipeline_steps.js)
+//   - digits: Digits splits at ASCII 0-9 only (JavaScript's \d); Rust: char::is_numeric,
+//     the categories Nd, Nl, No (\p{N}): '²', '½', Arabic-Indic digits. Like the Rust
+//     crate, tokenizers.js hands the steps after ByteLevel the byte-level alphabet, so
+//     there the bytes B2 B3 B9 BC BD BE (the alphabet's ² ³ ¹ ¼ ½ ¾) are numbers too.
+//   - whitespace: Whitespace uses ASCII \w (a RegExp without the u flag); Rust's regex
+//     crate: Unicode \w (Alphabetic, M*, Nd, Pc, Join_Control) and \s (White_Space).
+//   - trim: trim(), trimStart(), trimEnd() (Strip normalizer, lstrip/rstrip of added tokens)
 //     use JavaScript's whitespace (U+FEFF yes, U+0085 no); Rust: White_Space.
-//   - ByteLevel's own GPT-2 regex uses JavaScript's \s (U+FEFF is a space, U+0085 is
+//   - byte-level-regex: ByteLevel's own GPT-2 regex uses JavaScript's \s (U+FEFF is a space, U+0085 is
 //     not); the Rust crate's Oniguruma: TAB..CR, U+0085 and the Z* separators (tiktoken's
 //     regex agrees: U+0085 is a space, U+FEFF is not).
-//   - ByteFallback decodes byte runs with a TextDecoder that drops a leading byte order
+//   - byte-fallback: ByteFallback decodes byte runs with a TextDecoder that drops a leading byte order
 //     mark; Rust keeps it (and gives one U+FFFD per byte of an invalid run).
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import rust from './rust_pre_tokenizers.cjs';
 
 const args = process.argv.slice(2);
 const flag = (name) => {
@@ -39,15 +45,25 @@ const flag = (name) => {
 const asPublished = args.includes('--as-published');
 if (asPublished) args.splice(args.indexOf('--as-published'), 1);
 const nSpecial = Number(flag('--special') ?? 0);
+const allCorrections = ['trim', 'digits', 'whitespace', 'byte-fallback', 'byte-level-regex'];
+const chosen = flag('--corrections');
+const wanted = new Set(asPublished ? [] : chosen === null ? allCorrections : chosen.split(',').filter(Boolean));
+for (const name of wanted) {
+  if (!allCorrections.includes(name)) {
+    console.error(`unknown correction ${name} (known: ${allCorrections.join(', ')})`);
+    process.exit(2);
+  }
+}
 const [packageDir, tokenizerDir, inputPath, outputPath] = args;
 if (!outputPath) {
-  console.error('usage: node hf_encode.mjs PACKAGE_DIR TOKENIZER_DIR TEXTS.json OUT.json [--special N] [--as-published]');
+  console.error('usage: node hf_encode.mjs PACKAGE_DIR TOKENIZER_DIR TEXTS.json OUT.json [--special N] ' +
+                '[--as-published | --corrections NAME,...]');
   process.exit(2);
 }
 
 const hf = await import(pathToFileURL(path.join(packageDir, 'dist', 'tokenizers.mjs')).href);
 const corrections = [];
-if (!asPublished) {
+if (wanted.has('trim')) {
   const ws = /^\p{White_Space}+|\p{White_Space}+$/gu;
   const wsStart = /^\p{White_Space}+/u;
   const wsEnd = /\p{White_Space}+$/u;
@@ -55,20 +71,16 @@ if (!asPublished) {
   String.prototype.trimStart = function () { return String(this).replace(wsStart, ''); };
   String.prototype.trimEnd = function () { return String(this).replace(wsEnd, ''); };
   corrections.push('trim: White_Space');
-
-  hf.DigitsPreTokenizer.prototype.pre_tokenize_text = function (text) {
-    const pattern = this.config.individual_digits ? /\P{N}+|\p{N}/gu : /\P{N}+|\p{N}+/gu;
-    return text.match(pattern) || [];
-  };
+}
+if (wanted.has('digits')) {
+  rust.correctDigits(hf.DigitsPreTokenizer);
   corrections.push('Digits: \\p{N}');
-
-  const word = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
-  const whitespacePattern = new RegExp(`[${word}]+|[^${word}\\p{White_Space}]+`, 'gu');
-  hf.WhitespacePreTokenizer.prototype.pre_tokenize_text = function (text) {
-    return text.match(whitespacePattern) || [];
-  };
+}
+if (wanted.has('whitespace')) {
+  rust.correctWhitespace(hf.WhitespacePreTokenizer);
   corrections.push('Whitespace: Unicode \\w and \\s');
-
+}
+if (wanted.has('byte-fallback')) {
   const decodeRun = (bytes) => {
     try {
       return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(bytes));
@@ -93,7 +105,8 @@ if (!asPublished) {
     return out;
   };
   corrections.push('ByteFallback: keeps U+FEFF, one U+FFFD per invalid byte');
-
+}
+if (wanted.has('byte-level-regex')) {
   const space = '\\t\\n\\v\\f\\r\\x85\\p{Zl}\\p{Zp}\\p{Zs}';
   const gpt2Pattern = new RegExp(
     `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${space}\\p{L}\\p{N}]+|[${space}]+(?![^${space}])|[${space}]+`, 'gu');

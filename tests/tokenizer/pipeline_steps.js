@@ -2,6 +2,10 @@
 // tokenizer.json "normalizer" / "pre_tokenizer" objects through the npm package
 // @huggingface/tokenizers (tokenizers.js) on each text and writes what they give.
 //
+// A corrected reference for two steps: Digits and Whitespace run as in Hugging Face's
+// Rust crate (Unicode numbers; Unicode \w and \s), which we follow there
+// (rust_pre_tokenizers.cjs); every other class is tokenizers.js as published.
+//
 // usage: node pipeline_steps.js PACKAGE_DIR CASES.json OUT.json
 //   CASES.json: an array of {"normalizer": {...}} or {"pre_tokenizer": {...}}, each
 //     with "texts" (UTF-8 in hex) and optional "section_index" (Metaspace's "first").
@@ -17,6 +21,9 @@ if (!outputPath) {
   process.exit(2);
 }
 const tokenizers = require(path.join(packageDir, 'dist', 'tokenizers.cjs'));
+const rust = require('./rust_pre_tokenizers.cjs');
+rust.correctDigits(tokenizers.DigitsPreTokenizer);
+rust.correctWhitespace(tokenizers.WhitespacePreTokenizer);
 
 // tokenizer.json "type" -> the package's exported class.
 const normalizerClasses = {

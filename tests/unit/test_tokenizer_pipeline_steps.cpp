@@ -2,8 +2,10 @@
 // tokenizers.js (npm @huggingface/tokenizers, run under node) gives, for the same
 // tokenizer.json objects, the same normalized text and the same pieces on varied
 // text (many scripts, emoji, combining marks, whitespace runs) and on hand-picked
-// edge cases. The behaviours where the reference departs from Hugging Face's Rust
-// library (Split's merged behaviours, Metaspace's split) are checked by hand below.
+// edge cases. Where we follow Hugging Face's Rust library instead, the reference is
+// corrected (pipeline_steps.js: Digits splits at Unicode numbers, Whitespace uses
+// Unicode \w and \s) or the behaviour is checked by hand below (Split's merged
+// behaviours, Metaspace's split, Digits after ByteLevel).
 #include <catch2/catch.hpp>
 
 #include "support/pipeline_step_json.hpp"
@@ -192,6 +194,13 @@ TEST_CASE("pre-tokenizer steps give tokenizers.js's pieces", "[tokenizer]") {
       {sequence("pretokenizers", {json::parse(R"({"type":"WhitespaceSplit"})"),
                                   json::parse(R"({"type":"Digits","individual_digits":true})"),
                                   byte_level(true, false)})},
+      // Steps after ByteLevel see the byte-level alphabet (Falcon: Punctuation, ByteLevel,
+      // Digits).
+      {sequence("pretokenizers", {json::parse(R"({"type":"Punctuation","behavior":"Contiguous"})"), byte_level(false, true),
+                                  json::parse(R"({"type":"Digits","individual_digits":false})")})},
+      {sequence("pretokenizers", {byte_level(false, false), json::parse(R"({"type":"Digits","individual_digits":true})")})},
+      {sequence("pretokenizers", {byte_level(false, false), json::parse(R"({"type":"Whitespace"})")})},
+      {sequence("pretokenizers", {byte_level(false, true), json::parse(R"({"type":"Punctuation","behavior":"Contiguous"})")})},
   };
   const json expected = reference_outputs("pre_tokenizer", cases, texts);
   REQUIRE(expected.size() == cases.size());
@@ -215,6 +224,48 @@ TEST_CASE("pre-tokenizer steps give tokenizers.js's pieces", "[tokenizer]") {
   }
   std::printf("pre-tokenizer steps: %zu cases x %zu texts, %zu pieces compared with tokenizers.js\n", cases.size(),
               texts.size(), pieces);
+}
+
+// Digits as in the Rust crate (char::is_numeric), checked by hand: Unicode numbers
+// split before ByteLevel; after it, each byte is the byte-level alphabet's character,
+// so the second byte of "²" (C2 B2) and of "в" (D0 B2) is the number '²'. ASCII digits
+// would keep " ²" and " в" whole.
+TEST_CASE("Digits splits at Unicode numbers, after ByteLevel at the byte-level alphabet's", "[tokenizer]") {
+  using V = std::vector<std::string>;
+  PreTokenizerStep digits;
+  digits.kind = PreTokenizerKind::Digits;
+  PreTokenizerChain runs({digits}, PreTokenizer::None);
+  CHECK(our_pieces(runs, "x \xC2\xB2 y", true) == V{"x ", "\xC2\xB2", " y"});
+  CHECK(our_pieces(runs, "a\xD9\xA3\xD9\xA4" "b", true) == V{"a", "\xD9\xA3\xD9\xA4", "b"});  // a٣٤b
+  CHECK(our_pieces(runs, "\xE2\x85\xA0 \xC2\xBD", true) == V{"\xE2\x85\xA0", " ", "\xC2\xBD"});  // Ⅰ (Nl), ½ (No)
+  digits.individual_digits = true;
+  PreTokenizerChain single({digits}, PreTokenizer::None);
+  CHECK(our_pieces(single, "a\xD9\xA3\xD9\xA4" "b", true) == V{"a", "\xD9\xA3", "\xD9\xA4", "b"});
+
+  PreTokenizerStep byte_level;
+  byte_level.kind = PreTokenizerKind::ByteLevel;
+  byte_level.add_prefix_space = false;
+  byte_level.use_regex = true;
+  digits.individual_digits = false;
+  PreTokenizerChain falcon({byte_level, digits}, PreTokenizer::None);
+  CHECK(our_pieces(falcon, "x \xC2\xB2 y", true) == V{"x", " \xC2", "\xB2", " y"});
+  CHECK(our_pieces(falcon, "x \xD0\xB2", true) == V{"x", " \xD0", "\xB2"});  // " в"
+  CHECK(our_pieces(falcon, "a\xD9\xA3" "1", true) == V{"a", "\xD9\xA3", "1"});  // ٣ is D9 A3: no alphabet number
+  CHECK(our_pieces(falcon, "\xD0\xB9\xD0\xBC", true) == V{"\xD0", "\xB9", "\xD0", "\xBC"});  // йм: ¹ and ¼
+}
+
+// Whitespace as in the Rust crate: its regex crate's Unicode \w and \s.
+TEST_CASE("Whitespace keeps Unicode words and drops White_Space", "[tokenizer]") {
+  using V = std::vector<std::string>;
+  PreTokenizerStep whitespace;
+  whitespace.kind = PreTokenizerKind::Whitespace;
+  PreTokenizerChain chain({whitespace}, PreTokenizer::None);
+  CHECK(our_pieces(chain, "na\xC3\xAFve caf\xC3\xA9, \xE6\x97\xA5\xE6\x9C\xAC!", true) ==
+        V{"na\xC3\xAFve", "caf\xC3\xA9", ",", "\xE6\x97\xA5\xE6\x9C\xAC", "!"});  // naïve café, 日本!
+  CHECK(our_pieces(chain, "a\xC2\x85" "b a\xEF\xBB\xBF" "b", true) ==
+        V{"a", "b", "a", "\xEF\xBB\xBF", "b"});  // U+0085 is White_Space, U+FEFF neither \w nor \s
+  CHECK(our_pieces(chain, "e\xCC\x81\xE2\x80\x8D_\xD9\xA3 \xE2\x92\xB6x \xC2\xB2", true) ==
+        V{"e\xCC\x81\xE2\x80\x8D_\xD9\xA3", "\xE2\x92\xB6x", "\xC2\xB2"});  // mark, ZWJ, _, ٣; Ⓐ is Alphabetic; ² is not \w
 }
 
 TEST_CASE("Split behaviours cut as Hugging Face's tokenizers does", "[tokenizer]") {
