@@ -185,13 +185,9 @@ func (m *Model) NewChatWith(o ChatOptions) (*Chat, error) {
 	// C memory: the options struct that C reads may not point into Go memory.
 	so := (*C.mmb_session_options)(C.malloc(C.size_t(unsafe.Sizeof(C.mmb_session_options{}))))
 	defer C.free(unsafe.Pointer(so))
-	if err := call(func() C.mmb_status {
-		return C.mmb_session_options_init(so, C.size_t(unsafe.Sizeof(*so)))
-	}); err != nil {
+	if err := o.Session.fill(so); err != nil {
 		return nil, err
 	}
-	so.max_context = C.uint64_t(o.Session.MaxContext)
-	so.kv_type = C.int32_t(o.Session.KVType)
 	var raw C.mmb_chat_options
 	if err := call(func() C.mmb_status {
 		return C.mmb_chat_options_init(&raw, C.size_t(unsafe.Sizeof(raw)))

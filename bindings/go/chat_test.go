@@ -89,17 +89,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func loadChatModel(t *testing.T) (*Runtime, *Model) {
-	chat, _ := chatBundlePaths(t)
-	return loadFrom(t, chat)
+// openModel loads the bundle at path; the model and its runtime close when the test ends.
+func openModel(t *testing.T, path string) *Model {
+	rt, m := loadFrom(t, path)
+	t.Cleanup(func() {
+		m.Close()
+		rt.Close()
+	})
+	return m
 }
 
+func loadChatModel(t *testing.T) *Model {
+	chat, _ := chatBundlePaths(t)
+	return openModel(t, chat)
+}
+
+// newChat opens a chat on the main template; it closes when the test ends, if not before.
 func newChat(t *testing.T, m *Model) *Chat {
 	t.Helper()
 	c, err := m.NewChat()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -123,9 +135,7 @@ func reply(t *testing.T, c *Chat, maxTokens int) ChatReply {
 }
 
 func TestABundleWithoutATemplateRefusesChats(t *testing.T) {
-	rt, m := loadModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := openModel(t, bundlePath(t))
 	info, _ := m.Info()
 	stop, err := m.StopTokens()
 	if err != nil || info.NChatTemplates != 0 || len(stop) != info.NStopTokens {
@@ -142,9 +152,7 @@ func TestABundleWithoutATemplateRefusesChats(t *testing.T) {
 }
 
 func TestRenderGivesTheTemplatesTextExactly(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	info, _ := m.Info()
 	if info.NChatTemplates < 1 {
 		t.Fatalf("no template: %+v", info)
@@ -185,11 +193,8 @@ func TestRenderGivesTheTemplatesTextExactly(t *testing.T) {
 }
 
 func TestASecondTurnReusesWhatTheSessionHolds(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "system", "You are terse.")
 	mustAdd(t, c, "user", "Where is the house?")
 	sampler := greedySampler(t)
@@ -235,9 +240,7 @@ func TestASecondTurnReusesWhatTheSessionHolds(t *testing.T) {
 }
 
 func TestAChatOnANamedTemplateRendersWithIt(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c, err := m.NewChatWith(ChatOptions{TemplateName: "plain"})
 	if err != nil {
 		t.Fatal(err)
@@ -259,11 +262,8 @@ func TestAChatOnANamedTemplateRendersWithIt(t *testing.T) {
 }
 
 func TestPrefillComputesOnlyWhatIsNew(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "system", "You are a guard at the castle gate.")
 	p1, err := c.Prefill()
 	if err != nil || p1.PromptTokens == 0 || p1.PrefilledTokens != p1.PromptTokens || p1.ReusedTokens != 0 ||
@@ -282,9 +282,7 @@ func TestPrefillComputesOnlyWhatIsNew(t *testing.T) {
 }
 
 func TestASavedChatContinuesExactlyAsTheOriginal(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
 	mustAdd(t, c, "system", "You are terse.")
 	mustAdd(t, c, "user", "Tell me of the king.")
@@ -299,7 +297,6 @@ func TestASavedChatContinuesExactlyAsTheOriginal(t *testing.T) {
 	c.Close()
 
 	loaded := newChat(t, m)
-	defer loaded.Close()
 	mustAdd(t, loaded, "user", "to be replaced")
 	if err := loaded.LoadState(state); err != nil {
 		t.Fatal(err)
@@ -324,11 +321,8 @@ func TestASavedChatContinuesExactlyAsTheOriginal(t *testing.T) {
 }
 
 func TestResetEmptiesTheHistoryAndTheSession(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "user", "Hello there.")
 	reply(t, c, 4)
 	if err := c.Reset(); err != nil {
@@ -344,11 +338,8 @@ func TestResetEmptiesTheHistoryAndTheSession(t *testing.T) {
 }
 
 func TestAFunctionThatStopsEndsTheReply(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "user", "Say something long.")
 	sampler := greedySampler(t)
 	defer sampler.Close()
@@ -366,11 +357,8 @@ func TestAFunctionThatStopsEndsTheReply(t *testing.T) {
 }
 
 func TestSteppingTheChatsSessionMakesTheNextTurnStartOver(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "user", "Hello there.")
 	reply(t, c, 4)
 	if err := c.Session().Step(1, nil); err != nil {
@@ -383,9 +371,7 @@ func TestSteppingTheChatsSessionMakesTheNextTurnStartOver(t *testing.T) {
 }
 
 func TestTheChatsSessionGoesWithTheChat(t *testing.T) {
-	rt, m := loadChatModel(t)
-	defer rt.Close()
-	defer m.Close()
+	m := loadChatModel(t)
 	c, err := m.NewChatWith(ChatOptions{Session: SessionOptions{MaxContext: 64}})
 	if err != nil {
 		t.Fatal(err)
@@ -409,9 +395,7 @@ func TestTheChatsSessionGoesWithTheChat(t *testing.T) {
 
 func TestTheTemplatesRefusalIsErrTemplateWithItsMessage(t *testing.T) {
 	_, refused := chatBundlePaths(t)
-	rt, m := loadFrom(t, refused)
-	defer rt.Close()
-	defer m.Close()
+	m := openModel(t, refused)
 	_, err := m.Render([]ChatMessage{{"user", "hi"}}, true, "")
 	var e *Error
 	if !errors.As(err, &e) || e.Status != ErrTemplate || e.Name != "MMB_ERR_TEMPLATE" ||
@@ -419,7 +403,6 @@ func TestTheTemplatesRefusalIsErrTemplateWithItsMessage(t *testing.T) {
 		t.Fatalf("render: %v", err)
 	}
 	c := newChat(t, m)
-	defer c.Close()
 	mustAdd(t, c, "user", "hi")
 	sampler := greedySampler(t)
 	defer sampler.Close()

@@ -59,13 +59,9 @@ func (m *Model) NewSessionWith(o SessionOptions) (*Session, error) {
 		return nil, ErrClosed
 	}
 	var raw C.mmb_session_options
-	if err := call(func() C.mmb_status {
-		return C.mmb_session_options_init(&raw, C.size_t(unsafe.Sizeof(raw)))
-	}); err != nil {
+	if err := o.fill(&raw); err != nil {
 		return nil, err
 	}
-	raw.max_context = C.uint64_t(o.MaxContext)
-	raw.kv_type = C.int32_t(o.KVType)
 	var p *C.mmb_session
 	if err := call(func() C.mmb_status { return C.mmb_session_create(m.p, &raw, &p) }); err != nil {
 		return nil, err
@@ -73,4 +69,16 @@ func (m *Model) NewSessionWith(o SessionOptions) (*Session, error) {
 	s := newSession(p, info.VocabSize)
 	s.host = m.host
 	return s, nil
+}
+
+// fill writes o into the C options: the library's defaults first, then o's fields.
+func (o SessionOptions) fill(raw *C.mmb_session_options) error {
+	if err := call(func() C.mmb_status {
+		return C.mmb_session_options_init(raw, C.size_t(unsafe.Sizeof(*raw)))
+	}); err != nil {
+		return err
+	}
+	raw.max_context = C.uint64_t(o.MaxContext)
+	raw.kv_type = C.int32_t(o.KVType)
+	return nil
 }

@@ -5,6 +5,7 @@
 
 #include "bundle_generated.h"
 
+#include <type_traits>
 #include <unordered_set>
 
 namespace mmb {
@@ -80,6 +81,15 @@ fbs::Offset<fb::Config> encode_config(fbs::FlatBufferBuilder& b, const ModelConf
                           c.logits_divisor, c.context_length);
 }
 
+// The tables write(item) makes of each item, in order, for a stored list.
+template <class Item, class Write>
+auto write_each(const std::vector<Item>& items, Write write) {
+  std::vector<std::invoke_result_t<Write, const Item&>> tables;
+  tables.reserve(items.size());
+  for (const Item& item : items) tables.push_back(write(item));
+  return tables;
+}
+
 fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const TokenizerData& t) {
   std::vector<uint8_t> bytes;
   std::vector<uint32_t> offsets;
@@ -97,11 +107,8 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
     merges.push_back(left);
     merges.push_back(right);
   }
-  auto literal_vector = [&](const std::vector<SpecialToken>& tokens) {
-    std::vector<fbs::Offset<fb::SpecialToken>> offsets;
-    for (const SpecialToken& s : tokens)
-      offsets.push_back(fb::CreateSpecialToken(b, s.id, b.CreateString(s.text), s.lstrip, s.rstrip, s.single_word, s.normalized));
-    return b.CreateVector(offsets);
+  auto literal = [&](const SpecialToken& s) {
+    return fb::CreateSpecialToken(b, s.id, b.CreateString(s.text), s.lstrip, s.rstrip, s.single_word, s.normalized);
   };
   // Optional strings and vectors stay absent when empty, so a bundle without a
   // pipeline is byte for byte what older writers made.
@@ -110,34 +117,36 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
   constexpr std::string_view kMetaspace = "\xE2\x96\x81";
   auto replacement_or_absent = [&](const std::string& s) { return s == kMetaspace ? fbs::Offset<fbs::String>() : b.CreateString(s); };
 
-  std::vector<fbs::Offset<fb::NormalizerStep>> normalizers;
-  for (const NormalizerStep& n : t.normalizers)
-    normalizers.push_back(fb::CreateNormalizerStep(b, fb::NormalizerKind(uint8_t(n.kind)), string_or_absent(n.pattern),
-                                                   n.pattern_is_regex, string_or_absent(n.content), n.left, n.right));
-  std::vector<fbs::Offset<fb::PreTokenizerStep>> pre_tokenizers;
-  for (const PreTokenizerStep& p : t.pre_tokenizers)
-    pre_tokenizers.push_back(fb::CreatePreTokenizerStep(
+  auto tables_or_absent = [&](const auto& tables) { return tables.empty() ? 0 : b.CreateVector(tables); };
+
+  const auto normalizers = write_each(t.normalizers, [&](const NormalizerStep& n) {
+    return fb::CreateNormalizerStep(b, fb::NormalizerKind(uint8_t(n.kind)), string_or_absent(n.pattern), n.pattern_is_regex,
+                                    string_or_absent(n.content), n.left, n.right);
+  });
+  const auto pre_tokenizers = write_each(t.pre_tokenizers, [&](const PreTokenizerStep& p) {
+    return fb::CreatePreTokenizerStep(
         b, fb::PreTokenizerKind(uint8_t(p.kind)), string_or_absent(p.pattern), p.pattern_is_regex,
         fb::SplitBehavior(uint8_t(p.behavior)), p.invert, p.add_prefix_space, p.use_regex, replacement_or_absent(p.replacement),
-        fb::PrependScheme(uint8_t(p.prepend_scheme)), p.split, p.individual_digits));
-  std::vector<fbs::Offset<fb::DecoderStep>> decoders;
-  for (const DecoderStep& d : t.decoders)
-    decoders.push_back(fb::CreateDecoderStep(b, fb::DecoderKind(uint8_t(d.kind)), string_or_absent(d.pattern),
-                                             string_or_absent(d.content), d.start, d.stop, replacement_or_absent(d.replacement),
-                                             fb::PrependScheme(uint8_t(d.prepend_scheme))));
-  std::vector<fbs::Offset<fb::ChatTemplate>> templates;
-  for (const ChatTemplateText& c : t.chat_templates)
-    templates.push_back(fb::CreateChatTemplate(b, b.CreateString(c.name), b.CreateString(c.text)));
+        fb::PrependScheme(uint8_t(p.prepend_scheme)), p.split, p.individual_digits);
+  });
+  const auto decoders = write_each(t.decoders, [&](const DecoderStep& d) {
+    return fb::CreateDecoderStep(b, fb::DecoderKind(uint8_t(d.kind)), string_or_absent(d.pattern), string_or_absent(d.content),
+                                 d.start, d.stop, replacement_or_absent(d.replacement),
+                                 fb::PrependScheme(uint8_t(d.prepend_scheme)));
+  });
+  const auto templates = write_each(t.chat_templates, [&](const ChatTemplateText& c) {
+    return fb::CreateChatTemplate(b, b.CreateString(c.name), b.CreateString(c.text));
+  });
 
-  auto specials_vector = literal_vector(t.specials);
-  auto added_vector = literal_vector(t.added);
+  auto specials_vector = b.CreateVector(write_each(t.specials, literal));
+  auto added_vector = b.CreateVector(write_each(t.added, literal));
   auto bytes_vector = b.CreateVector(bytes);
   auto offsets_vector = b.CreateVector(offsets);
   auto merges_vector = b.CreateVector(merges);
-  auto normalizers_vector = normalizers.empty() ? 0 : b.CreateVector(normalizers);
-  auto pre_tokenizers_vector = pre_tokenizers.empty() ? 0 : b.CreateVector(pre_tokenizers);
-  auto decoders_vector = decoders.empty() ? 0 : b.CreateVector(decoders);
-  auto templates_vector = templates.empty() ? 0 : b.CreateVector(templates);
+  auto normalizers_vector = tables_or_absent(normalizers);
+  auto pre_tokenizers_vector = tables_or_absent(pre_tokenizers);
+  auto decoders_vector = tables_or_absent(decoders);
+  auto templates_vector = tables_or_absent(templates);
   auto prefix_string = string_or_absent(t.continuing_subword_prefix);
   auto suffix_string = string_or_absent(t.end_of_word_suffix);
   auto post_prefix = ids_or_absent(t.post_prefix);
@@ -176,6 +185,16 @@ fbs::Offset<fb::Tokenizer> encode_tokenizer(fbs::FlatBufferBuilder& b, const Tok
 // ---- decoding ----
 
 std::string to_string(const fbs::String* s) { return s ? std::string(s->c_str(), s->size()) : std::string(); }
+
+// Each table of a stored list, converted by read(table); none when the list is absent.
+template <class Table, class Read>
+auto read_each(const fbs::Vector<fbs::Offset<Table>>* tables, Read read) {
+  std::vector<std::invoke_result_t<Read, const Table*>> out;
+  if (!tables) return out;
+  out.reserve(tables->size());
+  for (const Table* t : *tables) out.push_back(read(t));
+  return out;
+}
 
 FeedForwardConfig decode_feed_forward(const fb::FeedForward* f) {
   FeedForwardConfig ff;
@@ -354,10 +373,8 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
   auto literal = [](const fb::SpecialToken* s) {
     return SpecialToken{s->id(), to_string(s->text()), s->lstrip(), s->rstrip(), s->single_word(), s->normalized()};
   };
-  if (const auto* specials = t->specials())
-    for (const fb::SpecialToken* s : *specials) out.specials.push_back(literal(s));
-  if (const auto* added = t->added())
-    for (const fb::SpecialToken* s : *added) out.added.push_back(literal(s));
+  out.specials = read_each(t->specials(), literal);
+  out.added = read_each(t->added(), literal);
   out.bos_id = t->bos_id();
   out.eos_id = t->eos_id();
   out.pad_id = t->pad_id();
@@ -367,38 +384,36 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
 
   // Enum values are copied as stored: the tokenizer's validation names unknown ones.
   auto replacement = [](const fbs::String* s) { return s ? to_string(s) : std::string("\xE2\x96\x81"); };
-  if (const auto* steps = t->normalizers())
-    for (const fb::NormalizerStep* n : *steps)
-      out.normalizers.push_back({NormalizerKind(uint8_t(n->kind())), to_string(n->pattern()), n->pattern_is_regex(),
-                                 to_string(n->content()), n->left(), n->right()});
-  if (const auto* steps = t->pre_tokenizers())
-    for (const fb::PreTokenizerStep* p : *steps) {
-      PreTokenizerStep step;
-      step.kind = PreTokenizerKind(uint8_t(p->kind()));
-      step.pattern = to_string(p->pattern());
-      step.pattern_is_regex = p->pattern_is_regex();
-      step.behavior = SplitBehavior(uint8_t(p->behavior()));
-      step.invert = p->invert();
-      step.add_prefix_space = p->add_prefix_space();
-      step.use_regex = p->use_regex();
-      step.replacement = replacement(p->replacement());
-      step.prepend_scheme = PrependScheme(uint8_t(p->prepend_scheme()));
-      step.split = p->split();
-      step.individual_digits = p->individual_digits();
-      out.pre_tokenizers.push_back(std::move(step));
-    }
-  if (const auto* steps = t->decoders())
-    for (const fb::DecoderStep* d : *steps) {
-      DecoderStep step;
-      step.kind = DecoderKind(uint8_t(d->kind()));
-      step.pattern = to_string(d->pattern());
-      step.content = to_string(d->content());
-      step.start = d->start();
-      step.stop = d->stop();
-      step.replacement = replacement(d->replacement());
-      step.prepend_scheme = PrependScheme(uint8_t(d->prepend_scheme()));
-      out.decoders.push_back(std::move(step));
-    }
+  out.normalizers = read_each(t->normalizers(), [](const fb::NormalizerStep* n) {
+    return NormalizerStep{NormalizerKind(uint8_t(n->kind())), to_string(n->pattern()), n->pattern_is_regex(),
+                          to_string(n->content()), n->left(), n->right()};
+  });
+  out.pre_tokenizers = read_each(t->pre_tokenizers(), [&](const fb::PreTokenizerStep* p) {
+    PreTokenizerStep step;
+    step.kind = PreTokenizerKind(uint8_t(p->kind()));
+    step.pattern = to_string(p->pattern());
+    step.pattern_is_regex = p->pattern_is_regex();
+    step.behavior = SplitBehavior(uint8_t(p->behavior()));
+    step.invert = p->invert();
+    step.add_prefix_space = p->add_prefix_space();
+    step.use_regex = p->use_regex();
+    step.replacement = replacement(p->replacement());
+    step.prepend_scheme = PrependScheme(uint8_t(p->prepend_scheme()));
+    step.split = p->split();
+    step.individual_digits = p->individual_digits();
+    return step;
+  });
+  out.decoders = read_each(t->decoders(), [&](const fb::DecoderStep* d) {
+    DecoderStep step;
+    step.kind = DecoderKind(uint8_t(d->kind()));
+    step.pattern = to_string(d->pattern());
+    step.content = to_string(d->content());
+    step.start = d->start();
+    step.stop = d->stop();
+    step.replacement = replacement(d->replacement());
+    step.prepend_scheme = PrependScheme(uint8_t(d->prepend_scheme()));
+    return step;
+  });
   out.byte_fallback = t->byte_fallback();
   out.fuse_unk = t->fuse_unk();
   out.ignore_merges = t->ignore_merges();
@@ -408,8 +423,9 @@ TokenizerData decode_tokenizer(const fb::Tokenizer* t) {
   out.post_prefix = ids(t->post_prefix());
   out.post_suffix = ids(t->post_suffix());
   out.stop_ids = ids(t->stop_ids());
-  if (const auto* templates = t->chat_templates())
-    for (const fb::ChatTemplate* c : *templates) out.chat_templates.push_back({to_string(c->name()), to_string(c->text())});
+  out.chat_templates = read_each(t->chat_templates(), [](const fb::ChatTemplate* c) {
+    return ChatTemplateText{to_string(c->name()), to_string(c->text())};
+  });
   return out;
 }
 

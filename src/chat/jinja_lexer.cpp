@@ -308,7 +308,7 @@ class Lexer {
         }
         pos_ += digits;
         // A lone surrogate has no UTF-8 form; it becomes U+FFFD, as it would on output.
-        append_utf8(out, code >= 0xD800 && code <= 0xDFFF ? 0xFFFD : code);
+        append_utf8(code >= 0xD800 && code <= 0xDFFF ? 0xFFFD : int32_t(code), out);
         continue;
       }
       switch (e) {

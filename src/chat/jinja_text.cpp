@@ -9,45 +9,9 @@
 namespace mmb::jinja {
 
 char32_t decode_utf8(std::string_view text, size_t at, size_t& length) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char b0 = byte(at);
-  length = 1;
-  if (b0 < 0x80) return b0;
-  size_t need = 0;
-  char32_t c = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) need = 1, c = b0 & 0x1F;
-  else if (b0 >= 0xE0 && b0 <= 0xEF) need = 2, c = b0 & 0x0F;
-  else if (b0 >= 0xF0 && b0 <= 0xF4) need = 3, c = b0 & 0x07;
-  else return 0xFFFD;
-  if (at + need >= text.size()) return 0xFFFD;
-  for (size_t i = 1; i <= need; ++i) {
-    const unsigned char b = byte(at + i);
-    if ((b & 0xC0) != 0x80) return 0xFFFD;
-    c = (c << 6) | (b & 0x3F);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are not valid UTF-8.
-  if ((need == 2 && c < 0x800) || (need == 3 && (c < 0x10000 || c > 0x10FFFF)) || (c >= 0xD800 && c <= 0xDFFF))
-    return 0xFFFD;
-  length = need + 1;
-  return c;
-}
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | (c >> 6));
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3F));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
+  const Utf8Char c = mmb::decode_utf8(text, at);
+  length = c.length;
+  return c.cp < 0 ? 0xFFFD : char32_t(c.cp);
 }
 
 std::vector<size_t> code_point_starts(std::string_view text) {
@@ -63,12 +27,6 @@ size_t utf16_length(std::string_view text) {
   size_t units = 0;
   for (size_t i = 0, n = 0; i < text.size(); i += n) units += decode_utf8(text, i, n) >= 0x10000 ? 2 : 1;
   return units;
-}
-
-bool is_js_whitespace(char32_t c) {
-  if (c <= 32) return c == 32 || (c >= 9 && c <= 13);
-  return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
 size_t whitespace_after(std::string_view text, size_t at) {
@@ -159,7 +117,7 @@ std::string map_case(std::string_view text, Map map, bool upper) {
     } else if (upper && c == 0xDF) {
       out += "SS";
     } else {
-      append_utf8(out, map(c));
+      append_utf8(int32_t(map(c)), out);
     }
   }
   return out;

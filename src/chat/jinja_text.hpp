@@ -5,6 +5,8 @@
 // not Python.
 #pragma once
 
+#include "tokenizer/unicode_text.hpp"  // append_utf8, is_js_whitespace: JavaScript's \s, as here
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,16 +18,12 @@ namespace mmb::jinja {
 // The code point that starts at text[at] and its length in bytes; a byte that does
 // not start valid UTF-8 reads as U+FFFD of length 1.
 char32_t decode_utf8(std::string_view text, size_t at, size_t& length);
-void append_utf8(std::string& out, char32_t code_point);
 // Byte offsets where each code point starts (for slicing by character).
 std::vector<size_t> code_point_starts(std::string_view text);
 // Length as JavaScript counts it (UTF-16 code units).
 size_t utf16_length(std::string_view text);
 
-// JavaScript's \s and String.prototype.trim: ASCII spaces and line breaks plus the
-// Unicode spaces (NBSP, the U+2000 block, U+2028/2029, U+3000, BOM, ...).
-bool is_js_whitespace(char32_t c);
-// Length of the whitespace run that starts at `at` / ends at `end`.
+// Length of the is_js_whitespace() run that starts at `at` / ends at `end`.
 size_t whitespace_after(std::string_view text, size_t at);
 size_t whitespace_before(std::string_view text, size_t end);
 std::string_view trim_start(std::string_view text);

@@ -1,5 +1,8 @@
 #include "tokenizer/detokenizer.hpp"
 
+#include "tokenizer/utf8_repair.hpp"
+
+#include <algorithm>
 #include <cstring>
 
 namespace mmb {
@@ -30,51 +33,27 @@ struct Joined {
 };
 
 // Decodes `in` into `sink`; returns where the unfinished character at the end
-// starts (in.size() when there is none). Well-formed sequences are those of the
-// Unicode standard's table 3-7: no overlongs, no surrogates, nothing above U+10FFFF.
+// starts (in.size() when there is none).
 size_t decode(const Joined& in, Sink& sink) {
   const size_t n = in.size();
   size_t i = 0;
   while (i < n) {
-    const uint8_t lead = in[i];
-    if (lead < 0x80) {
-      sink.put(lead);
-      ++i;
-      continue;
-    }
-    size_t length;
-    uint8_t lo = 0x80, hi = 0xBF;  // range of the second byte
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) lo = 0xA0;
-      if (lead == 0xED) hi = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) lo = 0x90;
-      if (lead == 0xF4) hi = 0x8F;
-    } else {
-      sink.replacement();
-      ++i;
-      continue;
-    }
-    size_t k = 1;
-    while (k < length && i + k < n) {
-      const uint8_t b = in[i + k];
-      if (b < lo || b > hi) break;
-      lo = 0x80;
-      hi = 0xBF;
-      ++k;
-    }
-    if (k == length) {
-      for (size_t j = 0; j < length; ++j) sink.put(in[i + j]);
-    } else if (i + k == n) {
+    // The next sequence's bytes, copied so that one that crosses from the waiting
+    // bytes into the piece reads as one view (on the stack: a push never allocates).
+    char window[kMaxUtf8Sequence];
+    const size_t m = std::min(kMaxUtf8Sequence, n - i);
+    for (size_t j = 0; j < m; ++j) window[j] = char(in[i + j]);
+    size_t invalid = 0;
+    bool truncated = false;
+    if (const size_t length = utf8_sequence_length({window, m}, &invalid, &truncated)) {
+      for (size_t j = 0; j < length; ++j) sink.put(uint8_t(window[j]));
+      i += length;
+    } else if (truncated) {
       return i;  // a valid beginning: wait for the rest
     } else {
       sink.replacement();  // one for the whole invalid subpart
+      i += invalid;
     }
-    i += k;
   }
   return n;
 }

@@ -9,6 +9,9 @@
 
 namespace mmb {
 
+// The longest well-formed sequence, in bytes.
+constexpr size_t kMaxUtf8Sequence = 4;
+
 // The length of the well-formed UTF-8 sequence at the start of `bytes` (table 3-7 of
 // the Unicode standard: no overlongs, no surrogates, nothing above U+10FFFF), or 0
 // when it is not one; then *invalid gets the length of the maximal invalid subpart

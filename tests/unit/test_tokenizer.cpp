@@ -7,12 +7,16 @@
 #include "tokenizer/gpt2_pretokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "support/text_corpus.hpp"
+#include "support/tokenizer_checks.hpp"
 #include "support/tokenizer_reference.hpp"
 
 #include <algorithm>
 #include <random>
 
 using namespace mmb;
+using mmb::test::decode;
+using mmb::test::encode;
+using mmb::test::require_format_error;
 using Ids = std::vector<int32_t>;
 
 namespace {
@@ -28,33 +32,10 @@ TokenizerData small_bpe(PreTokenizer pre = PreTokenizer::GPT2) {
   return d;
 }
 
-Ids encode(const Tokenizer& t, std::string_view text, bool parse_special = false) {
-  Ids ids;
-  t.encode(text, parse_special, ids);
-  return ids;
-}
-
-std::string decode(const Tokenizer& t, const Ids& ids) {
-  std::string s;
-  t.decode(ids, s);
-  return s;
-}
-
 std::vector<std::string> split(std::string_view text) {
   std::vector<std::string> words;
   split_gpt2(text, [&](std::string_view w) { words.emplace_back(w); });
   return words;
-}
-
-void require_format_error(const TokenizerData& d, const std::string& phrase) {
-  try {
-    Tokenizer t(d);
-  } catch (const Error& e) {
-    CHECK(e.status() == MMB_ERR_FORMAT);
-    CHECK_THAT(e.what(), Catch::Contains(phrase));
-    return;
-  }
-  FAIL("malformed tokenizer data was accepted; expected an error containing \"" << phrase << "\"");
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include "bundle/bundle_reader.hpp"
 #include "bundle/byte_source.hpp"
 #include "bundle/manifest.hpp"
-#include "tokenizer/detokenizer.hpp"
+#include "support/tokenizer_checks.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 #include <cstring>
@@ -77,41 +77,43 @@ TokenizerData every_field() {
   return t;
 }
 
+// Checks two lists of the same length element by element with check(x, y).
+template <class T, class Check>
+void check_each(const std::vector<T>& a, const std::vector<T>& b, Check check) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) check(a[i], b[i]);
+}
+
 void check_same(const TokenizerData& a, const TokenizerData& b) {
   CHECK(a.kind == b.kind);
   CHECK(a.pre_tokenizer == b.pre_tokenizer);
   CHECK(a.normalizer == b.normalizer);
   CHECK(a.pieces == b.pieces);
   CHECK(a.merges == b.merges);
-  for (const auto& [x, y] : {std::pair{&a.specials, &b.specials}, std::pair{&a.added, &b.added}}) {
-    REQUIRE(x->size() == y->size());
-    for (size_t i = 0; i < x->size(); ++i) {
-      CHECK((*x)[i].id == (*y)[i].id);
-      CHECK((*x)[i].text == (*y)[i].text);
-      CHECK((*x)[i].lstrip == (*y)[i].lstrip);
-      CHECK((*x)[i].rstrip == (*y)[i].rstrip);
-      CHECK((*x)[i].single_word == (*y)[i].single_word);
-      CHECK((*x)[i].normalized == (*y)[i].normalized);
-    }
-  }
+  const auto same_token = [](const SpecialToken& x, const SpecialToken& y) {
+    CHECK(x.id == y.id);
+    CHECK(x.text == y.text);
+    CHECK(x.lstrip == y.lstrip);
+    CHECK(x.rstrip == y.rstrip);
+    CHECK(x.single_word == y.single_word);
+    CHECK(x.normalized == y.normalized);
+  };
+  check_each(a.specials, b.specials, same_token);
+  check_each(a.added, b.added, same_token);
   CHECK(a.bos_id == b.bos_id);
   CHECK(a.eos_id == b.eos_id);
   CHECK(a.pad_id == b.pad_id);
   CHECK(a.unk_id == b.unk_id);
   CHECK(a.add_bos == b.add_bos);
-  REQUIRE(a.normalizers.size() == b.normalizers.size());
-  for (size_t i = 0; i < a.normalizers.size(); ++i) {
-    const NormalizerStep &x = a.normalizers[i], &y = b.normalizers[i];
+  check_each(a.normalizers, b.normalizers, [](const NormalizerStep& x, const NormalizerStep& y) {
     CHECK(x.kind == y.kind);
     CHECK(x.pattern == y.pattern);
     CHECK(x.pattern_is_regex == y.pattern_is_regex);
     CHECK(x.content == y.content);
     CHECK(x.left == y.left);
     CHECK(x.right == y.right);
-  }
-  REQUIRE(a.pre_tokenizers.size() == b.pre_tokenizers.size());
-  for (size_t i = 0; i < a.pre_tokenizers.size(); ++i) {
-    const PreTokenizerStep &x = a.pre_tokenizers[i], &y = b.pre_tokenizers[i];
+  });
+  check_each(a.pre_tokenizers, b.pre_tokenizers, [](const PreTokenizerStep& x, const PreTokenizerStep& y) {
     CHECK(x.kind == y.kind);
     CHECK(x.pattern == y.pattern);
     CHECK(x.pattern_is_regex == y.pattern_is_regex);
@@ -123,10 +125,8 @@ void check_same(const TokenizerData& a, const TokenizerData& b) {
     CHECK(x.prepend_scheme == y.prepend_scheme);
     CHECK(x.split == y.split);
     CHECK(x.individual_digits == y.individual_digits);
-  }
-  REQUIRE(a.decoders.size() == b.decoders.size());
-  for (size_t i = 0; i < a.decoders.size(); ++i) {
-    const DecoderStep &x = a.decoders[i], &y = b.decoders[i];
+  });
+  check_each(a.decoders, b.decoders, [](const DecoderStep& x, const DecoderStep& y) {
     CHECK(x.kind == y.kind);
     CHECK(x.pattern == y.pattern);
     CHECK(x.content == y.content);
@@ -134,7 +134,7 @@ void check_same(const TokenizerData& a, const TokenizerData& b) {
     CHECK(x.stop == y.stop);
     CHECK(x.replacement == y.replacement);
     CHECK(x.prepend_scheme == y.prepend_scheme);
-  }
+  });
   CHECK(a.byte_fallback == b.byte_fallback);
   CHECK(a.fuse_unk == b.fuse_unk);
   CHECK(a.ignore_merges == b.ignore_merges);
@@ -143,11 +143,10 @@ void check_same(const TokenizerData& a, const TokenizerData& b) {
   CHECK(a.post_prefix == b.post_prefix);
   CHECK(a.post_suffix == b.post_suffix);
   CHECK(a.stop_ids == b.stop_ids);
-  REQUIRE(a.chat_templates.size() == b.chat_templates.size());
-  for (size_t i = 0; i < a.chat_templates.size(); ++i) {
-    CHECK(a.chat_templates[i].name == b.chat_templates[i].name);
-    CHECK(a.chat_templates[i].text == b.chat_templates[i].text);
-  }
+  check_each(a.chat_templates, b.chat_templates, [](const ChatTemplateText& x, const ChatTemplateText& y) {
+    CHECK(x.name == y.name);
+    CHECK(x.text == y.text);
+  });
 }
 
 // Encodes and decodes a manifest with `tokenizer` (the config and tensors do not
@@ -187,17 +186,10 @@ TEST_CASE("a bundle from before tokenizer pipelines still loads and tokenizes", 
   CHECK(d.chat_templates.empty());
   const Tokenizer t(d);
   const std::string text = "The jury said it did find that the city's election was conducted \xe2\x80\x94 fairly.\n";
-  std::vector<int32_t> ids;
-  t.encode(text, false, ids);
+  const std::vector<int32_t> ids = test::encode(t, text);
   CHECK(ids.size() < text.size());  // merges happened
-  std::string back;
-  t.decode(ids, back);
-  CHECK(back == text);
-  Detokenizer stream(t);
-  std::string streamed;
-  for (int32_t id : ids) stream.push(id, streamed);
-  stream.flush(streamed);
-  CHECK(streamed == text);
+  CHECK(test::decode(t, ids) == text);
+  CHECK(test::stream(t, ids) == text);
   for (int32_t id = 0; id < t.n_pieces(); ++id) CHECK(t.token_bytes(id) == t.piece(id));
   if (d.add_bos) CHECK(std::vector<int32_t>(t.prefix_ids().begin(), t.prefix_ids().end()) == std::vector<int32_t>{d.bos_id});
   else CHECK(t.prefix_ids().empty());

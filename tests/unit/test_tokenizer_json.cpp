@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
+#include "support/tokenizer_checks.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer_json.hpp"
 
@@ -13,6 +14,7 @@
 #include <functional>
 
 using namespace mmb;
+using mmb::test::encode;
 using nlohmann::json;
 using Ids = std::vector<int32_t>;
 
@@ -66,12 +68,6 @@ json base_document() {
 }
 
 TokenizerData convert(const json& doc) { return tokenizer_from_hf_json(doc.dump()); }
-
-Ids encode(const Tokenizer& t, std::string_view text, bool parse_special = false) {
-  Ids ids;
-  t.encode(text, parse_special, ids);
-  return ids;
-}
 
 Ids bytes_of(std::string_view s) {
   Ids ids;

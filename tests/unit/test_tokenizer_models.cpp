@@ -5,14 +5,16 @@
 // ids and texts were worked out by hand and checked with tokenizers.js 0.2.0.
 #include <catch2/catch.hpp>
 
-#include "base/error.hpp"
-#include "tokenizer/detokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
+#include "support/tokenizer_checks.hpp"
 #include "tokenizer_json.hpp"
 
 #include <string>
 
 using namespace mmb;
+using mmb::test::decode;
+using mmb::test::require_format_error;
+using mmb::test::stream;
 using Ids = std::vector<int32_t>;
 
 namespace {
@@ -65,36 +67,9 @@ std::string mistral_json() {
   return s;
 }
 
+// Most texts here hold special tokens' texts: they are parsed unless a test says not.
 Ids encode(const Tokenizer& t, std::string_view text, bool parse_special = true) {
-  Ids ids;
-  t.encode(text, parse_special, ids);
-  return ids;
-}
-
-std::string decode(const Tokenizer& t, const Ids& ids, bool skip_special = false) {
-  std::string s;
-  t.decode(ids, s, skip_special);
-  return s;
-}
-
-std::string stream(const Tokenizer& t, const Ids& ids, bool after_bos = false) {
-  Detokenizer d(t);
-  if (after_bos) d.set_after_bos();
-  std::string out;
-  for (int32_t id : ids) d.push(id, out);
-  d.flush(out);
-  return out;
-}
-
-void require_format_error(const TokenizerData& d, const std::string& phrase) {
-  try {
-    Tokenizer t(d);
-  } catch (const Error& e) {
-    CHECK(e.status() == MMB_ERR_FORMAT);
-    CHECK_THAT(e.what(), Catch::Contains(phrase));
-    return;
-  }
-  FAIL("accepted; expected an error containing \"" << phrase << "\"");
+  return test::encode(t, text, parse_special);
 }
 
 // A CharBPE tokenizer built by hand: a, b, ab, <0x0A>, <0xC3>, <0xA9> after <unk>.

@@ -72,11 +72,9 @@ static partial class BindingTests
                 {
                     const string prompt = "hello";
                     const int n = 12;
-                    var p = Sampler.Defaults();
-                    p.Temperature = 0;
                     var genTokens = new List<int>();
                     var genText = new StringBuilder();
-                    using (var sampler = new Sampler(p))
+                    using (var sampler = Greedy())
                     using (var s = m.CreateSession())
                         s.Generate(sampler, prompt, n, (t, text) => { genTokens.Add(t); genText.Append(text); return true; });
                     Require(genTokens.Count > 0, "some tokens");
@@ -97,7 +95,7 @@ static partial class BindingTests
                     Require(loop.SequenceEqual(genTokens), "step loop " + string.Join(",", loop) + " vs generate " + string.Join(",", genTokens));
 
                     string streamed;
-                    using (var sampler = new Sampler(p))
+                    using (var sampler = Greedy())
                     using (var s = m.CreateSession())
                         streamed = string.Concat(s.Stream(m, sampler, prompt, n));
                     Require(streamed == genText.ToString(), "stream '" + streamed + "' vs generate '" + genText + "'");

@@ -2,7 +2,6 @@
 // with a small ChatML template, and with a template that always refuses; and what a
 // bundle without a template answers.
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
@@ -45,6 +44,7 @@ static partial class BindingTests
         return bundle;
     }
 
+    // Always the argmax.
     static Sampler Greedy()
     {
         var p = Sampler.Defaults();

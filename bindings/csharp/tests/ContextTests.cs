@@ -192,10 +192,8 @@ static partial class BindingTests
                 using (var m = rt.LoadFile(s_hybrid))
                 using (var s = m.CreateSession(8))
                 {
-                    var p = Sampler.Defaults();
-                    p.Temperature = 0;
                     int n = 0;
-                    using (var sampler = new Sampler(p))
+                    using (var sampler = Greedy())
                         Throws<ContextFullException>(() => s.Generate(sampler, "abcd", 16, (t, text) => { n++; return true; }));
                     Require(s.Position == 8 && n == 4,
                             "position " + s.Position + " after " + n + " tokens, want 8 after 4: each token passed on entered the state");
@@ -222,11 +220,9 @@ static partial class BindingTests
                 using (var s = m.CreateSession(8))
                 {
                     var prompt = new[] { 1, 2, 3, 4 };
-                    var p = Sampler.Defaults();
-                    p.Temperature = 0;
                     string message = null;
                     int[] tokens;
-                    using (var sampler = new Sampler(p))
+                    using (var sampler = Greedy())
                     using (var job = s.SubmitTokens(sampler, prompt, 16, e => { if (e.Kind == JobEventKind.Error) message = e.Text; },
                                                     stopAtEos: false))
                     {

@@ -2,6 +2,7 @@
 import contextlib
 
 from . import _native
+from .errors import closed
 
 
 class HandleOwner:
@@ -11,14 +12,21 @@ class HandleOwner:
     for a call in flight. A runtime or model closed early stays alive inside the
     library for as long as objects made from it need it."""
 
-    _destroy_name = None  # the mmb_*_destroy function of the handle
+    # What the handle is ("session"): names its mmb_<kind>_destroy and the error once closed.
+    _kind = None
 
     def close(self):
         lock = getattr(self, "_lock", None)
         with lock if lock is not None else contextlib.nullcontext():
             handle, self._handle = self._handle, None
             if handle is not None:
-                getattr(_native.lib, self._destroy_name)(handle)
+                getattr(_native.lib, f"mmb_{self._kind}_destroy")(handle)
+
+    def _live(self):
+        """The handle; MoemambaError once closed."""
+        if self._handle is None:
+            raise closed(self._kind)
+        return self._handle
 
     def __enter__(self):
         return self

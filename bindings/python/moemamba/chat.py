@@ -6,8 +6,8 @@ from collections import namedtuple
 
 from . import _native
 from ._owner import HandleOwner
-from .errors import MoemambaError, Status, check, closed
-from .session import KvType, Session
+from .errors import MoemambaError, Status, check
+from .session import KvType, Session, TokenCallback, generate_options, session_options
 
 ChatMessage = namedtuple("ChatMessage", ["role", "content"])
 ChatMessage.__doc__ = """One turn of a conversation: a role ("system", "user", "assistant", "tool" or
@@ -79,17 +79,14 @@ class Chat(HandleOwner):
     whole history with the model's chat template and computes only the tokens the session
     has not seen. A lock (its session's) serializes calls on the chat and its session."""
 
-    _destroy_name = "mmb_chat_destroy"
+    _kind = "chat"
 
     def __init__(self, model, template_name=None, max_context=0, kv_type=KvType.F16):
-        session_options = _native.mmb_session_options()
-        check(_native.lib.mmb_session_options_init(ctypes.byref(session_options), ctypes.sizeof(session_options)))
-        session_options.max_context = max_context
-        session_options.kv_type = KvType(kv_type)
+        session_opts = session_options(max_context, kv_type)
         options = _native.mmb_chat_options()
         check(_native.lib.mmb_chat_options_init(ctypes.byref(options), ctypes.sizeof(options)))
         options.template_name = None if template_name is None else _utf8z(template_name, "template_name")
-        options.session = ctypes.pointer(session_options)
+        options.session = ctypes.pointer(session_opts)
         handle = _native.chat_p()
         check(_native.lib.mmb_chat_create(model.handle, ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -107,11 +104,6 @@ class Chat(HandleOwner):
             handle, self._handle = self._handle, None
             if handle is not None:
                 _native.lib.mmb_chat_destroy(handle)
-
-    def _live(self):
-        if self._handle is None:
-            raise closed("chat")
-        return self._handle
 
     @property
     def handle(self):
@@ -172,28 +164,13 @@ class Chat(HandleOwner):
         joins the history as an "assistant" message, also when stopped early. Returns a
         ChatReply. An exception in the callback stops the reply and is raised here.
         Raises TemplateError, ContextFullError."""
-        options = _native.mmb_generate_options()
-        check(_native.lib.mmb_generate_options_init(ctypes.byref(options), ctypes.sizeof(options)))
-        options.max_tokens = max_tokens
-        options.stop_at_eos = 1 if stop_at_eos else 0
-        raised = []
-
-        def on_token(_user, token, text, length):
-            try:
-                piece = ctypes.string_at(text, length).decode("utf-8", "replace") if length else ""
-                return 0 if callback(None if token < 0 else token, piece) is False else 1
-            except BaseException as e:  # must not cross the C frames
-                raised.append(e)
-                return 0
-
-        trampoline = _native.token_callback(on_token) if callback is not None else _native.token_callback()
+        options = generate_options(max_tokens, stop_at_eos)
+        on_token = TokenCallback(callback)
         stats = _new_stats()
         with self._lock, sampler._lock:
-            status = _native.lib.mmb_chat_generate(self._live(), sampler._live(), ctypes.byref(options), trampoline,
-                                                   None, ctypes.byref(stats))
-        if raised:
-            raise raised[0]
-        check(status)
+            status = _native.lib.mmb_chat_generate(self._live(), sampler._live(), ctypes.byref(options),
+                                                   on_token.c_function, None, ctypes.byref(stats))
+        on_token.check(status)
         return ChatReply(self.message(len(self) - 1).content, _stats(stats))
 
     def reset(self):

@@ -6,7 +6,7 @@ from collections import namedtuple
 
 from . import _native
 from ._owner import HandleOwner
-from .errors import MoemambaError, check, closed
+from .errors import MoemambaError, check
 from .session import KvType, Session
 
 ModelInfo = namedtuple("ModelInfo", [
@@ -28,7 +28,7 @@ class Model(HandleOwner):
     """Load with Model.load_file() or Model.load_memory(); use as a context manager or
     call close(). Safe to use from many threads at once."""
 
-    _destroy_name = "mmb_model_destroy"
+    _kind = "model"
 
     def __init__(self, handle):
         self._handle = handle
@@ -71,9 +71,7 @@ class Model(HandleOwner):
     @property
     def handle(self):
         """The raw mmb_model pointer; MoemambaError once closed."""
-        if self._handle is None:
-            raise closed("model")
-        return self._handle
+        return self._live()
 
     @property
     def vocab_size(self):

@@ -7,7 +7,7 @@ from collections import namedtuple
 
 from . import _native
 from ._owner import HandleOwner
-from .errors import check, closed
+from .errors import check
 from .job import delivering, raise_later
 
 
@@ -68,7 +68,7 @@ class Runtime(HandleOwner):
     """Configuration, backend and worker threads; usable from any number of threads.
     Models keep what they need of it, so it may be closed before them."""
 
-    _destroy_name = "mmb_runtime_destroy"
+    _kind = "runtime"
 
     def __init__(self, n_threads=0, backend=BACKEND_AUTO, device_index=0, job_mode=None,
                  session_memory_budget=0, run_task=None):
@@ -98,9 +98,7 @@ class Runtime(HandleOwner):
     @property
     def handle(self):
         """The raw mmb_runtime pointer; MoemambaError once closed."""
-        if self._handle is None:
-            raise closed("runtime")
-        return self._handle
+        return self._live()
 
     def backend(self):
         """(backend, n_threads): BACKEND_CPU or BACKEND_CUDA, and the compute threads."""

@@ -4,7 +4,7 @@ import threading
 
 from . import _buffers, _native
 from ._owner import HandleOwner
-from .errors import check, closed
+from .errors import check
 
 _PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
            "frequency_penalty", "penalty_window", "seed")
@@ -22,7 +22,7 @@ class Sampler(HandleOwner):
     (top_k, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty,
     penalty_window, seed). One thread at a time (a lock makes sure)."""
 
-    _destroy_name = "mmb_sampler_destroy"
+    _kind = "sampler"
 
     def __init__(self, **params):
         raw = _native.mmb_sampler_params()
@@ -35,11 +35,6 @@ class Sampler(HandleOwner):
         check(_native.lib.mmb_sampler_create(ctypes.byref(raw), ctypes.byref(handle)))
         self._handle = handle
         self._lock = threading.Lock()
-
-    def _live(self):
-        if self._handle is None:
-            raise closed("sampler")
-        return self._handle
 
     def sample(self, logits):
         """Chooses a token from logits (a float32 buffer, or any sequence of numbers) and

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 from . import _buffers, _native
 from ._owner import HandleOwner
-from .errors import MoemambaError, Status, check, closed
+from .errors import MoemambaError, Status, check
 from .job import EventSink, Job, delivering, job_options, register, unregister
 
 
@@ -23,19 +23,59 @@ Piece = namedtuple("Piece", ["token", "text"])
 Piece.__doc__ = "One step of a stream: the token chosen (None for the final flush) and the text it completed."
 
 
+def session_options(max_context, kv_type):
+    """mmb_session_options: the library's defaults, then max_context and kv_type."""
+    options = _native.mmb_session_options()
+    check(_native.lib.mmb_session_options_init(ctypes.byref(options), ctypes.sizeof(options)))
+    options.max_context = max_context
+    options.kv_type = KvType(kv_type)
+    return options
+
+
+def generate_options(max_tokens, stop_at_eos):
+    """mmb_generate_options: the library's defaults, then max_tokens and stop_at_eos."""
+    options = _native.mmb_generate_options()
+    check(_native.lib.mmb_generate_options_init(ctypes.byref(options), ctypes.sizeof(options)))
+    options.max_tokens = max_tokens
+    options.stop_at_eos = 1 if stop_at_eos else 0
+    return options
+
+
+class TokenCallback:
+    """callback(token, text) as an mmb_token_callback (c_function; a NULL one for callback
+    None): token None for the final flush, a False return stops. An exception in it must
+    not cross the C frames: it stops the generation, and check() raises it afterwards."""
+
+    def __init__(self, callback):
+        self._raised = []
+
+        def on_token(_user, token, text, length):
+            try:
+                piece = ctypes.string_at(text, length).decode("utf-8", "replace") if length else ""
+                return 0 if callback(None if token < 0 else token, piece) is False else 1
+            except BaseException as e:
+                self._raised.append(e)
+                return 0
+
+        self.c_function = _native.token_callback(on_token) if callback is not None else _native.token_callback()
+
+    def check(self, status):
+        """Raises the callback's exception, if any, else as errors.check(status)."""
+        if self._raised:
+            raise self._raised[0]
+        check(status)
+
+
 class Session(HandleOwner):
     """One stream of state. A lock serializes calls on one session (the library allows
     one at a time); different sessions run in parallel on different threads, since
     ctypes releases the GIL during each call."""
 
-    _destroy_name = "mmb_session_destroy"
+    _kind = "session"
 
     def __init__(self, model, handle=None, *, max_context=0, kv_type=KvType.F16, owner=None):
         if handle is None:
-            options = _native.mmb_session_options()
-            check(_native.lib.mmb_session_options_init(ctypes.byref(options), ctypes.sizeof(options)))
-            options.max_context = max_context
-            options.kv_type = KvType(kv_type)
+            options = session_options(max_context, kv_type)
             handle = _native.session_p()
             check(_native.lib.mmb_session_create(model.handle, ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -52,11 +92,6 @@ class Session(HandleOwner):
             return
         with self._lock:
             self._handle = None
-
-    def _live(self):
-        if self._handle is None:
-            raise closed("session")
-        return self._handle
 
     @property
     def handle(self):
@@ -156,29 +191,14 @@ class Session(HandleOwner):
         """mmb_generate(): calls callback(token, text) as each token is chosen (token None
         for the final flush); a false return stops. An exception in the callback stops
         the generation and is raised here."""
-        options = _native.mmb_generate_options()
-        check(_native.lib.mmb_generate_options_init(ctypes.byref(options), ctypes.sizeof(options)))
-        options.max_tokens = max_tokens
-        options.stop_at_eos = 1 if stop_at_eos else 0
+        options = generate_options(max_tokens, stop_at_eos)
         options.tokenize_flags = _native.MMB_TOKENIZE_ADD_BOS if add_bos else 0
-        raised = []
-
-        def on_token(_user, token, text, length):
-            try:
-                piece = ctypes.string_at(text, length).decode("utf-8", "replace") if length else ""
-                return 0 if callback(None if token < 0 else token, piece) is False else 1
-            except BaseException as e:  # must not cross the C frames
-                raised.append(e)
-                return 0
-
-        trampoline = _native.token_callback(on_token)
+        on_token = TokenCallback(callback)
         data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
         with self._lock, sampler._lock:
             status = _native.lib.mmb_generate(self._live(), sampler._live(), data, len(data),
-                                              ctypes.byref(options), trampoline, None)
-        if raised:
-            raise raised[0]
-        check(status)
+                                              ctypes.byref(options), on_token.c_function, None)
+        on_token.check(status)
 
     def submit(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True, stop_text=None,
                on_event=None):

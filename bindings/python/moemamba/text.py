@@ -4,14 +4,14 @@ import threading
 
 from . import _native
 from ._owner import HandleOwner
-from .errors import check, closed
+from .errors import check
 
 
 class Detokenizer(HandleOwner):
     """Holds back the bytes of an unfinished character until a later token completes
     it. One thread at a time (a lock makes sure)."""
 
-    _destroy_name = "mmb_detokenizer_destroy"
+    _kind = "detokenizer"
 
     def __init__(self, model):
         handle = _native.detok_p()
@@ -19,11 +19,6 @@ class Detokenizer(HandleOwner):
         self._handle = handle
         self._lock = threading.Lock()
         self._buf = ctypes.create_string_buffer(64)
-
-    def _live(self):
-        if self._handle is None:
-            raise closed("detokenizer")
-        return self._handle
 
     def _fill(self, call):
         # Size-then-copy: a too-small buffer consumes nothing, so grow and call again.
