@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.hpp"
 
 #include "base/error.hpp"
+#include "tokenizer/unicode_text.hpp"
 #include "tokenizer/utf8_repair.hpp"
 #include "tokenizer/word_cache.hpp"
 
@@ -122,17 +123,15 @@ void strip_copies(std::string& s, std::string_view content, uint32_t start, uint
 // only in U+FEFF and U+0085). The length of the whitespace character at the start
 // (or, with `back`, the end) of `s`, or 0.
 size_t white_space_at(std::string_view s, bool back) {
-  static constexpr std::string_view kMulti[] = {
-      "\xC2\x85", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81", "\xE2\x80\x82", "\xE2\x80\x83",
-      "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87", "\xE2\x80\x88", "\xE2\x80\x89",
-      "\xE2\x80\x8A", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80"};
   if (s.empty()) return 0;
-  const char c = back ? s.back() : s.front();
-  if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
-  if (uint8_t(c) < 0x80) return 0;
-  for (std::string_view w : kMulti)
-    if (back ? s.ends_with(w) : s.starts_with(w)) return w.size();
-  return 0;
+  size_t at = 0;
+  if (back) {  // the start of the last character: at most 3 continuation bytes back
+    at = s.size() - 1;
+    for (int k = 0; k < 3 && at > 0 && (uint8_t(s[at]) & 0xC0) == 0x80; ++k) --at;
+  }
+  const Utf8Char c = decode_utf8(s, at);
+  if (back && at + c.length != s.size()) return 0;  // the last bytes are no whole character
+  return c.cp >= 0 && is_white_space(c.cp) ? c.length : 0;
 }
 
 std::string_view trim_white_space(std::string_view s, bool front, bool back) {
