@@ -18,7 +18,7 @@ class WordCache {
   bool find(std::string_view word, std::vector<int32_t>& out) const {
     if (slots_.empty() || word.size() > kMaxWordBytes) return false;
     const Slot& s = slots_[slot_of(word)];
-    if (s.word_bytes != word.size() || std::memcmp(s.word, word.data(), word.size()) != 0) return false;
+    if (s.word_bytes != word.size() || (!word.empty() && std::memcmp(s.word, word.data(), word.size()) != 0)) return false;
     out.insert(out.end(), s.ids, s.ids + s.n_ids);
     return true;
   }
@@ -29,8 +29,9 @@ class WordCache {
     Slot& s = slots_[slot_of(word)];
     s.word_bytes = uint8_t(word.size());
     s.n_ids = uint8_t(ids.size());
-    std::memcpy(s.word, word.data(), word.size());
-    std::memcpy(s.ids, ids.data(), ids.size() * sizeof(int32_t));
+    // (memcpy must not see the null pointers of empty views.)
+    if (!word.empty()) std::memcpy(s.word, word.data(), word.size());
+    if (!ids.empty()) std::memcpy(s.ids, ids.data(), ids.size() * sizeof(int32_t));
   }
 
  private:
