@@ -355,6 +355,12 @@ func (c *Chat) Prefill() (ChatStats, error) {
 // reply joins the history as an "assistant" message, also when stopped early.
 // Errors: ErrTemplate, ErrContextFull.
 func (c *Chat) Generate(sampler *Sampler, maxTokens int, f TokenFunc) (ChatReply, error) {
+	return c.GenerateWith(sampler, GenerateOptions{MaxTokens: maxTokens}, f)
+}
+
+// GenerateWith is Generate with options: opts.Grammar, when set, makes the reply follow
+// a grammar (a JSON object, one of a list of choices...) and advances in place.
+func (c *Chat) GenerateWith(sampler *Sampler, opts GenerateOptions, f TokenFunc) (ChatReply, error) {
 	p, err := c.lock()
 	if err != nil {
 		return ChatReply{}, err
@@ -365,13 +371,15 @@ func (c *Chat) Generate(sampler *Sampler, maxTokens int, f TokenFunc) (ChatReply
 	if sampler.p == nil {
 		return ChatReply{}, ErrClosed
 	}
-	var o C.mmb_generate_options
-	if err := call(func() C.mmb_status {
-		return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o)))
-	}); err != nil {
+	unlock, err := lockGrammar(opts.Grammar)
+	if err != nil {
 		return ChatReply{}, err
 	}
-	o.max_tokens = C.int32_t(maxTokens)
+	defer unlock()
+	o, err := generateOptions(opts)
+	if err != nil {
+		return ChatReply{}, err
+	}
 	var handle C.uintptr_t
 	if f != nil {
 		h := cgo.NewHandle(f)

@@ -69,6 +69,11 @@ type JobOptions struct {
 	// OnEvent receives the job's events, from Job.Poll and Runtime.Frame on the
 	// goroutine that calls them; nil: no events.
 	OnEvent func(JobEvent)
+	// Grammar is nil for free text. Else the job generates under this grammar state as
+	// GenerateOptions.Grammar describes, with its own copy taken at submission: the state
+	// given is left unchanged. A job whose grammar no token can continue ends with
+	// ErrGrammar.
+	Grammar *GrammarState
 }
 
 // DefaultJobOptions returns the library's defaults: 256 tokens, stop at EOS, add BOS.
@@ -372,6 +377,11 @@ func (s *Session) submit(sampler *Sampler, o JobOptions,
 		}
 		sp = sampler.p
 	}
+	unlock, err := lockGrammar(o.Grammar)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// Every field is set here, so mmb_job_options_init is not needed.
 	var opts C.mmb_job_options
 	opts.struct_size = C.uint32_t(unsafe.Sizeof(opts))
@@ -394,6 +404,9 @@ func (s *Session) submit(sampler *Sampler, o JobOptions,
 		sinkID = sinks.add(sink)
 	}
 	C.mmb_go_set_events(&opts, C.uintptr_t(sinkID))
+	if o.Grammar != nil {
+		opts.grammar = o.Grammar.p
+	}
 	var p *C.mmb_job
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

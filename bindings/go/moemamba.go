@@ -570,9 +570,54 @@ func mmbGoToken(userData unsafe.Pointer, token C.int32_t, text *C.char, n C.size
 	return 0
 }
 
+// GenerateOptions are the options of Session.GenerateWith, Session.StreamWith and
+// Chat.GenerateWith.
+type GenerateOptions struct {
+	MaxTokens int // most tokens to generate
+	// Grammar is nil for free text. Else structured output: each token is chosen among
+	// those the state allows, the state advances with each emitted token, and generation
+	// ends as soon as the grammar is complete (MustEnd) or at a stop token where it may
+	// end. A generation that reaches MaxTokens first ends with the grammar unfinished:
+	// check CanEnd.
+	Grammar *GrammarState
+}
+
 // Generate runs mmb_generate: prompt in, up to maxTokens out, each passed to f.
 // A false from f ends generation with an error of status ErrCancelled.
 func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f TokenFunc) error {
+	return s.GenerateWith(sampler, prompt, GenerateOptions{MaxTokens: maxTokens}, f)
+}
+
+// generateOptions fills mmb_generate_options from o; the caller holds o.Grammar's lock.
+func generateOptions(o GenerateOptions) (C.mmb_generate_options, error) {
+	var raw C.mmb_generate_options
+	if err := call(func() C.mmb_status { return C.mmb_generate_options_init(&raw, C.size_t(unsafe.Sizeof(raw))) }); err != nil {
+		return raw, err
+	}
+	raw.max_tokens = C.int32_t(o.MaxTokens)
+	if o.Grammar != nil {
+		raw.grammar = o.Grammar.p
+	}
+	return raw, nil
+}
+
+// lockGrammar locks a GenerateOptions' or JobOptions' grammar state, if any; the
+// returned function unlocks it. ErrClosed for a closed state.
+func lockGrammar(g *GrammarState) (func(), error) {
+	if g == nil {
+		return func() {}, nil
+	}
+	g.mu.Lock()
+	if g.p == nil {
+		g.mu.Unlock()
+		return nil, ErrClosed
+	}
+	return g.mu.Unlock, nil
+}
+
+// GenerateWith is Generate with options: o.Grammar, when set, makes the output follow a
+// grammar and advances in place.
+func (s *Session) GenerateWith(sampler *Sampler, prompt string, opts GenerateOptions, f TokenFunc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sampler.mu.Lock()
@@ -580,11 +625,15 @@ func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f Tok
 	if s.p == nil || sampler.p == nil {
 		return ErrClosed
 	}
-	var o C.mmb_generate_options
-	if err := call(func() C.mmb_status { return C.mmb_generate_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
+	unlock, err := lockGrammar(opts.Grammar)
+	if err != nil {
 		return err
 	}
-	o.max_tokens = C.int32_t(maxTokens)
+	defer unlock()
+	o, err := generateOptions(opts)
+	if err != nil {
+		return err
+	}
 	h := cgo.NewHandle(f)
 	defer h.Delete()
 	cprompt := C.CString(prompt)
@@ -597,10 +646,15 @@ func (s *Session) Generate(sampler *Sampler, prompt string, maxTokens int, f Tok
 // Stream runs Generate on a goroutine and sends each piece of text on the channel,
 // which is closed at the end; the error channel then receives the outcome.
 func (s *Session) Stream(sampler *Sampler, prompt string, maxTokens int) (<-chan string, <-chan error) {
+	return s.StreamWith(sampler, prompt, GenerateOptions{MaxTokens: maxTokens})
+}
+
+// StreamWith is Stream with options (GenerateWith).
+func (s *Session) StreamWith(sampler *Sampler, prompt string, o GenerateOptions) (<-chan string, <-chan error) {
 	texts := make(chan string, 16)
 	errs := make(chan error, 1)
 	go func() {
-		err := s.Generate(sampler, prompt, maxTokens, func(_ int32, text string) bool {
+		err := s.GenerateWith(sampler, prompt, o, func(_ int32, text string) bool {
 			if text != "" {
 				texts <- text
 			}

@@ -75,7 +75,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 6 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
+#define MMB_VERSION_MINOR 7 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
@@ -99,7 +99,8 @@ enum {
   MMB_ERR_BUSY = 11,             /**< The session is running a job (mmb_job_submit_text()); wait, cancel or destroy the job first. */
   MMB_ERR_BUDGET = 12,           /**< The runtime's session memory budget cannot hold this now (see mmb_runtime_options.session_memory_budget). */
   MMB_ERR_CONTEXT_FULL = 13      /**< The session's context (mmb_session_options.max_context) cannot take these tokens: nothing was consumed. Reset the session, or use one with a larger context. Only models with attention layers have a context limit. */,
-  MMB_ERR_TEMPLATE = 14         /**< The model's chat template refused the conversation (its raise_exception(), e.g. roles that do not alternate) or ran past its limits; the message is the template's. */
+  MMB_ERR_TEMPLATE = 14         /**< The model's chat template refused the conversation (its raise_exception(), e.g. roles that do not alternate) or ran past its limits; the message is the template's. */,
+  MMB_ERR_GRAMMAR = 15          /**< A grammar, JSON Schema or choice list is malformed or unusable (the message gives the line and column, or the schema path), or a grammar does not allow a token (mmb_grammar_state_accept()), or no token of the vocabulary can continue it. */
 };
 
 /** A short constant name for a status ("MMB_ERR_FORMAT"), or "MMB_ERR_UNKNOWN" for a
@@ -643,6 +644,13 @@ MMB_API mmb_status mmb_detokenizer_flush(mmb_detokenizer* detok, char* buf, size
 /** Opaque: chooses the next token from logits; holds its RNG and penalty window. */
 typedef struct mmb_sampler mmb_sampler;
 
+/** Opaque: a compiled grammar, JSON Schema or choice list for one model's vocabulary
+ *  (section 9). */
+typedef struct mmb_grammar mmb_grammar;
+
+/** Opaque: where one generation stands in a grammar (section 9). */
+typedef struct mmb_grammar_state mmb_grammar_state;
+
 /** Sampling parameters. Filters apply in this order: penalties, top-k, temperature,
  *  top-p, min-p. temperature <= 0 means greedy (argmax after penalties). */
 typedef struct mmb_sampler_params {
@@ -702,6 +710,15 @@ typedef struct mmb_generate_options {
   uint32_t tokenize_flags;   /**< MMB_TOKENIZE_* for the prompt; default MMB_TOKENIZE_ADD_BOS. */
   mmb_progress_fn progress;  /**< Prompt progress (tokens) and abort; NULL: none. */
   void* progress_user_data; /**< Passed to progress. */
+  /** NULL: free text (default). Else structured output: each token is chosen among
+   *  those the grammar state allows (mmb_grammar_state_apply()), the state advances
+   *  with each emitted token, and generation ends as soon as the grammar is complete
+   *  (mmb_grammar_state_can_end() gives must_end), or at a stop token where the grammar
+   *  may end (stop tokens are allowed only there, and only they end it: stop_at_eos is
+   *  then taken as 1). A generation that reaches max_tokens first returns MMB_OK with
+   *  the grammar unfinished: check can_end. Not copied: the state is advanced in place
+   *  and must outlive the call. Since 0.7. */
+  mmb_grammar_state* grammar;
 } mmb_generate_options;
 
 /** Fills `options` with the defaults (listed with each field) in at most `struct_size`
@@ -802,6 +819,12 @@ typedef struct mmb_job_options {
   size_t stop_text_len;     /**< Length of stop_text in bytes. */
   mmb_job_event_fn on_event; /**< NULL: no events (read the results with mmb_job_read_text()). */
   void* event_user_data;    /**< Passed to on_event. */
+  /** NULL: free text (default). Else the job generates under this grammar exactly as
+   *  mmb_generate_options.grammar describes, with its own copy of the state taken at
+   *  submission (like the sampler): the host's state is left unchanged and may be
+   *  destroyed at once. A job whose grammar no token can continue ends with
+   *  MMB_ERR_GRAMMAR. Since 0.7. */
+  const mmb_grammar_state* grammar;
 } mmb_job_options;
 
 /** Fills `options` with the defaults (listed with each field) in at most `struct_size`
@@ -1106,7 +1129,174 @@ MMB_API mmb_status mmb_chat_state_load(mmb_chat* chat, const void* buf, size_t s
 
 /** @} */
 
-/** @defgroup api_table 9. Function table
+/** @defgroup grammar 9. Structured output: grammars, JSON Schemas and choices
+ *
+ *  Makes generation produce only text of a given shape: a JSON object a program can
+ *  parse (`{"action": "attack", "target": "wolf"}`), one of a list of strings, or
+ *  anything a grammar describes. A grammar is compiled once for a model's vocabulary
+ *  and shared by any number of sessions and threads; each generation keeps its own
+ *  mmb_grammar_state, which says which tokens may come next. Tokens that cannot
+ *  continue the grammar get -inf before sampling, whatever their length (a token may
+ *  span several grammar symbols, end inside a literal or hold several characters), and
+ *  the model's stop tokens are allowed exactly where the grammar may end.
+ *
+ *  Three sources, one kind of object:
+ *  - MMB_GRAMMAR_GBNF: grammar text in the GBNF dialect (the one llama.cpp reads):
+ *    rules written `name ::= ...`, alternatives, groups in parentheses, the repeats
+ *    `*`, `+`, `?`, `{m}`, `{m,}` and `{m,n}`, string literals with escapes, character
+ *    classes such as `[a-z]` or `[^a-z]` with escapes and UTF-8, the dot for any
+ *    character, and comments from a hash sign to the line's end. The start rule is "root" unless
+ *    mmb_grammar_options.root names another. docs/structured-output.md gives the dialect.
+ *  - MMB_GRAMMAR_JSON_SCHEMA: a JSON Schema (the subset tool calls and game actions
+ *    use: type object/array/string/number/integer/boolean/null, properties, required,
+ *    additionalProperties false, items, minItems/maxItems, enum, const,
+ *    minLength/maxLength, minimum/maximum (and the exclusive forms), anyOf/oneOf,
+ *    $defs/definitions with $ref, recursion included). Output is JSON text: properties
+ *    in the schema's order, whitespace limited by mmb_grammar_options. Keywords that
+ *    would change what is valid but are not supported (pattern, format, ...) are an
+ *    error naming their path, never silently ignored.
+ *  - mmb_grammar_create_choice(): exactly one of a list of strings.
+ *
+ *  Compiling checks everything: a syntax error gives its line and column (a schema
+ *  error its JSON pointer path) in mmb_last_error(); an undefined rule, a
+ *  left-recursive rule, or one that can never finish is an error too.
+ *
+ *  Cost: a grammar keeps the masks of allowed tokens it has computed, keyed by the
+ *  matcher's state, so a state seen before (by any session) costs a lookup; a new one
+ *  costs one walk of the vocabulary's prefix tree, pruned where the grammar refuses.
+ *  docs/structured-output.md describes the design and gives the figures.
+ *  @{ */
+
+/** Grammar sources for mmb_grammar_create(). */
+enum {
+  MMB_GRAMMAR_GBNF = 1,        /**< Grammar text in the GBNF dialect. */
+  MMB_GRAMMAR_JSON_SCHEMA = 2  /**< A JSON Schema document (JSON text). */
+};
+
+/** Options of mmb_grammar_create() and mmb_grammar_create_choice(). */
+typedef struct mmb_grammar_options {
+  uint32_t struct_size;          /**< sizeof(mmb_grammar_options) in the host's header; set by mmb_grammar_options_init(). */
+  const char* root;              /**< GBNF: the start rule; NULL: "root" (default). */
+  int32_t json_whitespace;       /**< JSON Schema: the most whitespace characters (space, newline, tab) allowed at each place JSON allows them; 0 = compact JSON; default 1 (`{"a": 1, "b": [2, 3]}`); up to 64 (pretty-printed output). */
+  size_t mask_cache_bytes;       /**< Most bytes of token masks the grammar keeps for reuse (each takes vocab_size / 8 bytes); default 16 MiB; 0 = none (every state is computed afresh). */
+} mmb_grammar_options;
+
+/** Fills `options` with the defaults (listed with each field) in at most `struct_size`
+ *  bytes and sets its struct_size to `struct_size`; bytes past it are not touched.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (options NULL, or struct_size not a size
+ *  of mmb_grammar_options this library knows: nothing is written).
+ *  Thread rules: any thread. */
+MMB_API mmb_status mmb_grammar_options_init(mmb_grammar_options* options, size_t struct_size);
+
+/** Compiles a grammar or a JSON Schema for `model`'s vocabulary.
+ *  @param model the model whose tokens the grammar will choose among (kept alive by
+ *  the grammar).
+ *  @param kind MMB_GRAMMAR_GBNF or MMB_GRAMMAR_JSON_SCHEMA.
+ *  @param text the grammar or schema, UTF-8, `len` bytes (need not be NUL-terminated).
+ *  @param len length of text in bytes.
+ *  @param options NULL for defaults.
+ *  @param out receives the grammar; the caller owns it (mmb_grammar_destroy()).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL model/out, text NULL with len > 0,
+ *  unknown kind, bad options); MMB_ERR_GRAMMAR (the text is malformed or the grammar
+ *  unusable: the message says where and why); MMB_ERR_UNSUPPORTED (the model has no
+ *  tokenizer); MMB_ERR_OUT_OF_MEMORY.
+ *  Thread rules: any thread; the model may be shared. */
+MMB_API mmb_status mmb_grammar_create(const mmb_model* model, int32_t kind, const char* text, size_t len,
+                                      const mmb_grammar_options* options, mmb_grammar** out);
+
+/** Compiles a choice: the output is exactly one of `items` (UTF-8, at least one,
+ *  none empty; duplicates are allowed and count once).
+ *  @param model the model whose tokens the grammar will choose among.
+ *  @param items the strings.
+ *  @param lens their lengths in bytes; NULL: each item is NUL-terminated.
+ *  @param n number of items.
+ *  @param options NULL for defaults (root and json_whitespace are not used).
+ *  @param out receives the grammar; the caller owns it (mmb_grammar_destroy()).
+ *  @return as mmb_grammar_create(); MMB_ERR_INVALID_ARGUMENT also for n == 0 or a
+ *  NULL item; MMB_ERR_GRAMMAR for an empty item. */
+MMB_API mmb_status mmb_grammar_create_choice(const mmb_model* model, const char* const* items, const size_t* lens,
+                                             size_t n, const mmb_grammar_options* options, mmb_grammar** out);
+
+/** Releases the caller's reference; states made from the grammar keep it alive.
+ *  NULL: no-op. */
+MMB_API void mmb_grammar_destroy(mmb_grammar* grammar);
+
+/** Creates a state at the grammar's start. The caller owns it. One thread at a time.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL); MMB_ERR_OUT_OF_MEMORY.
+ *  Thread rules: any thread; the grammar may be shared. */
+MMB_API mmb_status mmb_grammar_state_create(mmb_grammar* grammar, mmb_grammar_state** out);
+
+/** Destroys a state. NULL: no-op. */
+MMB_API void mmb_grammar_state_destroy(mmb_grammar_state* state);
+
+/** Copies a state (to fork a generation with its session: mmb_session_fork()).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_OUT_OF_MEMORY. */
+MMB_API mmb_status mmb_grammar_state_clone(const mmb_grammar_state* state, mmb_grammar_state** out);
+
+/** Returns the state to the grammar's start.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_grammar_state_reset(mmb_grammar_state* state);
+
+/** Advances the state past `token` (for tokens chosen by the host, or a prompt the
+ *  output continues). A stop token is accepted where the grammar may end and leaves
+ *  the state unchanged.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, token outside [0, vocab_size));
+ *  MMB_ERR_GRAMMAR (the grammar does not allow the token here: nothing changes). */
+MMB_API mmb_status mmb_grammar_state_accept(mmb_grammar_state* state, int32_t token);
+
+/** Whether the text so far is a complete output.
+ *  @param state the state.
+ *  @param can_end NULL, or receives 1 when the grammar may end here.
+ *  @param must_end NULL, or receives 1 when it may end and no token can continue it.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL state). */
+MMB_API mmb_status mmb_grammar_state_can_end(const mmb_grammar_state* state, int32_t* can_end, int32_t* must_end);
+
+/** Writes which tokens may come next: bit (t % 32) of words[t / 32] is set when token
+ *  t is allowed (stop tokens only where the grammar may end).
+ *  @param state the state (its mask is computed or taken from the grammar's cache).
+ *  @param words receives the mask.
+ *  @param n_words at least (vocab_size + 31) / 32.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL); MMB_ERR_BUFFER_TOO_SMALL
+ *  (n_words too small: nothing is written). */
+MMB_API mmb_status mmb_grammar_state_get_mask(mmb_grammar_state* state, uint32_t* words, size_t n_words);
+
+/** Sets every logit whose token the grammar does not allow here to -inf (for hosts
+ *  that sample themselves; mmb_sampler_sample_grammar() does both).
+ *  @param state the state.
+ *  @param logits vocab_size values, changed in place.
+ *  @param n number of logits (the model's vocab_size).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, n != vocab_size). */
+MMB_API mmb_status mmb_grammar_state_apply(mmb_grammar_state* state, float* logits, size_t n);
+
+/** Chooses a token as mmb_sampler_sample() does, among the tokens `state` allows,
+ *  and advances the state past it (a stop token leaves it unchanged).
+ *  @param sampler chooses the token (its penalty window records it).
+ *  @param state the grammar state; advanced past the token.
+ *  @param logits `n` logits, not modified.
+ *  @param n the model's vocab_size.
+ *  @param token receives the token.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL, n != vocab_size, no allowed token
+ *  has a finite logit); MMB_ERR_GRAMMAR (no token can continue the grammar). */
+MMB_API mmb_status mmb_sampler_sample_grammar(mmb_sampler* sampler, mmb_grammar_state* state, const float* logits,
+                                              size_t n, int32_t* token);
+
+/** Bytes mmb_grammar_state_save() writes now.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT. */
+MMB_API mmb_status mmb_grammar_state_size(const mmb_grammar_state* state, size_t* size);
+
+/** Saves the state (to keep it with a session's saved state). Size-then-copy.
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_BUFFER_TOO_SMALL. */
+MMB_API mmb_status mmb_grammar_state_save(const mmb_grammar_state* state, void* buf, size_t cap, size_t* len);
+
+/** Loads a state saved from a state of the same grammar (same source, options and
+ *  vocabulary).
+ *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT; MMB_ERR_STATE_MISMATCH (another grammar's
+ *  state); MMB_ERR_FORMAT (damaged: nothing changes). */
+MMB_API mmb_status mmb_grammar_state_load(mmb_grammar_state* state, const void* buf, size_t len);
+
+/** @} */
+
+/** @defgroup api_table 10. Function table
  *  For hosts that dlopen the library and look up one symbol. Within one ABI version
  *  members are only ever appended: check struct_size before using a member that an
  *  older library serving the same version may lack.
@@ -1191,6 +1381,22 @@ typedef struct mmb_api {
   mmb_status (*chat_state_save)(const mmb_chat*, void*, size_t, size_t*); /**< mmb_chat_state_save() */
   mmb_status (*chat_state_load)(mmb_chat*, const void*, size_t); /**< mmb_chat_state_load() */
   mmb_status (*model_get_stop_tokens)(const mmb_model*, int32_t*, size_t, size_t*); /**< mmb_model_get_stop_tokens() */
+  mmb_status (*grammar_options_init)(mmb_grammar_options*, size_t); /**< mmb_grammar_options_init() */
+  mmb_status (*grammar_create)(const mmb_model*, int32_t, const char*, size_t, const mmb_grammar_options*, mmb_grammar**); /**< mmb_grammar_create() */
+  mmb_status (*grammar_create_choice)(const mmb_model*, const char* const*, const size_t*, size_t, const mmb_grammar_options*, mmb_grammar**); /**< mmb_grammar_create_choice() */
+  void (*grammar_destroy)(mmb_grammar*); /**< mmb_grammar_destroy() */
+  mmb_status (*grammar_state_create)(mmb_grammar*, mmb_grammar_state**); /**< mmb_grammar_state_create() */
+  void (*grammar_state_destroy)(mmb_grammar_state*); /**< mmb_grammar_state_destroy() */
+  mmb_status (*grammar_state_clone)(const mmb_grammar_state*, mmb_grammar_state**); /**< mmb_grammar_state_clone() */
+  mmb_status (*grammar_state_reset)(mmb_grammar_state*); /**< mmb_grammar_state_reset() */
+  mmb_status (*grammar_state_accept)(mmb_grammar_state*, int32_t); /**< mmb_grammar_state_accept() */
+  mmb_status (*grammar_state_can_end)(const mmb_grammar_state*, int32_t*, int32_t*); /**< mmb_grammar_state_can_end() */
+  mmb_status (*grammar_state_get_mask)(mmb_grammar_state*, uint32_t*, size_t); /**< mmb_grammar_state_get_mask() */
+  mmb_status (*grammar_state_apply)(mmb_grammar_state*, float*, size_t); /**< mmb_grammar_state_apply() */
+  mmb_status (*sampler_sample_grammar)(mmb_sampler*, mmb_grammar_state*, const float*, size_t, int32_t*); /**< mmb_sampler_sample_grammar() */
+  mmb_status (*grammar_state_size)(const mmb_grammar_state*, size_t*); /**< mmb_grammar_state_size() */
+  mmb_status (*grammar_state_save)(const mmb_grammar_state*, void*, size_t, size_t*); /**< mmb_grammar_state_save() */
+  mmb_status (*grammar_state_load)(mmb_grammar_state*, const void*, size_t); /**< mmb_grammar_state_load() */
 } mmb_api;
 
 /** The function table for ABI version `abi_version`, or NULL if this library cannot

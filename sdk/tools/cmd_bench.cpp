@@ -1,6 +1,7 @@
 // `mmb bench WHAT`: the benchmark programs, one per subcommand.
 #include "bench_chat.hpp"
 #include "bench_decode.hpp"
+#include "bench_grammar.hpp"
 #include "bench_jobs.hpp"
 #include "bench_load.hpp"
 #include "bench_tokenizer.hpp"
@@ -29,6 +30,8 @@ const Bench kBenches[] = {
     {"jobs", "a game scene through frames and jobs: frame work vs budget, cancel latency, paging", run_bench_jobs},
     {"tokenizer", "tokenizer encoding speed (MB/s, one thread) on English and varied text, GPT-2 as baseline",
      run_bench_tokenizer},
+    {"grammar", "structured output: grammar compile and per-token mask time (50k vocab), decode with a JSON Schema",
+     run_bench_grammar},
 };
 
 int run(const std::vector<std::string>& args) {
@@ -42,7 +45,7 @@ int run(const std::vector<std::string>& args) {
   fail(MMB_ERR_INVALID_ARGUMENT, "unknown benchmark '", args[0], "' (see mmb bench --help)");
 }
 
-const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs | chat | tokenizer", run);
+const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs | chat | tokenizer | grammar", run);
 
 }  // namespace
 

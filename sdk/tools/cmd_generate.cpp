@@ -1,10 +1,14 @@
 // mmb generate: continue a prompt, streaming the text to stdout as each token is
 // chosen, then report the speed on stderr. --chat keeps the session going over lines
-// read from stdin.
+// read from stdin. --json-schema, --grammar and --choice constrain the output
+// (structured output, moemamba.h section 9): stdout then carries exactly the text the
+// grammar accepts, so that it can be piped into a parser.
 #include "api_handles.hpp"
 #include "cli_args.hpp"
 #include "command.hpp"
 #include "sampler_args.hpp"
+
+#include "base/error.hpp"
 
 #include <moemamba/moemamba.h>
 
@@ -23,16 +27,27 @@ const char* const kUsage = "mmb generate BUNDLE --prompt TEXT [options]";
 const char* const kDescription =
     "Continues TEXT with the model in BUNDLE. The text goes to stdout as each token is chosen;\n"
     "the speed goes to stderr. Ctrl-C stops the generation cleanly. With --chat, lines read\n"
-    "from stdin continue the same session until an empty line or the end of input.";
+    "from stdin continue the same session until an empty line or the end of input.\n"
+    "\n"
+    "Structured output: with --json-schema FILE, --grammar FILE (GBNF) or --choice A,B,C every\n"
+    "token is chosen among those the grammar allows, and generation ends where the grammar is\n"
+    "complete. stdout then holds only the generated text (e.g. a JSON document to pipe into a\n"
+    "parser); everything else goes to stderr. A grammar that does not compile is reported with\n"
+    "its line and column (a schema with the path of the mistake), exit status 1. Output that\n"
+    "reaches --max-tokens (or Ctrl-C) before the grammar may end is an error too: the partial\n"
+    "text is on stdout, the message on stderr, exit status 3.";
 
-const std::vector<Option> kOptions = with_sampler_options({
+const std::vector<Option> kOptions = with_grammar_options(with_sampler_options({
     {"prompt", "TEXT", "the text to continue (required unless --chat)"},
     {"max-tokens", "N", "most tokens to generate per prompt (default 128)"},
     {"threads", "N", "compute threads; 0 = one per core (default)"},
     {"backend", "NAME", "auto (default), cpu or cuda"},
     {"no-bos", nullptr, "do not prepend the BOS token"},
     {"chat", nullptr, "after the prompt, read lines from stdin and continue the session"},
-});
+}));
+
+// Exit status of a generation that stopped before its grammar could end.
+constexpr int kExitGrammarUnfinished = 3;
 
 struct Settings {
   std::string bundle;
@@ -43,6 +58,7 @@ struct Settings {
   int32_t threads = 0;
   int32_t backend = MMB_BACKEND_AUTO;
   mmb_sampler_params sampler;
+  GrammarArgs grammar;
 };
 
 Settings read_settings(const Args& args) {
@@ -61,6 +77,7 @@ Settings read_settings(const Args& args) {
     throw UsageError(e.what());
   }
   s.sampler = read_sampler_params(args);
+  s.grammar = read_grammar_args(args);
   return s;
 }
 
@@ -102,9 +119,11 @@ int32_t on_token(void* user, int32_t token, const char* text, size_t len) {
 
 double per_second(double count, double seconds) { return seconds > 0.0 ? count / seconds : 0.0; }
 
-// Continues the session with `text` and prints the speed line on stderr.
-void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* session, mmb_sampler* sampler,
-              const std::string& text) {
+// Continues the session with `text` and prints the speed line on stderr. With a
+// grammar (its state at the start), returns false when the output stopped before the
+// grammar could end.
+bool run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* session, mmb_sampler* sampler,
+              mmb_grammar_state* grammar, const std::string& text) {
   uint64_t position = 0;
   check(mmb_session_get_position(session, &position), "reading the session position");
   const uint32_t flags = settings.bos && position == 0 ? uint32_t(MMB_TOKENIZE_ADD_BOS) : 0u;
@@ -117,6 +136,7 @@ void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* 
   Turn turn;
   options.progress = on_progress;
   options.progress_user_data = &turn;
+  options.grammar = grammar;
 
   interrupted = 0;
   const auto previous = std::signal(SIGINT, on_interrupt);
@@ -133,6 +153,14 @@ void run_turn(const Settings& settings, const LoadedModel& loaded, mmb_session* 
                static_cast<long long>(turn.generated), generate_s, per_second(double(turn.generated), generate_s),
                prompt_tokens, prompt_s, per_second(double(prompt_tokens), prompt_s),
                interrupted ? "; interrupted" : "");
+  if (!grammar) return true;
+  int32_t can_end = 0;
+  check(mmb_grammar_state_can_end(grammar, &can_end, nullptr), "reading the grammar state");
+  if (can_end) return true;
+  report_error(kName, cat("the output stopped before ", settings.grammar.describe(), " could end (",
+                          interrupted ? "interrupted" : cat("--max-tokens ", settings.max_tokens, " reached"),
+                          "): it is incomplete"));
+  return false;
 }
 
 int generate(const Settings& settings) {
@@ -141,18 +169,31 @@ int generate(const Settings& settings) {
   mmb_sampler* raw_sampler = nullptr;
   check(mmb_sampler_create(&settings.sampler, &raw_sampler), "creating the sampler");
   const SamplerPtr sampler(raw_sampler);
+  const GrammarPtr grammar = compile_grammar(loaded.model.get(), settings.grammar);
+  GrammarStatePtr state;
+  if (grammar) {
+    mmb_grammar_state* raw_state = nullptr;
+    check(mmb_grammar_state_create(grammar.get(), &raw_state), "creating the grammar state");
+    state.reset(raw_state);
+  }
+  // Each prompt's output follows the grammar from its start.
+  auto turn = [&](const std::string& text) {
+    if (state) check(mmb_grammar_state_reset(state.get()), "resetting the grammar state");
+    return run_turn(settings, loaded, session.get(), sampler.get(), state.get(), text);
+  };
 
-  if (!settings.prompt.empty()) run_turn(settings, loaded, session.get(), sampler.get(), settings.prompt);
-  if (!settings.chat) return 0;
+  bool complete = true;
+  if (!settings.prompt.empty()) complete = turn(settings.prompt) && complete;
+  if (!settings.chat) return complete ? 0 : kExitGrammarUnfinished;
 
   std::fprintf(stderr, "[chat: type a line and press Enter; an empty line or end of input ends the chat]\n");
   std::string line;
   while (true) {
     std::fprintf(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
-    run_turn(settings, loaded, session.get(), sampler.get(), line + "\n");
+    complete = turn(line + "\n") && complete;
   }
-  return 0;
+  return complete ? 0 : kExitGrammarUnfinished;
 }
 
 int run(const std::vector<std::string>& argv) {

@@ -4,6 +4,7 @@
 #include "api/api_objects.hpp"
 #include "api/api_structs.hpp"
 
+#include "runtime/constrained_sampling.hpp"
 #include "tokenizer/detokenizer.hpp"
 
 #include <string>
@@ -26,11 +27,18 @@ void api::sample_reply(mmb_session* session, mmb_sampler* sampler, std::vector<f
   // Text that starts right after BOS loses a SentencePiece-style leading space.
   if (last_prompt_token >= 0 && last_prompt_token == tokenizer.bos_id()) detok.set_after_bos();
   std::string text;
+  grammar::GrammarCursor* grammar = o.grammar ? &o.grammar->impl : nullptr;
+  if (grammar) sampler->impl.reserve(logits.size());
   for (int32_t i = 0; i < o.max_tokens; ++i) {
     int32_t token = 0;
-    mmb_status s = mmb_sampler_sample(sampler, logits.data(), logits.size(), &token);
-    if (s != MMB_OK) fail(s, mmb_last_error());
-    if (o.stop_at_eos && model.ends_turn(token)) break;
+    if (grammar) {
+      token = sample_constrained(sampler->impl, *grammar, logits.data(), logits.size());
+      if (token < 0 || model.ends_turn(token)) break;
+    } else {
+      mmb_status s = mmb_sampler_sample(sampler, logits.data(), logits.size(), &token);
+      if (s != MMB_OK) fail(s, mmb_last_error());
+      if (o.stop_at_eos && model.ends_turn(token)) break;
+    }
     text.clear();
     if (token < tokenizer.n_pieces()) detok.push(token, text);
     // Every emitted token enters the state, so a later call continues the text;
@@ -62,6 +70,9 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
     if (o.max_tokens < 0) fail(MMB_ERR_INVALID_ARGUMENT, "max_tokens ", o.max_tokens, " is negative");
     const Model& model = session->impl->model();
     const uint32_t vocab = model.config().vocab_size;
+    if (o.grammar && o.grammar->impl.grammar().vocab_size() != vocab)
+      fail(MMB_ERR_STATE_MISMATCH, "the grammar was made for a vocabulary of ", o.grammar->impl.grammar().vocab_size(),
+           " tokens; the session's model has ", vocab);
 
     std::vector<int32_t> prompt_tokens = api::tokenize(session->model, prompt, len, o.tokenize_flags);
     api::prepare_prompt(model, prompt_tokens);

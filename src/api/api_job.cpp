@@ -36,6 +36,12 @@ void submit(mmb_session* session, mmb_sampler* sampler, std::vector<int32_t> pro
   auto handle = std::make_unique<mmb_job>();
   JobEvents events{o.on_event, o.event_user_data, handle.get()};
   auto copy = sampler ? std::make_unique<Sampler>(sampler->impl) : nullptr;
+  if (o.grammar) {
+    if (o.grammar->impl.grammar().vocab_size() != model.config().vocab_size)
+      fail(MMB_ERR_STATE_MISMATCH, "the grammar was made for a vocabulary of ", o.grammar->impl.grammar().vocab_size(),
+           " tokens; the session's model has ", model.config().vocab_size);
+    limits.grammar = std::make_shared<grammar::GrammarCursor>(o.grammar->impl);
+  }
   handle->impl = std::make_shared<Job>(*session->impl, std::move(copy), std::move(prompt), std::move(limits), events);
   handle->scheduler = session->runtime().scheduler_ptr();
   session->job = handle->impl;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chat/conversation.hpp"
+#include "grammar/token_grammar.hpp"
 #include "model/model.hpp"
 #include "tokenizer/detokenizer.hpp"
 #include "runtime/job.hpp"
@@ -59,6 +60,16 @@ struct mmb_detokenizer {
 
 struct mmb_sampler {
   mmb::Sampler impl;
+};
+
+// Grammars and their states come from the C++ heap, like samplers: a grammar holds no
+// model (it keeps its own copy of the vocabulary's bytes), and states share the grammar.
+struct mmb_grammar {
+  std::shared_ptr<const mmb::grammar::TokenGrammar> impl;
+};
+
+struct mmb_grammar_state {
+  mmb::grammar::GrammarCursor impl;
 };
 
 // A chat owns its session (made by mmb_session_create, so it holds the model); the

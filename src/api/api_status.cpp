@@ -37,6 +37,7 @@ MMB_API const char* mmb_status_string(mmb_status status) {
     case MMB_ERR_BUDGET: return "MMB_ERR_BUDGET";
     case MMB_ERR_CONTEXT_FULL: return "MMB_ERR_CONTEXT_FULL";
     case MMB_ERR_TEMPLATE: return "MMB_ERR_TEMPLATE";
+    case MMB_ERR_GRAMMAR: return "MMB_ERR_GRAMMAR";
   }
   return "MMB_ERR_UNKNOWN";
 }

@@ -65,14 +65,16 @@ struct Extensible<mmb_sampler_params> {
 template <>
 struct Extensible<mmb_generate_options> {
   static constexpr const char* name = "mmb_generate_options";
-  static constexpr size_t sizes[] = {sizeof(mmb_generate_options)};
+  // 0.7 appended the grammar.
+  static constexpr size_t sizes[] = {offsetof(mmb_generate_options, grammar), sizeof(mmb_generate_options)};
   static void set_defaults(mmb_generate_options& o);
 };
 
 template <>
 struct Extensible<mmb_job_options> {
   static constexpr const char* name = "mmb_job_options";
-  static constexpr size_t sizes[] = {sizeof(mmb_job_options)};
+  // 0.7 appended the grammar.
+  static constexpr size_t sizes[] = {offsetof(mmb_job_options, grammar), sizeof(mmb_job_options)};
   static void set_defaults(mmb_job_options& o);
 };
 
@@ -81,6 +83,13 @@ struct Extensible<mmb_chat_options> {
   static constexpr const char* name = "mmb_chat_options";
   static constexpr size_t sizes[] = {sizeof(mmb_chat_options)};
   static void set_defaults(mmb_chat_options&) {}
+};
+
+template <>
+struct Extensible<mmb_grammar_options> {
+  static constexpr const char* name = "mmb_grammar_options";
+  static constexpr size_t sizes[] = {sizeof(mmb_grammar_options)};
+  static void set_defaults(mmb_grammar_options& o);
 };
 
 // Throws MMB_ERR_INVALID_ARGUMENT unless `given` is one of `known`, the sizes of the

@@ -79,6 +79,22 @@ MMB_API const mmb_api* mmb_get_api(uint32_t abi_version) {
       mmb_chat_state_save,
       mmb_chat_state_load,
       mmb_model_get_stop_tokens,
+      mmb_grammar_options_init,
+      mmb_grammar_create,
+      mmb_grammar_create_choice,
+      mmb_grammar_destroy,
+      mmb_grammar_state_create,
+      mmb_grammar_state_destroy,
+      mmb_grammar_state_clone,
+      mmb_grammar_state_reset,
+      mmb_grammar_state_accept,
+      mmb_grammar_state_can_end,
+      mmb_grammar_state_get_mask,
+      mmb_grammar_state_apply,
+      mmb_sampler_sample_grammar,
+      mmb_grammar_state_size,
+      mmb_grammar_state_save,
+      mmb_grammar_state_load,
   };
   // Version 2 only: version 1's *_init members took no struct_size (0.y may break, docs/abi.md).
   return abi_version == MMB_ABI_VERSION ? &table : nullptr;

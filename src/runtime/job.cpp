@@ -1,5 +1,7 @@
 #include "runtime/job.hpp"
 
+#include "runtime/constrained_sampling.hpp"
+
 #include "base/error.hpp"
 
 #include <algorithm>
@@ -41,8 +43,14 @@ int32_t Job::sample_next(bool* last) {
   if (session_->context_left() == 0)
     fail(MMB_ERR_CONTEXT_FULL, "the session's context of ", session_->context().max_tokens, " tokens is full");
   const Tokenizer& tokenizer = session_->model().tokenizer();
-  const int32_t token = sampler_->sample(logits_.data(), logits_.size());
-  if (limits_.stop_at_eos && session_->model().ends_turn(token)) return -1;
+  int32_t token;
+  if (limits_.grammar) {
+    token = sample_constrained(*sampler_, *limits_.grammar, logits_.data(), logits_.size());
+    if (token < 0 || session_->model().ends_turn(token)) return -1;
+  } else {
+    token = sampler_->sample(logits_.data(), logits_.size());
+    if (limits_.stop_at_eos && session_->model().ends_turn(token)) return -1;
+  }
   piece_.clear();
   if (token < tokenizer.n_pieces()) detok_.push(token, piece_);
   emit(token, piece_);

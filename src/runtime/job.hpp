@@ -8,6 +8,7 @@
 // for a stop at any time through an atomic flag.
 #pragma once
 
+#include "grammar/token_grammar.hpp"
 #include "tokenizer/detokenizer.hpp"
 #include "runtime/sampler.hpp"
 #include "runtime/session.hpp"
@@ -28,6 +29,7 @@ struct JobLimits {
   int32_t max_tokens = 256;
   bool stop_at_eos = true;
   std::string stop_text;  // empty: none
+  std::shared_ptr<grammar::GrammarCursor> grammar;  // null: free text; else the job's own state
 };
 
 struct JobEvents {

@@ -214,13 +214,17 @@ namespace Moemamba
         /// session has not seen, then samples until the model ends its turn (not emitted),
         /// maxTokens, or onToken returns false. The reply streams to onToken (whole UTF-8
         /// characters) and joins the history as an "assistant" message, also when stopped
-        /// early. Throws TemplateException, ContextFullException.</summary>
-        public ChatReply Generate(Sampler sampler, int maxTokens = 256, Session.TokenHandler onToken = null)
+        /// early. grammar: null, or a state the reply follows (a JSON object, one of a list of
+        /// choices...), advanced in place as Session.Stream describes. Throws
+        /// TemplateException, ContextFullException.</summary>
+        public ChatReply Generate(Sampler sampler, int maxTokens = 256, Session.TokenHandler onToken = null,
+                                  GrammarState grammar = null)
         {
             if (sampler == null) throw new ArgumentNullException("sampler");
             var o = new GenerateOptions();
             MoemambaException.Check(Native.mmb_generate_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(GenerateOptions))));
             o.MaxTokens = maxTokens;
+            o.Grammar = grammar == null ? IntPtr.Zero : grammar.Ptr;
             var stats = NewStats();
             GCHandle gch = onToken == null ? default(GCHandle) : GCHandle.Alloc(onToken);
             try
@@ -231,6 +235,7 @@ namespace Moemamba
             finally
             {
                 if (gch.IsAllocated) gch.Free();
+                GC.KeepAlive(grammar);
             }
             return new ChatReply(GetMessage(MessageCount - 1).Content, stats);
         }

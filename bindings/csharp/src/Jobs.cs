@@ -205,27 +205,30 @@ namespace Moemamba
         /// samples with its own copy of the sampler, left unchanged. onEvent is called from
         /// Job.Poll and Runtime.Frame on the thread that calls them. Keep the Job until it
         /// finishes: disposing it, or letting it be collected, cancels it. Throws
-        /// MoemambaException with ErrBusy while another job runs on the session.</summary>
+        /// MoemambaException with ErrBusy while another job runs on the session. grammar: null
+        /// for free text, else a state the job generates under (as Stream describes) with its
+        /// own copy taken at submission: the state given is left unchanged. A job whose
+        /// grammar no token can continue ends with ErrGrammar.</summary>
         public Job Submit(Sampler sampler, string prompt, int maxTokens = 256, Action<JobEvent> onEvent = null,
-                          bool stopAtEos = true, bool addBos = true, string stopText = null)
+                          bool stopAtEos = true, bool addBos = true, string stopText = null, GrammarState grammar = null)
         {
             var bytes = Encoding.UTF8.GetBytes(prompt);
-            return Submit(sampler, onEvent, maxTokens, stopAtEos, addBos, stopText, (IntPtr sp, ref JobOptions o, out IntPtr job) =>
+            return Submit(sampler, onEvent, maxTokens, stopAtEos, addBos, stopText, grammar, (IntPtr sp, ref JobOptions o, out IntPtr job) =>
                 Native.mmb_job_submit_text(Ptr, sp, bytes, (UIntPtr)bytes.Length, ref o, out job));
         }
 
         /// <summary>Submit with a prompt of token ids.</summary>
         public Job SubmitTokens(Sampler sampler, int[] tokens, int maxTokens = 256, Action<JobEvent> onEvent = null,
-                                bool stopAtEos = true, string stopText = null)
+                                bool stopAtEos = true, string stopText = null, GrammarState grammar = null)
         {
-            return Submit(sampler, onEvent, maxTokens, stopAtEos, false, stopText, (IntPtr sp, ref JobOptions o, out IntPtr job) =>
+            return Submit(sampler, onEvent, maxTokens, stopAtEos, false, stopText, grammar, (IntPtr sp, ref JobOptions o, out IntPtr job) =>
                 Native.mmb_job_submit_tokens(Ptr, sp, tokens, (UIntPtr)tokens.Length, ref o, out job));
         }
 
         private delegate int SubmitCall(IntPtr sampler, ref JobOptions o, out IntPtr job);
 
         private Job Submit(Sampler sampler, Action<JobEvent> onEvent, int maxTokens, bool stopAtEos, bool addBos,
-                           string stopText, SubmitCall call)
+                           string stopText, GrammarState grammar, SubmitCall call)
         {
             var sink = onEvent == null ? null : new EventSink { Handler = onEvent };
             long id = EventSink.Register(sink);
@@ -234,6 +237,7 @@ namespace Moemamba
             o.MaxTokens = maxTokens;
             o.StopAtEos = stopAtEos ? 1 : 0;
             o.TokenizeFlags = addBos ? Native.TokenizeAddBos : 0;
+            o.Grammar = grammar == null ? IntPtr.Zero : grammar.Ptr;
             if (sink != null)
             {
                 o.OnEvent = Marshal.GetFunctionPointerForDelegate(EventSink.s_onEvent);
@@ -266,6 +270,7 @@ namespace Moemamba
             finally
             {
                 if (stop != null) pinned.Free();
+                GC.KeepAlive(grammar);
             }
         }
 

@@ -9,7 +9,7 @@ namespace Moemamba
 {
     /// <summary>A failed library call: its status code, its name and mmb_last_error().
     /// A status of Native.ErrContextFull comes as its subclass ContextFullException,
-    /// Native.ErrTemplate as TemplateException.</summary>
+    /// Native.ErrTemplate as TemplateException, Native.ErrGrammar as GrammarException.</summary>
     public class MoemambaException : Exception
     {
         public MoemambaException(int status, string name, string detail)
@@ -19,11 +19,12 @@ namespace Moemamba
         public string Detail { get; private set; }
 
         /// <summary>The exception for a status: ContextFullException for Native.ErrContextFull,
-        /// TemplateException for Native.ErrTemplate.</summary>
+        /// TemplateException for Native.ErrTemplate, GrammarException for Native.ErrGrammar.</summary>
         public static MoemambaException For(int status, string name, string detail)
         {
             if (status == Native.ErrContextFull) return new ContextFullException(name, detail);
             if (status == Native.ErrTemplate) return new TemplateException(name, detail);
+            if (status == Native.ErrGrammar) return new GrammarException(name, detail);
             return new MoemambaException(status, name, detail);
         }
 
@@ -310,20 +311,30 @@ namespace Moemamba
         }
 
         /// <summary>Streams text: step, sample and detokenize on the managed side. Stops at
-        /// maxTokens or at EOS (not emitted).</summary>
-        public IEnumerable<string> Stream(Model model, Sampler sampler, string prompt, int maxTokens)
+        /// maxTokens or at EOS (not emitted). With a grammar state, each token is chosen among
+        /// those it allows, the state advances with each emitted token, and the stream ends as
+        /// soon as the grammar is complete (MustEnd) or at a stop token where it may end; a
+        /// stream that reaches maxTokens first leaves the grammar unfinished (check CanEnd).</summary>
+        public IEnumerable<string> Stream(Model model, Sampler sampler, string prompt, int maxTokens,
+                                          GrammarState grammar = null)
         {
             var logits = new float[VocabSize];
             int eos = model.Info.EosId;
+            var stops = grammar == null ? new int[0] : model.StopTokens;
             Prefill(model.Tokenize(prompt, Native.TokenizeAddBos), logits);
             using (var detok = model.CreateDetokenizer())
             {
                 for (int i = 0; i < maxTokens; i++)
                 {
-                    int token = sampler.Sample(logits);
-                    if (token == eos) break;
+                    int token = grammar == null ? sampler.Sample(logits) : sampler.SampleGrammar(grammar, logits);
+                    if (token == eos || Array.IndexOf(stops, token) >= 0) break;
                     string piece = detok.Push(token);
                     if (piece.Length > 0) yield return piece;
+                    if (grammar != null && grammar.MustEnd)
+                    {
+                        Step(token);
+                        break;
+                    }
                     Step(token, logits);
                 }
                 string rest = detok.Flush();
@@ -348,12 +359,16 @@ namespace Moemamba
             catch (Exception) { return 0; } // an exception must not cross into native code
         }
 
-        /// <summary>mmb_generate with a callback. Returns false when the handler stopped it.</summary>
-        public bool Generate(Sampler sampler, string prompt, int maxTokens, TokenHandler handler)
+        /// <summary>mmb_generate with a callback. Returns false when the handler stopped it.
+        /// grammar: null for free text, else a state the output follows (a JSON object, one of
+        /// a list of choices...), advanced in place as Stream describes.</summary>
+        public bool Generate(Sampler sampler, string prompt, int maxTokens, TokenHandler handler,
+                             GrammarState grammar = null)
         {
             var o = new GenerateOptions();
             MoemambaException.Check(Native.mmb_generate_options_init(ref o, (UIntPtr)Marshal.SizeOf(typeof(GenerateOptions))));
             o.MaxTokens = maxTokens;
+            o.Grammar = grammar == null ? IntPtr.Zero : grammar.Ptr;
             var bytes = Encoding.UTF8.GetBytes(prompt);
             var gch = GCHandle.Alloc(handler);
             try
@@ -364,11 +379,15 @@ namespace Moemamba
                 MoemambaException.Check(st);
                 return true;
             }
-            finally { gch.Free(); }
+            finally
+            {
+                gch.Free();
+                GC.KeepAlive(grammar);
+            }
         }
     }
 
-    public sealed class Sampler : MoemambaHandle
+    public sealed partial class Sampler : MoemambaHandle
     {
         public static SamplerParams Defaults()
         {

@@ -84,6 +84,8 @@ namespace Moemamba
     {
         public uint StructSize; public int MaxTokens; public int StopAtEos; public uint TokenizeFlags;
         public IntPtr Progress; public IntPtr ProgressUserData;
+        // Appended in 0.7: structured output (an mmb_grammar_state*; IntPtr.Zero: free text).
+        public IntPtr Grammar;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -91,6 +93,15 @@ namespace Moemamba
     {
         public uint StructSize; public int MaxTokens; public int StopAtEos; public uint TokenizeFlags;
         public IntPtr StopText; public UIntPtr StopTextLen; public IntPtr OnEvent; public IntPtr EventUserData;
+        // Appended in 0.7: structured output (an mmb_grammar_state*; IntPtr.Zero: free text).
+        public IntPtr Grammar;
+    }
+
+    /// <summary>mmb_grammar_options; Grammar.FromGbnf, FromJsonSchema and FromChoices fill it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct GrammarOptions
+    {
+        public uint StructSize; public IntPtr Root; public int JsonWhitespace; public UIntPtr MaskCacheBytes;
     }
 
     /// <summary>What one Runtime.Frame call did (mmb_frame_stats).</summary>
@@ -167,7 +178,8 @@ namespace Moemamba
 #endif
         public const int Ok = 0, ErrInvalidArgument = 1, ErrIo = 2, ErrFormat = 3, ErrUnsupported = 4, ErrBackend = 6,
                          ErrCancelled = 7, ErrBufferTooSmall = 8, ErrStateMismatch = 9, ErrBusy = 11, ErrBudget = 12,
-                         ErrContextFull = 13, ErrTemplate = 14;
+                         ErrContextFull = 13, ErrTemplate = 14, ErrGrammar = 15;
+        public const int GrammarGbnf = 1, GrammarJsonSchema = 2;
         public const uint LoadCopyMemory = 1u << 1, TokenizeAddBos = 1u << 0;
 
         [DllImport(Library)] public static extern IntPtr mmb_status_string(int status);
@@ -236,5 +248,22 @@ namespace Moemamba
         [DllImport(Library)] public static extern int mmb_chat_state_size(IntPtr chat, out UIntPtr bytes);
         [DllImport(Library)] public static extern int mmb_chat_state_save(IntPtr chat, byte[] buf, UIntPtr cap, out UIntPtr written);
         [DllImport(Library)] public static extern int mmb_chat_state_load(IntPtr chat, byte[] buf, UIntPtr size);
+        // Structured output (0.7).
+        [DllImport(Library)] public static extern int mmb_grammar_options_init(ref GrammarOptions o, UIntPtr structSize);
+        [DllImport(Library)] public static extern int mmb_grammar_create(IntPtr model, int kind, byte[] text, UIntPtr len, ref GrammarOptions o, out IntPtr grammar);
+        [DllImport(Library)] public static extern int mmb_grammar_create_choice(IntPtr model, IntPtr[] items, UIntPtr[] lens, UIntPtr n, ref GrammarOptions o, out IntPtr grammar);
+        [DllImport(Library)] public static extern void mmb_grammar_destroy(IntPtr grammar);
+        [DllImport(Library)] public static extern int mmb_grammar_state_create(IntPtr grammar, out IntPtr state);
+        [DllImport(Library)] public static extern void mmb_grammar_state_destroy(IntPtr state);
+        [DllImport(Library)] public static extern int mmb_grammar_state_clone(IntPtr state, out IntPtr clone);
+        [DllImport(Library)] public static extern int mmb_grammar_state_reset(IntPtr state);
+        [DllImport(Library)] public static extern int mmb_grammar_state_accept(IntPtr state, int token);
+        [DllImport(Library)] public static extern int mmb_grammar_state_can_end(IntPtr state, out int canEnd, out int mustEnd);
+        [DllImport(Library)] public static extern int mmb_grammar_state_get_mask(IntPtr state, uint[] words, UIntPtr nWords);
+        [DllImport(Library)] public static extern int mmb_grammar_state_apply(IntPtr state, float[] logits, UIntPtr n);
+        [DllImport(Library)] public static extern int mmb_sampler_sample_grammar(IntPtr sampler, IntPtr state, float[] logits, UIntPtr n, out int token);
+        [DllImport(Library)] public static extern int mmb_grammar_state_size(IntPtr state, out UIntPtr size);
+        [DllImport(Library)] public static extern int mmb_grammar_state_save(IntPtr state, byte[] buf, UIntPtr cap, out UIntPtr len);
+        [DllImport(Library)] public static extern int mmb_grammar_state_load(IntPtr state, byte[] buf, UIntPtr len);
     }
 }

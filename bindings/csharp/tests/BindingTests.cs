@@ -4,7 +4,7 @@
 //   (made with MMB_CLI when not given). The layout test reads MOEMAMBA_LAYOUT_C (the path
 //   of bindings/rust/sys/tests/layout.c) and MOEMAMBA_INCLUDE_DIR; the chat tests pack
 //   MOEMAMBA_DEMO_BUNDLE (default: the repository's models/demo-moe-mamba.mmb) with chat
-//   templates.
+//   templates; the grammar tests run on that bundle.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -238,6 +238,7 @@ static partial class BindingTests
         RunBackendTests();
         RunContextTests(args);
         RunChatTests();
+        RunGrammarTests();
         Console.WriteLine("{0} passed, {1} failed", s_passed, s_failed);
         return s_failed == 0 ? 0 : 1;
     }

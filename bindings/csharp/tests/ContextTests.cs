@@ -99,7 +99,7 @@ static partial class BindingTests
                 { "mmb_generate_options", typeof(GenerateOptions) }, { "mmb_job_options", typeof(JobOptions) },
                 { "mmb_frame_stats", typeof(FrameStats) }, { "mmb_session_memory", typeof(SessionMemory) },
                 { "mmb_chat_message", typeof(ChatMessageNative) }, { "mmb_chat_options", typeof(ChatOptions) },
-                { "mmb_chat_stats", typeof(ChatStats) } };
+                { "mmb_chat_stats", typeof(ChatStats) }, { "mmb_grammar_options", typeof(GrammarOptions) } };
             var renamed = new Dictionary<string, string> { { "mmb_model_info.name", "NamePtr" } };
             foreach (var pair in structs)
             {
@@ -121,6 +121,8 @@ static partial class BindingTests
             Require(Native.ErrContextFull == c["const MMB_ERR_CONTEXT_FULL"], "MMB_ERR_CONTEXT_FULL");
             Require(Native.ErrTemplate == c["const MMB_ERR_TEMPLATE"] && Native.ErrUnsupported == c["const MMB_ERR_UNSUPPORTED"] &&
                     Native.ErrStateMismatch == c["const MMB_ERR_STATE_MISMATCH"], "MMB_ERR_TEMPLATE, MMB_ERR_UNSUPPORTED, MMB_ERR_STATE_MISMATCH");
+            Require(Native.ErrGrammar == c["const MMB_ERR_GRAMMAR"] && Native.GrammarGbnf == c["const MMB_GRAMMAR_GBNF"] &&
+                    Native.GrammarJsonSchema == c["const MMB_GRAMMAR_JSON_SCHEMA"], "MMB_ERR_GRAMMAR, MMB_GRAMMAR_*");
             Require((int)KvType.F16 == c["const MMB_KV_F16"] && (int)KvType.F32 == c["const MMB_KV_F32"], "MMB_KV_*");
         });
 

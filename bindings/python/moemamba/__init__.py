@@ -20,10 +20,17 @@ ContextFullError, a MoemambaError with Status.CONTEXT_FULL.
 Conversations in the model's own prompt format: Model.chat() returns a Chat that renders
 its history with the bundle's chat template and computes only each turn's new tokens;
 Model.render() gives the prompt text alone. A template's refusal raises TemplateError.
+
+Structured output: a Grammar (Grammar.json_schema(), Grammar.gbnf(), Grammar.choice())
+is compiled once per model and shared; pass a GrammarState of it as `grammar=` to
+Session.generate(), generate_with(), submit() or Chat.generate() and the output is text
+the grammar accepts. A malformed grammar raises GrammarError (line and column in its
+message).
 """
 from . import _native
 from .chat import Chat, ChatMessage, ChatReply, ChatStats
-from .errors import ContextFullError, MoemambaError, Status, TemplateError
+from .errors import ContextFullError, GrammarError, MoemambaError, Status, TemplateError
+from .grammar import Grammar, GrammarState
 from .job import EventKind, Job, JobEvent, JobState
 from .model import Model, ModelInfo
 from .runtime import (BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA, JOBS_FRAME, JOBS_HOST, JOBS_WORKER, Backend,
@@ -33,8 +40,9 @@ from .session import KvType, Piece, Session, step_batch
 from .text import Detokenizer
 
 __all__ = ["BACKEND_AUTO", "BACKEND_CPU", "BACKEND_CUDA", "Backend", "BackendInfo", "Chat", "ChatMessage", "ChatReply",
-           "ChatStats", "ContextFullError", "Detokenizer", "EventKind", "FrameStats", "JOBS_FRAME", "JOBS_HOST",
-           "JOBS_WORKER", "Job", "JobEvent", "JobState", "KvType", "Model", "ModelInfo", "MoemambaError", "Piece",
+           "ChatStats", "ContextFullError", "Detokenizer", "EventKind", "FrameStats", "Grammar", "GrammarError",
+           "GrammarState", "JOBS_FRAME", "JOBS_HOST", "JOBS_WORKER", "Job", "JobEvent", "JobState", "KvType", "Model",
+           "ModelInfo", "MoemambaError", "Piece",
            "Runtime", "Sampler", "Session", "SessionMemory", "Status", "Task", "TemplateError", "default_params",
            "step_batch", "version"]
 

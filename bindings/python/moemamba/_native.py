@@ -19,6 +19,9 @@ MMB_ERR_UNSUPPORTED = 4
 MMB_ERR_BUFFER_TOO_SMALL = 8
 MMB_ERR_INTERNAL = 10
 MMB_ERR_TEMPLATE = 14
+MMB_ERR_GRAMMAR = 15
+MMB_GRAMMAR_GBNF = 1
+MMB_GRAMMAR_JSON_SCHEMA = 2
 MMB_LOAD_COPY_MEMORY = 1 << 1
 MMB_TOKENIZE_ADD_BOS = 1 << 0
 MMB_TOKENIZE_PARSE_SPECIAL = 1 << 1
@@ -62,6 +65,14 @@ class mmb_chat(Structure):
     pass
 
 
+class mmb_grammar(Structure):
+    pass
+
+
+class mmb_grammar_state(Structure):
+    pass
+
+
 runtime_p = POINTER(mmb_runtime)
 model_p = POINTER(mmb_model)
 session_p = POINTER(mmb_session)
@@ -69,6 +80,8 @@ detok_p = POINTER(mmb_detokenizer)
 sampler_p = POINTER(mmb_sampler)
 job_p = POINTER(mmb_job)
 chat_p = POINTER(mmb_chat)
+grammar_p = POINTER(mmb_grammar)
+grammar_state_p = POINTER(mmb_grammar_state)
 
 log_fn = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 alloc_fn = CFUNCTYPE(c_void_p, c_void_p, c_size_t, c_size_t)
@@ -135,13 +148,22 @@ class mmb_sampler_params(Structure):
 class mmb_generate_options(Structure):
     _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("stop_at_eos", c_int32),
                 ("tokenize_flags", c_uint32), ("progress", progress_fn),
-                ("progress_user_data", c_void_p)]
+                ("progress_user_data", c_void_p),
+                # Appended in 0.7: structured output.
+                ("grammar", grammar_state_p)]
 
 
 class mmb_job_options(Structure):
     _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("stop_at_eos", c_int32),
                 ("tokenize_flags", c_uint32), ("stop_text", c_char_p), ("stop_text_len", c_size_t),
-                ("on_event", job_event_fn), ("event_user_data", c_void_p)]
+                ("on_event", job_event_fn), ("event_user_data", c_void_p),
+                # Appended in 0.7: structured output.
+                ("grammar", grammar_state_p)]
+
+
+class mmb_grammar_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("root", c_char_p), ("json_whitespace", c_int32),
+                ("mask_cache_bytes", c_size_t)]
 
 
 class mmb_frame_stats(Structure):
@@ -279,6 +301,25 @@ _SIGNATURES = {
     "mmb_chat_state_size": (status_t, [chat_p, POINTER(c_size_t)]),
     "mmb_chat_state_save": (status_t, [chat_p, c_void_p, c_size_t, POINTER(c_size_t)]),
     "mmb_chat_state_load": (status_t, [chat_p, c_void_p, c_size_t]),
+    # Structured output (0.7).
+    "mmb_grammar_options_init": (status_t, [POINTER(mmb_grammar_options), c_size_t]),
+    "mmb_grammar_create": (status_t, [model_p, c_int32, c_char_p, c_size_t, POINTER(mmb_grammar_options),
+                                      POINTER(grammar_p)]),
+    "mmb_grammar_create_choice": (status_t, [model_p, POINTER(c_char_p), POINTER(c_size_t), c_size_t,
+                                             POINTER(mmb_grammar_options), POINTER(grammar_p)]),
+    "mmb_grammar_destroy": (None, [grammar_p]),
+    "mmb_grammar_state_create": (status_t, [grammar_p, POINTER(grammar_state_p)]),
+    "mmb_grammar_state_destroy": (None, [grammar_state_p]),
+    "mmb_grammar_state_clone": (status_t, [grammar_state_p, POINTER(grammar_state_p)]),
+    "mmb_grammar_state_reset": (status_t, [grammar_state_p]),
+    "mmb_grammar_state_accept": (status_t, [grammar_state_p, c_int32]),
+    "mmb_grammar_state_can_end": (status_t, [grammar_state_p, POINTER(c_int32), POINTER(c_int32)]),
+    "mmb_grammar_state_get_mask": (status_t, [grammar_state_p, POINTER(c_uint32), c_size_t]),
+    "mmb_grammar_state_apply": (status_t, [grammar_state_p, c_void_p, c_size_t]),
+    "mmb_sampler_sample_grammar": (status_t, [sampler_p, grammar_state_p, c_void_p, c_size_t, POINTER(c_int32)]),
+    "mmb_grammar_state_size": (status_t, [grammar_state_p, POINTER(c_size_t)]),
+    "mmb_grammar_state_save": (status_t, [grammar_state_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "mmb_grammar_state_load": (status_t, [grammar_state_p, c_void_p, c_size_t]),
 }
 
 for _name, (_result, _args) in _SIGNATURES.items():

@@ -3,6 +3,7 @@ turns messages into the prompt its chat template makes; a Chat keeps a conversat
 session of its own in step, so each turn computes only the new tokens."""
 import ctypes
 from collections import namedtuple
+from contextlib import ExitStack
 
 from . import _native
 from ._owner import HandleOwner
@@ -157,17 +158,24 @@ class Chat(HandleOwner):
             check(_native.lib.mmb_chat_prefill(self._live(), ctypes.byref(stats)))
         return _stats(stats)
 
-    def generate(self, sampler, max_tokens=256, callback=None, stop_at_eos=True):
+    def generate(self, sampler, max_tokens=256, callback=None, stop_at_eos=True, grammar=None):
         """Generates the assistant's reply to the history: prefills only what the session
         has not seen, then samples until the model ends its turn (not emitted), max_tokens,
         or callback(token, text) returns False (token None for the final flush). The reply
         joins the history as an "assistant" message, also when stopped early. Returns a
         ChatReply. An exception in the callback stops the reply and is raised here.
+        grammar: None, or a GrammarState the reply follows (a JSON object, one of a list of
+        choices...), advanced in place as Session.generate() describes.
         Raises TemplateError, ContextFullError."""
         options = generate_options(max_tokens, stop_at_eos)
         on_token = TokenCallback(callback)
         stats = _new_stats()
-        with self._lock, sampler._lock:
+        with ExitStack() as stack:
+            stack.enter_context(self._lock)
+            stack.enter_context(sampler._lock)
+            if grammar is not None:
+                stack.enter_context(grammar._lock)
+                options.grammar = grammar._live()
             status = _native.lib.mmb_chat_generate(self._live(), sampler._live(), ctypes.byref(options),
                                                    on_token.c_function, None, ctypes.byref(stats))
         on_token.check(status)

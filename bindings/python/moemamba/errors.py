@@ -21,6 +21,7 @@ class Status(enum.IntEnum):
     BUDGET = 12
     CONTEXT_FULL = 13
     TEMPLATE = 14
+    GRAMMAR = 15
 
 
 class MoemambaError(Exception):
@@ -49,20 +50,29 @@ class TemplateError(MoemambaError):
     is the template's own."""
 
 
+class GrammarError(MoemambaError):
+    """Status.GRAMMAR: a grammar, JSON Schema or choice list is malformed or unusable
+    (`message` gives the line and column, or the schema path), a grammar does not allow
+    a token (GrammarState.accept()), or no token of the vocabulary can continue it."""
+
+
 def error(status, message):
     """The MoemambaError for a status: ContextFullError for Status.CONTEXT_FULL,
-    TemplateError for Status.TEMPLATE."""
+    TemplateError for Status.TEMPLATE, GrammarError for Status.GRAMMAR."""
     if status == Status.CONTEXT_FULL:
         return ContextFullError(status, message)
     if status == Status.TEMPLATE:
         return TemplateError(status, message)
+    if status == Status.GRAMMAR:
+        return GrammarError(status, message)
     return MoemambaError(status, message)
 
 
 def check(status):
     """Raises MoemambaError (ContextFullError for Status.CONTEXT_FULL, TemplateError for
-    Status.TEMPLATE) for a failed status, with mmb_last_error() of this thread (ctypes
-    makes the call and this read on the same thread)."""
+    Status.TEMPLATE, GrammarError for Status.GRAMMAR) for a failed status, with
+    mmb_last_error() of this thread (ctypes makes the call and this read on the same
+    thread)."""
     if status != _native.MMB_OK:
         raise error(status, _native.lib.mmb_last_error().decode("utf-8", "replace"))
 

@@ -49,6 +49,21 @@ class Sampler(HandleOwner):
             check(_native.lib.mmb_sampler_sample(self._live(), address, n, ctypes.byref(token)))
         return token.value
 
+    def sample_grammar(self, state, logits):
+        """Chooses a token as sample() does, among the tokens the GrammarState `state`
+        allows, and advances the state past it (a stop token leaves it unchanged). Raises
+        GrammarError when no token can continue the grammar."""
+        try:
+            address, n = _buffers.float_pointer(logits)
+        except TypeError:
+            logits = (ctypes.c_float * len(logits))(*logits)
+            address, n = _buffers.float_pointer(logits)
+        token = ctypes.c_int32()
+        with self._lock, state._lock:
+            check(_native.lib.mmb_sampler_sample_grammar(self._live(), state._live(), address, n,
+                                                         ctypes.byref(token)))
+        return token.value
+
     def accept(self, token):
         """Records a token in the penalty window without sampling."""
         with self._lock:

@@ -160,11 +160,22 @@ class Session(HandleOwner):
             check(_native.lib.mmb_session_fork(self._live(), ctypes.byref(handle)))
         return Session(self.model, handle)
 
-    def generate(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True):
+    def generate(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True, grammar=None):
         """Reads `prompt` into the session, then yields a Piece per generated token as it
         is chosen (and a last Piece with token None for any flushed text). Follows
-        mmb_generate(): the sampler sees the prompt, every emitted token enters the state."""
+        mmb_generate(): the sampler sees the prompt, every emitted token enters the state.
+
+        grammar: None for free text, else a GrammarState: each token is chosen among those
+        it allows, the state advances with each emitted token, and the stream ends as soon
+        as the grammar is complete (state.must_end) or at a stop token where it may end
+        (stop tokens are allowed only there; stop_at_eos is taken as True). A stream that
+        reaches max_tokens first ends with the grammar unfinished: check state.can_end."""
         model = self.model
+        stops = None
+        if grammar is not None:
+            stops = set(model.stop_tokens())
+            if model.info.eos_id >= 0:
+                stops.add(model.info.eos_id)
         tokens = model.tokenize(prompt, add_bos=add_bos)
         if not tokens:
             tokens = [model.info.bos_id if model.info.bos_id >= 0 else 0]
@@ -174,34 +185,50 @@ class Session(HandleOwner):
         eos = model.info.eos_id
         with model.detokenizer() as detok:
             for i in range(max_tokens):
-                token = sampler.sample(logits)
-                if stop_at_eos and token == eos:
-                    break
+                if grammar is None:
+                    token = sampler.sample(logits)
+                    if stop_at_eos and token == eos:
+                        break
+                    complete = False
+                else:
+                    token = sampler.sample_grammar(grammar, logits)
+                    if token in stops:
+                        break
+                    complete = grammar.must_end
                 text = detok.push(token)
-                if i + 1 < max_tokens:
+                if i + 1 < max_tokens and not complete:
                     self.step_logits(token, out=logits)
                 else:
                     self.step(token)
                 yield Piece(token, text)
+                if complete:
+                    break
             rest = detok.flush()
         if rest:
             yield Piece(None, rest)
 
-    def generate_with(self, sampler, prompt, callback, max_tokens=256, stop_at_eos=True, add_bos=True):
+    def generate_with(self, sampler, prompt, callback, max_tokens=256, stop_at_eos=True, add_bos=True,
+                      grammar=None):
         """mmb_generate(): calls callback(token, text) as each token is chosen (token None
         for the final flush); a false return stops. An exception in the callback stops
-        the generation and is raised here."""
+        the generation and is raised here. grammar: None, or a GrammarState that the
+        generation follows and advances in place, as generate() describes."""
         options = generate_options(max_tokens, stop_at_eos)
         options.tokenize_flags = _native.MMB_TOKENIZE_ADD_BOS if add_bos else 0
         on_token = TokenCallback(callback)
         data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
-        with self._lock, sampler._lock:
+        with ExitStack() as stack:
+            stack.enter_context(self._lock)
+            stack.enter_context(sampler._lock)
+            if grammar is not None:
+                stack.enter_context(grammar._lock)
+                options.grammar = grammar._live()
             status = _native.lib.mmb_generate(self._live(), sampler._live(), data, len(data),
                                               ctypes.byref(options), on_token.c_function, None)
         on_token.check(status)
 
     def submit(self, sampler, prompt, max_tokens=256, stop_at_eos=True, add_bos=True, stop_text=None,
-               on_event=None):
+               on_event=None, grammar=None):
         """Starts a Job that reads `prompt` (str or bytes) into the session and, with a
         sampler, generates up to max_tokens tokens after it exactly as mmb_generate()
         would; returns at once. sampler None: only the prompt is read (a non-blocking
@@ -209,19 +236,25 @@ class Session(HandleOwner):
         unchanged. stop_text: stop once the generated text contains it.
         on_event(JobEvent) is called from Job.poll() and Runtime.frame(), on the thread
         that calls them. Keep the Job: closing it, or dropping it, cancels it.
+        grammar: None for free text, else a GrammarState the job generates under, as
+        generate() describes, with its own copy taken at submission (the one given is left
+        unchanged); a job whose grammar no token can continue ends with Status.GRAMMAR.
         Raises MoemambaError: Status.BUSY while another job runs on the session,
         Status.BUDGET when one session does not fit in the runtime's memory budget."""
         data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
         return self._submit(sampler, lambda session, sp, options, out: _native.lib.mmb_job_submit_text(
-            session, sp, data, len(data), options, out), max_tokens, stop_at_eos, add_bos, stop_text, on_event)
+            session, sp, data, len(data), options, out), max_tokens, stop_at_eos, add_bos, stop_text, on_event,
+            grammar)
 
-    def submit_tokens(self, sampler, tokens, max_tokens=256, stop_at_eos=True, stop_text=None, on_event=None):
+    def submit_tokens(self, sampler, tokens, max_tokens=256, stop_at_eos=True, stop_text=None, on_event=None,
+                      grammar=None):
         """submit() with a prompt of token ids."""
         ids = (ctypes.c_int32 * len(tokens))(*tokens)
         return self._submit(sampler, lambda session, sp, options, out: _native.lib.mmb_job_submit_tokens(
-            session, sp, ids, len(tokens), options, out), max_tokens, stop_at_eos, False, stop_text, on_event)
+            session, sp, ids, len(tokens), options, out), max_tokens, stop_at_eos, False, stop_text, on_event,
+            grammar)
 
-    def _submit(self, sampler, call, max_tokens, stop_at_eos, add_bos, stop_text, on_event):
+    def _submit(self, sampler, call, max_tokens, stop_at_eos, add_bos, stop_text, on_event, grammar=None):
         sink = EventSink(on_event) if on_event is not None else None
         sink_id = register(sink)
         options, _stop = job_options(max_tokens, stop_at_eos, add_bos, stop_text, sink_id)
@@ -231,6 +264,9 @@ class Session(HandleOwner):
                 stack.enter_context(self._lock)
                 if sampler is not None:
                     stack.enter_context(sampler._lock)
+                if grammar is not None:
+                    stack.enter_context(grammar._lock)
+                    options.grammar = grammar._live()
                 # With job_mode=JOBS_HOST the runtime's run_task runs inside this call.
                 with delivering():
                     check(call(self._live(), sampler._live() if sampler is not None else None,

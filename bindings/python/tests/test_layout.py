@@ -16,7 +16,7 @@ STRUCTS = [_native.mmb_runtime_options, _native.mmb_backend_info, _native.mmb_lo
            _native.mmb_model_info, _native.mmb_session_options, _native.mmb_sampler_params,
            _native.mmb_generate_options, _native.mmb_job_options, _native.mmb_frame_stats,
            _native.mmb_session_memory, _native.mmb_chat_message, _native.mmb_chat_options,
-           _native.mmb_chat_stats]
+           _native.mmb_chat_stats, _native.mmb_grammar_options]
 
 
 def c_layout():
@@ -45,7 +45,8 @@ class LayoutTest(unittest.TestCase):
     def test_constants_match_the_header(self):
         table = c_layout()
         for name in ("MMB_OK", "MMB_ERR_INVALID_ARGUMENT", "MMB_ERR_UNSUPPORTED", "MMB_ERR_BUFFER_TOO_SMALL",
-                     "MMB_ERR_INTERNAL", "MMB_ERR_TEMPLATE",
+                     "MMB_ERR_INTERNAL", "MMB_ERR_TEMPLATE", "MMB_ERR_GRAMMAR", "MMB_GRAMMAR_GBNF",
+                     "MMB_GRAMMAR_JSON_SCHEMA",
                      "MMB_LOAD_COPY_MEMORY", "MMB_TOKENIZE_ADD_BOS", "MMB_TOKENIZE_PARSE_SPECIAL",
                      "MMB_JOBS_WORKER", "MMB_JOBS_FRAME", "MMB_JOBS_HOST", "MMB_BACKEND_AUTO", "MMB_BACKEND_CPU",
                      "MMB_BACKEND_CUDA", "MMB_KV_F16", "MMB_KV_F32"):

@@ -3,6 +3,7 @@
 // and a session of its own in step, so each turn computes only the new tokens.
 use crate::error::{check, Error, Result};
 use crate::generate::{piece_trampoline, GenerateOptions, PieceCallback};
+use crate::grammar::GrammarState;
 use crate::model::Model;
 use crate::options::defaults;
 use crate::sampler::Sampler;
@@ -299,9 +300,33 @@ impl<'m> Chat<'m> {
         &mut self,
         sampler: &mut Sampler,
         options: &GenerateOptions,
+        on_piece: impl FnMut(Option<i32>, &str) -> bool,
+    ) -> Result<ChatReply> {
+        self.generate_raw(sampler, options.raw()?, on_piece)
+    }
+
+    /// [`generate`](Chat::generate) under a grammar: the reply is text `grammar` accepts
+    /// (a JSON object, one of a list of choices...), with the rules of
+    /// [`Session::generate_grammar`](crate::Session::generate_grammar); the state
+    /// advances in place.
+    pub fn generate_grammar(
+        &mut self,
+        sampler: &mut Sampler,
+        options: &GenerateOptions,
+        grammar: &mut GrammarState,
+        on_piece: impl FnMut(Option<i32>, &str) -> bool,
+    ) -> Result<ChatReply> {
+        let mut raw_options = options.raw()?;
+        raw_options.grammar = grammar.as_raw();
+        self.generate_raw(sampler, raw_options, on_piece)
+    }
+
+    fn generate_raw(
+        &mut self,
+        sampler: &mut Sampler,
+        raw_options: sys::mmb_generate_options,
         mut on_piece: impl FnMut(Option<i32>, &str) -> bool,
     ) -> Result<ChatReply> {
-        let raw_options = options.raw()?;
         let mut stats = ChatStats::raw();
         let mut context = PieceCallback { on_piece: &mut on_piece, panic: None };
         let status = unsafe {

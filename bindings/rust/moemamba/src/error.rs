@@ -28,6 +28,10 @@ pub enum Status {
     /// roles that do not alternate) or ran past its limits; the message is the
     /// template's own.
     Template,
+    /// A grammar, JSON Schema or choice list is malformed or unusable (the message gives
+    /// the line and column, or the schema path), a grammar does not allow a token, or no
+    /// token of the vocabulary can continue it.
+    Grammar,
     /// A status this binding does not know (from a newer library).
     Other(i32),
 }
@@ -49,6 +53,7 @@ impl Status {
             sys::MMB_ERR_BUDGET => Status::Budget,
             sys::MMB_ERR_CONTEXT_FULL => Status::ContextFull,
             sys::MMB_ERR_TEMPLATE => Status::Template,
+            sys::MMB_ERR_GRAMMAR => Status::Grammar,
             other => Status::Other(other),
         }
     }

@@ -3,6 +3,7 @@
 // the sampler sees the prompt, every emitted token enters the state, the final flush
 // comes last.
 use crate::error::{check, Result};
+use crate::grammar::GrammarState;
 use crate::options::defaults;
 use crate::sampler::Sampler;
 use crate::session::Session;
@@ -53,6 +54,9 @@ pub struct Generation<'s, 'm> {
     detok: Detokenizer<'m>,
     logits: Vec<f32>,
     eos: Option<i32>,
+    // With a grammar: the state it advances, and the model's stop tokens besides EOS.
+    grammar: Option<&'s mut GrammarState>,
+    stop_tokens: Vec<i32>,
     options: GenerateOptions,
     emitted: i32,
     finished: bool,
@@ -66,7 +70,34 @@ impl<'m> Session<'m> {
         prompt: &str,
         options: &GenerateOptions,
     ) -> Result<Generation<'s, 'm>> {
+        self.start_generation(sampler, prompt, options, None)
+    }
+
+    /// [`generate`](Session::generate) under a grammar: each token is chosen among those
+    /// `grammar` allows, the state advances with each emitted token, and the stream ends
+    /// as soon as the grammar is complete ([`GrammarState::must_end`]) or at a stop token
+    /// where it may end (stop tokens are allowed only there; `stop_at_eos` is taken as
+    /// true). A stream that reaches `max_tokens` first ends with the grammar unfinished:
+    /// check [`GrammarState::can_end`].
+    pub fn generate_grammar<'s>(
+        &'s mut self,
+        sampler: &'s mut Sampler,
+        prompt: &str,
+        options: &GenerateOptions,
+        grammar: &'s mut GrammarState,
+    ) -> Result<Generation<'s, 'm>> {
+        self.start_generation(sampler, prompt, options, Some(grammar))
+    }
+
+    fn start_generation<'s>(
+        &'s mut self,
+        sampler: &'s mut Sampler,
+        prompt: &str,
+        options: &GenerateOptions,
+        grammar: Option<&'s mut GrammarState>,
+    ) -> Result<Generation<'s, 'm>> {
         let model = self.model();
+        let stop_tokens = if grammar.is_some() { model.stop_tokens()? } else { Vec::new() };
         let mut tokens = model.tokenize_with(prompt.as_bytes(), options.tokenize_flags())?;
         if tokens.is_empty() {
             tokens.push(model.info().bos_id.unwrap_or(0));
@@ -82,6 +113,8 @@ impl<'m> Session<'m> {
             session: self,
             sampler,
             logits,
+            grammar,
+            stop_tokens,
             options: *options,
             emitted: 0,
             finished: false,
@@ -95,9 +128,33 @@ impl<'m> Session<'m> {
         sampler: &mut Sampler,
         prompt: &str,
         options: &GenerateOptions,
+        on_piece: impl FnMut(Option<i32>, &str) -> bool,
+    ) -> Result<()> {
+        self.generate_raw(sampler, prompt, options.raw()?, on_piece)
+    }
+
+    /// [`generate_with`](Session::generate_with) under a grammar, with the rules of
+    /// [`generate_grammar`](Session::generate_grammar): `grammar` advances in place.
+    pub fn generate_with_grammar(
+        &mut self,
+        sampler: &mut Sampler,
+        prompt: &str,
+        options: &GenerateOptions,
+        grammar: &mut GrammarState,
+        on_piece: impl FnMut(Option<i32>, &str) -> bool,
+    ) -> Result<()> {
+        let mut raw_options = options.raw()?;
+        raw_options.grammar = grammar.as_raw();
+        self.generate_raw(sampler, prompt, raw_options, on_piece)
+    }
+
+    fn generate_raw(
+        &mut self,
+        sampler: &mut Sampler,
+        prompt: &str,
+        raw_options: sys::mmb_generate_options,
         mut on_piece: impl FnMut(Option<i32>, &str) -> bool,
     ) -> Result<()> {
-        let raw_options = options.raw()?;
         let mut context = PieceCallback { on_piece: &mut on_piece, panic: None };
         let status = unsafe {
             sys::mmb_generate(
@@ -172,10 +229,24 @@ impl Generation<'_, '_> {
             return Ok(None);
         }
         if self.emitted < self.options.max_tokens {
-            let token = self.sampler.sample(&self.logits)?;
-            if !(self.options.stop_at_eos && Some(token) == self.eos) {
+            let (token, stops) = match self.grammar.as_deref_mut() {
+                Some(state) => {
+                    let token = self.sampler.sample_grammar(state, &self.logits)?;
+                    (token, Some(token) == self.eos || self.stop_tokens.contains(&token))
+                }
+                None => {
+                    let token = self.sampler.sample(&self.logits)?;
+                    (token, self.options.stop_at_eos && Some(token) == self.eos)
+                }
+            };
+            if !stops {
                 let text = self.detok.push(token)?;
                 self.emitted += 1;
+                let complete = self.grammar.as_deref().is_some_and(|state| state.must_end());
+                if complete {
+                    // The grammar is complete: the token enters the state, and the stream ends.
+                    self.emitted = self.options.max_tokens;
+                }
                 if self.emitted < self.options.max_tokens {
                     self.session.step_logits(token, &mut self.logits)?;
                 } else {

@@ -2,6 +2,7 @@
 // Session::submit_text() makes a Job; Runtime::frame() and Job::poll() deliver its
 // events to the closure given in JobOptions::on_event.
 use crate::error::{check, Error, Result};
+use crate::grammar::GrammarState;
 use crate::sampler::Sampler;
 use crate::session::Session;
 use moemamba_sys as sys;
@@ -70,11 +71,16 @@ pub struct JobOptions {
     pub stop_text: Option<String>,
     /// None: no events (read the results with [`Job::poll`]).
     pub on_event: Option<EventHandler>,
+    /// None: free text. Else the job generates under this grammar state as
+    /// [`Session::generate_grammar`] does, with its own copy taken at submission (pass
+    /// `Some(state.try_clone()?)` to keep yours). A job whose grammar no token can
+    /// continue ends with [`Status::Grammar`](crate::Status).
+    pub grammar: Option<GrammarState>,
 }
 
 impl Default for JobOptions {
     fn default() -> Self {
-        JobOptions { max_tokens: 256, stop_at_eos: true, add_bos: true, stop_text: None, on_event: None }
+        JobOptions { max_tokens: 256, stop_at_eos: true, add_bos: true, stop_text: None, on_event: None, grammar: None }
     }
 }
 
@@ -86,6 +92,7 @@ impl fmt::Debug for JobOptions {
             .field("add_bos", &self.add_bos)
             .field("stop_text", &self.stop_text)
             .field("on_event", &self.on_event.as_ref().map(|_| "FnMut(JobEvent)"))
+            .field("grammar", &self.grammar)
             .finish()
     }
 }
@@ -270,6 +277,7 @@ impl<'m> Session<'m> {
             stop_text_len: stop.len(),
             on_event: sink.as_ref().map(|_| on_event as unsafe extern "C" fn(_, _, _, _, _, _, _)),
             event_user_data: sink.as_ref().map_or(ptr::null_mut(), |(id, _)| *id as *mut c_void),
+            grammar: options.grammar.as_ref().map_or(ptr::null(), |g| g.as_raw().cast_const()),
         };
         let sampler = sampler.map_or(ptr::null_mut(), |s| s.as_raw());
         let mut raw = ptr::null_mut();

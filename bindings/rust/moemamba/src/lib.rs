@@ -16,6 +16,29 @@
 //! that renders its history with the bundle's chat template and computes only the new
 //! tokens of each turn; [`Model::render`] gives the prompt text alone.
 //!
+//! Structured output: a [`Grammar`] (GBNF text, a JSON Schema or a list of choices) is
+//! compiled once per model and shared; each generation keeps a [`GrammarState`] and
+//! produces only text the grammar accepts ([`Session::generate_grammar`],
+//! [`JobOptions::grammar`], [`Chat::generate_grammar`], [`Sampler::sample_grammar`]).
+//!
+//! ```no_run
+//! # use moemamba::*;
+//! # let runtime = Runtime::new()?;
+//! # let model = Model::load_file(&runtime, "model.mmb")?;
+//! # let mut session = model.session()?;
+//! # let mut sampler = Sampler::new(&SamplerParams::default())?;
+//! let schema = r#"{"type":"object","properties":{"action":{"enum":["attack","flee"]}},"required":["action"]}"#;
+//! let grammar = Grammar::json_schema(&model, schema, &GrammarOptions::default())?;
+//! let mut state = grammar.state()?;
+//! let mut json = String::new();
+//! session.generate_with_grammar(&mut sampler, "Orc: ", &GenerateOptions::default(), &mut state, |_, text| {
+//!     json.push_str(text);
+//!     true
+//! })?;
+//! assert!(state.can_end());
+//! # Ok::<(), moemamba::Error>(())
+//! ```
+//!
 //! Non-blocking generation for game loops: [`Session::submit_text`] returns a [`Job`] at
 //! once; [`Job::poll`] returns the new text, [`Runtime::frame`] advances every job within
 //! a time budget (with [`JobMode::Frame`]) and delivers their events.
@@ -62,6 +85,7 @@
 mod chat;
 mod error;
 mod generate;
+mod grammar;
 mod job;
 mod model;
 mod options;
@@ -73,6 +97,7 @@ mod text;
 pub use chat::{Chat, ChatMessage, ChatOptions, ChatReply, ChatStats};
 pub use error::{Error, Result, Status};
 pub use generate::{GenerateOptions, Generation, Piece};
+pub use grammar::{Grammar, GrammarOptions, GrammarState};
 pub use job::{EventHandler, Job, JobEvent, JobOptions, JobState};
 pub use model::{Model, ModelInfo};
 pub use runtime::{Backend, BackendInfo, FrameStats, JobMode, Runtime, RuntimeOptions, SessionMemory, Task};

@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void};
 pub type mmb_status = i32;
 
 pub const MMB_VERSION_MAJOR: u32 = 0;
-pub const MMB_VERSION_MINOR: u32 = 6;
+pub const MMB_VERSION_MINOR: u32 = 7;
 pub const MMB_VERSION_PATCH: u32 = 0;
 pub const MMB_VERSION_NUMBER: u32 = MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH;
 pub const MMB_ABI_VERSION: u32 = 2;
@@ -29,6 +29,7 @@ pub const MMB_ERR_BUSY: mmb_status = 11;
 pub const MMB_ERR_BUDGET: mmb_status = 12;
 pub const MMB_ERR_CONTEXT_FULL: mmb_status = 13;
 pub const MMB_ERR_TEMPLATE: mmb_status = 14;
+pub const MMB_ERR_GRAMMAR: mmb_status = 15;
 
 pub const MMB_LOG_ERROR: i32 = 0;
 pub const MMB_LOG_WARN: i32 = 1;
@@ -61,6 +62,9 @@ pub const MMB_JOB_EVENT_TOKEN: i32 = 0;
 pub const MMB_JOB_EVENT_FINISHED: i32 = 1;
 pub const MMB_JOB_EVENT_ERROR: i32 = 2;
 
+pub const MMB_GRAMMAR_GBNF: i32 = 1;
+pub const MMB_GRAMMAR_JSON_SCHEMA: i32 = 2;
+
 /// Opaque objects: only ever handled through pointers.
 #[repr(C)]
 pub struct mmb_runtime {
@@ -88,6 +92,14 @@ pub struct mmb_job {
 }
 #[repr(C)]
 pub struct mmb_chat {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct mmb_grammar {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct mmb_grammar_state {
     _opaque: [u8; 0],
 }
 
@@ -167,6 +179,8 @@ pub struct mmb_job_options {
     pub stop_text_len: usize,
     pub on_event: mmb_job_event_fn,
     pub event_user_data: *mut c_void,
+    // Appended in 0.7: structured output.
+    pub grammar: *const mmb_grammar_state,
 }
 
 #[repr(C)]
@@ -291,6 +305,18 @@ pub struct mmb_generate_options {
     pub tokenize_flags: u32,
     pub progress: mmb_progress_fn,
     pub progress_user_data: *mut c_void,
+    // Appended in 0.7: structured output.
+    pub grammar: *mut mmb_grammar_state,
+}
+
+/// Options of mmb_grammar_create() and mmb_grammar_create_choice().
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mmb_grammar_options {
+    pub struct_size: u32,
+    pub root: *const c_char,
+    pub json_whitespace: i32,
+    pub mask_cache_bytes: usize,
 }
 
 /// One turn of a conversation: NUL-terminated UTF-8.
@@ -503,6 +529,45 @@ pub struct mmb_api {
     pub chat_state_load: Option<unsafe extern "C" fn(*mut mmb_chat, *const c_void, usize) -> mmb_status>,
     pub model_get_stop_tokens:
         Option<unsafe extern "C" fn(*const mmb_model, *mut i32, usize, *mut usize) -> mmb_status>,
+    // Appended in 0.7: structured output.
+    pub grammar_options_init: Option<unsafe extern "C" fn(*mut mmb_grammar_options, usize) -> mmb_status>,
+    pub grammar_create: Option<
+        unsafe extern "C" fn(
+            *const mmb_model,
+            i32,
+            *const c_char,
+            usize,
+            *const mmb_grammar_options,
+            *mut *mut mmb_grammar,
+        ) -> mmb_status,
+    >,
+    pub grammar_create_choice: Option<
+        unsafe extern "C" fn(
+            *const mmb_model,
+            *const *const c_char,
+            *const usize,
+            usize,
+            *const mmb_grammar_options,
+            *mut *mut mmb_grammar,
+        ) -> mmb_status,
+    >,
+    pub grammar_destroy: Option<unsafe extern "C" fn(*mut mmb_grammar)>,
+    pub grammar_state_create: Option<unsafe extern "C" fn(*mut mmb_grammar, *mut *mut mmb_grammar_state) -> mmb_status>,
+    pub grammar_state_destroy: Option<unsafe extern "C" fn(*mut mmb_grammar_state)>,
+    pub grammar_state_clone:
+        Option<unsafe extern "C" fn(*const mmb_grammar_state, *mut *mut mmb_grammar_state) -> mmb_status>,
+    pub grammar_state_reset: Option<unsafe extern "C" fn(*mut mmb_grammar_state) -> mmb_status>,
+    pub grammar_state_accept: Option<unsafe extern "C" fn(*mut mmb_grammar_state, i32) -> mmb_status>,
+    pub grammar_state_can_end: Option<unsafe extern "C" fn(*const mmb_grammar_state, *mut i32, *mut i32) -> mmb_status>,
+    pub grammar_state_get_mask: Option<unsafe extern "C" fn(*mut mmb_grammar_state, *mut u32, usize) -> mmb_status>,
+    pub grammar_state_apply: Option<unsafe extern "C" fn(*mut mmb_grammar_state, *mut f32, usize) -> mmb_status>,
+    pub sampler_sample_grammar: Option<
+        unsafe extern "C" fn(*mut mmb_sampler, *mut mmb_grammar_state, *const f32, usize, *mut i32) -> mmb_status,
+    >,
+    pub grammar_state_size: Option<unsafe extern "C" fn(*const mmb_grammar_state, *mut usize) -> mmb_status>,
+    pub grammar_state_save:
+        Option<unsafe extern "C" fn(*const mmb_grammar_state, *mut c_void, usize, *mut usize) -> mmb_status>,
+    pub grammar_state_load: Option<unsafe extern "C" fn(*mut mmb_grammar_state, *const c_void, usize) -> mmb_status>,
 }
 
 extern "C" {
@@ -717,6 +782,52 @@ extern "C" {
     pub fn mmb_chat_state_size(chat: *const mmb_chat, bytes: *mut usize) -> mmb_status;
     pub fn mmb_chat_state_save(chat: *const mmb_chat, buf: *mut c_void, cap: usize, written: *mut usize) -> mmb_status;
     pub fn mmb_chat_state_load(chat: *mut mmb_chat, buf: *const c_void, size: usize) -> mmb_status;
+
+    pub fn mmb_grammar_options_init(options: *mut mmb_grammar_options, struct_size: usize) -> mmb_status;
+    pub fn mmb_grammar_create(
+        model: *const mmb_model,
+        kind: i32,
+        text: *const c_char,
+        len: usize,
+        options: *const mmb_grammar_options,
+        out: *mut *mut mmb_grammar,
+    ) -> mmb_status;
+    pub fn mmb_grammar_create_choice(
+        model: *const mmb_model,
+        items: *const *const c_char,
+        lens: *const usize,
+        n: usize,
+        options: *const mmb_grammar_options,
+        out: *mut *mut mmb_grammar,
+    ) -> mmb_status;
+    pub fn mmb_grammar_destroy(grammar: *mut mmb_grammar);
+    pub fn mmb_grammar_state_create(grammar: *mut mmb_grammar, out: *mut *mut mmb_grammar_state) -> mmb_status;
+    pub fn mmb_grammar_state_destroy(state: *mut mmb_grammar_state);
+    pub fn mmb_grammar_state_clone(state: *const mmb_grammar_state, out: *mut *mut mmb_grammar_state) -> mmb_status;
+    pub fn mmb_grammar_state_reset(state: *mut mmb_grammar_state) -> mmb_status;
+    pub fn mmb_grammar_state_accept(state: *mut mmb_grammar_state, token: i32) -> mmb_status;
+    pub fn mmb_grammar_state_can_end(
+        state: *const mmb_grammar_state,
+        can_end: *mut i32,
+        must_end: *mut i32,
+    ) -> mmb_status;
+    pub fn mmb_grammar_state_get_mask(state: *mut mmb_grammar_state, words: *mut u32, n_words: usize) -> mmb_status;
+    pub fn mmb_grammar_state_apply(state: *mut mmb_grammar_state, logits: *mut f32, n: usize) -> mmb_status;
+    pub fn mmb_sampler_sample_grammar(
+        sampler: *mut mmb_sampler,
+        state: *mut mmb_grammar_state,
+        logits: *const f32,
+        n: usize,
+        token: *mut i32,
+    ) -> mmb_status;
+    pub fn mmb_grammar_state_size(state: *const mmb_grammar_state, size: *mut usize) -> mmb_status;
+    pub fn mmb_grammar_state_save(
+        state: *const mmb_grammar_state,
+        buf: *mut c_void,
+        cap: usize,
+        len: *mut usize,
+    ) -> mmb_status;
+    pub fn mmb_grammar_state_load(state: *mut mmb_grammar_state, buf: *const c_void, len: usize) -> mmb_status;
 
     pub fn mmb_get_api(abi_version: u32) -> *const mmb_api;
 }

@@ -104,6 +104,7 @@ int main(void) {
   FIELD(mmb_generate_options, tokenize_flags);
   FIELD(mmb_generate_options, progress);
   FIELD(mmb_generate_options, progress_user_data);
+  FIELD(mmb_generate_options, grammar);
   SIZE(mmb_job_options);
   FIELD(mmb_job_options, struct_size);
   FIELD(mmb_job_options, max_tokens);
@@ -113,6 +114,7 @@ int main(void) {
   FIELD(mmb_job_options, stop_text_len);
   FIELD(mmb_job_options, on_event);
   FIELD(mmb_job_options, event_user_data);
+  FIELD(mmb_job_options, grammar);
   SIZE(mmb_frame_stats);
   FIELD(mmb_frame_stats, struct_size);
   FIELD(mmb_frame_stats, steps);
@@ -146,6 +148,11 @@ int main(void) {
   FIELD(mmb_chat_stats, reused_tokens);
   FIELD(mmb_chat_stats, prefilled_tokens);
   FIELD(mmb_chat_stats, generated_tokens);
+  SIZE(mmb_grammar_options);
+  FIELD(mmb_grammar_options, struct_size);
+  FIELD(mmb_grammar_options, root);
+  FIELD(mmb_grammar_options, json_whitespace);
+  FIELD(mmb_grammar_options, mask_cache_bytes);
   SIZE(mmb_api);
   FIELD(mmb_api, struct_size);
   FIELD(mmb_api, abi_version);
@@ -221,6 +228,22 @@ int main(void) {
   FIELD(mmb_api, chat_state_save);
   FIELD(mmb_api, chat_state_load);
   FIELD(mmb_api, model_get_stop_tokens);
+  FIELD(mmb_api, grammar_options_init);
+  FIELD(mmb_api, grammar_create);
+  FIELD(mmb_api, grammar_create_choice);
+  FIELD(mmb_api, grammar_destroy);
+  FIELD(mmb_api, grammar_state_create);
+  FIELD(mmb_api, grammar_state_destroy);
+  FIELD(mmb_api, grammar_state_clone);
+  FIELD(mmb_api, grammar_state_reset);
+  FIELD(mmb_api, grammar_state_accept);
+  FIELD(mmb_api, grammar_state_can_end);
+  FIELD(mmb_api, grammar_state_get_mask);
+  FIELD(mmb_api, grammar_state_apply);
+  FIELD(mmb_api, sampler_sample_grammar);
+  FIELD(mmb_api, grammar_state_size);
+  FIELD(mmb_api, grammar_state_save);
+  FIELD(mmb_api, grammar_state_load);
   CONSTANT(MMB_VERSION_NUMBER);
   CONSTANT(MMB_ABI_VERSION);
   CONSTANT(MMB_OK);
@@ -238,6 +261,7 @@ int main(void) {
   CONSTANT(MMB_ERR_BUDGET);
   CONSTANT(MMB_ERR_CONTEXT_FULL);
   CONSTANT(MMB_ERR_TEMPLATE);
+  CONSTANT(MMB_ERR_GRAMMAR);
   CONSTANT(MMB_LOG_ERROR);
   CONSTANT(MMB_LOG_WARN);
   CONSTANT(MMB_LOG_INFO);
@@ -261,5 +285,7 @@ int main(void) {
   CONSTANT(MMB_JOB_EVENT_TOKEN);
   CONSTANT(MMB_JOB_EVENT_FINISHED);
   CONSTANT(MMB_JOB_EVENT_ERROR);
+  CONSTANT(MMB_GRAMMAR_GBNF);
+  CONSTANT(MMB_GRAMMAR_JSON_SCHEMA);
   return 0;
 }

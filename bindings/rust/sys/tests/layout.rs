@@ -30,18 +30,20 @@ fn rust_table() -> BTreeMap<String, i64> {
     layout!(t; mmb_session_options: struct_size flags max_context kv_type reserved);
     layout!(t; mmb_prefill_options: struct_size progress progress_user_data);
     layout!(t; mmb_sampler_params: struct_size temperature top_k top_p min_p repetition_penalty presence_penalty frequency_penalty penalty_window seed);
-    layout!(t; mmb_generate_options: struct_size max_tokens stop_at_eos tokenize_flags progress progress_user_data);
-    layout!(t; mmb_job_options: struct_size max_tokens stop_at_eos tokenize_flags stop_text stop_text_len on_event event_user_data);
+    layout!(t; mmb_generate_options: struct_size max_tokens stop_at_eos tokenize_flags progress progress_user_data grammar);
+    layout!(t; mmb_job_options: struct_size max_tokens stop_at_eos tokenize_flags stop_text stop_text_len on_event event_user_data grammar);
     layout!(t; mmb_frame_stats: struct_size steps tokens_generated prompt_tokens time_us jobs_active jobs_finished events);
     layout!(t; mmb_session_memory: struct_size sessions resident_sessions paged_sessions resident_bytes paged_bytes budget_bytes page_outs page_ins);
     layout!(t; mmb_chat_message: role content);
     layout!(t; mmb_chat_options: struct_size template_name session);
     layout!(t; mmb_chat_stats: struct_size restarted prompt_tokens reused_tokens prefilled_tokens generated_tokens);
+    layout!(t; mmb_grammar_options: struct_size root json_whitespace mask_cache_bytes);
     layout!(t; mmb_api: struct_size abi_version status_string last_error version version_string runtime_options_init runtime_create runtime_destroy runtime_get_backend load_options_init model_load_file model_load_memory model_load_io model_get_info model_get_meta model_destroy session_options_init session_create session_destroy session_reset session_get_position session_get_model session_step prefill_options_init session_prefill session_prefill_ex step_batch session_state_size session_state_save session_state_load session_fork tokenize token_to_bytes detokenizer_create detokenizer_destroy detokenizer_push detokenizer_flush sampler_params_init sampler_create sampler_destroy sampler_reset sampler_accept sampler_sample generate_options_init generate
         job_options_init job_submit_text job_submit_tokens job_poll job_read_text job_read_tokens job_wait job_cancel job_destroy runtime_frame runtime_get_session_memory session_page_out runtime_get_backend_info
-        chat_render chat_options_init chat_create chat_destroy chat_get_session chat_add chat_get_message_count chat_get_message chat_prefill chat_generate chat_reset chat_state_size chat_state_save chat_state_load model_get_stop_tokens);
-    constants!(t; MMB_VERSION_NUMBER MMB_ABI_VERSION MMB_OK MMB_ERR_INVALID_ARGUMENT MMB_ERR_IO MMB_ERR_FORMAT MMB_ERR_UNSUPPORTED MMB_ERR_OUT_OF_MEMORY MMB_ERR_BACKEND MMB_ERR_CANCELLED MMB_ERR_BUFFER_TOO_SMALL MMB_ERR_STATE_MISMATCH MMB_ERR_INTERNAL MMB_ERR_BUSY MMB_ERR_BUDGET MMB_ERR_CONTEXT_FULL MMB_ERR_TEMPLATE MMB_LOG_ERROR MMB_LOG_WARN MMB_LOG_INFO MMB_LOG_DEBUG MMB_BACKEND_AUTO MMB_BACKEND_CPU MMB_BACKEND_CUDA MMB_KV_F16 MMB_KV_F32 MMB_LOAD_SKIP_CHECKSUMS MMB_LOAD_COPY_MEMORY MMB_TOKENIZE_ADD_BOS MMB_TOKENIZE_PARSE_SPECIAL
-        MMB_JOBS_WORKER MMB_JOBS_FRAME MMB_JOBS_HOST MMB_JOB_QUEUED MMB_JOB_PREFILL MMB_JOB_GENERATING MMB_JOB_FINISHED MMB_JOB_EVENT_TOKEN MMB_JOB_EVENT_FINISHED MMB_JOB_EVENT_ERROR);
+        chat_render chat_options_init chat_create chat_destroy chat_get_session chat_add chat_get_message_count chat_get_message chat_prefill chat_generate chat_reset chat_state_size chat_state_save chat_state_load model_get_stop_tokens
+        grammar_options_init grammar_create grammar_create_choice grammar_destroy grammar_state_create grammar_state_destroy grammar_state_clone grammar_state_reset grammar_state_accept grammar_state_can_end grammar_state_get_mask grammar_state_apply sampler_sample_grammar grammar_state_size grammar_state_save grammar_state_load);
+    constants!(t; MMB_VERSION_NUMBER MMB_ABI_VERSION MMB_OK MMB_ERR_INVALID_ARGUMENT MMB_ERR_IO MMB_ERR_FORMAT MMB_ERR_UNSUPPORTED MMB_ERR_OUT_OF_MEMORY MMB_ERR_BACKEND MMB_ERR_CANCELLED MMB_ERR_BUFFER_TOO_SMALL MMB_ERR_STATE_MISMATCH MMB_ERR_INTERNAL MMB_ERR_BUSY MMB_ERR_BUDGET MMB_ERR_CONTEXT_FULL MMB_ERR_TEMPLATE MMB_ERR_GRAMMAR MMB_LOG_ERROR MMB_LOG_WARN MMB_LOG_INFO MMB_LOG_DEBUG MMB_BACKEND_AUTO MMB_BACKEND_CPU MMB_BACKEND_CUDA MMB_KV_F16 MMB_KV_F32 MMB_LOAD_SKIP_CHECKSUMS MMB_LOAD_COPY_MEMORY MMB_TOKENIZE_ADD_BOS MMB_TOKENIZE_PARSE_SPECIAL
+        MMB_JOBS_WORKER MMB_JOBS_FRAME MMB_JOBS_HOST MMB_JOB_QUEUED MMB_JOB_PREFILL MMB_JOB_GENERATING MMB_JOB_FINISHED MMB_JOB_EVENT_TOKEN MMB_JOB_EVENT_FINISHED MMB_JOB_EVENT_ERROR MMB_GRAMMAR_GBNF MMB_GRAMMAR_JSON_SCHEMA);
     t
 }
 
@@ -125,4 +127,5 @@ fn the_loaded_library_matches_this_header_version() {
     assert!(api.struct_size as usize >= size_of::<mmb_api>());
     assert!(api.generate.is_some());
     assert!(api.chat_generate.is_some() && api.model_get_stop_tokens.is_some());
+    assert!(api.grammar_create.is_some() && api.grammar_state_load.is_some());
 }
