@@ -183,6 +183,34 @@ int main(int argc, char** argv) {
   const std::vector<uint8_t> reload = {0x00, 0x04, 30, 'T', 'h', 'e', ' ', 'q', 'u', 'i', 'c', 'k', 0, 0,
                                        0x05, 1, 0x10, 0x16, 0x12, 'q', 1, 0x28, 0x38, 0x22, 250, 1, 0x31};
   write_seed(root / "fuzz_api_sequence", "reload", reload.data(), reload.size());
+
+  // Grammars and schemas: the samples of tests/grammar, and a few small ones that reach
+  // repeats, classes, escapes, recursion and the numeric and string bounds at once.
+  for (const auto& [target, folder, extension] :
+       {std::tuple<std::string, std::string, std::string>{"fuzz_grammar_gbnf", "gbnf", ".gbnf"},
+        {"fuzz_json_schema", "schemas", ".json"}}) {
+    for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(MMB_GRAMMAR_SAMPLES_DIR) / folder)) {
+      if (entry.path().extension() != extension) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      write_seed(root / target, entry.path().filename().string(), text.data(), text.size());
+    }
+  }
+  const std::pair<std::string, std::string> gbnf[] = {
+      {"repeats.gbnf", "root ::= (\"ab\" | [c-e]{2,3})+ x? \"!\"*\nx ::= [^\\n\\x00-\\x1f]{0,4} \"\\u00e9\\t\" # end\n"},
+      {"nested.gbnf", "root ::= item (\",\" item){0,3}\nitem ::= \"(\" root? \")\" | [0-9]+ | . \n"},
+      {"unicode_class.gbnf", "root ::= [\\u0100-\\u2000\\U0001F600-\\U0001F64F a-c]{1,2} \"\\x41\" \" th\"\n"}};
+  for (const auto& [name, text] : gbnf) write_seed(root / "fuzz_grammar_gbnf", name, text.data(), text.size());
+  const std::pair<std::string, std::string> schemas[] = {
+      {"bounds.json", R"({"type":"object","properties":{"n":{"type":"integer","minimum":-5,"exclusiveMaximum":120},)"
+                      R"("x":{"type":"number","exclusiveMinimum":0.5,"maximum":9.25},"s":{"type":"string","minLength":1,)"
+                      R"("maxLength":3},"l":{"type":"array","items":{"enum":[1,"a",null,true]},"minItems":1,"maxItems":3},)"
+                      R"("t":{"type":"array","prefixItems":[{"const":"k"},{"type":"boolean"}]}},"required":["n","s"],)"
+                      R"("additionalProperties":false})"},
+      {"ref_allof.json", R"({"$defs":{"node":{"type":"object","properties":{"v":{"type":["string","null"]},)"
+                         R"("next":{"$ref":"#/$defs/node"}},"additionalProperties":false}},"allOf":[{"$ref":"#/$defs/node"}],)"
+                         R"("definitions":{"u":{"oneOf":[{"type":"integer"},{"const":{"a":[1]}}]}}})"}};
+  for (const auto& [name, text] : schemas) write_seed(root / "fuzz_json_schema", name, text.data(), text.size());
   std::printf("seeds written under %s\n", root.c_str());
   return 0;
 }

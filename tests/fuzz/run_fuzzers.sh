@@ -13,7 +13,7 @@ shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build/fuzz"
 all=(fuzz_bundle_memory fuzz_bundle_io fuzz_state_load fuzz_tokenizer fuzz_safetensors fuzz_api_sequence
-     fuzz_tokenizer_json fuzz_chat_template)
+     fuzz_tokenizer_json fuzz_chat_template fuzz_grammar_gbnf fuzz_json_schema)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 parallel=${MMB_FUZZ_PARALLEL:-$(nproc)}
 

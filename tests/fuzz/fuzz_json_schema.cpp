@@ -1,0 +1,30 @@
+// A JSON Schema comes from hosts (tool definitions, game actions, downloaded
+// schemas): any input is compiled through the C API for the small BPE model, with
+// 0, 1 or 2 whitespace characters allowed per place, and, when it compiles, walked a
+// few tokens as fuzz_grammar_gbnf does (see fuzz_grammar_walk.hpp). MMB_ERR_GRAMMAR is
+// the compiler's way to refuse a schema; any other status, a broken promise of the
+// walk, a hang or a sanitizer report is a finding.
+#include "fuzz_grammar_walk.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace mmb::fuzz;
+  const GrammarFuzzModel& m = grammar_fuzz_model();
+  mmb_grammar_options options;
+  grammar_check(mmb_grammar_options_init(&options, sizeof options), "options");
+  options.json_whitespace = int32_t(size % 3);
+  options.mask_cache_bytes = size % 2 ? 256 : 0;
+  mmb_grammar* raw = nullptr;
+  const mmb_status status = mmb_grammar_create(m.model.get(), MMB_GRAMMAR_JSON_SCHEMA,
+                                               reinterpret_cast<const char*>(data), size, &options, &raw);
+  if (status == MMB_ERR_GRAMMAR) return 0;
+  if (status != MMB_OK) grammar_finding("compiling failed with an unexpected status", status);
+  GrammarPtr grammar(raw);
+  std::vector<uint8_t> choices(data, data + size);
+  std::reverse(choices.begin(), choices.end());
+  grammar_walk(grammar.get(), choices.data(), choices.size(), 64);
+  return 0;
+}
