@@ -83,6 +83,20 @@ func cString(s, what string) (*C.char, error) {
 	return C.CString(s), nil
 }
 
+// setCString stores a C copy of s in *dst unless s is empty; the caller calls free when
+// C no longer reads it.
+func setCString(dst **C.char, s, what string) (free func(), err error) {
+	if s == "" {
+		return func() {}, nil
+	}
+	p, err := cString(s, what)
+	if err != nil {
+		return nil, err
+	}
+	*dst = p
+	return func() { C.free(unsafe.Pointer(p)) }, nil
+}
+
 // StopTokens lists the model's end-of-turn tokens besides EOS (e.g. <|im_end|>), at
 // which generation, jobs and chats stop.
 func (m *Model) StopTokens() ([]int32, error) {
@@ -173,15 +187,11 @@ func (m *Model) NewChat() (*Chat, error) {
 
 // NewChatWith opens a conversation on a named template, or with session options.
 func (m *Model) NewChatWith(o ChatOptions) (*Chat, error) {
-	info, err := m.Info()
+	info, err := m.infoRLocked()
 	if err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.p == nil {
-		return nil, ErrClosed
-	}
 	// C memory: the options struct that C reads may not point into Go memory.
 	so := (*C.mmb_session_options)(C.malloc(C.size_t(unsafe.Sizeof(C.mmb_session_options{}))))
 	defer C.free(unsafe.Pointer(so))
@@ -195,14 +205,11 @@ func (m *Model) NewChatWith(o ChatOptions) (*Chat, error) {
 		return nil, err
 	}
 	raw.session = so
-	if o.TemplateName != "" {
-		name, err := cString(o.TemplateName, "template name")
-		if err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(name))
-		raw.template_name = name
+	freeName, err := setCString(&raw.template_name, o.TemplateName, "template name")
+	if err != nil {
+		return nil, err
 	}
+	defer freeName()
 	var p *C.mmb_chat
 	if err := call(func() C.mmb_status { return C.mmb_chat_create(m.p, &raw, &p) }); err != nil {
 		return nil, err
@@ -419,17 +426,11 @@ func (c *Chat) SaveState() ([]byte, error) {
 		return nil, err
 	}
 	defer c.s.mu.Unlock()
-	var size C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_chat_state_size(p, &size) }); err != nil {
-		return nil, err
-	}
-	buf := C.malloc(size)
-	defer C.free(buf)
-	var written C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_chat_state_save(p, buf, size, &written) }); err != nil {
-		return nil, err
-	}
-	return C.GoBytes(buf, C.int(written)), nil
+	return saveBlob(
+		func(size *C.size_t) C.mmb_status { return C.mmb_chat_state_size(p, size) },
+		func(buf unsafe.Pointer, size C.size_t, written *C.size_t) C.mmb_status {
+			return C.mmb_chat_state_save(p, buf, size, written)
+		})
 }
 
 // LoadState replaces the history and session state with a saved conversation; on error
@@ -441,7 +442,7 @@ func (c *Chat) LoadState(state []byte) error {
 		return err
 	}
 	defer c.s.mu.Unlock()
-	buf := C.CBytes(state)
-	defer C.free(buf)
-	return call(func() C.mmb_status { return C.mmb_chat_state_load(p, buf, C.size_t(len(state))) })
+	return loadBlob(state, func(buf unsafe.Pointer, size C.size_t) C.mmb_status {
+		return C.mmb_chat_state_load(p, buf, size)
+	})
 }

@@ -49,15 +49,11 @@ type SessionOptions struct {
 // NewSessionWith opens a session on the model with a context limit and KV cache type
 // of its own. A MaxContext above 16777216 is ErrInvalidArg.
 func (m *Model) NewSessionWith(o SessionOptions) (*Session, error) {
-	info, err := m.Info()
+	info, err := m.infoRLocked()
 	if err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.p == nil {
-		return nil, ErrClosed
-	}
 	var raw C.mmb_session_options
 	if err := o.fill(&raw); err != nil {
 		return nil, err

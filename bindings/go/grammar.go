@@ -111,15 +111,11 @@ func (m *Model) newGrammar(kind C.int32_t, text string, opts []GrammarOption) (*
 
 func (m *Model) compile(opts []GrammarOption,
 	f func(*C.mmb_model, *C.mmb_grammar_options, **C.mmb_grammar) C.mmb_status) (*Grammar, error) {
-	info, err := m.Info()
+	info, err := m.infoRLocked()
 	if err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.p == nil {
-		return nil, ErrClosed
-	}
 	var o C.mmb_grammar_options
 	if err := call(func() C.mmb_status { return C.mmb_grammar_options_init(&o, C.size_t(unsafe.Sizeof(o))) }); err != nil {
 		return nil, err
@@ -128,14 +124,11 @@ func (m *Model) compile(opts []GrammarOption,
 	for _, opt := range opts {
 		opt(&o, &s)
 	}
-	if s.root != "" {
-		root, err := cString(s.root, "root")
-		if err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(root))
-		o.root = root
+	freeRoot, err := setCString(&o.root, s.root, "root")
+	if err != nil {
+		return nil, err
 	}
+	defer freeRoot()
 	var p *C.mmb_grammar
 	if err := call(func() C.mmb_status { return f(m.p, &o, &p) }); err != nil {
 		return nil, err
@@ -309,20 +302,11 @@ func (s *GrammarState) Save() ([]byte, error) {
 	if s.p == nil {
 		return nil, ErrClosed
 	}
-	var size C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_grammar_state_size(s.p, &size) }); err != nil {
-		return nil, err
-	}
-	if size == 0 {
-		size = 1
-	}
-	buf := C.malloc(size)
-	defer C.free(buf)
-	var written C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_grammar_state_save(s.p, buf, size, &written) }); err != nil {
-		return nil, err
-	}
-	return C.GoBytes(buf, C.int(written)), nil
+	return saveBlob(
+		func(size *C.size_t) C.mmb_status { return C.mmb_grammar_state_size(s.p, size) },
+		func(buf unsafe.Pointer, size C.size_t, written *C.size_t) C.mmb_status {
+			return C.mmb_grammar_state_save(s.p, buf, size, written)
+		})
 }
 
 // Load replaces the state with a saved one of the same grammar; on error nothing
@@ -333,9 +317,9 @@ func (s *GrammarState) Load(state []byte) error {
 	if s.p == nil {
 		return ErrClosed
 	}
-	buf := C.CBytes(state)
-	defer C.free(buf)
-	return call(func() C.mmb_status { return C.mmb_grammar_state_load(s.p, buf, C.size_t(len(state))) })
+	return loadBlob(state, func(buf unsafe.Pointer, size C.size_t) C.mmb_status {
+		return C.mmb_grammar_state_load(s.p, buf, size)
+	})
 }
 
 // SampleGrammar chooses a token as Sample does, among the tokens state allows, and

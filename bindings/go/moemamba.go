@@ -69,6 +69,32 @@ func call(f func() C.mmb_status) error {
 	return check(f())
 }
 
+// saveBlob asks size for a state's byte count, has save write the state into a C
+// buffer of that size, and returns what save wrote.
+func saveBlob(size func(*C.size_t) C.mmb_status, save func(buf unsafe.Pointer, size C.size_t, written *C.size_t) C.mmb_status) ([]byte, error) {
+	var n C.size_t
+	if err := call(func() C.mmb_status { return size(&n) }); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		n = 1
+	}
+	buf := C.malloc(n)
+	defer C.free(buf)
+	var written C.size_t
+	if err := call(func() C.mmb_status { return save(buf, n, &written) }); err != nil {
+		return nil, err
+	}
+	return C.GoBytes(buf, C.int(written)), nil
+}
+
+// loadBlob copies state into C memory for load.
+func loadBlob(state []byte, load func(buf unsafe.Pointer, size C.size_t) C.mmb_status) error {
+	buf := C.CBytes(state)
+	defer C.free(buf)
+	return call(func() C.mmb_status { return load(buf, C.size_t(len(state))) })
+}
+
 // Version is the library's version string.
 func Version() string { return C.GoString(C.mmb_version_string()) }
 
@@ -236,6 +262,21 @@ func (m *Model) Info() (ModelInfo, error) {
 	}, nil
 }
 
+// infoRLocked returns the model's info and, on success, leaves m.mu read-locked for the
+// caller to unlock.
+func (m *Model) infoRLocked() (ModelInfo, error) {
+	info, err := m.Info()
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	m.mu.RLock()
+	if m.p == nil {
+		m.mu.RUnlock()
+		return ModelInfo{}, ErrClosed
+	}
+	return info, nil
+}
+
 // Tokenize turns text into token ids (flags: MMB_TOKENIZE_* bits).
 func (m *Model) Tokenize(text string, flags uint32) ([]int32, error) {
 	m.mu.RLock()
@@ -364,17 +405,11 @@ func (s *Session) SaveState() ([]byte, error) {
 	if s.p == nil {
 		return nil, ErrClosed
 	}
-	var size C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_session_state_size(s.p, &size) }); err != nil {
-		return nil, err
-	}
-	buf := C.malloc(size)
-	defer C.free(buf)
-	var written C.size_t
-	if err := call(func() C.mmb_status { return C.mmb_session_state_save(s.p, buf, size, &written) }); err != nil {
-		return nil, err
-	}
-	return C.GoBytes(buf, C.int(written)), nil
+	return saveBlob(
+		func(size *C.size_t) C.mmb_status { return C.mmb_session_state_size(s.p, size) },
+		func(buf unsafe.Pointer, size C.size_t, written *C.size_t) C.mmb_status {
+			return C.mmb_session_state_save(s.p, buf, size, written)
+		})
 }
 
 // LoadState replaces the session's state with one saved before.
@@ -384,9 +419,9 @@ func (s *Session) LoadState(state []byte) error {
 	if s.p == nil {
 		return ErrClosed
 	}
-	buf := C.CBytes(state)
-	defer C.free(buf)
-	return call(func() C.mmb_status { return C.mmb_session_state_load(s.p, buf, C.size_t(len(state))) })
+	return loadBlob(state, func(buf unsafe.Pointer, size C.size_t) C.mmb_status {
+		return C.mmb_session_state_load(s.p, buf, size)
+	})
 }
 
 // Fork returns a new session with a copy of this one's state.

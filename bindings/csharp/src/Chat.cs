@@ -247,18 +247,7 @@ namespace Moemamba
         /// process or another with the same bundle.</summary>
         public byte[] SaveState()
         {
-            UIntPtr size, written;
-            MoemambaException.Check(Native.mmb_chat_state_size(Ptr, out size));
-            var buf = new byte[(int)size];
-            int st = Native.mmb_chat_state_save(Ptr, buf, size, out written);
-            if (st == Native.ErrBufferTooSmall)
-            {
-                buf = new byte[(int)written];
-                st = Native.mmb_chat_state_save(Ptr, buf, written, out written);
-            }
-            MoemambaException.Check(st);
-            if ((int)written != buf.Length) Array.Resize(ref buf, (int)written);
-            return buf;
+            return SaveBytes(Native.mmb_chat_state_size, Native.mmb_chat_state_save);
         }
 
         /// <summary>Replaces the history and session state with a saved conversation; on error

@@ -189,18 +189,7 @@ namespace Moemamba
         /// <summary>The state as bytes, for Load into a state of the same grammar.</summary>
         public byte[] Save()
         {
-            UIntPtr size, written;
-            MoemambaException.Check(Native.mmb_grammar_state_size(Ptr, out size));
-            var buf = new byte[(int)size];
-            int st = Native.mmb_grammar_state_save(Ptr, buf, size, out written);
-            if (st == Native.ErrBufferTooSmall)
-            {
-                buf = new byte[(int)written];
-                st = Native.mmb_grammar_state_save(Ptr, buf, written, out written);
-            }
-            MoemambaException.Check(st);
-            if ((int)written != buf.Length) Array.Resize(ref buf, (int)written);
-            return buf;
+            return SaveBytes(Native.mmb_grammar_state_size, Native.mmb_grammar_state_save);
         }
 
         /// <summary>Replaces the state with a saved one of the same grammar; on error nothing

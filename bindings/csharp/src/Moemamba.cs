@@ -88,6 +88,27 @@ namespace Moemamba
                 return handle;
             }
         }
+
+        internal delegate int StateSize(IntPtr handle, out UIntPtr size);
+        internal delegate int StateSave(IntPtr handle, byte[] buf, UIntPtr cap, out UIntPtr written);
+
+        // The object's saved state: stateSize gives its byte count, stateSave writes it (again,
+        // into a buffer of the size it reports, when the first one is too small).
+        internal byte[] SaveBytes(StateSize stateSize, StateSave stateSave)
+        {
+            UIntPtr size, written;
+            MoemambaException.Check(stateSize(Ptr, out size));
+            var buf = new byte[(int)size];
+            int st = stateSave(Ptr, buf, size, out written);
+            if (st == Native.ErrBufferTooSmall)
+            {
+                buf = new byte[(int)written];
+                st = stateSave(Ptr, buf, written, out written);
+            }
+            MoemambaException.Check(st);
+            if ((int)written != buf.Length) Array.Resize(ref buf, (int)written);
+            return buf;
+        }
     }
 
     /// <summary>The compute backend (MMB_BACKEND_*).</summary>

@@ -1,6 +1,10 @@
-"""Float buffers for logits: numpy arrays when numpy is installed, else array('f')."""
+"""Buffers the library fills: float buffers for logits (numpy arrays when numpy is
+installed, else array('f')) and saved states."""
 import array
 import ctypes
+
+from . import _native
+from .errors import check
 
 try:
     import numpy
@@ -25,3 +29,18 @@ def float_pointer(buf, what="logits"):
     if n == 0:
         return None, 0
     return ctypes.addressof((ctypes.c_char * view.nbytes).from_buffer(view)), n
+
+
+def saved_bytes(handle, state_size, state_save):
+    """The bytes state_save(handle, buf, cap, written) writes into a buffer of the size
+    state_size(handle, size) reports, asking again with a buffer of the size it says
+    when it reports MMB_ERR_BUFFER_TOO_SMALL."""
+    size, written = ctypes.c_size_t(), ctypes.c_size_t()
+    check(state_size(handle, ctypes.byref(size)))
+    buf = ctypes.create_string_buffer(max(size.value, 1))
+    status = state_save(handle, buf, size.value, ctypes.byref(written))
+    if status == _native.MMB_ERR_BUFFER_TOO_SMALL:
+        buf = ctypes.create_string_buffer(written.value)
+        status = state_save(handle, buf, written.value, ctypes.byref(written))
+    check(status)
+    return buf.raw[:written.value]

@@ -3,12 +3,11 @@ turns messages into the prompt its chat template makes; a Chat keeps a conversat
 session of its own in step, so each turn computes only the new tokens."""
 import ctypes
 from collections import namedtuple
-from contextlib import ExitStack
 
-from . import _native
+from . import _buffers, _native
 from ._owner import HandleOwner
 from .errors import MoemambaError, Status, check
-from .session import KvType, Session, TokenCallback, generate_options, session_options
+from .session import KvType, Session, TokenCallback, call_locks, generate_options, session_options
 
 ChatMessage = namedtuple("ChatMessage", ["role", "content"])
 ChatMessage.__doc__ = """One turn of a conversation: a role ("system", "user", "assistant", "tool" or
@@ -170,12 +169,7 @@ class Chat(HandleOwner):
         options = generate_options(max_tokens, stop_at_eos)
         on_token = TokenCallback(callback)
         stats = _new_stats()
-        with ExitStack() as stack:
-            stack.enter_context(self._lock)
-            stack.enter_context(sampler._lock)
-            if grammar is not None:
-                stack.enter_context(grammar._lock)
-                options.grammar = grammar._live()
+        with call_locks(self, sampler, grammar, options):
             status = _native.lib.mmb_chat_generate(self._live(), sampler._live(), ctypes.byref(options),
                                                    on_token.c_function, None, ctypes.byref(stats))
         on_token.check(status)
@@ -189,16 +183,9 @@ class Chat(HandleOwner):
     def save_state(self):
         """The conversation (history and session state) as bytes, for load_state() in this
         process or another with the same bundle."""
-        size, written = ctypes.c_size_t(), ctypes.c_size_t()
         with self._lock:
-            check(_native.lib.mmb_chat_state_size(self._live(), ctypes.byref(size)))
-            buf = ctypes.create_string_buffer(max(size.value, 1))
-            status = _native.lib.mmb_chat_state_save(self._live(), buf, size.value, ctypes.byref(written))
-            if status == _native.MMB_ERR_BUFFER_TOO_SMALL:
-                buf = ctypes.create_string_buffer(written.value)
-                status = _native.lib.mmb_chat_state_save(self._live(), buf, written.value, ctypes.byref(written))
-            check(status)
-        return buf.raw[:written.value]
+            return _buffers.saved_bytes(self._live(), _native.lib.mmb_chat_state_size,
+                                        _native.lib.mmb_chat_state_save)
 
     def load_state(self, blob):
         """Replaces the history and session state with a saved conversation; on error

@@ -185,16 +185,9 @@ class GrammarState(HandleOwner):
 
     def save(self):
         """The state as bytes, for load() into a state of the same grammar."""
-        size, written = ctypes.c_size_t(), ctypes.c_size_t()
         with self._lock:
-            check(_native.lib.mmb_grammar_state_size(self._live(), ctypes.byref(size)))
-            buf = ctypes.create_string_buffer(max(size.value, 1))
-            status = _native.lib.mmb_grammar_state_save(self._live(), buf, size.value, ctypes.byref(written))
-            if status == _native.MMB_ERR_BUFFER_TOO_SMALL:
-                buf = ctypes.create_string_buffer(written.value)
-                status = _native.lib.mmb_grammar_state_save(self._live(), buf, written.value, ctypes.byref(written))
-            check(status)
-        return buf.raw[:written.value]
+            return _buffers.saved_bytes(self._live(), _native.lib.mmb_grammar_state_size,
+                                        _native.lib.mmb_grammar_state_save)
 
     def load(self, blob):
         """Replaces the state with a saved one of the same grammar; on error nothing

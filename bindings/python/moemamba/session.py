@@ -4,7 +4,7 @@ import ctypes
 import enum
 import threading
 from collections import namedtuple
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from . import _buffers, _native
 from ._owner import HandleOwner
@@ -39,6 +39,20 @@ def generate_options(max_tokens, stop_at_eos):
     options.max_tokens = max_tokens
     options.stop_at_eos = 1 if stop_at_eos else 0
     return options
+
+
+@contextmanager
+def call_locks(owner, sampler, grammar, options):
+    """Holds the locks of owner, sampler and grammar (each of the last two unless None)
+    for one call, with options.grammar set to the grammar state's handle."""
+    with ExitStack() as stack:
+        stack.enter_context(owner._lock)
+        if sampler is not None:
+            stack.enter_context(sampler._lock)
+        if grammar is not None:
+            stack.enter_context(grammar._lock)
+            options.grammar = grammar._live()
+        yield
 
 
 class TokenCallback:
@@ -217,12 +231,7 @@ class Session(HandleOwner):
         options.tokenize_flags = _native.MMB_TOKENIZE_ADD_BOS if add_bos else 0
         on_token = TokenCallback(callback)
         data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
-        with ExitStack() as stack:
-            stack.enter_context(self._lock)
-            stack.enter_context(sampler._lock)
-            if grammar is not None:
-                stack.enter_context(grammar._lock)
-                options.grammar = grammar._live()
+        with call_locks(self, sampler, grammar, options):
             status = _native.lib.mmb_generate(self._live(), sampler._live(), data, len(data),
                                               ctypes.byref(options), on_token.c_function, None)
         on_token.check(status)
@@ -260,13 +269,7 @@ class Session(HandleOwner):
         options, _stop = job_options(max_tokens, stop_at_eos, add_bos, stop_text, sink_id)
         handle = _native.job_p()
         try:
-            with ExitStack() as stack:
-                stack.enter_context(self._lock)
-                if sampler is not None:
-                    stack.enter_context(sampler._lock)
-                if grammar is not None:
-                    stack.enter_context(grammar._lock)
-                    options.grammar = grammar._live()
+            with call_locks(self, sampler, grammar, options):
                 # With job_mode=JOBS_HOST the runtime's run_task runs inside this call.
                 with delivering():
                     check(call(self._live(), sampler._live() if sampler is not None else None,

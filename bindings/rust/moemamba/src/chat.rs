@@ -1,7 +1,7 @@
 // Conversations in the model's own prompt format (moemamba.h section 8): Model::render
 // turns messages into the prompt its chat template makes; a Chat keeps a conversation
 // and a session of its own in step, so each turn computes only the new tokens.
-use crate::error::{check, Error, Result};
+use crate::error::{check, saved_state, Error, Result};
 use crate::generate::{piece_trampoline, GenerateOptions, PieceCallback};
 use crate::grammar::GrammarState;
 use crate::model::Model;
@@ -353,21 +353,7 @@ impl<'m> Chat<'m> {
     /// The conversation (history and session state) as bytes, for
     /// [`load_state`](Chat::load_state) in this process or another with the same bundle.
     pub fn save_state(&self) -> Result<Vec<u8>> {
-        let mut size = 0usize;
-        check(unsafe { sys::mmb_chat_state_size(self.raw.as_ptr(), &mut size) })?;
-        let mut blob = vec![0u8; size];
-        let mut written = 0usize;
-        let mut status =
-            unsafe { sys::mmb_chat_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written) };
-        if status == sys::MMB_ERR_BUFFER_TOO_SMALL {
-            blob.resize(written, 0);
-            status = unsafe {
-                sys::mmb_chat_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written)
-            };
-        }
-        check(status)?;
-        blob.truncate(written);
-        Ok(blob)
+        saved_state(self.raw.as_ptr(), sys::mmb_chat_state_size, sys::mmb_chat_state_save)
     }
 
     /// Replaces the history and session state with a saved conversation; on error nothing

@@ -1,6 +1,6 @@
 // Status codes become an Error carrying the status and mmb_last_error()'s detail.
 use moemamba_sys as sys;
-use std::ffi::CStr;
+use std::ffi::{c_void, CStr};
 use std::fmt;
 
 /// What kind of failure a call met (the header's MMB_ERR_* values).
@@ -115,4 +115,26 @@ pub(crate) fn check(status: sys::mmb_status) -> Result<()> {
     } else {
         Err(Error::last(status))
     }
+}
+
+/// A C object's saved state: `size` gives its byte count and `save` writes it into a
+/// buffer of that size (again, into a buffer of the size it reports, when it finds the
+/// first one too small).
+pub(crate) fn saved_state<T>(
+    raw: *const T,
+    size: unsafe extern "C" fn(*const T, *mut usize) -> sys::mmb_status,
+    save: unsafe extern "C" fn(*const T, *mut c_void, usize, *mut usize) -> sys::mmb_status,
+) -> Result<Vec<u8>> {
+    let mut bytes = 0usize;
+    check(unsafe { size(raw, &mut bytes) })?;
+    let mut blob = vec![0u8; bytes];
+    let mut written = 0usize;
+    let mut status = unsafe { save(raw, blob.as_mut_ptr().cast(), blob.len(), &mut written) };
+    if status == sys::MMB_ERR_BUFFER_TOO_SMALL {
+        blob.resize(written, 0);
+        status = unsafe { save(raw, blob.as_mut_ptr().cast(), blob.len(), &mut written) };
+    }
+    check(status)?;
+    blob.truncate(written);
+    Ok(blob)
 }

@@ -1,6 +1,6 @@
 // Structured output (moemamba.h section 9): a compiled grammar, JSON Schema or choice
 // list, and the per-generation state that says which tokens may come next.
-use crate::error::{check, Error, Result};
+use crate::error::{check, saved_state, Error, Result};
 use crate::model::Model;
 use crate::options::defaults;
 use crate::sampler::Sampler;
@@ -211,22 +211,7 @@ impl GrammarState {
     /// The state as bytes, for [`load`](GrammarState::load) into a state of the same
     /// grammar (e.g. kept beside a session's saved state).
     pub fn save(&self) -> Result<Vec<u8>> {
-        let mut size = 0usize;
-        check(unsafe { sys::mmb_grammar_state_size(self.raw.as_ptr(), &mut size) })?;
-        let mut blob = vec![0u8; size];
-        let mut written = 0usize;
-        let mut status = unsafe {
-            sys::mmb_grammar_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written)
-        };
-        if status == sys::MMB_ERR_BUFFER_TOO_SMALL {
-            blob.resize(written, 0);
-            status = unsafe {
-                sys::mmb_grammar_state_save(self.raw.as_ptr(), blob.as_mut_ptr().cast(), blob.len(), &mut written)
-            };
-        }
-        check(status)?;
-        blob.truncate(written);
-        Ok(blob)
+        saved_state(self.raw.as_ptr(), sys::mmb_grammar_state_size, sys::mmb_grammar_state_save)
     }
 
     /// Replaces the state with a saved one of the same grammar; on error nothing changes
