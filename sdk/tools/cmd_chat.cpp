@@ -2,6 +2,7 @@
 // its bundle). Interactive over stdin, each reply streamed as it is generated, only
 // the new turn's tokens computed; or --render: print the prompt a conversation makes.
 #include "api_handles.hpp"
+#include "base/replacing_file.hpp"
 #include "cli_args.hpp"
 #include "command.hpp"
 #include "sampler_args.hpp"
@@ -110,9 +111,8 @@ void save_chat(const mmb_chat* chat, const std::string& path) {
   check(mmb_chat_state_size(chat, &size), "sizing the chat state");
   std::string bytes(size, '\0');
   check(mmb_chat_state_save(chat, bytes.data(), bytes.size(), &size), "saving the chat");
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(size));
-  if (!out) throw std::runtime_error("cannot write " + path);
+  // A failed save (a full disk) leaves the previous one in place.
+  ReplacingFile::write_whole(path, std::string_view(bytes.data(), size));
 }
 
 void load_chat(mmb_chat* chat, const std::string& path) {

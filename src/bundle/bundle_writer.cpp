@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "base/first_error.hpp"
+#include "base/replacing_file.hpp"
 #include "base/thread_pool.hpp"
 #include "bundle/bundle_format.hpp"
 #include "base/checksum.hpp"
@@ -10,13 +11,9 @@
 
 #include <zstd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace mmb {
 
@@ -53,52 +50,16 @@ class MemorySink final : public Sink {
 };
 
 // A temporary file beside the target, renamed over it by commit(); removed otherwise.
+// A bundle file appears under its name only once complete (base/replacing_file.hpp).
 class FileSink final : public Sink {
  public:
-  explicit FileSink(const std::string& path) : path_(path) {
-    static std::atomic<uint64_t> counter{0};
-    temp_ = cat(path, ".tmp-", ::getpid(), "-", counter.fetch_add(1));
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail(MMB_ERR_IO, "cannot create '", temp_, "': ", std::strerror(errno));
-  }
-  ~FileSink() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  void write(const void* data, size_t n) override {
-    const auto* p = static_cast<const char*>(data);
-    while (n) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail(MMB_ERR_IO, "cannot write '", temp_, "': ", w < 0 ? std::strerror(errno) : "no progress");
-      p += w;
-      n -= size_t(w);
-    }
-  }
-  void write_at(uint64_t offset, const void* data, size_t n) override {
-    const auto* p = static_cast<const char*>(data);
-    while (n) {
-      const ssize_t w = ::pwrite(fd_, p, n, off_t(offset));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail(MMB_ERR_IO, "cannot write '", temp_, "': ", w < 0 ? std::strerror(errno) : "no progress");
-      p += w;
-      n -= size_t(w);
-      offset += uint64_t(w);
-    }
-  }
-  void commit() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(MMB_ERR_IO, "cannot write '", temp_, "': ", std::strerror(errno));
-    if (::rename(temp_.c_str(), path_.c_str()) != 0)
-      fail(MMB_ERR_IO, "cannot rename '", temp_, "' to '", path_, "': ", std::strerror(errno));
-    committed_ = true;
-  }
+  explicit FileSink(const std::string& path) : file_(path) {}
+  void write(const void* data, size_t n) override { file_.write(data, n); }
+  void write_at(uint64_t offset, const void* data, size_t n) override { file_.write_at(offset, data, n); }
+  void commit() { file_.commit(); }
 
  private:
-  std::string path_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
+  ReplacingFile file_;
 };
 
 // The tensor records (offsets still unknown), after every check on the input.

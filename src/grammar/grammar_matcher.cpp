@@ -7,14 +7,29 @@
 
 namespace mmb::grammar {
 
+bool Matcher::SeenPairs::insert(uint32_t pos, uint32_t parent) {
+  const uint64_t key = (uint64_t(pos) << 32) | parent;
+  if (many.empty()) {
+    if (std::find(few.begin(), few.end(), key) != few.end()) return false;
+    few.push_back(key);
+    if (few.size() > 32) many.insert(few.begin(), few.end());
+    return true;
+  }
+  return many.insert(key).second;
+}
+
 bool Matcher::expand(StackPool& pool, uint32_t pos, uint32_t parent, std::vector<uint32_t>& tops, size_t first) {
   bool complete = false;
   work_.clear();
   work_.push_back({pos, parent});
+  seen_.clear();
   while (!work_.empty()) {
     StackNode at = work_.back();
     work_.pop_back();
     for (;;) {
+      // Alternatives that lead to the same place would repeat the same work, as often
+      // as there are paths (r ::= s | s, nested, doubles it at each level).
+      if (!seen_.insert(at.pos, at.parent)) break;
       const Element& el = program_.element(at.pos);
       if (el.op == Op::Read || el.op == Op::Switch) {
         bool seen = false;

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace mmb::grammar {
@@ -98,8 +99,20 @@ class Matcher {
   // return passes the bottom of the stack.
   bool expand(StackPool& pool, uint32_t pos, uint32_t parent, std::vector<uint32_t>& tops, size_t first);
 
+  // The (position, parent) pairs one expand() has reached: a short list, then a set.
+  struct SeenPairs {
+    std::vector<uint64_t> few;
+    std::unordered_set<uint64_t> many;
+    void clear() {
+      few.clear();
+      if (!many.empty()) many.clear();
+    }
+    bool insert(uint32_t pos, uint32_t parent);  // false when already there
+  };
+
   const GrammarProgram& program_;
   std::vector<StackNode> work_;
+  SeenPairs seen_;
   StackPool scratch_pool_;
   std::vector<uint32_t> scratch_tops_;
 };

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <span>
 #include <string_view>
 
 namespace mmb::grammar {
@@ -56,10 +57,17 @@ class Lowering {
 
   Element read(const ByteSet& set) { return {Op::Read, byte_set_index(set)}; }
 
+  static bool literal_choice(const Expr& e) {
+    if (e.kind != Expr::Kind::Choice || e.items.size() < 2) return false;
+    for (const Expr& item : e.items)
+      if (item.kind != Expr::Kind::Literal || item.text.size() > kMaxTrieLiteral) return false;
+    return true;
+  }
+
   // The body of rule `rule`: a Choice gives one alternative per item, anything else one.
   void lower_alternatives(const Expr& e, uint32_t rule, uint32_t source) {
     current_source_ = source;
-    if (e.kind == Expr::Kind::Choice) {
+    if (e.kind == Expr::Kind::Choice && !literal_choice(e)) {
       for (const Expr& item : e.items) {
         Seq seq;
         lower(item, seq, source);
@@ -113,6 +121,15 @@ class Lowering {
       case Expr::Kind::Choice:
         if (e.items.empty()) fail(MMB_ERR_INTERNAL, "empty choice in rule '", ast_.rules[source].name, "'");
         if (e.items.size() == 1) return lower(e.items[0], out, source);
+        if (literal_choice(e)) {
+          std::vector<std::string_view> words;
+          for (const Expr& item : e.items) words.push_back(item.text);
+          std::sort(words.begin(), words.end());
+          words.erase(std::unique(words.begin(), words.end()), words.end());
+          count(1);
+          out.push_back({Op::Call, literal_trie(words, 0, source)});
+          return;
+        }
         count(1);
         out.push_back({Op::Call, helper(e, source)});
         return;
@@ -120,6 +137,43 @@ class Lowering {
         lower_repeat(e, out, source);
         return;
     }
+  }
+
+  // A choice among literals (an enum, a choice list) as a prefix tree of rules: words
+  // that share a prefix share one parse until they differ, so a list of thousands of
+  // names is one parse at a time, never one per name. `words` are sorted, distinct and
+  // agree on their first `depth` bytes.
+  uint32_t literal_trie(std::span<const std::string_view> words, size_t depth, uint32_t source) {
+    const uint32_t r = new_rule(source);
+    size_t i = 0;
+    if (words[0].size() == depth) {  // one word ends here
+      alts_[r].push_back({});
+      i = 1;
+    }
+    while (i < words.size()) {
+      size_t j = i + 1;
+      while (j < words.size() && words[j][depth] == words[i][depth]) ++j;
+      // The group's common prefix from `depth` on is read in one run; it stops where the
+      // words differ or one of them ends (the child rule then offers the ending).
+      size_t end = depth + 1;
+      for (;;) {
+        bool shared = true;
+        for (size_t k = i; k < j && shared; ++k) shared = words[k].size() > end && words[k][end] == words[i][end];
+        if (!shared) break;
+        ++end;
+      }
+      Seq seq;
+      for (size_t d = depth; d < end; ++d) {
+        ByteSet b;
+        b.add(uint8_t(words[i][d]));
+        seq.push_back(read(b));
+      }
+      count(seq.size() + 2);
+      if (j - i > 1) seq.push_back({Op::Call, literal_trie(words.subspan(i, j - i), end, source)});
+      alts_[r].push_back(std::move(seq));
+      i = j;
+    }
+    return r;
   }
 
   void lower_class(const Expr& e, Seq& out, uint32_t source) {
@@ -263,29 +317,48 @@ class Lowering {
     return cat("'", r.name, "' (", r.where, ")");
   }
 
+  // The rules that can match the empty text (nullable) or that can finish at all
+  // (!nullable: productive), by a worklist over the rules that call each rule, so a
+  // long chain of rules costs one pass, not one pass per rule.
+  std::vector<char> fixpoint(bool nullable) const {
+    const size_t n = p_.rules_.size();
+    std::vector<char> holds(n, 0);
+    std::vector<uint32_t> pending;                      // per alternative: calls not yet known to hold
+    std::vector<uint32_t> owner;                        // per alternative: its rule
+    std::vector<std::vector<uint32_t>> callers(n);      // per rule: the alternatives calling it, once per call
+    std::vector<uint32_t> ready;
+    for (uint32_t r = 0; r < n; ++r)
+      for (uint32_t pos : p_.rules_[r].alternatives) {
+        const uint32_t alt = uint32_t(pending.size());
+        uint32_t calls = 0;
+        bool reads = false;
+        for (uint32_t i = pos; p_.elements_[i].op != Op::End; ++i) {
+          if (p_.elements_[i].op == Op::Call) {
+            ++calls;
+            callers[p_.elements_[i].arg].push_back(alt);
+          } else {
+            reads = true;
+          }
+        }
+        // A read is never empty (so never nullable) and always finishes.
+        pending.push_back(nullable && reads ? UINT32_MAX : calls);
+        owner.push_back(r);
+        if (pending.back() == 0) ready.push_back(r);
+      }
+    while (!ready.empty()) {
+      const uint32_t r = ready.back();
+      ready.pop_back();
+      if (holds[r]) continue;
+      holds[r] = 1;
+      for (uint32_t alt : callers[r])
+        if (pending[alt] != UINT32_MAX && --pending[alt] == 0) ready.push_back(owner[alt]);
+    }
+    return holds;
+  }
+
   void check() {
     const size_t n = p_.rules_.size();
-    // Which rules can match the empty text, and which can finish at all: fixpoints.
-    std::vector<char> nullable(n, 0), productive(n, 0);
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (uint32_t r = 0; r < n; ++r) {
-        for (uint32_t pos : p_.rules_[r].alternatives) {
-          bool all_nullable = true, all_productive = true;
-          for (uint32_t i = pos; p_.elements_[i].op != Op::End; ++i) {
-            const Element& el = p_.elements_[i];
-            if (el.op == Op::Read || el.op == Op::Switch) {
-              all_nullable = false;
-            } else {
-              all_nullable = all_nullable && nullable[el.arg];
-              all_productive = all_productive && productive[el.arg];
-            }
-          }
-          if (all_nullable && !nullable[r]) nullable[r] = 1, changed = true;
-          if (all_productive && !productive[r]) productive[r] = 1, changed = true;
-        }
-      }
-    }
+    const std::vector<char> nullable = fixpoint(true), productive = fixpoint(false);
     // Rules reachable from the start must all be able to finish: otherwise generation
     // could enter one and never be allowed to end.
     std::vector<char> reachable(n, 0);
@@ -390,6 +463,7 @@ class Lowering {
   std::vector<uint32_t> sources_;
   std::map<std::string, uint32_t> byte_set_ids_;
   std::map<std::string, uint32_t> class_rules_;  // UTF-8 patterns -> automaton rule
+  static constexpr size_t kMaxTrieLiteral = 4096;  // longer literals keep one alternative each
   std::vector<Automaton> automata_;
   size_t elements_ = 0;
   uint32_t current_source_ = 0;

@@ -303,6 +303,13 @@ class Compiler {
   }
 
   Expr compile(const Json& s, const std::string& ptr) {
+    // Subschemas nest through compile(); a bound keeps a hostile schema off the stack's end.
+    if (depth_ >= kMaxDepth) fail_at(ptr, "subschemas nested deeper than ", kMaxDepth, " levels");
+    ++depth_;
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{depth_};
     if (s.is_boolean()) {
       if (s.get<bool>()) return Expr::ref(value_rule());
       fail_at(ptr, "the schema false accepts no value");
@@ -704,6 +711,8 @@ class Compiler {
   std::map<std::string, uint32_t> ref_rules_;  // $ref target pointer -> its rule
   std::set<std::string> names_;
   std::optional<uint32_t> value_rule_, char_rule_;
+  static constexpr int kMaxDepth = 128;
+  int depth_ = 0;
 };
 
 }  // namespace
@@ -713,6 +722,8 @@ GrammarAst json_schema_grammar(std::string_view schema_json, const JsonGrammarOp
   Json schema;
   try {
     schema = Json::parse(schema_json.begin(), schema_json.end());
+  } catch (const nlohmann::json::out_of_range& e) {  // a number beyond a double (1e400)
+    fail(MMB_ERR_GRAMMAR, "schema: ", e.what());
   } catch (const nlohmann::json::parse_error& e) {
     const size_t pos = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, schema_json.size());
     size_t line = 1, line_start = 0;

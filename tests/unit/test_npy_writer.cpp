@@ -3,6 +3,8 @@
 // then little-endian float32 data in C order.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "npy_writer.hpp"
 
 #include <cstdint>
@@ -70,10 +72,14 @@ TEST_CASE("npy: 1-D and 0-D shapes are Python tuples", "[cli][npy]") {
 
 TEST_CASE("npy: writing more or fewer values than the shape holds fails", "[cli][npy]") {
   const std::string path = std::string(MMB_BINARY_DIR) + "/test_npy_count.npy";
+  std::filesystem::remove(path);
   const float v[4] = {1, 2, 3, 4};
   mmb::NpyWriter w(path, {3});
   w.write(v, 2);
   CHECK_THROWS_AS(w.write(v, 2), std::runtime_error);
   CHECK_THROWS_AS(w.finish(), std::runtime_error);
-  CHECK_THROWS_AS(mmb::NpyWriter(std::string(MMB_BINARY_DIR) + "/no/such/dir/x.npy", {1}), std::runtime_error);
+  CHECK_THROWS_WITH(mmb::NpyWriter(std::string(MMB_BINARY_DIR) + "/no/such/dir/x.npy", {1}),
+                    Catch::Contains("cannot create") && Catch::Contains("no/such/dir/x.npy"));
+  // An unfinished array never appears under its name.
+  CHECK_FALSE(std::filesystem::exists(path));
 }

@@ -1,11 +1,14 @@
 // Writes a float32 array as a NumPy .npy file (format version 1.0: little-endian '<f4',
 // C order), streaming the values so large arrays never sit whole in memory. Read it
-// back with numpy.load(path).
+// back with numpy.load(path). The file appears under its name only once finish()
+// succeeds (base/replacing_file.hpp).
 #pragma once
+
+#include "base/replacing_file.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,17 +16,17 @@ namespace mmb {
 
 class NpyWriter {
  public:
-  // Creates (or truncates) `path` and writes the header for `shape`. Throws
-  // std::runtime_error naming the file when it cannot be opened or written.
+  // Starts `path` (replaced when finish() succeeds) with the header for `shape`.
+  // Throws naming the file when it cannot be created or written.
   NpyWriter(const std::string& path, std::vector<uint64_t> shape);
   NpyWriter(const NpyWriter&) = delete;
   NpyWriter& operator=(const NpyWriter&) = delete;
-  ~NpyWriter();  // closes the file; an unfinished array stays short on disk
+  ~NpyWriter() = default;  // an unfinished array is discarded: `path` is left as it was
 
   // Appends values in C order. Throws std::runtime_error past the shape's element count
   // or on a write error.
   void write(const float* values, size_t n);
-  // Checks that every element was written and closes the file (throws otherwise).
+  // Checks that every element was written, then puts the file in place (throws otherwise).
   void finish();
 
   // The whole header for `shape`: magic, version 1.0, length, the dictionary padded with
@@ -32,7 +35,7 @@ class NpyWriter {
 
  private:
   std::string path_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<ReplacingFile> file_;
   uint64_t expected_ = 1;
   uint64_t written_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "safetensors.hpp"
 
 #include "base/error.hpp"
+#include "base/replacing_file.hpp"
 #include "bundle/tensor_table.hpp"
 #include "json_fields.hpp"
 
@@ -211,14 +212,12 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
 
   std::byte length[8];
   for (int i = 0; i < 8; ++i) length[i] = std::byte(uint64_t(text.size()) >> (8 * i));
-  std::FILE* out = std::fopen(path.c_str(), "wb");
-  if (!out) fail(MMB_ERR_IO, path, ": cannot create: ", std::strerror(errno));
-  bool ok = std::fwrite(length, 1, 8, out) == 8 && std::fwrite(text.data(), 1, text.size(), out) == text.size();
+  ReplacingFile out(path);
+  out.write(length, 8);
+  out.write(text.data(), text.size());
   for (const auto& t : tensors)
-    ok = ok && (t.data.empty() || std::fwrite(t.data.data(), 1, t.data.size(), out) == t.data.size());
-  const int saved_errno = errno;
-  if (std::fclose(out) != 0) ok = false;
-  if (!ok) fail(MMB_ERR_IO, path, ": write failed: ", std::strerror(saved_errno));
+    if (!t.data.empty()) out.write(t.data.data(), t.data.size());
+  out.commit();
 }
 
 }  // namespace mmb
