@@ -29,7 +29,7 @@ if [ "${MMB_SKIP_ASAN:-0}" != 1 ]; then
 fi
 if [ "${MMB_SKIP_TSAN:-0}" != 1 ]; then
   bash sdk/scripts/build.sh tsan
-  ctest --preset tsan
+  MMB_STRESS_SECONDS=60 ctest --preset tsan
   stage "tsan"
 fi
 if [ "${MMB_SKIP_ARM64:-0}" != 1 ]; then
