@@ -343,7 +343,9 @@ typedef struct mmb_io {
 } mmb_io;
 
 /** Loads a bundle through host I/O callbacks. Statuses as mmb_model_load_file();
- *  MMB_ERR_IO when a callback reports an error or a short read. */
+ *  MMB_ERR_IO when a callback reports an error or the data ends early (a read that
+ *  returns 0 before the bundle's end). A read that returns fewer bytes than asked is
+ *  continued with further reads. */
 MMB_API mmb_status mmb_model_load_io(mmb_runtime* runtime, const mmb_io* io,
                                      const mmb_load_options* options, mmb_model** out);
 
