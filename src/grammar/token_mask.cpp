@@ -1,5 +1,7 @@
 #include "grammar/token_mask.hpp"
 
+#include "base/error.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -35,8 +37,15 @@ uint32_t MaskWalker::intern_set(size_t begin) {
 uint32_t MaskWalker::compute_transition(uint32_t set, uint8_t byte) {
   tops_.assign(set_nodes_.begin() + set_begin_[set], set_nodes_.begin() + set_begin_[set + 1]);
   const size_t n = tops_.size();
-  const bool complete = matcher_.step(pool_, tops_, 0, n, byte);
-  const uint32_t value = intern_set(n) | (complete ? kCompleteBit : 0);
+  uint32_t value = kEmptySet;
+  try {
+    const bool complete = matcher_.step(pool_, tops_, 0, n, byte);
+    value = intern_set(n) | (complete ? kCompleteBit : 0);
+  } catch (const Error& e) {
+    // Past Matcher::kMaxStacks parses the byte is refused, as accepting the token
+    // would be: the mask then never offers a token that accept() turns down.
+    if (e.status() != MMB_ERR_GRAMMAR) throw;
+  }
   uint32_t* row = transitions_.data() + size_t(set) * 256;
   for (uint8_t b : program_.bytes_of_class(program_.byte_class(byte))) row[b] = value;
   return value;
