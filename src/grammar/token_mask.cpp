@@ -45,6 +45,7 @@ uint32_t MaskWalker::compute_transition(uint32_t set, uint8_t byte) {
     // Past Matcher::kMaxStacks parses the byte is refused, as accepting the token
     // would be: the mask then never offers a token that accept() turns down.
     if (e.status() != MMB_ERR_GRAMMAR) throw;
+    value = kEmptySet | kOverLimitBit;
   }
   uint32_t* row = transitions_.data() + size_t(set) * 256;
   for (uint8_t b : program_.bytes_of_class(program_.byte_class(byte))) row[b] = value;
@@ -60,6 +61,7 @@ TokenMask MaskWalker::compute(const MatcherState& state, uint32_t vocab_size) {
   matcher_.load(state, pool_, tops_);
   frames_.clear();
   frames_.push_back({trie_.n_nodes(), intern_set(0)});
+  bool over_limit = false;
   uint32_t i = 1;  // the root's first child
   while (!frames_.empty()) {
     const Frame f = frames_.back();
@@ -69,7 +71,8 @@ TokenMask MaskWalker::compute(const MatcherState& state, uint32_t vocab_size) {
     }
     const TokenTrie::Node& node = trie_.node(i);
     const uint32_t step = transition(f.set, node.byte);
-    const uint32_t next = step & ~kCompleteBit;
+    over_limit |= (step & kOverLimitBit) != 0;
+    const uint32_t next = step & ~(kCompleteBit | kOverLimitBit);
     if (next != kEmptySet || (step & kCompleteBit)) {
       const int32_t* ids = trie_.tokens(node);
       for (uint32_t k = 0; k < node.n_tokens; ++k)
@@ -83,6 +86,10 @@ TokenMask MaskWalker::compute(const MatcherState& state, uint32_t vocab_size) {
       i = node.subtree_end;
     }
   }
+  // Nothing allowed because the parses outnumbered the limit: say so, rather than
+  // report a grammar that no token can continue.
+  if (over_limit && !mask.any_token && !state.complete)
+    fail(MMB_ERR_GRAMMAR, "the grammar is too ambiguous to follow: more than ", Matcher::kMaxStacks, " parses at once");
   return mask;
 }
 

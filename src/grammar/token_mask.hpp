@@ -33,7 +33,9 @@ class MaskWalker {
   MaskWalker(const GrammarProgram& program, const TokenTrie& trie);
 
   // The tokens whose bytes the grammar accepts from `state` (stop tokens are the
-  // caller's business). `vocab_size` sets the mask's length.
+  // caller's business). `vocab_size` sets the mask's length. A token whose bytes would
+  // pass Matcher::kMaxStacks parses is refused; when that leaves no token at all,
+  // throws MMB_ERR_GRAMMAR ("too ambiguous").
   TokenMask compute(const MatcherState& state, uint32_t vocab_size);
 
  private:
@@ -42,6 +44,7 @@ class MaskWalker {
   static constexpr size_t kMaxSets = size_t(1) << 14;  // 1 KiB of transitions each
   static constexpr uint32_t kUnknown = UINT32_MAX;    // a transition not computed yet
   static constexpr uint32_t kCompleteBit = 1u << 31;
+  static constexpr uint32_t kOverLimitBit = 1u << 30;  // the step would pass Matcher::kMaxStacks
 
   struct Frame {
     uint32_t end;  // one past the last node of the subtree being walked

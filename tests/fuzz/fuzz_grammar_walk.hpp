@@ -105,7 +105,12 @@ inline void grammar_walk(mmb_grammar* grammar, const uint8_t* choices, size_t n_
       grammar_finding("get_mask took a buffer that is too small");
   }
   for (int step = 0; step < max_steps; ++step) {
-    const std::vector<uint32_t> mask = grammar_mask(state.get(), m.vocab_size);
+    // The one documented way for a mask to fail: more parses than the matcher follows
+    // (moemamba.h, MMB_ERR_GRAMMAR). The walk ends there.
+    std::vector<uint32_t> mask((size_t(m.vocab_size) + 31) / 32);
+    const mmb_status ms = mmb_grammar_state_get_mask(state.get(), mask.data(), mask.size());
+    if (ms == MMB_ERR_GRAMMAR && std::strstr(mmb_last_error(), "too ambiguous")) return;
+    grammar_check(ms, "get_mask");
     int32_t can_end = -1, must_end = -1;
     grammar_check(mmb_grammar_state_can_end(state.get(), &can_end, &must_end), "can_end");
     std::vector<int32_t> tokens;
