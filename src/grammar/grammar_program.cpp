@@ -1,5 +1,6 @@
 #include "grammar/grammar_program.hpp"
 
+#include "base/checksum.hpp"
 #include "base/error.hpp"
 #include "grammar/utf8_ranges.hpp"
 
@@ -441,20 +442,16 @@ class Lowering {
   }
 
   uint64_t digest() const {
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&](const void* data, size_t size) {
-      const unsigned char* b = static_cast<const unsigned char*>(data);
-      for (size_t i = 0; i < size; ++i) h = (h ^ b[i]) * 1099511628211ull;
-    };
+    Xxh64Stream h;
     for (const Element& el : p_.elements_) {
-      mix(&el.op, 1);
-      mix(&el.arg, sizeof el.arg);
+      h.update(&el.op, 1);
+      h.update(&el.arg, sizeof el.arg);
     }
-    for (const ByteSet& s : p_.byte_sets_) mix(s.bits, sizeof s.bits);
-    mix(p_.switch_tables_.data(), p_.switch_tables_.size() * sizeof(uint32_t));
-    for (const ProgramRule& r : p_.rules_) mix(r.alternatives.data(), r.alternatives.size() * sizeof(uint32_t));
-    mix(&p_.root_, sizeof p_.root_);
-    return h;
+    for (const ByteSet& s : p_.byte_sets_) h.update(s.bits, sizeof s.bits);
+    h.update(p_.switch_tables_.data(), p_.switch_tables_.size() * sizeof(uint32_t));
+    for (const ProgramRule& r : p_.rules_) h.update(r.alternatives.data(), r.alternatives.size() * sizeof(uint32_t));
+    h.update(&p_.root_, sizeof p_.root_);
+    return h.digest();
   }
 
   const GrammarAst& ast_;

@@ -16,12 +16,6 @@ std::vector<std::string_view> views(const std::vector<std::string>& bytes) {
   return std::vector<std::string_view>(bytes.begin(), bytes.end());
 }
 
-uint64_t fnv(uint64_t h, const void* data, size_t size) {
-  const unsigned char* b = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < size; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  return h;
-}
-
 std::string cache_key(const MatcherState& s) {
   std::string key(s.stacks.size() * sizeof(uint32_t) + 1, '\0');
   key[0] = char(s.complete);
@@ -43,14 +37,17 @@ TokenGrammar::TokenGrammar(GrammarProgram program, Vocabulary vocabulary, size_t
   start_ = Matcher(program_).start();
   std::sort(vocab_.stop_tokens.begin(), vocab_.stop_tokens.end());
   vocab_.stop_tokens.erase(std::unique(vocab_.stop_tokens.begin(), vocab_.stop_tokens.end()), vocab_.stop_tokens.end());
-  uint64_t h = fnv(1469598103934665603ull, &vocab_.vocab_size, sizeof vocab_.vocab_size);
+  Xxh64Stream h;
+  h.update(&vocab_.vocab_size, sizeof vocab_.vocab_size);
   const uint64_t p = program_.fingerprint();
-  h = fnv(h, &p, sizeof p);
+  h.update(&p, sizeof p);
   for (const std::string& t : vocab_.token_bytes) {
     const uint64_t n = t.size();
-    h = fnv(fnv(h, &n, sizeof n), t.data(), t.size());
+    h.update(&n, sizeof n);
+    h.update(t.data(), t.size());
   }
-  fingerprint_ = fnv(h, vocab_.stop_tokens.data(), vocab_.stop_tokens.size() * sizeof(int32_t));
+  h.update(vocab_.stop_tokens.data(), vocab_.stop_tokens.size() * sizeof(int32_t));
+  fingerprint_ = h.digest();
 }
 
 bool TokenGrammar::is_stop(int32_t token) const {
