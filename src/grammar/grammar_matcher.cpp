@@ -32,10 +32,7 @@ bool Matcher::expand(StackPool& pool, uint32_t pos, uint32_t parent, std::vector
       if (!seen_.insert(at.pos, at.parent)) break;
       const Element& el = program_.element(at.pos);
       if (el.op == Op::Read || el.op == Op::Switch) {
-        bool seen = false;
-        for (size_t i = first; i < tops.size() && !seen; ++i)
-          seen = pool[tops[i]].pos == at.pos && pool[tops[i]].parent == at.parent;
-        if (!seen) {
+        if (tops_seen_.insert(at.pos, at.parent)) {
           if (tops.size() - first >= kMaxStacks)
             fail(MMB_ERR_GRAMMAR, "the grammar is too ambiguous to follow: more than ", kMaxStacks,
                  " parses at once");
@@ -63,6 +60,7 @@ bool Matcher::expand(StackPool& pool, uint32_t pos, uint32_t parent, std::vector
 
 bool Matcher::step(StackPool& pool, std::vector<uint32_t>& tops, size_t begin, size_t end, uint8_t byte) {
   const size_t first = tops.size();
+  tops_seen_.clear();
   bool complete = false;
   for (size_t i = begin; i < end; ++i) {
     const StackNode node = pool[tops[i]];
@@ -106,6 +104,7 @@ void Matcher::load(const MatcherState& state, StackPool& pool, std::vector<uint3
 MatcherState Matcher::start() {
   scratch_pool_.clear();
   scratch_tops_.clear();
+  tops_seen_.clear();
   bool complete = false;
   for (uint32_t alt : program_.rule(program_.root()).alternatives)
     complete |= expand(scratch_pool_, alt, kNoParent, scratch_tops_, 0);

@@ -95,11 +95,13 @@ class Matcher {
 
  private:
   // Follows calls and returns from (pos, parent) to every Read it can reach, appending
-  // a node per Read to `tops` from index `first` on (duplicates skipped). True when a
-  // return passes the bottom of the stack.
+  // a node per Read to `tops` from index `first` on (duplicates skipped: tops_seen_
+  // holds what this step or start has appended). True when a return passes the bottom
+  // of the stack.
   bool expand(StackPool& pool, uint32_t pos, uint32_t parent, std::vector<uint32_t>& tops, size_t first);
 
-  // The (position, parent) pairs one expand() has reached: a short list, then a set.
+  // (position, parent) pairs already met: a short list, then a set (a set from the
+  // start would cost more for the usual handful).
   struct SeenPairs {
     std::vector<uint64_t> few;
     std::unordered_set<uint64_t> many;
@@ -112,7 +114,8 @@ class Matcher {
 
   const GrammarProgram& program_;
   std::vector<StackNode> work_;
-  SeenPairs seen_;
+  SeenPairs seen_;       // reached by one expand()
+  SeenPairs tops_seen_;  // appended to tops by one step() or start(): a scan of tops would be quadratic
   StackPool scratch_pool_;
   std::vector<uint32_t> scratch_tops_;
 };

@@ -73,6 +73,15 @@ inline std::vector<uint32_t> grammar_mask(mmb_grammar_state* state, int32_t voca
   return words;
 }
 
+// The one documented way for a mask to fail: more parses than the matcher follows
+// (moemamba.h, MMB_ERR_GRAMMAR). Returns false there; any other failure is a finding.
+inline bool grammar_mask_within_limit(mmb_grammar_state* state, std::vector<uint32_t>& words) {
+  const mmb_status status = mmb_grammar_state_get_mask(state, words.data(), words.size());
+  if (status == MMB_ERR_GRAMMAR && std::strstr(mmb_last_error(), "too ambiguous") != nullptr) return false;
+  grammar_check(status, "get_mask");
+  return true;
+}
+
 inline std::vector<uint8_t> grammar_save(const mmb_grammar_state* state) {
   size_t size = 0;
   grammar_check(mmb_grammar_state_size(state, &size), "state_size");
@@ -105,12 +114,8 @@ inline void grammar_walk(mmb_grammar* grammar, const uint8_t* choices, size_t n_
       grammar_finding("get_mask took a buffer that is too small");
   }
   for (int step = 0; step < max_steps; ++step) {
-    // The one documented way for a mask to fail: more parses than the matcher follows
-    // (moemamba.h, MMB_ERR_GRAMMAR). The walk ends there.
     std::vector<uint32_t> mask((size_t(m.vocab_size) + 31) / 32);
-    const mmb_status ms = mmb_grammar_state_get_mask(state.get(), mask.data(), mask.size());
-    if (ms == MMB_ERR_GRAMMAR && std::strstr(mmb_last_error(), "too ambiguous")) return;
-    grammar_check(ms, "get_mask");
+    if (!grammar_mask_within_limit(state.get(), mask)) return;  // the walk ends at the limit
     int32_t can_end = -1, must_end = -1;
     grammar_check(mmb_grammar_state_can_end(state.get(), &can_end, &must_end), "can_end");
     std::vector<int32_t> tokens;
@@ -161,7 +166,8 @@ inline void grammar_walk(mmb_grammar* grammar, const uint8_t* choices, size_t n_
       grammar_check(mmb_grammar_state_create(grammar, &l), "state_create");
       GrammarStatePtr loaded(l);
       grammar_check(mmb_grammar_state_load(loaded.get(), blob.data(), blob.size()), "state_load of a saved state");
-      const std::vector<uint32_t> here = grammar_mask(state.get(), m.vocab_size);
+      std::vector<uint32_t> here((size_t(m.vocab_size) + 31) / 32);
+      if (!grammar_mask_within_limit(state.get(), here)) return;  // this token led past the limit
       if (grammar_mask(clone.get(), m.vocab_size) != here) grammar_finding("a clone's mask differs");
       if (grammar_mask(loaded.get(), m.vocab_size) != here) grammar_finding("a loaded state's mask differs");
       if (grammar_save(loaded.get()) != blob) grammar_finding("a loaded state saves differently");
