@@ -3,6 +3,7 @@
 #include "api_handles.hpp"
 #include "bundle_args.hpp"
 #include "command.hpp"
+#include "cpu_description.hpp"
 #include "memory_bandwidth.hpp"
 #include "synthetic_model.hpp"
 
@@ -186,7 +187,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
     backend.struct_size = sizeof backend;
     check(mmb_runtime_get_backend_info(rt, &backend), "backend");
     const bool gpu = backend.backend == MMB_BACKEND_CUDA;
-    Bandwidth bw{};
+    Bandwidth bw{0, 0, "device copy"};
     if (gpu) bw.read_gbps = bw.copy_gbps = rt->impl.backend().measure_read_bandwidth() / 1e9;
     else bw = measure_bandwidth(threads);
     mmb_model* model = nullptr;
@@ -287,6 +288,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
                       st.median * 1e3, 0.0});
     }
     if (!o.json && threads == o.threads.front()) {
+      std::printf("%s\n", cpu_description_line().c_str());
       std::printf("model: %s%s  params %.1fM total, %.1fM active  active weights %.1f MB  state %.2f MB\n",
                   o.shape.empty() ? o.bundle.c_str() : o.shape.c_str(),
                   o.experts ? cat(", ", o.experts, " experts").c_str() : "", info.params_total / 1e6,
@@ -298,17 +300,17 @@ int run_bench_decode(const std::vector<std::string>& args) {
                   backend.device_index, backend.device_name, backend.device_memory_total / 1e9, bw.read_gbps,
                   floor_s * 1e6);
     else if (!o.json)
-      std::printf("threads %d: read bandwidth %.1f GB/s, copy %.1f GB/s -> floor %.2f ms/token at batch 1\n", threads,
-                  bw.read_gbps, bw.copy_gbps, floor_s * 1e3);
+      std::printf("threads %d: read bandwidth %.1f GB/s (best pattern: %s), copy %.1f GB/s -> floor %.2f ms/token at batch 1\n",
+                  threads, bw.read_gbps, bw.read_pattern, bw.copy_gbps, floor_s * 1e3);
   }
   if (o.json) {
     std::printf("[\n");
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
       std::printf("  {\"what\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.3f, \"min\": %.3f, \"max\": %.3f, "
-                  "\"ms_per_token\": %.4f, \"floor_pct\": %.2f}%s\n",
+                  "\"ms_per_token\": %.4f, \"floor_pct\": %.2f, \"cpu\": \"%s\", \"kernels\": \"%s\"}%s\n",
                   r.what.c_str(), r.threads, r.tokens_per_s, r.spread_lo, r.spread_hi, r.ms_per_token, r.floor_pct,
-                  i + 1 < rows.size() ? "," : "");
+                  cpu_model_name().c_str(), cpu_kernel_path_name(), i + 1 < rows.size() ? "," : "");
     }
     std::printf("]\n");
     return 0;
