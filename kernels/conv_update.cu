@@ -1,4 +1,5 @@
 #include "conv_update.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 
 namespace mmb::cuda {
@@ -32,7 +33,7 @@ __global__ void conv_update_kernel(ConvArgs a, int n, bool sequential) {
 void conv_update(cudaStream_t stream, const ConvArgs& args, int n, bool sequential) {
   if (n == 0) return;
   const dim3 grid((args.d_inner + 127) / 128, sequential ? 1 : n);
-  conv_update_kernel<<<grid, 128, 0, stream>>>(args, n, sequential);
+  launch_kernel(conv_update_kernel, grid, 128, stream, args, n, sequential);
   MMB_CUDA_LAUNCHED("conv_update_kernel");
 }
 

@@ -83,10 +83,12 @@ void step_states(CudaModel& m, CudaState* const* states, const int32_t* tokens, 
       MMB_CUDA_CHECK(cudaGraphLaunch(bucket_graph(m, width, with_head), stream));
     else
       enqueue_forward(m, width, false, 0, with_head ? width : 0);
+    // A single row's stride is meaningless (sessions pass 0), but cudaMemcpy2DAsync
+    // refuses any pitch below the row's width, whatever the height.
+    const size_t pitch = (rows > 1 ? stride : size_t(vocab)) * sizeof(float);
     if (with_head)
-      MMB_CUDA_CHECK(cudaMemcpy2DAsync(logits + start * stride, stride * sizeof(float), m.scratch.logits,
-                                       size_t(vocab) * sizeof(float), size_t(vocab) * sizeof(float), rows,
-                                       cudaMemcpyDeviceToHost, stream));
+      MMB_CUDA_CHECK(cudaMemcpy2DAsync(logits + start * stride, pitch, m.scratch.logits, size_t(vocab) * sizeof(float),
+                                       size_t(vocab) * sizeof(float), rows, cudaMemcpyDeviceToHost, stream));
     // Also what lets the next piece reuse the pinned staging.
     MMB_CUDA_CHECK(cudaStreamSynchronize(stream));
   }

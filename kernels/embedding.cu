@@ -1,4 +1,5 @@
 #include "embedding.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "weight_element.cuh"
 
@@ -21,7 +22,8 @@ void embedding_gather(cudaStream_t stream, const DeviceMatrix& embed, const int3
   const dim3 grid((embed.cols + 255) / 256, n);
   with_weight_type(embed.type, [&](auto t) {
     using T = decltype(t);
-    embedding_gather_kernel<T><<<grid, 256, 0, stream>>>(static_cast<const T*>(embed.data), embed.cols, tokens, out);
+    launch_kernel(embedding_gather_kernel<T>, grid, 256, stream, static_cast<const T*>(embed.data), embed.cols, tokens,
+                  out);
   });
   MMB_CUDA_LAUNCHED("embedding_gather_kernel");
 }

@@ -1,4 +1,5 @@
 #include "expert_combine.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 
 namespace mmb::cuda {
@@ -25,8 +26,8 @@ __global__ void expert_combine_kernel(const float* pair_out, int ld_pair, const 
 void expert_combine(cudaStream_t stream, const float* pair_out, int ld_pair, const float* gates,
                     const float* inv_rms, int top_k, float* out, int ldo, int d, int n) {
   if (n == 0) return;
-  expert_combine_kernel<<<dim3((d + 255) / 256, n), 256, 0, stream>>>(pair_out, ld_pair, gates, inv_rms, top_k, out,
-                                                                      ldo, d);
+  launch_kernel(expert_combine_kernel, dim3((d + 255) / 256, n), 256, stream, pair_out, ld_pair, gates, inv_rms, top_k,
+                out, ldo, d);
   MMB_CUDA_LAUNCHED("expert_combine_kernel");
 }
 

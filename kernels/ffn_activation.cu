@@ -1,4 +1,5 @@
 #include "ffn_activation.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 
 namespace mmb::cuda {
@@ -30,7 +31,7 @@ void ffn_activation(cudaStream_t stream, FfnActivation act, float* h, const floa
   const size_t count = size_t(d_ff) * n;
   if (count == 0) return;
   const unsigned blocks = unsigned(std::min<size_t>((count + 255) / 256, 65535));
-  ffn_activation_kernel<<<blocks, 256, 0, stream>>>(act, h, gate_in, count);
+  launch_kernel(ffn_activation_kernel, blocks, 256, stream, act, h, gate_in, count);
   MMB_CUDA_LAUNCHED("ffn_activation_kernel");
 }
 

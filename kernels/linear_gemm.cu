@@ -1,4 +1,5 @@
 #include "linear_gemm.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "weight_element.cuh"
 
@@ -68,7 +69,7 @@ __global__ void add_bias_kernel(const float* bias, float* y, int ldy, int d) {
 
 void add_bias_rows(cudaStream_t stream, const float* bias, float* y, int ldy, int d, int n) {
   if (n == 0 || !bias) return;
-  add_bias_kernel<<<dim3((d + 255) / 256, n), 256, 0, stream>>>(bias, y, ldy, d);
+  launch_kernel(add_bias_kernel, dim3((d + 255) / 256, n), 256, stream, bias, y, ldy, d);
   MMB_CUDA_LAUNCHED("add_bias_kernel");
 }
 
@@ -96,18 +97,18 @@ void linear_gemm(cublasHandle_t handle, cudaStream_t stream, const DeviceMatrix&
     const int rows = std::min(chunk, n - start);
     const float* xs = x + size_t(start) * ldx;
     if (w.type == WeightType::F16) {
-      split_rows_kernel<<<rows, kThreads, 0, stream>>>(xs, ldx, static_cast<__half*>(scratch.parts),
-                                                       scratch.row_scale, P, rows, in);
+      launch_kernel(split_rows_kernel<__half>, rows, kThreads, stream, xs, ldx, static_cast<__half*>(scratch.parts),
+                    scratch.row_scale, P, rows, in);
       MMB_CUDA_LAUNCHED("split_rows_kernel");
       gemm(scratch.parts, CUDA_R_16F, in, P * rows, scratch.partial, out);
     } else {
-      split_rows_kernel<<<rows, kThreads, 0, stream>>>(xs, ldx, static_cast<__nv_bfloat16*>(scratch.parts),
-                                                       scratch.row_scale, P, rows, in);
+      launch_kernel(split_rows_kernel<__nv_bfloat16>, rows, kThreads, stream, xs, ldx,
+                    static_cast<__nv_bfloat16*>(scratch.parts), scratch.row_scale, P, rows, in);
       MMB_CUDA_LAUNCHED("split_rows_kernel");
       gemm(scratch.parts, CUDA_R_16BF, in, P * rows, scratch.partial, out);
     }
-    sum_parts_kernel<<<dim3((out + 255) / 256, rows), 256, 0, stream>>>(scratch.partial, scratch.row_scale, P, rows,
-                                                                        out, bias, y + size_t(start) * ldy, ldy);
+    launch_kernel(sum_parts_kernel, dim3((out + 255) / 256, rows), 256, stream, scratch.partial, scratch.row_scale, P,
+                  rows, out, bias, y + size_t(start) * ldy, ldy);
     MMB_CUDA_LAUNCHED("sum_parts_kernel");
   }
 }

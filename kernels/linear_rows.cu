@@ -1,4 +1,5 @@
 #include "linear_rows.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "weight_element.cuh"
 
@@ -125,11 +126,11 @@ void launch(cudaStream_t stream, dim3 grid, bool vector, const T* plain_w, const
             const void* const* group_w, const float* const* group_b, const GroupedRows& grouped, int n_plain,
             int out_dim, int in_dim, const float* x, int ldx, float* y, int ldy) {
   if (vector)
-    linear_rows_kernel<T, true><<<grid, kWarps * 32, 0, stream>>>(plain_w, plain_b, group_w, group_b, grouped,
-                                                                  n_plain, out_dim, in_dim, x, ldx, y, ldy);
+    launch_kernel(linear_rows_kernel<T, true>, grid, kWarps * 32, stream, plain_w, plain_b, group_w, group_b, grouped,
+                  n_plain, out_dim, in_dim, x, ldx, y, ldy);
   else
-    linear_rows_kernel<T, false><<<grid, kWarps * 32, 0, stream>>>(plain_w, plain_b, group_w, group_b, grouped,
-                                                                   n_plain, out_dim, in_dim, x, ldx, y, ldy);
+    launch_kernel(linear_rows_kernel<T, false>, grid, kWarps * 32, stream, plain_w, plain_b, group_w, group_b, grouped,
+                  n_plain, out_dim, in_dim, x, ldx, y, ldy);
 }
 
 }  // namespace

@@ -158,8 +158,13 @@ struct Pass {
     group_by_expert(stream, s.experts, n, top_k, n_experts, ExpertGroups{s.counts, s.offsets, s.in_rows, s.pair_rows});
   }
 
-  GroupedRows from_rows() const { return {s.counts, s.offsets, s.in_rows, s.pair_rows}; }
-  GroupedRows from_pairs() const { return {s.counts, s.offsets, s.pair_rows, s.pair_rows}; }
+  // Named fields: GroupedRows starts with offsets, ExpertGroups with counts.
+  GroupedRows from_rows() const {
+    return {.offsets = s.offsets, .counts = s.counts, .in_rows = s.in_rows, .out_rows = s.pair_rows};
+  }
+  GroupedRows from_pairs() const {
+    return {.offsets = s.offsets, .counts = s.counts, .in_rows = s.pair_rows, .out_rows = s.pair_rows};
+  }
 
   void grouped(const DeviceExpertSet& set, const GroupedRows& rows, const float* x, int ldx, float* y, int ldy) {
     linear_rows_grouped(stream, set.shape, set.weights, set.biases, set.n, rows, x, ldx, y, ldy);

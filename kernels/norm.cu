@@ -1,4 +1,5 @@
 #include "norm.cuh"
+#include "launch.cuh"
 #include "plugin_error.hpp"
 
 namespace mmb::cuda {
@@ -60,13 +61,13 @@ __global__ void inverse_rms_kernel(const float* x, int ldx, int d, float eps, fl
 void normalize_rows(cudaStream_t stream, NormType type, const float* weight, const float* bias, float eps,
                     const float* x, int ldx, float* y, int ldy, int d, int n) {
   if (n == 0) return;
-  normalize_rows_kernel<<<n, kThreads, 0, stream>>>(type, weight, bias, eps, x, ldx, y, ldy, d);
+  launch_kernel(normalize_rows_kernel, n, kThreads, stream, type, weight, bias, eps, x, ldx, y, ldy, d);
   MMB_CUDA_LAUNCHED("normalize_rows_kernel");
 }
 
 void inverse_rms_rows(cudaStream_t stream, const float* x, int ldx, int d, float eps, float* inv, int n) {
   if (n == 0) return;
-  inverse_rms_kernel<<<n, kThreads, 0, stream>>>(x, ldx, d, eps, inv);
+  launch_kernel(inverse_rms_kernel, n, kThreads, stream, x, ldx, d, eps, inv);
   MMB_CUDA_LAUNCHED("inverse_rms_kernel");
 }
 

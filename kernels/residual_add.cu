@@ -1,3 +1,4 @@
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "residual_add.cuh"
 
@@ -15,7 +16,7 @@ __global__ void add_rows_kernel(float* y, int ldy, const float* x, int ldx, int 
 
 void add_rows(cudaStream_t stream, float* y, int ldy, const float* x, int ldx, int d, int n) {
   if (n == 0) return;
-  add_rows_kernel<<<dim3((d + 255) / 256, n), 256, 0, stream>>>(y, ldy, x, ldx, d);
+  launch_kernel(add_rows_kernel, dim3((d + 255) / 256, n), 256, stream, y, ldy, x, ldx, d);
   MMB_CUDA_LAUNCHED("add_rows_kernel");
 }
 

@@ -1,3 +1,4 @@
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "router.cuh"
 
@@ -92,13 +93,13 @@ __global__ void group_by_expert_kernel(const int32_t* experts, int n, int top_k,
 
 void route_rows(cudaStream_t stream, const RouteArgs& args, int n) {
   if (n == 0) return;
-  route_rows_kernel<<<(n + 63) / 64, 64, 0, stream>>>(args, n);
+  launch_kernel(route_rows_kernel, (n + 63) / 64, 64, stream, args, n);
   MMB_CUDA_LAUNCHED("route_rows_kernel");
 }
 
 void group_by_expert(cudaStream_t stream, const int32_t* experts, int n, int top_k, int n_experts,
                      const ExpertGroups& groups) {
-  group_by_expert_kernel<<<1, 256, 0, stream>>>(experts, n, top_k, n_experts, groups);
+  launch_kernel(group_by_expert_kernel, 1, 256, stream, experts, n, top_k, n_experts, groups);
   MMB_CUDA_LAUNCHED("group_by_expert_kernel");
 }
 

@@ -1,3 +1,4 @@
+#include "launch.cuh"
 #include "plugin_error.hpp"
 #include "selective_scan.cuh"
 
@@ -74,7 +75,7 @@ template <int kSeg>
 void launch_pairs(cudaStream_t stream, const ScanArgs& args, int n, bool sequential) {
   const size_t threads = size_t(args.d_inner) * kSeg;
   const dim3 grid(unsigned((threads + 127) / 128), sequential ? 1 : n);
-  selective_scan_pairs_kernel<kSeg><<<grid, 128, 0, stream>>>(args, n, sequential);
+  launch_kernel(selective_scan_pairs_kernel<kSeg>, grid, 128, stream, args, n, sequential);
 }
 
 }  // namespace
@@ -90,7 +91,7 @@ void selective_scan(cudaStream_t stream, const ScanArgs& args, int n, bool seque
   else if (ds <= 32) launch_pairs<32>(stream, args, n, sequential);
   else {
     const dim3 grid((args.d_inner + 127) / 128, sequential ? 1 : n);
-    selective_scan_kernel<<<grid, 128, 0, stream>>>(args, n, sequential);
+    launch_kernel(selective_scan_kernel, grid, 128, stream, args, n, sequential);
   }
   MMB_CUDA_LAUNCHED("selective_scan_kernel");
 }

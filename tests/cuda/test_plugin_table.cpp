@@ -59,10 +59,12 @@ const Table& plugin() {
   } while (0)
 
 struct DeviceHandle {
+  const Table* table = &plugin();
   Device* device = nullptr;
   DeviceInfo info;
-  DeviceHandle() { PLUGIN_OK(plugin().device_open(0, &device, &info, &error_)); }
-  ~DeviceHandle() { plugin().device_close(device); }
+  DeviceHandle() { PLUGIN_OK(table->device_open(0, &device, &info, &error_)); }
+  // Runs at exit, after Catch has torn down: no assertion (plugin()'s) may run here.
+  ~DeviceHandle() { table->device_close(device); }
 };
 
 DeviceHandle& device() {
