@@ -1,5 +1,5 @@
 // A weight matrix as the kernels see it: row-major [rows, cols] of f32, f16 or bf16
-// (q8 was widened to f16 on upload). Vectors (norm weights, biases, conv kernels, D,
+// (q8 and q4 were widened to f16 on upload). Vectors (norm weights, biases, conv kernels, D,
 // A) are always f32 on the device. Plain C++: host code includes it too.
 #pragma once
 

@@ -24,7 +24,7 @@ class Uploader {
     return out_.buffers.back().get();
   }
 
-  // A weight matrix in its own dtype (q8: widened to f16).
+  // A weight matrix in its own dtype (q8 and q4: widened to f16).
   DeviceMatrix matrix(const Matrix& m, const char* what) {
     DeviceMatrix d;
     if (!m) return d;
@@ -34,8 +34,9 @@ class Uploader {
       case DType::F32: d.type = WeightType::F32; d.data = copy(m.data, m.rows * m.cols * 4, what); break;
       case DType::F16: d.type = WeightType::F16; d.data = copy(m.data, m.rows * m.cols * 2, what); break;
       case DType::BF16: d.type = WeightType::BF16; d.data = copy(m.data, m.rows * m.cols * 2, what); break;
-      case DType::Q8: {
-        const std::vector<uint16_t> half = widen_q8_to_f16(m);
+      case DType::Q8:
+      case DType::Q4: {
+        const std::vector<uint16_t> half = widen_quantized_to_f16(m);
         d.type = WeightType::F16;
         d.data = copy(half.data(), half.size() * 2, what);
         break;
@@ -115,7 +116,7 @@ class Uploader {
 
 }  // namespace
 
-std::vector<uint16_t> widen_q8_to_f16(const Matrix& m) {
+std::vector<uint16_t> widen_quantized_to_f16(const Matrix& m) {
   std::vector<uint16_t> out(m.rows * m.cols);
   for (uint64_t i = 0; i < out.size(); ++i) out[i] = f32_to_f16(element(m, i));
   return out;

@@ -1,5 +1,5 @@
 // The model's weights on the device, bound per layer like ModelWeights: big matrices
-// keep their dtype (q8 widened to f16), vectors become f32, and each expert set
+// keep their dtype (q8 and q4 widened to f16), vectors become f32, and each expert set
 // carries device arrays of its experts' pointers for the grouped kernels.
 #pragma once
 
@@ -83,8 +83,8 @@ struct DeviceWeights {
 void upload_weights(MemoryCounter* counter, const ModelConfig& config, const ModelWeights& weights,
                     DeviceWeights& out);
 
-// The f16 values of a q8 matrix: q * scale per element, rounded to f16 (what the
-// device uses for a q8 weight; tests compare against it).
-std::vector<uint16_t> widen_q8_to_f16(const Matrix& m);
+// The f16 values of a q8 or q4 matrix: each element's value, rounded to f16 (what the
+// device uses for a quantized weight; tests compare against it).
+std::vector<uint16_t> widen_quantized_to_f16(const Matrix& m);
 
 }  // namespace mmb::cuda

@@ -146,7 +146,7 @@ void print_context_memory(mmb_runtime* rt, mmb_model* model, const mmb_model_inf
 
 int run_bench_decode(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8]) [--threads N]...\n"
+    std::printf("usage: mmb bench decode (BUNDLE | --shape NAME [--dtype f32|f16|bf16|q8|q4]) [--threads N]...\n"
                 "         [--tokens N] [--repetitions N] [--prefill N] [--batch N]... [--backend auto|cpu|cuda]\n"
                 "         [--device N] [--experts N] [--context N]... [--json]\n"
                 "--experts N gives every MoE layer of the shape N experts (top-k kept, at most N):\n"

@@ -32,9 +32,9 @@ inline int64_t parse_integer(const std::string& option, const std::string& value
 }
 
 inline DType parse_dtype(const std::string& value) {
-  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::Q8})
+  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::Q8, DType::Q4})
     if (value == dtype_name(d)) return d;
-  fail(MMB_ERR_INVALID_ARGUMENT, "--dtype takes f32, f16, bf16 or q8, not '", value, "'");
+  fail(MMB_ERR_INVALID_ARGUMENT, "--dtype takes f32, f16, bf16, q8 or q4, not '", value, "'");
 }
 
 inline Codec parse_codec(const std::string& value) {

@@ -9,7 +9,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16|q8] [--codec none|zstd|shuffle-zstd]\n"
+    "usage: mmb pack INPUT -o OUT.mmb [--dtype f32|f16|bf16|q8|q4] [--codec none|zstd|shuffle-zstd]\n"
     "                [--level N] [--threads N] [--tokenizer tokenizer.json] [--chat-template [NAME=]FILE]...\n"
     "                [--meta key=value]... [--quiet]\n"
     "\n"
@@ -27,6 +27,8 @@ constexpr const char* kUsage =
     "                      routers' sel_bias stay f32.\n"
     "                      q8: int8 matrices with a scale per 32 values; routers, norms,\n"
     "                      biases and the conv kernel f32 (docs/packing.md).\n"
+    "                      q4: 4-bit matrices with a scale per 32 values; the same tensors\n"
+    "                      stay f32 as with q8.\n"
     "  --codec C           tensor codec (default none: tensors are used in place from the map)\n"
     "  --level N           zstd level, 1 to 22 (default 3)\n"
     "  --threads N         compression threads (default: all cores; same bytes for any N)\n"

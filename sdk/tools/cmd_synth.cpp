@@ -21,7 +21,7 @@ namespace {
 void usage() {
   std::string shapes;
   for (const auto& n : named_shapes()) shapes += (shapes.empty() ? "" : "|") + n;
-  std::printf("usage: mmb synth --shape %s [--dtype f32|f16|bf16|q8]\n"
+  std::printf("usage: mmb synth --shape %s [--dtype f32|f16|bf16|q8|q4]\n"
               "                 [--codec none|zstd|shuffle-zstd] [--level N] [--seed N] [--threads N] [--quiet] -o OUT.mmb\n\n"
               "Writes a bundle whose weights are random with the usual initial statistics\n"
               "(Gaussian linear weights, Mamba's A and dt initializations). Same seed, same bytes.\n"

@@ -71,7 +71,7 @@ struct Table {
   // Device memory this plugin holds on `device` now (weights, states, scratch), bytes.
   uint64_t (*device_bytes_used)(const Device* device);
 
-  // Copies the model's weights to the device (f16 and bf16 kept, f32 kept, q8 widened
+  // Copies the model's weights to the device (f16 and bf16 kept, f32 kept, q8 and q4 widened
   // to f16) and builds what stepping needs. The weights are read during the call only.
   mmb_status (*model_upload)(Device* device, const ModelConfig* config, const ModelWeights* weights,
                              CudaModel** out, ErrorText* error);

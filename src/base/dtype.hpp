@@ -1,5 +1,5 @@
 // Element types of tensors, the byte layout each gives a tensor, and the conversions
-// of the floating-point ones to f32 (q8's are in q8.hpp).
+// of the floating-point ones to f32 (q8's are in q8.hpp, q4's in q4.hpp).
 #pragma once
 
 #include <cstddef>
@@ -12,10 +12,14 @@
 namespace mmb {
 
 // Q8: int8 values with one f16 scale per group of kQ8Group values of a row (layout
-// below). Only 2-D weight matrices may be q8 (TensorSpec::quantizable).
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8 = 3 };
+// below). Q4: 4-bit codes with one f16 scale per group of kQ4Group values of a row
+// (layout below). Only 2-D weight matrices may be quantized (TensorSpec::quantizable).
+enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, Q8 = 3, Q4 = 4 };
 
-constexpr bool dtype_known(uint8_t value) { return value <= uint8_t(DType::Q8); }
+constexpr bool dtype_known(uint8_t value) { return value <= uint8_t(DType::Q4); }
+
+// The dtypes with per-group scales (q8, q4): 2-D weight matrices only.
+constexpr bool dtype_quantized(DType t) { return t == DType::Q8 || t == DType::Q4; }
 
 constexpr std::string_view dtype_name(DType t) {
   switch (t) {
@@ -23,14 +27,15 @@ constexpr std::string_view dtype_name(DType t) {
     case DType::F16: return "f16";
     case DType::BF16: return "bf16";
     case DType::Q8: return "q8";
+    case DType::Q4: return "q4";
   }
   return "?";
 }
 
 // The width of the values shuffle-zstd splits into byte planes: 4 for f32, 2 for f16
-// and bf16, 1 for q8 (its int8 values are nearly all of its bytes). Not a size: a q8
-// tensor has scales besides its values; sizes come from tensor_bytes.
-constexpr size_t dtype_shuffle_width(DType t) { return t == DType::F32 ? 4 : t == DType::Q8 ? 1 : 2; }
+// and bf16, 1 for q8 and q4 (their codes are nearly all of their bytes). Not a size: a
+// quantized tensor has scales besides its codes; sizes come from tensor_bytes.
+constexpr size_t dtype_shuffle_width(DType t) { return t == DType::F32 ? 4 : dtype_quantized(t) ? 1 : 2; }
 
 // The q8 layout of a [rows, cols] tensor: the rows * cols int8 values, row-major; zero
 // bytes up to the next multiple of kQ8BlockAlignment; then rows * q8_groups(cols) f16
@@ -49,15 +54,45 @@ inline std::optional<uint64_t> q8_scales_offset(uint64_t rows, uint64_t cols) {
   return (n + kQ8BlockAlignment - 1) / kQ8BlockAlignment * kQ8BlockAlignment;
 }
 
+// The q4 layout of a [rows, cols] tensor: each row's codes, q4_groups(cols) groups of
+// kQ4GroupBytes bytes (a row's last group padded with zero bytes when cols is not a
+// multiple of kQ4Group), rows one after another; zero bytes up to the next multiple of
+// kQ4BlockAlignment; then rows * q4_groups(cols) f16 scales, row-major like q8's. Byte
+// j (j < 16) of a group holds the code of the group's value j in its low nibble and of
+// value j + 16 in its high nibble: one AND or one shift of 16 bytes gives 16
+// consecutive codes. Value c of row r is (code - 8) * scale, the codes 0..15 standing
+// for -8..7 (base/q4.hpp says how the quantizer picks the scale).
+inline constexpr uint64_t kQ4Group = 32;
+inline constexpr uint64_t kQ4GroupBytes = kQ4Group / 2;
+inline constexpr uint64_t kQ4BlockAlignment = 64;
+inline constexpr int kQ4Zero = 8;  // the code of the value 0
+constexpr uint64_t q4_groups(uint64_t cols) { return cols / kQ4Group + (cols % kQ4Group != 0); }
+constexpr uint64_t q4_row_bytes(uint64_t cols) { return q4_groups(cols) * kQ4GroupBytes; }
+
+// Where q4 scales start: the codes' bytes rounded up to kQ4BlockAlignment; nullopt when
+// that overflows 64 bits.
+inline std::optional<uint64_t> q4_scales_offset(uint64_t rows, uint64_t cols) {
+  uint64_t n;
+  if (__builtin_mul_overflow(rows, q4_row_bytes(cols), &n) || n > UINT64_MAX - (kQ4BlockAlignment - 1))
+    return std::nullopt;
+  return (n + kQ4BlockAlignment - 1) / kQ4BlockAlignment * kQ4BlockAlignment;
+}
+
+// Groups per row and where the scales start, for either quantized dtype.
+constexpr uint64_t quantized_groups(DType t, uint64_t cols) { return t == DType::Q4 ? q4_groups(cols) : q8_groups(cols); }
+inline std::optional<uint64_t> quantized_scales_offset(DType t, uint64_t rows, uint64_t cols) {
+  return t == DType::Q4 ? q4_scales_offset(rows, cols) : q8_scales_offset(rows, cols);
+}
+
 // Bytes of a tensor of `shape` stored as `dtype`: elements x 4 (f32) or x 2 (f16,
-// bf16); q8 as above. The one place sizes are computed. nullopt when a count
-// overflows 64 bits, or for q8 with a shape that is not 2-D.
+// bf16); q8 and q4 as above. The one place sizes are computed. nullopt when a count
+// overflows 64 bits, or for q8 or q4 with a shape that is not 2-D.
 inline std::optional<uint64_t> tensor_bytes(DType dtype, std::span<const uint64_t> shape) {
-  if (dtype == DType::Q8) {
+  if (dtype_quantized(dtype)) {
     if (shape.size() != 2) return std::nullopt;
-    const std::optional<uint64_t> values = q8_scales_offset(shape[0], shape[1]);
+    const std::optional<uint64_t> values = quantized_scales_offset(dtype, shape[0], shape[1]);
     uint64_t scales, total;
-    if (!values || __builtin_mul_overflow(shape[0], q8_groups(shape[1]) * 2, &scales) ||
+    if (!values || __builtin_mul_overflow(shape[0], quantized_groups(dtype, shape[1]) * 2, &scales) ||
         __builtin_add_overflow(*values, scales, &total))
       return std::nullopt;
     return total;

@@ -1,6 +1,7 @@
 #include "base/tensor_values.hpp"
 
 #include "base/error.hpp"
+#include "base/q4.hpp"
 #include "base/q8.hpp"
 
 namespace mmb {
@@ -14,7 +15,8 @@ uint64_t count(std::span<const uint64_t> shape) {
 }
 
 uint64_t checked_bytes(DType dtype, std::span<const uint64_t> shape) {
-  if (dtype == DType::Q8 && shape.size() != 2) fail(MMB_ERR_INVALID_ARGUMENT, "q8 needs a 2-D shape, not rank ", shape.size());
+  if (dtype_quantized(dtype) && shape.size() != 2)
+    fail(MMB_ERR_INVALID_ARGUMENT, dtype_name(dtype), " needs a 2-D shape, not rank ", shape.size());
   const std::optional<uint64_t> bytes = tensor_bytes(dtype, shape);
   if (!bytes) fail(MMB_ERR_INVALID_ARGUMENT, "the shape's size in ", dtype_name(dtype), " does not fit in 64 bits");
   return *bytes;
@@ -41,6 +43,11 @@ std::vector<std::byte> encode_values(std::span<const float> values, DType dtype,
         fail(MMB_ERR_INVALID_ARGUMENT, "value ", values[*bad], " at index ", *bad, " cannot be stored as q8 (it takes finite ",
              "values of magnitude up to ", kQ8MaxMagnitude, ")");
       break;
+    case DType::Q4:
+      if (const std::optional<uint64_t> bad = quantize_q4(values.data(), shape[0], shape[1], out.data()))
+        fail(MMB_ERR_INVALID_ARGUMENT, "value ", values[*bad], " at index ", *bad, " cannot be stored as q4 (it takes finite ",
+             "values of magnitude up to ", kQ4MaxMagnitude, ")");
+      break;
   }
   return out;
 }
@@ -62,6 +69,9 @@ std::vector<float> decode_values(std::span<const std::byte> bytes, DType dtype, 
       break;
     case DType::Q8:
       for (uint64_t r = 0; r < shape[0]; ++r) dequantize_q8_row(bytes.data(), shape[0], shape[1], r, out.data() + r * shape[1]);
+      break;
+    case DType::Q4:
+      for (uint64_t r = 0; r < shape[0]; ++r) dequantize_q4_row(bytes.data(), shape[0], shape[1], r, out.data() + r * shape[1]);
       break;
   }
   return out;

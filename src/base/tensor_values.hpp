@@ -13,7 +13,7 @@
 namespace mmb {
 
 // The stored bytes of `values` (product(shape) of them, row-major) in `dtype`: f16 and
-// bf16 round to nearest even; q8 quantizes (q8.hpp) and needs a 2-D shape. Throws
+// bf16 round to nearest even; q8 and q4 quantize (q8.hpp, q4.hpp) and need a 2-D shape. Throws
 // mmb::Error(MMB_ERR_INVALID_ARGUMENT) when the count disagrees with the shape, for q8
 // with another rank, and when q8 cannot hold a value (NaN, Inf, or beyond
 // kQ8MaxMagnitude): the message gives the value and its index; callers add the name.

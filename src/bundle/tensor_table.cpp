@@ -28,8 +28,9 @@ uint64_t tensor_raw_size(const std::string& name, DType dtype, const std::vector
   for (uint64_t d : shape)
     if (__builtin_mul_overflow(n, d, &n))
       fail(status, "tensor '", name, "': shape ", shape_string(shape), " has more elements than 64 bits can count");
-  if (dtype == DType::Q8 && shape.size() != 2)
-    fail(status, "tensor '", name, "': q8 is for 2-D weight matrices, but the shape is ", shape_string(shape));
+  if (dtype_quantized(dtype) && shape.size() != 2)
+    fail(status, "tensor '", name, "': ", dtype_name(dtype), " is for 2-D weight matrices, but the shape is ",
+         shape_string(shape));
   const std::optional<uint64_t> bytes = tensor_bytes(dtype, shape);
   if (!bytes)
     fail(status, "tensor '", name, "': shape ", shape_string(shape), " in ", dtype_name(dtype),
@@ -85,8 +86,8 @@ void check_tensor_set(const ModelConfig& config, const std::vector<TensorView>& 
     if (!ok)
       fail(status, "tensor '", s.name, "': shape ", shape_string(t.shape), " disagrees with the config, which implies ",
            shape_string(s.shape), s.min_rows ? " (or more rows)" : "");
-    if (t.dtype == DType::Q8 && !s.quantizable)
-      fail(status, "tensor '", s.name, "': dtype q8 is only for weight matrices (projections, experts, routers, ",
+    if (dtype_quantized(t.dtype) && !s.quantizable)
+      fail(status, "tensor '", s.name, "': dtype ", dtype_name(t.dtype), " is only for weight matrices (projections, experts, routers, ",
            "embedding, head); this tensor must be f32, f16 or bf16");
   }
 }

@@ -24,7 +24,8 @@ class Binder {
     m.rows = t->shape.empty() ? 1 : t->shape[0];
     m.cols = 1;
     for (size_t i = 1; i < t->shape.size(); ++i) m.cols *= t->shape[i];
-    if (m.dtype == DType::Q8) m.scales = t->data + *q8_scales_offset(m.rows, m.cols);  // the reader checked the size
+    if (dtype_quantized(m.dtype))  // the reader checked the size
+      m.scales = t->data + *quantized_scales_offset(m.dtype, m.rows, m.cols);
     if (rows) m.rows = rows;  // use only the first rows (padded vocabularies)
     return m;
   }
@@ -76,9 +77,10 @@ float element(const Matrix& m, uint64_t i) {
     case DType::F32: { float f; std::memcpy(&f, m.data + 4 * i, 4); return f; }
     case DType::F16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return f16_to_f32(h); }
     case DType::BF16: { uint16_t h; std::memcpy(&h, m.data + 2 * i, 2); return bf16_to_f32(h); }
-    case DType::Q8: break;
+    case DType::Q8:
+    case DType::Q4: break;
   }
-  fail(MMB_ERR_INTERNAL, "element(): q8 tensor where the format forbids it");
+  fail(MMB_ERR_INTERNAL, "element(): quantized tensor where the format forbids it");
 }
 
 }  // namespace

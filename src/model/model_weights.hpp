@@ -14,7 +14,8 @@ namespace mmb {
 
 // A row-major matrix [rows, cols] (or a vector when cols == 1) of any weight dtype.
 // For q8, data holds the int8 values and scales the f16 scales, q8_groups(cols) per
-// row (the tensor's own scale block: rows may be fewer than the tensor's).
+// row (the tensor's own scale block: rows may be fewer than the tensor's); q4 likewise,
+// data holding the codes, q4_row_bytes(cols) per row.
 struct Matrix {
   const std::byte* data = nullptr;
   DType dtype = DType::F32;
@@ -22,9 +23,10 @@ struct Matrix {
   uint64_t cols = 0;
   const std::byte* scales = nullptr;
   explicit operator bool() const { return data != nullptr; }
-  // What the rows in use take (as tensor_bytes; padding of a q8 tensor left out).
+  // What the rows in use take (as tensor_bytes; padding of a quantized tensor left out).
   uint64_t bytes() const {
     if (dtype == DType::Q8) return rows * cols + 2 * rows * q8_groups(cols);
+    if (dtype == DType::Q4) return rows * q4_row_bytes(cols) + 2 * rows * q4_groups(cols);
     const uint64_t shape[2] = {rows, cols};
     return *tensor_bytes(dtype, shape);
   }

@@ -79,6 +79,11 @@ std::vector<std::byte> q8_bundle(bool compressed) {
   return write(m, compressed);
 }
 
+std::vector<std::byte> q4_bundle(bool compressed) {
+  SyntheticModel m = make_synthetic_model(narrow_config(256), {19, DType::Q4});
+  return write(m, compressed);
+}
+
 std::vector<std::byte> hybrid_bundle() {
   SyntheticModel m = make_synthetic_model(hybrid_config(), {17, DType::F16});
   return write(m, false);

@@ -21,6 +21,8 @@ std::vector<std::byte> tiny_bundle(bool compressed);
 std::vector<std::byte> bpe_bundle();
 // The tiny model with its matrices stored as q8 (int8 with f16 scales).
 std::vector<std::byte> q8_bundle(bool compressed);
+// The tiny model with its matrices stored as q4 (4-bit codes with f16 scales).
+std::vector<std::byte> q4_bundle(bool compressed);
 // A hybrid at width 8 with the byte tokenizer: GQA attention with partial RoPE and
 // biases, Mamba-2, a group-limited MoE of ReLU^2 experts, attention without RoPE, and
 // the embedding, residual and logits scales; a 64-token trained context (one KV page),

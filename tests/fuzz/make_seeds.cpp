@@ -100,18 +100,21 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   const std::vector<std::byte> raw = tiny_bundle(false), zstd = tiny_bundle(true), bpe = bpe_bundle();
   const std::vector<std::byte> q8 = q8_bundle(false), q8_zstd = q8_bundle(true);
+  const std::vector<std::byte> q4 = q4_bundle(false), q4_zstd = q4_bundle(true);
   const std::vector<std::byte> hybrid = hybrid_bundle();
 
   write_seed(root / "fuzz_bundle_memory", "tiny_raw.bin", raw);
   write_seed(root / "fuzz_bundle_memory", "tiny_zstd.bin", zstd);
   write_seed(root / "fuzz_bundle_memory", "bpe.bin", bpe);
   write_seed(root / "fuzz_bundle_memory", "q8_raw.bin", q8);
+  write_seed(root / "fuzz_bundle_memory", "q4_raw.bin", q4);
   write_seed(root / "fuzz_bundle_memory", "hybrid.bin", hybrid);
 
   // First byte: 0 = whole reads, >= 128 = reads capped at (byte - 127) * 64 bytes.
   write_seed(root / "fuzz_bundle_io", "tiny_zstd_whole.bin", with_prefix(0, zstd));
   write_seed(root / "fuzz_bundle_io", "tiny_raw_chunked.bin", with_prefix(130, raw));
   write_seed(root / "fuzz_bundle_io", "q8_zstd_whole.bin", with_prefix(0, q8_zstd));
+  write_seed(root / "fuzz_bundle_io", "q4_zstd_whole.bin", with_prefix(0, q4_zstd));
   write_seed(root / "fuzz_bundle_io", "hybrid_chunked.bin", with_prefix(131, hybrid));
 
   RuntimePtr runtime = single_thread_runtime();

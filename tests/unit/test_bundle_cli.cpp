@@ -109,7 +109,7 @@ TEST_CASE("mmb synth --dtype q8, inspect it, and pack it into bf16 and back", "[
 
   Run bad = mmb_cli(dir, "synth --shape tiny --dtype int4 -o x.mmb");
   CHECK(bad.exit_code != 0);
-  CHECK_THAT(bad.err, Catch::Contains("--dtype takes f32, f16, bf16 or q8, not 'int4'"));
+  CHECK_THAT(bad.err, Catch::Contains("--dtype takes f32, f16, bf16, q8 or q4, not 'int4'"));
 }
 
 TEST_CASE("mmb verify and inspect report a bad bundle in one line and exit 1", "[bundle][cli]") {

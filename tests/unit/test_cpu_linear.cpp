@@ -1,8 +1,10 @@
 // The matrix kernel against a float64 loop, for every weight dtype; batches and
-// thread counts must not change a single bit of any output; q8's SIMD paths agree with its portable kernel.
+// thread counts must not change a single bit of any output; q8's and q4's SIMD paths agree with their portable
+// kernels.
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/linear.hpp"
+#include "backend/cpu/linear_q4.hpp"
 #include "backend/cpu/linear_q8.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -33,7 +35,7 @@ TestMatrix make_matrix(mmb::DType dtype, uint64_t rows, uint64_t cols, std::mt19
   const std::vector<float> stored = mmb::decode_values(m.bytes, dtype, shape);
   m.values.assign(stored.begin(), stored.end());
   m.view = {m.bytes.data(), dtype, rows, cols};
-  if (dtype == mmb::DType::Q8) m.view.scales = m.bytes.data() + *mmb::q8_scales_offset(rows, cols);
+  if (mmb::dtype_quantized(dtype)) m.view.scales = m.bytes.data() + *mmb::quantized_scales_offset(dtype, rows, cols);
   return m;
 }
 
@@ -88,12 +90,12 @@ TEST_CASE("linear matches a float64 reference for every dtype and kernel path", 
   std::mt19937 rng(42);
   mmb::ThreadPool pool(2);
   for (mmb::cpu::KernelPath path : supported_kernel_paths())
-  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
+  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8, mmb::DType::Q4}) {
     KernelPathScope scope(path);
     for (auto [rows, cols] : {std::pair<uint64_t, uint64_t>{1, 1}, {37, 19}, {3, 48}, {300, 129}, {64, 1024}, {9, 8}, {11, 23}, {13, 16}, {7, 47}}) {
       INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "]");
       TestMatrix W = make_matrix(dtype, rows, cols, rng);
-      TestMatrix bias = make_matrix(dtype == mmb::DType::Q8 ? mmb::DType::F32 : dtype, rows, 1, rng);  // 1-D: never q8
+      TestMatrix bias = make_matrix(mmb::dtype_quantized(dtype) ? mmb::DType::F32 : dtype, rows, 1, rng);  // 1-D: never quantized
       const size_t n = 7;  // a block of four vectors and one of three
       std::vector<std::vector<float>> x(n, std::vector<float>(cols)), y(n, std::vector<float>(rows));
       std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -122,7 +124,7 @@ TEST_CASE("linear matches a float64 reference for every dtype and kernel path", 
 
 TEST_CASE("linear gives identical bits for any batch size and thread count", "[cpu][threads]") {
   for (mmb::cpu::KernelPath path : supported_kernel_paths())
-  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8}) {
+  for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8, mmb::DType::Q4}) {
     KernelPathScope scope(path);
     INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype));
     std::mt19937 rng(7);
@@ -170,20 +172,22 @@ TEST_CASE("the vectorizable f16 conversion is exact for all 65536 values", "[cpu
   }
 }
 
-TEST_CASE("every q8 SIMD path agrees with the portable q8 kernel on every shape", "[cpu]") {
+TEST_CASE("every q8 and q4 SIMD path agrees with the portable kernel of its dtype on every shape", "[cpu]") {
   const std::vector<mmb::cpu::KernelPath> paths = supported_kernel_paths();
-  if (paths.size() == 1) WARN("only the portable q8 kernel runs on this CPU");
+  if (paths.size() == 1) WARN("only the portable q8 and q4 kernels run on this CPU");
   std::mt19937 rng(11);
   mmb::ThreadPool pool(1);
   for (mmb::cpu::KernelPath path : paths) {
     if (path == mmb::cpu::KernelPath::Portable) continue;
+    for (mmb::DType dtype : {mmb::DType::Q8, mmb::DType::Q4})
     for (uint64_t rows : {1, 3, 37}) {
       for (uint64_t cols : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 100, 1024, 1031}) {
         for (size_t n : {1, 3, 9}) {  // 9: the rows widened to f32 first
-          INFO(mmb::cpu::kernel_path_name(path) << " [" << rows << ", " << cols << "] x " << n);
-          TestMatrix W = make_matrix(mmb::DType::Q8, rows, cols, rng);
+          INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "] x " << n);
+          TestMatrix W = make_matrix(dtype, rows, cols, rng);
           Inputs portable(n, cols, rows, rng), simd = portable;
-          mmb::cpu::q8_rows_portable(W.view, 0, rows, portable.xs.data(), portable.ys.data(), n);
+          (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_portable : mmb::cpu::q4_rows_portable)(
+              W.view, 0, rows, portable.xs.data(), portable.ys.data(), n);
           {
             KernelPathScope scope(path);
             mmb::cpu::linear(pool, W.view, mmb::Matrix{}, simd.xs.data(), simd.ys.data(), n);
@@ -211,6 +215,28 @@ TEST_CASE("the portable path's linear on q8 is q8_rows_portable, and q8 rows loa
   TestMatrix W = make_matrix(mmb::DType::Q8, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
   Inputs direct(2, 48, 70, rng), through = direct;
   mmb::cpu::q8_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
+  {
+    KernelPathScope scope(mmb::cpu::KernelPath::Portable);
+    mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
+  }
+  CHECK(direct.y == through.y);
+
+  std::vector<float> row(48);
+  for (uint64_t r : {0, 33, 69}) {
+    mmb::cpu::load_row(W.view, r, row.data());
+    for (uint64_t c = 0; c < 48; ++c) {
+      CHECK(double(row[c]) == W.values[r * 48 + c]);
+      CHECK(mmb::cpu::load(W.view, r * 48 + c) == row[c]);
+    }
+  }
+}
+
+TEST_CASE("the portable path's linear on q4 is q4_rows_portable, and q4 rows load dequantized", "[cpu]") {
+  std::mt19937 rng(5);
+  mmb::ThreadPool pool(2);
+  TestMatrix W = make_matrix(mmb::DType::Q4, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
+  Inputs direct(2, 48, 70, rng), through = direct;
+  mmb::cpu::q4_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
   {
     KernelPathScope scope(mmb::cpu::KernelPath::Portable);
     mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);

@@ -365,6 +365,13 @@ TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity]
   CHECK(check_parity_in_dtypes(parity_cases(), chosen, {DType::Q8}, build_weights, 16) == chosen.size());
 }
 
+TEST_CASE("q4 weights match the reference on the dequantized weights", "[parity][q4]") {
+  // As for q8: the reference reads the values the q4 bytes stand for ((code - 8) * scale,
+  // exact in f32), so the f32 tolerance applies; a misread nibble or scale would not pass.
+  const std::set<std::string> chosen = {"blackmamba", "pure mamba with biases", "mixed plan", "x, z and out_proj experts"};
+  CHECK(check_parity_in_dtypes(parity_cases(), chosen, {DType::Q4}, build_weights, 16) == chosen.size());
+}
+
 TEST_CASE("a bundle loaded from a file gives the same logits as from memory", "[parity]") {
   const ModelCase c = parity_cases()[0];
   const SyntheticModel weights = build_weights(c);
@@ -426,7 +433,7 @@ TEST_CASE("model info describes the config", "[parity]") {
   }
 }
 
-TEST_CASE("a Hugging Face Mamba checkpoint packed by mmb pack matches the reference", "[parity]") {
+TEST_CASE("a Hugging Face Mamba checkpoint packed by mmb pack matches the reference", "[parity][cli]") {
   struct Variant {
     const char* name;
     bool tied, bias, conv_bias;

@@ -19,8 +19,8 @@ bool keeps_f32(const std::string& native_name) {
 
 DType packed_dtype(const TensorSpec& spec, DType weights) {
   if (keeps_f32(spec.name)) return DType::F32;
-  if (weights != DType::Q8) return weights;
-  return spec.quantizable && !ends_with(spec.name, ".router.weight") ? DType::Q8 : DType::F32;
+  if (!dtype_quantized(weights)) return weights;
+  return spec.quantizable && !ends_with(spec.name, ".router.weight") ? weights : DType::F32;
 }
 
 }  // namespace mmb

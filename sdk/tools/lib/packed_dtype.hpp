@@ -5,7 +5,7 @@
 //   - so is a router's selection bias (router.sel_bias, Nemotron-H's e_score_correction_bias):
 //     it is added to the router's scores for selection only, and rounding it to 16 bits can
 //     reorder near-tied experts and so change which are picked;
-//   - with q8, the weight matrices (TensorSpec::quantizable) are q8 except the
+//   - with q8 (or q4), the weight matrices (TensorSpec::quantizable) are q8 (q4) except the
 //     routers, and every other tensor is f32. Routers stay f32 because expert
 //     selection is discrete (a rounding that flips a near tie swaps a whole expert's
 //     output) and they are a sliver of the bytes; norms, biases and the conv kernel

@@ -197,7 +197,9 @@ SyntheticModel make_synthetic_model(const ModelConfig& config, const SyntheticOp
   m.contents.metadata = {{"name", "synthetic"}, {"source", cat("make_synthetic_model seed ", options.seed)}};
   const auto specs = tensor_specs(config);
   m.storage.resize(specs.size());
-  auto dtype_of = [&](const TensorSpec& spec) { return options.dtype == DType::Q8 ? packed_dtype(spec, DType::Q8) : options.dtype; };
+  auto dtype_of = [&](const TensorSpec& spec) {
+    return dtype_quantized(options.dtype) ? packed_dtype(spec, options.dtype) : options.dtype;
+  };
   uint64_t progress_done = 0, progress_total = 0;
   for (const TensorSpec& spec : specs) progress_total += tensor_bytes(dtype_of(spec), spec.shape).value_or(0);
   report_progress(options.progress, 0, progress_total, "making the synthetic model");

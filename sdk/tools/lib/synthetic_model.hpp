@@ -18,7 +18,7 @@ namespace mmb {
 
 struct SyntheticOptions {
   uint64_t seed = 1;
-  // Of every tensor; for q8, of the tensors packed_dtype.hpp makes q8 (the rest f32).
+  // Of every tensor; for q8 or q4, of the tensors packed_dtype.hpp makes so (the rest f32).
   DType dtype = DType::F32;
   // Progress in bytes of the tensors made (in their dtype), after each tensor: first 0,
   // last the total. Returning false cancels (MMB_ERR_CANCELLED).

@@ -1,6 +1,7 @@
 #include "backend/cpu/linear.hpp"
 
 #include "backend/cpu/linear_simd.hpp"
+#include "backend/cpu/linear_q4.hpp"
 #include "backend/cpu/linear_q8.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -59,6 +60,7 @@ void rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs
     case DType::F16: return rows_f16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
     case DType::BF16: return rows_bf16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
     case DType::Q8: return q8_rows_portable(W, r0, r1, xs, ys, n);
+    case DType::Q4: return q4_rows_portable(W, r0, r1, xs, ys, n);
   }
 }
 
@@ -66,6 +68,7 @@ void rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs
 
 void load_row(const Matrix& m, uint64_t r, float* out) {
   if (m.dtype == DType::Q8) return q8_load_row(m, r, out);
+  if (m.dtype == DType::Q4) return q4_load_row(m, r, out);
   for (uint64_t c = 0; c < m.cols; ++c) out[c] = load(m, r * m.cols + c);
 }
 

@@ -45,6 +45,10 @@ struct Vec {
   static MMB_KERNEL Reg load_q8(const int8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
+  static MMB_KERNEL Reg load_q4(const uint8_t* p, bool high) {
+    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_cvtepi32_ps(high ? _mm256_srli_epi32(b, 4) : _mm256_and_si256(b, _mm256_set1_epi32(0x0f)));
+  }
 };
 
 #include "backend/cpu/linear_blocked.inc"

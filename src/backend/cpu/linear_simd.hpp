@@ -1,5 +1,5 @@
 // The AVX2 (+ FMA, F16C), AVX-512 and NEON matrix kernels for every weight dtype (the
-// portable kernels in linear.cpp and linear_q8.cpp are their reference); one source,
+// portable kernels in linear.cpp, linear_q8.cpp and linear_q4.cpp are their reference); one source,
 // linear_blocked.inc. Register-blocked: a block of weight rows meets a block of
 // vectors, so each loaded weight and each loaded input serves several products, and a
 // batch of vectors turns the memory-bound matrix-vector product into compute-bound

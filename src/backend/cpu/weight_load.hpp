@@ -31,7 +31,7 @@ inline float half_bits_to_float(uint16_t h) {
   return f;
 }
 
-// Scale g of a q8 row whose f16 scales start at `scales`, without the branches of
+// Scale g of a q8 (or q4) row whose f16 scales start at `scales`, without the branches of
 // f16_to_f32 (the kernels read one per 32 weights). The scales are 2-byte aligned in a
 // loaded bundle; not assumed here.
 inline float q8_scale_at(const std::byte* scales, uint64_t g) {
@@ -49,6 +49,14 @@ inline float load(const Matrix& m, uint64_t i) {
     case DType::Q8: {
       const uint64_t r = i / m.cols, c = i % m.cols;
       return float(int8_t(m.data[i])) * q8_scale_at(m.scales, r * q8_groups(m.cols) + c / kQ8Group);
+    }
+    case DType::Q4: {
+      const uint64_t r = i / m.cols, c = i % m.cols;
+      const std::byte* group = m.data + r * q4_row_bytes(m.cols) + c / kQ4Group * kQ4GroupBytes;
+      const uint64_t k = c % kQ4Group;
+      const uint8_t b = uint8_t(group[k % kQ4GroupBytes]);
+      const int code = k < kQ4GroupBytes ? b & 0x0f : b >> 4;
+      return float(code - kQ4Zero) * q8_scale_at(m.scales, r * q4_groups(m.cols) + c / kQ4Group);
     }
   }
   return 0.0f;

@@ -27,7 +27,8 @@ pub struct ModelInfo {
     pub eos_id: Option<i32>,
     pub pad_id: Option<i32>,
     pub unk_id: Option<i32>,
-    /// 0 f32, 1 f16, 2 bf16, 3 q8 (int8 with a scale per 32 values).
+    /// 0 f32, 1 f16, 2 bf16, 3 q8 (int8 with a scale per 32 values), 4 q4 (4-bit codes with a
+    /// scale per 32 values).
     pub weight_dtype: i32,
     pub params_total: u64,
     pub params_active: u64,
