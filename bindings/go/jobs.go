@@ -90,6 +90,7 @@ type FrameStats struct {
 	JobsActive      uint32        // unfinished jobs when the call returned
 	JobsFinished    uint32
 	Events          uint32 // events delivered
+	Slices          uint32 // slices of steps and prompt chunks run (a layer, the embedding or the head)
 }
 
 // SessionMemory is the session memory of a runtime.
@@ -288,7 +289,7 @@ func (r *Runtime) Frame(budget time.Duration) (FrameStats, error) {
 	}
 	return FrameStats{Steps: uint32(s.steps), TokensGenerated: uint64(s.tokens_generated),
 		PromptTokens: uint64(s.prompt_tokens), Time: time.Duration(s.time_us) * time.Microsecond,
-		JobsActive: uint32(s.jobs_active), JobsFinished: uint32(s.jobs_finished), Events: uint32(s.events)}, nil
+		JobsActive: uint32(s.jobs_active), JobsFinished: uint32(s.jobs_finished), Events: uint32(s.events), Slices: uint32(s.slices)}, nil
 }
 
 // SessionMemory reports the sessions of the runtime and the memory they hold.

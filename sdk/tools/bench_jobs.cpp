@@ -137,8 +137,8 @@ void scene(const Options& o, const std::vector<std::byte>& memory) {
     jobs.push_back(submit(sessions.back().get(), samplers.back().get(), "Character " + std::to_string(i) + " says: ", o.tokens));
   }
   const auto period = std::chrono::microseconds(1000000 / o.hz);
-  std::vector<double> work, late;
-  uint64_t tokens = 0;
+  std::vector<double> work, late, call;
+  uint64_t tokens = 0, slices = 0;
   const auto start = Clock::now();
   auto next = start;
   for (int f = 0; f < o.frames; ++f) {
@@ -148,6 +148,8 @@ void scene(const Options& o, const std::vector<std::byte>& memory) {
     st.struct_size = sizeof st;
     check(mmb_runtime_frame(l.rt.get(), uint64_t(o.budget_us), &st), "frame");
     tokens += st.tokens_generated;
+    slices += st.slices;
+    call.push_back(double(st.time_us));
     for (int i = 0; i < o.characters; ++i) {
       int32_t state = 0;
       check(mmb_job_poll(jobs[i].get(), &state, nullptr), "poll");
@@ -158,10 +160,15 @@ void scene(const Options& o, const std::vector<std::byte>& memory) {
     std::this_thread::sleep_until(next);
   }
   const double seconds = us_since(start) / 1e6;
-  std::printf("scene: %d characters at %d Hz, %d frames, budget %d us: frame work p50 %.0f us, p99 %.0f us, max %.0f us; "
+  const double budget = double(o.budget_us);
+  const double over = double(std::count_if(work.begin(), work.end(), [&](double w) { return w > 1.1 * budget; }));
+  std::printf("scene: %d characters at %d Hz, %d frames, budget %d us: frame work p50 %.0f us, p99 %.0f us (%.2fx budget), "
+              "max %.0f us (%.2fx); frames over 1.1x budget %.1f%%; mmb_runtime_frame p99 %.0f us; %.1f slices per frame; "
               "frame start lateness p99 %.0f us; %.1f tokens/s overall\n",
               o.characters, o.hz, o.frames, o.budget_us, percentile(work, 0.5), percentile(work, 0.99),
-              percentile(work, 1.0), percentile(late, 0.99), double(tokens) / seconds);
+              percentile(work, 0.99) / budget, percentile(work, 1.0), percentile(work, 1.0) / budget,
+              100.0 * over / double(work.size()), percentile(call, 0.99), double(slices) / double(o.frames),
+              percentile(late, 0.99), double(tokens) / seconds);
 }
 
 void cancel_latency(const Options& o, const std::vector<std::byte>& memory) {

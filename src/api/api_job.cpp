@@ -149,6 +149,7 @@ MMB_API mmb_status mmb_runtime_frame(mmb_runtime* runtime, uint64_t budget_us, m
       stats->jobs_active = f.jobs_active;
       stats->jobs_finished = f.jobs_finished;
       stats->events = f.events;
+      stats->slices = f.slices;
     }
   });
 }

@@ -94,6 +94,24 @@ class ModelCompute {
   // more (the blocking prefill gives a few chunks at a time).
   virtual size_t prefill_chunk() const = 0;
 
+  // Steps and short prefill calls in stages, so that a frame's budget may stop the work
+  // between two and take it up at the next frame; the rows' activations wait in the
+  // sessions' scratch meanwhile. Running every stage in one call is step() or prefill().
+  // A backend that runs a call whole has one stage (the defaults).
+  virtual size_t stages() const { return 1; }
+  // Stages [first, last) of step(): the first takes the KV entries, the last advances
+  // the sessions. Between the calls of one step the same arguments are given again,
+  // and nothing else uses these sessions.
+  virtual void step_stages(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
+                           size_t stride, size_t first, size_t last) const {
+    if (first == 0 && last >= stages()) step(sessions, tokens, n, logits, stride);
+  }
+  // Stages [first, last) of prefill() for n <= prefill_chunk() tokens, as step_stages().
+  virtual void prefill_stages(SessionCompute& session, const int32_t* tokens, size_t n, float* logits, size_t first,
+                              size_t last) const {
+    if (first == 0 && last >= stages()) prefill(session, tokens, n, logits);
+  }
+
  protected:
   ~ModelCompute() = default;
 };

@@ -27,14 +27,15 @@ Job::Job(Session& session, std::unique_ptr<Sampler> sampler, std::vector<int32_t
   }
 }
 
-size_t Job::prefill_chunk() {
-  const size_t m = std::min(session_->prefill_chunk(), prompt_.size() - prompt_done_);
-  const bool last = prompt_done_ + m == prompt_.size();
-  session_->prefill(prompt_.data() + prompt_done_, m, last && sampler_ ? logits_.data() : nullptr, nullptr);
-  prompt_done_ += m;
+size_t Job::chunk_size(size_t limit) const {
+  return std::min({limit, session_->prefill_chunk(), prompt_.size() - prompt_done_});
+}
+
+void Job::chunk_done(size_t n) {
+  prompt_done_ += n;
+  const bool last = prompt_done_ == prompt_.size();
   if (last && sampler_ && limits_.max_tokens > 0) state_.store(MMB_JOB_GENERATING, std::memory_order_release);
   else if (!last) state_.store(MMB_JOB_PREFILL, std::memory_order_release);
-  return m;
 }
 
 int32_t Job::sample_next(bool* last) {

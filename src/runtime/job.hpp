@@ -47,9 +47,18 @@ class Job {
   Session* session() const { return session_; }
   void detach_session() { session_ = nullptr; }
   bool in_prompt() const { return prompt_done_ < prompt_.size(); }
-  // Consumes the next chunk of the prompt (at most Session::prefill_chunk() tokens);
-  // returns how many. The last chunk leaves the logits for the first sample.
-  size_t prefill_chunk();
+  // The next chunk of the prompt: its size (at most `limit` and
+  // Session::prefill_chunk() tokens), its tokens, and where its logits go (the last
+  // chunk leaves them for the first sample; nullptr before). The scheduler runs the
+  // chunk through the session, then calls chunk_done().
+  size_t chunk_size(size_t limit) const;
+  const int32_t* chunk_tokens() const { return prompt_.data() + prompt_done_; }
+  float* chunk_logits(size_t n) { return prompt_done_ + n == prompt_.size() && sampler_ ? logits_.data() : nullptr; }
+  void chunk_done(size_t n);
+  // Whether a step or chunk of this job stands half done (the scheduler's mark, under
+  // its advance lock): the job then finishes only once that work is complete.
+  bool in_flight() const { return in_flight_; }
+  void set_in_flight(bool on) { in_flight_ = on; }
   // Samples the next token and emits it unless it ends the job (EOS): returns the
   // token to step, or -1 when the job is done without a step. *last is set when the
   // step is the job's last (max_tokens or stop text reached).
@@ -90,6 +99,7 @@ class Job {
   std::unique_ptr<Sampler> sampler_;
   std::vector<int32_t> prompt_;
   size_t prompt_done_ = 0;
+  bool in_flight_ = false;
   std::vector<float> logits_;
   Detokenizer detok_;
   JobLimits limits_;

@@ -1,6 +1,7 @@
 #include "runtime/job_scheduler.hpp"
 
 #include "base/error.hpp"
+#include "model/model.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -43,12 +44,6 @@ void fail_job(Job& job, std::exception_ptr e) {
   job.finish(s, message);
 }
 
-struct Step {
-  Job* job;
-  int32_t token;
-  bool last;
-};
-
 }  // namespace
 
 JobScheduler::JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager)
@@ -83,16 +78,29 @@ void JobScheduler::submit(const std::shared_ptr<Job>& job) {
 void JobScheduler::cancel(Job& job) {
   job.request_cancel();
   std::unique_lock<std::mutex> advance(advance_mutex_, std::try_to_lock);
-  if (advance.owns_lock()) job.finish(MMB_ERR_CANCELLED);
   // Otherwise the thread advancing now sees the flag at its next unit.
+  if (advance.owns_lock()) {
+    // A step or chunk of this job left half done by a frame is completed first (at
+    // most one unit of work), so that the session holds what was emitted.
+    if (job.in_flight()) finish_unit_locked();
+    job.finish(MMB_ERR_CANCELLED);
+  }
   work_cv_.notify_all();
 }
 
 void JobScheduler::detach_session(Job& job) {
   std::lock_guard<std::mutex> advance(advance_mutex_);
   job.request_cancel();
+  // The rest of the unit under way (at most one unit of work), so that the session is
+  // whole when it goes or becomes free.
+  if (job.in_flight()) finish_unit_locked();
   job.finish(MMB_ERR_CANCELLED);
   job.detach_session();
+}
+
+void JobScheduler::finish_unit_locked() {
+  Unit rest;
+  while (!passes_.empty()) run_slice_locked(passes_.front().stages, rest);
 }
 
 void JobScheduler::remove(Job& job) {
@@ -102,15 +110,14 @@ void JobScheduler::remove(Job& job) {
   jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(), [&](const auto& j) { return j.get() == &job; }), jobs_.end());
 }
 
-JobScheduler::Unit JobScheduler::advance_locked() {
+template <typename ChunkRows>
+void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
   std::vector<std::shared_ptr<Job>> work;
   {
     std::lock_guard<std::mutex> lock(jobs_mutex_);
     for (const auto& j : jobs_)
       if (!j->finished()) work.push_back(j);
   }
-  Unit unit;
-  std::vector<Session*> pinned;
   std::vector<Step> steps;
   bool prefilled = false;
   for (const auto& job : work) {
@@ -131,16 +138,19 @@ JobScheduler::Unit JobScheduler::advance_locked() {
       ++unit.finished;
       continue;
     }
-    pinned.push_back(session);
     unit.progressed = true;
     try {
       if (job->in_prompt()) {
         prefilled = true;
-        unit.prompt_tokens += job->prefill_chunk();
-        if (!job->in_prompt() && job->state() != MMB_JOB_GENERATING) {
-          job->finish(MMB_OK);
-          ++unit.finished;
-        }
+        Pass chunk;
+        const size_t m = job->chunk_size(chunk_rows(*job));
+        chunk.chunk_job = job;
+        chunk.sessions = {session};
+        chunk.tokens.assign(job->chunk_tokens(), job->chunk_tokens() + m);
+        chunk.logits = job->chunk_logits(m);
+        chunk.stages = session->stages();
+        job->set_in_flight(true);
+        passes_.push_back(std::move(chunk));
         continue;
       }
       bool last = false;
@@ -148,43 +158,128 @@ JobScheduler::Unit JobScheduler::advance_locked() {
       if (token < 0) {
         job->finish(MMB_OK);  // EOS
         ++unit.finished;
+        pager_->unpin(session);
         continue;
       }
       ++unit.tokens;
-      steps.push_back({job.get(), token, last});
+      steps.push_back({job, token, last});
     } catch (...) {
       fail_job(*job, std::current_exception());
       ++unit.finished;
+      pager_->unpin(session);
     }
   }
 
-  // One batched step per model over the tokens just sampled.
+  // One batched step per model over the tokens just sampled, after the prompt chunk.
   while (!steps.empty()) {
     const Model* model = &steps.front().job->session()->model();
     auto same_model = [&](const Step& s) { return &s.job->session()->model() == model; };
     auto split = std::stable_partition(steps.begin(), steps.end(), same_model);
-    std::vector<Step> group(steps.begin(), split);
+    Pass step;
+    step.steps.assign(steps.begin(), split);
     steps.erase(steps.begin(), split);
-    const size_t vocab = model->config().vocab_size;
-    std::vector<Session*> sessions;
-    std::vector<int32_t> tokens;
-    for (const Step& s : group) sessions.push_back(s.job->session()), tokens.push_back(s.token);
-    try {
-      if (batch_logits_.size() < group.size() * vocab) batch_logits_.resize(group.size() * vocab);
-      Session::step_batch(sessions.data(), tokens.data(), group.size(), batch_logits_.data(), vocab);
-      for (size_t i = 0; i < group.size(); ++i) {
-        std::memcpy(group[i].job->logits(), batch_logits_.data() + i * vocab, vocab * sizeof(float));
-        if (group[i].last) {
-          group[i].job->finish(MMB_OK);
+    for (const Step& s : step.steps) {
+      step.sessions.push_back(s.job->session());
+      step.tokens.push_back(s.token);
+      s.job->set_in_flight(true);
+    }
+    step.stages = step.sessions.front()->stages();
+    // Passes run one after another, each taking its logits out when it ends: one
+    // buffer serves them all.
+    const size_t need = step.steps.size() * model->config().vocab_size;
+    if (batch_logits_.size() < need) batch_logits_.resize(need);
+    passes_.push_back(std::move(step));
+  }
+  for (Pass& p : passes_)
+    if (!p.chunk_job) p.logits = batch_logits_.data();
+}
+
+void JobScheduler::run_slice_locked(size_t last, Unit& unit) {
+  Pass& pass = passes_.front();
+  try {
+    if (pass.chunk_job)
+      pass.sessions.front()->prefill_chunk_stages(pass.tokens.data(), pass.tokens.size(), pass.logits, pass.next, last);
+    else
+      Session::step_batch_stages(pass.sessions.data(), pass.tokens.data(), pass.sessions.size(), pass.logits,
+                                 pass.sessions.front()->model().config().vocab_size, pass.next, last);
+    pass.next = last;
+    if (pass.next < pass.stages) return;
+    if (pass.chunk_job) {
+      Job& job = *pass.chunk_job;
+      job.chunk_done(pass.tokens.size());
+      unit.prompt_tokens += pass.tokens.size();
+      if (!job.in_prompt() && job.state() != MMB_JOB_GENERATING) {
+        job.finish(MMB_OK);
+        ++unit.finished;
+      }
+    } else {
+      const size_t vocab = pass.sessions.front()->model().config().vocab_size;
+      for (size_t i = 0; i < pass.steps.size(); ++i) {
+        Job& job = *pass.steps[i].job;
+        std::memcpy(job.logits(), pass.logits + i * vocab, vocab * sizeof(float));
+        if (pass.steps[i].last) {
+          job.finish(MMB_OK);
           ++unit.finished;
         }
       }
-    } catch (...) {
-      for (const Step& s : group) fail_job(*s.job, std::current_exception()), ++unit.finished;
     }
+  } catch (...) {
+    if (pass.chunk_job) fail_job(*pass.chunk_job, std::current_exception()), ++unit.finished;
+    for (const Step& s : pass.steps) fail_job(*s.job, std::current_exception()), ++unit.finished;
   }
-  for (Session* s : pinned) pager_->unpin(s);
+  end_pass_locked(pass, unit);
+  passes_.pop_front();
+}
+
+void JobScheduler::end_pass_locked(Pass& pass, Unit& unit) {
+  auto release = [&](Job& job) {
+    job.set_in_flight(false);
+    // A cancel that came while the work was half done takes effect now.
+    if (job.cancel_requested() && !job.finished()) {
+      job.finish(MMB_ERR_CANCELLED);
+      ++unit.finished;
+    }
+  };
+  if (pass.chunk_job) release(*pass.chunk_job);
+  for (const Step& s : pass.steps) release(*s.job);
+  for (Session* s : pass.sessions) pager_->unpin(s);
+}
+
+JobScheduler::Unit JobScheduler::advance_locked() {
+  Unit unit;
+  if (passes_.empty()) plan_locked(unit, [](const Job&) { return SIZE_MAX; });
+  else unit.progressed = true;
+  while (!passes_.empty()) run_slice_locked(passes_.front().stages, unit);
   return unit;
+}
+
+SliceKey JobScheduler::key_of(const Pass& pass) {
+  return {&pass.sessions.front()->model().compute(), pass.chunk_job != nullptr, uint32_t(pass.next),
+          uint32_t(pass.sessions.size() * (pass.chunk_job ? pass.tokens.size() : 1))};
+}
+
+size_t JobScheduler::chunk_rows_for(const Job& job, uint64_t budget_us) const {
+  const Session& session = *job.session();
+  // A Mamba-2 layer's chunked scan gives bits that depend on a chunk's rows: its
+  // chunks keep their size, so that results never depend on the budget.
+  const auto& layers = session.model().config().layers;
+  if (std::any_of(layers.begin(), layers.end(), [](const LayerConfig& l) { return l.kind == LayerKind::Mamba2; }))
+    return session.prefill_chunk();
+  const void* compute = &session.model().compute();
+  const size_t stages = session.stages();
+  // The layers' stages only (the first ones; what follows is the head, which serves a
+  // chunk's last row alone, whatever the chunk's size).
+  const size_t layer_stages = std::min(stages, layers.size());
+  for (size_t rows = session.prefill_chunk(); rows >= 1; rows /= 2) {
+    double worst = 0;
+    for (size_t s = 0; s < layer_stages; ++s)
+      worst = std::max(worst, costs_.predict({compute, true, uint32_t(s), uint32_t(rows)}));
+    // kUnknown (nothing measured yet) leaves worst at 0: the first chunks measure.
+    if (worst <= 0.5 * double(budget_us)) return rows;
+  }
+  // Not even one row fits: layers that cost the same at any row count (reading their
+  // weights) gain nothing from smaller chunks.
+  return session.prefill_chunk();
 }
 
 void JobScheduler::worker_main() {
@@ -218,9 +313,21 @@ void JobScheduler::request_host_task() {
   run_task_(run_task_user_, &JobScheduler::host_task, self);
 }
 
+namespace {
+// A host task's re-request of itself that the host's run_task ran inline, on the same
+// thread: the outer call goes on looping instead of growing the stack.
+thread_local int host_task_depth = 0;
+thread_local bool host_task_rerun = false;
+}  // namespace
+
 void JobScheduler::host_task(void* data) {
   std::unique_ptr<std::shared_ptr<JobScheduler>> holder(static_cast<std::shared_ptr<JobScheduler>*>(data));
+  if (host_task_depth > 0) {
+    host_task_rerun = true;
+    return;
+  }
   JobScheduler& s = **holder;
+  ++host_task_depth;
   for (;;) {
     Unit unit;
     {
@@ -231,11 +338,17 @@ void JobScheduler::host_task(void* data) {
       std::lock_guard<std::mutex> lock(s.jobs_mutex_);
       if (!s.has_active_locked()) {
         s.host_task_pending_ = false;
-        return;
+        break;
       }
     }
     if (!unit.progressed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // One unit per task: the host's thread goes back to its job system between units,
+    // and the next unit is a task of its own.
+    host_task_rerun = false;
+    s.run_task_(s.run_task_user_, &JobScheduler::host_task, new std::shared_ptr<JobScheduler>(s.shared_from_this()));
+    if (!host_task_rerun) break;
   }
+  --host_task_depth;
 }
 
 bool JobScheduler::wait(Job& job, uint32_t timeout_ms) {
@@ -258,16 +371,38 @@ FrameFigures JobScheduler::frame(uint64_t budget_us) {
   FrameFigures f;
   if (budget_us > 0) {
     std::unique_lock<std::mutex> advance(advance_mutex_, std::try_to_lock);
+    // The first piece of work always runs, so a budget below one slice still makes
+    // progress; every later one only when its predicted cost fits what is left (one
+    // never measured waits for the next frame, where it runs first).
+    bool ran = false;
+    auto fits = [&](double predicted) {
+      return !ran || (predicted != SliceCosts::kUnknown && micros_since(t0) + predicted <= double(budget_us));
+    };
     while (advance.owns_lock()) {
-      const double used = micros_since(t0);
-      // The first unit always runs, so a budget below one unit still makes progress.
-      if (f.steps > 0 && used + unit_estimate_us_ > double(budget_us)) break;
-      const auto u0 = Clock::now();
-      Unit unit = advance_locked();
-      if (!unit.progressed) break;
-      const double took = micros_since(u0);
-      unit_estimate_us_ = std::max(took, unit_estimate_us_ * 0.9);
-      ++f.steps;
+      Unit unit;
+      if (passes_.empty()) {
+        uint32_t active = 0;
+        {
+          std::lock_guard<std::mutex> lock(jobs_mutex_);
+          active = uint32_t(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return !j->finished(); }));
+        }
+        const SliceKey plan{nullptr, false, 0, active};
+        if (!fits(costs_.predict(plan))) break;
+        const auto p0 = Clock::now();
+        plan_locked(unit, [&](const Job& job) { return chunk_rows_for(job, budget_us); });
+        costs_.record(plan, micros_since(p0));
+        if (!unit.progressed) break;
+        if (passes_.empty()) ++f.steps;
+      } else {
+        const SliceKey key = key_of(passes_.front());
+        if (!fits(costs_.predict(key))) break;
+        const auto s0 = Clock::now();
+        run_slice_locked(passes_.front().next + 1, unit);
+        costs_.record(key, micros_since(s0));
+        ++f.slices;
+        if (passes_.empty()) ++f.steps;
+      }
+      ran = true;
       f.tokens_generated += unit.tokens;
       f.prompt_tokens += unit.prompt_tokens;
       f.jobs_finished += unit.finished;

@@ -1,20 +1,32 @@
 // Moves a runtime's jobs forward, one unit at a time: the oldest job still in its
 // prompt consumes one prompt chunk, and every generating job samples one token; the
-// sampled tokens of all generating jobs of a model then go through one batched step. One thread advances at a time (the
-// advance lock): the runtime's worker thread, a task on the host's job system, or
-// the host's own frame or wait call, as mmb_runtime_options.job_mode says.
+// sampled tokens of all generating jobs of a model then go through one batched step.
+// One thread advances at a time (the advance lock): the runtime's worker thread, a
+// task on the host's job system, or the host's own frame or wait call, as
+// mmb_runtime_options.job_mode says.
 //
-// Sessions are pinned in memory (SessionPager) only while a unit runs on them; a job
-// whose session cannot be made resident waits, queued, for a later unit.
+// A frame runs a unit in slices (the stages of its steps and prompt chunks,
+// ModelCompute::stages()) and starts only a slice whose predicted cost (SliceCosts)
+// fits what is left of its budget; the rest of the unit waits, in the sessions'
+// scratch, for the next frame. A job with a half-done step or chunk stays unfinished
+// (its session busy) until that work is complete, so its session is never seen in
+// between; cancelling or detaching it completes the unit first. Every other caller
+// (worker, host task, wait) runs units whole.
+//
+// Sessions are pinned in memory (SessionPager) while a step or chunk runs on them; a
+// job whose session cannot be made resident waits, queued, for a later unit.
 #pragma once
 
 #include "runtime/job.hpp"
 #include "runtime/session_pager.hpp"
+#include "runtime/slice_costs.hpp"
 
 #include <moemamba/moemamba.h>
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,6 +42,7 @@ struct FrameFigures {
   uint32_t jobs_active = 0;
   uint32_t jobs_finished = 0;
   uint32_t events = 0;
+  uint32_t slices = 0;  // stages of steps and prompt chunks run
 };
 
 class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
@@ -61,8 +74,36 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
     uint32_t finished = 0;
     bool progressed = false;
   };
-  // One unit over every unfinished job; the caller holds advance_mutex_.
+  struct Step {
+    std::shared_ptr<Job> job;
+    int32_t token;
+    bool last;
+  };
+  // A batched step of one model's sampled tokens, or one prompt chunk, run in stages.
+  struct Pass {
+    std::vector<Step> steps;             // a step's jobs, row by row; empty for a chunk
+    std::shared_ptr<Job> chunk_job;      // a prompt chunk's job
+    std::vector<Session*> sessions;      // pinned until the pass ends
+    std::vector<int32_t> tokens;
+    float* logits = nullptr;
+    size_t next = 0;                     // the next stage to run
+    size_t stages = 0;
+  };
+  // Begins a unit (the caller holds advance_mutex_ and no pass is left): finishes
+  // cancelled jobs, samples every generating job and queues the passes. A prompt chunk
+  // gets at most chunk_rows(job) tokens.
+  template <typename ChunkRows>
+  void plan_locked(Unit& unit, ChunkRows chunk_rows);
+  // Runs stages [next, last) of the first pass, and ends it after its last stage.
+  void run_slice_locked(size_t last, Unit& unit);
+  void end_pass_locked(Pass& pass, Unit& unit);
+  // Runs what is left of the unit under way, or else one whole unit.
   Unit advance_locked();
+  // Runs what is left of the unit under way (a cancel or detach of a job in it).
+  void finish_unit_locked();
+  // The largest prompt chunk whose every stage is predicted to fit half the budget.
+  size_t chunk_rows_for(const Job& job, uint64_t budget_us) const;
+  static SliceKey key_of(const Pass& pass);
   bool has_active_locked() const;
   void worker_main();
   void request_host_task();
@@ -75,7 +116,8 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
 
   std::mutex advance_mutex_;          // one advancing thread at a time
   std::vector<float> batch_logits_;   // advancing side: rows of a batched step
-  double unit_estimate_us_ = 0;       // advancing side: a decaying maximum of unit times
+  std::deque<Pass> passes_;           // advancing side: the unit under way, in order
+  SliceCosts costs_;                  // advancing side
 
   mutable std::mutex jobs_mutex_;     // guards the members below
   std::condition_variable work_cv_;

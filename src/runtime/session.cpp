@@ -77,16 +77,34 @@ bool Session::prefill(const int32_t* tokens, size_t n, float* logits, FunctionRe
 }
 
 void Session::step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride) {
-  for (size_t i = 0; i < n; ++i) sessions[i]->check_room(1);
+  step_batch_stages(sessions, tokens, n, logits, stride, 0, sessions[0]->stages());
+}
+
+void Session::step_batch_stages(Session* const* sessions, const int32_t* tokens, size_t n, float* logits,
+                                size_t stride, size_t first, size_t last) {
+  if (first == 0)
+    for (size_t i = 0; i < n; ++i) sessions[i]->check_room(1);
   constexpr size_t kGroup = 256;
   SessionCompute* computes[kGroup];
   const ModelCompute& compute = sessions[0]->model_.compute();
+  const bool ends = last == compute.stages();
   for (size_t start = 0; start < n; start += kGroup) {
     const size_t m = std::min(kGroup, n - start);
     for (size_t i = 0; i < m; ++i) computes[i] = sessions[start + i]->compute_.get();
-    compute.step(computes, tokens + start, m, logits ? logits + start * stride : nullptr, stride);
-    for (size_t i = 0; i < m; ++i) ++sessions[start + i]->position_;
+    compute.step_stages(computes, tokens + start, m, logits ? logits + start * stride : nullptr, stride, first, last);
+    if (ends)
+      for (size_t i = 0; i < m; ++i) ++sessions[start + i]->position_;
   }
+}
+
+void Session::prefill_chunk_stages(const int32_t* tokens, size_t n, float* logits, size_t first, size_t last) {
+  const ModelCompute& compute = model_.compute();
+  if (first == 0) {
+    check_room(n);
+    compute_->hold_kv(position_ + n);
+  }
+  compute.prefill_stages(*compute_, tokens, n, logits, first, last);
+  if (last == compute.stages()) position_ += n;
 }
 
 void Session::page_out(std::vector<std::byte>& compressed) {

@@ -47,6 +47,16 @@ class Session {
   // logits + i * stride (logits may be null).
   static void step_batch(Session* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride);
 
+  // The same work in stages (ModelCompute::stages()), so that a frame may stop between
+  // two: stages [first, last) of step_batch(), or of a prefill of one chunk (n <=
+  // prefill_chunk(), no progress). The first stage checks room, the last advances
+  // positions; between them the same arguments are given again and nothing else may
+  // use the sessions (the scheduler keeps them busy).
+  size_t stages() const { return model_.compute().stages(); }
+  static void step_batch_stages(Session* const* sessions, const int32_t* tokens, size_t n, float* logits,
+                                size_t stride, size_t first, size_t last);
+  void prefill_chunk_stages(const int32_t* tokens, size_t n, float* logits, size_t first, size_t last);
+
   // Bytes of host memory a new session holds: state, stepping scratch, empty KV cache.
   static size_t resident_bytes(const Model& model, const ContextOptions& options) {
     return model.compute().session_host_bytes(resolved(model, options));

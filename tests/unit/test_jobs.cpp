@@ -204,15 +204,16 @@ TEST_CASE("a prefill job leaves the state of a blocking prefill", "[jobs]") {
   mmb_job_options o = job_options(0);
   REQUIRE(mmb_job_submit_tokens(jobbed.get(), nullptr, tokens.data(), tokens.size(), &o, &raw) == MMB_OK);
   JobPtr job(raw);
-  // 70 tokens in chunks of 16: five units, each a frame call of tiny budget.
+  // 70 tokens in chunks of at most 16: at least five units, each over several frame
+  // calls of tiny budget (one slice per call).
   int frames = 0;
   int32_t state = MMB_JOB_QUEUED;
-  while (state != MMB_JOB_FINISHED && frames < 100) {
+  while (state != MMB_JOB_FINISHED && frames < 100000) {
     REQUIRE(mmb_runtime_frame(rt.get(), 1, nullptr) == MMB_OK);
     REQUIRE(mmb_job_poll(job.get(), &state, nullptr) == MMB_OK);
     ++frames;
   }
-  CHECK(frames == 5);
+  CHECK(frames > 5);
   CHECK(result_of(job.get()) == MMB_OK);
   CHECK(save_state(jobbed.get()) == save_state(blocking.get()));
 }

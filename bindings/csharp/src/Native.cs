@@ -110,6 +110,7 @@ namespace Moemamba
     {
         public uint StructSize; public uint Steps; public ulong TokensGenerated; public ulong PromptTokens; public ulong TimeUs;
         public uint JobsActive; public uint JobsFinished; public uint Events;
+        public uint Slices;  // slices of steps and prompt chunks run (a layer, the embedding or the head)
     }
 
     /// <summary>The session memory of a runtime (mmb_session_memory).</summary>

@@ -169,7 +169,7 @@ class mmb_grammar_options(Structure):
 class mmb_frame_stats(Structure):
     _fields_ = [("struct_size", c_uint32), ("steps", c_uint32), ("tokens_generated", c_uint64),
                 ("prompt_tokens", c_uint64), ("time_us", c_uint64), ("jobs_active", c_uint32),
-                ("jobs_finished", c_uint32), ("events", c_uint32)]
+                ("jobs_finished", c_uint32), ("events", c_uint32), ("slices", c_uint32)]
 
 
 class mmb_session_memory(Structure):

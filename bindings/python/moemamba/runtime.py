@@ -23,7 +23,7 @@ BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = Backend.AUTO, Backend.CPU, Backend.CUD
 JOBS_WORKER, JOBS_FRAME, JOBS_HOST = _native.MMB_JOBS_WORKER, _native.MMB_JOBS_FRAME, _native.MMB_JOBS_HOST
 
 FrameStats = namedtuple("FrameStats", ["steps", "tokens_generated", "prompt_tokens", "time_us", "jobs_active",
-                                       "jobs_finished", "events"])
+                                       "jobs_finished", "events", "slices"])
 FrameStats.__doc__ = "What one Runtime.frame() call did (mmb_frame_stats)."
 
 SessionMemory = namedtuple("SessionMemory", ["sessions", "resident_sessions", "paged_sessions", "resident_bytes",
@@ -121,7 +121,8 @@ class Runtime(HandleOwner):
 
     def frame(self, budget_us):
         """The once-per-frame call: advances every job of the runtime for about
-        `budget_us` microseconds (overrunning by at most one token step or prompt chunk),
+        `budget_us` microseconds (a slice of a step or prompt chunk at a time: a layer, the
+        embedding or the head; a unit left half done goes on at the next call),
         then delivers all pending events on this thread. Returns a FrameStats. An
         exception raised by an event handler is raised here once the frame is done."""
         stats = _native.mmb_frame_stats()

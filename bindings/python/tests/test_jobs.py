@@ -96,11 +96,11 @@ class JobTest(unittest.TestCase):
                 with jobbed.submit_tokens(None, tokens) as job:
                     frames = 0
                     while not job.finished:
-                        rt.frame(1)  # tiny budget: one prompt chunk per frame
+                        rt.frame(1)  # tiny budget: one slice of a prompt chunk per frame
                         job.poll()
                         frames += 1
                     self.assertEqual(job.read_tokens(), [])
-                self.assertEqual(frames, (len(tokens) + 15) // 16)
+                self.assertGreater(frames, (len(tokens) + 15) // 16)
                 self.assertEqual(jobbed.save_state(), blocking.save_state())
 
     def test_frames_advance_jobs_with_stats_that_add_up(self):

@@ -108,27 +108,51 @@ class CpuModel final : public ModelCompute {
 
   void step(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits,
             size_t stride) const override {
+    step_stages(sessions, tokens, n, logits, stride, 0, stages());
+  }
+
+  size_t stages() const override { return cpu::forward_stage_count(model_); }
+
+  void step_stages(SessionCompute* const* sessions, const int32_t* tokens, size_t n, float* logits, size_t stride,
+                   size_t first, size_t last) const override {
     // Every session's KV page first: an allocation failure leaves all states, and the
     // memory they hold, as they were.
-    size_t reserved = 0;
-    try {
-      for (; reserved < n; ++reserved) static_cast<CpuSession*>(sessions[reserved])->reserve(1);
-    } catch (...) {
-      for (size_t i = 0; i < reserved; ++i) sessions[i]->hold_kv(sessions[i]->kv_tokens());
-      throw;
+    if (first == 0) {
+      size_t reserved = 0;
+      try {
+        for (; reserved < n; ++reserved) static_cast<CpuSession*>(sessions[reserved])->reserve(1);
+      } catch (...) {
+        for (size_t i = 0; i < reserved; ++i) sessions[i]->hold_kv(sessions[i]->kv_tokens());
+        throw;
+      }
     }
+    // Row 0 of each session's own scratch: there the residual waits between stages.
     cpu::Row rows[cpu::kMaxLinearBatch];
     for (size_t start = 0; start < n; start += cpu::kMaxLinearBatch) {
       const size_t m = std::min(cpu::kMaxLinearBatch, n - start);
       for (size_t i = 0; i < m; ++i)
         rows[i] = static_cast<CpuSession*>(sessions[start + i])
                       ->row(0, tokens[start + i], logits ? logits + (start + i) * stride : nullptr);
-      cpu::forward(model_, pool_, rows, m);
-      for (size_t i = 0; i < m; ++i) static_cast<CpuSession*>(sessions[start + i])->advance(1);
+      cpu::forward_stages(model_, pool_, rows, m, first, last);
     }
+    if (last == stages())
+      for (size_t i = 0; i < n; ++i) static_cast<CpuSession*>(sessions[i])->advance(1);
+  }
+
+  void prefill_stages(SessionCompute& session, const int32_t* tokens, size_t n, float* logits, size_t first,
+                      size_t last) const override {
+    auto& s = static_cast<CpuSession&>(session);
+    if (first == 0) s.reserve(n);
+    // The session's own rows (never the shared wide scratch, which another prefill may
+    // take between two stages).
+    cpu::Row rows[kPrefillChunk];
+    for (size_t i = 0; i < n; ++i) rows[i] = s.row(i, tokens[i], i + 1 == n ? logits : nullptr, i);
+    cpu::forward_stages(model_, pool_, rows, n, first, last);
+    if (last == stages()) s.advance(n);
   }
 
   void prefill(SessionCompute& session, const int32_t* tokens, size_t n, float* logits) const override {
+    if (n <= kPrefillChunk) return prefill_stages(session, tokens, n, logits, 0, stages());
     auto& s = static_cast<CpuSession&>(session);
     s.reserve(n);
     // The wide scratch when no other prefill holds it (never waits for it).

@@ -353,19 +353,41 @@ RowScratch carve_row_scratch(const Model& model, float* p) {
   return s;
 }
 
+namespace {
+
+// The head of a large vocabulary costs many layers: it runs in parts of about 4M
+// weights (output rows a multiple of 64), each a stage of its own.
+size_t head_part_rows(const ModelConfig& c) {
+  constexpr size_t kPartWeights = size_t(1) << 22;
+  return std::max<size_t>(64, kPartWeights / std::max<size_t>(1, c.d_model) / 64 * 64);
+}
+
+size_t head_parts(const ModelConfig& c) { return (c.vocab_size + head_part_rows(c) - 1) / head_part_rows(c); }
+
+}  // namespace
+
+size_t forward_stage_count(const Model& model) { return model.config().layers.size() + head_parts(model.config()); }
+
 void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
+  forward_stages(model, pool, rows, n, 0, forward_stage_count(model));
+}
+
+void forward_stages(const Model& model, ThreadPool& pool, Row* rows, size_t n, size_t first, size_t last) {
   const ModelConfig& config = model.config();
   const ModelWeights& w = model.weights();
   const size_t d = config.d_model;
+  const size_t n_layers = config.layers.size();
 
-  for (size_t b = 0; b < n; ++b) {
-    float* r = rows[b].scratch->residual;
-    load_row(w.embed, uint64_t(rows[b].token), r);
-    if (config.embedding_scale != 1.0f)
-      for (size_t j = 0; j < d; ++j) r[j] *= config.embedding_scale;
+  if (first == 0) {
+    for (size_t b = 0; b < n; ++b) {
+      float* r = rows[b].scratch->residual;
+      load_row(w.embed, uint64_t(rows[b].token), r);
+      if (config.embedding_scale != 1.0f)
+        for (size_t j = 0; j < d; ++j) r[j] *= config.embedding_scale;
+    }
   }
 
-  for (size_t i = 0; i < config.layers.size(); ++i) {
+  for (size_t i = first; i < std::min(last, n_layers); ++i) {
     const LayerConfig& lc = config.layers[i];
     const LayerWeights& lw = w.layers[i];
     for (size_t b = 0; b < n; ++b)
@@ -408,18 +430,27 @@ void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n) {
     }
   }
 
+  if (last <= n_layers) return;
+  // The head's parts [part0, part1): the first normalizes the rows that want logits.
+  const size_t part0 = first > n_layers ? first - n_layers : 0, part1 = last - n_layers;
   MutablePointers in, out;
   size_t m = 0;
   for (size_t b = 0; b < n; ++b) {
     if (!rows[b].logits) continue;
-    normalize(w.norm_f, config.norm_eps, rows[b].scratch->residual, rows[b].scratch->normed, d);
+    if (part0 == 0) normalize(w.norm_f, config.norm_eps, rows[b].scratch->residual, rows[b].scratch->normed, d);
     in[m] = rows[b].scratch->normed;
     out[m++] = rows[b].logits;
   }
-  if (m) linear(pool, w.head, Matrix{}, in, out, m);
+  if (m == 0) return;
+  const size_t per_part = head_part_rows(config);
+  const size_t r0 = part0 * per_part, r1 = std::min<size_t>(config.vocab_size, part1 * per_part);
+  // linear_rows gives each output row the bits linear() gives it, however the rows are split.
+  for_channel_runs(pool, r1 - r0, [&](size_t c0, size_t c1) {
+    linear_rows(w.head, Matrix{}, r0 + c0, r0 + c1, in, out, m);
+  });
   if (config.logits_divisor != 1.0f)
     for (size_t b = 0; b < m; ++b)
-      for (size_t j = 0; j < config.vocab_size; ++j) out[b][j] /= config.logits_divisor;
+      for (size_t j = r0; j < r1; ++j) out[b][j] /= config.logits_divisor;
 }
 
 }  // namespace mmb::cpu

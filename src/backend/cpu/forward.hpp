@@ -62,4 +62,13 @@ struct Row {
 // time order, at consecutive positions. Never allocates (KV pages are reserved first).
 void forward(const Model& model, ThreadPool& pool, Row* rows, size_t n);
 
+// The same pass in stages, so that work may stop between two (a frame's budget):
+// stage i runs layer i (stage 0 embeds the tokens first), the stages after the layers
+// the final norm and the head (a large vocabulary's head in several parts). Between calls the rows' residuals wait in their scratch, and the
+// layers' states hold the stages already run. forward() runs them all in one call.
+size_t forward_stage_count(const Model& model);
+// Runs stages [first, last) over the same rows as the call before (same tokens,
+// states, scratch and positions).
+void forward_stages(const Model& model, ThreadPool& pool, Row* rows, size_t n, size_t first, size_t last);
+
 }  // namespace mmb::cpu

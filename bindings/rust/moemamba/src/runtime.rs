@@ -108,6 +108,8 @@ pub struct FrameStats {
     pub jobs_finished: u32,
     /// Events delivered by the call.
     pub events: u32,
+    /// Slices of steps and prompt chunks run (a layer, the embedding or the head).
+    pub slices: u32,
 }
 
 /// The session memory of a runtime (mmb_session_memory).
@@ -264,6 +266,7 @@ impl Runtime {
             jobs_active: s.jobs_active,
             jobs_finished: s.jobs_finished,
             events: s.events,
+            slices: s.slices,
         })
     }
 

@@ -143,11 +143,11 @@ fn wait_then_poll_and_prefill_jobs() {
     let job = jobbed.submit_tokens(None, &tokens, JobOptions::default()).unwrap();
     let mut frames = 0;
     while !job.is_finished() {
-        rt.frame(Duration::from_micros(1)).unwrap(); // one prompt chunk per frame
+        rt.frame(Duration::from_micros(1)).unwrap(); // one slice of a prompt chunk per frame
         job.poll().unwrap();
         frames += 1;
     }
-    assert_eq!(frames, tokens.len().div_ceil(16));
+    assert!(frames > tokens.len().div_ceil(16));
     assert_eq!(job.read_tokens().unwrap(), Vec::<i32>::new());
     drop(job);
     assert_eq!(jobbed.save_state().unwrap(), plain.save_state().unwrap());

@@ -124,6 +124,7 @@ int main(void) {
   FIELD(mmb_frame_stats, jobs_active);
   FIELD(mmb_frame_stats, jobs_finished);
   FIELD(mmb_frame_stats, events);
+  FIELD(mmb_frame_stats, slices);
   SIZE(mmb_session_memory);
   FIELD(mmb_session_memory, struct_size);
   FIELD(mmb_session_memory, sessions);

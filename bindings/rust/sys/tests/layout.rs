@@ -32,7 +32,7 @@ fn rust_table() -> BTreeMap<String, i64> {
     layout!(t; mmb_sampler_params: struct_size temperature top_k top_p min_p repetition_penalty presence_penalty frequency_penalty penalty_window seed);
     layout!(t; mmb_generate_options: struct_size max_tokens stop_at_eos tokenize_flags progress progress_user_data grammar);
     layout!(t; mmb_job_options: struct_size max_tokens stop_at_eos tokenize_flags stop_text stop_text_len on_event event_user_data grammar);
-    layout!(t; mmb_frame_stats: struct_size steps tokens_generated prompt_tokens time_us jobs_active jobs_finished events);
+    layout!(t; mmb_frame_stats: struct_size steps tokens_generated prompt_tokens time_us jobs_active jobs_finished events slices);
     layout!(t; mmb_session_memory: struct_size sessions resident_sessions paged_sessions resident_bytes paged_bytes budget_bytes page_outs page_ins);
     layout!(t; mmb_chat_message: role content);
     layout!(t; mmb_chat_options: struct_size template_name session);
