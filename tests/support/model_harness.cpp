@@ -619,4 +619,39 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) { 
 
 std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
+QuantizedDrift quantized_drift(DType dtype) {
+  ModelConfig config = named_shape("tiny");
+  const LayerConfig mamba = config.layers[0], mlp = config.layers.back();
+  REQUIRE(mamba.kind == LayerKind::Mamba);
+  REQUIRE(mlp.kind == LayerKind::MLP);
+  config.layers = {mamba, mamba, mlp, mamba, mamba};
+  const ModelCase c{"mamba + mlp", config, DType::F32, 21};
+  ModelCase q = c;
+  q.dtype = dtype;
+  RuntimePtr rt = make_runtime();
+  const SyntheticModel f32_weights = build_weights(c), q_weights = build_weights(q);
+  ModelPtr f32_model = load_model(rt.get(), f32_weights), q_model = load_model(rt.get(), q_weights);
+  QuantizedDrift d;
+  d.weight_dtype = model_info(q_model.get()).weight_dtype;
+  d.bytes_ratio = double(model_info(f32_model.get()).weight_bytes) / double(model_info(q_model.get()).weight_bytes);
+  SessionPtr a = make_session(f32_model.get()), b = make_session(q_model.get());
+  const std::vector<int32_t> tokens = random_tokens(99, 64, config.vocab_size);
+  double all_diff2 = 0.0, all_ref2 = 0.0;
+  for (int32_t token : tokens) {
+    const std::vector<float> x = step(a.get(), token), y = step(b.get(), token);
+    double diff2 = 0.0, ref2 = 0.0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      diff2 += double(x[i] - y[i]) * double(x[i] - y[i]);
+      ref2 += double(x[i]) * double(x[i]);
+    }
+    d.worst = std::max(d.worst, std::sqrt(diff2 / ref2));
+    all_diff2 += diff2;
+    all_ref2 += ref2;
+    d.same_top += std::max_element(x.begin(), x.end()) - x.begin() == std::max_element(y.begin(), y.end()) - y.begin();
+  }
+  d.overall = std::sqrt(all_diff2 / all_ref2);
+  d.steps = tokens.size();
+  return d;
+}
+
 }  // namespace mmb::testing

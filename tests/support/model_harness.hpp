@@ -106,6 +106,18 @@ size_t check_parity_in_dtypes(const std::vector<ModelCase>& cases, const std::se
                               std::initializer_list<DType> dtypes, SyntheticModel (*build)(const ModelCase&),
                               size_t n_steps, int32_t kv_type = MMB_KV_F32);
 
+// How far a quantized twin's logits drift from the f32 model's: a random "tiny" model
+// of four Mamba layers and an MLP (no MoE: a routed layer's near ties would flip whole
+// experts), stored as f32 and as `dtype`, stepped through the C API on the same 64
+// random tokens.
+struct QuantizedDrift {
+  int32_t weight_dtype = -1;     // what the quantized model reports
+  double bytes_ratio = 0;        // f32 weight bytes over the quantized model's
+  double overall = 0, worst = 0; // relative RMS logit difference: all steps, the worst step
+  size_t same_top = 0, steps = 0;
+};
+QuantizedDrift quantized_drift(DType dtype);
+
 // Sessions of one model at mixed positions, for the batch tests: for each i, a session
 // to step in batches, a twin to step alone and a reference, all three fed the same
 // advance[i] random tokens (seed 50 + i).

@@ -235,41 +235,14 @@ TEST_CASE("a random model in q8 follows the same model in f32 through the C API"
   // misplaced a scale or a group would be off by the logits' own size. No MoE layer here: a routed layer's choice can flip on a near tie, which
   // moves the logits by a whole expert's output; that is the model's sensitivity, not
   // the quantizer's accuracy (the parity tests cover q8 MoE layers exactly).
-  ModelConfig config = named_shape("tiny");
-  const LayerConfig mamba = config.layers[0], mlp = config.layers.back();
-  REQUIRE(mamba.kind == LayerKind::Mamba);
-  REQUIRE(mlp.kind == LayerKind::MLP);
-  config.layers = {mamba, mamba, mlp, mamba, mamba};
-  const ModelCase c{"mamba + mlp", config, DType::F32, 21};
-  ModelCase q = c;
-  q.dtype = DType::Q8;
-  RuntimePtr rt = make_runtime();
-  const SyntheticModel f32_weights = build_weights(c), q8_weights = build_weights(q);
-  ModelPtr f32_model = load_model(rt.get(), f32_weights), q8_model = load_model(rt.get(), q8_weights);
-  CHECK(model_info(q8_model.get()).weight_dtype == 3);
-  CHECK(model_info(q8_model.get()).weight_bytes < model_info(f32_model.get()).weight_bytes / 3);
-  SessionPtr a = make_session(f32_model.get()), b = make_session(q8_model.get());
-  const std::vector<int32_t> tokens = random_tokens(99, 64, config.vocab_size);
-  double worst = 0.0, all_diff2 = 0.0, all_ref2 = 0.0;
-  size_t same_top = 0;
-  for (int32_t token : tokens) {
-    const std::vector<float> x = step(a.get(), token), y = step(b.get(), token);
-    double diff2 = 0.0, ref2 = 0.0;
-    for (size_t i = 0; i < x.size(); ++i) {
-      diff2 += double(x[i] - y[i]) * double(x[i] - y[i]);
-      ref2 += double(x[i]) * double(x[i]);
-    }
-    worst = std::max(worst, std::sqrt(diff2 / ref2));
-    all_diff2 += diff2;
-    all_ref2 += ref2;
-    same_top += std::max_element(x.begin(), x.end()) - x.begin() == std::max_element(y.begin(), y.end()) - y.begin();
-  }
-  const double overall = std::sqrt(all_diff2 / all_ref2);
-  INFO("relative RMS error " << overall << " overall, " << worst << " at worst; same top-1 at " << same_top << " of "
-                             << tokens.size());
-  CHECK(overall <= 0.04);
-  CHECK(worst <= 0.08);
-  CHECK(overall > 0.005);  // the weights did change, by about what the estimate says
+  const QuantizedDrift d = quantized_drift(DType::Q8);
+  CHECK(d.weight_dtype == 3);
+  CHECK(d.bytes_ratio > 3);
+  INFO("relative RMS error " << d.overall << " overall, " << d.worst << " at worst; same top-1 at " << d.same_top << " of "
+                             << d.steps);
+  CHECK(d.overall <= 0.04);
+  CHECK(d.worst <= 0.08);
+  CHECK(d.overall > 0.005);  // the weights did change, by about what the estimate says
   // Over 256 logits the top two are rarely within 2.5% of the logits' RMS of each other.
-  CHECK(same_top >= tokens.size() * 9 / 10);
+  CHECK(d.same_top >= d.steps * 9 / 10);
 }
