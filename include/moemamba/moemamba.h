@@ -63,9 +63,12 @@ extern "C" {
 /** @defgroup conventions 1. Conventions, status codes and versions
  *  @{ */
 
-/** Marks the exported functions (the only symbols the library exports). */
+/** Marks the exported functions (the only symbols the library exports). On Windows a
+ *  host linking the static library instead of moemamba.dll defines MMB_STATIC. */
 #if defined(_WIN32) && defined(MMB_BUILDING_LIBRARY)
 #define MMB_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(MMB_STATIC)
+#define MMB_API
 #elif defined(_WIN32)
 #define MMB_API __declspec(dllimport)
 #elif defined(__GNUC__)
@@ -75,7 +78,7 @@ extern "C" {
 #endif
 
 #define MMB_VERSION_MAJOR 0 /**< Incompatible ABI changes (none once 1.0 is declared). */
-#define MMB_VERSION_MINOR 7 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
+#define MMB_VERSION_MINOR 8 /**< Additions (before 1.0, also incompatible changes: docs/abi.md). */
 #define MMB_VERSION_PATCH 0 /**< Fixes. */
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMB_VERSION_NUMBER (MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH)
@@ -157,7 +160,8 @@ typedef void (*mmb_run_task_fn)(void* user_data, mmb_task_fn task, void* task_da
 enum {
   MMB_JOBS_WORKER = 0, /**< One background thread of the runtime advances jobs (default). */
   MMB_JOBS_FRAME = 1,  /**< Only the host's calls advance jobs: mmb_runtime_frame() and mmb_job_wait(). */
-  MMB_JOBS_HOST = 2    /**< The host's job system, through run_task, advances them. */
+  MMB_JOBS_HOST = 2    /**< The host's job system, through run_task, advances them: each task runs one
+                            unit and then asks for the next task, so it holds a host thread about one unit. */
 };
 
 /** Host page store, part 1 (see mmb_runtime_options.page_store): keep a copy of the
@@ -365,7 +369,7 @@ typedef struct mmb_model_info {
   int32_t eos_id;            /**< End of text, or -1. */
   int32_t pad_id;            /**< Padding, or -1. */
   int32_t unk_id;            /**< Unknown, or -1. */
-  int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16, 3 q8 (int8 with a scale per 32 values). */
+  int32_t weight_dtype;      /**< Dtype of most weight bytes: 0 f32, 1 f16, 2 bf16, 3 q8 (int8 with a scale per 32 values), 4 q4 (4-bit codes with a scale per 32 values). */
   uint64_t params_total;     /**< Every parameter. */
   uint64_t params_active;    /**< Parameters a token uses: only top_k of each MoE layer's experts. */
   uint64_t weight_bytes;     /**< Bytes of all weights as used in memory. */
@@ -916,7 +920,8 @@ MMB_API mmb_status mmb_job_wait(mmb_job* job, uint32_t timeout_ms, int32_t* stat
 
 /** Asks the job to stop; returns at once. The job ends at the next unit boundary
  *  (between prompt chunks or generated tokens; at once when no thread is working on
- *  it) with result MMB_ERR_CANCELLED, and the session keeps the state of what was
+ *  it, after completing a step or chunk of it that a frame left half done: at most
+ *  one unit of work on the calling thread) with result MMB_ERR_CANCELLED, and the session keeps the state of what was
  *  consumed and emitted. Cancelling a finished job, or twice, does nothing.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL). Thread rules: any thread. */
 MMB_API mmb_status mmb_job_cancel(mmb_job* job);
@@ -937,14 +942,24 @@ typedef struct mmb_frame_stats {
   uint32_t jobs_active;    /**< Unfinished jobs of the runtime when the call returned. */
   uint32_t jobs_finished;  /**< Jobs that finished during this call. */
   uint32_t events;         /**< Events delivered by this call. */
+  uint32_t slices;         /**< Slices of units run by this call (a slice: one stage of a batched step or
+                                prompt chunk: the embedding, one layer, or the head). */
 } mmb_frame_stats;
 
 /** The host's once-per-frame call: advances every unfinished job of the runtime (the
- *  generating jobs of each model in one batched step) until the next unit would not
- *  fit in `budget_us`, then delivers all pending events of the runtime's jobs on this
- *  thread. It returns within the budget, overrunning by at most one unit of work (the
- *  cost of the next unit is estimated from the last ones). With budget 0 it only
- *  delivers events. When another thread is advancing jobs (job_mode WORKER or HOST),
+ *  generating jobs of each model in one batched step) until the next slice of work
+ *  would not fit in `budget_us`, then delivers all pending events of the runtime's
+ *  jobs on this thread. A unit runs in slices (the embedding, each layer, the head of
+ *  a batched step or prompt chunk); the frame starts a slice only when its cost,
+ *  measured on earlier slices of the same layer and row count, fits what is left of
+ *  the budget, and a unit left half done goes on at the next call from where it
+ *  stopped, with the same results as in one go. Prompt chunks shrink (down to one
+ *  token) when a 16-token chunk's layers would not fit small budgets. The first slice
+ *  of a call always runs, so a budget below one slice still makes progress; otherwise
+ *  the call ends early rather than late. Jobs with a half-done step or chunk stay
+ *  unfinished (their sessions busy) until it completes; mmb_job_cancel(),
+ *  mmb_job_destroy() and mmb_session_destroy() complete it first. With budget 0 it
+ *  only delivers events. When another thread is advancing jobs (job_mode WORKER or HOST),
  *  the call does not wait for it: it advances nothing and delivers events.
  *  @param runtime the runtime.
  *  @param budget_us microseconds of work allowed.

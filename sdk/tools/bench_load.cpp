@@ -6,6 +6,7 @@
 #include "pool_parallel.hpp"
 #include "progress_display.hpp"
 #include "synthetic_model.hpp"
+#include "temp_folder.hpp"
 
 #include "base/error.hpp"
 #include "base/thread_pool.hpp"
@@ -43,7 +44,7 @@ void usage() {
       "Writes the weights (of BUNDLE, or a synthetic model of shape NAME, default mamba-130m:\n"
       "about 500 MB in f32) as raw, zstd and shuffle-zstd bundles in a temporary directory, then\n"
       "times opening and verifying them from a warm page cache, and prints the compressed size of\n"
-      "f32, f16, bf16 and q8 copies. --threads (default 2) is used for checksums and decoding.\n"
+      "f32, f16, bf16, q8 and q4 copies. --threads (default 2) is used for checksums and decoding.\n"
       "The progress of loading BUNDLE and of making and writing the bundles goes to stderr (not\n"
       "of the timed loads, which run without a callback); --quiet prints none.\n");
 }
@@ -72,7 +73,7 @@ class ScratchDir {
     std::string pattern =
         ((parent.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(parent)) / "mmb-bench-XXXXXX")
             .string();
-    if (!::mkdtemp(pattern.data())) fail(MMB_ERR_IO, "cannot create a directory like '", pattern, "'");
+    if (!mmb::cli::make_temp_folder(pattern.data())) fail(MMB_ERR_IO, "cannot create a directory like '", pattern, "'");
     path_ = pattern;
   }
   ~ScratchDir() {
@@ -257,7 +258,7 @@ int run_bench_load(const std::vector<std::string>& args) {
 
   // Compressed sizes for every dtype.
   std::printf("\n  %-6s %12s %24s %24s\n", "dtype", "raw", "zstd: stored (ratio)", "shuffle-zstd: stored (ratio)");
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8}) {
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8, DType::Q4}) {
     Sizes z, s;
     if (dtype == source_dtype) {
       z = sizes_of(zstd_path);

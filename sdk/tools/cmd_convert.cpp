@@ -6,6 +6,7 @@
 #include "base/error.hpp"
 #include "kit_converter.hpp"
 #include "pack_command_line.hpp"
+#include "temp_folder.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -49,7 +50,7 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern = (fs::temp_directory_path() / "mmb-convert-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) mmb::fail(MMB_ERR_IO, "cannot create a temporary folder in ", fs::temp_directory_path().string());
+    if (!mmb::cli::make_temp_folder(pattern.data())) mmb::fail(MMB_ERR_IO, "cannot create a temporary folder in ", fs::temp_directory_path().string());
     path_ = pattern;
   }
   ~TempDir() {

@@ -1,3 +1,5 @@
+// POSIX (posix_spawn of the Python kit); Windows: kit_converter_windows.cpp.
+#ifndef _WIN32
 #include "kit_converter.hpp"
 
 #include "base/error.hpp"
@@ -122,3 +124,4 @@ std::string run_kit_converter(const std::string& input, const std::string& out_d
 }
 
 }  // namespace mmb::cli
+#endif

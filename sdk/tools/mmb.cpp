@@ -1,5 +1,6 @@
 // mmb: pack, inspect, verify and run moemamba bundles. `mmb help` lists the commands.
 #include "command.hpp"
+#include "utf8_console.hpp"
 
 #include "base/error.hpp"
 #include "moemamba/moemamba.h"
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : mmb::cli::commands()) {
     if (std::strcmp(c.name, argv[1]) != 0) continue;
-    std::vector<std::string> args(argv + 2, argv + argc);
+    const std::vector<std::string> all = mmb::cli::utf8_console_arguments(argc, argv);
+    std::vector<std::string> args(all.begin() + 2, all.end());
     try {
       return c.run(args);
     } catch (const mmb::Error& e) {

@@ -1,3 +1,5 @@
+// The plugin is built for Linux only; Windows: cuda_backend_windows.cpp.
+#ifndef _WIN32
 #include "backend/cuda_backend.hpp"
 
 #include "backend/cuda_plugin.hpp"
@@ -262,3 +264,4 @@ std::unique_ptr<Backend> open_cuda_backend(const HostAllocator& allocator, int32
 }
 
 }  // namespace mmb
+#endif

@@ -1,6 +1,6 @@
 #include "base/host_allocator.hpp"
 
-#include <cstdlib>
+#include "base/aligned_memory.hpp"
 
 namespace mmb {
 
@@ -11,7 +11,7 @@ void* HostAllocator::allocate(size_t size, size_t alignment) const {
     p = alloc_(user_, size, alignment);
   } else {
     size_t rounded = (size + alignment - 1) / alignment * alignment;
-    p = rounded < size ? nullptr : std::aligned_alloc(alignment, rounded);
+    p = rounded < size ? nullptr : aligned_memory_allocate(alignment, rounded);
   }
   if (!p) throw std::bad_alloc();
   return p;
@@ -20,7 +20,7 @@ void* HostAllocator::allocate(size_t size, size_t alignment) const {
 void HostAllocator::deallocate(void* ptr, size_t size) const noexcept {
   if (!ptr) return;
   if (free_) free_(user_, ptr, size == 0 ? 1 : size);
-  else std::free(ptr);
+  else aligned_memory_free(ptr);
 }
 
 }  // namespace mmb

@@ -1,3 +1,5 @@
+// POSIX; Windows: replacing_file_windows.cpp.
+#ifndef _WIN32
 #include "base/replacing_file.hpp"
 
 #include "base/error.hpp"
@@ -62,3 +64,4 @@ void ReplacingFile::write_whole(const std::string& path, std::string_view bytes)
 }
 
 }  // namespace mmb
+#endif

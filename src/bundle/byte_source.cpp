@@ -2,14 +2,9 @@
 
 #include "base/error.hpp"
 #include "base/host_allocator.hpp"
+#include "bundle/mapped_file.hpp"
 
-#include <cerrno>
 #include <cstring>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace mmb {
 
@@ -20,52 +15,23 @@ void check_range(const ByteSource& s, uint64_t offset, size_t n) {
     fail(MMB_ERR_FORMAT, "read of ", n, " bytes at offset ", offset, " exceeds the size ", s.size());
 }
 
-// A read-only private mapping of a whole file. Raw tensors are used straight from it,
-// so pages are shared with every other process mapping the same bundle.
+// A read-only private mapping of a whole file (mapped_file.hpp).
 class FileSource final : public ByteSource {
  public:
-  explicit FileSource(const std::string& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(MMB_ERR_IO, "cannot open '", path, "': ", std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int e = errno;
-      ::close(fd);
-      fail(MMB_ERR_IO, "cannot stat '", path, "': ", std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-      ::close(fd);
-      fail(MMB_ERR_IO, "'", path, "' is not a regular file");
-    }
-    size_ = uint64_t(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_t(size_), PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        const int e = errno;
-        ::close(fd);
-        fail(MMB_ERR_IO, "cannot map '", path, "' (", size_, " bytes): ", std::strerror(e));
-      }
-      map_ = static_cast<const std::byte*>(p);
-    }
-    ::close(fd);  // the mapping keeps the file alive
-  }
-  ~FileSource() override {
-    if (map_) ::munmap(const_cast<std::byte*>(map_), size_t(size_));
-  }
+  explicit FileSource(const std::string& path) : path_(path), file_(path) {}
 
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override { return file_.size(); }
   // An empty file has no mapping; a non-null base keeps it "addressable" all the same.
-  const std::byte* data() const override { return map_ ? map_ : reinterpret_cast<const std::byte*>(&size_); }
+  const std::byte* data() const override { return file_.data() ? file_.data() : reinterpret_cast<const std::byte*>(this); }
   void read(uint64_t offset, void* dst, size_t n) override {
     check_range(*this, offset, n);
-    if (n) std::memcpy(dst, map_ + offset, n);
+    if (n) std::memcpy(dst, file_.data() + offset, n);
   }
   std::string describe() const override { return "file '" + path_ + "'"; }
 
  private:
   std::string path_;
-  uint64_t size_ = 0;
-  const std::byte* map_ = nullptr;
+  MappedFile file_;
 };
 
 class MemorySource final : public ByteSource {

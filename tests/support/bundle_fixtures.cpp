@@ -4,6 +4,7 @@
 #include "bundle/bundle_format.hpp"
 
 #include "bundle_generated.h"
+#include "temp_folder.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -33,7 +34,7 @@ SyntheticModel tiny_model(DType dtype, uint64_t seed) {
 
 TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "mmb-test-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  if (!mmb::cli::make_temp_folder(pattern.data())) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
 }
 

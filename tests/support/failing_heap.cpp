@@ -1,5 +1,7 @@
 #include "support/failing_heap.hpp"
 
+#include "base/aligned_memory.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -35,7 +37,7 @@ void* FailingHeap::alloc(void* user, size_t size, size_t alignment) {
     heap->failed_ = true;
     return nullptr;
   }
-  void* p = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+  void* p = mmb::aligned_memory_allocate(alignment, (size + alignment - 1) / alignment * alignment);
   if (p) heap->live_.emplace(p, size);
   return p;
 }
@@ -49,7 +51,7 @@ void FailingHeap::release(void* user, void* ptr, size_t size) {
     return;
   }
   heap->live_.erase(it);
-  std::free(ptr);
+  mmb::aligned_memory_free(ptr);
 }
 
 RuntimePtr runtime_on(FailingHeap& heap) {

@@ -7,6 +7,8 @@
 #include "reference/reference_model.hpp"
 #include "support/model_harness.hpp"
 
+#include "base/aligned_memory.hpp"
+
 #include <moemamba/moemamba.h>
 
 #include <atomic>
@@ -397,14 +399,14 @@ void* counting_alloc(void* user, size_t size, size_t alignment) {
   ++c->allocations;
   c->live_bytes += int64_t(size);
   const size_t rounded = (size + alignment - 1) / alignment * alignment;
-  return std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
+  return mmb::aligned_memory_allocate(alignment, rounded == 0 ? alignment : rounded);
 }
 
 void counting_free(void* user, void* ptr, size_t size) {
   auto* c = static_cast<AllocationCounter*>(user);
   ++c->frees;
   c->live_bytes -= int64_t(size);
-  std::free(ptr);
+  mmb::aligned_memory_free(ptr);
 }
 
 }  // namespace

@@ -116,7 +116,7 @@ TEST_CASE("bytes that can never be a character become U+FFFD, one per maximal su
   CHECK(out == std::vector<std::string>{"", "", kFffd + kFffd, ""});
 }
 
-TEST_CASE("streamed text equals the WHATWG decoder's one-shot decode of the bytes", "[tokenizer]") {
+TEST_CASE("streamed text equals the WHATWG decoder's one-shot decode of the bytes", "[tokenizer][node]") {
   const Tokenizer& gpt2 = test::gpt2_tokenizer();
   std::vector<std::string> inputs;
   for (uint64_t seed = 0; seed < 60; ++seed) inputs.push_back(test::random_bytes(1 + seed * 53 % 2000, 100 + seed));

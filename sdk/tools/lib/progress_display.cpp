@@ -1,6 +1,7 @@
 #include "progress_display.hpp"
 
 #include "human_units.hpp"
+#include "terminal.hpp"
 
 #include "base/error.hpp"
 
@@ -8,9 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 namespace mmb::cli {
 
@@ -78,7 +76,7 @@ struct ProgressDisplay::Step {
 
 ProgressStyle progress_style_for(std::FILE* stream, bool quiet) {
   if (quiet) return ProgressStyle::Off;
-  return ::isatty(::fileno(stream)) ? ProgressStyle::Bar : ProgressStyle::Lines;
+  return is_terminal(stream) ? ProgressStyle::Bar : ProgressStyle::Lines;
 }
 
 ProgressDisplay::ProgressDisplay(std::string command, bool quiet)
@@ -86,8 +84,8 @@ ProgressDisplay::ProgressDisplay(std::string command, bool quiet)
 
 ProgressDisplay::ProgressDisplay(std::string command, ProgressStyle style, std::FILE* out, Clock clock)
     : command_(std::move(command)), style_(style), out_(out), clock_(clock ? std::move(clock) : Clock(steady_seconds)) {
-  winsize w{};
-  if (style_ == ProgressStyle::Bar && ::ioctl(::fileno(out_), TIOCGWINSZ, &w) == 0 && w.ws_col > 0) columns_ = w.ws_col;
+  if (style_ == ProgressStyle::Bar)
+    if (const size_t columns = terminal_columns(out_)) columns_ = columns;
 }
 
 ProgressDisplay::~ProgressDisplay() {

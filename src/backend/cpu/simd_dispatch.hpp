@@ -18,7 +18,9 @@
 
 // Not under ThreadSanitizer: the clones' resolvers run while the dynamic loader
 // relocates, before the TSan runtime is up, and their instrumentation crashes there.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+// Not on Windows: target_clones needs ifunc, which PE has not; the baseline loops and
+// the explicit AVX2/AVX-512 paths (chosen by CPUID) remain.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && !defined(_WIN32)
 #define MMB_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MMB_HOT_CLONES

@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void};
 pub type mmb_status = i32;
 
 pub const MMB_VERSION_MAJOR: u32 = 0;
-pub const MMB_VERSION_MINOR: u32 = 7;
+pub const MMB_VERSION_MINOR: u32 = 8;
 pub const MMB_VERSION_PATCH: u32 = 0;
 pub const MMB_VERSION_NUMBER: u32 = MMB_VERSION_MAJOR * 10000 + MMB_VERSION_MINOR * 100 + MMB_VERSION_PATCH;
 pub const MMB_ABI_VERSION: u32 = 2;
@@ -194,6 +194,7 @@ pub struct mmb_frame_stats {
     pub jobs_active: u32,
     pub jobs_finished: u32,
     pub events: u32,
+    pub slices: u32,
 }
 
 #[repr(C)]
