@@ -209,46 +209,28 @@ TEST_CASE("every q8 and q4 SIMD path agrees with the portable kernel of its dtyp
   }
 }
 
-TEST_CASE("the portable path's linear on q8 is q8_rows_portable, and q8 rows load dequantized", "[cpu]") {
-  std::mt19937 rng(5);
-  mmb::ThreadPool pool(2);
-  TestMatrix W = make_matrix(mmb::DType::Q8, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
-  Inputs direct(2, 48, 70, rng), through = direct;
-  mmb::cpu::q8_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
-  {
-    KernelPathScope scope(mmb::cpu::KernelPath::Portable);
-    mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
-  }
-  CHECK(direct.y == through.y);
-
-  std::vector<float> row(48);
-  for (uint64_t r : {0, 33, 69}) {
-    mmb::cpu::load_row(W.view, r, row.data());
-    for (uint64_t c = 0; c < 48; ++c) {
-      CHECK(double(row[c]) == W.values[r * 48 + c]);
-      CHECK(mmb::cpu::load(W.view, r * 48 + c) == row[c]);
+TEST_CASE("the portable path's linear on q8 and q4 is q8_rows_portable and q4_rows_portable, and their rows load dequantized", "[cpu]") {
+  for (mmb::DType dtype : {mmb::DType::Q8, mmb::DType::Q4}) {
+    INFO(mmb::dtype_name(dtype));
+    std::mt19937 rng(5);
+    mmb::ThreadPool pool(2);
+    TestMatrix W = make_matrix(dtype, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
+    Inputs direct(2, 48, 70, rng), through = direct;
+    (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_portable : mmb::cpu::q4_rows_portable)(
+        W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
+    {
+      KernelPathScope scope(mmb::cpu::KernelPath::Portable);
+      mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
     }
-  }
-}
+    CHECK(direct.y == through.y);
 
-TEST_CASE("the portable path's linear on q4 is q4_rows_portable, and q4 rows load dequantized", "[cpu]") {
-  std::mt19937 rng(5);
-  mmb::ThreadPool pool(2);
-  TestMatrix W = make_matrix(mmb::DType::Q4, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
-  Inputs direct(2, 48, 70, rng), through = direct;
-  mmb::cpu::q4_rows_portable(W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
-  {
-    KernelPathScope scope(mmb::cpu::KernelPath::Portable);
-    mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
-  }
-  CHECK(direct.y == through.y);
-
-  std::vector<float> row(48);
-  for (uint64_t r : {0, 33, 69}) {
-    mmb::cpu::load_row(W.view, r, row.data());
-    for (uint64_t c = 0; c < 48; ++c) {
-      CHECK(double(row[c]) == W.values[r * 48 + c]);
-      CHECK(mmb::cpu::load(W.view, r * 48 + c) == row[c]);
+    std::vector<float> row(48);
+    for (uint64_t r : {0, 33, 69}) {
+      mmb::cpu::load_row(W.view, r, row.data());
+      for (uint64_t c = 0; c < 48; ++c) {
+        CHECK(double(row[c]) == W.values[r * 48 + c]);
+        CHECK(mmb::cpu::load(W.view, r * 48 + c) == row[c]);
+      }
     }
   }
 }

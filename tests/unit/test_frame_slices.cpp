@@ -6,11 +6,11 @@
 
 #include "support/attention_models.hpp"
 #include "support/mamba2_models.hpp"
+#include "support/host_threads.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
 
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -174,40 +174,6 @@ struct HalfDone {
     all.insert(all.end(), emitted.begin(), emitted.end());
     REQUIRE(mmb_session_prefill(ref.get(), all.data(), all.size(), nullptr, 0) == MMB_OK);
     return save_state(ref.get());
-  }
-};
-
-// A host job system with `threads` workers running the tasks the library hands it.
-struct HostThreads {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<std::pair<mmb_task_fn, void*>> tasks;
-  bool stop = false;
-  int enqueued = 0;
-  std::vector<std::thread> threads;
-  explicit HostThreads(int n) {
-    for (int i = 0; i < n; ++i) threads.emplace_back([this] { run(); });
-  }
-  ~HostThreads() {
-    { std::lock_guard<std::mutex> l(mutex); stop = true; }
-    cv.notify_all();
-    for (auto& t : threads) t.join();
-  }
-  void run() {
-    for (;;) {
-      std::unique_lock<std::mutex> l(mutex);
-      cv.wait(l, [&] { return stop || !tasks.empty(); });
-      if (tasks.empty()) return;
-      auto [fn, data] = tasks.front();
-      tasks.erase(tasks.begin());
-      l.unlock();
-      fn(data);
-    }
-  }
-  static void enqueue(void* self, mmb_task_fn fn, void* data) {
-    auto* s = static_cast<HostThreads*>(self);
-    { std::lock_guard<std::mutex> l(s->mutex); s->tasks.push_back({fn, data}); ++s->enqueued; }
-    s->cv.notify_all();
   }
 };
 

@@ -4,13 +4,13 @@
 // session exactly those of one never paged, whatever thread did the work.
 #include <catch2/catch.hpp>
 
+#include "support/host_threads.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <cstdio>
@@ -38,42 +38,12 @@ const Bytes& bytes_model() {
   return b;
 }
 
-// A host job system: one thread running the tasks the library hands it.
-struct HostJobSystem {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<std::pair<mmb_task_fn, void*>> tasks;
-  bool stop = false;
-  std::thread thread{[this] { run(); }};
-  ~HostJobSystem() {
-    { std::lock_guard<std::mutex> l(mutex); stop = true; }
-    cv.notify_all();
-    thread.join();
-  }
-  void run() {
-    for (;;) {
-      std::unique_lock<std::mutex> l(mutex);
-      cv.wait(l, [&] { return stop || !tasks.empty(); });
-      if (tasks.empty()) return;
-      auto [fn, data] = tasks.front();
-      tasks.erase(tasks.begin());
-      l.unlock();
-      fn(data);
-    }
-  }
-  static void enqueue(void* self, mmb_task_fn fn, void* data) {
-    auto* s = static_cast<HostJobSystem*>(self);
-    { std::lock_guard<std::mutex> l(s->mutex); s->tasks.push_back({fn, data}); }
-    s->cv.notify_all();
-  }
-};
-
-RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostJobSystem* host = nullptr) {
+RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostThreads* host = nullptr) {
   return make_runtime([&](mmb_runtime_options& o) {
     o.job_mode = mode;
     o.session_memory_budget = budget;
     if (host) {
-      o.run_task = &HostJobSystem::enqueue;
+      o.run_task = &HostThreads::enqueue;
       o.run_task_user_data = host;
     }
   });
@@ -175,7 +145,7 @@ TEST_CASE("a job produces exactly the tokens and text of mmb_generate, in every 
   const Generated expected = generate(reference_session.get(), reference_sampler.get(), kPrompt, 40);
   REQUIRE(expected.tokens.size() == 40);
 
-  HostJobSystem host;
+  HostThreads host(1);
   for (int32_t mode : {MMB_JOBS_WORKER, MMB_JOBS_FRAME, MMB_JOBS_HOST}) {
     INFO("job mode " << mode);
     RuntimePtr rt = runtime_with(mode, 0, mode == MMB_JOBS_HOST ? &host : nullptr);
