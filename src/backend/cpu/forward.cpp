@@ -444,10 +444,7 @@ void forward_stages(const Model& model, ThreadPool& pool, Row* rows, size_t n, s
   if (m == 0) return;
   const size_t per_part = head_part_rows(config);
   const size_t r0 = part0 * per_part, r1 = std::min<size_t>(config.vocab_size, part1 * per_part);
-  // linear_rows gives each output row the bits linear() gives it, however the rows are split.
-  for_channel_runs(pool, r1 - r0, [&](size_t c0, size_t c1) {
-    linear_rows(w.head, Matrix{}, r0 + c0, r0 + c1, in, out, m);
-  });
+  linear(pool, w.head, Matrix{}, r0, r1, in, out, m);  // each row's bits do not depend on the split
   if (config.logits_divisor != 1.0f)
     for (size_t b = 0; b < m; ++b)
       for (size_t j = r0; j < r1; ++j) out[b][j] /= config.logits_divisor;

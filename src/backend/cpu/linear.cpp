@@ -74,15 +74,20 @@ void load_row(const Matrix& m, uint64_t r, float* out) {
 
 void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* const* xs, float* const* ys,
             size_t n) {
-  const size_t rows = W.rows, cols = W.cols;
+  linear(pool, W, bias, 0, W.rows, xs, ys, n);
+}
+
+void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
+            float* const* ys, size_t n) {
+  const size_t rows = r1 - r0, cols = W.cols;
   // Blocks of at least 16 rows, and enough blocks for the pool to balance.
   const size_t min_block = 16;
   size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
   if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
   const size_t block = (rows + n_tasks - 1) / n_tasks;
   pool.run(n_tasks, [&](size_t task, int) {
-    const size_t r0 = task * block, r1 = std::min(rows, r0 + block);
-    if (r0 < r1) linear_rows(W, bias, r0, r1, xs, ys, n);
+    const size_t b0 = r0 + task * block, b1 = std::min(r1, b0 + block);
+    if (b0 < b1) linear_rows(W, bias, b0, b1, xs, ys, n);
   });
 }
 

@@ -18,6 +18,9 @@ inline constexpr size_t kMaxLinearBatch = 64;
 // gives bit-identical results to single vectors.
 void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* const* xs,
             float* const* ys, size_t n);
+// Rows [r0, r1) of linear(), spread over the pool the same way (the head's parts).
+void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
+            float* const* ys, size_t n);
 
 // Rows [r0, r1) of linear(), on the calling thread: for callers that split the work
 // themselves and do more with their rows in the same task. The same bits as linear().
