@@ -161,7 +161,10 @@ enum {
   MMB_JOBS_WORKER = 0, /**< One background thread of the runtime advances jobs (default). */
   MMB_JOBS_FRAME = 1,  /**< Only the host's calls advance jobs: mmb_runtime_frame() and mmb_job_wait(). */
   MMB_JOBS_HOST = 2    /**< The host's job system, through run_task, advances them: each task runs one
-                            unit and then asks for the next task, so it holds a host thread about one unit. */
+                            unit and then asks for the next task, so it holds a host thread about one unit.
+                            Once the host calls mmb_runtime_frame() with a budget, frames pace the tasks:
+                            the tasks between two frame calls share that call's budget, slice by slice,
+                            on whichever host threads run them. */
 };
 
 /** Host page store, part 1 (see mmb_runtime_options.page_store): keep a copy of the
@@ -911,7 +914,8 @@ MMB_API mmb_status mmb_job_read_tokens(mmb_job* job, int32_t* tokens, size_t cap
 
 /** Blocks until the job finishes or `timeout_ms` passes (0: just look). In
  *  MMB_JOBS_FRAME mode nothing else advances jobs, so the wait advances them itself
- *  on this thread. Delivers no events.
+ *  on this thread, in whole units; so it does with MMB_JOBS_HOST once frames pace the
+ *  host's tasks. Delivers no events.
  *  @param job the job.
  *  @param timeout_ms most milliseconds to wait.
  *  @param state NULL, or receives MMB_JOB_* (MMB_JOB_FINISHED when it ended).
@@ -959,8 +963,12 @@ typedef struct mmb_frame_stats {
  *  the call ends early rather than late. Jobs with a half-done step or chunk stay
  *  unfinished (their sessions busy) until it completes; mmb_job_cancel(),
  *  mmb_job_destroy() and mmb_session_destroy() complete it first. With budget 0 it
- *  only delivers events. When another thread is advancing jobs (job_mode WORKER or HOST),
- *  the call does not wait for it: it advances nothing and delivers events.
+ *  only delivers events. With MMB_JOBS_WORKER, while the worker is advancing jobs, the
+ *  call does not wait for it: it advances nothing and delivers events. With
+ *  MMB_JOBS_HOST the call advances nothing on its own thread: it asks run_task for a
+ *  task that spends `budget_us` the same way (the tasks until the next frame call share
+ *  it; the first slice of each frame always runs), and `stats` counts the steps,
+ *  tokens, prompt tokens, slices and finished jobs of the tasks since the previous call.
  *  @param runtime the runtime.
  *  @param budget_us microseconds of work allowed.
  *  @param stats NULL, or receives the figures (fill struct_size first).

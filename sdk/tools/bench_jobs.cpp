@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -31,6 +34,7 @@ struct Options {
   int tokens = 48;         // per line
   int cancels = 200;
   int threads = 2;
+  int host_threads = 0;    // > 0: MMB_JOBS_HOST, tasks run on this many host threads
 };
 
 void check(mmb_status s, const char* what) {
@@ -65,22 +69,88 @@ Options parse(const std::vector<std::string>& args) {
     else if (a == "--tokens") o.tokens = number();
     else if (a == "--cancels") o.cancels = number();
     else if (a == "--threads") o.threads = number();
+    else if (a == "--host-threads") o.host_threads = number();
     else if (!a.empty() && a[0] != '-' && o.bundle.empty()) o.bundle = a, o.shape.clear();
     else fail(MMB_ERR_INVALID_ARGUMENT, "unknown argument '", a, "' (see mmb bench jobs --help)");
   }
   return o;
 }
 
+// A game's job system for --host-threads: worker threads running the runtime's tasks
+// in order, timing each against the frame it started in (the host's view of what the
+// model costs its workers per frame).
+struct HostJobSystem {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::pair<mmb_task_fn, void*>> tasks;
+  std::vector<double> work_us;  // per frame
+  size_t frame = 0;
+  int running = 0;
+  bool stop = false;
+  std::vector<std::thread> threads;
+  explicit HostJobSystem(int n, size_t frames) : work_us(frames + 1, 0.0) {
+    for (int i = 0; i < n; ++i) threads.emplace_back([this] { run(); });
+  }
+  ~HostJobSystem() {
+    {
+      std::lock_guard<std::mutex> l(mutex);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) t.join();
+  }
+  void run() {
+    std::unique_lock<std::mutex> l(mutex);
+    for (;;) {
+      cv.wait(l, [&] { return stop || !tasks.empty(); });
+      if (tasks.empty()) return;  // stopping, with every task run
+      auto [fn, data] = tasks.front();
+      tasks.pop_front();
+      const size_t f = frame;
+      ++running;
+      l.unlock();
+      const auto t0 = Clock::now();
+      fn(data);
+      const double us = us_since(t0);
+      l.lock();
+      --running;
+      work_us[std::min(f, work_us.size() - 1)] += us;
+      cv.notify_all();
+    }
+  }
+  void wait_idle() {
+    std::unique_lock<std::mutex> l(mutex);
+    cv.wait(l, [&] { return tasks.empty() && running == 0; });
+  }
+  void begin_frame(size_t f) {
+    std::lock_guard<std::mutex> l(mutex);
+    frame = f;
+  }
+  static void enqueue(void* self, mmb_task_fn fn, void* data) {
+    auto* s = static_cast<HostJobSystem*>(self);
+    {
+      std::lock_guard<std::mutex> l(s->mutex);
+      s->tasks.emplace_back(fn, data);
+    }
+    s->cv.notify_one();
+  }
+};
+
 struct Loaded {
   std::unique_ptr<mmb_runtime, void (*)(mmb_runtime*)> rt{nullptr, mmb_runtime_destroy};
   std::unique_ptr<mmb_model, void (*)(mmb_model*)> model{nullptr, mmb_model_destroy};
 };
 
-Loaded load(const Options& o, const std::vector<std::byte>& memory, int32_t mode, uint64_t budget) {
+Loaded load(const Options& o, const std::vector<std::byte>& memory, int32_t mode, uint64_t budget,
+            HostJobSystem* host = nullptr) {
   mmb_runtime_options ro;
   check(mmb_runtime_options_init(&ro, sizeof ro), "runtime options");
   ro.n_threads = o.threads;
   ro.job_mode = mode;
+  if (host) {
+    ro.run_task = &HostJobSystem::enqueue;
+    ro.run_task_user_data = host;
+  }
   ro.session_memory_budget = budget;
   Loaded l;
   mmb_runtime* rt = nullptr;
@@ -127,7 +197,11 @@ Job submit(mmb_session* s, mmb_sampler* sampler, const std::string& prompt, int3
 
 // Characters each stream lines; a finished line is followed by the next at once.
 void scene(const Options& o, const std::vector<std::byte>& memory) {
-  Loaded l = load(o, memory, MMB_JOBS_FRAME, 0);
+  std::unique_ptr<HostJobSystem> host;
+  if (o.host_threads > 0) host = std::make_unique<HostJobSystem>(o.host_threads, size_t(o.frames));
+  Loaded l = load(o, memory, host ? MMB_JOBS_HOST : MMB_JOBS_FRAME, 0, host.get());
+  // A paced host runtime takes its first budget before the jobs arrive.
+  if (host) check(mmb_runtime_frame(l.rt.get(), uint64_t(o.budget_us), nullptr), "frame");
   std::vector<Session> sessions;
   std::vector<Sampler> samplers;
   std::vector<Job> jobs;
@@ -144,6 +218,7 @@ void scene(const Options& o, const std::vector<std::byte>& memory) {
   for (int f = 0; f < o.frames; ++f) {
     const auto t0 = Clock::now();
     late.push_back(std::max(0.0, std::chrono::duration<double, std::micro>(t0 - next).count()));
+    if (host) host->begin_frame(size_t(f));
     mmb_frame_stats st;
     st.struct_size = sizeof st;
     check(mmb_runtime_frame(l.rt.get(), uint64_t(o.budget_us), &st), "frame");
@@ -160,12 +235,19 @@ void scene(const Options& o, const std::vector<std::byte>& memory) {
     std::this_thread::sleep_until(next);
   }
   const double seconds = us_since(start) / 1e6;
+  if (host) {
+    // The model's work is on the host's threads: what its tasks took in each frame.
+    host->wait_idle();
+    std::lock_guard<std::mutex> lock(host->mutex);
+    work.assign(host->work_us.begin(), host->work_us.begin() + o.frames);
+  }
   const double budget = double(o.budget_us);
   const double over = double(std::count_if(work.begin(), work.end(), [&](double w) { return w > 1.1 * budget; }));
-  std::printf("scene: %d characters at %d Hz, %d frames, budget %d us: frame work p50 %.0f us, p99 %.0f us (%.2fx budget), "
+  const std::string where = host ? ", MMB_JOBS_HOST on " + std::to_string(o.host_threads) + " host threads" : "";
+  std::printf("scene: %d characters at %d Hz, %d frames, budget %d us%s: frame work p50 %.0f us, p99 %.0f us (%.2fx budget), "
               "max %.0f us (%.2fx); frames over 1.1x budget %.1f%%; mmb_runtime_frame p99 %.0f us; %.1f slices per frame; "
               "frame start lateness p99 %.0f us; %.1f tokens/s overall\n",
-              o.characters, o.hz, o.frames, o.budget_us, percentile(work, 0.5), percentile(work, 0.99),
+              o.characters, o.hz, o.frames, o.budget_us, where.c_str(), percentile(work, 0.5), percentile(work, 0.99),
               percentile(work, 0.99) / budget, percentile(work, 1.0), percentile(work, 1.0) / budget,
               100.0 * over / double(work.size()), percentile(call, 0.99), double(slices) / double(o.frames),
               percentile(late, 0.99), double(tokens) / seconds);
@@ -247,7 +329,12 @@ void paging(const Options& o, const std::vector<std::byte>& memory) {
 int run_bench_jobs(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::printf("usage: mmb bench jobs [BUNDLE | --shape NAME (default tiny)] [--characters N] [--hz N]\n"
-                "         [--budget-us N] [--frames N] [--tokens N] [--cancels N] [--threads N]\n");
+                "         [--budget-us N] [--frames N] [--tokens N] [--cancels N] [--threads N]\n"
+                "         [--host-threads N]\n"
+                "The scene: characters stream lines through jobs, the host calling mmb_runtime_frame at\n"
+                "--hz with --budget-us; frame work is the time the model took of each frame (with\n"
+                "--host-threads, MMB_JOBS_HOST: the time its tasks took of the host's N worker threads).\n"
+                "Then cancel-to-finished latency (worker mode) and session paging.\n");
     return 0;
   }
   const Options o = parse(args);

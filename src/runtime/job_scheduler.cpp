@@ -11,9 +11,9 @@
 
 namespace mmb {
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
+
+namespace {
 
 double micros_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
@@ -327,6 +327,10 @@ void JobScheduler::host_task(void* data) {
     return;
   }
   JobScheduler& s = **holder;
+  if (s.paced()) {
+    s.run_host_window_task();
+    return;
+  }
   ++host_task_depth;
   for (;;) {
     Unit unit;
@@ -351,9 +355,15 @@ void JobScheduler::host_task(void* data) {
   --host_task_depth;
 }
 
+bool JobScheduler::paced() const {
+  std::lock_guard<std::mutex> lock(jobs_mutex_);
+  return paced_;
+}
+
 bool JobScheduler::wait(Job& job, uint32_t timeout_ms) {
-  if (mode_ != MMB_JOBS_FRAME) return job.wait_finished(timeout_ms);
-  // Nobody else advances jobs in frame mode: the waiting thread does the work.
+  if (mode_ == MMB_JOBS_WORKER || (mode_ == MMB_JOBS_HOST && !paced())) return job.wait_finished(timeout_ms);
+  // Nobody else advances jobs in frame mode, and host tasks paced by frames only within
+  // each frame's budget: the waiting thread does the work.
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!job.finished() && Clock::now() < deadline) {
     Unit unit;
@@ -366,47 +376,103 @@ bool JobScheduler::wait(Job& job, uint32_t timeout_ms) {
   return job.finished();
 }
 
+bool JobScheduler::run_within_locked(Clock::time_point t0, double budget_us, bool first_always, FrameFigures& f) {
+  // The first piece of work runs when asked to, so a budget below one slice still makes
+  // progress; every later one only when its predicted cost fits what is left (one never
+  // measured waits for the next call, where it runs first).
+  bool ran = false;
+  auto fits = [&](double predicted) {
+    return (!ran && first_always) ||
+           (predicted != SliceCosts::kUnknown && micros_since(t0) + predicted <= budget_us);
+  };
+  for (;;) {
+    Unit unit;
+    if (passes_.empty()) {
+      uint32_t active = 0;
+      {
+        std::lock_guard<std::mutex> lock(jobs_mutex_);
+        active = uint32_t(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return !j->finished(); }));
+      }
+      if (active == 0) break;
+      const SliceKey plan{nullptr, false, 0, active};
+      if (!fits(costs_.predict(plan))) break;
+      const auto p0 = Clock::now();
+      plan_locked(unit, [&](const Job& job) { return chunk_rows_for(job, uint64_t(std::max(0.0, budget_us))); });
+      costs_.record(plan, micros_since(p0));
+      if (!unit.progressed) break;
+      if (passes_.empty()) ++f.steps;
+    } else {
+      const SliceKey key = key_of(passes_.front());
+      if (!fits(costs_.predict(key))) break;
+      const auto s0 = Clock::now();
+      run_slice_locked(passes_.front().next + 1, unit);
+      costs_.record(key, micros_since(s0));
+      ++f.slices;
+      if (passes_.empty()) ++f.steps;
+    }
+    ran = true;
+    f.tokens_generated += unit.tokens;
+    f.prompt_tokens += unit.prompt_tokens;
+    f.jobs_finished += unit.finished;
+  }
+  return ran;
+}
+
+void JobScheduler::run_host_window_task() {
+  double left = 0;
+  bool first = false;
+  uint64_t window = 0;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mutex_);
+    left = double(window_.budget_us) - window_.spent_us;
+    first = !window_.ran;
+    window = window_.number;
+  }
+  FrameFigures done;
+  bool ran = false;
+  double spent = 0;
+  {
+    std::lock_guard<std::mutex> advance(advance_mutex_);
+    const auto t0 = Clock::now();
+    ran = run_within_locked(t0, left, first, done);
+    spent = micros_since(t0);
+  }
+  bool new_window = false;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mutex_);
+    // Time spent is charged to the window current now (a task that outlasted its frame
+    // takes it from the next one).
+    window_.spent_us += spent;
+    window_.ran = window_.ran || ran;
+    window_.done.steps += done.steps;
+    window_.done.slices += done.slices;
+    window_.done.tokens_generated += done.tokens_generated;
+    window_.done.prompt_tokens += done.prompt_tokens;
+    window_.done.jobs_finished += done.jobs_finished;
+    host_task_pending_ = false;
+    new_window = window_.number != window;
+  }
+  // Otherwise the next task is asked for by the next frame call (or by a submit, for
+  // what is left of this frame's budget).
+  if (new_window) request_host_task();
+}
+
 FrameFigures JobScheduler::frame(uint64_t budget_us) {
   const auto t0 = Clock::now();
   FrameFigures f;
-  if (budget_us > 0) {
-    std::unique_lock<std::mutex> advance(advance_mutex_, std::try_to_lock);
-    // The first piece of work always runs, so a budget below one slice still makes
-    // progress; every later one only when its predicted cost fits what is left (one
-    // never measured waits for the next frame, where it runs first).
-    bool ran = false;
-    auto fits = [&](double predicted) {
-      return !ran || (predicted != SliceCosts::kUnknown && micros_since(t0) + predicted <= double(budget_us));
-    };
-    while (advance.owns_lock()) {
-      Unit unit;
-      if (passes_.empty()) {
-        uint32_t active = 0;
-        {
-          std::lock_guard<std::mutex> lock(jobs_mutex_);
-          active = uint32_t(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return !j->finished(); }));
-        }
-        const SliceKey plan{nullptr, false, 0, active};
-        if (!fits(costs_.predict(plan))) break;
-        const auto p0 = Clock::now();
-        plan_locked(unit, [&](const Job& job) { return chunk_rows_for(job, budget_us); });
-        costs_.record(plan, micros_since(p0));
-        if (!unit.progressed) break;
-        if (passes_.empty()) ++f.steps;
-      } else {
-        const SliceKey key = key_of(passes_.front());
-        if (!fits(costs_.predict(key))) break;
-        const auto s0 = Clock::now();
-        run_slice_locked(passes_.front().next + 1, unit);
-        costs_.record(key, micros_since(s0));
-        ++f.slices;
-        if (passes_.empty()) ++f.steps;
-      }
-      ran = true;
-      f.tokens_generated += unit.tokens;
-      f.prompt_tokens += unit.prompt_tokens;
-      f.jobs_finished += unit.finished;
+  if (mode_ == MMB_JOBS_HOST && budget_us > 0) {
+    // The host's tasks do this frame's work within its budget; the call reports what
+    // they did since the previous call.
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex_);
+      f = window_.done;
+      window_ = HostWindow{window_.number + 1, budget_us, 0.0, false, {}};
+      paced_ = true;
     }
+    request_host_task();
+  } else if (budget_us > 0) {
+    std::unique_lock<std::mutex> advance(advance_mutex_, std::try_to_lock);
+    if (advance.owns_lock()) run_within_locked(t0, double(budget_us), true, f);
   }
   std::vector<std::shared_ptr<Job>> jobs;
   {

@@ -10,8 +10,10 @@
 // fits what is left of its budget; the rest of the unit waits, in the sessions'
 // scratch, for the next frame. A job with a half-done step or chunk stays unfinished
 // (its session busy) until that work is complete, so its session is never seen in
-// between; cancelling or detaching it completes the unit first. Every other caller
-// (worker, host task, wait) runs units whole.
+// between; cancelling or detaching it completes the unit first. With MMB_JOBS_HOST,
+// once the host calls frame(), the frame's budget goes to the host's tasks instead
+// (a window: the tasks between two frame calls share one budget, slice by slice).
+// Every other caller (worker, unpaced host task, wait) runs units whole.
 //
 // Sessions are pinned in memory (SessionPager) while a step or chunk runs on them; a
 // job whose session cannot be made resident waits, queued, for a later unit.
@@ -23,6 +25,7 @@
 
 #include <moemamba/moemamba.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -99,6 +102,14 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   void end_pass_locked(Pass& pass, Unit& unit);
   // Runs what is left of the unit under way, or else one whole unit.
   Unit advance_locked();
+  // Plans units and runs slices while each one's predicted cost fits `budget_us`
+  // counted from t0 (the first regardless, when `first_always`); adds to f. Returns
+  // whether anything ran.
+  bool run_within_locked(std::chrono::steady_clock::time_point t0, double budget_us, bool first_always,
+                         FrameFigures& f);
+  // A host task of a paced frame window: slices within what is left of its budget.
+  void run_host_window_task();
+  bool paced() const;
   // Runs what is left of the unit under way (a cancel or detach of a job in it).
   void finish_unit_locked();
   // The largest prompt chunk whose every stage is predicted to fit half the budget.
@@ -124,6 +135,17 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   std::vector<std::shared_ptr<Job>> jobs_;  // every job with a live handle
   bool stopping_ = false;
   bool host_task_pending_ = false;
+  // MMB_JOBS_HOST after the first frame call with a budget: that call's budget, what
+  // the tasks since spent of it, and what they did (the next frame call reports it).
+  struct HostWindow {
+    uint64_t number = 0;  // frame calls so far
+    uint64_t budget_us = 0;
+    double spent_us = 0;
+    bool ran = false;  // a slice ran in this window (its first one runs regardless)
+    FrameFigures done;
+  };
+  bool paced_ = false;
+  HostWindow window_;
   std::thread worker_;
 };
 

@@ -18,6 +18,7 @@ struct HostThreads {
   std::vector<std::pair<mmb_task_fn, void*>> tasks;
   bool stop = false;
   int enqueued = 0;
+  int running = 0;  // tasks taken and not yet returned
   std::vector<std::thread> threads;
   explicit HostThreads(int n) {
     for (int i = 0; i < n; ++i) threads.emplace_back([this] { run(); });
@@ -34,9 +35,18 @@ struct HostThreads {
       if (tasks.empty()) return;
       auto [fn, data] = tasks.front();
       tasks.erase(tasks.begin());
+      ++running;
       l.unlock();
       fn(data);
+      l.lock();
+      --running;
+      cv.notify_all();
     }
+  }
+  // Blocks until no task is queued or running.
+  void wait_idle() {
+    std::unique_lock<std::mutex> l(mutex);
+    cv.wait(l, [&] { return tasks.empty() && running == 0; });
   }
   static void enqueue(void* self, mmb_task_fn fn, void* data) {
     auto* s = static_cast<HostThreads*>(self);

@@ -310,3 +310,74 @@ TEST_CASE("host job systems of 1 and 2 threads run a unit per task and give the 
     CHECK(host.enqueued > 4);
   }
 }
+
+TEST_CASE("frames pace host tasks: 1 and 2 host threads share each frame's budget", "[jobs][frames][threads]") {
+  const ModelCase c = attention_case("jamba-like");
+  const SyntheticModel weights = build_attention_weights(c);
+  const Outcome frames = run_scene(weights, 1, 4, 12);
+  for (int threads : {1, 2}) {
+    INFO(threads << " host threads");
+    HostThreads host(threads);
+    RuntimePtr rt = make_runtime([&](mmb_runtime_options& o) {
+      o.job_mode = MMB_JOBS_HOST;
+      o.run_task = &HostThreads::enqueue;
+      o.run_task_user_data = &host;
+    });
+    ModelPtr model = load_model(rt.get(), weights);
+    const uint32_t vocab = uint32_t(vocab_size(model.get()));
+    auto frame = [&](uint64_t budget_us) {
+      mmb_frame_stats st;
+      st.struct_size = sizeof st;
+      REQUIRE(mmb_runtime_frame(rt.get(), budget_us, &st) == MMB_OK);
+      return st;
+    };
+    // The first frame call paces the tasks from then on (a budget of 1 us: one slice
+    // or plan per frame, as in frame mode).
+    frame(1);
+    std::vector<SessionPtr> sessions;
+    std::vector<SamplerPtr> samplers;
+    std::vector<JobPtr> jobs;
+    for (int i = 0; i < 4; ++i) {
+      sessions.push_back(make_session(model.get()));
+      samplers.push_back(sampler(40 + i));
+      jobs.push_back(submit(sessions.back().get(), samplers.back().get(), random_tokens(7 + i, 3 + 9 * i, vocab), 12));
+    }
+    uint64_t slices = 0, calls = 0;
+    for (;;) {
+      host.wait_idle();
+      const mmb_frame_stats st = frame(1);
+      CHECK(st.slices <= 1);
+      slices += st.slices;
+      if (st.jobs_active == 0) break;
+      REQUIRE(++calls < 100000);
+    }
+    host.wait_idle();
+    slices += frame(1).slices;
+    // The same pieces of work as the frames of a frame-mode runtime, one per frame.
+    CHECK(slices == frames.slices);
+    for (int i = 0; i < 4; ++i) {
+      CHECK(tokens_of(jobs[size_t(i)].get()) == frames.tokens[size_t(i)]);
+      CHECK(save_state(sessions[size_t(i)].get()) == frames.states[size_t(i)]);
+    }
+    // Between frames, a paced runtime asks for no task of its own; a wait does the work.
+    SessionPtr extra = make_session(model.get());
+    SamplerPtr extra_sampler = sampler(9);
+    JobPtr late = submit(extra.get(), extra_sampler.get(), random_tokens(3, 20, vocab), 30);
+    host.wait_idle();
+    int enqueued = 0;
+    {
+      std::lock_guard<std::mutex> l(host.mutex);
+      enqueued = host.enqueued;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    {
+      std::lock_guard<std::mutex> l(host.mutex);
+      CHECK(host.enqueued == enqueued);
+    }
+    CHECK(state_of(late.get(), nullptr) != MMB_JOB_FINISHED);
+    REQUIRE(mmb_job_wait(late.get(), 60000, nullptr) == MMB_OK);
+    mmb_status r = MMB_ERR_INTERNAL;
+    CHECK(state_of(late.get(), &r) == MMB_JOB_FINISHED);
+    CHECK(r == MMB_OK);
+  }
+}
