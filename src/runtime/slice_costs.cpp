@@ -22,19 +22,18 @@ double SliceCosts::predict(const SliceKey& key) const {
   auto same_stage = [&](const auto& e) {
     return std::get<0>(e.first) == key.model && std::get<1>(e.first) == key.prefill && std::get<2>(e.first) == key.stage;
   };
-  // The nearest row counts measured on either side; the smaller one scales up
-  // (rows cost at most in proportion), else the larger one scales down.
-  const Cost* near = nullptr;
-  uint32_t near_rows = 0;
+  // The nearest row counts measured on either side. The smaller one scales up (rows
+  // cost at most in proportion); else the larger one's cost stands as it is: fewer rows
+  // cost no more, and a layer that reads its weights costs nearly the same for 3 rows
+  // as for 16, so scaling it down would start slices that overrun.
   if (it != costs_.begin() && same_stage(*std::prev(it))) {
-    near = &std::prev(it)->second;
-    near_rows = std::get<3>(std::prev(it)->first);
-  } else if (it != costs_.end() && same_stage(*it)) {
-    near = &it->second;
-    near_rows = std::get<3>(it->first);
+    const Cost& c = std::prev(it)->second;
+    const uint32_t rows = std::get<3>(std::prev(it)->first);
+    if (rows == 0) return kUnknown;
+    return (c.mean + kSpreads * c.spread) * double(key.rows) / double(rows);
   }
-  if (!near || near_rows == 0) return kUnknown;
-  return (near->mean + kSpreads * near->spread) * double(key.rows) / double(near_rows);
+  if (it != costs_.end() && same_stage(*it)) return it->second.mean + kSpreads * it->second.spread;
+  return kUnknown;
 }
 
 void SliceCosts::record(const SliceKey& key, double micros) {
