@@ -388,13 +388,18 @@ bool JobScheduler::run_within_locked(Clock::time_point t0, double budget_us, boo
   for (;;) {
     Unit unit;
     if (passes_.empty()) {
-      uint32_t active = 0;
+      // A plan's cost is mostly sampling: it goes by the jobs that will sample.
+      uint32_t active = 0, sampling = 0;
       {
         std::lock_guard<std::mutex> lock(jobs_mutex_);
-        active = uint32_t(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return !j->finished(); }));
+        for (const auto& j : jobs_) {
+          if (j->finished()) continue;
+          ++active;
+          if (!j->in_prompt()) ++sampling;
+        }
       }
       if (active == 0) break;
-      const SliceKey plan{nullptr, false, 0, active};
+      const SliceKey plan{nullptr, false, 0, sampling};
       if (!fits(costs_.predict(plan))) break;
       const auto p0 = Clock::now();
       plan_locked(unit, [&](const Job& job) { return chunk_rows_for(job, uint64_t(std::max(0.0, budget_us))); });

@@ -26,11 +26,9 @@ double SliceCosts::predict(const SliceKey& key) const {
   // cost at most in proportion); else the larger one's cost stands as it is: fewer rows
   // cost no more, and a layer that reads its weights costs nearly the same for 3 rows
   // as for 16, so scaling it down would start slices that overrun.
-  if (it != costs_.begin() && same_stage(*std::prev(it))) {
+  if (it != costs_.begin() && same_stage(*std::prev(it)) && std::get<3>(std::prev(it)->first) > 0) {
     const Cost& c = std::prev(it)->second;
-    const uint32_t rows = std::get<3>(std::prev(it)->first);
-    if (rows == 0) return kUnknown;
-    return (c.mean + kSpreads * c.spread) * double(key.rows) / double(rows);
+    return (c.mean + kSpreads * c.spread) * double(key.rows) / double(std::get<3>(std::prev(it)->first));
   }
   if (it != costs_.end() && same_stage(*it)) return it->second.mean + kSpreads * it->second.spread;
   return kUnknown;
