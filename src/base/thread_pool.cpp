@@ -36,7 +36,7 @@ ThreadPool::~ThreadPool() {
   // A new generation (of no tasks) wakes every worker.
   const uint32_t generation = (generation_of(claim_.load()) + 1) & kGenerationMask;
   claim_.store(uint64_t(generation) << kGenerationShift);
-  claim_.notify_all();
+  sleepers_.wake_all(claim_);
   for (auto& t : threads_) t.join();
 }
 
@@ -65,7 +65,7 @@ void ThreadPool::worker_main(int worker) {
       claim = claim_.load(std::memory_order_acquire);
     }
     while (generation_of(claim) == seen) {
-      claim_.wait(claim, std::memory_order_acquire);
+      sleepers_.wait_while_equal(claim_, claim);
       claim = claim_.load(std::memory_order_acquire);
     }
     seen = generation_of(claim);
@@ -86,7 +86,7 @@ void ThreadPool::run(size_t n_tasks, FunctionRef<void(size_t, int)> task) {
   const uint32_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & kGenerationMask;
   claim_.store((uint64_t(generation) << kGenerationShift) | (uint64_t(n_tasks) << kCountShift),
                std::memory_order_release);
-  claim_.notify_all();
+  sleepers_.wake_all(claim_);
   work_on(generation, 0);
   while (done_.load(std::memory_order_acquire) != n_tasks) cpu_relax();
 }

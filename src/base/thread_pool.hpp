@@ -14,6 +14,7 @@
 #pragma once
 
 #include "base/function_ref.hpp"
+#include "base/word_wait.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -52,6 +53,7 @@ class ThreadPool {
   std::atomic<FunctionRef<void(size_t, int)>*> task_{nullptr};
   std::atomic<size_t> done_{0};
   std::atomic<bool> stop_{false};
+  WordWaiter sleepers_;  // workers sleeping until claim_ changes
 };
 
 }  // namespace mmb
