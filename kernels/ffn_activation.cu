@@ -15,6 +15,7 @@ __device__ __forceinline__ float activate(FfnActivation act, float x) {
       return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case FfnActivation::SiLU:
     case FfnActivation::SwiGLU: return x / (1.0f + expf(-x));
+    case FfnActivation::ReLU2: return x > 0.0f ? x * x : 0.0f;
   }
   return x;
 }

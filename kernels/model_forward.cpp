@@ -21,6 +21,16 @@ namespace mmb::cuda {
 
 using cuda_plugin::CudaModel;
 
+// The activations pass from the config to the kernel by value.
+static_assert(uint8_t(ExpertAct::ReLU) == uint8_t(FfnActivation::ReLU) &&
+                  uint8_t(ExpertAct::GELU) == uint8_t(FfnActivation::GELU) &&
+                  uint8_t(ExpertAct::GELUTanh) == uint8_t(FfnActivation::GELUTanh) &&
+                  uint8_t(ExpertAct::SiLU) == uint8_t(FfnActivation::SiLU) &&
+                  uint8_t(ExpertAct::SwiGLU) == uint8_t(FfnActivation::SwiGLU) &&
+                  uint8_t(ExpertAct::GeGLU) == uint8_t(FfnActivation::GeGLU) &&
+                  uint8_t(ExpertAct::ReLU2) == uint8_t(FfnActivation::ReLU2),
+              "FfnActivation mirrors ExpertAct");
+
 ModelDims model_dims(const ModelConfig& c) {
   ModelDims d;
   d.d_model = int(c.d_model);

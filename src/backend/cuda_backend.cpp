@@ -202,10 +202,6 @@ class CudaBackend final : public Backend {
         return cat("layer ", i, " normalises dt, B and C, which the CUDA backend does not do yet");
       if (l.has_moe() && l.moe.n_groups > 1)
         return cat("layer ", i, " selects experts within groups, which the CUDA backend does not do yet");
-      const bool relu2 = (l.kind == LayerKind::MLP && l.mlp.act == ExpertAct::ReLU2) ||
-                         (l.has_moe() && (l.moe.expert.act == ExpertAct::ReLU2 ||
-                                          (l.moe.n_shared && l.moe.shared.act == ExpertAct::ReLU2)));
-      if (relu2) return cat("layer ", i, " uses relu2 feed-forwards, which the CUDA backend does not run yet");
     }
     if (config.embedding_scale != 1.0f || config.residual_scale != 1.0f || config.logits_divisor != 1.0f)
       return "the model scales its embedding, residual or logits, which the CUDA backend does not do yet";

@@ -16,16 +16,17 @@ double activate(FfnActivation act, double x) {
     case FfnActivation::GELUTanh: return 0.5 * x * (1 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
     case FfnActivation::SiLU:
     case FfnActivation::SwiGLU: return x / (1 + std::exp(-x));
+    case FfnActivation::ReLU2: return x > 0 ? x * x : 0;
   }
   return x;
 }
 
 }  // namespace
 
-TEST_CASE("ffn_activation: relu, gelu, gelu_tanh, silu, swiglu, geglu", "[cuda][experts]") {
+TEST_CASE("ffn_activation: relu, gelu, gelu_tanh, silu, swiglu, geglu, relu2", "[cuda][experts]") {
   const int d_ff = 67, n = 3;
   for (FfnActivation act : {FfnActivation::ReLU, FfnActivation::GELU, FfnActivation::GELUTanh, FfnActivation::SiLU,
-                            FfnActivation::SwiGLU, FfnActivation::GeGLU}) {
+                            FfnActivation::SwiGLU, FfnActivation::GeGLU, FfnActivation::ReLU2}) {
     INFO("act " << int(act));
     const bool gated = act == FfnActivation::SwiGLU || act == FfnActivation::GeGLU;
     Rng rng(40 + int(act));
