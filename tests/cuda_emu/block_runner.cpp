@@ -14,12 +14,12 @@
 
 #include <algorithm>
 #include <memory>
-#include <random>
 #include <string>
 
 namespace cuda_emu {
 
 KernelView kernel_view;
+const ThreadContext* current_context = nullptr;
 
 namespace {
 
@@ -39,9 +39,30 @@ struct Lane {
   uint64_t value = 0, result = 0;
 };
 
+// Per warp, which lanes wait at a collective, at a barrier, or have exited: a lane
+// arriving at a collective is checked against its mask in O(1); the collective's
+// lanes are compared one by one only once all of them are there.
+struct WarpLanes {
+  unsigned at_collective = 0, at_barrier = 0, exited = 0;
+};
+
+// A small fast generator (splitmix64) for the scheduler's picks: one per switch.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n) (Lemire's multiply-shift; the bias is far below what matters here).
+  size_t below(size_t n) { return size_t((unsigned __int128)next() * n >> 64); }
+};
+
 struct BlockRun {
   std::vector<Lane> lanes;
   std::vector<uint32_t> warp_gen;
+  std::vector<WarpLanes> warps;
   std::vector<int> ready;
   int current = -1;
   bool failed = false;
@@ -49,6 +70,7 @@ struct BlockRun {
 
 std::vector<std::unique_ptr<Fiber>> fibers;  // reused across blocks and launches
 BlockRun* block = nullptr;
+BlockRun block_storage;  // reused across blocks and launches
 std::string launch_name;
 
 std::string where(const Lane& l) { return std::string(l.file) + ":" + std::to_string(l.line); }
@@ -66,6 +88,7 @@ void wait_here() {
   const int t = block->current;
   fibers[t]->yield();
   block->current = t;
+  current_context = &block->lanes[t].ctx;
   kernel_view.thread = t;
   kernel_view.stack_lo = fibers[t]->stack_lo();
   kernel_view.stack_hi = fibers[t]->stack_hi();
@@ -82,6 +105,14 @@ void try_complete(int t) {
   const int self = t - base;
   if (!(mask >> self & 1u)) return fail("lane " + std::to_string(self) + " calls a warp collective at " +
                                         where(first) + " with a mask that excludes itself");
+  WarpLanes& warp = block->warps[t / 32];
+  // Wait, without looking at each lane, while lanes the mask names still run and none
+  // is already an error (exited, at a barrier, missing from the block).
+  const int count = std::min(32, lanes_in_block() - base);
+  const unsigned missing = count == 32 ? 0u : ~((1u << count) - 1);
+  if ((mask & ~(warp.at_collective | warp.at_barrier | warp.exited | missing)) &&
+      !(mask & (warp.at_barrier | warp.exited | missing)))
+    return;
   for (int i = 0; i < 32; ++i) {
     if (!(mask >> i & 1u)) continue;
     if (base + i >= lanes_in_block())
@@ -130,6 +161,7 @@ void try_complete(int t) {
       block->lanes[base + i].state = State::Ready;
       block->ready.push_back(base + i);
     }
+  warp.at_collective &= ~mask;
   ++block->warp_gen[t / 32];
 }
 
@@ -145,6 +177,7 @@ uint64_t collective(Collective what, unsigned mask, uint64_t value, ShuffleKind 
   l.width = width;
   l.file = file;
   l.line = line;
+  block->warps[block->current / 32].at_collective |= 1u << (block->current % 32);
   if (width <= 0 || width > 32 || (width & (width - 1)))
     fail("the shuffle at " + where(l) + " has width " + std::to_string(width) + ", not a power of two <= 32");
   wait_here();
@@ -179,21 +212,26 @@ bool release_barrier() {
     block->lanes[t].state = State::Ready;
     block->ready.push_back(t);
   }
+  for (WarpLanes& w : block->warps) w.at_barrier = 0;
   ++kernel_view.barrier_epoch;
   race_reset();
   return true;
 }
 
-void run_block(const std::function<void()>& body, dim3 grid, dim3 dims, uint3 block_idx, std::mt19937_64& rng) {
+void run_block(const std::function<void()>& body, dim3 grid, dim3 dims, uint3 block_idx, Rng& rng) {
   const int n = int(dims.x * dims.y * dims.z);
-  BlockRun run;
-  run.lanes.resize(n);
+  BlockRun& run = block_storage;
+  run.lanes.assign(n, Lane{});
   run.warp_gen.assign((n + 31) / 32, 0);
+  run.warps.assign((n + 31) / 32, WarpLanes{});
+  run.ready.clear();
+  run.current = -1;
+  run.failed = false;
   while (int(fibers.size()) < n) fibers.push_back(std::make_unique<Fiber>());
   for (int t = 0; t < n; ++t) {
     run.lanes[t].ctx = {{unsigned(t) % dims.x, unsigned(t) / dims.x % dims.y, unsigned(t) / (dims.x * dims.y)},
                         block_idx, dims, grid};
-    fibers[t]->start(body);
+    fibers[t]->start(&body);
     run.ready.push_back(t);
   }
   block = &run;
@@ -202,11 +240,12 @@ void run_block(const std::function<void()>& body, dim3 grid, dim3 dims, uint3 bl
   for (;;) {
     if (run.failed) break;
     if (run.ready.empty() && !release_barrier()) break;
-    const size_t pick = std::uniform_int_distribution<size_t>(0, run.ready.size() - 1)(rng);
+    const size_t pick = rng.below(run.ready.size());
     const int t = run.ready[pick];
     run.ready[pick] = run.ready.back();
     run.ready.pop_back();
     run.current = t;
+    current_context = &run.lanes[t].ctx;
     kernel_view.thread = t;
     kernel_view.stack_lo = fibers[t]->stack_lo();
     kernel_view.stack_hi = fibers[t]->stack_hi();
@@ -214,6 +253,7 @@ void run_block(const std::function<void()>& body, dim3 grid, dim3 dims, uint3 bl
     Lane& l = run.lanes[t];
     if (fibers[t]->finished()) {
       l.state = State::Exited;
+      run.warps[t / 32].exited |= 1u << (t % 32);
       // A lane that leaves while its warp waits for it at a collective.
       for (int i = t / 32 * 32; i < std::min(n, t / 32 * 32 + 32); ++i)
         if (run.lanes[i].state == State::Warp && (run.lanes[i].mask >> (t % 32) & 1u)) {
@@ -227,6 +267,7 @@ void run_block(const std::function<void()>& body, dim3 grid, dim3 dims, uint3 bl
     }
   }
   block = nullptr;
+  current_context = nullptr;
 }
 
 bool valid(dim3 grid, dim3 dims) {
@@ -237,11 +278,10 @@ bool valid(dim3 grid, dim3 dims) {
 
 }  // namespace
 
-const ThreadContext& context() { return me().ctx; }
-
 void syncthreads(const char* file, int line) {
   Lane& l = me();
   l.state = State::Barrier;
+  block->warps[block->current / 32].at_barrier |= 1u << (block->current % 32);
   l.file = file;
   l.line = line;
   wait_here();
@@ -262,12 +302,12 @@ unsigned ballot(unsigned mask, bool predicate, const char* file, int line) {
 void launch(dim3 grid, dim3 dims, cudaStream_t stream, std::function<void()> body) {
   if (!valid(grid, dims)) return set_last_error(cudaErrorInvalidConfiguration);
   enqueue(stream, [grid, dims, body = std::move(body)] {
-    std::mt19937_64 rng(launch_seed());
+    Rng rng{launch_seed()};
     std::vector<uint3> order;
     for (unsigned z = 0; z < grid.z; ++z)
       for (unsigned y = 0; y < grid.y; ++y)
         for (unsigned x = 0; x < grid.x; ++x) order.push_back({x, y, z});
-    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     race_new_launch();
     kernel_view.running = true;
     for (const uint3& b : order) run_block(body, grid, dims, b, rng);

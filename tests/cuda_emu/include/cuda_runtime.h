@@ -41,7 +41,9 @@ struct ThreadContext {
   uint3 thread_idx, block_idx;
   dim3 block_dim, grid_dim;
 };
-const ThreadContext& context();
+// The running thread's, set by the scheduler at each switch: read inline by kernels.
+extern const ThreadContext* current_context;
+inline const ThreadContext& context() { return *current_context; }
 
 void syncthreads(const char* file, int line);
 void syncwarp(unsigned mask, const char* file, int line);
