@@ -3,6 +3,9 @@
 // (tests/support's parity cases) is uploaded, and every result is compared with the
 // core's CPU forward (src/backend/cpu/forward.cpp) on the same loaded weights.
 //
+// On the CPU emulator (MMB_CUDA_EMU) the same tests run fewer models and steps
+// (gpu_cases.hpp): every layer kind and dtype, at the same tolerances.
+//
 // Tolerances: logits within 1e-3 x (max |logit| + 1) of the CPU's (5e-3 for q8, which
 // the device holds as f16, one more rounding of each weight); both compute in f32 and
 // differ only in summation order, ~1e-5 of the scale, while a wrong formula is off by
@@ -16,6 +19,7 @@
 #include "bundle/byte_source.hpp"
 #include "model/model.hpp"
 #include "support/model_harness.hpp"
+#include "gpu_cases.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -165,16 +169,16 @@ void check_logits(const std::vector<float>& got, const std::vector<float>& want,
 
 double cpu_tolerance(DType dtype) { return dtype == DType::Q8 ? 5e-3 : 1e-3; }
 
+// Every case in every dtype (on the emulator: each case in one, the dtypes in turn).
 std::vector<testing::ModelCase> all_cases() {
-  std::vector<testing::ModelCase> out;
-  for (const testing::ModelCase& c : testing::parity_cases())
-    for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8}) {
-      testing::ModelCase d = c;
-      d.dtype = dtype;
-      d.name += std::string(" ") + std::string(dtype_name(dtype));
-      out.push_back(d);
-    }
-  return out;
+  return testing::gpu::with_dtypes(testing::gpu::cases(), {DType::F32, DType::F16, DType::BF16, DType::Q8});
+}
+
+// The tests of prefill and batches: every case in every dtype (on the emulator: the
+// subset of gpu_cases.hpp, which holds every layer kind).
+std::vector<testing::ModelCase> machinery_cases() {
+  if (testing::gpu::kEmulated) return testing::gpu::machinery_cases({DType::F32, DType::BF16, DType::F16, DType::Q8});
+  return all_cases();
 }
 
 }  // namespace
@@ -203,7 +207,8 @@ TEST_CASE("plugin table: steps match the CPU forward for every layer kind and dt
     CpuRunner cpu(*lc.model);
     GpuState gpu(lc.gpu);
     std::vector<float> cpu_state(lc.state_floats(), 0.0f);
-    const std::vector<int32_t> tokens = testing::random_tokens(c.seed, 8, uint32_t(lc.vocab()));
+    const size_t n_steps = testing::gpu::kEmulated ? 4 : 8;
+    const std::vector<int32_t> tokens = testing::random_tokens(c.seed, n_steps, uint32_t(lc.vocab()));
     for (int32_t token : tokens) {
       const std::vector<float> want = cpu.run(cpu_state, {token});
       check_logits(gpu.step(token, lc.vocab()), want, cpu_tolerance(c.dtype));
@@ -215,7 +220,7 @@ TEST_CASE("plugin table: steps match the CPU forward for every layer kind and dt
 }
 
 TEST_CASE("plugin table: prefill matches the CPU and equals stepping", "[cuda][plugin][prefill]") {
-  for (const testing::ModelCase& c : all_cases()) {
+  for (const testing::ModelCase& c : machinery_cases()) {
     INFO(c.name);
     LoadedCase lc(c);
     CpuRunner cpu(*lc.model);
@@ -227,40 +232,59 @@ TEST_CASE("plugin table: prefill matches the CPU and equals stepping", "[cuda][p
     std::vector<float> logits(lc.vocab());
     PLUGIN_OK(plugin().prefill(lc.gpu, prefilled.state, tokens.data(), tokens.size(), logits.data(), &error_));
     check_logits(logits, want, cpu_tolerance(c.dtype));
+    // Stepping through the same tokens: all 300; on the emulator the first 40 (still
+    // past kGemmMinRows, so the prefill's projections are cuBLAS's), against their prefill.
+    const size_t n_stepped = testing::gpu::kEmulated ? 40 : tokens.size();
+    GpuState short_prefill(lc.gpu);
+    std::vector<float> short_logits(lc.vocab());
+    PLUGIN_OK(plugin().prefill(lc.gpu, short_prefill.state, tokens.data(), n_stepped, short_logits.data(), &error_));
+    GpuState& compared = n_stepped == tokens.size() ? prefilled : short_prefill;
     std::vector<float> step_logits;
-    for (int32_t token : tokens) step_logits = stepped.step(token, lc.vocab());
-    check_logits(logits, step_logits, 1e-4);
-    const std::vector<float> a = prefilled.read(lc.state_floats()), b = stepped.read(lc.state_floats());
+    for (size_t i = 0; i < n_stepped; ++i) step_logits = stepped.step(tokens[i], lc.vocab());
+    check_logits(n_stepped == tokens.size() ? logits : short_logits, step_logits, 1e-4);
+    const std::vector<float> a = compared.read(lc.state_floats()), b = stepped.read(lc.state_floats());
     REQUIRE(testing::max_abs_diff(a, b) <= 1e-4 * scale_of(b));
     // Without logits the state advances the same.
     GpuState quiet(lc.gpu);
-    PLUGIN_OK(plugin().prefill(lc.gpu, quiet.state, tokens.data(), tokens.size(), nullptr, &error_));
+    PLUGIN_OK(plugin().prefill(lc.gpu, quiet.state, tokens.data(), n_stepped, nullptr, &error_));
     REQUIRE(quiet.read(lc.state_floats()) == a);
   }
 }
 
 TEST_CASE("plugin table: a batch of 64 at mixed positions equals each alone", "[cuda][plugin][batch]") {
-  for (const testing::ModelCase& c : all_cases()) {
-    if (c.dtype == DType::F16 || c.dtype == DType::Q8) continue;  // f32 and bf16 cover both row paths
+  for (const testing::ModelCase& c : machinery_cases()) {
+    // f32 and bf16 cover both row paths (the emulator's subset has one dtype per model).
+    if (!testing::gpu::kEmulated && (c.dtype == DType::F16 || c.dtype == DType::Q8)) continue;
     INFO(c.name);
     LoadedCase lc(c);
     const int vocab = lc.vocab(), n = 64;
     std::vector<std::unique_ptr<GpuState>> batch, alone;
     std::vector<CudaState*> handles;
     std::vector<int32_t> next(n);
+    std::vector<std::vector<int32_t>> histories;
     for (int i = 0; i < n; ++i) {
       batch.push_back(std::make_unique<GpuState>(lc.gpu));
-      const std::vector<int32_t> history = testing::random_tokens(c.seed * 100 + i, size_t(i % 7), uint32_t(vocab));
-      for (int32_t t : history) batch.back()->step(t, vocab);
-      alone.push_back(std::make_unique<GpuState>(lc.gpu));
-      PLUGIN_OK(plugin().state_copy(lc.gpu, batch.back()->state, alone.back()->state, &error_));
+      histories.push_back(testing::random_tokens(c.seed * 100 + i, size_t(i % 7), uint32_t(vocab)));
       handles.push_back(batch.back()->state);
       next[i] = int32_t((i * 37 + 11) % vocab);
+    }
+    // The histories (positions 0 to 6), a token of each state that has one left per step.
+    for (size_t pos = 0; pos < 6; ++pos) {
+      std::vector<CudaState*> states;
+      std::vector<int32_t> tokens;
+      for (int i = 0; i < n; ++i)
+        if (pos < histories[i].size()) states.push_back(handles[i]), tokens.push_back(histories[i][pos]);
+      PLUGIN_OK(plugin().step(lc.gpu, states.data(), tokens.data(), states.size(), nullptr, 0, &error_));
+    }
+    for (int i = 0; i < n; ++i) {
+      alone.push_back(std::make_unique<GpuState>(lc.gpu));
+      PLUGIN_OK(plugin().state_copy(lc.gpu, batch[i]->state, alone.back()->state, &error_));
     }
     const size_t stride = size_t(vocab) + 3;
     std::vector<float> logits(stride * n);
     PLUGIN_OK(plugin().step(lc.gpu, handles.data(), next.data(), n, logits.data(), stride, &error_));
-    for (int i = 0; i < n; ++i) {
+    // On the emulator every 9th row: positions 0 to 6 all among them.
+    for (int i = 0; i < n; i += testing::gpu::kEmulated ? 9 : 1) {
       INFO("row " << i);
       const std::vector<float> single = alone[i]->step(next[i], vocab);
       const std::vector<float> row(logits.begin() + i * stride, logits.begin() + i * stride + vocab);

@@ -3,6 +3,10 @@
 // and bf16 weights; prefill == steps; a batch of 64 sessions at mixed positions == each
 // alone; states moving between the backends; the backend's description and memory.
 //
+// On the CPU emulator of tests/cuda_emu (MMB_CUDA_EMU) the same tests run fewer models,
+// steps and sessions (tests/cuda/gpu_cases.hpp): every layer kind and dtype, at the same
+// tolerances.
+//
 // Tolerance: the plugin keeps activations in f32 (its cuBLAS inputs are split into a
 // high and a low 16-bit half, and its own kernels accumulate in f32), so its logits
 // carry the same kind of float32 rounding as the CPU's, in a different order; the
@@ -10,6 +14,7 @@
 // see model_harness.cpp) applies unchanged, to both comparisons.
 #include <catch2/catch.hpp>
 
+#include "cuda/gpu_cases.hpp"
 #include "reference/reference_model.hpp"
 #include "support/attention_models.hpp"
 #include "support/mamba2_models.hpp"
@@ -36,14 +41,7 @@ mmb_backend_info info_of(const mmb_runtime* runtime) {
 }
 
 std::vector<ModelCase> cases_with_dtypes() {
-  std::vector<ModelCase> out;
-  for (const ModelCase& c : parity_cases())
-    for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
-      ModelCase d = c;
-      d.dtype = dtype;
-      out.push_back(d);
-    }
-  return out;
+  return gpu::with_dtypes(gpu::cases(), {DType::F32, DType::F16, DType::BF16});
 }
 
 std::vector<float> prefill(mmb_session* s, const std::vector<int32_t>& tokens, uint32_t vocab) {
@@ -83,7 +81,7 @@ TEST_CASE("cuda: logits of every layer kind and dtype match the CPU and the floa
     reference::ReferenceModel ref = build_reference(w);
     ModelPtr gm = load_model(gpu.get(), w), cm = load_model(cpu.get(), w);
     SessionPtr gs = make_session(gm.get()), cs = make_session(cm.get());
-    const std::vector<int32_t> tokens = random_tokens(c.seed * 31, 12, c.config.vocab_size);
+    const std::vector<int32_t> tokens = random_tokens(c.seed * 31, gpu::kEmulated ? 6 : 12, c.config.vocab_size);
     for (size_t t = 0; t < tokens.size(); ++t) {
       const std::vector<double> expected = ref.step(tokens[t]);
       const std::vector<float> g = step(gs.get(), tokens[t]), k = step(cs.get(), tokens[t]);
@@ -97,16 +95,23 @@ TEST_CASE("cuda: logits of every layer kind and dtype match the CPU and the floa
   }
 }
 
+// On the emulator: 1, 7, 40 and 300 tokens (one chunk boundary); past 40 the tokens are
+// stepped on the CPU backend, which the parity test holds to the same tolerance.
 TEST_CASE("cuda: prefill equals stepping, also across chunk boundaries", "[cuda]") {
   RuntimePtr gpu = cuda_runtime();
-  for (const ModelCase& c : parity_cases()) {
+  RuntimePtr cpu = make_runtime();
+  const std::vector<size_t> sizes = gpu::kEmulated ? std::vector<size_t>{1, 7, 40, 300}
+                                                   : std::vector<size_t>{1, 7, 513, 1100};
+  for (const ModelCase& c : gpu::machinery_cases({DType::F32, DType::BF16, DType::F16}, true)) {
     INFO("model " << c.name);
     const SyntheticModel w = build_weights(c);
     ModelPtr model = load_model(gpu.get(), w);
-    for (size_t n : {1u, 7u, 513u, 1100u}) {
+    ModelPtr on_cpu = gpu::kEmulated ? load_model(cpu.get(), w) : nullptr;
+    for (size_t n : sizes) {
       INFO(n << " tokens");
       const std::vector<int32_t> tokens = random_tokens(n + c.seed, n, c.config.vocab_size);
-      SessionPtr a = make_session(model.get()), b = make_session(model.get());
+      SessionPtr a = make_session(model.get());
+      SessionPtr b = make_session(gpu::kEmulated && n > 40 ? on_cpu.get() : model.get());
       const std::vector<float> pre = prefill(a.get(), tokens, c.config.vocab_size);
       std::vector<float> stepped;
       for (int32_t t : tokens) stepped = step(b.get(), t);
@@ -118,28 +123,43 @@ TEST_CASE("cuda: prefill equals stepping, also across chunk boundaries", "[cuda]
   }
 }
 
+// On the emulator: two rounds, and every 7th session checked alone (positions 0..8
+// all among them).
 TEST_CASE("cuda: a batch of 64 sessions at mixed positions equals each alone", "[cuda]") {
   RuntimePtr gpu = cuda_runtime();
-  for (const ModelCase& c : parity_cases()) {
+  for (const ModelCase& c : gpu::machinery_cases({DType::F32, DType::BF16, DType::F16}, true)) {
     INFO("model " << c.name);
     const SyntheticModel w = build_weights(c);
     ModelPtr model = load_model(gpu.get(), w);
     const uint32_t vocab = c.config.vocab_size;
     constexpr size_t kSessions = 64;
-    std::vector<SessionPtr> batched, alone;
+    const size_t checked_every = gpu::kEmulated ? 7 : 1;
+    std::vector<SessionPtr> batched, alone(kSessions);
     std::vector<mmb_session*> handles;
+    std::vector<std::vector<int32_t>> histories;
     for (size_t i = 0; i < kSessions; ++i) {
       batched.push_back(make_session(model.get()));
-      alone.push_back(make_session(model.get()));
-      const std::vector<int32_t> history = random_tokens(i * 13 + 1, i % 9, vocab);  // positions 0..8
-      for (int32_t t : history) step(batched.back().get(), t), step(alone.back().get(), t);
+      histories.push_back(random_tokens(i * 13 + 1, i % 9, vocab));  // positions 0..8
       handles.push_back(batched.back().get());
     }
-    for (int round = 0; round < 3; ++round) {
+    // The histories: the sessions with a token left at each position step as a batch;
+    // the sessions checked alone step the same tokens one by one.
+    for (size_t pos = 0; pos < 8; ++pos) {
+      std::vector<mmb_session*> some;
+      std::vector<int32_t> tokens;
+      for (size_t i = 0; i < kSessions; ++i)
+        if (pos < histories[i].size()) some.push_back(handles[i]), tokens.push_back(histories[i][pos]);
+      REQUIRE(mmb_step_batch(some.data(), tokens.data(), some.size(), nullptr, 0) == MMB_OK);
+    }
+    for (size_t i = 0; i < kSessions; i += checked_every) {
+      alone[i] = make_session(model.get());
+      for (int32_t t : histories[i]) step(alone[i].get(), t);
+    }
+    for (int round = 0; round < (gpu::kEmulated ? 2 : 3); ++round) {
       const std::vector<int32_t> tokens = random_tokens(100 + round, kSessions, vocab);
       std::vector<float> logits(kSessions * vocab);
       REQUIRE(mmb_step_batch(handles.data(), tokens.data(), kSessions, logits.data(), vocab) == MMB_OK);
-      for (size_t i = 0; i < kSessions; ++i) {
+      for (size_t i = 0; i < kSessions; i += checked_every) {
         const std::vector<float> one = step(alone[i].get(), tokens[i]);
         const std::vector<float> row(logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
         INFO("session " << i << ", round " << round);
@@ -152,7 +172,7 @@ TEST_CASE("cuda: a batch of 64 sessions at mixed positions equals each alone", "
 TEST_CASE("cuda: states move between the GPU and the CPU, and forks are independent", "[cuda]") {
   RuntimePtr gpu = cuda_runtime();
   RuntimePtr cpu = make_runtime();
-  for (const ModelCase& c : parity_cases()) {
+  for (const ModelCase& c : gpu::machinery_cases({DType::F32, DType::BF16, DType::F16}, true)) {
     INFO("model " << c.name);
     const SyntheticModel w = build_weights(c);
     ModelPtr gm = load_model(gpu.get(), w), cm = load_model(cpu.get(), w);
