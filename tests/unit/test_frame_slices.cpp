@@ -74,20 +74,46 @@ struct Outcome {
 
 constexpr uint64_t kOneGo = 0;  // a budget of 0 here means: mmb_job_wait runs units whole
 
+// Characters with prompts of different lengths (several chunks for some), each with
+// its session, sampler and job.
+struct Characters {
+  std::vector<SessionPtr> sessions;
+  std::vector<SamplerPtr> samplers;
+  std::vector<JobPtr> jobs;
+  Characters(mmb_model* model, int n, int32_t max_tokens) {
+    const uint32_t vocab = uint32_t(vocab_size(model));
+    for (int i = 0; i < n; ++i) {
+      sessions.push_back(make_session(model));
+      samplers.push_back(sampler(40 + i));
+      jobs.push_back(submit(sessions.back().get(), samplers.back().get(), random_tokens(7 + i, 3 + 9 * i, vocab), max_tokens));
+    }
+  }
+  // Every job's tokens and session equal those of `o`'s characters.
+  void check_same_as(const Outcome& o) const {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      CHECK(tokens_of(jobs[i].get()) == o.tokens[i]);
+      CHECK(save_state(sessions[i].get()) == o.states[i]);
+    }
+  }
+};
+
+// A runtime whose jobs run as tasks of `host`.
+RuntimePtr host_runtime(HostThreads& host) {
+  return make_runtime([&](mmb_runtime_options& o) {
+    o.job_mode = MMB_JOBS_HOST;
+    o.run_task = &HostThreads::enqueue;
+    o.run_task_user_data = &host;
+  });
+}
+
 // Characters with prompts of different lengths (several chunks for some) generate
 // together on one model, driven by frames of `budget_us` until every job is done.
 Outcome run_scene(const SyntheticModel& weights, uint64_t budget_us, int characters = 3, int32_t max_tokens = 6) {
   RuntimePtr rt = make_runtime([](mmb_runtime_options& o) { o.job_mode = MMB_JOBS_FRAME; });
   ModelPtr model = load_model(rt.get(), weights);
-  const uint32_t vocab = uint32_t(vocab_size(model.get()));
-  std::vector<SessionPtr> sessions;
-  std::vector<SamplerPtr> samplers;
-  std::vector<JobPtr> jobs;
-  for (int i = 0; i < characters; ++i) {
-    sessions.push_back(make_session(model.get()));
-    samplers.push_back(sampler(40 + i));
-    jobs.push_back(submit(sessions.back().get(), samplers.back().get(), random_tokens(7 + i, 3 + 9 * i, vocab), max_tokens));
-  }
+  Characters cast(model.get(), characters, max_tokens);
+  std::vector<JobPtr>& jobs = cast.jobs;
+  std::vector<SessionPtr>& sessions = cast.sessions;
   Outcome out;
   if (budget_us == kOneGo) {
     for (auto& j : jobs) REQUIRE(mmb_job_wait(j.get(), 60000, nullptr) == MMB_OK);
@@ -285,26 +311,11 @@ TEST_CASE("host job systems of 1 and 2 threads run a unit per task and give the 
   for (int threads : {1, 2}) {
     INFO(threads << " host threads");
     HostThreads host(threads);
-    RuntimePtr rt = make_runtime([&](mmb_runtime_options& o) {
-      o.job_mode = MMB_JOBS_HOST;
-      o.run_task = &HostThreads::enqueue;
-      o.run_task_user_data = &host;
-    });
+    RuntimePtr rt = host_runtime(host);
     ModelPtr model = load_model(rt.get(), weights);
-    const uint32_t vocab = uint32_t(vocab_size(model.get()));
-    std::vector<SessionPtr> sessions;
-    std::vector<SamplerPtr> samplers;
-    std::vector<JobPtr> jobs;
-    for (int i = 0; i < 4; ++i) {
-      sessions.push_back(make_session(model.get()));
-      samplers.push_back(sampler(40 + i));
-      jobs.push_back(submit(sessions.back().get(), samplers.back().get(), random_tokens(7 + i, 3 + 9 * i, vocab), 12));
-    }
-    for (auto& j : jobs) REQUIRE(mmb_job_wait(j.get(), 60000, nullptr) == MMB_OK);
-    for (int i = 0; i < 4; ++i) {
-      CHECK(tokens_of(jobs[i].get()) == frames.tokens[size_t(i)]);
-      CHECK(save_state(sessions[size_t(i)].get()) == frames.states[size_t(i)]);
-    }
+    Characters cast(model.get(), 4, 12);
+    for (auto& j : cast.jobs) REQUIRE(mmb_job_wait(j.get(), 60000, nullptr) == MMB_OK);
+    cast.check_same_as(frames);
     // Each task ran about one unit and handed the thread back for the next.
     std::lock_guard<std::mutex> l(host.mutex);
     CHECK(host.enqueued > 4);
@@ -318,11 +329,7 @@ TEST_CASE("frames pace host tasks: 1 and 2 host threads share each frame's budge
   for (int threads : {1, 2}) {
     INFO(threads << " host threads");
     HostThreads host(threads);
-    RuntimePtr rt = make_runtime([&](mmb_runtime_options& o) {
-      o.job_mode = MMB_JOBS_HOST;
-      o.run_task = &HostThreads::enqueue;
-      o.run_task_user_data = &host;
-    });
+    RuntimePtr rt = host_runtime(host);
     ModelPtr model = load_model(rt.get(), weights);
     const uint32_t vocab = uint32_t(vocab_size(model.get()));
     auto frame = [&](uint64_t budget_us) {
@@ -334,14 +341,7 @@ TEST_CASE("frames pace host tasks: 1 and 2 host threads share each frame's budge
     // The first frame call paces the tasks from then on (a budget of 1 us: one slice
     // or plan per frame, as in frame mode).
     frame(1);
-    std::vector<SessionPtr> sessions;
-    std::vector<SamplerPtr> samplers;
-    std::vector<JobPtr> jobs;
-    for (int i = 0; i < 4; ++i) {
-      sessions.push_back(make_session(model.get()));
-      samplers.push_back(sampler(40 + i));
-      jobs.push_back(submit(sessions.back().get(), samplers.back().get(), random_tokens(7 + i, 3 + 9 * i, vocab), 12));
-    }
+    Characters cast(model.get(), 4, 12);
     uint64_t slices = 0, calls = 0;
     for (;;) {
       host.wait_idle();
@@ -355,10 +355,7 @@ TEST_CASE("frames pace host tasks: 1 and 2 host threads share each frame's budge
     slices += frame(1).slices;
     // The same pieces of work as the frames of a frame-mode runtime, one per frame.
     CHECK(slices == frames.slices);
-    for (int i = 0; i < 4; ++i) {
-      CHECK(tokens_of(jobs[size_t(i)].get()) == frames.tokens[size_t(i)]);
-      CHECK(save_state(sessions[size_t(i)].get()) == frames.states[size_t(i)]);
-    }
+    cast.check_same_as(frames);
     // Between frames, a paced runtime asks for no task of its own; a wait does the work.
     SessionPtr extra = make_session(model.get());
     SamplerPtr extra_sampler = sampler(9);
