@@ -57,6 +57,7 @@ void conv_step(std::vector<double>& window, const std::vector<double>& w, const 
   }
 }
 
+
 // RMSNorm of v[0, n) in place: v / sqrt(mean(v^2) + eps), times weight when given.
 void rms_normalize(double* v, size_t n, const double* weight, double eps) {
   double mean_sq = 0.0;
@@ -68,8 +69,28 @@ void rms_normalize(double* v, size_t n, const double* weight, double eps) {
 
 }  // namespace
 
-ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values)
-    : config_(config) {
+std::vector<double> q4_input(const std::vector<double>& x) {
+  std::vector<double> out(x.size());
+  for (size_t g = 0; g < x.size(); g += 32) {
+    const size_t end = std::min(x.size(), g + 32);
+    float m = 0.0f;
+    bool finite = true;
+    for (size_t k = g; k < end; ++k) {
+      m = std::max(m, std::fabs(float(x[k])));
+      finite = finite && std::isfinite(float(x[k]));
+    }
+    const float d = m / 127.0f;
+    for (size_t k = g; k < end; ++k) {
+      if (!finite) out[k] = NAN;
+      else if (d == 0.0f) out[k] = 0.0;
+      else out[k] = double(d) * std::clamp(std::nearbyint(double(float(x[k]) / d)), -127.0, 127.0);
+    }
+  }
+  return out;
+}
+
+ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values, const Q4Weights& q4_weights)
+    : config_(config), q4_weights_(q4_weights) {
   const size_t d = config.d_model;
   const size_t vocab = config.vocab_size;
 
@@ -78,6 +99,7 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
   std::vector<double> head = config.tie_embeddings ? embed_ : values("lm_head.weight");
   if (head.size() % d != 0 || head.size() / d < vocab) throw std::runtime_error("reference: bad head size");
   head_.assign(head.begin(), head.begin() + vocab * d);  // padded rows never produce logits
+  head_q4_ = q4_weights_ && q4_weights_(config.tie_embeddings ? "embed.weight" : "lm_head.weight");
 
   final_norm_ = load_norm(values, config.final_norm, "norm_f");
 
@@ -238,6 +260,7 @@ std::vector<double> ReferenceModel::step(int token) {
 
   // logits = head(norm_f(r)) / logits_divisor, for the real vocabulary only.
   std::vector<double> h = apply(final_norm_, r);
+  if (head_q4_) h = q4_input(h);
   std::vector<double> logits(config_.vocab_size, 0.0);
   for (size_t v = 0; v < config_.vocab_size; ++v) {
     for (size_t i = 0; i < d; ++i) logits[v] += head_[v * d + i] * h[i];
@@ -544,8 +567,9 @@ std::vector<double> ReferenceModel::feed_forward(const FeedForward& f, const std
   return apply(f.w2, a);
 }
 
-std::vector<double> ReferenceModel::apply(const Linear& l, const std::vector<double>& x) const {
-  if (x.size() != l.cols) throw std::logic_error("reference: linear input size");
+std::vector<double> ReferenceModel::apply(const Linear& l, const std::vector<double>& in) const {
+  if (in.size() != l.cols) throw std::logic_error("reference: linear input size");
+  const std::vector<double> x = l.q4 ? q4_input(in) : in;
   std::vector<double> y(l.rows, 0.0);
   for (size_t r = 0; r < l.rows; ++r) {
     double sum = l.b.empty() ? 0.0 : l.b[r];
@@ -579,10 +603,11 @@ std::vector<double> ReferenceModel::apply(const Norm& n, const std::vector<doubl
 }
 
 ReferenceModel::Linear ReferenceModel::load_linear(const TensorValues& values, const std::string& prefix, bool bias,
-                                                   size_t rows, size_t cols) {
+                                                   size_t rows, size_t cols) const {
   Linear l;
   l.rows = rows;
   l.cols = cols;
+  l.q4 = q4_weights_ && q4_weights_(prefix + ".weight");
   l.w = values(prefix + ".weight");
   expect_size(l.w, rows * cols, prefix + ".weight");
   if (bias) {
@@ -594,7 +619,7 @@ ReferenceModel::Linear ReferenceModel::load_linear(const TensorValues& values, c
 
 ReferenceModel::Projection ReferenceModel::load_projection(const TensorValues& values, const std::string& prefix,
                                                            const std::optional<ProjectionExperts>& experts,
-                                                           bool plain_bias, size_t rows, size_t cols) {
+                                                           bool plain_bias, size_t rows, size_t cols) const {
   Projection p;
   if (!experts) {
     p.plain = load_linear(values, prefix, plain_bias, rows, cols);

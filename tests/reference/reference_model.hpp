@@ -35,9 +35,21 @@ namespace mmb::reference {
 // Called only while the ReferenceModel is being constructed.
 using TensorValues = std::function<std::vector<double>(const std::string& name)>;
 
+// Whether the weight matrix of this name (e.g. "layers.0.mamba.in_proj.weight") is
+// stored as q4: the library multiplies such a matrix by its input quantized to int8
+// per group of 32 (docs/bundle-format.md, "q4 tensors"), and the reference rounds the
+// input the same way (written here from that text) before its float64 product.
+using Q4Weights = std::function<bool(const std::string& name)>;
+
+// x as the library's q4 products see it (docs/bundle-format.md, "q4 tensors"): per
+// group of 32 values (the last may be shorter), taken as f32, m = the largest |x|,
+// d = m / 127 in f32, each x replaced by d times round(x / d) (halves to even) clamped
+// to -127..127; d = 0 leaves zeros, a non-finite value makes the group NaN.
+std::vector<double> q4_input(const std::vector<double>& x);
+
 class ReferenceModel {
  public:
-  ReferenceModel(const ModelConfig& config, const TensorValues& values);
+  ReferenceModel(const ModelConfig& config, const TensorValues& values, const Q4Weights& q4_weights = {});
 
   // Feeds one token; returns the vocab_size logits after it.
   std::vector<double> step(int token);
@@ -66,6 +78,7 @@ class ReferenceModel {
     std::vector<double> w;  // rows x cols
     std::vector<double> b;  // rows, or empty
     size_t rows = 0, cols = 0;
+    bool q4 = false;        // stored as q4: the input is quantized first
   };
   struct Norm {
     NormKind kind = NormKind::None;
@@ -139,11 +152,11 @@ class ReferenceModel {
     FeedForward mlp;
   };
 
-  static Linear load_linear(const TensorValues& values, const std::string& prefix, bool bias, size_t rows, size_t cols);
+  Linear load_linear(const TensorValues& values, const std::string& prefix, bool bias, size_t rows, size_t cols) const;
   Norm load_norm(const TensorValues& values, NormKind kind, const std::string& prefix) const;
-  static Projection load_projection(const TensorValues& values, const std::string& prefix,
-                                    const std::optional<ProjectionExperts>& experts, bool plain_bias, size_t rows,
-                                    size_t cols);
+  Projection load_projection(const TensorValues& values, const std::string& prefix,
+                             const std::optional<ProjectionExperts>& experts, bool plain_bias, size_t rows,
+                             size_t cols) const;
   FeedForward load_feed_forward(const TensorValues& values, const std::string& prefix, const FeedForwardConfig& ff) const;
 
   std::vector<double> apply(const Linear& l, const std::vector<double>& x) const;
@@ -158,8 +171,10 @@ class ReferenceModel {
   std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
 
   ModelConfig config_;
+  Q4Weights q4_weights_;
   std::vector<double> embed_;  // rows >= vocab_size, d_model columns
   std::vector<double> head_;   // first vocab_size rows of lm_head or embed
+  bool head_q4_ = false;
   Norm final_norm_;
   std::vector<Layer> layers_;
   size_t position_ = 0;

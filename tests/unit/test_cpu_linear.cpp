@@ -10,6 +10,7 @@
 #include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
 #include "base/tensor_values.hpp"
+#include "reference/reference_model.hpp"
 #include "support/kernel_paths.hpp"
 
 #include <cmath>
@@ -107,17 +108,21 @@ TEST_CASE("linear matches a float64 reference for every dtype and kernel path", 
         ys[b] = y[b].data();
       }
       mmb::cpu::linear(pool, W.view, bias.view, xs, ys, n);
-      for (size_t b = 0; b < n; ++b)
+      for (size_t b = 0; b < n; ++b) {
+        // q4 multiplies the input as quantized per group (docs/bundle-format.md).
+        std::vector<double> in(x[b].begin(), x[b].end());
+        if (dtype == mmb::DType::Q4) in = mmb::reference::q4_input(in);
         for (uint64_t r = 0; r < rows; ++r) {
           double want = bias.values[r], magnitude = std::abs(bias.values[r]);
           for (uint64_t c = 0; c < cols; ++c) {
-            want += W.values[r * cols + c] * double(x[b][c]);
-            magnitude += std::abs(W.values[r * cols + c] * double(x[b][c]));
+            want += W.values[r * cols + c] * in[c];
+            magnitude += std::abs(W.values[r * cols + c] * in[c]);
           }
           // f32 accumulation: error bounded by ~cols * 2^-24 * sum |terms|; 1e-6 * magnitude
           // is that bound for cols <= 1024 with a margin for the pairwise final reduction.
           CHECK(std::abs(double(y[b][r]) - want) <= 1e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
         }
+      }
     }
   }
 }
@@ -196,10 +201,12 @@ TEST_CASE("every q8 and q4 SIMD path agrees with the portable kernel of its dtyp
             for (uint64_t r = 0; r < rows; ++r) {
               double magnitude = 0;
               for (uint64_t c = 0; c < cols; ++c) magnitude += std::abs(W.values[r * cols + c] * double(portable.x[b][c]));
-              // The portable kernel scales each group's sum; the SIMD paths scale each
-              // weight (one more rounding per product, 2^-24 relative) and sum in
-              // another order. Each is within ~cols * 2^-24 * magnitude of the exact
-              // sum, so they are within twice the reference test's bound.
+              // q8: the portable kernel scales each group's sum; the SIMD paths scale
+              // each weight (one more rounding per product, 2^-24 relative) and sum in
+              // another order. q4: the same quantized input and exact integer group
+              // sums everywhere; only the f32 sum over groups differs in order. Each
+              // is within ~cols * 2^-24 * magnitude of the exact sum, so they are
+              // within twice the reference test's bound.
               CHECK(std::abs(double(portable.y[b][r]) - double(simd.y[b][r])) <=
                     2e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
             }

@@ -45,10 +45,6 @@ struct Vec {
   static MMB_KERNEL Reg load_q8(const int8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
-  static MMB_KERNEL Reg load_q4(const uint8_t* p, bool high) {
-    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_cvtepi32_ps(high ? _mm256_srli_epi32(b, 4) : _mm256_and_si256(b, _mm256_set1_epi32(0x0f)));
-  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -60,6 +56,7 @@ struct Vec {
 }  // namespace avx2
 
 void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (w.dtype == DType::Q4) return q4_rows_avx2(w, r0, r1, xs, ys, n);
   avx2::rows_any(w, r0, r1, xs, ys, n);
 }
 

@@ -48,10 +48,6 @@ struct Vec {
   static MMB_KERNEL Reg load_q8(const int8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
   }
-  static MMB_KERNEL Reg load_q4(const uint8_t* p, bool high) {
-    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm512_cvtepi32_ps(high ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(0x0f)));
-  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -63,6 +59,7 @@ struct Vec {
 }  // namespace avx512
 
 void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (w.dtype == DType::Q4) return q4_rows_avx512(w, r0, r1, xs, ys, n);
   avx512::rows_any(w, r0, r1, xs, ys, n);
 }
 

@@ -47,13 +47,6 @@ struct Vec {
     const int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
     return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
   }
-  static MMB_KERNEL Reg load_q4(const uint8_t* p, bool high) {
-    uint32_t four;
-    std::memcpy(&four, p, 4);
-    const uint8x8_t b = vreinterpret_u8_u32(vdup_n_u32(four));
-    const uint8x8_t nib = high ? vshr_n_u8(b, 4) : vand_u8(b, vdup_n_u8(0x0f));
-    return vcvtq_f32_u32(vmovl_u16(vget_low_u16(vmovl_u8(nib))));
-  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -65,6 +58,7 @@ struct Vec {
 }  // namespace neon
 
 void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (w.dtype == DType::Q4) return q4_rows_neon(w, r0, r1, xs, ys, n);
   neon::rows_any(w, r0, r1, xs, ys, n);
 }
 

@@ -1,59 +1,83 @@
 #include "backend/cpu/linear_q4.hpp"
 
+#include "backend/cpu/q4_activations.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
+#include <new>
 
 namespace mmb::cpu {
 
 namespace {
 
+#define MMB_KERNEL __attribute__((always_inline)) inline
+#define MMB_KERNEL_ENTRY MMB_HOT_CLONES
+
+// One lane per group: each group's exact integer sum (its four lanes' offsets
+// together), converted and multiplied by the group's product of scales in one fused
+// step, the groups in order.
+struct QVec {
+  using Acc = float;
+  struct Codes {
+    const uint8_t* bytes;
+    bool single;  // only group g
+  };
+  struct Ints {
+    int32_t g0, g1;
+  };
+  static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
+  static MMB_KERNEL Acc zero() { return 0.0f; }
+  static MMB_KERNEL Codes unpack2(const uint8_t* p) { return {p, false}; }
+  static MMB_KERNEL Codes unpack1(const uint8_t* p) { return {p, true}; }
+  // One group's codes (16 bytes) against its values in a pair block (half: which group).
+  static MMB_KERNEL int32_t group_dot(const uint8_t* c, const int8_t* x, size_t half) {
+    int32_t s = 0;
+    for (size_t k = 0; k < kQ4GroupBytes; ++k)
+      s += int32_t(c[k] & 0x0f) * x[half * 16 + k] + int32_t(c[k] >> 4) * x[32 + half * 16 + k];
+    return s;
+  }
+  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
+    const int32_t lanes = int32_t(kQ4LanesPerGroup);
+    return {group_dot(c.bytes, x, 0) + lanes * o[0],
+            c.single ? 0 : group_dot(c.bytes + kQ4GroupBytes, x, 1) + lanes * o[kQ4LanesPerGroup]};
+  }
+  static MMB_KERNEL Acc fma2(const Ints& a, const float* p, Acc acc) {
+    return __builtin_fmaf(float(a.g1), p[1], __builtin_fmaf(float(a.g0), p[0], acc));
+  }
+  static MMB_KERNEL float sum(Acc a) { return a; }
+  static MMB_KERNEL void prefetch_l2(const void*) {}
+  static MMB_KERNEL void multiply_run(const float* a, const float* b, float* out) {
+    for (size_t k = 0; k < kQ4ScaleRun; ++k) out[k] = a[k] * b[k];
+  }
+  static MMB_KERNEL void scales(const std::byte* s, size_t g, size_t n, float* out) {
+    for (size_t k = 0; k < kQ4ScaleRun; ++k) out[k] = k < n ? q8_scale_at(s, g + k) : 0.0f;
+  }
+  static MMB_KERNEL float quantize_group(const float* x, size_t n, int8_t* q, int32_t* sum) {
+    return quantize_q4_group(x, n, q, sum);
+  }
+};
+
+#include "backend/cpu/linear_q4_dot.inc"
+
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+
 // A group's 32 codes as signed values, in column order: the low nibbles of its 16
 // bytes, then the high ones.
-[[gnu::always_inline]] inline void unpack_group(const uint8_t* g, float* q) {
+void unpack_group(const uint8_t* g, float* q) {
   for (size_t j = 0; j < kQ4GroupBytes; ++j) {
     q[j] = float(int(g[j] & 0x0f) - kQ4Zero);
     q[j + kQ4GroupBytes] = float(int(g[j] >> 4) - kQ4Zero);
   }
 }
 
-// Eight running sums take each group's eight partial sums times its scale; a short
-// last group's columns beyond its whole eights are summed apart. The final reduction
-// is pairwise (4, 2, 1).
-[[gnu::always_inline]] inline float dot_q4(const uint8_t* codes, const std::byte* scales, const float* x,
-                                           size_t cols) {
-  float acc[8] = {};
-  float rest = 0.0f;
-  for (size_t c = 0, g = 0; c < cols; c += kQ4Group, ++g) {
-    float q[kQ4Group];
-    unpack_group(codes + g * kQ4GroupBytes, q);
-    const size_t n = std::min<size_t>(kQ4Group, cols - c);
-    float p[8] = {}, pr = 0.0f;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (size_t j = 0; j < 8; ++j) p[j] += q[i + j] * x[c + i + j];
-    for (; i < n; ++i) pr += q[i] * x[c + i];
-    const float s = q8_scale_at(scales, g);
-    for (size_t j = 0; j < 8; ++j) acc[j] += p[j] * s;
-    rest += pr * s;
-  }
-  for (size_t w = 4; w > 0; w /= 2)
-    for (size_t j = 0; j < w; ++j) acc[j] += acc[j + w];
-  return acc[0] + rest;
-}
-
-MMB_HOT_CLONES void rows_q4(const uint8_t* w, const std::byte* scales, size_t cols, size_t r0, size_t r1,
-                            const float* const* xs, float* const* ys, size_t n) {
-  const size_t row_bytes = q4_row_bytes(cols), row_scales = 2 * q4_groups(cols);
-  for (size_t r = r0; r < r1; ++r)
-    for (size_t b = 0; b < n; ++b) ys[b][r] = dot_q4(w + r * row_bytes, scales + r * row_scales, xs[b], cols);
-}
-
 }  // namespace
 
 void q4_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  rows_q4(reinterpret_cast<const uint8_t*>(W.data), W.scales, W.cols, r0, r1, xs, ys, n);
+  q4_rows(W, r0, r1, xs, ys, n);
 }
 
 void q4_load_row(const Matrix& W, uint64_t r, float* out) {

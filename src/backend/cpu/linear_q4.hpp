@@ -1,7 +1,9 @@
 // The portable q4 matrix kernel (layout in base/dtype.hpp), the reference of the SIMD
-// paths' q4 (linear_blocked.inc): for each row, each group's sum of (code - 8) * x in
-// f32, times the group's f16 scale, accumulated in f32. Compiled for baseline x86-64
-// and x86-64-v3 like the other dtypes' portable loops.
+// paths' q4 (linear_q4_dot.inc, one lane): each vector quantized per group of 32
+// (q4_activations.hpp), each group's sum of (code - 8) * q exact in integers, then
+// y = sum over groups of that sum times (weight scale * vector scale), fused
+// multiply-adds in f32 in group order. Compiled for baseline x86-64 and x86-64-v3 like
+// the other dtypes' portable loops.
 #pragma once
 
 #include "model/model_weights.hpp"

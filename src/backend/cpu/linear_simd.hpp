@@ -20,4 +20,12 @@ void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, fl
 void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 
+// The same for q4 matrices (linear_q4_x86.cpp, linear_q4_neon.cpp), the vectors
+// quantized per group (q4_activations.hpp) and each group's products summed as
+// integers; the rows_* entries above hand q4 to these. The AVX-512 path takes VNNI
+// where the CPU has it, the same bits as AVX2.
+void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+
 }  // namespace mmb::cpu

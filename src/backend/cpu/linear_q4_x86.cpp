@@ -1,0 +1,168 @@
+// The q4 matrix kernel on x86 (linear_q4_dot.inc): 256-bit integer dot products over
+// two groups at once, with VPMADDUBSW + VPMADDWD on AVX2 and VPDPBUSD where the CPU
+// has AVX-512 VNNI. Both give each lane the same exact integer (eight products per
+// lane, none saturating: a code is at most 15 and |q| at most 127), so both paths give
+// the same bits.
+#include "backend/cpu/linear_simd.hpp"
+
+#include "backend/cpu/q4_activations.hpp"
+#include "backend/cpu/simd_dispatch.hpp"
+#include "backend/cpu/weight_load.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <new>
+
+#if MMB_HAVE_AVX2_PATH
+
+namespace mmb::cpu {
+
+namespace {
+
+// What the two instruction sets share: unpacking, the offset, the f32 side. AVX2
+// functions, inlined into the VNNI kernel too (its target includes AVX2's).
+#define MMB_X86_COMMON __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+struct X86Common {
+  using Acc = __m256;
+  struct Codes {
+    __m256i low, high;  // low nibbles: g's columns 0-15, g + 1's 0-15; high: their 16-31
+  };
+  using Ints = __m256i;  // lanes 0-3 group g, 4-7 group g + 1
+  static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
+  static MMB_X86_COMMON Acc zero() { return _mm256_setzero_ps(); }
+  static MMB_X86_COMMON Codes split(__m256i b) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    return {_mm256_and_si256(b, low), _mm256_and_si256(_mm256_srli_epi16(b, 4), low)};
+  }
+  static MMB_X86_COMMON Codes unpack2(const uint8_t* p) {
+    return split(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static MMB_X86_COMMON Codes unpack1(const uint8_t* p) {
+    return split(_mm256_inserti128_si256(_mm256_setzero_si256(), _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), 0));
+  }
+  static MMB_X86_COMMON Acc fma2(Ints a, const float* p, Acc acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set_m128(_mm_broadcast_ss(p + 1), _mm_broadcast_ss(p)), acc);
+  }
+  static MMB_X86_COMMON float sum(Acc a) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+  }
+  static MMB_X86_COMMON void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
+  static MMB_X86_COMMON void multiply_run(const float* a, const float* b, float* out) {
+    _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
+  }
+  static MMB_X86_COMMON void scales(const std::byte* s, size_t g, size_t n, float* out) {
+    static_assert(kQ4ScaleRun == 8, "one conversion of eight");
+    if (n == 8) return _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 2 * g))));
+    _mm256_storeu_ps(out, _mm256_setzero_ps());
+    for (size_t k = 0; k < n; ++k) {
+      uint16_t h;
+      std::memcpy(&h, s + 2 * (g + k), 2);
+      out[k] = _cvtsh_ss(h);
+    }
+  }
+  // quantize_q4_group's rule on a whole group of finite values, not all zero; the
+  // others go to it.
+  static MMB_X86_COMMON float quantize_group(const float* x, size_t n, int8_t* q, int32_t* sum) {
+    if (n != kQ4Group) return quantize_q4_group(x, n, q, sum);
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    __m256 v[4], m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (size_t k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      const __m256 a = _mm256_andnot_ps(sign, v[k]);
+      m = _mm256_max_ps(m, a);
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));  // NaN or an infinity
+    }
+    if (_mm256_movemask_ps(bad)) return quantize_q4_group(x, n, q, sum);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float d = _mm_cvtss_f32(h) / 127.0f;
+    if (d == 0.0f) return quantize_q4_group(x, n, q, sum);
+    const __m256 dv = _mm256_set1_ps(d), top = _mm256_set1_ps(127.0f), bottom = _mm256_set1_ps(-127.0f);
+    __m256i iv[4];
+    for (size_t k = 0; k < 4; ++k) {
+      const __m256 r = _mm256_round_ps(_mm256_div_ps(v[k], dv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      iv[k] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(r, bottom), top));
+    }
+    // packs interleaves the 128-bit lanes: dwords come out as 0a 1a 2a 3a 0b 1b 2b 3b.
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q),
+                        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    const __m256i t = _mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3]));
+    __m128i u = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    u = _mm_add_epi32(u, _mm_shuffle_epi32(u, 0x4e));
+    u = _mm_add_epi32(u, _mm_shuffle_epi32(u, 0xb1));
+    *sum = _mm_cvtsi128_si32(u);
+    return d;
+  }
+};
+#undef MMB_X86_COMMON
+
+namespace avx2 {
+#define MMB_KERNEL __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avx2,fma,f16c")))
+struct QVec : X86Common {
+  // Pairs of u8 x s8 products into 16 bits (low and high nibbles added: at most
+  // 4 x 15 x 127), then pairs of those into 32.
+  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(c.low, a), _mm256_maddubs_epi16(c.high, b));
+    return _mm256_add_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+  }
+};
+#include "backend/cpu/linear_q4_dot.inc"
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+}  // namespace avx2
+
+namespace vnni {
+#define MMB_KERNEL __attribute__((target("avx512f,avx512vl,avx512vnni,avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avx512f,avx512vl,avx512vnni,avx2,fma,f16c")))
+struct QVec : X86Common {
+  // Four u8 x s8 products summed into each 32-bit lane in one instruction, starting
+  // from the offsets.
+  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    const __m256i start = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o));
+    return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(start, c.low, a), c.high, b);
+  }
+};
+#include "backend/cpu/linear_q4_dot.inc"
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+}  // namespace vnni
+
+// AVX-512 VNNI: CPUID leaf 7, ECX bit 11 (the builtin's name for it differs between
+// compilers); the AVX-512 path already checked that the OS saves the registers.
+bool cpu_has_avx512_vnni() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 11)) != 0 &&
+           __builtin_cpu_supports("avx512vl");
+  }();
+  return has;
+}
+
+}  // namespace
+
+void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  avx2::q4_rows(w, r0, r1, xs, ys, n);
+}
+
+void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (cpu_has_avx512_vnni()) return vnni::q4_rows(w, r0, r1, xs, ys, n);
+  avx2::q4_rows(w, r0, r1, xs, ys, n);
+}
+
+}  // namespace mmb::cpu
+
+#endif
