@@ -10,10 +10,16 @@ namespace {
 // The convolution itself, before the activation, for every row.
 void convolve(const Matrix& weight, const Matrix& bias, size_t d_conv, const ConvRows& rows, size_t c0, size_t c1) {
   const size_t conv_len = d_conv - 1;
+  // f32 kernels (as packed: the conv stays f32 in every dtype) are read in place; a
+  // call per channel to widen 4 values cost more than the convolution.
+  const bool f32 = weight.dtype == DType::F32;
+  const float* w32 = reinterpret_cast<const float*>(weight.data);
+  const float* b32 = bias && bias.dtype == DType::F32 ? reinterpret_cast<const float*>(bias.data) : nullptr;
   for (size_t c = c0; c < c1; ++c) {
-    float wk[64];
-    load_row(weight, c, wk);  // [d_inner, d_conv]: one row per channel
-    const float b = bias ? load(bias, c) : 0.0f;
+    float widened[64];
+    const float* wk = f32 ? w32 + c * d_conv : widened;  // [d_inner, d_conv]: one row per channel
+    if (!f32) load_row(weight, c, widened);
+    const float b = b32 ? b32[c] : bias ? load(bias, c) : 0.0f;
     for (size_t row = 0; row < rows.n; ++row) {
       float* window = rows.windows[row] + c * conv_len;
       const float x = rows.xs[row][c];
