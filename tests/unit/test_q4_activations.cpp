@@ -79,20 +79,22 @@ TEST_CASE("q4 activations: each group quantized by the documented rule", "[q4]")
   }
 }
 
-TEST_CASE("q4 activations: the pair-block layout, with zeros wherever there is no group", "[q4]") {
-  for (size_t cols : {32, 33, 64, 65, 100, 256}) {
+TEST_CASE("q4 activations: the block layout, with zeros wherever there is no group", "[q4]") {
+  for (size_t cols : {32, 33, 64, 65, 100, 256, 300}) {
     INFO("cols " << cols);
     const size_t n = 2;
     std::vector<std::byte> buffer(n * q4_activation_bytes(cols), std::byte{0x77});
     const Q4Activations a = q4_activation_layout(n, cols, buffer.data());
     const size_t groups = mmb::q4_groups(cols);
     CHECK(a.groups == groups);
-    CHECK(a.pairs == (groups + 1) / 2);
+    CHECK(a.blocks == (groups + 3) / 4);
     CHECK(a.padded_groups % kQ4ScaleRun == 0);
     CHECK(a.padded_groups >= groups);
     // Everything the layout spans lies inside the buffer.
-    const auto* end = reinterpret_cast<const std::byte*>(a.q_of(n - 1) + a.pairs * kQ4PairBytes);
-    CHECK(end <= buffer.data() + buffer.size());
+    const auto* last_q = reinterpret_cast<const std::byte*>(a.high_of(n - 1, 4 * a.blocks - 1) + 16);
+    const auto* last_offset = reinterpret_cast<const std::byte*>(a.offsets_of(n - 1, 4 * a.blocks - 1) + 4);
+    CHECK(last_q <= buffer.data() + buffer.size());
+    CHECK(last_offset <= buffer.data() + buffer.size());
     for (size_t v = 0; v < n; ++v) {
       for (size_t g = 0; g < groups; ++g) {
         int8_t q[kQ4Group];
@@ -100,15 +102,16 @@ TEST_CASE("q4 activations: the pair-block layout, with zeros wherever there is n
         store_q4_group(a, v, g, q, int32_t(1000 * v + g));
       }
       for (size_t g = groups; g < a.padded_groups; ++g) CHECK(a.scale_of(v)[g] == 0.0f);
-      for (size_t g = 0; g < 2 * a.pairs; ++g) {
-        const int8_t* block = a.q_of(v) + g / 2 * kQ4PairBytes;
-        const int32_t* offsets = a.offset_of(v) + g / 2 * 8 + g % 2 * 4;
+      const int8_t* vector = a.low_of(v, 0);
+      const int32_t* offsets = a.offsets_of(v, 0);
+      for (size_t g = 0; g < 4 * a.blocks; ++g) {
+        // Block b = g / 4 holds 128 bytes: columns 0-15 of its four groups, then their 16-31.
+        const int8_t* block = vector + g / 4 * 128;
         for (size_t k = 0; k < kQ4Group; ++k) {
-          // Columns 0-15 of group g at 16 * (g % 2), its columns 16-31 at 32 + 16 * (g % 2).
-          const int8_t got = block[k < 16 ? 16 * (g % 2) + k : 32 + 16 * (g % 2) + (k - 16)];
+          const int8_t got = block[k < 16 ? 16 * (g % 4) + k : 64 + 16 * (g % 4) + (k - 16)];
           CHECK(int(got) == (g < groups ? int(v * 50 + g * 3 + k) % 251 - 125 : 0));
         }
-        for (size_t l = 0; l < 4; ++l) CHECK(offsets[l] == (g < groups ? -2 * int32_t(1000 * v + g) : 0));
+        for (size_t l = 0; l < 4; ++l) CHECK(offsets[4 * g + l] == (g < groups ? -2 * int32_t(1000 * v + g) : 0));
       }
     }
   }

@@ -20,31 +20,30 @@ namespace {
 // together), converted and multiplied by the group's product of scales in one fused
 // step, the groups in order.
 struct QVec {
+  static constexpr size_t kStep = 2;
   using Acc = float;
   struct Codes {
     const uint8_t* bytes;
-    bool single;  // only group g
+    size_t groups;
   };
   struct Ints {
     int32_t g0, g1;
   };
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
   static MMB_KERNEL Acc zero() { return 0.0f; }
-  static MMB_KERNEL Codes unpack2(const uint8_t* p) { return {p, false}; }
-  static MMB_KERNEL Codes unpack1(const uint8_t* p) { return {p, true}; }
-  // One group's codes (16 bytes) against its values in a pair block (half: which group).
-  static MMB_KERNEL int32_t group_dot(const uint8_t* c, const int8_t* x, size_t half) {
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t n) { return {p, n}; }
+  // One group's codes (16 bytes) against its columns 0-15 and 16-31.
+  static MMB_KERNEL int32_t group_dot(const uint8_t* c, const int8_t* low, const int8_t* high) {
     int32_t s = 0;
-    for (size_t k = 0; k < kQ4GroupBytes; ++k)
-      s += int32_t(c[k] & 0x0f) * x[half * 16 + k] + int32_t(c[k] >> 4) * x[32 + half * 16 + k];
+    for (size_t k = 0; k < kQ4GroupBytes; ++k) s += int32_t(c[k] & 0x0f) * low[k] + int32_t(c[k] >> 4) * high[k];
     return s;
   }
-  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* low, const int8_t* high, const int32_t* o) {
     const int32_t lanes = int32_t(kQ4LanesPerGroup);
-    return {group_dot(c.bytes, x, 0) + lanes * o[0],
-            c.single ? 0 : group_dot(c.bytes + kQ4GroupBytes, x, 1) + lanes * o[kQ4LanesPerGroup]};
+    return {group_dot(c.bytes, low, high) + lanes * o[0],
+            c.groups < 2 ? 0 : group_dot(c.bytes + kQ4GroupBytes, low + 16, high + 16) + lanes * o[kQ4LanesPerGroup]};
   }
-  static MMB_KERNEL Acc fma2(const Ints& a, const float* p, Acc acc) {
+  static MMB_KERNEL Acc fma(const Ints& a, const float* p, Acc acc) {
     return __builtin_fmaf(float(a.g1), p[1], __builtin_fmaf(float(a.g0), p[0], acc));
   }
   static MMB_KERNEL float sum(Acc a) { return a; }

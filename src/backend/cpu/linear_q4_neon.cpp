@@ -23,6 +23,7 @@ namespace neon {
 #define MMB_KERNEL_ENTRY
 
 struct QVec {
+  static constexpr size_t kStep = 2;
   using Acc = float32x4_t;
   struct Codes {
     int8x16_t low0, low1, high0, high1;  // group g's columns 0-15, g + 1's 0-15, g's 16-31, g + 1's 16-31
@@ -34,25 +35,23 @@ struct QVec {
   static MMB_KERNEL Acc zero() { return vdupq_n_f32(0.0f); }
   static MMB_KERNEL int8x16_t low(uint8x16_t b) { return vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))); }
   static MMB_KERNEL int8x16_t high(uint8x16_t b) { return vreinterpretq_s8_u8(vshrq_n_u8(b, 4)); }
-  static MMB_KERNEL Codes unpack2(const uint8_t* p) {
-    const uint8x16_t a = vld1q_u8(p), b = vld1q_u8(p + 16);
-    return {low(a), low(b), high(a), high(b)};
-  }
-  static MMB_KERNEL Codes unpack1(const uint8_t* p) {
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t n) {
     const uint8x16_t a = vld1q_u8(p);
-    return {low(a), vdupq_n_s8(0), high(a), vdupq_n_s8(0)};
+    if (n < 2) return {low(a), vdupq_n_s8(0), high(a), vdupq_n_s8(0)};
+    const uint8x16_t b = vld1q_u8(p + 16);
+    return {low(a), low(b), high(a), high(b)};
   }
   // 16 codes times 16 values, two products per 16-bit lane (at most 2 x 15 x 127).
   static MMB_KERNEL int16x8_t products(int8x16_t c, int8x16_t x) {
     return vmlal_s8(vmull_s8(vget_low_s8(c), vget_low_s8(x)), vget_high_s8(c), vget_high_s8(x));
   }
-  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
-    const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16), x2 = vld1q_s8(x + 32), x3 = vld1q_s8(x + 48);
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+    const int8x16_t x0 = vld1q_s8(lo), x1 = vld1q_s8(lo + 16), x2 = vld1q_s8(hi), x3 = vld1q_s8(hi + 16);
     const int32x4_t a = vpadalq_s16(vpadalq_s16(vld1q_s32(o), products(c.low0, x0)), products(c.high0, x2));
     const int32x4_t b = vpadalq_s16(vpadalq_s16(vld1q_s32(o + 4), products(c.low1, x1)), products(c.high1, x3));
     return {a, b};
   }
-  static MMB_KERNEL Acc fma2(const Ints& a, const float* p, Acc acc) {
+  static MMB_KERNEL Acc fma(const Ints& a, const float* p, Acc acc) {
     return vfmaq_f32(vfmaq_f32(acc, vcvtq_f32_s32(a.g0), vdupq_n_f32(p[0])), vcvtq_f32_s32(a.g1), vdupq_n_f32(p[1]));
   }
   static MMB_KERNEL float sum(Acc a) {

@@ -1,10 +1,10 @@
-// The q4 matrix kernel on x86 (linear_q4_dot.inc): 256-bit integer dot products over
-// two groups at once, with VPMADDUBSW + VPMADDWD on AVX2 and VPDPBUSD where the CPU
-// has AVX-512 VNNI. Both give each lane the same exact integer (eight products per
-// lane, none saturating: a code is at most 15 and |q| at most 127), so both paths give
-// the same bits.
+// The q4 matrix kernel on x86 (linear_q4_dot.inc): integer dot products, two groups a
+// step with VPMADDUBSW + VPMADDWD on AVX2, four a step with VPDPBUSD on the AVX-512
+// path where the CPU has VNNI (else the AVX2 kernel). No product saturates: a code is
+// at most 15 and |q| at most 127.
 #include "backend/cpu/linear_simd.hpp"
 
+#include "backend/cpu/avx512_warnings.hpp"
 #include "backend/cpu/q4_activations.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -22,36 +22,10 @@ namespace mmb::cpu {
 
 namespace {
 
-// What the two instruction sets share: unpacking, the offset, the f32 side. AVX2
-// functions, inlined into the VNNI kernel too (its target includes AVX2's).
+// What the two kernels share: the scales and the quantizer. AVX2 functions, inlined
+// into the AVX-512 kernel too (its target includes AVX2's).
 #define MMB_X86_COMMON __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 struct X86Common {
-  using Acc = __m256;
-  struct Codes {
-    __m256i low, high;  // low nibbles: g's columns 0-15, g + 1's 0-15; high: their 16-31
-  };
-  using Ints = __m256i;  // lanes 0-3 group g, 4-7 group g + 1
-  static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
-  static MMB_X86_COMMON Acc zero() { return _mm256_setzero_ps(); }
-  static MMB_X86_COMMON Codes split(__m256i b) {
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    return {_mm256_and_si256(b, low), _mm256_and_si256(_mm256_srli_epi16(b, 4), low)};
-  }
-  static MMB_X86_COMMON Codes unpack2(const uint8_t* p) {
-    return split(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  static MMB_X86_COMMON Codes unpack1(const uint8_t* p) {
-    return split(_mm256_inserti128_si256(_mm256_setzero_si256(), _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), 0));
-  }
-  static MMB_X86_COMMON Acc fma2(Ints a, const float* p, Acc acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set_m128(_mm_broadcast_ss(p + 1), _mm_broadcast_ss(p)), acc);
-  }
-  static MMB_X86_COMMON float sum(Acc a) {
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
-  }
   static MMB_X86_COMMON void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
   static MMB_X86_COMMON void multiply_run(const float* a, const float* b, float* out) {
     _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
@@ -107,15 +81,40 @@ struct X86Common {
 namespace avx2 {
 #define MMB_KERNEL __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 #define MMB_KERNEL_ENTRY __attribute__((target("avx2,fma,f16c")))
+// Two groups a step: lanes 0-3 group g, 4-7 group g + 1.
 struct QVec : X86Common {
+  static constexpr size_t kStep = 2;
+  using Acc = __m256;
+  struct Codes {
+    __m256i low, high;  // low nibbles: g's columns 0-15, g + 1's 0-15; high: their 16-31
+  };
+  using Ints = __m256i;
+  static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
+  static MMB_KERNEL Acc zero() { return _mm256_setzero_ps(); }
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t n) {
+    const __m256i b = n == 2 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                             : _mm256_inserti128_si256(_mm256_setzero_si256(),
+                                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), 0);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    return {_mm256_and_si256(b, low), _mm256_and_si256(_mm256_srli_epi16(b, 4), low)};
+  }
   // Pairs of u8 x s8 products into 16 bits (low and high nibbles added: at most
   // 4 x 15 x 127), then pairs of those into 32.
-  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi));
     const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(c.low, a), _mm256_maddubs_epi16(c.high, b));
     return _mm256_add_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)),
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o)));
+  }
+  static MMB_KERNEL Acc fma(Ints a, const float* p, Acc acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set_m128(_mm_broadcast_ss(p + 1), _mm_broadcast_ss(p)), acc);
+  }
+  static MMB_KERNEL float sum(Acc a) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
   }
 };
 #include "backend/cpu/linear_q4_dot.inc"
@@ -124,16 +123,43 @@ struct QVec : X86Common {
 }  // namespace avx2
 
 namespace vnni {
-#define MMB_KERNEL __attribute__((target("avx512f,avx512vl,avx512vnni,avx2,fma,f16c"), always_inline)) inline
-#define MMB_KERNEL_ENTRY __attribute__((target("avx512f,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define MMB_KERNEL \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+// Four groups a step in 512-bit registers: lanes 4h to 4h + 3 group g + h; VPDPBUSD sums
+// four u8 x s8 products into each 32-bit lane in one instruction, starting from the
+// offsets.
 struct QVec : X86Common {
-  // Four u8 x s8 products summed into each 32-bit lane in one instruction, starting
-  // from the offsets.
-  static MMB_KERNEL Ints dot2(const Codes& c, const int8_t* x, const int32_t* o) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
-    const __m256i start = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o));
-    return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(start, c.low, a), c.high, b);
+  static constexpr size_t kStep = 4;
+  using Acc = __m512;
+  struct Codes {
+    __m512i low, high;  // low nibbles: groups g .. g + 3's columns 0-15; high: their 16-31
+  };
+  using Ints = __m512i;
+  static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 4, kRowsFor1 = 4;
+  static MMB_KERNEL Acc zero() { return _mm512_setzero_ps(); }
+  // A masked load reads only the n groups' bytes.
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t n) {
+    const __m512i b = n == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64(1) << (16 * n)) - 1, p);
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    return {_mm512_and_si512(b, low), _mm512_and_si512(_mm512_srli_epi16(b, 4), low)};
+  }
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+    const __m512i start = _mm512_loadu_si512(o);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, c.low, _mm512_loadu_si512(lo)), c.high,
+                               _mm512_loadu_si512(hi));
+  }
+  static MMB_KERNEL Acc fma(Ints a, const float* p, Acc acc) {
+    const __m512 each = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                              _mm512_castps128_ps512(_mm_loadu_ps(p)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), each, acc);
+  }
+  static MMB_KERNEL float sum(Acc a) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
   }
 };
 #include "backend/cpu/linear_q4_dot.inc"
@@ -141,13 +167,14 @@ struct QVec : X86Common {
 #undef MMB_KERNEL_ENTRY
 }  // namespace vnni
 
-// AVX-512 VNNI: CPUID leaf 7, ECX bit 11 (the builtin's name for it differs between
-// compilers); the AVX-512 path already checked that the OS saves the registers.
+// AVX-512 VNNI (CPUID leaf 7, ECX bit 11: the builtin's name for it differs between
+// compilers), BW and VL; the AVX-512 path already checked that the OS saves the
+// registers.
 bool cpu_has_avx512_vnni() {
   static const bool has = [] {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 11)) != 0 &&
-           __builtin_cpu_supports("avx512vl");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
   }();
   return has;
 }

@@ -9,22 +9,16 @@ namespace mmb::cpu {
 Q4Activations q4_activation_layout(size_t n, size_t cols, void* buffer) {
   Q4Activations a;
   a.groups = q4_groups(cols);
-  a.pairs = (a.groups + 1) / 2;
+  a.blocks = (a.groups + kQ4BlockGroups - 1) / kQ4BlockGroups;
   a.padded_groups = (a.groups + kQ4ScaleRun - 1) / kQ4ScaleRun * kQ4ScaleRun;
   // Scales and offsets first: they need 4-byte alignment, the values none.
   a.scale = static_cast<float*>(buffer);
   a.offset = reinterpret_cast<int32_t*>(a.scale + n * a.padded_groups);
-  a.q = reinterpret_cast<int8_t*>(a.offset + n * a.pairs * 2 * kQ4LanesPerGroup);
+  a.q = reinterpret_cast<int8_t*>(a.offset + n * a.blocks * kQ4BlockOffsets);
+  const int8_t zeros[kQ4Group] = {};
   for (size_t v = 0; v < n; ++v) {
     std::fill(a.scale + v * a.padded_groups + a.groups, a.scale + (v + 1) * a.padded_groups, 0.0f);
-    if (a.groups % 2 != 0) {  // the last pair's second group
-      const size_t last = a.pairs - 1;
-      int8_t* q = a.q + (v * a.pairs + last) * kQ4PairBytes;
-      std::fill(q + 16, q + 32, int8_t(0));
-      std::fill(q + 48, q + 64, int8_t(0));
-      int32_t* o = a.offset + (v * a.pairs + last) * 2 * kQ4LanesPerGroup;
-      std::fill(o + kQ4LanesPerGroup, o + 2 * kQ4LanesPerGroup, 0);
-    }
+    for (size_t g = a.groups; g < a.blocks * kQ4BlockGroups; ++g) store_q4_group(a, v, g, zeros, 0);
   }
   return a;
 }
@@ -51,11 +45,9 @@ float quantize_q4_group(const float* x, size_t n, int8_t* q, int32_t* sum) {
 }
 
 void store_q4_group(const Q4Activations& a, size_t v, size_t g, const int8_t* q, int32_t sum) {
-  const size_t pair = v * a.pairs + g / 2, half = g % 2;
-  int8_t* block = a.q + pair * kQ4PairBytes;
-  std::memcpy(block + half * 16, q, 16);
-  std::memcpy(block + 32 + half * 16, q + 16, 16);
-  int32_t* o = a.offset + pair * 2 * kQ4LanesPerGroup + half * kQ4LanesPerGroup;
+  std::memcpy(a.low_of(v, g), q, 16);
+  std::memcpy(a.high_of(v, g), q + 16, 16);
+  int32_t* o = a.offsets_of(v, g);
   std::fill(o, o + kQ4LanesPerGroup, -int32_t(kQ4Zero / kQ4LanesPerGroup) * sum);
 }
 

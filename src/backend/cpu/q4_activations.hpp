@@ -14,33 +14,40 @@
 
 namespace mmb::cpu {
 
-// Groups go in pairs, laid out as a pair of q4 code groups unpacks (16 bytes of low
-// nibbles per group, then 16 of high ones): per pair, the values of group g's columns
-// 0-15, group g + 1's 0-15, g's 16-31, g + 1's 16-31. A short last group is padded
-// with zeros, as is a last pair's missing group.
-inline constexpr size_t kQ4PairBytes = 2 * kQ4Group;
-// Lanes per group of the kernels' integer sums: each pair's offsets come as 8 int32.
+// Groups go in blocks of four, laid out as q4 code groups unpack (16 bytes of low
+// nibbles per group, then 16 of high ones): per block, the values of groups g .. g + 3's
+// columns 0-15, then their columns 16-31, so a kernel taking 2 groups at a time
+// reads 32 + 32 bytes and one taking 4 reads 64 + 64. A short last group is padded
+// with zeros, as are a last block's missing groups.
+inline constexpr size_t kQ4BlockGroups = 4;
+inline constexpr size_t kQ4BlockBytes = kQ4BlockGroups * kQ4Group;
+// Lanes per group of the kernels' integer sums: each block's offsets come as 16 int32.
 inline constexpr size_t kQ4LanesPerGroup = 4;
+inline constexpr size_t kQ4BlockOffsets = kQ4BlockGroups * kQ4LanesPerGroup;
 // Scales are padded with zeros to a multiple of this many groups (a run the kernels
 // convert at once).
 inline constexpr size_t kQ4ScaleRun = 8;
 
-// One or more quantized vectors, vector v's parts at q_of(v), scale_of(v), offset_of(v).
+// One or more quantized vectors of `groups` groups each.
 struct Q4Activations {
-  size_t groups = 0, pairs = 0, padded_groups = 0;
-  int8_t* q = nullptr;         // pairs * kQ4PairBytes per vector
+  size_t groups = 0, blocks = 0, padded_groups = 0;
+  int8_t* q = nullptr;         // blocks * kQ4BlockBytes per vector
   float* scale = nullptr;      // d per group, padded_groups per vector (zeros past groups)
-  int32_t* offset = nullptr;   // per pair: -(kQ4Zero / 4) * sum of q, group g's in lanes 0-3, g + 1's in 4-7
-  const int8_t* q_of(size_t v) const { return q + v * pairs * kQ4PairBytes; }
-  const float* scale_of(size_t v) const { return scale + v * padded_groups; }
-  const int32_t* offset_of(size_t v) const { return offset + v * pairs * 2 * kQ4LanesPerGroup; }
+  int32_t* offset = nullptr;   // per group, -(kQ4Zero / 4) * its sum of q, in 4 lanes
+  float* scale_of(size_t v) const { return scale + v * padded_groups; }
+  // Where group g's columns 0-15 (low) and 16-31 (high) and its offsets start.
+  int8_t* low_of(size_t v, size_t g) const {
+    return q + (v * blocks + g / kQ4BlockGroups) * kQ4BlockBytes + g % kQ4BlockGroups * 16;
+  }
+  int8_t* high_of(size_t v, size_t g) const { return low_of(v, g) + kQ4BlockBytes / 2; }
+  int32_t* offsets_of(size_t v, size_t g) const { return offset + (v * blocks * kQ4BlockGroups + g) * kQ4LanesPerGroup; }
 };
 
 // Bytes one quantized vector of `cols` columns takes in a buffer.
 constexpr size_t q4_activation_bytes(size_t cols) {
-  const size_t groups = q4_groups(cols), pairs = (groups + 1) / 2;
+  const size_t groups = q4_groups(cols), blocks = (groups + kQ4BlockGroups - 1) / kQ4BlockGroups;
   const size_t padded = (groups + kQ4ScaleRun - 1) / kQ4ScaleRun * kQ4ScaleRun;
-  return pairs * (kQ4PairBytes + 2 * kQ4LanesPerGroup * sizeof(int32_t)) + padded * sizeof(float);
+  return blocks * (kQ4BlockBytes + kQ4BlockOffsets * sizeof(int32_t)) + padded * sizeof(float);
 }
 
 // The buffer the kernels quantize into, on their stack: 32 KiB, a vector of up to about
@@ -55,7 +62,7 @@ Q4Activations q4_activation_layout(size_t n, size_t cols, void* buffer);
 // above, its sum of q into *sum; returns d.
 float quantize_q4_group(const float* x, size_t n, int8_t* q, int32_t* sum);
 
-// Group g's values, in column order (q, 32 values), into a pair block of vector v.
+// Group g's values, in column order (q, 32 values), and its offsets into vector v.
 void store_q4_group(const Q4Activations& a, size_t v, size_t g, const int8_t* q, int32_t sum);
 
 }  // namespace mmb::cpu
