@@ -357,7 +357,8 @@ void JobScheduler::host_task(void* data) {
 
 bool JobScheduler::paced() const {
   std::lock_guard<std::mutex> lock(jobs_mutex_);
-  return paced_;
+  // Only a host-mode frame call with a budget opens a window, and none closes one.
+  return window_.number > 0;
 }
 
 bool JobScheduler::wait(Job& job, uint32_t timeout_ms) {
@@ -449,11 +450,7 @@ void JobScheduler::run_host_window_task() {
     // takes it from the next one).
     window_.spent_us += spent;
     window_.ran = window_.ran || ran;
-    window_.done.steps += done.steps;
-    window_.done.slices += done.slices;
-    window_.done.tokens_generated += done.tokens_generated;
-    window_.done.prompt_tokens += done.prompt_tokens;
-    window_.done.jobs_finished += done.jobs_finished;
+    window_.done.add(done);
     host_task_pending_ = false;
     new_window = window_.number != window;
   }
@@ -472,7 +469,6 @@ FrameFigures JobScheduler::frame(uint64_t budget_us) {
       std::lock_guard<std::mutex> lock(jobs_mutex_);
       f = window_.done;
       window_ = HostWindow{window_.number + 1, budget_us, 0.0, false, {}};
-      paced_ = true;
     }
     request_host_task();
   } else if (budget_us > 0) {

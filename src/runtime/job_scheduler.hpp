@@ -46,6 +46,16 @@ struct FrameFigures {
   uint32_t jobs_finished = 0;
   uint32_t events = 0;
   uint32_t slices = 0;  // stages of steps and prompt chunks run
+
+  // The counts only: time_us and jobs_active belong to the one call that reports them.
+  void add(const FrameFigures& other) {
+    steps += other.steps;
+    tokens_generated += other.tokens_generated;
+    prompt_tokens += other.prompt_tokens;
+    jobs_finished += other.jobs_finished;
+    events += other.events;
+    slices += other.slices;
+  }
 };
 
 class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
@@ -144,7 +154,6 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
     bool ran = false;  // a slice ran in this window (its first one runs regardless)
     FrameFigures done;
   };
-  bool paced_ = false;
   HostWindow window_;
   std::thread worker_;
 };

@@ -158,7 +158,7 @@ TEST_CASE("the context limit: the session's max_context, else the model's contex
   for (int32_t t : random_tokens(8, 10, plain.config.vocab_size)) CHECK(mmb_session_step(unlimited.get(), t, nullptr, 0) == MMB_OK);
 }
 
-TEST_CASE("mmb_session_options: max_context and kv_type are checked; the 8-byte version still works", "[session][context]") {
+TEST_CASE("mmb_session_options: max_context and kv_type are checked, the 8-byte version still works", "[session][context]") {
   AttentionFixture f("attention MHA, no RoPE");
   mmb_session_options o = options();
   CHECK(o.struct_size == sizeof o);

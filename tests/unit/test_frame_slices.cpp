@@ -106,6 +106,15 @@ RuntimePtr host_runtime(HostThreads& host) {
   });
 }
 
+// A model on a runtime whose jobs run as tasks of `threads` host threads.
+struct HostModel {
+  HostThreads host;
+  RuntimePtr rt;
+  ModelPtr model;
+  HostModel(int threads, const SyntheticModel& weights)
+      : host(threads), rt(host_runtime(host)), model(load_model(rt.get(), weights)) {}
+};
+
 // Characters with prompts of different lengths (several chunks for some) generate
 // together on one model, driven by frames of `budget_us` until every job is done.
 Outcome run_scene(const SyntheticModel& weights, uint64_t budget_us, int characters = 3, int32_t max_tokens = 6) {
@@ -223,7 +232,7 @@ TEST_CASE("units sliced over frames give the bits of units run whole, for every 
   }
 }
 
-TEST_CASE("a session with a half-done step is busy; a cancel completes the step and ends the job", "[jobs][frames]") {
+TEST_CASE("a session with a half-done step is busy, a cancel completes the step and ends the job", "[jobs][frames]") {
   HalfDone h;
   std::vector<uint8_t> buf(1 << 16);
   size_t written = 0;
@@ -305,71 +314,65 @@ TEST_CASE("prompt chunks sized to small budgets keep their bits", "[jobs][frames
 }
 
 TEST_CASE("host job systems of 1 and 2 threads run a unit per task and give the tokens of frames", "[jobs][frames][threads]") {
-  const ModelCase c = attention_case("jamba-like");
-  const SyntheticModel weights = build_attention_weights(c);
+  const SyntheticModel weights = build_attention_weights(attention_case("jamba-like"));
   const Outcome frames = run_scene(weights, 1, 4, 12);
   for (int threads : {1, 2}) {
     INFO(threads << " host threads");
-    HostThreads host(threads);
-    RuntimePtr rt = host_runtime(host);
-    ModelPtr model = load_model(rt.get(), weights);
-    Characters cast(model.get(), 4, 12);
+    HostModel h(threads, weights);
+    Characters cast(h.model.get(), 4, 12);
     for (auto& j : cast.jobs) REQUIRE(mmb_job_wait(j.get(), 60000, nullptr) == MMB_OK);
     cast.check_same_as(frames);
     // Each task ran about one unit and handed the thread back for the next.
-    std::lock_guard<std::mutex> l(host.mutex);
-    CHECK(host.enqueued > 4);
+    std::lock_guard<std::mutex> l(h.host.mutex);
+    CHECK(h.host.enqueued > 4);
   }
 }
 
 TEST_CASE("frames pace host tasks: 1 and 2 host threads share each frame's budget", "[jobs][frames][threads]") {
-  const ModelCase c = attention_case("jamba-like");
-  const SyntheticModel weights = build_attention_weights(c);
+  const SyntheticModel weights = build_attention_weights(attention_case("jamba-like"));
   const Outcome frames = run_scene(weights, 1, 4, 12);
   for (int threads : {1, 2}) {
     INFO(threads << " host threads");
-    HostThreads host(threads);
-    RuntimePtr rt = host_runtime(host);
-    ModelPtr model = load_model(rt.get(), weights);
-    const uint32_t vocab = uint32_t(vocab_size(model.get()));
+    HostModel h(threads, weights);
+    const uint32_t vocab = uint32_t(vocab_size(h.model.get()));
     auto frame = [&](uint64_t budget_us) {
       mmb_frame_stats st;
       st.struct_size = sizeof st;
-      REQUIRE(mmb_runtime_frame(rt.get(), budget_us, &st) == MMB_OK);
+      REQUIRE(mmb_runtime_frame(h.rt.get(), budget_us, &st) == MMB_OK);
       return st;
     };
     // The first frame call paces the tasks from then on (a budget of 1 us: one slice
     // or plan per frame, as in frame mode).
     frame(1);
-    Characters cast(model.get(), 4, 12);
+    Characters cast(h.model.get(), 4, 12);
     uint64_t slices = 0, calls = 0;
     for (;;) {
-      host.wait_idle();
+      h.host.wait_idle();
       const mmb_frame_stats st = frame(1);
       CHECK(st.slices <= 1);
       slices += st.slices;
       if (st.jobs_active == 0) break;
       REQUIRE(++calls < 100000);
     }
-    host.wait_idle();
+    h.host.wait_idle();
     slices += frame(1).slices;
     // The same pieces of work as the frames of a frame-mode runtime, one per frame.
     CHECK(slices == frames.slices);
     cast.check_same_as(frames);
     // Between frames, a paced runtime asks for no task of its own; a wait does the work.
-    SessionPtr extra = make_session(model.get());
+    SessionPtr extra = make_session(h.model.get());
     SamplerPtr extra_sampler = sampler(9);
     JobPtr late = submit(extra.get(), extra_sampler.get(), random_tokens(3, 20, vocab), 30);
-    host.wait_idle();
+    h.host.wait_idle();
     int enqueued = 0;
     {
-      std::lock_guard<std::mutex> l(host.mutex);
-      enqueued = host.enqueued;
+      std::lock_guard<std::mutex> l(h.host.mutex);
+      enqueued = h.host.enqueued;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     {
-      std::lock_guard<std::mutex> l(host.mutex);
-      CHECK(host.enqueued == enqueued);
+      std::lock_guard<std::mutex> l(h.host.mutex);
+      CHECK(h.host.enqueued == enqueued);
     }
     CHECK(state_of(late.get(), nullptr) != MMB_JOB_FINISHED);
     REQUIRE(mmb_job_wait(late.get(), 60000, nullptr) == MMB_OK);

@@ -604,7 +604,7 @@ void run_grammar_jobs(int32_t mode) {
 
 }  // namespace
 
-TEST_CASE("Grammar API: jobs under different grammars share frames; the host's state is untouched", "[grammar]") {
+TEST_CASE("Grammar API: jobs under different grammars share frames, the host's state is untouched", "[grammar]") {
   run_grammar_jobs(MMB_JOBS_FRAME);
 }
 

@@ -377,7 +377,7 @@ struct HostPages {
   }
 };
 
-TEST_CASE("a host page store holds paged-out states; refused stores, failed loads and altered pages", "[jobs][threads]") {
+TEST_CASE("a host page store holds paged-out states: refused stores, failed loads and altered pages", "[jobs][threads]") {
   const Bytes& b = bytes_model();
   RuntimePtr plain = make_runtime();
   ModelPtr plain_model = load_model(plain.get(), b.weights);

@@ -52,7 +52,7 @@ bool has(const std::vector<std::string>& v, const std::string& name) { return st
 
 }  // namespace
 
-TEST_CASE("a routed half splits in_proj; the other half keeps a plain weight", "[layers]") {
+TEST_CASE("a routed half splits in_proj, the other half keeps a plain weight", "[layers]") {
   LayerConfig l = plain_mamba();
   l.mamba.in_proj_bias = true;
   l.mamba.z_proj_experts = ProjectionExperts{3, 1, RouterAct::Softmax, true, true, false, 1.0f, true};

@@ -200,7 +200,7 @@ TEST_CASE("greedy picks the argmax, the lowest id among ties, and ignores non-fi
   }
 }
 
-TEST_CASE("the same seed gives the same tokens; other seeds give others", "[sampler]") {
+TEST_CASE("the same seed gives the same tokens, other seeds give others", "[sampler]") {
   mmb_sampler_params p;
   REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);  // defaults: top-k, top-p, min-p
   p.temperature = 1.5f;

@@ -97,7 +97,7 @@ TEST_CASE("the Llama-3 scanner finds the regex's matches", "[tokenizer]") {
   }
 }
 
-TEST_CASE("Llama-3 split speed, scanner and regex (one thread; printed, not asserted)", "[tokenizer]") {
+TEST_CASE("Llama-3 split speed, scanner and regex (one thread, printed, not asserted)", "[tokenizer]") {
   const Regex regex(kLlama3);
   const Llama3Pattern settings = *recognize_llama3_pattern(kLlama3);
   std::string varied;

@@ -146,7 +146,7 @@ TEST_CASE("regex is safe from many threads at once", "[tokenizer][threads]") {
   CHECK(same == std::vector<int>{1, 1, 1, 1});
 }
 
-TEST_CASE("regex split speed (Llama-3 pattern, one thread; printed, not asserted)", "[tokenizer]") {
+TEST_CASE("regex split speed (Llama-3 pattern, one thread, printed, not asserted)", "[tokenizer]") {
   const Regex llama3(kLlama3);
   // GPT-2's pattern both ways, to see whether a hand-written scanner beats the JIT.
   const Regex gpt2(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
