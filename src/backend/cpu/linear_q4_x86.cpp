@@ -22,10 +22,17 @@ namespace mmb::cpu {
 
 namespace {
 
-// What the two kernels share: the scales and the quantizer. AVX2 functions, inlined
+// What the two kernels share: the scales, the quantizer, the last sum. AVX2 functions, inlined
 // into the AVX-512 kernel too (its target includes AVX2's).
 #define MMB_X86_COMMON __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 struct X86Common {
+  // The eight lanes' sum, pairwise (4, 2, 1).
+  static MMB_X86_COMMON float sum8(__m256 a) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+  }
   static MMB_X86_COMMON void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
   static MMB_X86_COMMON void multiply_run(const float* a, const float* b, float* out) {
     _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
@@ -110,12 +117,7 @@ struct QVec : X86Common {
   static MMB_KERNEL Acc fma(Ints a, const float* p, Acc acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set_m128(_mm_broadcast_ss(p + 1), _mm_broadcast_ss(p)), acc);
   }
-  static MMB_KERNEL float sum(Acc a) {
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
-  }
+  static MMB_KERNEL float sum(Acc a) { return sum8(a); }
 };
 #include "backend/cpu/linear_q4_dot.inc"
 #undef MMB_KERNEL
@@ -155,11 +157,7 @@ struct QVec : X86Common {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), each, acc);
   }
   static MMB_KERNEL float sum(Acc a) {
-    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
+    return sum8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
   }
 };
 #include "backend/cpu/linear_q4_dot.inc"
