@@ -6,6 +6,7 @@
 #include "backend/cpu/linear.hpp"
 #include "backend/cpu/linear_q4.hpp"
 #include "backend/cpu/linear_q8.hpp"
+#include "backend/cpu/linear_simd.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 #include "base/dtype.hpp"
@@ -240,4 +241,25 @@ TEST_CASE("the portable path's linear on q8 and q4 is q8_rows_portable and q4_ro
       }
     }
   }
+}
+
+TEST_CASE("the AVX2 q4 kernel gives the same bits with AVX-VNNI as without", "[cpu][q4]") {
+#if defined(__x86_64__)
+  if (!mmb::cpu::kernel_path_supported(mmb::cpu::KernelPath::AVX2) || !mmb::cpu::q4_avx2_uses_vnni()) {
+    WARN("this CPU has no AVX-VNNI: the AVX2 q4 kernel runs without it, as tested elsewhere");
+    return;
+  }
+  std::mt19937 rng(23);
+  for (uint64_t cols : {16, 32, 33, 95, 100, 1031})
+    for (size_t n : {1, 3, 9}) {
+      INFO("[37, " << cols << "] x " << n);
+      TestMatrix W = make_matrix(mmb::DType::Q4, 37, cols, rng);
+      Inputs with(n, cols, 37, rng), without = with;
+      mmb::cpu::q4_rows_avx2(W.view, 0, 37, with.xs.data(), with.ys.data(), n);
+      mmb::cpu::q4_rows_avx2_without_vnni(W.view, 0, 37, without.xs.data(), without.ys.data(), n);
+      CHECK(with.y == without.y);
+    }
+#else
+  WARN("not an x86-64 build");
+#endif
 }

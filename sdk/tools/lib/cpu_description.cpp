@@ -1,5 +1,6 @@
 #include "cpu_description.hpp"
 
+#include "backend/cpu/linear_simd.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 
 #include <cstring>
@@ -60,8 +61,12 @@ std::string cpu_model_name() {
 const char* cpu_kernel_path_name() { return cpu::kernel_path_name(cpu::kernel_path()); }
 
 std::string cpu_description_line() {
-  return "cpu: " + cpu_model_name() + ", " + std::to_string(std::thread::hardware_concurrency()) +
-         " hardware threads, kernels " + cpu_kernel_path_name();
+  std::string line = "cpu: " + cpu_model_name() + ", " + std::to_string(std::thread::hardware_concurrency()) +
+                     " hardware threads, kernels " + cpu_kernel_path_name();
+#if MMB_HAVE_AVX2_PATH
+  if (cpu::q4_uses_vnni()) line += " (q4 with VNNI)";
+#endif
+  return line;
 }
 
 }  // namespace mmb

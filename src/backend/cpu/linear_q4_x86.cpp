@@ -1,6 +1,7 @@
 // The q4 matrix kernel on x86 (linear_q4_dot.inc): integer dot products, two groups a
-// step with VPMADDUBSW + VPMADDWD on AVX2, four a step with VPDPBUSD on the AVX-512
-// path where the CPU has VNNI (else the AVX2 kernel). No product saturates: a code is
+// step with VPMADDUBSW + VPMADDWD on AVX2 (VPDPBUSD where the CPU has AVX-VNNI), four
+// a step with VPDPBUSD on the AVX-512 path where the CPU has VNNI (else the AVX2
+// kernel). No product saturates: a code is
 // at most 15 and |q| at most 127.
 #include "backend/cpu/linear_simd.hpp"
 
@@ -124,6 +125,24 @@ struct QVec : X86Common {
 #undef MMB_KERNEL_ENTRY
 }  // namespace avx2
 
+namespace avx_vnni {
+#define MMB_KERNEL __attribute__((target("avxvnni,avx2,fma,f16c"), always_inline)) inline
+#define MMB_KERNEL_ENTRY __attribute__((target("avxvnni,avx2,fma,f16c")))
+// The AVX2 kernel with its products summed by the VEX form of VPDPBUSD (AVX-VNNI, in
+// CPUs with AVX2 and no AVX-512): the same exact lanes, so the same bits.
+struct QVec : avx2::QVec {
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+    const __m256i start = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o));
+    return _mm256_dpbusd_avx_epi32(
+        _mm256_dpbusd_avx_epi32(start, c.low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))), c.high,
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)));
+  }
+};
+#include "backend/cpu/linear_q4_dot.inc"
+#undef MMB_KERNEL
+#undef MMB_KERNEL_ENTRY
+}  // namespace avx_vnni
+
 namespace vnni {
 #define MMB_KERNEL \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"), always_inline)) inline
@@ -171,8 +190,17 @@ struct QVec : X86Common {
 bool cpu_has_avx512_vnni() {
   static const bool has = [] {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 11)) != 0 &&
+    return vnni_allowed() && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 11)) != 0 &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+  }();
+  return has;
+}
+
+// AVX-VNNI: CPUID leaf 7, sub-leaf 1, EAX bit 4.
+bool cpu_has_avx_vnni() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return vnni_allowed() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 4)) != 0;
   }();
   return has;
 }
@@ -180,12 +208,25 @@ bool cpu_has_avx512_vnni() {
 }  // namespace
 
 void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (cpu_has_avx_vnni()) return avx_vnni::q4_rows(w, r0, r1, xs, ys, n);
   avx2::q4_rows(w, r0, r1, xs, ys, n);
+}
+
+void q4_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys,
+                               size_t n) {
+  avx2::q4_rows(w, r0, r1, xs, ys, n);
+}
+
+bool q4_avx2_uses_vnni() { return cpu_has_avx_vnni(); }
+
+bool q4_uses_vnni() {
+  const KernelPath path = kernel_path();
+  return (path == KernelPath::AVX2 && cpu_has_avx_vnni()) || (path == KernelPath::AVX512 && cpu_has_avx512_vnni());
 }
 
 void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
   if (cpu_has_avx512_vnni()) return vnni::q4_rows(w, r0, r1, xs, ys, n);
-  avx2::q4_rows(w, r0, r1, xs, ys, n);
+  q4_rows_avx2(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu

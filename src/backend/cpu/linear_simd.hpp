@@ -22,10 +22,16 @@ void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, fl
 
 // The same for q4 matrices (linear_q4_x86.cpp, linear_q4_neon.cpp), the vectors
 // quantized per group (q4_activations.hpp) and each group's products summed as
-// integers; the rows_* entries above hand q4 to these. The AVX-512 path takes VNNI
-// where the CPU has it, the same bits as AVX2.
+// integers; the rows_* entries above hand q4 to these.
 void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+// The AVX2 q4 kernel takes AVX-VNNI where the CPU has it (q4_avx2_uses_vnni), with the
+// same bits as without: for tests, the kernel without it.
+void q4_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys,
+                               size_t n);
+bool q4_avx2_uses_vnni();
+// Whether the q4 kernel of the path in use sums with VNNI (x86 builds only).
+bool q4_uses_vnni();
 
 }  // namespace mmb::cpu

@@ -25,6 +25,14 @@ KernelPath choose_kernel_path(const char* requested) {
   return KernelPath::Portable;
 }
 
+bool vnni_allowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("MMB_CPU_VNNI");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return allowed;
+}
+
 const char* kernel_path_name(KernelPath path) {
   switch (path) {
     case KernelPath::Portable: return "portable";

@@ -50,6 +50,11 @@ inline bool cpu_has_avx2_f16c() {
 enum class KernelPath { Portable, AVX2, AVX512, NEON };
 inline constexpr KernelPath kAllKernelPaths[] = {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512,
                                                  KernelPath::NEON};
+// Whether the q4 kernels may sum their products with VNNI's VPDPBUSD where the CPU has
+// it (AVX-VNNI on the AVX2 path, AVX-512 VNNI on the AVX-512 path; the same bits
+// either way): yes, unless the environment variable MMB_CPU_VNNI is "0" when the
+// library first asks, to measure the many AVX2 CPUs that lack it on one that has it.
+bool vnni_allowed();
 // The path's name in MMB_CPU_KERNELS: "portable", "avx2", "avx512", "neon".
 const char* kernel_path_name(KernelPath path);
 bool kernel_path_supported(KernelPath path);
