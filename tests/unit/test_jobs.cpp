@@ -572,7 +572,11 @@ TEST_CASE("misuse of jobs has defined results", "[jobs][threads]") {
   std::string long_prompt;
   for (int i = 0; i < 20; ++i) long_prompt += kPrompt;
 
-  JobPtr job = submit(session.get(), s.get(), long_prompt, job_options(200));
+  // Jobs that must still be running when the test acts on them ask for more tokens
+  // than they could make in hours: with a short job, a descheduled test thread (two
+  // cores, ctest running tests side by side) found it already finished.
+  const int32_t kUnending = 1 << 30;
+  JobPtr job = submit(session.get(), s.get(), long_prompt, job_options(kUnending));
   // A busy session refuses other work, and a second job.
   mmb_job* second = nullptr;
   mmb_job_options o = job_options(4);
@@ -595,7 +599,7 @@ TEST_CASE("misuse of jobs has defined results", "[jobs][threads]") {
   // Destroying a session under a running job: the job ends cancelled and stays readable.
   {
     SessionPtr doomed = make_session(model.get());
-    JobPtr orphan = submit(doomed.get(), s.get(), long_prompt, job_options(200));
+    JobPtr orphan = submit(doomed.get(), s.get(), long_prompt, job_options(kUnending));
     doomed.reset();
     int32_t state = -1;
     REQUIRE(mmb_job_wait(orphan.get(), 0, &state) == MMB_OK);
@@ -605,7 +609,7 @@ TEST_CASE("misuse of jobs has defined results", "[jobs][threads]") {
   // Destroying a running job frees its session at once.
   {
     SessionPtr other = make_session(model.get());
-    JobPtr running = submit(other.get(), s.get(), long_prompt, job_options(200));
+    JobPtr running = submit(other.get(), s.get(), long_prompt, job_options(kUnending));
     running.reset();
     CHECK(mmb_session_step(other.get(), 1, nullptr, 0) == MMB_OK);
   }
