@@ -33,6 +33,7 @@ struct Scratch {
   float *h1, *h3;                                            // [R * max_top_k, max_d_ff]
   float *pair_out;                                           // [R * max_top_k, max(d_model, max_d_inner)]
   float *logits;                                             // [R, vocab]
+  float *rounded;  // [R * max_top_k, max_in]: a q8 or q4 product's input, rounded (none without such weights)
   int32_t *tokens;                                           // [R]
   float **states;                                            // [R]
   GemmScratch gemm;                                          // cuBLAS input parts and their products

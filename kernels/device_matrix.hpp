@@ -14,6 +14,7 @@ struct DeviceMatrix {
   WeightType type = WeightType::F32;
   uint32_t rows = 0;
   uint32_t cols = 0;
+  bool rounds_input = false;  // stored as q8 or q4: its input is rounded first (input_rounding.cuh)
   explicit operator bool() const { return data != nullptr; }
 };
 

@@ -39,10 +39,12 @@ class Uploader {
         const std::vector<uint16_t> half = widen_quantized_to_f16(m);
         d.type = WeightType::F16;
         d.data = copy(half.data(), half.size() * 2, what);
+        d.rounds_input = true;
         break;
       }
     }
     out_.any_16bit |= d.type != WeightType::F32;
+    out_.any_rounded_input |= d.rounds_input;
     return d;
   }
 

@@ -76,6 +76,7 @@ struct DeviceWeights {
   DeviceNorm norm_f;
   DeviceMatrix head;
   bool any_16bit = false;  // some matrix is f16 or bf16 (cuBLAS then splits its input)
+  bool any_rounded_input = false;  // some matrix was q8 or q4
   std::vector<DeviceBuffer> buffers;  // everything above points into these
 };
 

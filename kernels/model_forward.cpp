@@ -8,6 +8,7 @@
 #include "embedding.cuh"
 #include "expert_combine.cuh"
 #include "ffn_activation.cuh"
+#include "input_rounding.cuh"
 #include "linear_gemm.cuh"
 #include "linear_rows.cuh"
 #include "norm.cuh"
@@ -84,7 +85,8 @@ void prepare_model(CudaModel& m) {
                counts = field(size_t(d.max_experts) * 4), offsets = field(size_t(d.max_experts) * 4),
                h1 = field(R * K * d.max_d_ff * f), h3 = field(R * K * d.max_d_ff * f),
                pair_out = field(R * K * pair_width * f), logits = field(R * size_t(d.vocab) * f),
-               tokens = field(R * 4), states = field(R * sizeof(float*));
+               tokens = field(R * 4), states = field(R * sizeof(float*)),
+               rounded = field(m.weights.any_rounded_input ? R * K * size_t(d.max_in) * f : 0);
   // cuBLAS's split input (16-bit weights only): 3 parts of R rows, and their products;
   // the head's products in chunks of rows when the vocabulary is large.
   const bool split = m.weights.any_16bit;
@@ -118,6 +120,7 @@ void prepare_model(CudaModel& m) {
   s.h3 = static_cast<float*>(at(h3));
   s.pair_out = static_cast<float*>(at(pair_out));
   s.logits = static_cast<float*>(at(logits));
+  s.rounded = static_cast<float*>(at(rounded));
   s.tokens = static_cast<int32_t*>(at(tokens));
   s.states = static_cast<float**>(at(states));
   s.gemm = GemmScratch{at(parts), static_cast<float*>(at(partial)), partial_floats,
@@ -149,7 +152,17 @@ struct Pass {
   int n;
   bool sequential;
 
+  // x's rows [0, rows) as a q8 or q4 product of `shape` takes them: rounded per group
+  // into scratch (the others as they are).
+  void round_input(const DeviceMatrix& shape, const float*& x, int& ldx, int rows) {
+    if (!shape.rounds_input) return;
+    round_input_groups(stream, x, ldx, s.rounded, int(shape.cols), rows);
+    x = s.rounded;
+    ldx = int(shape.cols);
+  }
+
   void linear(const DeviceLinear& w, const float* x, int ldx, float* y, int ldy, int rows) {
+    round_input(w.weight, x, ldx, rows);
     if (rows >= kGemmMinRows)
       linear_gemm(m.cublas.get(), stream, w.weight, w.bias, x, ldx, y, ldy, rows, s.gemm);
     else
@@ -176,7 +189,10 @@ struct Pass {
     return {.offsets = s.offsets, .counts = s.counts, .in_rows = s.pair_rows, .out_rows = s.pair_rows};
   }
 
-  void grouped(const DeviceExpertSet& set, const GroupedRows& rows, const float* x, int ldx, float* y, int ldy) {
+  // x_rows: the rows of x the groups read (n, or n * top_k for pairs).
+  void grouped(const DeviceExpertSet& set, const GroupedRows& rows, const float* x, int ldx, int x_rows, float* y,
+               int ldy) {
+    round_input(set.shape, x, ldx, x_rows);
     linear_rows_grouped(stream, set.shape, set.weights, set.biases, set.n, rows, x, ldx, y, ldy);
   }
 
@@ -189,7 +205,7 @@ struct Pass {
     }
     route(w.router, w.sel_bias, int(pc->n_experts), int(pc->top_k), pc->router, pc->renorm, pc->routed_scale, x,
           ldx);
-    grouped(w.experts, from_rows(), x, ldx, s.pair_out, out_dim);
+    grouped(w.experts, from_rows(), x, ldx, n, s.pair_out, out_dim);
     expert_combine(stream, s.pair_out, out_dim, s.gates, nullptr, int(pc->top_k), y, ldy, out_dim, n);
   }
 
@@ -230,10 +246,10 @@ struct Pass {
     const DeviceMoE& w = dl.moe;
     const int d = m.dims.d_model, ff = int(mc.expert.d_ff), K = int(mc.top_k);
     route(w.router, w.sel_bias, int(mc.n_experts), K, mc.router, mc.renorm, mc.routed_scale, s.normed, d);
-    grouped(w.w1, from_rows(), s.normed, d, s.h1, ff);
-    if (mc.expert.gated()) grouped(w.w3, from_rows(), s.normed, d, s.h3, ff);
+    grouped(w.w1, from_rows(), s.normed, d, n, s.h1, ff);
+    if (mc.expert.gated()) grouped(w.w3, from_rows(), s.normed, d, n, s.h3, ff);
     ffn_activation(stream, FfnActivation(uint8_t(mc.expert.act)), s.h1, s.h3, ff, n * K);
-    grouped(w.w2, from_pairs(), s.h1, ff, s.pair_out, d);
+    grouped(w.w2, from_pairs(), s.h1, ff, n * int(mc.top_k), s.pair_out, d);
     const float* inv = nullptr;
     if (mc.normalize_expert_output) {
       inverse_rms_rows(stream, s.pair_out, d, d, m.config.norm_eps, s.inv_rms, n * K);

@@ -69,7 +69,7 @@ void rms_normalize(double* v, size_t n, const double* weight, double eps) {
 
 }  // namespace
 
-std::vector<double> q4_input(const std::vector<double>& x) {
+std::vector<double> quantized_input(const std::vector<double>& x) {
   std::vector<double> out(x.size());
   for (size_t g = 0; g < x.size(); g += 32) {
     const size_t end = std::min(x.size(), g + 32);
@@ -89,8 +89,8 @@ std::vector<double> q4_input(const std::vector<double>& x) {
   return out;
 }
 
-ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values, const Q4Weights& q4_weights)
-    : config_(config), q4_weights_(q4_weights) {
+ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& values, const QuantizedWeights& quantized_weights)
+    : config_(config), quantized_weights_(quantized_weights) {
   const size_t d = config.d_model;
   const size_t vocab = config.vocab_size;
 
@@ -99,7 +99,7 @@ ReferenceModel::ReferenceModel(const ModelConfig& config, const TensorValues& va
   std::vector<double> head = config.tie_embeddings ? embed_ : values("lm_head.weight");
   if (head.size() % d != 0 || head.size() / d < vocab) throw std::runtime_error("reference: bad head size");
   head_.assign(head.begin(), head.begin() + vocab * d);  // padded rows never produce logits
-  head_q4_ = q4_weights_ && q4_weights_(config.tie_embeddings ? "embed.weight" : "lm_head.weight");
+  head_quantized_ = quantized_weights_ && quantized_weights_(config.tie_embeddings ? "embed.weight" : "lm_head.weight");
 
   final_norm_ = load_norm(values, config.final_norm, "norm_f");
 
@@ -260,7 +260,7 @@ std::vector<double> ReferenceModel::step(int token) {
 
   // logits = head(norm_f(r)) / logits_divisor, for the real vocabulary only.
   std::vector<double> h = apply(final_norm_, r);
-  if (head_q4_) h = q4_input(h);
+  if (head_quantized_) h = quantized_input(h);
   std::vector<double> logits(config_.vocab_size, 0.0);
   for (size_t v = 0; v < config_.vocab_size; ++v) {
     for (size_t i = 0; i < d; ++i) logits[v] += head_[v * d + i] * h[i];
@@ -569,7 +569,7 @@ std::vector<double> ReferenceModel::feed_forward(const FeedForward& f, const std
 
 std::vector<double> ReferenceModel::apply(const Linear& l, const std::vector<double>& in) const {
   if (in.size() != l.cols) throw std::logic_error("reference: linear input size");
-  const std::vector<double> x = l.q4 ? q4_input(in) : in;
+  const std::vector<double> x = l.quantized ? quantized_input(in) : in;
   std::vector<double> y(l.rows, 0.0);
   for (size_t r = 0; r < l.rows; ++r) {
     double sum = l.b.empty() ? 0.0 : l.b[r];
@@ -607,7 +607,7 @@ ReferenceModel::Linear ReferenceModel::load_linear(const TensorValues& values, c
   Linear l;
   l.rows = rows;
   l.cols = cols;
-  l.q4 = q4_weights_ && q4_weights_(prefix + ".weight");
+  l.quantized = quantized_weights_ && quantized_weights_(prefix + ".weight");
   l.w = values(prefix + ".weight");
   expect_size(l.w, rows * cols, prefix + ".weight");
   if (bias) {

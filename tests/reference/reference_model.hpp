@@ -36,20 +36,21 @@ namespace mmb::reference {
 using TensorValues = std::function<std::vector<double>(const std::string& name)>;
 
 // Whether the weight matrix of this name (e.g. "layers.0.mamba.in_proj.weight") is
-// stored as q4: the library multiplies such a matrix by its input quantized to int8
-// per group of 32 (docs/bundle-format.md, "q4 tensors"), and the reference rounds the
-// input the same way (written here from that text) before its float64 product.
-using Q4Weights = std::function<bool(const std::string& name)>;
+// stored as q8 or q4: the library multiplies such a matrix by its input quantized to
+// int8 per group of 32 (docs/bundle-format.md, "What a q8 or q4 product computes"), and
+// the reference rounds the input the same way (written here from that text) before its
+// float64 product.
+using QuantizedWeights = std::function<bool(const std::string& name)>;
 
-// x as the library's q4 products see it (docs/bundle-format.md, "q4 tensors"): per
+// x as the library's q8 and q4 products see it (docs/bundle-format.md): per
 // group of 32 values (the last may be shorter), taken as f32, m = the largest |x|,
 // d = m / 127 in f32, each x replaced by d times round(x / d) (halves to even) clamped
 // to -127..127; d = 0 leaves zeros, a non-finite value makes the group NaN.
-std::vector<double> q4_input(const std::vector<double>& x);
+std::vector<double> quantized_input(const std::vector<double>& x);
 
 class ReferenceModel {
  public:
-  ReferenceModel(const ModelConfig& config, const TensorValues& values, const Q4Weights& q4_weights = {});
+  ReferenceModel(const ModelConfig& config, const TensorValues& values, const QuantizedWeights& quantized_weights = {});
 
   // Feeds one token; returns the vocab_size logits after it.
   std::vector<double> step(int token);
@@ -78,7 +79,7 @@ class ReferenceModel {
     std::vector<double> w;  // rows x cols
     std::vector<double> b;  // rows, or empty
     size_t rows = 0, cols = 0;
-    bool q4 = false;        // stored as q4: the input is quantized first
+    bool quantized = false; // stored as q8 or q4: the input is quantized first
   };
   struct Norm {
     NormKind kind = NormKind::None;
@@ -171,10 +172,10 @@ class ReferenceModel {
   std::vector<double> moe(const MoELayer& m, const std::vector<double>& h);
 
   ModelConfig config_;
-  Q4Weights q4_weights_;
+  QuantizedWeights quantized_weights_;
   std::vector<double> embed_;  // rows >= vocab_size, d_model columns
   std::vector<double> head_;   // first vocab_size rows of lm_head or embed
-  bool head_q4_ = false;
+  bool head_quantized_ = false;
   Norm final_norm_;
   std::vector<Layer> layers_;
   size_t position_ = 0;

@@ -410,7 +410,7 @@ reference::ReferenceModel build_reference(const SyntheticModel& weights) {
       },
       [&weights](const std::string& name) {
         for (const WriterTensor& t : weights.contents.tensors)
-          if (t.name == name) return t.dtype == DType::Q4;
+          if (t.name == name) return dtype_quantized(t.dtype);
         return false;
       });
 }
@@ -528,15 +528,19 @@ std::vector<int32_t> random_tokens(uint64_t seed, size_t n, uint32_t vocab) {
 // of the largest logit (plus 1, for logits near zero) keeps a tenfold margin, while a
 // wrong formula (a missing bias, a swapped split, a wrong activation) is off by 1e-2
 // or more.
-// q4 models: the reference quantizes each q4 product's input as the library does, but
-// from its own float64 activations, which differ from the library's f32 ones in the
-// last bits; a value that lies within that difference of a rounding boundary (about
-// one in 10^4) rounds the other way, a step of d = max / 127 in one input, about 0.1%
-// of that product's output and less in the logits. A few such per run fit in 20 times
-// the f32 tolerance (the four q4 parity models measure at most 0.2% of the f32
-// tolerance: none rounded differently); inputs left unquantized are off by about 300
-// times the f32 tolerance.
-constexpr double kQ4RoundingAllowance = 20.0;
+// q8 and q4 models: the reference quantizes each such product's input as the library
+// does, but from its own float64 activations, which differ from the library's f32 ones
+// in the last bits; a value that lies within that difference of a rounding boundary
+// rounds the other way, a step of d = max / 127 in one input, which moves that
+// product's output by d times a column of weights, and keeps moving what follows
+// (the recurrent state, or for good in an attention layer's cached keys and values).
+// Measured over the q8 and q4 parity runs: most within 2e-4 of the f32 tolerance (no
+// such input), two at 21 and 36 times it (blackmamba, and nemotron-h-like whose
+// attention caches the moved keys). 100 times the f32 tolerance (1e-2 of the largest
+// logit) covers those with room, and still fails what these runs are for: a misread
+// code, scale or group is off by far more, and inputs left unrounded by about 300
+// times (the layers' wiring is checked by the f32 runs of the same models).
+constexpr double kRoundedInputAllowance = 100.0;
 
 double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_steps, int32_t kv_type) {
   INFO("model: " << c.name << ", dtype " << int(c.dtype) << ", kv_type " << kv_type);
@@ -554,7 +558,7 @@ double check_parity(const ModelCase& c, const SyntheticModel& weights, size_t n_
     }
     const std::vector<float> got = step(session.get(), tokens[t]);
     const double diff = max_abs_diff(got, expected);
-    const double tol = kv_logit_tolerance(expected, c.config, kv_type) * (c.dtype == DType::Q4 ? kQ4RoundingAllowance : 1.0);
+    const double tol = kv_logit_tolerance(expected, c.config, kv_type) * (dtype_quantized(c.dtype) ? kRoundedInputAllowance : 1.0);
     worst_ratio = std::max(worst_ratio, diff / tol);
     INFO("step " << t << " token " << tokens[t] << ": max |lib - ref| = " << diff << ", tolerance " << tol);
     REQUIRE(diff <= tol);

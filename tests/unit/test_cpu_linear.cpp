@@ -1,11 +1,10 @@
 // The matrix kernel against a float64 loop, for every weight dtype; batches and
 // thread counts must not change a single bit of any output; q8's and q4's SIMD paths agree with their portable
-// kernels.
+// kernels and take every code without saturating.
 #include <catch2/catch.hpp>
 
 #include "backend/cpu/linear.hpp"
-#include "backend/cpu/linear_q4.hpp"
-#include "backend/cpu/linear_q8.hpp"
+#include "backend/cpu/linear_quantized.hpp"
 #include "backend/cpu/linear_simd.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
@@ -110,9 +109,9 @@ TEST_CASE("linear matches a float64 reference for every dtype and kernel path", 
       }
       mmb::cpu::linear(pool, W.view, bias.view, xs, ys, n);
       for (size_t b = 0; b < n; ++b) {
-        // q4 multiplies the input as quantized per group (docs/bundle-format.md).
+        // q8 and q4 multiply the input as quantized per group (docs/bundle-format.md).
         std::vector<double> in(x[b].begin(), x[b].end());
-        if (dtype == mmb::DType::Q4) in = mmb::reference::q4_input(in);
+        if (mmb::dtype_quantized(dtype)) in = mmb::reference::quantized_input(in);
         for (uint64_t r = 0; r < rows; ++r) {
           double want = bias.values[r], magnitude = std::abs(bias.values[r]);
           for (uint64_t c = 0; c < cols; ++c) {
@@ -202,12 +201,10 @@ TEST_CASE("every q8 and q4 SIMD path agrees with the portable kernel of its dtyp
             for (uint64_t r = 0; r < rows; ++r) {
               double magnitude = 0;
               for (uint64_t c = 0; c < cols; ++c) magnitude += std::abs(W.values[r * cols + c] * double(portable.x[b][c]));
-              // q8: the portable kernel scales each group's sum; the SIMD paths scale
-              // each weight (one more rounding per product, 2^-24 relative) and sum in
-              // another order. q4: the same quantized input and exact integer group
-              // sums everywhere; only the f32 sum over groups differs in order. Each
-              // is within ~cols * 2^-24 * magnitude of the exact sum, so they are
-              // within twice the reference test's bound.
+              // The same quantized input and exact integer group sums everywhere; only
+              // the f32 sum over groups differs in order. Each is within ~cols * 2^-24 *
+              // magnitude of the exact sum, so they are within twice the reference
+              // test's bound.
               CHECK(std::abs(double(portable.y[b][r]) - double(simd.y[b][r])) <=
                     2e-6 * magnitude * std::sqrt(double(cols)) + 1e-7);
             }
@@ -243,23 +240,63 @@ TEST_CASE("the portable path's linear on q8 and q4 is q8_rows_portable and q4_ro
   }
 }
 
-TEST_CASE("the AVX2 q4 kernel gives the same bits with AVX-VNNI as without", "[cpu][q4]") {
+TEST_CASE("the AVX2 q8 and q4 kernels give the same bits with AVX-VNNI as without", "[cpu][q4][q8]") {
 #if defined(__x86_64__)
-  if (!mmb::cpu::kernel_path_supported(mmb::cpu::KernelPath::AVX2) || !mmb::cpu::q4_avx2_uses_vnni()) {
-    WARN("this CPU has no AVX-VNNI: the AVX2 q4 kernel runs without it, as tested elsewhere");
+  if (!mmb::cpu::kernel_path_supported(mmb::cpu::KernelPath::AVX2) || !mmb::cpu::cpu_has_avx_vnni()) {
+    WARN("this CPU has no AVX-VNNI (or MMB_CPU_VNNI=0): the AVX2 kernels run without it, as tested elsewhere");
     return;
   }
   std::mt19937 rng(23);
-  for (uint64_t cols : {16, 32, 33, 95, 100, 1031})
-    for (size_t n : {1, 3, 9}) {
-      INFO("[37, " << cols << "] x " << n);
-      TestMatrix W = make_matrix(mmb::DType::Q4, 37, cols, rng);
-      Inputs with(n, cols, 37, rng), without = with;
-      mmb::cpu::q4_rows_avx2(W.view, 0, 37, with.xs.data(), with.ys.data(), n);
-      mmb::cpu::q4_rows_avx2_without_vnni(W.view, 0, 37, without.xs.data(), without.ys.data(), n);
-      CHECK(with.y == without.y);
-    }
+  for (mmb::DType dtype : {mmb::DType::Q8, mmb::DType::Q4})
+    for (uint64_t cols : {16, 32, 33, 48, 95, 100, 1031})
+      for (size_t n : {1, 3, 9}) {
+        INFO(mmb::dtype_name(dtype) << " [37, " << cols << "] x " << n);
+        TestMatrix W = make_matrix(dtype, 37, cols, rng);
+        Inputs with(n, cols, 37, rng), without = with;
+        (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_avx2 : mmb::cpu::q4_rows_avx2)(W.view, 0, 37, with.xs.data(),
+                                                                                    with.ys.data(), n);
+        mmb::cpu::quantized_rows_avx2_without_vnni(W.view, 0, 37, without.xs.data(), without.ys.data(), n);
+        CHECK(with.y == without.y);
+      }
 #else
   WARN("not an x86-64 build");
 #endif
+}
+
+TEST_CASE("the q8 kernels take every byte, -128 included, without saturating", "[cpu][q8]") {
+  // Codes at the extremes against inputs that quantize to +-127: a 16-bit pair sum of
+  // 2 x 128 x 127 = 32512 is the most the AVX2 kernel's VPMADDUBSW may see, and a
+  // kernel that offset the codes without widening would saturate. Every group's sum is
+  // exact, so every path gives the float64 value to within the f32 sum over groups.
+  mmb::ThreadPool pool(1);
+  for (uint64_t cols : {32, 48, 64, 1024}) {
+    const uint64_t rows = 4;
+    const uint64_t shape[2] = {rows, cols};
+    std::vector<std::byte> bytes(*mmb::tensor_bytes(mmb::DType::Q8, shape));
+    const int8_t pattern[rows][2] = {{-128, -128}, {127, 127}, {-128, 127}, {127, -128}};
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t c = 0; c < cols; ++c) bytes[r * cols + c] = std::byte(uint8_t(pattern[r][c % 2]));
+    std::byte* scales = bytes.data() + *mmb::q8_scales_offset(rows, cols);
+    for (uint64_t g = 0; g < rows * mmb::q8_groups(cols); ++g) {
+      const uint16_t one = 0x3c00;  // 1.0 in f16
+      std::memcpy(scales + 2 * g, &one, 2);
+    }
+    mmb::Matrix m{bytes.data(), mmb::DType::Q8, rows, cols};
+    m.scales = scales;
+    std::vector<float> x(cols);
+    for (uint64_t c = 0; c < cols; ++c) x[c] = (c % 8 == 7 ? -127.0f : 127.0f);  // d = 1, q = x
+    for (mmb::cpu::KernelPath path : supported_kernel_paths()) {
+      KernelPathScope scope(path);
+      std::vector<float> y(rows);
+      const float* xs[1] = {x.data()};
+      float* ys[1] = {y.data()};
+      mmb::cpu::linear(pool, m, mmb::Matrix{}, xs, ys, 1);
+      for (uint64_t r = 0; r < rows; ++r) {
+        double want = 0;
+        for (uint64_t c = 0; c < cols; ++c) want += double(pattern[r][c % 2]) * x[c];
+        INFO(mmb::cpu::kernel_path_name(path) << " cols " << cols << " row " << r);
+        CHECK(double(y[r]) == want);
+      }
+    }
+  }
 }

@@ -357,10 +357,11 @@ TEST_CASE("f16 and bf16 weights match the reference on the rounded weights", "[p
   CHECK(runs == 2 * chosen.size());
 }
 
-TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity][q8]") {
-  // As for f16: the reference reads the values the q8 bytes stand for (q * scale, exact
-  // in f32), so quantization costs nothing here and the f32 tolerance applies. The
-  // library sums q * x per group before scaling, a different f32 rounding order only.
+TEST_CASE("q8 weights match the reference on the dequantized weights and quantized inputs", "[parity][q8]") {
+  // As for q4: the reference reads the values the q8 bytes stand for (q * scale, exact
+  // in f32) and rounds each q8 product's input as the library does
+  // (docs/bundle-format.md, "What a q8 or q4 product computes"), within check_parity's
+  // kRoundedInputAllowance.
   const std::set<std::string> chosen = {"blackmamba", "pure mamba with biases", "mixed plan", "x, z and out_proj experts"};
   CHECK(check_parity_in_dtypes(parity_cases(), chosen, {DType::Q8}, build_weights, 16) == chosen.size());
 }
@@ -368,8 +369,8 @@ TEST_CASE("q8 weights match the reference on the dequantized weights", "[parity]
 TEST_CASE("q4 weights match the reference on the dequantized weights and quantized inputs", "[parity][q4]") {
   // The reference reads the values the q4 bytes stand for ((code - 8) * scale, exact in
   // f32) and rounds each q4 product's input as the library does (docs/bundle-format.md,
-  // "What a q4 product computes"); the tolerance allows a rare input rounding the other
-  // way (check_parity's kQ4RoundingAllowance). Inputs left unrounded are off by ~300
+  // "What a q8 or q4 product computes"); the tolerance allows a rare input rounding the
+  // other way (check_parity's kRoundedInputAllowance). Inputs left unrounded are off by ~300
   // times the f32 tolerance on these models, a misread nibble or scale by more.
   const std::set<std::string> chosen = {"blackmamba", "pure mamba with biases", "mixed plan", "x, z and out_proj experts"};
   CHECK(check_parity_in_dtypes(parity_cases(), chosen, {DType::Q4}, build_weights, 16) == chosen.size());

@@ -64,7 +64,7 @@ std::string cpu_description_line() {
   std::string line = "cpu: " + cpu_model_name() + ", " + std::to_string(std::thread::hardware_concurrency()) +
                      " hardware threads, kernels " + cpu_kernel_path_name();
 #if MMB_HAVE_AVX2_PATH
-  if (cpu::q4_uses_vnni()) line += " (q4 with VNNI)";
+  if (cpu::quantized_uses_vnni()) line += " (q8 and q4 with VNNI)";
 #endif
   return line;
 }

@@ -1,10 +1,11 @@
 #include "backend/cpu/linear.hpp"
 
 #include "backend/cpu/linear_simd.hpp"
-#include "backend/cpu/linear_q4.hpp"
-#include "backend/cpu/linear_q8.hpp"
+#include "backend/cpu/linear_quantized.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
+#include "base/q4.hpp"
+#include "base/q8.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -67,8 +68,8 @@ void rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs
 }  // namespace
 
 void load_row(const Matrix& m, uint64_t r, float* out) {
-  if (m.dtype == DType::Q8) return q8_load_row(m, r, out);
-  if (m.dtype == DType::Q4) return q4_load_row(m, r, out);
+  if (m.dtype == DType::Q8) return dequantize_q8_row(m.data, m.rows, m.cols, r, out);
+  if (m.dtype == DType::Q4) return dequantize_q4_row(m.data, m.rows, m.cols, r, out);
   for (uint64_t c = 0; c < m.cols; ++c) out[c] = load(m, r * m.cols + c);
 }
 

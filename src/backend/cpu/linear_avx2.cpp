@@ -42,9 +42,6 @@ struct Vec {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
   static MMB_KERNEL void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
-  static MMB_KERNEL Reg load_q8(const int8_t* p) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -56,8 +53,9 @@ struct Vec {
 }  // namespace avx2
 
 void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (w.dtype == DType::Q8) return q8_rows_avx2(w, r0, r1, xs, ys, n);
   if (w.dtype == DType::Q4) return q4_rows_avx2(w, r0, r1, xs, ys, n);
-  avx2::rows_any(w, r0, r1, xs, ys, n);
+  avx2::rows_float(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu

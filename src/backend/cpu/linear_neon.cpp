@@ -40,13 +40,6 @@ struct Vec {
     return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(vld1_u16(p)), 16));
   }
   static MMB_KERNEL void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
-  static MMB_KERNEL Reg load_q8(const int8_t* p) {
-    // Exactly four bytes: a row's last vector may end where the matrix does.
-    int32_t four;
-    std::memcpy(&four, p, 4);
-    const int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
-    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
-  }
 };
 
 #include "backend/cpu/linear_blocked.inc"
@@ -58,8 +51,9 @@ struct Vec {
 }  // namespace neon
 
 void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  if (w.dtype == DType::Q8) return q8_rows_neon(w, r0, r1, xs, ys, n);
   if (w.dtype == DType::Q4) return q4_rows_neon(w, r0, r1, xs, ys, n);
-  neon::rows_any(w, r0, r1, xs, ys, n);
+  neon::rows_float(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu

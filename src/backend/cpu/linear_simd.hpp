@@ -1,6 +1,7 @@
 // The AVX2 (+ FMA, F16C), AVX-512 and NEON matrix kernels for every weight dtype (the
-// portable kernels in linear.cpp, linear_q8.cpp and linear_q4.cpp are their reference); one source,
-// linear_blocked.inc. Register-blocked: a block of weight rows meets a block of
+// portable kernels in linear.cpp and linear_quantized.cpp are their reference); one
+// source for the float dtypes, linear_blocked.inc, and one for q8 and q4,
+// linear_quantized_dot.inc. Register-blocked: a block of weight rows meets a block of
 // vectors, so each loaded weight and each loaded input serves several products, and a
 // batch of vectors turns the memory-bound matrix-vector product into compute-bound
 // matrix-matrix work.
@@ -20,18 +21,20 @@ void rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, fl
 void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 
-// The same for q4 matrices (linear_q4_x86.cpp, linear_q4_neon.cpp), the vectors
-// quantized per group (q4_activations.hpp) and each group's products summed as
-// integers; the rows_* entries above hand q4 to these.
+// The same for q8 and q4 matrices (linear_quantized_x86.cpp, linear_quantized_neon.cpp),
+// the vectors quantized per group (quantized_input.hpp) and each group's products summed
+// as integers; the rows_* entries above hand q8 and q4 to these.
+void q8_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void q8_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+void q8_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
 void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
-// The AVX2 q4 kernel takes AVX-VNNI where the CPU has it (q4_avx2_uses_vnni), with the
-// same bits as without: for tests, the kernel without it.
-void q4_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys,
-                               size_t n);
-bool q4_avx2_uses_vnni();
-// Whether the q4 kernel of the path in use sums with VNNI (x86 builds only).
-bool q4_uses_vnni();
+// The AVX2 kernels take AVX-VNNI where the CPU has it (cpu_has_avx_vnni), with the same
+// bits as without: for tests, the AVX2 kernel of w's dtype (q8 or q4) without it.
+void quantized_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys,
+                                      size_t n);
+// Whether the q8 and q4 kernels of the path in use sum with VNNI (x86 builds only).
+bool quantized_uses_vnni();
 
 }  // namespace mmb::cpu

@@ -33,6 +33,25 @@ bool vnni_allowed() {
   return allowed;
 }
 
+#if MMB_HAVE_AVX2_PATH
+bool cpu_has_avx512_vnni() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return vnni_allowed() && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 11)) != 0 &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+  }();
+  return has;
+}
+
+bool cpu_has_avx_vnni() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return vnni_allowed() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 4)) != 0;
+  }();
+  return has;
+}
+#endif
+
 const char* kernel_path_name(KernelPath path) {
   switch (path) {
     case KernelPath::Portable: return "portable";

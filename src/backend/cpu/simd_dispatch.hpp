@@ -40,6 +40,13 @@ inline bool cpu_has_avx2_f16c() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   return has;
 }
+
+// VNNI for the q8 and q4 kernels, where vnni_allowed(): AVX-512 VNNI (CPUID leaf 7, ECX
+// bit 11: the builtin's name for it differs between compilers) with BW and VL, the
+// AVX-512 path having checked that the OS saves the registers; AVX-VNNI (leaf 7,
+// sub-leaf 1, EAX bit 4), the VEX form in CPUs with AVX2 and no AVX-512.
+bool cpu_has_avx512_vnni();
+bool cpu_has_avx_vnni();
 #endif
 
 // The explicit SIMD kernels in use. The best the CPU has, unless the environment
@@ -50,7 +57,7 @@ inline bool cpu_has_avx2_f16c() {
 enum class KernelPath { Portable, AVX2, AVX512, NEON };
 inline constexpr KernelPath kAllKernelPaths[] = {KernelPath::Portable, KernelPath::AVX2, KernelPath::AVX512,
                                                  KernelPath::NEON};
-// Whether the q4 kernels may sum their products with VNNI's VPDPBUSD where the CPU has
+// Whether the q8 and q4 kernels may sum their products with VNNI's VPDPBUSD where the CPU has
 // it (AVX-VNNI on the AVX2 path, AVX-512 VNNI on the AVX-512 path; the same bits
 // either way): yes, unless the environment variable MMB_CPU_VNNI is "0" when the
 // library first asks, to measure the many AVX2 CPUs that lack it on one that has it.

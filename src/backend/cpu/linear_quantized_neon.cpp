@@ -1,8 +1,9 @@
-// The q4 matrix kernel on NEON (linear_q4_dot.inc): widening int8 multiplies (VMULL,
-// VMLAL) and pairwise widening adds into four 32-bit lanes per group.
+// The q8 and q4 matrix kernels on NEON (linear_quantized_dot.inc): widening int8
+// multiplies (VMULL, VMLAL) and pairwise widening adds into four 32-bit lanes per group;
+// q8's bytes multiply as they are (two products per 16-bit lane: at most 2 x 128 x 127).
 #include "backend/cpu/linear_simd.hpp"
 
-#include "backend/cpu/q4_activations.hpp"
+#include "backend/cpu/quantized_input.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -22,7 +23,9 @@ namespace neon {
 #define MMB_KERNEL __attribute__((always_inline)) inline
 #define MMB_KERNEL_ENTRY
 
-struct QVec {
+// Two groups a step; codes as four registers: group g's columns 0-15, g + 1's 0-15, g's
+// 16-31, g + 1's 16-31.
+struct Vec {
   static constexpr size_t kStep = 2;
   using Acc = float32x4_t;
   struct Codes {
@@ -33,15 +36,7 @@ struct QVec {
   };
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 3, kRowsFor1 = 4;
   static MMB_KERNEL Acc zero() { return vdupq_n_f32(0.0f); }
-  static MMB_KERNEL int8x16_t low(uint8x16_t b) { return vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))); }
-  static MMB_KERNEL int8x16_t high(uint8x16_t b) { return vreinterpretq_s8_u8(vshrq_n_u8(b, 4)); }
-  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t n) {
-    const uint8x16_t a = vld1q_u8(p);
-    if (n < 2) return {low(a), vdupq_n_s8(0), high(a), vdupq_n_s8(0)};
-    const uint8x16_t b = vld1q_u8(p + 16);
-    return {low(a), low(b), high(a), high(b)};
-  }
-  // 16 codes times 16 values, two products per 16-bit lane (at most 2 x 15 x 127).
+  // 16 codes times 16 values, two products per 16-bit lane.
   static MMB_KERNEL int16x8_t products(int8x16_t c, int8x16_t x) {
     return vmlal_s8(vmull_s8(vget_low_s8(c), vget_low_s8(x)), vget_high_s8(c), vget_high_s8(x));
   }
@@ -71,14 +66,43 @@ struct QVec {
       vst1q_f32(out + 4, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h + 4))));
       return;
     }
-    for (size_t k = 0; k < kQ4ScaleRun; ++k) out[k] = k < n ? q8_scale_at(s, g + k) : 0.0f;
+    for (size_t k = 0; k < kInputScaleRun; ++k) out[k] = k < n ? q8_scale_at(s, g + k) : 0.0f;
   }
-  static MMB_KERNEL float quantize_group(const float* x, size_t n, int8_t* q, int32_t* sum) {
-    return quantize_q4_group(x, n, q, sum);
+  static MMB_KERNEL float quantize_group(const float* x, size_t n, int8_t* q) {
+    return quantize_input_group(x, n, q);
   }
 };
 
-#include "backend/cpu/linear_q4_dot.inc"
+struct Q4 : Vec {
+  static constexpr size_t kGroupBytes = kQ4GroupBytes;
+  static constexpr int32_t kZero = kQ4Zero;
+  static constexpr size_t row_bytes(size_t cols) { return q4_row_bytes(cols); }
+  static MMB_KERNEL int8x16_t low(uint8x16_t b) { return vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))); }
+  static MMB_KERNEL int8x16_t high(uint8x16_t b) { return vreinterpretq_s8_u8(vshrq_n_u8(b, 4)); }
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
+    const uint8x16_t a = vld1q_u8(p);
+    if (bytes < 2 * kGroupBytes) return {low(a), vdupq_n_s8(0), high(a), vdupq_n_s8(0)};
+    const uint8x16_t b = vld1q_u8(p + 16);
+    return {low(a), low(b), high(a), high(b)};
+  }
+};
+
+struct Q8 : Vec {
+  static constexpr size_t kGroupBytes = kQ8Group;
+  static constexpr int32_t kZero = 0;
+  static constexpr size_t row_bytes(size_t cols) { return cols; }
+  static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
+    if (bytes < 2 * kGroupBytes) {
+      alignas(16) int8_t tail[2 * kGroupBytes] = {};
+      std::memcpy(tail, p, bytes);
+      return {vld1q_s8(tail), vld1q_s8(tail + 32), vld1q_s8(tail + 16), vld1q_s8(tail + 48)};
+    }
+    const auto* v = reinterpret_cast<const int8_t*>(p);
+    return {vld1q_s8(v), vld1q_s8(v + 32), vld1q_s8(v + 16), vld1q_s8(v + 48)};
+  }
+};
+
+#include "backend/cpu/linear_quantized_dot.inc"
 
 #undef MMB_KERNEL
 #undef MMB_KERNEL_ENTRY
@@ -88,6 +112,10 @@ struct QVec {
 
 void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
   neon::q4_rows(w, r0, r1, xs, ys, n);
+}
+
+void q8_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
+  neon::q8_rows(w, r0, r1, xs, ys, n);
 }
 
 }  // namespace mmb::cpu
