@@ -6,11 +6,18 @@
 // On the CPU emulator (MMB_CUDA_EMU) the same tests run fewer models and steps
 // (gpu_cases.hpp): every layer kind and dtype, at the same tolerances.
 //
-// Tolerances: logits within 1e-3 x (max |logit| + 1) of the CPU's (5e-3 for q8, which
-// the device holds as f16, one more rounding of each weight); both compute in f32 and
-// differ only in summation order, ~1e-5 of the scale, while a wrong formula is off by
-// 1e-2 or more. Device against device (batch against alone, graphs against none,
-// state round trips): 1e-4 of the scale, or exact where the work is identical.
+// Tolerances: logits within 1e-3 x (max |logit| + 1) of the CPU's; both compute in f32
+// and differ only in summation order, ~1e-5 of the scale, while a wrong formula is off
+// by 1e-2 or more. q8: 5e-2. The device holds q8 as f16 (one more rounding of each
+// weight), and both sides round a q8 product's input to int8 per group, each from its
+// own f32 activations, so an input now and then rounds the other way, a step of
+// max / 127 that the recurrent state carries on and that can tip a near-tied expert
+// choice (measured on the emulator's cases: up to 2.2e-2, a routed model). What the q8
+// runs add to the f32 ones (the same layers) is reading q8 right, and a misread group
+// or scale is off by far more; the rounding itself is checked bit for bit by
+// test_kernel_input_rounding.cpp.
+// Device against device (batch against alone, graphs against none, state round trips):
+// 1e-4 of the scale, or exact where the work is identical.
 #include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/forward.hpp"
 #include "backend/cpu/linear.hpp"
@@ -167,7 +174,7 @@ void check_logits(const std::vector<float>& got, const std::vector<float>& want,
   REQUIRE(diff <= tol);
 }
 
-double cpu_tolerance(DType dtype) { return dtype == DType::Q8 ? 5e-3 : 1e-3; }
+double cpu_tolerance(DType dtype) { return dtype == DType::Q8 ? 5e-2 : 1e-3; }
 
 // Every case in every dtype (on the emulator: each case in one, the dtypes in turn).
 std::vector<testing::ModelCase> all_cases() {
