@@ -191,8 +191,10 @@ TEST_CASE("every q8 and q4 SIMD path agrees with the portable kernel of its dtyp
           INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " [" << rows << ", " << cols << "] x " << n);
           TestMatrix W = make_matrix(dtype, rows, cols, rng);
           Inputs portable(n, cols, rows, rng), simd = portable;
-          (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_portable : mmb::cpu::q4_rows_portable)(
-              W.view, 0, rows, portable.xs.data(), portable.ys.data(), n);
+          {
+            KernelPathScope scope(mmb::cpu::KernelPath::Portable);
+            mmb::cpu::linear(pool, W.view, mmb::Matrix{}, portable.xs.data(), portable.ys.data(), n);
+          }
           {
             KernelPathScope scope(path);
             mmb::cpu::linear(pool, W.view, mmb::Matrix{}, simd.xs.data(), simd.ys.data(), n);
@@ -221,8 +223,11 @@ TEST_CASE("the portable path's linear on q8 and q4 is q8_rows_portable and q4_ro
     mmb::ThreadPool pool(2);
     TestMatrix W = make_matrix(dtype, 70, 48, rng);  // Mamba-130m's dt_proj width: 48 = 32 + 16
     Inputs direct(2, 48, 70, rng), through = direct;
-    (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_portable : mmb::cpu::q4_rows_portable)(
-        W.view, 0, 70, direct.xs.data(), direct.ys.data(), 2);
+    std::vector<std::byte> buffer(2 * mmb::cpu::quantized_input_bytes(48));
+    const mmb::cpu::QuantizedInput x =
+        mmb::cpu::quantize_inputs_portable(direct.xs.data(), 2, 48, mmb::cpu::input_zero(dtype), buffer.data());
+    (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_portable : mmb::cpu::q4_rows_portable)(W.view, 0, 70, x,
+                                                                                        direct.ys.data());
     {
       KernelPathScope scope(mmb::cpu::KernelPath::Portable);
       mmb::cpu::linear(pool, W.view, mmb::Matrix{}, through.xs.data(), through.ys.data(), 2);
@@ -253,9 +258,11 @@ TEST_CASE("the AVX2 q8 and q4 kernels give the same bits with AVX-VNNI as withou
         INFO(mmb::dtype_name(dtype) << " [37, " << cols << "] x " << n);
         TestMatrix W = make_matrix(dtype, 37, cols, rng);
         Inputs with(n, cols, 37, rng), without = with;
-        (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_avx2 : mmb::cpu::q4_rows_avx2)(W.view, 0, 37, with.xs.data(),
-                                                                                    with.ys.data(), n);
-        mmb::cpu::quantized_rows_avx2_without_vnni(W.view, 0, 37, without.xs.data(), without.ys.data(), n);
+        std::vector<std::byte> buffer(n * mmb::cpu::quantized_input_bytes(cols));
+        const mmb::cpu::QuantizedInput x =
+            mmb::cpu::quantize_inputs_x86(with.xs.data(), n, cols, mmb::cpu::input_zero(dtype), buffer.data());
+        (dtype == mmb::DType::Q8 ? mmb::cpu::q8_rows_avx2 : mmb::cpu::q4_rows_avx2)(W.view, 0, 37, x, with.ys.data());
+        mmb::cpu::quantized_rows_avx2_without_vnni(W.view, 0, 37, x, without.ys.data());
         CHECK(with.y == without.y);
       }
 #else

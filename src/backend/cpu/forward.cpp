@@ -194,10 +194,12 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   } else {
     // in_proj's rows of a task's channels (x, then z) and their conv in one task: one
     // pass over the pool instead of two.
-    for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
-      linear_rows(w.in_proj.weight, w.in_proj.bias, c0, c1, in, out, n);
-      linear_rows(w.in_proj.weight, w.in_proj.bias, di + c0, di + c1, in, out, n);
-      conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
+    with_linear_input(w.in_proj.weight, in, n, [&](const LinearInput& input) {
+      for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
+        linear_rows(w.in_proj.weight, w.in_proj.bias, c0, c1, input, out);
+        linear_rows(w.in_proj.weight, w.in_proj.bias, di + c0, di + c1, input, out);
+        conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
+      });
     });
   }
 
@@ -218,14 +220,16 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
   // scan: s = s * exp(dt A) + dt x B;  y = (s . C + D x) * silu(z).
   gather(rows, n, [](RowScratch& s) { return s.dbc; }, in);
   gather(rows, n, [](RowScratch& s) { return s.dt; }, out);
-  for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
-    linear_rows(w.dt_proj.weight, w.dt_proj.bias, c0, c1, in, out, n);
-    for (size_t b = 0; b < n; ++b) {
-      RowScratch& s = *rows[b].scratch;
-      const ScanStep step{rows[b].state + lw.state_offset + di * conv_len, A.data(), s.dbc + r, s.dbc + r + ds,
-                          s.dt, s.xc, s.xz + di, w.D, s.y};
-      scan_channels(step, c0, c1, ds);
-    }
+  with_linear_input(w.dt_proj.weight, in, n, [&](const LinearInput& input) {
+    for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
+      linear_rows(w.dt_proj.weight, w.dt_proj.bias, c0, c1, input, out);
+      for (size_t b = 0; b < n; ++b) {
+        RowScratch& s = *rows[b].scratch;
+        const ScanStep step{rows[b].state + lw.state_offset + di * conv_len, A.data(), s.dbc + r, s.dbc + r + ds,
+                            s.dt, s.xc, s.xz + di, w.D, s.y};
+        scan_channels(step, c0, c1, ds);
+      }
+    });
   });
 
   gather(rows, n, [](RowScratch& s) { return s.y; }, in);

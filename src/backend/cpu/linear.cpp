@@ -8,6 +8,7 @@
 #include "base/q8.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -56,12 +57,64 @@ MMB_HOT_CLONES void rows_bf16(const uint16_t* w, size_t cols, size_t r0, size_t 
 }
 
 void rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  switch (W.dtype) {
-    case DType::F32: return rows_f32(reinterpret_cast<const float*>(W.data), W.cols, r0, r1, xs, ys, n);
-    case DType::F16: return rows_f16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
-    case DType::BF16: return rows_bf16(reinterpret_cast<const uint16_t*>(W.data), W.cols, r0, r1, xs, ys, n);
-    case DType::Q8: return q8_rows_portable(W, r0, r1, xs, ys, n);
-    case DType::Q4: return q4_rows_portable(W, r0, r1, xs, ys, n);
+  const auto* halves = reinterpret_cast<const uint16_t*>(W.data);
+  if (W.dtype == DType::F32) return rows_f32(reinterpret_cast<const float*>(W.data), W.cols, r0, r1, xs, ys, n);
+  if (W.dtype == DType::F16) return rows_f16(halves, W.cols, r0, r1, xs, ys, n);
+  if (W.dtype == DType::BF16) return rows_bf16(halves, W.cols, r0, r1, xs, ys, n);
+}
+
+QuantizedInput quantize_inputs(const float* const* xs, size_t n, size_t cols, int32_t zero, void* buffer) {
+  switch (kernel_path()) {
+#if MMB_HAVE_AVX2_PATH
+    case KernelPath::AVX512:
+    case KernelPath::AVX2: return quantize_inputs_x86(xs, n, cols, zero, buffer);
+#endif
+#if MMB_HAVE_NEON_PATH
+    case KernelPath::NEON: return quantize_inputs_neon(xs, n, cols, zero, buffer);
+#endif
+    default: return quantize_inputs_portable(xs, n, cols, zero, buffer);
+  }
+}
+
+// W (q8 or q4) against the quantized vectors x.
+void quantized_rows(const Matrix& W, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  const bool q8 = W.dtype == DType::Q8;
+  switch (kernel_path()) {
+#if MMB_HAVE_AVX2_PATH
+    case KernelPath::AVX512: return (q8 ? q8_rows_avx512 : q4_rows_avx512)(W, r0, r1, x, ys);
+    case KernelPath::AVX2: return (q8 ? q8_rows_avx2 : q4_rows_avx2)(W, r0, r1, x, ys);
+#endif
+#if MMB_HAVE_NEON_PATH
+    case KernelPath::NEON: return (q8 ? q8_rows_neon : q4_rows_neon)(W, r0, r1, x, ys);
+#endif
+    default: return (q8 ? q8_rows_portable : q4_rows_portable)(W, r0, r1, x, ys);
+  }
+}
+
+// The quantized input in a buffer on this frame's stack, for f. Not inlined: a caller
+// that takes the other way (each task quantizing on its own stack) keeps one buffer's
+// worth of stack, not two.
+[[gnu::noinline]] void with_quantized_input(const Matrix& W, const float* const* xs, size_t n,
+                                            FunctionRef<void(const LinearInput&)> f) {
+  alignas(64) std::byte buffer[kQuantizedInputStackBytes];
+  const QuantizedInput x = quantize_inputs(xs, n, W.cols, input_zero(W.dtype), buffer);
+  f(LinearInput{xs, n, &x});
+}
+
+// Without a prepared input (too many vectors for one buffer): the vectors quantized as
+// many at a time as a buffer on the stack holds; a vector too wide for it (over ~21,000
+// columns) gives NaN.
+void quantized_rows_in_batches(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys,
+                               size_t n) {
+  alignas(64) std::byte buffer[kQuantizedInputStackBytes];
+  const size_t batch = sizeof buffer / quantized_input_bytes(W.cols);
+  if (batch == 0) {
+    for (size_t v = 0; v < n; ++v) std::fill(ys[v] + r0, ys[v] + r1, NAN);
+    return;
+  }
+  for (size_t v0 = 0; v0 < n; v0 += batch) {
+    const size_t nv = std::min(batch, n - v0);
+    quantized_rows(W, r0, r1, quantize_inputs(xs + v0, nv, W.cols, input_zero(W.dtype), buffer), ys + v0);
   }
 }
 
@@ -86,23 +139,37 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, si
   size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
   if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
   const size_t block = (rows + n_tasks - 1) / n_tasks;
-  pool.run(n_tasks, [&](size_t task, int) {
-    const size_t b0 = r0 + task * block, b1 = std::min(r1, b0 + block);
-    if (b0 < b1) linear_rows(W, bias, b0, b1, xs, ys, n);
+  with_linear_input(W, xs, n, [&](const LinearInput& in) {
+    pool.run(n_tasks, [&](size_t task, int) {
+      const size_t b0 = r0 + task * block, b1 = std::min(r1, b0 + block);
+      if (b0 < b1) linear_rows(W, bias, b0, b1, in, ys);
+    });
   });
 }
 
-void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
-                 float* const* ys, size_t n) {
-  switch (kernel_path()) {
+void with_linear_input(const Matrix& W, const float* const* xs, size_t n, FunctionRef<void(const LinearInput&)> f) {
+  if (dtype_quantized(W.dtype) && n > 0 && n * quantized_input_bytes(W.cols) <= kQuantizedInputStackBytes)
+    return with_quantized_input(W, xs, n, f);
+  f(LinearInput{xs, n});
+}
+
+void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const LinearInput& in, float* const* ys) {
+  const size_t n = in.n;
+  if (in.quantized) {
+    quantized_rows(W, r0, r1, *in.quantized, ys);
+  } else if (dtype_quantized(W.dtype)) {
+    quantized_rows_in_batches(W, r0, r1, in.xs, ys, n);
+  } else {
+    switch (kernel_path()) {
 #if MMB_HAVE_AVX2_PATH
-    case KernelPath::AVX512: rows_avx512(W, r0, r1, xs, ys, n); break;
-    case KernelPath::AVX2: rows_avx2(W, r0, r1, xs, ys, n); break;
+      case KernelPath::AVX512: rows_avx512(W, r0, r1, in.xs, ys, n); break;
+      case KernelPath::AVX2: rows_avx2(W, r0, r1, in.xs, ys, n); break;
 #endif
 #if MMB_HAVE_NEON_PATH
-    case KernelPath::NEON: rows_neon(W, r0, r1, xs, ys, n); break;
+      case KernelPath::NEON: rows_neon(W, r0, r1, in.xs, ys, n); break;
 #endif
-    default: rows_portable(W, r0, r1, xs, ys, n); break;
+      default: rows_portable(W, r0, r1, in.xs, ys, n); break;
+    }
   }
   if (bias)
     for (size_t r = r0; r < r1; ++r) {

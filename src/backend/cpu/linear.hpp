@@ -3,6 +3,8 @@
 // turns matrix-vector into matrix-matrix work. f32 accumulation for every dtype.
 #pragma once
 
+#include "backend/cpu/quantized_input.hpp"
+#include "base/function_ref.hpp"
 #include "base/thread_pool.hpp"
 #include "model/model_weights.hpp"
 
@@ -22,9 +24,22 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, const float* 
 void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
             float* const* ys, size_t n);
 
+// The vectors a product multiplies, prepared once for every task of it: for q8 and q4
+// weights quantized per group (quantized_input.hpp), so that the tasks do not each
+// quantize the same vectors; other dtypes take them as they are.
+struct LinearInput {
+  const float* const* xs;
+  size_t n;
+  const QuantizedInput* quantized = nullptr;  // null: not q8 or q4, or each task quantizes
+};
+
+// Runs f with W's input xs[0..n) prepared: for q8 and q4, quantized on this thread into
+// a buffer on its stack (kQuantizedInputStackBytes) when they fit, else left for each
+// task to quantize in turn (same bits). Nothing is allocated: steps do not allocate.
+void with_linear_input(const Matrix& W, const float* const* xs, size_t n, FunctionRef<void(const LinearInput&)> f);
+
 // Rows [r0, r1) of linear(), on the calling thread: for callers that split the work
 // themselves and do more with their rows in the same task. The same bits as linear().
-void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const float* const* xs,
-                 float* const* ys, size_t n);
+void linear_rows(const Matrix& W, const Matrix& bias, size_t r0, size_t r1, const LinearInput& in, float* const* ys);
 
 }  // namespace mmb::cpu

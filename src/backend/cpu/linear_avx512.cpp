@@ -56,8 +56,6 @@ struct Vec {
 }  // namespace avx512
 
 void rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (w.dtype == DType::Q8) return q8_rows_avx512(w, r0, r1, xs, ys, n);
-  if (w.dtype == DType::Q4) return q4_rows_avx512(w, r0, r1, xs, ys, n);
   avx512::rows_float(w, r0, r1, xs, ys, n);
 }
 

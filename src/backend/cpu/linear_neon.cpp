@@ -51,8 +51,6 @@ struct Vec {
 }  // namespace neon
 
 void rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (w.dtype == DType::Q8) return q8_rows_neon(w, r0, r1, xs, ys, n);
-  if (w.dtype == DType::Q4) return q4_rows_neon(w, r0, r1, xs, ys, n);
   neon::rows_float(w, r0, r1, xs, ys, n);
 }
 

@@ -60,7 +60,6 @@ struct Scalar {
 
 struct Q4 : Scalar {
   static constexpr size_t kGroupBytes = kQ4GroupBytes;
-  static constexpr int32_t kZero = kQ4Zero;
   static constexpr size_t row_bytes(size_t cols) { return q4_row_bytes(cols); }
   // One group's codes (16 bytes) against its columns 0-15 and 16-31.
   static MMB_KERNEL int32_t group_dot(const uint8_t* c, size_t, const int8_t* low, const int8_t* high) {
@@ -73,10 +72,9 @@ struct Q4 : Scalar {
   }
 };
 
-// q8's signed bytes as they are: no offset.
+// q8's signed bytes as they are: no offsets.
 struct Q8 : Scalar {
   static constexpr size_t kGroupBytes = kQ8Group;
-  static constexpr int32_t kZero = 0;
   static constexpr size_t row_bytes(size_t cols) { return cols; }
   // One group's n <= 32 values against its columns 0-15 and 16-31.
   static MMB_KERNEL int32_t group_dot(const uint8_t* c, size_t n, const int8_t* low, const int8_t* high) {
@@ -86,8 +84,9 @@ struct Q8 : Scalar {
     for (size_t k = 16; k < n; ++k) s += int32_t(v[k]) * high[k - 16];
     return s;
   }
-  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* low, const int8_t* high, const int32_t* o) {
-    return two_groups<Q8>(c, low, high, o);
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* low, const int8_t* high, const int32_t*) {
+    static constexpr int32_t none[2 * kInputLanesPerGroup] = {};
+    return two_groups<Q8>(c, low, high, none);
   }
 };
 
@@ -98,12 +97,16 @@ struct Q8 : Scalar {
 
 }  // namespace
 
-void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  q8_rows(W, r0, r1, xs, ys, n);
+void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  q8_rows(W, r0, r1, x, ys);
 }
 
-void q4_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  q4_rows(W, r0, r1, xs, ys, n);
+void q4_rows_portable(const Matrix& W, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  q4_rows(W, r0, r1, x, ys);
+}
+
+QuantizedInput quantize_inputs_portable(const float* const* xs, size_t n, size_t cols, int32_t zero, void* buffer) {
+  return quantize(xs, n, cols, zero, buffer);
 }
 
 }  // namespace mmb::cpu

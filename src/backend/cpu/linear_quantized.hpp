@@ -6,6 +6,7 @@
 // the other dtypes' portable loops.
 #pragma once
 
+#include "backend/cpu/quantized_input.hpp"
 #include "model/model_weights.hpp"
 
 #include <cstddef>
@@ -13,8 +14,11 @@
 
 namespace mmb::cpu {
 
-// ys[b][r] = (row r of W) . xs[b] for r in [r0, r1) and b < n, W being q8 / q4.
-void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
-void q4_rows_portable(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n);
+// ys[b][r] = (row r of W) . x's vector b for r in [r0, r1), W being q8 / q4.
+void q8_rows_portable(const Matrix& W, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys);
+void q4_rows_portable(const Matrix& W, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys);
+// xs[0..n) of `cols` values quantized into buffer (quantized_input.hpp) for codes
+// stored as value + zero (input_zero).
+QuantizedInput quantize_inputs_portable(const float* const* xs, size_t n, size_t cols, int32_t zero, void* buffer);
 
 }  // namespace mmb::cpu

@@ -40,11 +40,11 @@ struct Vec {
   static MMB_KERNEL int16x8_t products(int8x16_t c, int8x16_t x) {
     return vmlal_s8(vmull_s8(vget_low_s8(c), vget_low_s8(x)), vget_high_s8(c), vget_high_s8(x));
   }
-  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+  // The two groups' sums, from a and b.
+  static MMB_KERNEL Ints sums(const Codes& c, const int8_t* lo, const int8_t* hi, int32x4_t a, int32x4_t b) {
     const int8x16_t x0 = vld1q_s8(lo), x1 = vld1q_s8(lo + 16), x2 = vld1q_s8(hi), x3 = vld1q_s8(hi + 16);
-    const int32x4_t a = vpadalq_s16(vpadalq_s16(vld1q_s32(o), products(c.low0, x0)), products(c.high0, x2));
-    const int32x4_t b = vpadalq_s16(vpadalq_s16(vld1q_s32(o + 4), products(c.low1, x1)), products(c.high1, x3));
-    return {a, b};
+    return {vpadalq_s16(vpadalq_s16(a, products(c.low0, x0)), products(c.high0, x2)),
+            vpadalq_s16(vpadalq_s16(b, products(c.low1, x1)), products(c.high1, x3))};
   }
   static MMB_KERNEL Acc fma(const Ints& a, const float* p, Acc acc) {
     return vfmaq_f32(vfmaq_f32(acc, vcvtq_f32_s32(a.g0), vdupq_n_f32(p[0])), vcvtq_f32_s32(a.g1), vdupq_n_f32(p[1]));
@@ -75,7 +75,6 @@ struct Vec {
 
 struct Q4 : Vec {
   static constexpr size_t kGroupBytes = kQ4GroupBytes;
-  static constexpr int32_t kZero = kQ4Zero;
   static constexpr size_t row_bytes(size_t cols) { return q4_row_bytes(cols); }
   static MMB_KERNEL int8x16_t low(uint8x16_t b) { return vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))); }
   static MMB_KERNEL int8x16_t high(uint8x16_t b) { return vreinterpretq_s8_u8(vshrq_n_u8(b, 4)); }
@@ -85,11 +84,13 @@ struct Q4 : Vec {
     const uint8x16_t b = vld1q_u8(p + 16);
     return {low(a), low(b), high(a), high(b)};
   }
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
+    return sums(c, lo, hi, vld1q_s32(o), vld1q_s32(o + 4));
+  }
 };
 
 struct Q8 : Vec {
   static constexpr size_t kGroupBytes = kQ8Group;
-  static constexpr int32_t kZero = 0;
   static constexpr size_t row_bytes(size_t cols) { return cols; }
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
     if (bytes < 2 * kGroupBytes) {
@@ -99,6 +100,10 @@ struct Q8 : Vec {
     }
     const auto* v = reinterpret_cast<const int8_t*>(p);
     return {vld1q_s8(v), vld1q_s8(v + 32), vld1q_s8(v + 16), vld1q_s8(v + 48)};
+  }
+  // The values as they are: no offsets.
+  static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t*) {
+    return sums(c, lo, hi, vdupq_n_s32(0), vdupq_n_s32(0));
   }
 };
 
@@ -110,12 +115,16 @@ struct Q8 : Vec {
 }  // namespace neon
 }  // namespace
 
-void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  neon::q4_rows(w, r0, r1, xs, ys, n);
+void q4_rows_neon(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  neon::q4_rows(w, r0, r1, x, ys);
 }
 
-void q8_rows_neon(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  neon::q8_rows(w, r0, r1, xs, ys, n);
+void q8_rows_neon(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  neon::q8_rows(w, r0, r1, x, ys);
+}
+
+QuantizedInput quantize_inputs_neon(const float* const* xs, size_t n, size_t cols, int32_t zero, void* buffer) {
+  return neon::quantize(xs, n, cols, zero, buffer);
 }
 
 }  // namespace mmb::cpu

@@ -105,7 +105,6 @@ struct Vec : X86Common {
 
 struct Q4 : Vec {
   static constexpr size_t kGroupBytes = kQ4GroupBytes;
-  static constexpr int32_t kZero = kQ4Zero;
   static constexpr size_t row_bytes(size_t cols) { return q4_row_bytes(cols); }
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
     const __m256i b = bytes == 2 * kGroupBytes
@@ -125,7 +124,6 @@ struct Q4 : Vec {
 
 struct Q8 : Vec {
   static constexpr size_t kGroupBytes = kQ8Group;
-  static constexpr int32_t kZero = 0;
   static constexpr size_t row_bytes(size_t cols) { return cols; }
   // Two groups' 64 bytes (fewer at a row's end, the rest zeros) as the input's layout
   // wants them: each 128-bit half of `low` one group's columns 0-15.
@@ -142,7 +140,7 @@ struct Q8 : Vec {
   }
   // |value| (unsigned) times q with value's sign: the same products, none above
   // 128 x 127 in magnitude, so a pair fits 16 bits; low and high go to 32 bits apart.
-  // The offsets are zero (kZero).
+  // No offsets: the values are multiplied as they are.
   static MMB_KERNEL Ints dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t*) {
     const __m256i one = _mm256_set1_epi16(1);
     const __m256i l = _mm256_maddubs_epi16(_mm256_abs_epi8(c.low), _mm256_sign_epi8(load(lo), c.low));
@@ -160,7 +158,7 @@ namespace avx_vnni {
 #define MMB_KERNEL_ENTRY __attribute__((target("avxvnni,avx2,fma,f16c")))
 // The AVX2 kernels with their products summed by the VEX form of VPDPBUSD (AVX-VNNI, in
 // CPUs with AVX2 and no AVX-512), from the offsets: the same exact lanes, so the same
-// bits. q8's bytes are made unsigned (value + 128) for it.
+// bits. q8's bytes are made unsigned (value + 128, kQ8InputZero) for it.
 template <typename Codes>
 MMB_KERNEL __m256i vnni_dot(const Codes& c, const int8_t* lo, const int8_t* hi, const int32_t* o) {
   return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(avx2::Vec::load(o), c.low, avx2::Vec::load(lo)), c.high,
@@ -172,7 +170,6 @@ struct Q4 : avx2::Q4 {
   }
 };
 struct Q8 : avx2::Q8 {
-  static constexpr int32_t kZero = 128;
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
     const Codes c = avx2::Q8::unpack(p, bytes);
     const __m256i flip = _mm256_set1_epi8(char(0x80));
@@ -224,7 +221,6 @@ struct Vec : X86Common {
 
 struct Q4 : Vec {
   static constexpr size_t kGroupBytes = kQ4GroupBytes;
-  static constexpr int32_t kZero = kQ4Zero;
   static constexpr size_t row_bytes(size_t cols) { return q4_row_bytes(cols); }
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
     const __m512i b = load(p, bytes);
@@ -237,7 +233,6 @@ struct Q4 : Vec {
 // 128 bytes put in the input's order.
 struct Q8 : Vec {
   static constexpr size_t kGroupBytes = kQ8Group;
-  static constexpr int32_t kZero = 128;
   static constexpr size_t row_bytes(size_t cols) { return cols; }
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
     const __m512i a = load(p, bytes);
@@ -255,20 +250,20 @@ struct Q8 : Vec {
 
 }  // namespace
 
-void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (cpu_has_avx_vnni()) return avx_vnni::q4_rows(w, r0, r1, xs, ys, n);
-  avx2::q4_rows(w, r0, r1, xs, ys, n);
+void q4_rows_avx2(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  if (cpu_has_avx_vnni()) return avx_vnni::q4_rows(w, r0, r1, x, ys);
+  avx2::q4_rows(w, r0, r1, x, ys);
 }
 
-void q8_rows_avx2(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (cpu_has_avx_vnni()) return avx_vnni::q8_rows(w, r0, r1, xs, ys, n);
-  avx2::q8_rows(w, r0, r1, xs, ys, n);
+void q8_rows_avx2(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  if (cpu_has_avx_vnni()) return avx_vnni::q8_rows(w, r0, r1, x, ys);
+  avx2::q8_rows(w, r0, r1, x, ys);
 }
 
-void quantized_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys,
-                                      size_t n) {
-  if (w.dtype == DType::Q8) return avx2::q8_rows(w, r0, r1, xs, ys, n);
-  avx2::q4_rows(w, r0, r1, xs, ys, n);
+void quantized_rows_avx2_without_vnni(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x,
+                                      float* const* ys) {
+  if (w.dtype == DType::Q8) return avx2::q8_rows(w, r0, r1, x, ys);
+  avx2::q4_rows(w, r0, r1, x, ys);
 }
 
 bool quantized_uses_vnni() {
@@ -276,14 +271,18 @@ bool quantized_uses_vnni() {
   return (path == KernelPath::AVX2 && cpu_has_avx_vnni()) || (path == KernelPath::AVX512 && cpu_has_avx512_vnni());
 }
 
-void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (cpu_has_avx512_vnni()) return vnni::q4_rows(w, r0, r1, xs, ys, n);
-  q4_rows_avx2(w, r0, r1, xs, ys, n);
+void q4_rows_avx512(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  if (cpu_has_avx512_vnni()) return vnni::q4_rows(w, r0, r1, x, ys);
+  q4_rows_avx2(w, r0, r1, x, ys);
 }
 
-void q8_rows_avx512(const Matrix& w, size_t r0, size_t r1, const float* const* xs, float* const* ys, size_t n) {
-  if (cpu_has_avx512_vnni()) return vnni::q8_rows(w, r0, r1, xs, ys, n);
-  q8_rows_avx2(w, r0, r1, xs, ys, n);
+void q8_rows_avx512(const Matrix& w, size_t r0, size_t r1, const QuantizedInput& x, float* const* ys) {
+  if (cpu_has_avx512_vnni()) return vnni::q8_rows(w, r0, r1, x, ys);
+  q8_rows_avx2(w, r0, r1, x, ys);
+}
+
+QuantizedInput quantize_inputs_x86(const float* const* xs, size_t n, size_t cols, int32_t zero, void* buffer) {
+  return avx2::quantize(xs, n, cols, zero, buffer);
 }
 
 }  // namespace mmb::cpu

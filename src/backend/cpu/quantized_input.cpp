@@ -8,6 +8,7 @@ namespace mmb::cpu {
 
 QuantizedInput quantized_input_layout(size_t n, size_t cols, void* buffer) {
   QuantizedInput a;
+  a.vectors = n;
   a.groups = (cols + kInputGroup - 1) / kInputGroup;
   a.blocks = (a.groups + kInputBlockGroups - 1) / kInputBlockGroups;
   a.padded_groups = (a.groups + kInputScaleRun - 1) / kInputScaleRun * kInputScaleRun;

@@ -31,10 +31,13 @@ inline constexpr size_t kInputBlockOffsets = kInputBlockGroups * kInputLanesPerG
 // Scales are padded with zeros to a multiple of this many groups (a run the kernels
 // convert at once).
 inline constexpr size_t kInputScaleRun = 8;
+// The offsets' zero for q8 (its bytes made unsigned) and q4 (its nibbles).
+inline constexpr int32_t kQ8InputZero = 128;
+constexpr int32_t input_zero(DType t) { return t == DType::Q4 ? kQ4Zero : kQ8InputZero; }
 
 // One or more quantized vectors of `groups` groups each.
 struct QuantizedInput {
-  size_t groups = 0, blocks = 0, padded_groups = 0;
+  size_t vectors = 0, groups = 0, blocks = 0, padded_groups = 0;
   int8_t* q = nullptr;         // blocks * kInputBlockBytes per vector
   float* scale = nullptr;      // d per group, padded_groups per vector (zeros past groups)
   // Per group and lane, -zero times the sum of q over the lane's columns (lane l: the
@@ -62,8 +65,9 @@ constexpr size_t quantized_input_bytes(size_t cols) {
   return blocks * (kInputBlockBytes + kInputBlockOffsets * sizeof(int32_t)) + padded * sizeof(float);
 }
 
-// The buffer the kernels quantize into, on their stack: 32 KiB, a vector of up to about
-// 21,000 columns (wider ones get a buffer of their own).
+
+// The buffer on the stack that quantized vectors go into, where they fit: 32 KiB, e.g.
+// 26 vectors of 768 columns, or one of up to about 21,000.
 inline constexpr size_t kQuantizedInputStackBytes = 32 * 1024;
 
 // Lays out room for n vectors of `cols` columns in `buffer` (at least n *
