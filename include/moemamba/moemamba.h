@@ -771,14 +771,14 @@ MMB_API mmb_status mmb_generate(mmb_session* session, mmb_sampler* sampler, cons
  *  The host reads results without blocking: mmb_job_read_text() and
  *  mmb_job_read_tokens() take what was produced since the last read, mmb_job_poll()
  *  tells the state, mmb_job_wait() blocks with a timeout, mmb_job_cancel() stops the
- *  job at the next unit boundary. Events (each token's text, the end) go to the
- *  job's event callback only from mmb_job_poll() and mmb_runtime_frame(), on the
- *  thread that called them: never from a worker thread.
+ *  job between two slices of work (see mmb_job_cancel()). Events (each token's text,
+ *  the end) go to the job's event callback only from mmb_job_poll() and
+ *  mmb_runtime_frame(), on the thread that called them: never from a worker thread.
  *
  *  A session runs at most one job at a time; while it does, every other call on the
  *  session returns MMB_ERR_BUSY. Destroying a session or a job is always safe: a
  *  running job is cancelled and the call returns once no thread uses it any more
- *  (within one unit of work).
+ *  (within one slice of work, or the rest of a batched step the job is in).
  *
  *  Session memory: see mmb_runtime_options.session_memory_budget and
  *  mmb_session_page_out(). Paging is invisible to results: a session paged out and in
@@ -922,18 +922,25 @@ MMB_API mmb_status mmb_job_read_tokens(mmb_job* job, int32_t* tokens, size_t cap
  *  @return MMB_OK (finished or not); MMB_ERR_INVALID_ARGUMENT. */
 MMB_API mmb_status mmb_job_wait(mmb_job* job, uint32_t timeout_ms, int32_t* state);
 
-/** Asks the job to stop; returns at once. The job ends at the next unit boundary
- *  (between prompt chunks or generated tokens; at once when no thread is working on
- *  it, after completing a step or chunk of it that a frame left half done: at most
- *  one unit of work on the calling thread) with result MMB_ERR_CANCELLED, and the session keeps the state of what was
- *  consumed and emitted. Cancelling a finished job, or twice, does nothing.
+/** Asks the job to stop; returns at once. The job ends with result MMB_ERR_CANCELLED,
+ *  and the session keeps the state of the whole prompt chunks consumed and the tokens
+ *  emitted. A prompt chunk left half done is undone (the session gets back its state
+ *  from before the chunk); a batched step that holds the job's last emitted token is
+ *  completed, so that the token is in the state. When no thread is working on jobs
+ *  (between frames in MMB_JOBS_FRAME mode), the job ends at once, after completing on
+ *  the calling thread a step of it that a frame left half done (at most the rest of
+ *  one step). Otherwise it ends once the thread working on jobs (the background worker,
+ *  a host task, a frame or a wait) ends its current slice (one stage of a step or
+ *  prompt chunk: the embedding, one layer, a part of the head), or, in a batched step,
+ *  when that step ends. Cancelling a finished job, or twice, does nothing.
  *  @return MMB_OK; MMB_ERR_INVALID_ARGUMENT (NULL). Thread rules: any thread. */
 MMB_API mmb_status mmb_job_cancel(mmb_job* job);
 
-/** Cancels the job if it runs, waits until no thread works on it (at most one unit
- *  of work), drops its undelivered events and frees it. The session is then free
- *  for other calls. NULL: no-op. Thread rules: not from inside another call on the
- *  same job. */
+/** Cancels the job if it runs, waits until no thread works on it (at most one slice
+ *  of work; a half-done prompt chunk is undone as by mmb_job_cancel(); a batched step
+ *  the job is in is completed first, on the calling thread), drops its undelivered
+ *  events and frees it. The session is then free for other calls. NULL: no-op.
+ *  Thread rules: not from inside another call on the same job. */
 MMB_API void mmb_job_destroy(mmb_job* job);
 
 /** Per-call figures of mmb_runtime_frame(). */
@@ -962,7 +969,8 @@ typedef struct mmb_frame_stats {
  *  of a call always runs, so a budget below one slice still makes progress; otherwise
  *  the call ends early rather than late. Jobs with a half-done step or chunk stay
  *  unfinished (their sessions busy) until it completes; mmb_job_cancel(),
- *  mmb_job_destroy() and mmb_session_destroy() complete it first. With budget 0 it
+ *  mmb_job_destroy() and mmb_session_destroy() undo a half-done prompt chunk of the
+ *  job, or complete a half-done step of it first. With budget 0 it
  *  only delivers events. With MMB_JOBS_WORKER, while the worker is advancing jobs, the
  *  call does not wait for it: it advances nothing and delivers events. With
  *  MMB_JOBS_HOST the call advances nothing on its own thread: it asks run_task for a

@@ -55,8 +55,9 @@ class Job {
   const int32_t* chunk_tokens() const { return prompt_.data() + prompt_done_; }
   float* chunk_logits(size_t n) { return prompt_done_ + n == prompt_.size() && sampler_ ? logits_.data() : nullptr; }
   void chunk_done(size_t n);
-  // Whether a step or chunk of this job stands half done (the scheduler's mark, under
-  // its advance lock): the job then finishes only once that work is complete.
+  // Whether a step or chunk of this job is planned or half done (the scheduler's mark,
+  // under its advance lock): the job then finishes only once that work is complete or,
+  // for a prompt chunk, undone.
   bool in_flight() const { return in_flight_; }
   void set_in_flight(bool on) { in_flight_ = on; }
   // Samples the next token and emits it unless it ends the job (EOS): returns the

@@ -46,8 +46,9 @@ void fail_job(Job& job, std::exception_ptr e) {
 
 }  // namespace
 
-JobScheduler::JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager)
-    : mode_(mode), run_task_(run_task), run_task_user_(run_task_user), pager_(std::move(pager)) {}
+JobScheduler::JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager,
+                           const HostAllocator& allocator)
+    : mode_(mode), run_task_(run_task), run_task_user_(run_task_user), pager_(std::move(pager)), allocator_(allocator) {}
 
 JobScheduler::~JobScheduler() { stop(); }
 
@@ -77,30 +78,93 @@ void JobScheduler::submit(const std::shared_ptr<Job>& job) {
 
 void JobScheduler::cancel(Job& job) {
   job.request_cancel();
+  cancels_pending_.store(true);
   std::unique_lock<std::mutex> advance(advance_mutex_, std::try_to_lock);
-  // Otherwise the thread advancing now sees the flag at its next unit.
+  // Otherwise the thread advancing now settles it before its next slice.
   if (advance.owns_lock()) {
-    // A step or chunk of this job left half done by a frame is completed first (at
-    // most one unit of work), so that the session holds what was emitted.
-    if (job.in_flight()) finish_unit_locked();
+    Unit none;
+    settle_cancels_locked(none);
+    // A batched step that a frame left half done holds the job's emitted token: the
+    // rest of it runs here (at most one step), so that the job ends at once with that
+    // token in its session.
+    if (job.in_flight()) finish_pass_of_locked(job);
     job.finish(MMB_ERR_CANCELLED);
   }
   work_cv_.notify_all();
 }
 
 void JobScheduler::detach_session(Job& job) {
-  std::lock_guard<std::mutex> advance(advance_mutex_);
   job.request_cancel();
-  // The rest of the unit under way (at most one unit of work), so that the session is
-  // whole when it goes or becomes free.
-  if (job.in_flight()) finish_unit_locked();
+  cancels_pending_.store(true);
+  std::unique_lock<std::mutex> advance = lock_advance();
+  Unit none;
+  settle_cancels_locked(none);
+  // A batched step under way keeps the session until it ends (its token was emitted):
+  // the rest of it runs here, so that the session is whole when it goes or is free.
+  if (job.in_flight()) finish_pass_of_locked(job);
   job.finish(MMB_ERR_CANCELLED);
   job.detach_session();
 }
 
-void JobScheduler::finish_unit_locked() {
+void JobScheduler::finish_pass_of_locked(const Job& job) {
   Unit rest;
-  while (!passes_.empty()) run_slice_locked(passes_.front().stages, rest);
+  while (job.in_flight() && !passes_.empty()) run_slice_locked(passes_.front().stages, rest);
+}
+
+std::unique_lock<std::mutex> JobScheduler::lock_advance() {
+  lock_waiters_.fetch_add(1);
+  std::unique_lock<std::mutex> advance(advance_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(jobs_mutex_);
+    lock_waiters_.fetch_sub(1);
+  }
+  work_cv_.notify_all();
+  return advance;
+}
+
+void JobScheduler::let_lock_waiters_in() {
+  if (lock_waiters_.load() == 0) return;
+  std::unique_lock<std::mutex> lock(jobs_mutex_);
+  work_cv_.wait(lock, [this] { return lock_waiters_.load() == 0 || stopping_; });
+}
+
+void JobScheduler::settle_cancels_locked(Unit& unit) {
+  if (!cancels_pending_.exchange(false)) return;
+  for (auto it = passes_.begin(); it != passes_.end();) {
+    if (it->chunk_job && it->chunk_job->cancel_requested()) {
+      Job& job = *it->chunk_job;
+      undo_chunk_locked(*it);
+      job.finish(MMB_ERR_CANCELLED);
+      ++unit.finished;
+      unit.progressed = true;
+      it = passes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<std::shared_ptr<Job>> idle;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mutex_);
+    for (const auto& j : jobs_)
+      if (j->cancel_requested() && !j->finished() && !j->in_flight()) idle.push_back(j);
+  }
+  for (const auto& j : idle) {
+    j->finish(MMB_ERR_CANCELLED);
+    ++unit.finished;
+    unit.progressed = true;
+  }
+}
+
+void JobScheduler::undo_chunk_locked(Pass& chunk) {
+  Job& job = *chunk.chunk_job;
+  Session* session = chunk.sessions.front();
+  try {
+    if (chunk.next > 0) session->abandon_chunk(chunk_undo_.data());
+  } catch (...) {
+    fail_job(job, std::current_exception());
+  }
+  job.set_in_flight(false);
+  pager_->unpin(session);
 }
 
 void JobScheduler::remove(Job& job) {
@@ -142,6 +206,14 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
     try {
       if (job->in_prompt()) {
         prefilled = true;
+        // The state before the chunk, for a cancel between its stages (a backend of
+        // one stage never leaves a chunk half done); a failed allocation fails the
+        // job before anything changed.
+        if (session->stages() > 1) {
+          const size_t state_floats = session->recurrent_state_floats();
+          if (chunk_undo_.size() < state_floats) chunk_undo_ = HostBuffer<float>(allocator_, state_floats, false);
+          session->save_recurrent_state(chunk_undo_.data());
+        }
         Pass chunk;
         const size_t m = job->chunk_size(chunk_rows(*job));
         chunk.chunk_job = job;
@@ -149,8 +221,8 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
         chunk.tokens.assign(job->chunk_tokens(), job->chunk_tokens() + m);
         chunk.logits = job->chunk_logits(m);
         chunk.stages = session->stages();
-        job->set_in_flight(true);
         passes_.push_back(std::move(chunk));
+        job->set_in_flight(true);
         continue;
       }
       bool last = false;
@@ -217,7 +289,7 @@ void JobScheduler::run_slice_locked(size_t last, Unit& unit) {
       for (size_t i = 0; i < pass.steps.size(); ++i) {
         Job& job = *pass.steps[i].job;
         std::memcpy(job.logits(), pass.logits + i * vocab, vocab * sizeof(float));
-        if (pass.steps[i].last) {
+        if (pass.steps[i].last && !job.finished()) {
           job.finish(MMB_OK);
           ++unit.finished;
         }
@@ -247,9 +319,14 @@ void JobScheduler::end_pass_locked(Pass& pass, Unit& unit) {
 
 JobScheduler::Unit JobScheduler::advance_locked() {
   Unit unit;
+  settle_cancels_locked(unit);
   if (passes_.empty()) plan_locked(unit, [](const Job&) { return SIZE_MAX; });
   else unit.progressed = true;
-  while (!passes_.empty()) run_slice_locked(passes_.front().stages, unit);
+  // Stage by stage gives the bits of a whole pass (the frames' slices do the same).
+  while (!passes_.empty() && lock_waiters_.load() == 0) {
+    run_slice_locked(passes_.front().next + 1, unit);
+    settle_cancels_locked(unit);
+  }
   return unit;
 }
 
@@ -294,6 +371,7 @@ void JobScheduler::worker_main() {
       std::lock_guard<std::mutex> advance(advance_mutex_);
       unit = advance_locked();
     }
+    let_lock_waiters_in();
     if (!unit.progressed) {
       // Every job waits for session memory: look again shortly.
       std::unique_lock<std::mutex> lock(jobs_mutex_);
@@ -338,6 +416,7 @@ void JobScheduler::host_task(void* data) {
       std::lock_guard<std::mutex> advance(s.advance_mutex_);
       unit = s.advance_locked();
     }
+    s.let_lock_waiters_in();
     {
       std::lock_guard<std::mutex> lock(s.jobs_mutex_);
       if (!s.has_active_locked()) {
@@ -372,6 +451,7 @@ bool JobScheduler::wait(Job& job, uint32_t timeout_ms) {
       std::lock_guard<std::mutex> advance(advance_mutex_);
       unit = advance_locked();
     }
+    let_lock_waiters_in();
     if (!unit.progressed) job.wait_finished(1);
   }
   return job.finished();
@@ -388,6 +468,9 @@ bool JobScheduler::run_within_locked(Clock::time_point t0, double budget_us, boo
   };
   for (;;) {
     Unit unit;
+    settle_cancels_locked(unit);
+    f.jobs_finished += unit.finished;
+    unit.finished = 0;
     if (passes_.empty()) {
       // A plan's cost is mostly sampling: it goes by the jobs that will sample.
       uint32_t active = 0, sampling = 0;

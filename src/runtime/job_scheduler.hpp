@@ -10,21 +10,31 @@
 // fits what is left of its budget; the rest of the unit waits, in the sessions'
 // scratch, for the next frame. A job with a half-done step or chunk stays unfinished
 // (its session busy) until that work is complete, so its session is never seen in
-// between; cancelling or detaching it completes the unit first. With MMB_JOBS_HOST,
-// once the host calls frame(), the frame's budget goes to the host's tasks instead
-// (a window: the tasks between two frame calls share one budget, slice by slice).
-// Every other caller (worker, unpaced host task, wait) runs units whole.
+// between. With MMB_JOBS_HOST, once the host calls frame(), the frame's budget goes to
+// the host's tasks instead (a window: the tasks between two frame calls share one
+// budget, slice by slice). Every other caller (worker, unpaced host task, wait) runs
+// units whole, but still slice by slice, so that cancels and detaches get in between.
+//
+// Cancels take effect between two slices. A cancelled job's half-done prompt chunk is
+// undone (its session gets back the state it had before the chunk, saved when the
+// chunk was planned): the chunk's job alone owns that session, and a chunk costs as
+// much as a step, so waiting for it would cost up to a unit. A batched step is never
+// undone: its token was emitted, so it must enter the state, and the other rows share
+// its slices. A job in one finishes when that step ends (at most one step, not a
+// unit), not before: hosts use a session as soon as its job is finished.
 //
 // Sessions are pinned in memory (SessionPager) while a step or chunk runs on them; a
 // job whose session cannot be made resident waits, queued, for a later unit.
 #pragma once
 
+#include "base/host_allocator.hpp"
 #include "runtime/job.hpp"
 #include "runtime/session_pager.hpp"
 #include "runtime/slice_costs.hpp"
 
 #include <moemamba/moemamba.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -60,17 +70,23 @@ struct FrameFigures {
 
 class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
  public:
-  JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager);
+  JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager,
+               const HostAllocator& allocator);
   ~JobScheduler();
   JobScheduler(const JobScheduler&) = delete;
   JobScheduler& operator=(const JobScheduler&) = delete;
 
   int32_t mode() const { return mode_; }
   void submit(const std::shared_ptr<Job>& job);
-  // Flags the job; finishes it at once when no thread is advancing jobs.
+  // Flags the job. When no thread is advancing jobs, finishes it here: a half-done
+  // prompt chunk of it is undone, a half-done batched step completed (the rest of one
+  // step). Otherwise the advancing thread finishes it between its next two slices, or
+  // when the batched step that holds it ends.
   void cancel(Job& job);
   // Finishes the job (cancelled) if it runs and lets go of its session; returns once
-  // no thread uses the session for it. The job's events stay deliverable.
+  // no thread uses the session for it: within a slice (a half-done chunk is undone),
+  // or after running the rest of the batched step its session is in. The job's events
+  // stay deliverable.
   void detach_session(Job& job);
   // detach_session(), then forgets the job (its handle is going away).
   void remove(Job& job);
@@ -110,8 +126,21 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   // Runs stages [next, last) of the first pass, and ends it after its last stage.
   void run_slice_locked(size_t last, Unit& unit);
   void end_pass_locked(Pass& pass, Unit& unit);
-  // Runs what is left of the unit under way, or else one whole unit.
+  // Runs what is left of the unit under way, or else one whole unit, slice by slice;
+  // returns early, the unit left half done, when another thread waits for the advance
+  // lock (lock_advance()).
   Unit advance_locked();
+  // The advance lock for a thread that must not wait for a whole unit: the thread
+  // advancing now lets go after its current slice.
+  std::unique_lock<std::mutex> lock_advance();
+  // After an advancing thread let go of the advance lock: waits until the threads that
+  // asked for it (lock_advance()) have had it.
+  void let_lock_waiters_in();
+  // Finishes the cancelled jobs that no batched step holds: a half-done prompt chunk
+  // of one is undone. Cheap when no cancel came since the last call.
+  void settle_cancels_locked(Unit& unit);
+  // Gives the chunk pass's session back the state it had before the chunk.
+  void undo_chunk_locked(Pass& chunk);
   // Plans units and runs slices while each one's predicted cost fits `budget_us`
   // counted from t0 (the first regardless, when `first_always`); adds to f. Returns
   // whether anything ran.
@@ -120,8 +149,8 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   // A host task of a paced frame window: slices within what is left of its budget.
   void run_host_window_task();
   bool paced() const;
-  // Runs what is left of the unit under way (a cancel or detach of a job in it).
-  void finish_unit_locked();
+  // Runs the passes of the unit under way up to the end of the one that holds `job`.
+  void finish_pass_of_locked(const Job& job);
   // The largest prompt chunk whose every stage is predicted to fit half the budget.
   size_t chunk_rows_for(const Job& job, uint64_t budget_us) const;
   static SliceKey key_of(const Pass& pass);
@@ -134,9 +163,15 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   const mmb_run_task_fn run_task_;
   void* const run_task_user_;
   const std::shared_ptr<SessionPager> pager_;
+  const HostAllocator allocator_;
 
   std::mutex advance_mutex_;          // one advancing thread at a time
+  std::atomic<int> lock_waiters_{0};  // threads in lock_advance()
+  std::atomic<bool> cancels_pending_{false};  // a cancel came since the last settle
   std::vector<float> batch_logits_;   // advancing side: rows of a batched step
+  // Advancing side: the state of the unit's prompt chunk's session before the chunk
+  // (a unit holds one chunk), in the host's memory like the sessions' scratch.
+  HostBuffer<float> chunk_undo_;
   std::deque<Pass> passes_;           // advancing side: the unit under way, in order
   SliceCosts costs_;                  // advancing side
 

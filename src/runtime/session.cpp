@@ -107,6 +107,11 @@ void Session::prefill_chunk_stages(const int32_t* tokens, size_t n, float* logit
   if (last == compute.stages()) position_ += n;
 }
 
+void Session::abandon_chunk(const float* state_before) {
+  compute_->write_state(state_before);
+  compute_->hold_kv(position_);
+}
+
 void Session::page_out(std::vector<std::byte>& compressed) {
   std::vector<std::byte> blob(state_blob_size());
   save_state(blob.data());

@@ -56,6 +56,14 @@ class Session {
   static void step_batch_stages(Session* const* sessions, const int32_t* tokens, size_t n, float* logits,
                                 size_t stride, size_t first, size_t last);
   void prefill_chunk_stages(const int32_t* tokens, size_t n, float* logits, size_t first, size_t last);
+  // Undoing a chunk begun with prefill_chunk_stages() and never finished (a cancel
+  // between its stages): save_recurrent_state() before its first stage
+  // (recurrent_state_floats() floats), abandon_chunk() with that copy afterwards. The
+  // position and the counted KV entries change only at the last stage, so the state
+  // and the chunk's KV pages are all there is to give back.
+  size_t recurrent_state_floats() const { return model_.state_floats(); }
+  void save_recurrent_state(float* out) const { compute_->read_state(out); }
+  void abandon_chunk(const float* state_before);
 
   // Bytes of host memory a new session holds: state, stepping scratch, empty KV cache.
   static size_t resident_bytes(const Model& model, const ContextOptions& options) {

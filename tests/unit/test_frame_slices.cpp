@@ -1,7 +1,8 @@
 // Frames that stop a unit between layers (moemamba.h section 7, mmb_runtime_frame):
 // a batched step or prompt chunk run in slices over many frames gives the same bits
 // as in one go, for every layer kind; a session whose step is half done is busy, and
-// a cancel, a destroy of its job or of itself leaves everything consistent.
+// a cancel, a destroy of its job or of itself leaves everything consistent (cancels in
+// the middle of a prompt chunk: test_job_cancel.cpp).
 #include <catch2/catch.hpp>
 
 #include "support/attention_models.hpp"
