@@ -7,6 +7,7 @@
 
 #include "support/attention_models.hpp"
 #include "support/failing_heap.hpp"
+#include "support/job_helpers.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
@@ -237,8 +238,7 @@ TEST_CASE("jobs on a hybrid model: the end of the context ends the job with MMB_
   mmb_job *a = nullptr, *b = nullptr;
   REQUIRE(mmb_job_submit_text(small.get(), sampler.get(), prompt.data(), prompt.size(), &o, &a) == MMB_OK);
   REQUIRE(mmb_job_submit_text(roomy.get(), sampler.get(), prompt.data(), prompt.size(), &o, &b) == MMB_OK);
-  struct JobDeleter { void operator()(mmb_job* j) const { mmb_job_destroy(j); } };
-  std::unique_ptr<mmb_job, JobDeleter> job_a(a), job_b(b);
+  JobPtr job_a(a), job_b(b);
   int32_t state = -1;
   REQUIRE(mmb_job_wait(b, 60000, &state) == MMB_OK);
   REQUIRE(state == MMB_JOB_FINISHED);

@@ -4,6 +4,7 @@
 // grammars in one batched step), chats, and the function table.
 #include "support/grammar_fixtures.hpp"
 #include "support/grammar_recognizer.hpp"
+#include "support/job_helpers.hpp"
 #include "support/model_harness.hpp"
 #include "support/splitmix_rng.hpp"
 
@@ -506,9 +507,6 @@ TEST_CASE("Grammar API: mmb_generate stops where the grammar must end", "[gramma
 }
 
 namespace {
-
-struct JobDeleter { void operator()(mmb_job* p) const { mmb_job_destroy(p); } };
-using JobPtr = std::unique_ptr<mmb_job, JobDeleter>;
 
 // Several jobs on one model, each under its own grammar, in one runtime's job mode.
 void run_grammar_jobs(int32_t mode) {

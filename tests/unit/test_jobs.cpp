@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/host_threads.hpp"
+#include "support/job_helpers.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
@@ -25,9 +26,6 @@ using namespace mmb::testing;
 
 namespace {
 
-struct JobDeleter { void operator()(mmb_job* p) const { mmb_job_destroy(p); } };
-using JobPtr = std::unique_ptr<mmb_job, JobDeleter>;
-
 // A byte-vocabulary model (every id has text), its weights kept for more loads.
 struct Bytes {
   ModelCase c = parity_cases()[0];
@@ -47,19 +45,6 @@ RuntimePtr runtime_with(int32_t mode, uint64_t budget = 0, HostThreads* host = n
       o.run_task_user_data = host;
     }
   });
-}
-
-SamplerPtr sampler(uint64_t seed) {
-  mmb_sampler_params p;
-  REQUIRE(mmb_sampler_params_init(&p, sizeof p) == MMB_OK);
-  p.seed = seed;
-  p.temperature = 1.0f;
-  p.top_k = 0;
-  p.top_p = 1.0f;
-  p.min_p = 0.0f;
-  mmb_sampler* s = nullptr;
-  REQUIRE(mmb_sampler_create(&p, &s) == MMB_OK);
-  return SamplerPtr(s);
 }
 
 struct Generated {
@@ -83,23 +68,6 @@ Generated generate(mmb_session* session, mmb_sampler* s, const std::string& prom
   };
   REQUIRE(mmb_generate(session, s, prompt.data(), prompt.size(), &o, cb, &g) == MMB_OK);
   return g;
-}
-
-mmb_job_options job_options(int32_t max_tokens) {
-  mmb_job_options o;
-  REQUIRE(mmb_job_options_init(&o, sizeof o) == MMB_OK);
-  o.max_tokens = max_tokens;
-  o.stop_at_eos = 0;
-  o.tokenize_flags = 0;
-  return o;
-}
-
-JobPtr submit(mmb_session* session, mmb_sampler* s, const std::string& prompt, const mmb_job_options& o) {
-  mmb_job* job = nullptr;
-  const mmb_status st = mmb_job_submit_text(session, s, prompt.data(), prompt.size(), &o, &job);
-  INFO(mmb_last_error());
-  REQUIRE(st == MMB_OK);
-  return JobPtr(job);
 }
 
 // Reads everything a finished (or finishing) job produced.

@@ -106,6 +106,10 @@ void quantized_rows(const Matrix& W, size_t r0, size_t r1, const QuantizedInput&
 // columns) gives NaN.
 void quantized_rows_in_batches(const Matrix& W, size_t r0, size_t r1, const float* const* xs, float* const* ys,
                                size_t n) {
+  if (W.cols == 0) {  // an empty sum (and nothing to divide the buffer by)
+    for (size_t v = 0; v < n; ++v) std::fill(ys[v] + r0, ys[v] + r1, 0.0f);
+    return;
+  }
   alignas(64) std::byte buffer[kQuantizedInputStackBytes];
   const size_t batch = sizeof buffer / quantized_input_bytes(W.cols);
   if (batch == 0) {
