@@ -4,6 +4,7 @@
 #include "bench_grammar.hpp"
 #include "bench_jobs.hpp"
 #include "bench_load.hpp"
+#include "bench_matrix.hpp"
 #include "bench_tokenizer.hpp"
 #include "command.hpp"
 
@@ -27,6 +28,8 @@ const Bench kBenches[] = {
     {"load", "bundle open, verify and decode speed; compression ratios", run_bench_load},
     {"decode", "decode (batch 1 and batched) and prefill speed, % of the bandwidth floor", run_bench_decode},
     {"chat", "a conversation through mmb_chat vs re-feeding the whole prompt each turn", run_bench_chat},
+    {"matrix", "the CPU matrix kernel in GFLOP/s on the 130M shape's projections, an optimized BLAS beside it",
+     run_bench_matrix},
     {"jobs", "a game scene through frames and jobs: frame work vs budget, cancel latency, paging", run_bench_jobs},
     {"tokenizer", "tokenizer encoding speed (MB/s, one thread) on English and varied text, GPT-2 as baseline",
      run_bench_tokenizer},
@@ -45,7 +48,7 @@ int run(const std::vector<std::string>& args) {
   fail(MMB_ERR_INVALID_ARGUMENT, "unknown benchmark '", args[0], "' (see mmb bench --help)");
 }
 
-const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | jobs | chat | tokenizer | grammar", run);
+const RegisterCommand reg("bench", "benchmarks: mmb bench load | decode | matrix | jobs | chat | tokenizer | grammar", run);
 
 }  // namespace
 
