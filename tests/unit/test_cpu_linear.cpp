@@ -163,6 +163,35 @@ TEST_CASE("linear gives identical bits for any batch size and thread count", "[c
   }
 }
 
+TEST_CASE("prefill-sized batches (lane panels) give the bits of single vectors on every path", "[cpu]") {
+  // From 32 vectors the AVX2 kernel packs 16 rows at a time by lane and sums them as
+  // outer products (linear_blocked.inc): rows past the last whole panel, columns past the
+  // last whole vector, vector counts that leave a short block, values that overflow and
+  // NaN must all give the bits of one vector at a time.
+  mmb::ThreadPool pool(2);
+  struct Shape {
+    size_t rows, cols, n;
+  };
+  const Shape shapes[] = {{16, 8, 32}, {17, 13, 33}, {40, 101, 37}, {35, 768, 64}, {50, 1031, 41}, {15, 64, 64}};
+  for (mmb::cpu::KernelPath path : supported_kernel_paths())
+    for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16})
+      for (const Shape& sh : shapes) {
+        KernelPathScope scope(path);
+        INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " " << sh.rows << " x " << sh.cols
+                                              << ", " << sh.n << " vectors");
+        std::mt19937 rng(uint32_t(sh.rows * 131 + sh.cols));
+        TestMatrix W = make_matrix(dtype, sh.rows, sh.cols, rng);
+        Inputs all(sh.n, sh.cols, sh.rows, rng);
+        all.x[3][sh.cols / 2] = 3e38f;  // with its neighbours' products, an infinity in some rows
+        all.x[5][0] = NAN;
+        Inputs one = all;
+        mmb::cpu::linear(pool, W.view, mmb::Matrix{}, all.xs.data(), all.ys.data(), sh.n);
+        for (size_t b = 0; b < sh.n; ++b) mmb::cpu::linear(pool, W.view, mmb::Matrix{}, &one.xs[b], &one.ys[b], 1);
+        for (size_t b = 0; b < sh.n; ++b)
+          CHECK(std::memcmp(all.y[b].data(), one.y[b].data(), sh.rows * sizeof(float)) == 0);
+      }
+}
+
 TEST_CASE("q8 and q4 batches too large to quantize once give the bits of single vectors", "[cpu][q8][q4]") {
   // 40 vectors of 1031 columns do not fit the caller's buffer (kQuantizedInputStackBytes):
   // each task then quantizes them in turn, as many at a time as its own buffer holds.

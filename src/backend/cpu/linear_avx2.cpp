@@ -22,10 +22,13 @@ struct Vec {
   using Reg = __m256;
   static constexpr size_t kWidth = 8;
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 4, kRowsFor1 = 8;
+  // Lane panels of 16 rows against 6 vectors: 12 accumulators, 2 weights, 1 input.
+  static constexpr size_t kPanelRegs = 2, kPanelVectors = 6;
   static MMB_KERNEL Reg zero() { return _mm256_setzero_ps(); }
   static MMB_KERNEL Reg set1(float v) { return _mm256_set1_ps(v); }
   static MMB_KERNEL Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static MMB_KERNEL void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  static MMB_KERNEL Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static MMB_KERNEL Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {
@@ -42,6 +45,24 @@ struct Vec {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
   static MMB_KERNEL void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
+  // r[i] = row i of an 8 x 8 block, in place of its columns.
+  static MMB_KERNEL void transpose(Reg (&r)[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);  // a0 b0 a1 b1 | a4 b4 a5 b5
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);  // a0 b0 c0 d0 | a4 b4 c4 d4
+      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+      r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+  }
 };
 
 #include "backend/cpu/linear_blocked.inc"

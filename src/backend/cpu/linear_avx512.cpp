@@ -23,10 +23,12 @@ struct Vec {
   using Reg = __m512;
   static constexpr size_t kWidth = 16;
   static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 6, kRowsFor1 = 8;
+  static constexpr size_t kPanelRegs = 0, kPanelVectors = 0;  // no lane panels (block() at every batch)
   static MMB_KERNEL Reg zero() { return _mm512_setzero_ps(); }
   static MMB_KERNEL Reg set1(float v) { return _mm512_set1_ps(v); }
   static MMB_KERNEL Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static MMB_KERNEL void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static MMB_KERNEL Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static MMB_KERNEL Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static MMB_KERNEL float sum(Reg a) {

@@ -24,10 +24,12 @@ struct Vec {
   using Reg = float32x4_t;
   static constexpr size_t kWidth = 4;
   static constexpr size_t kRowsFor4 = 4, kRowsFor3 = 4, kRowsFor2 = 6, kRowsFor1 = 8;
+  static constexpr size_t kPanelRegs = 0, kPanelVectors = 0;  // no lane panels (block() at every batch)
   static MMB_KERNEL Reg zero() { return vdupq_n_f32(0.0f); }
   static MMB_KERNEL Reg set1(float v) { return vdupq_n_f32(v); }
   static MMB_KERNEL Reg load(const float* p) { return vld1q_f32(p); }
   static MMB_KERNEL void store(float* p, Reg v) { vst1q_f32(p, v); }
+  static MMB_KERNEL Reg add(Reg a, Reg b) { return vaddq_f32(a, b); }
   static MMB_KERNEL Reg mul(Reg a, Reg b) { return vmulq_f32(a, b); }
   static MMB_KERNEL Reg fma(Reg a, Reg b, Reg c) { return vfmaq_f32(c, a, b); }
   static MMB_KERNEL float sum(Reg a) {
