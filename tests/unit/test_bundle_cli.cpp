@@ -165,6 +165,50 @@ TEST_CASE("mmb bench load prints its table", "[bundle][cli]") {
   CHECK(left == 0);
 }
 
+TEST_CASE("mmb bench matrix prints GFLOP/s per matrix, and a BLAS's sgemm computing the same product", "[cli]") {
+  test::TempDir dir;
+  Run bench = mmb_cli(dir, "bench matrix --threads 1 --dtype f32 --dtype q4 --vectors 1 --vectors 17 --seconds 0.005");
+  REQUIRE(bench.exit_code == 0);
+  INFO(bench.out);
+  CHECK_THAT(bench.out, Catch::Contains("cpu: ") && Catch::Contains("kernels "));
+  const bool blas = bench.out.find("baseline: cblas_sgemm from") != std::string::npos;
+  if (!blas) CHECK_THAT(bench.out, Catch::Contains("baseline: none ("));
+  size_t rows = 0;
+  std::istringstream lines_in(bench.out);
+  for (std::string line; std::getline(lines_in, line);) {
+    std::istringstream in(line);
+    std::string name, by, dtype;
+    size_t r = 0, c = 0, vectors = 0;
+    int threads = 0;
+    double gflops = 0, gbs = 0;
+    if (!(in >> name >> r >> by >> c >> dtype >> vectors >> threads >> gflops >> gbs) || by != "x") continue;
+    ++rows;
+    CHECK(gflops > 0.0);
+    CHECK(threads == 1);
+    if (!blas) continue;
+    double theirs = 0, diff = 0;
+    std::string share;
+    REQUIRE(in >> theirs >> share >> diff);
+    CHECK(theirs > 0.0);
+    // The same f32 product up to summation order; q4 differs by its rounding (a wrong
+    // row or column would be off by the outputs' own size).
+    CHECK(diff < (dtype == "f32" ? 1e-5 : 0.3));
+  }
+  CHECK(rows == 4 * 2 * 2);  // matrices x dtypes x vector counts
+
+  Run none = mmb_cli(dir, "bench matrix --threads 1 --dtype f32 --vectors 2 --seconds 0.005 --blas none");
+  REQUIRE(none.exit_code == 0);
+  CHECK_THAT(none.out, Catch::Contains("baseline: none (--blas none)"));
+  for (const char* bad : {"bench matrix --blas /nonexistent/libblas-nothing.so", "bench matrix --vectors 0",
+                          "bench matrix --vectors 65", "bench matrix --seconds 0", "bench matrix --dtype f8",
+                          "bench matrix --frames 3"}) {
+    INFO(bad);
+    Run r = mmb_cli(dir, bad);
+    CHECK(r.exit_code != 0);
+    CHECK(lines(r.err) == 1);
+  }
+}
+
 TEST_CASE("mmb bench decode prints a row per batch size, and changes a shape's experts", "[cli]") {
   test::TempDir dir;
   Run bench = mmb_cli(dir, "bench decode --shape tiny --threads 1 --batch 2 --batch 5 --tokens 2 --repetitions 1 "
