@@ -142,11 +142,23 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, si
   const size_t min_block = 16;
   size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
   if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
-  const size_t block = (rows + n_tasks - 1) / n_tasks;
   with_linear_input(W, xs, n, [&](const LinearInput& in) {
-    pool.run(n_tasks, [&](size_t task, int) {
-      const size_t b0 = r0 + task * block, b1 = std::min(r1, b0 + block);
-      if (b0 < b1) linear_rows(W, bias, b0, b1, in, ys);
+    // q8/q4 vectors too many to quantize once for all tasks: the tasks take them in groups
+    // as many as one task quantizes at a time, each group against part of the rows, so
+    // that they are quantized once per part of the rows rather than once per task (a
+    // prefill chunk against x_proj's 80 rows: once instead of five times).
+    const size_t per_task = dtype_quantized(W.dtype) && !in.quantized && W.cols > 0
+                                ? kQuantizedInputStackBytes / quantized_input_bytes(W.cols)
+                                : 0;
+    const size_t groups = per_task > 0 ? (n + per_task - 1) / per_task : 1;
+    const size_t group = (n + groups - 1) / groups;
+    const size_t parts = groups > 1 ? std::max<size_t>(1, (n_tasks + groups - 1) / groups) : n_tasks;
+    const size_t block = (rows + parts - 1) / parts;
+    pool.run(groups * parts, [&](size_t task, int) {
+      const size_t v0 = task % groups * group, b0 = r0 + task / groups * block, b1 = std::min(r1, b0 + block);
+      if (b0 >= b1) return;
+      if (groups == 1) return linear_rows(W, bias, b0, b1, in, ys);
+      linear_rows(W, bias, b0, b1, LinearInput{xs + v0, std::min(group, n - v0)}, ys + v0);
     });
   });
 }

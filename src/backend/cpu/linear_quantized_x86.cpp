@@ -128,12 +128,19 @@ struct Q8 : Vec {
   // Two groups' 64 bytes (fewer at a row's end, the rest zeros) as the input's layout
   // wants them: each 128-bit half of `low` one group's columns 0-15.
   static MMB_KERNEL Codes unpack(const uint8_t* p, size_t bytes) {
-    if (bytes < 2 * kGroupBytes) {
-      alignas(32) uint8_t tail[2 * kGroupBytes] = {};
-      std::memcpy(tail, p, bytes);
-      return in_input_order(load(tail), load(tail + kGroupBytes));
-    }
-    return in_input_order(load(p), load(p + kGroupBytes));
+    if (bytes == 2 * kGroupBytes) return in_input_order(load(p), load(p + kGroupBytes));
+    if (bytes % 4 == 0)  // whole dwords: masked loads (a row of 48 columns, dt_proj's, ends so every time)
+      return in_input_order(bytes >= kGroupBytes ? load(p) : load_dwords(p, bytes / 4),
+                            bytes > kGroupBytes ? load_dwords(p + kGroupBytes, (bytes - kGroupBytes) / 4)
+                                                : _mm256_setzero_si256());
+    alignas(32) uint8_t tail[2 * kGroupBytes] = {};
+    std::memcpy(tail, p, bytes);
+    return in_input_order(load(tail), load(tail + kGroupBytes));
+  }
+  // The first n < 8 dwords at p, zeros after; nothing past them is read.
+  static MMB_KERNEL __m256i load_dwords(const uint8_t* p, size_t n) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_epi32(reinterpret_cast<const int*>(p), mask);
   }
   static MMB_KERNEL Codes in_input_order(__m256i a, __m256i b) {
     return {_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31)};
