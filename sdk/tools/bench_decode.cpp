@@ -276,7 +276,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
       mmb_session* s = nullptr;
       check(mmb_session_create(model, nullptr, &s), "session");
       std::vector<double> per_token;
-      for (int r = 0; r < std::max(1, o.repetitions / 2) + 1; ++r) {
+      for (int r = 0; r <= o.repetitions; ++r) {  // the first warms the caches and the pool
         check(mmb_session_reset(s), "reset");
         auto t0 = std::chrono::steady_clock::now();
         check(mmb_session_prefill(s, prompt.data(), prompt.size(), logits.data(), logits.size()), "prefill");
