@@ -3,6 +3,7 @@
 // (a call that used more would overflow it and crash the test program).
 #include <catch2/catch.hpp>
 
+#include "support/kernel_paths.hpp"
 #include "support/model_harness.hpp"
 
 #include <moemamba/moemamba.h>
@@ -30,7 +31,7 @@ void* compute(void* arg) {
   for (auto& one : s)
     if (st == MMB_OK) st = mmb_session_create(w->model, nullptr, &one);
   if (st == MMB_OK) st = mmb_session_step(s[0], 1, logits.data(), w->vocab);
-  // 130 tokens: chunks of 64 through the widened 16-bit kernels.
+  // 130 tokens: chunks of 64 through the widened 16-bit kernels (AVX2: the lane panels).
   if (st == MMB_OK) st = mmb_session_prefill(s[1], tokens.data(), tokens.size(), logits.data(), w->vocab);
   if (st == MMB_OK) st = mmb_step_batch(s, tokens.data(), 9, logits.data(), w->vocab);
   for (auto* one : s) mmb_session_destroy(one);
@@ -50,14 +51,19 @@ TEST_CASE("a computing call fits in 64 KiB of stack", "[session]") {
   const SyntheticModel weights = build_weights(c);
   RuntimePtr rt = make_runtime(1);  // the calling thread does all the work
   ModelPtr model = load_model(rt.get(), weights);
-  Work work{model.get(), c.config.vocab_size};
-  pthread_attr_t attr;
-  REQUIRE(pthread_attr_init(&attr) == 0);
-  // 64 KiB for the library and 16 KiB for this test's own frames and the C library.
-  REQUIRE(pthread_attr_setstacksize(&attr, 80 * 1024) == 0);
-  pthread_t thread;
-  REQUIRE(pthread_create(&thread, &attr, compute, &work) == 0);
-  REQUIRE(pthread_join(thread, nullptr) == 0);
-  pthread_attr_destroy(&attr);
-  CHECK(work.status == MMB_OK);
+  // Every kernel path this machine runs: each has its own blocks on the stack.
+  for (cpu::KernelPath path : supported_kernel_paths()) {
+    KernelPathScope scope(path);
+    INFO(cpu::kernel_path_name(path));
+    Work work{model.get(), c.config.vocab_size};
+    pthread_attr_t attr;
+    REQUIRE(pthread_attr_init(&attr) == 0);
+    // 64 KiB for the library and 16 KiB for this test's own frames and the C library.
+    REQUIRE(pthread_attr_setstacksize(&attr, 80 * 1024) == 0);
+    pthread_t thread;
+    REQUIRE(pthread_create(&thread, &attr, compute, &work) == 0);
+    REQUIRE(pthread_join(thread, nullptr) == 0);
+    pthread_attr_destroy(&attr);
+    CHECK(work.status == MMB_OK);
+  }
 }
