@@ -32,11 +32,9 @@ BlasBaseline::BlasBaseline(const std::string& path, const char* core_type) : nam
 #endif
 }
 
-BlasBaseline::~BlasBaseline() {
-#if !defined(_WIN32)
-  if (handle_) dlclose(handle_);
-#endif
-}
+// The library stays loaded: an OpenMP BLAS keeps worker threads that would run on in
+// unmapped code after dlclose, and the buffers it keeps for them would then look leaked.
+BlasBaseline::~BlasBaseline() = default;
 
 void BlasBaseline::set_threads(int n) const {
   if (set_threads_) set_threads_(n);

@@ -13,7 +13,7 @@ class BlasBaseline {
   // has cblas_sgemm, error() why not. core_type (may be null) is OpenBLAS's
   // OPENBLAS_CORETYPE unless the environment sets one: its kernels for that CPU kind.
   BlasBaseline(const std::string& path, const char* core_type);
-  ~BlasBaseline();
+  ~BlasBaseline();  // leaves the library loaded (blas_baseline.cpp)
   BlasBaseline(const BlasBaseline&) = delete;
   BlasBaseline& operator=(const BlasBaseline&) = delete;
 
