@@ -7,8 +7,7 @@
 #include "backend/cpu/linear.hpp"
 #include "base/dtype.hpp"
 #include "base/error.hpp"
-#include "base/q4.hpp"
-#include "base/q8.hpp"
+#include "base/tensor_values.hpp"
 #include "base/thread_pool.hpp"
 
 #include <algorithm>
@@ -93,24 +92,10 @@ struct Weights {
 };
 
 Weights store_as(const std::vector<float>& values, const Shape& s, DType dtype) {
-  Weights w;
   const uint64_t shape[2] = {s.rows, s.cols};
-  w.stored.resize(*tensor_bytes(dtype, shape));
+  Weights w{encode_values(values, dtype, shape), {}};
   w.m = Matrix{w.stored.data(), dtype, s.rows, s.cols};
-  auto* halves = reinterpret_cast<uint16_t*>(w.stored.data());
-  switch (dtype) {
-    case DType::F32: std::copy(values.begin(), values.end(), reinterpret_cast<float*>(w.stored.data())); break;
-    case DType::F16: for (size_t i = 0; i < values.size(); ++i) halves[i] = f32_to_f16(values[i]); break;
-    case DType::BF16: for (size_t i = 0; i < values.size(); ++i) halves[i] = f32_to_bf16(values[i]); break;
-    case DType::Q8:
-      quantize_q8(values.data(), s.rows, s.cols, w.stored.data());
-      w.m.scales = w.stored.data() + *q8_scales_offset(s.rows, s.cols);
-      break;
-    case DType::Q4:
-      quantize_q4(values.data(), s.rows, s.cols, w.stored.data());
-      w.m.scales = w.stored.data() + *q4_scales_offset(s.rows, s.cols);
-      break;
-  }
+  if (dtype_quantized(dtype)) w.m.scales = w.stored.data() + *quantized_scales_offset(dtype, s.rows, s.cols);
   return w;
 }
 
