@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <new>
+#include <numeric>
 
 namespace mmb::cpu {
 

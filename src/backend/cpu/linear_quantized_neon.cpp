@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <numeric>
 
 #if MMB_HAVE_NEON_PATH
 

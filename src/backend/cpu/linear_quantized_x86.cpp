@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <numeric>
 
 #if MMB_HAVE_AVX2_PATH
 
