@@ -172,7 +172,8 @@ TEST_CASE("batches of 16 to 64 vectors (lane panels) give the bits of single vec
   struct Shape {
     size_t rows, cols, n;
   };
-  const Shape shapes[] = {{16, 8, 16}, {17, 13, 33}, {40, 101, 37}, {35, 768, 64}, {50, 1031, 19}, {15, 64, 64}};
+  const Shape shapes[] = {{16, 8, 16},   {17, 13, 33},  {40, 101, 37}, {35, 768, 64},
+                          {50, 1031, 19}, {15, 64, 64}, {32, 20, 48},  {48, 300, 33}};
   for (mmb::cpu::KernelPath path : supported_kernel_paths())
     for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16})
       for (const Shape& sh : shapes) {
