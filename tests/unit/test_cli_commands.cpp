@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -160,6 +161,30 @@ TEST_CASE("mmb generate prints what mmb_generate produces, the same for the same
   check_ok(mmb_generate(loaded.session, sampler, prompt.data(), prompt.size(), &o, collect_text, &text));
   mmb_sampler_destroy(sampler);
   CHECK(first.out == text);
+}
+
+TEST_CASE("mmb bench jobs prints the frame figures of a scene whose host thread sleeps or spins between frames", "[cli][jobs]") {
+  const std::string scene = "bench jobs --shape tiny --characters 2 --frames 24 --cancels 2 --threads 2 --hz 240 --budget-us 2000";
+  for (const bool busy : {false, true}) {
+    INFO((busy ? "--host-busy" : "sleeping"));
+    const auto t0 = std::chrono::steady_clock::now();
+    const Run r = run_mmb(scene + (busy ? " --host-busy" : ""));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    REQUIRE(r.exit_code == 0);
+    const size_t line = r.out.find("scene: 2 characters at 240 Hz, 24 frames, budget 2000 us");
+    REQUIRE(line != std::string::npos);
+    const std::string text = r.out.substr(line, r.out.find('\n', line) - line);
+    CHECK((text.find(", host thread busy between frames: frame work p50") != std::string::npos) == busy);
+    const size_t rate = text.rfind("; ");
+    REQUIRE(rate != std::string::npos);
+    CHECK(std::atof(text.c_str() + rate + 2) > 0.0);  // "N tokens/s overall"
+    CHECK(text.find("tokens/s overall") != std::string::npos);
+    CHECK(seconds >= 24.0 / 240.0);  // the frames are paced, by sleeping or by spinning
+    CHECK(r.out.find("cancel: 2 cancels") != std::string::npos);
+  }
+  const Run bad = run_mmb(scene + " --hz 0");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("--hz must be positive") != std::string::npos);
 }
 
 TEST_CASE("mmb logits writes each step's logits as a float32 (n, vocab) .npy", "[cli]") {
