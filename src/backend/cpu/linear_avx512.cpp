@@ -1,13 +1,13 @@
 #include "backend/cpu/linear_simd.hpp"
 
 #include "backend/cpu/avx512_warnings.hpp"
+#include "backend/cpu/row_chunks.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <numeric>
 #include <type_traits>
 
 #if MMB_HAVE_AVX2_PATH

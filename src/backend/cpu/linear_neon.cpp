@@ -1,12 +1,12 @@
 #include "backend/cpu/linear_simd.hpp"
 
+#include "backend/cpu/row_chunks.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <numeric>
 #include <type_traits>
 
 #if MMB_HAVE_NEON_PATH

@@ -1,6 +1,7 @@
 #include "backend/cpu/linear_quantized.hpp"
 
 #include "backend/cpu/quantized_input.hpp"
+#include "backend/cpu/row_chunks.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -8,7 +9,6 @@
 #include <cmath>
 #include <memory>
 #include <new>
-#include <numeric>
 
 namespace mmb::cpu {
 

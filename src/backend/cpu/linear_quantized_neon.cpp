@@ -4,6 +4,7 @@
 #include "backend/cpu/linear_simd.hpp"
 
 #include "backend/cpu/quantized_input.hpp"
+#include "backend/cpu/row_chunks.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -13,7 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <new>
-#include <numeric>
 
 #if MMB_HAVE_NEON_PATH
 

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/avx512_warnings.hpp"
 #include "backend/cpu/quantized_input.hpp"
+#include "backend/cpu/row_chunks.hpp"
 #include "backend/cpu/simd_dispatch.hpp"
 #include "backend/cpu/weight_load.hpp"
 
@@ -17,7 +18,6 @@
 #include <cstdint>
 #include <memory>
 #include <new>
-#include <numeric>
 
 #if MMB_HAVE_AVX2_PATH
 
