@@ -13,6 +13,7 @@
 #include "reference/reference_model.hpp"
 #include "support/kernel_paths.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -190,6 +191,23 @@ TEST_CASE("batches of 16 to 64 vectors (lane panels) give the bits of single vec
         for (size_t b = 0; b < sh.n; ++b) mmb::cpu::linear(pool, W.view, mmb::Matrix{}, &one.xs[b], &one.ys[b], 1);
         for (size_t b = 0; b < sh.n; ++b)
           CHECK(std::memcmp(all.y[b].data(), one.y[b].data(), sh.rows * sizeof(float)) == 0);
+      }
+}
+
+TEST_CASE("a matrix of no columns gives empty sums on every path and dtype", "[cpu]") {
+  // Nothing to divide a chunk or a buffer by: every kernel must still write zeros.
+  mmb::ThreadPool pool(2);
+  for (mmb::cpu::KernelPath path : supported_kernel_paths())
+    for (mmb::DType dtype : {mmb::DType::F32, mmb::DType::F16, mmb::DType::BF16, mmb::DType::Q8, mmb::DType::Q4})
+      for (size_t n : {size_t(1), size_t(9), size_t(20)}) {
+        KernelPathScope scope(path);
+        INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << ", " << n << " vectors");
+        std::mt19937 rng(3);
+        TestMatrix W = make_matrix(dtype, 40, 0, rng);
+        Inputs in(n, 0, 40, rng);
+        for (auto& y : in.y) std::fill(y.begin(), y.end(), NAN);
+        mmb::cpu::linear(pool, W.view, mmb::Matrix{}, in.xs.data(), in.ys.data(), n);
+        for (const auto& y : in.y) CHECK(std::all_of(y.begin(), y.end(), [](float v) { return v == 0.0f; }));
       }
 }
 

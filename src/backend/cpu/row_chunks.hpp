@@ -17,6 +17,7 @@ template <typename Blocks>
 size_t chunk_rows(size_t row_bytes, size_t target_bytes) {
   constexpr size_t kBlockRows =
       std::lcm(std::lcm(Blocks::kRowsFor4, Blocks::kRowsFor3), std::lcm(Blocks::kRowsFor2, Blocks::kRowsFor1));
+  if (row_bytes == 0) return kBlockRows;  // rows of no columns: nothing to divide by
   return std::max<size_t>(1, (target_bytes / row_bytes + kBlockRows / 2) / kBlockRows) * kBlockRows;
 }
 
