@@ -30,7 +30,9 @@ std::vector<std::byte> encode_values(std::span<const float> values, DType dtype,
     fail(MMB_ERR_INVALID_ARGUMENT, values.size(), " values for a shape of ", count(shape), " elements");
   std::vector<std::byte> out(bytes);
   switch (dtype) {
-    case DType::F32: std::memcpy(out.data(), values.data(), out.size()); break;
+    case DType::F32:
+      if (!out.empty()) std::memcpy(out.data(), values.data(), out.size());  // no values: maybe no pointer
+      break;
     case DType::F16:
     case DType::BF16:
       for (size_t i = 0; i < values.size(); ++i) {
@@ -58,7 +60,9 @@ std::vector<float> decode_values(std::span<const std::byte> bytes, DType dtype, 
          " elements takes ", checked_bytes(dtype, shape));
   std::vector<float> out(count(shape));
   switch (dtype) {
-    case DType::F32: std::memcpy(out.data(), bytes.data(), bytes.size()); break;
+    case DType::F32:
+      if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+      break;
     case DType::F16:
     case DType::BF16:
       for (size_t i = 0; i < out.size(); ++i) {
