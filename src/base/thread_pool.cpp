@@ -1,5 +1,7 @@
 #include "base/thread_pool.hpp"
 
+#include "base/sleep_binding.hpp"
+
 namespace mmb {
 
 namespace {
@@ -64,9 +66,12 @@ void ThreadPool::worker_main(int worker) {
       cpu_relax();
       claim = claim_.load(std::memory_order_acquire);
     }
-    while (generation_of(claim) == seen) {
-      sleepers_.wait_while_equal(claim_, claim);
-      claim = claim_.load(std::memory_order_acquire);
+    if (generation_of(claim) == seen) {
+      const SleepBinding bound(caller_cpu_.load(std::memory_order_relaxed));
+      while (generation_of(claim) == seen) {
+        sleepers_.wait_while_equal(claim_, claim);
+        claim = claim_.load(std::memory_order_acquire);
+      }
     }
     seen = generation_of(claim);
     if (stop_.load()) return;
@@ -81,6 +86,7 @@ void ThreadPool::run(size_t n_tasks, FunctionRef<void(size_t, int)> task) {
     for (size_t i = 0; i < n_tasks; ++i) task(i, 0);
     return;
   }
+  caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
   task_.store(&task, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   const uint32_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & kGenerationMask;

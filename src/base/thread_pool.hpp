@@ -1,6 +1,7 @@
 // A persistent pool of worker threads for data-parallel loops. The calling thread
 // works too, so a pool of n threads starts n - 1 workers. Workers spin briefly for
-// new work before sleeping, which keeps per-token wake-up latency low.
+// new work before sleeping, which keeps per-token wake-up latency low; they sleep
+// bound to their CPU (SleepBinding), so that a wake-up brings each back to its own.
 //
 // Tasks are claimed one at a time from a single atomic word holding the loop's
 // generation, its task count and the next task index, so a worker that wakes late
@@ -53,6 +54,7 @@ class ThreadPool {
   std::atomic<FunctionRef<void(size_t, int)>*> task_{nullptr};
   std::atomic<size_t> done_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<int> caller_cpu_{-1};  // where the last loop's caller ran: workers sleep apart from it
   WordWaiter sleepers_;  // workers sleeping until claim_ changes
 };
 
