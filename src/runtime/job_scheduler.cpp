@@ -47,8 +47,13 @@ void fail_job(Job& job, std::exception_ptr e) {
 }  // namespace
 
 JobScheduler::JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager,
-                           const HostAllocator& allocator)
-    : mode_(mode), run_task_(run_task), run_task_user_(run_task_user), pager_(std::move(pager)), allocator_(allocator) {}
+                           const HostAllocator& allocator, ThreadPool& pool)
+    : mode_(mode),
+      run_task_(run_task),
+      run_task_user_(run_task_user),
+      pager_(std::move(pager)),
+      allocator_(allocator),
+      pool_(pool) {}
 
 JobScheduler::~JobScheduler() { stop(); }
 
@@ -182,6 +187,13 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
     for (const auto& j : jobs_)
       if (!j->finished()) work.push_back(j);
   }
+  struct Sampled {
+    std::shared_ptr<Job> job;
+    int32_t token;
+    bool last;
+    std::exception_ptr error;
+  };
+  std::vector<Sampled> sampling;
   std::vector<Step> steps;
   bool prefilled = false;
   for (const auto& job : work) {
@@ -225,21 +237,36 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
         job->set_in_flight(true);
         continue;
       }
-      bool last = false;
-      const int32_t token = job->sample_next(&last);
-      if (token < 0) {
-        job->finish(MMB_OK);  // EOS
-        ++unit.finished;
-        pager_->unpin(session);
-        continue;
-      }
-      ++unit.tokens;
-      steps.push_back({job, token, last});
+      sampling.push_back({job, -1, false, nullptr});
     } catch (...) {
       fail_job(*job, std::current_exception());
       ++unit.finished;
       pager_->unpin(session);
     }
+  }
+
+  // Every generating job samples its next token, the jobs spread over the compute
+  // threads: with a real vocabulary, sampling 16 jobs one after another would take
+  // milliseconds of the frame on one thread. Each job has its own sampler and state.
+  pool_.run(sampling.size(), [&](size_t i, int) {
+    Sampled& s = sampling[i];
+    try {
+      s.token = s.job->sample_next(&s.last);
+    } catch (...) {
+      s.error = std::current_exception();
+    }
+  });
+  for (Sampled& s : sampling) {
+    Session* session = s.job->session();
+    if (s.error || s.token < 0) {
+      if (s.error) fail_job(*s.job, s.error);
+      else s.job->finish(MMB_OK);  // EOS
+      ++unit.finished;
+      pager_->unpin(session);
+      continue;
+    }
+    ++unit.tokens;
+    steps.push_back({s.job, s.token, s.last});
   }
 
   // One batched step per model over the tokens just sampled, after the prompt chunk.

@@ -28,6 +28,7 @@
 #pragma once
 
 #include "base/host_allocator.hpp"
+#include "base/thread_pool.hpp"
 #include "runtime/job.hpp"
 #include "runtime/session_pager.hpp"
 #include "runtime/slice_costs.hpp"
@@ -70,8 +71,10 @@ struct FrameFigures {
 
 class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
  public:
+  // `pool` (the runtime's) samples the jobs' tokens: it outlives every job that samples,
+  // as each job's handle keeps its session, and so the runtime, alive.
   JobScheduler(int32_t mode, mmb_run_task_fn run_task, void* run_task_user, std::shared_ptr<SessionPager> pager,
-               const HostAllocator& allocator);
+               const HostAllocator& allocator, ThreadPool& pool);
   ~JobScheduler();
   JobScheduler(const JobScheduler&) = delete;
   JobScheduler& operator=(const JobScheduler&) = delete;
@@ -164,6 +167,7 @@ class JobScheduler : public std::enable_shared_from_this<JobScheduler> {
   void* const run_task_user_;
   const std::shared_ptr<SessionPager> pager_;
   const HostAllocator allocator_;
+  ThreadPool& pool_;
 
   std::mutex advance_mutex_;          // one advancing thread at a time
   std::atomic<int> lock_waiters_{0};  // threads in lock_advance()

@@ -20,7 +20,7 @@ Runtime::Runtime(const mmb_runtime_options& o)
     cpu_fallback_ = std::make_unique<CpuBackend>(allocator_, *pool_);
   pager_ = std::make_shared<SessionPager>(
       o.session_memory_budget, HostPageStore{o.page_store, o.page_load, o.page_drop, o.page_user_data});
-  scheduler_ = std::make_shared<JobScheduler>(o.job_mode, o.run_task, o.run_task_user_data, pager_, allocator_);
+  scheduler_ = std::make_shared<JobScheduler>(o.job_mode, o.run_task, o.run_task_user_data, pager_, allocator_, *pool_);
 }
 
 std::unique_ptr<Backend> Runtime::choose_backend(const mmb_runtime_options& o) const {
