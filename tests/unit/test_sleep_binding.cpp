@@ -31,43 +31,45 @@ bool may_use_two_cpus() {
 
 }  // namespace
 
-TEST_CASE("a sleep binding holds the thread on its CPU and gives its CPUs back", "[threads]") {
-  if (!may_use_two_cpus()) {
-    WARN("this process may use one CPU only: there is nothing to bind; skipped");
-    return;
-  }
-  std::thread([] {
-    const cpu_set_t before = affinity_of(0);
+// What a binding did on a fresh thread: the affinity before, while bound and after.
+struct Binding {
+  cpu_set_t before, during, after;
+  int cpu;  // where the thread ran when it bound itself
+  bool bound;
+};
+
+// `avoid_own`: the binding is told to avoid the CPU the thread is on.
+Binding bind_on_a_new_thread(bool avoid_own) {
+  Binding b{};
+  std::thread([&] {
+    b.before = affinity_of(0);
+    b.cpu = mmb::current_cpu();
     {
-      const mmb::SleepBinding bound(-1);
-      REQUIRE(bound.bound());
-      const cpu_set_t during = affinity_of(0);
-      CHECK(CPU_COUNT(&during) == 1);
-      CHECK(CPU_ISSET(mmb::current_cpu(), &during));
+      const mmb::SleepBinding bound(avoid_own ? b.cpu : -1);
+      b.bound = bound.bound();
+      b.during = affinity_of(0);
     }
-    const cpu_set_t after = affinity_of(0);
-    CHECK(CPU_EQUAL(&before, &after));
+    b.after = affinity_of(0);
   }).join();
+  return b;
 }
 
-TEST_CASE("a sleep binding keeps off the CPU of the thread that will wake it", "[threads]") {
+TEST_CASE("a sleep binding holds the thread on its CPU or off the waker's and gives its CPUs back", "[threads]") {
   if (!may_use_two_cpus()) {
     WARN("this process may use one CPU only: there is nothing to bind; skipped");
     return;
   }
-  std::thread([] {
-    const cpu_set_t before = affinity_of(0);
-    const int cpu = mmb::current_cpu();
-    {
-      const mmb::SleepBinding bound(cpu);
-      REQUIRE(bound.bound());
-      const cpu_set_t during = affinity_of(0);
-      CHECK(CPU_COUNT(&during) == CPU_COUNT(&before) - 1);
-      CHECK_FALSE(CPU_ISSET(cpu, &during));
-    }
-    const cpu_set_t after = affinity_of(0);
-    CHECK(CPU_EQUAL(&before, &after));
-  }).join();
+  const Binding own = bind_on_a_new_thread(false);
+  REQUIRE(own.bound);
+  CHECK(CPU_COUNT(&own.during) == 1);
+  CHECK(CPU_ISSET(own.cpu, &own.during));
+  CHECK(CPU_EQUAL(&own.before, &own.after));
+
+  const Binding apart = bind_on_a_new_thread(true);  // the thread was on the waker's CPU
+  REQUIRE(apart.bound);
+  CHECK(CPU_COUNT(&apart.during) == CPU_COUNT(&apart.before) - 1);
+  CHECK_FALSE(CPU_ISSET(apart.cpu, &apart.during));
+  CHECK(CPU_EQUAL(&apart.before, &apart.after));
 }
 
 TEST_CASE("a sleep binding gives back a narrowed affinity as it was and binds nothing on one CPU", "[threads]") {
@@ -133,7 +135,7 @@ TEST_CASE("a pool worker sleeps bound to one CPU and runs again with all of them
 
 #else
 
-TEST_CASE("a sleep binding holds the thread on its CPU and gives its CPUs back", "[threads]") {
+TEST_CASE("a sleep binding holds the thread on its CPU or off the waker's and gives its CPUs back", "[threads]") {
   mmb::SleepBinding bound(-1);
   CHECK_FALSE(bound.bound());
   WARN("threads sleep unbound on this platform (Linux binds them)");
