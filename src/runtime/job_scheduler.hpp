@@ -1,6 +1,7 @@
 // Moves a runtime's jobs forward, one unit at a time: the oldest job still in its
-// prompt consumes one prompt chunk, and every generating job samples one token; the
-// sampled tokens of all generating jobs of a model then go through one batched step.
+// prompt consumes one prompt chunk, and every generating job samples one token (the
+// jobs spread over the runtime's compute threads); the sampled tokens of all
+// generating jobs of a model then go through one batched step.
 // One thread advances at a time (the advance lock): the runtime's worker thread, a
 // task on the host's job system, or the host's own frame or wait call, as
 // mmb_runtime_options.job_mode says.
