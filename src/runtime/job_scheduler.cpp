@@ -187,14 +187,7 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
     for (const auto& j : jobs_)
       if (!j->finished()) work.push_back(j);
   }
-  struct Sampled {
-    std::shared_ptr<Job> job;
-    int32_t token;
-    bool last;
-    std::exception_ptr error;
-  };
-  std::vector<Sampled> sampling;
-  std::vector<Step> steps;
+  std::vector<Step> steps;  // the generating jobs, to sample
   bool prefilled = false;
   for (const auto& job : work) {
     Session* session = job->session();
@@ -237,7 +230,7 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
         job->set_in_flight(true);
         continue;
       }
-      sampling.push_back({job, -1, false, nullptr});
+      steps.push_back({job, -1, false});
     } catch (...) {
       fail_job(*job, std::current_exception());
       ++unit.finished;
@@ -248,26 +241,29 @@ void JobScheduler::plan_locked(Unit& unit, ChunkRows chunk_rows) {
   // Every generating job samples its next token, the jobs spread over the compute
   // threads: with a real vocabulary, sampling 16 jobs one after another would take
   // milliseconds of the frame on one thread. Each job has its own sampler and state.
-  pool_.run(sampling.size(), [&](size_t i, int) {
-    Sampled& s = sampling[i];
+  std::vector<std::exception_ptr> errors(steps.size());
+  pool_.run(steps.size(), [&](size_t i, int) {
     try {
-      s.token = s.job->sample_next(&s.last);
+      steps[i].token = steps[i].job->sample_next(&steps[i].last);
     } catch (...) {
-      s.error = std::current_exception();
+      errors[i] = std::current_exception();
     }
   });
-  for (Sampled& s : sampling) {
-    Session* session = s.job->session();
-    if (s.error || s.token < 0) {
-      if (s.error) fail_job(*s.job, s.error);
-      else s.job->finish(MMB_OK);  // EOS
+  // A job that failed or drew its end leaves the step.
+  size_t kept = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Job& job = *steps[i].job;
+    if (errors[i] || steps[i].token < 0) {
+      if (errors[i]) fail_job(job, errors[i]);
+      else job.finish(MMB_OK);  // EOS
       ++unit.finished;
-      pager_->unpin(session);
+      pager_->unpin(job.session());
       continue;
     }
     ++unit.tokens;
-    steps.push_back({s.job, s.token, s.last});
+    steps[kept++] = std::move(steps[i]);
   }
+  steps.resize(kept);
 
   // One batched step per model over the tokens just sampled, after the prompt chunk.
   while (!steps.empty()) {
