@@ -88,6 +88,13 @@ namespace avx2 {
 #define MMB_KERNEL_ENTRY __attribute__((target("avx2,fma,f16c")))
 // Two groups a step: lanes 0-3 group g, 4-7 group g + 1; codes as 32 bytes of each
 // group's columns 0-15 (g's, then g + 1's) and 32 of their columns 16-31.
+//
+// A run's four steps are summed in integers before any conversion: pairwise lane sums
+// (VPHADDD) of steps 0 and 1, of 2 and 3, then of those two leave one lane per group
+// (lanes g0 g2 g4 g6 g1 g3 g5 g7 of the run), and the run costs one conversion and one
+// fused multiply-add instead of one per step. The multiply and the dot products take two
+// thirds of the ports' work, the conversions the rest. A group's sum is at most 32 x
+// 128 x 127 in magnitude: exact in int32 and in f32.
 struct Vec : X86Common {
   static constexpr size_t kStep = 2;
   using Acc = __m256;
@@ -97,8 +104,31 @@ struct Vec : X86Common {
   using Ints = __m256i;
   static constexpr size_t kRowsFor4 = 2, kRowsFor3 = 2, kRowsFor2 = 2, kRowsFor1 = 4;
   static MMB_KERNEL Acc zero() { return _mm256_setzero_ps(); }
-  static MMB_KERNEL Acc fma(Ints a, const float* p, Acc acc) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_set_m128(_mm_broadcast_ss(p + 1), _mm_broadcast_ss(p)), acc);
+  struct Run {
+    __m256i first, second;  // steps 0-1 and 2-3, lanes summed in pairs
+    Acc acc;
+  };
+  static MMB_KERNEL Run begin(Acc acc) { return {_mm256_setzero_si256(), _mm256_setzero_si256(), acc}; }
+  template <size_t K>
+  static MMB_KERNEL void add(Run& run, Ints s, const float*) {
+    static_assert(K < 4, "four steps a run");
+    if constexpr (K == 0) run.first = s;
+    if constexpr (K == 1) run.first = _mm256_hadd_epi32(run.first, s);
+    if constexpr (K == 2) run.second = s;
+    if constexpr (K == 3) run.second = _mm256_hadd_epi32(run.second, s);
+  }
+  // A run of N steps: the missing ones as zeros. `product` in the lanes' order
+  // (multiply_run).
+  template <size_t N>
+  static MMB_KERNEL Acc end(const Run& run, const float* product) {
+    const __m256i none = _mm256_setzero_si256();
+    const __m256i first = N >= 2 ? run.first : _mm256_hadd_epi32(run.first, none);
+    const __m256i second = N >= 4 ? run.second : N == 3 ? _mm256_hadd_epi32(run.second, none) : none;
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(first, second)), _mm256_load_ps(product), run.acc);
+  }
+  static MMB_KERNEL void multiply_run(const float* a, const float* b, float* out) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
+    _mm256_store_ps(out, _mm256_permutevar8x32_ps(p, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)));
   }
   static MMB_KERNEL float sum(Acc a) { return sum8(a); }
   static MMB_KERNEL __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
