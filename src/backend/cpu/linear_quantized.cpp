@@ -47,6 +47,9 @@ struct Scalar {
   static MMB_KERNEL float quantize_group(const float* x, size_t n, int8_t* q) {
     return quantize_input_group(x, n, q);
   }
+  static MMB_KERNEL void store_group(const QuantizedInput& a, size_t v, size_t g, const int8_t* q, int32_t zero) {
+    store_input_group(a, v, g, q, zero);
+  }
   static MMB_KERNEL int32_t lanes(const int32_t* o) { return o[0] + o[1] + o[2] + o[3]; }
   // The step's two groups, each its codes' products (Group::group_dot) plus its lanes'
   // offsets.

@@ -72,6 +72,9 @@ struct Vec {
   static MMB_KERNEL float quantize_group(const float* x, size_t n, int8_t* q) {
     return quantize_input_group(x, n, q);
   }
+  static MMB_KERNEL void store_group(const QuantizedInput& a, size_t v, size_t g, const int8_t* q, int32_t zero) {
+    store_input_group(a, v, g, q, zero);
+  }
 };
 
 struct Q4 : Vec {

@@ -50,6 +50,18 @@ struct X86Common {
       out[k] = _cvtsh_ss(h);
     }
   }
+  // store_input_group's bytes, the offsets' lane sums by VPMADDUBSW against ones (a
+  // pair at most 2 x 127) and VPMADDWD.
+  static MMB_X86_COMMON void store_group(const QuantizedInput& a, size_t v, size_t g, const int8_t* q, int32_t zero) {
+    const __m128i low = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.low_of(v, g)), low);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.high_of(v, g)), high);
+    const __m128i ones = _mm_set1_epi8(1);
+    const __m128i pairs = _mm_add_epi16(_mm_maddubs_epi16(ones, low), _mm_maddubs_epi16(ones, high));
+    const __m128i lanes = _mm_madd_epi16(pairs, _mm_set1_epi16(1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.offsets_of(v, g)), _mm_mullo_epi32(lanes, _mm_set1_epi32(-zero)));
+  }
   // quantize_input_group's rule on a whole group of finite values, not all zero; the
   // others go to it.
   static MMB_X86_COMMON float quantize_group(const float* x, size_t n, int8_t* q) {
