@@ -193,8 +193,17 @@ void mamba_layer(const ModelConfig& config, const LayerConfig& lc, const LayerWe
     });
   } else {
     // in_proj's rows of a task's channels (x, then z) and their conv in one task: one
-    // pass over the pool instead of two.
+    // pass over the pool instead of two. Not where each task would quantize every
+    // vector for itself, twice (a q8 or q4 prefill chunk of 64 tokens: 16 times over
+    // 8 tasks): linear() quantizes them once per part of the rows, then the conv.
     with_linear_input(w.in_proj.weight, in, n, [&](const LinearInput& input) {
+      if (quantized_per_task(w.in_proj.weight, input)) {
+        linear(pool, w.in_proj.weight, w.in_proj.bias, in, out, n);
+        for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
+          conv_channels(w.conv_weight, w.conv_bias, dc, conv_rows, c0, c1);
+        });
+        return;
+      }
       for_channel_runs(pool, di, [&](size_t c0, size_t c1) {
         linear_rows(w.in_proj.weight, w.in_proj.bias, c0, c1, input, out);
         linear_rows(w.in_proj.weight, w.in_proj.bias, di + c0, di + c1, input, out);

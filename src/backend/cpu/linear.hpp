@@ -33,6 +33,13 @@ struct LinearInput {
   const QuantizedInput* quantized = nullptr;  // null: not q8 or q4, or each task quantizes
 };
 
+// Whether each task of a product of W would quantize the input for itself (q8 or q4
+// vectors too many for one buffer): a caller splitting the work its own way then does
+// better through linear(), which quantizes them once per part of the rows.
+inline bool quantized_per_task(const Matrix& W, const LinearInput& in) {
+  return dtype_quantized(W.dtype) && !in.quantized;
+}
+
 // Runs f with W's input xs[0..n) prepared: for q8 and q4, quantized on this thread into
 // a buffer on its stack (kQuantizedInputStackBytes) when they fit, else left for each
 // task to quantize in turn (same bits). Nothing is allocated: steps do not allocate.
