@@ -212,21 +212,27 @@ TEST_CASE("a matrix of no columns gives empty sums on every path and dtype", "[c
 }
 
 TEST_CASE("q8 and q4 batches too large to quantize once give the bits of single vectors", "[cpu][q8][q4]") {
-  // 40 vectors of 1031 columns do not fit the caller's buffer (kQuantizedInputStackBytes):
-  // each task then quantizes them in turn, as many at a time as its own buffer holds.
-  const size_t rows = 70, cols = 1031, n = 40;
-  REQUIRE(n * mmb::cpu::quantized_input_bytes(cols) > mmb::cpu::kQuantizedInputStackBytes);
-  mmb::ThreadPool pool(2);
-  for (mmb::cpu::KernelPath path : supported_kernel_paths())
-    for (mmb::DType dtype : {mmb::DType::Q8, mmb::DType::Q4}) {
-      KernelPathScope scope(path);
-      INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype));
-      std::mt19937 rng(29);
-      TestMatrix W = make_matrix(dtype, rows, cols, rng);
-      Inputs all(n, cols, rows, rng), one = all;
-      mmb::cpu::linear(pool, W.view, mmb::Matrix{}, all.xs.data(), all.ys.data(), n);
-      for (size_t b = 0; b < n; ++b) mmb::cpu::linear(pool, W.view, mmb::Matrix{}, &one.xs[b], &one.ys[b], 1);
-      CHECK(all.y == one.y);
+  // 18 or 40 vectors of 1031 columns do not fit the caller's buffer
+  // (kQuantizedInputStackBytes): the tasks then quantize them in groups of at most 17,
+  // as many groups as a multiple of the threads (18 vectors on 8 threads: 8 groups of 3,
+  // the last two empty).
+  const size_t rows = 70, cols = 1031;
+  for (int threads : {2, 3, 8})
+    for (size_t n : {18, 40}) {
+      REQUIRE(n * mmb::cpu::quantized_input_bytes(cols) > mmb::cpu::kQuantizedInputStackBytes);
+      mmb::ThreadPool pool(threads);
+      for (mmb::cpu::KernelPath path : supported_kernel_paths())
+        for (mmb::DType dtype : {mmb::DType::Q8, mmb::DType::Q4}) {
+          KernelPathScope scope(path);
+          INFO(mmb::cpu::kernel_path_name(path) << " " << mmb::dtype_name(dtype) << " " << n << " vectors, " << threads
+                                                << " threads");
+          std::mt19937 rng(29);
+          TestMatrix W = make_matrix(dtype, rows, cols, rng);
+          Inputs all(n, cols, rows, rng), one = all;
+          mmb::cpu::linear(pool, W.view, mmb::Matrix{}, all.xs.data(), all.ys.data(), n);
+          for (size_t b = 0; b < n; ++b) mmb::cpu::linear(pool, W.view, mmb::Matrix{}, &one.xs[b], &one.ys[b], 1);
+          CHECK(all.y == one.y);
+        }
     }
 }
 

@@ -140,7 +140,9 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, si
   const size_t rows = r1 - r0, cols = W.cols;
   // Blocks of at least 16 rows, and enough blocks for the pool to balance.
   const size_t min_block = 16;
-  size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, size_t(pool.size()) * 4));
+  const size_t threads = size_t(pool.size());
+  size_t n_tasks = std::max<size_t>(1, std::min<size_t>(rows / min_block, threads * 4));
+  if (n_tasks > threads) n_tasks -= n_tasks % threads;  // even over the threads (x_proj's 80 rows: 4 tasks, not 5)
   if (rows * cols * n < (1u << 17)) n_tasks = 1;  // too little work to be worth waking threads
   with_linear_input(W, xs, n, [&](const LinearInput& in) {
     // q8/q4 vectors too many to quantize once for all tasks: the tasks take them in groups
@@ -153,7 +155,6 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, si
     // As many groups as a multiple of the threads (where there are vectors enough), so
     // that the tasks come out even: 64 vectors of 768 columns in 4 groups of 16 and 2
     // parts of the rows, not 3 groups of 22 and 3 parts (9 tasks on 2 threads).
-    const size_t threads = size_t(pool.size());
     const size_t fewest = per_task > 0 ? (n + per_task - 1) / per_task : 1;
     const size_t groups = per_task > 0 ? std::min(n, (fewest + threads - 1) / threads * threads) : 1;
     const size_t group = (n + groups - 1) / groups;
@@ -161,7 +162,7 @@ void linear(ThreadPool& pool, const Matrix& W, const Matrix& bias, size_t r0, si
     const size_t block = (rows + parts - 1) / parts;
     pool.run(groups * parts, [&](size_t task, int) {
       const size_t v0 = task % groups * group, b0 = r0 + task / groups * block, b1 = std::min(r1, b0 + block);
-      if (b0 >= b1) return;
+      if (b0 >= b1 || v0 >= n) return;  // (the last groups are empty where n is not a multiple)
       if (groups == 1) return linear_rows(W, bias, b0, b1, in, ys);
       linear_rows(W, bias, b0, b1, LinearInput{xs + v0, std::min(group, n - v0)}, ys + v0);
     });
