@@ -24,8 +24,15 @@ struct Lanes {
   static MMB_LANES Reg set1(float v) { return _mm256_set1_ps(v); }
   static MMB_LANES Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static MMB_LANES void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
-  static MMB_LANES Reg load_first(const float* p, size_t count) { return _mm256_maskload_ps(p, first(count)); }
-  static MMB_LANES void store_first(float* p, size_t count, Reg v) { _mm256_maskstore_ps(p, first(count), v); }
+  // Whole vectors (nearly every call) by plain loads and stores: the masked ones cost
+  // more (a masked store several times a plain one).
+  static MMB_LANES Reg load_first(const float* p, size_t count) {
+    return count >= kWidth ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first(count));
+  }
+  static MMB_LANES void store_first(float* p, size_t count, Reg v) {
+    if (count >= kWidth) return _mm256_storeu_ps(p, v);
+    _mm256_maskstore_ps(p, first(count), v);
+  }
   static MMB_LANES Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static MMB_LANES Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
   static MMB_LANES Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
