@@ -9,15 +9,14 @@ namespace mmb::cpu {
 
 namespace {
 
-// One channel's convolution over rows [r0, r1). kLen: the window's length where it is
+// One channel's convolution over every row. kLen: the window's length where it is
 // a constant, the usual 3 (d_conv 4), so that the window's shift is three moves: as a
 // loop of run-time length the compiler made it a call to memmove per row and channel;
 // 0: conv_len.
 template <size_t kLen>
-void convolve_channel(const float* wk, float b, size_t conv_len, const ConvRows& rows, size_t r0, size_t r1,
-                      size_t c) {
+void convolve_channel(const float* wk, float b, size_t conv_len, const ConvRows& rows, size_t c) {
   const size_t len = kLen ? kLen : conv_len;
-  for (size_t row = r0; row < r1; ++row) {
+  for (size_t row = 0; row < rows.n; ++row) {
     float* window = rows.windows[row] + c * len;
     const float x = rows.xs[row][c];
     float acc = b;
@@ -101,9 +100,9 @@ void convolve(const Matrix& weight, const Matrix& bias, size_t d_conv, const Con
     float widened[64];
     const float* wk = kernel(c, widened);
     if (conv_len == 3)
-      convolve_channel<3>(wk, bias_of(c), conv_len, rows, 0, rows.n, c);
+      convolve_channel<3>(wk, bias_of(c), conv_len, rows, c);
     else
-      convolve_channel<0>(wk, bias_of(c), conv_len, rows, 0, rows.n, c);
+      convolve_channel<0>(wk, bias_of(c), conv_len, rows, c);
   }
 }
 
