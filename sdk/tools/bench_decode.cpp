@@ -154,8 +154,9 @@ int run_bench_decode(const std::vector<std::string>& args) {
                 "--context N (models with attention layers) adds decode at batch 1 after N tokens of\n"
                 "context (a loaded state with an f16 KV cache of N tokens, so no prefill is timed).\n"
                 "The floor is each token's bytes over the read bandwidth measured in the same run: the\n"
-                "host's memory on the CPU, the device's copy bandwidth on a GPU; with a KV cache, the\n"
-                "keys and values of the context count too.\n");
+                "host's memory on the CPU (the better of two readings, before the model loads and after\n"
+                "decode at batch 1), the device's copy bandwidth on a GPU; with a KV cache, the keys\n"
+                "and values of the context count too.\n");
     return 0;
   }
   Options o = parse(args);
@@ -204,7 +205,7 @@ int run_bench_decode(const std::vector<std::string>& args) {
     std::vector<float> logits(size_t(info.vocab_size) * size_t(std::max(1, max_batch)));
     // Bytes a token must read at batch 1: active weights plus the state, read and written.
     const double floor_bytes = double(info.active_weight_bytes) + 2.0 * double(info.state_bytes);
-    const double floor_s = floor_bytes / (bw.read_gbps * 1e9);
+    double floor_s = 0;
 
     auto token_at = [&](int i) { return int32_t((i * 7919 + 13) % info.vocab_size); };
 
@@ -227,6 +228,13 @@ int run_bench_decode(const std::vector<std::string>& args) {
       mmb_session* s = nullptr;
       check(mmb_session_create(model, nullptr, &s), "session");
       const Stats st = time_steps(s);
+      // The host's memory again, right after: a VM's speed drifts from minute to minute,
+      // and the better of the two readings is the floor no kernel should beat.
+      if (!gpu) {
+        const Bandwidth after = measure_bandwidth(threads);
+        if (after.read_gbps > bw.read_gbps) bw = after;
+      }
+      floor_s = floor_bytes / (bw.read_gbps * 1e9);
       rows.push_back({"decode b=1", threads, 1.0 / st.median, 1.0 / st.max, 1.0 / st.min, st.median * 1e3,
                       100.0 * floor_s / st.median});
     }
