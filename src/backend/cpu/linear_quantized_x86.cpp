@@ -104,9 +104,9 @@ namespace avx2 {
 // A run's four steps are summed in integers before any conversion: pairwise lane sums
 // (VPHADDD) of steps 0 and 1, of 2 and 3, then of those two leave one lane per group
 // (lanes g0 g2 g4 g6 g1 g3 g5 g7 of the run), and the run costs one conversion and one
-// fused multiply-add instead of one per step. The multiply and the dot products take two
-// thirds of the ports' work, the conversions the rest. A group's sum is at most 32 x
-// 128 x 127 in magnitude: exact in int32 and in f32.
+// fused multiply-add instead of one per step: those two had been a quarter of the work
+// on ports 0 and 1, which the multiplies also need; the pairwise sums run on port 5. A
+// group's sum is at most 32 x 128 x 127 in magnitude: exact in int32 and in f32.
 struct Vec : X86Common {
   static constexpr size_t kStep = 2;
   using Acc = __m256;
